@@ -1,0 +1,27 @@
+# Two commands on a fresh machine:
+#   make demo   installs dbnb into .venv and runs the demo on the embedded SQLite default
+#   make test   installs dbnb with its dev tools and runs ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m dbnb.demo
+
+lint: install
+	$(VENV)/bin/ruff check dbnb tests
+	$(VENV)/bin/ruff format --check dbnb tests
+	$(VENV)/bin/mypy dbnb
+
+test: lint
+	$(PY) -m pytest

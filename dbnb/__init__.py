@@ -1,0 +1,37 @@
+"""dbnb: databases, pleasant and safe from Jupyter.
+
+import dbnb
+db = dbnb.connect("warehouse")
+df = db.query("SELECT * FROM orders WHERE region = :region", {"region": "EU"})
+"""
+
+from dbnb.config import Config, ConnectionConfig, load_config, parse_config
+from dbnb.database import Database
+from dbnb.errors import (
+    ConfigError,
+    DbnbError,
+    PoolTimeoutError,
+    QueryError,
+    ReadOnlyError,
+    UnknownConnectionError,
+)
+from dbnb.registry import Registry, close_all, connect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConnectionConfig",
+    "Database",
+    "DbnbError",
+    "PoolTimeoutError",
+    "QueryError",
+    "ReadOnlyError",
+    "Registry",
+    "UnknownConnectionError",
+    "close_all",
+    "connect",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,445 @@
+"""Named connections from YAML.
+
+``parse_config(text, environ=..., path=...)`` is a pure function of the file's
+text and the environment; ``load_config()`` adds the one place that reads
+files, following the documented lookup order:
+
+1. an explicit path;
+2. ``$DBNB_CONFIG``;
+3. ``etc/infra.yaml`` in the current folder or the nearest parent that has one;
+4. ``infra.yaml`` in the user's config folder (``platformdirs``);
+5. no file: ``$DATABASE_URL``, if set, becomes the connection ``default``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from dbnb.errors import ConfigError, UnknownConnectionError
+
+CONFIG_ENV = "DBNB_CONFIG"
+DATABASE_URL_ENV = "DATABASE_URL"
+PROJECT_CONFIG = Path("etc") / "infra.yaml"
+
+# `type:` values and the SQLAlchemy driver dbnb uses for them; any other type
+# is taken as a SQLAlchemy dialect name (duckdb, mysql+pymysql, ...).
+DRIVERS = {
+    "sqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+}
+
+# Top-level sections other tools keep in the same infra.yaml are left alone;
+# these are the ones dbnb reads.
+TOP_LEVEL_KEYS = ("default", "databases")
+
+_ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*)\}")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """One named connection: where it is, how it is pooled, whether it may write."""
+
+    name: str
+    url: URL  # SQLAlchemy masks the password in its repr
+    readonly: bool = False
+    pool_size: int | None = None
+    max_overflow: int | None = None
+    pool_timeout: float | None = None
+    pool_recycle: int | None = None
+    pool_pre_ping: bool = True
+    connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
+
+    @property
+    def backend(self) -> str:
+        """The database kind: ``sqlite``, ``postgresql``, ``duckdb``, ..."""
+        return self.url.get_backend_name()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked, fit for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    """All named connections and which one is the default."""
+
+    connections: Mapping[str, ConnectionConfig]
+    default: str | None = None
+    path: Path | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.connections)
+
+    def get(self, name: str | None = None) -> ConnectionConfig:
+        """The connection called ``name``, or the default one."""
+        if name is None:
+            if self.default is None:
+                raise ConfigError(
+                    "no default connection: create etc/infra.yaml, set $DBNB_CONFIG, "
+                    "or set $DATABASE_URL",
+                    path=self.path,
+                )
+            name = self.default
+        try:
+            return self.connections[name]
+        except KeyError:
+            raise UnknownConnectionError(name, self.connections, path=self.path) from None
+
+
+# --- reading the YAML -------------------------------------------------------------
+
+
+class _Mapping(dict[str, Any]):
+    """A YAML mapping that remembers the line of each of its keys."""
+
+    lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    mapping = _Mapping(
+        {str(key): value for key, value in loader.construct_mapping(node, deep=True).items()}
+    )
+    mapping.lines = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line(mapping: Any, key: str) -> int | None:
+    return mapping.lines.get(key) if isinstance(mapping, _Mapping) else None
+
+
+# --- values -------------------------------------------------------------------------
+
+
+class _Problem(Exception):
+    """A bad value; the caller adds file, line, connection and key."""
+
+
+def expand_env(value: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a literal ``$``)."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, fallback = match.group(1), match.group(2), match.group(3)
+        if operator is None and fallback:
+            raise _Problem(f"malformed reference {match.group(0)!r}; use ${{{name}:-default}}")
+        found = environ.get(name)
+        if found is None or (found == "" and operator == ":-"):
+            if operator is not None:
+                return fallback
+            raise _Problem(
+                f"environment variable {name} is not set "
+                f"(set it, or write ${{{name}:-default}} for a fallback)"
+            )
+        return found
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Problem(f"expected a whole number, got {type(value).__name__}")
+    try:
+        return int(value)
+    except ValueError:
+        raise _Problem(f"expected a whole number, got {value!r}") from None
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Problem(f"expected a number of seconds, got {type(value).__name__}")
+    try:
+        return float(value)
+    except ValueError:
+        raise _Problem(f"expected a number of seconds, got {value!r}") from None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise _Problem(f"expected true or false, got {value!r}")
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Problem(f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Problem(f"expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+# Every key a `databases:` entry may have, and how its value is read.
+ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
+    "type": _as_str,
+    "url": _as_str,
+    "host": _as_str,
+    "port": _as_int,
+    "database": _as_str,
+    "user": _as_str,
+    "password": _as_str,
+    "readonly": _as_bool,
+    "pool_size": _as_int,
+    "max_overflow": _as_int,
+    "pool_timeout": _as_float,
+    "pool_recycle": _as_int,
+    "pool_pre_ping": _as_bool,
+    "connect_args": _as_mapping,
+}
+_PARTS = ("type", "host", "port", "database", "user", "password")
+
+
+def _expand_all(value: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return expand_env(value, environ)
+    if isinstance(value, dict):
+        return {key: _expand_all(item, environ) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand_all(item, environ) for item in value]
+    return value
+
+
+# --- entries ------------------------------------------------------------------------
+
+
+def _connection(
+    name: str,
+    entry: Any,
+    *,
+    line: int | None,
+    environ: Mapping[str, str],
+    path: Path | None,
+    base: Path,
+) -> ConnectionConfig:
+    def fail(message: str, key: str | None = None) -> ConfigError:
+        at = _line(entry, key) if key else line
+        return ConfigError(message, path=path, line=at, connection=name, key=key)
+
+    if not isinstance(entry, dict):
+        raise fail(f"expected a mapping of settings, got {type(entry).__name__}")
+    values: dict[str, Any] = {}
+    for key, raw in entry.items():
+        reader = ENTRY_KEYS.get(key)
+        if reader is None:
+            close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(ENTRY_KEYS)}"
+            )
+            raise fail(f"unknown key; {hint}", str(key))
+        try:
+            value = _expand_all(raw, environ)
+            # `password: ${PGPASSWORD:-}` with nothing set means "no password".
+            if value is not None and value != "":
+                values[key] = reader(value)
+        except _Problem as problem:
+            raise fail(str(problem), key) from None
+
+    if "url" in values:
+        clash = [key for key in _PARTS if key in values]
+        if clash:
+            raise fail(f"give either url or {'/'.join(clash)}, not both", clash[0])
+        try:
+            url = make_url(values["url"])
+        except ArgumentError:
+            raise fail("not a valid database URL", "url") from None
+        url = _with_driver(url)
+    elif "type" in values:
+        url = URL.create(
+            DRIVERS.get(values["type"].lower(), values["type"]),
+            username=values.get("user"),
+            password=values.get("password"),
+            host=values.get("host"),
+            port=values.get("port"),
+            database=values.get("database"),
+        )
+    else:
+        raise fail("missing key 'type' (sqlite, postgresql, ...) or 'url'")
+
+    if url.get_backend_name() == "sqlite":
+        url = _sqlite_relative_to(url, base)
+
+    return ConnectionConfig(
+        name=name,
+        url=url,
+        readonly=values.get("readonly", False),
+        pool_size=values.get("pool_size"),
+        max_overflow=values.get("max_overflow"),
+        pool_timeout=values.get("pool_timeout"),
+        pool_recycle=values.get("pool_recycle"),
+        pool_pre_ping=values.get("pool_pre_ping", True),
+        connect_args=values.get("connect_args", {}),
+        source=f"{path}:{line}" if path and line else None,
+    )
+
+
+def _with_driver(url: URL) -> URL:
+    """``postgresql://`` and ``postgres://`` URLs use psycopg 3; others keep their driver."""
+    if url.drivername in DRIVERS:
+        return url.set(drivername=DRIVERS[url.drivername])
+    return url
+
+
+def _sqlite_relative_to(url: URL, base: Path) -> URL:
+    """SQLite paths are relative to the config file, not to wherever Python runs."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return url
+    return url.set(database=str((base / Path(database).expanduser()).resolve()))
+
+
+def url_connection(name: str | None, url: str, *, base: Path | None = None) -> ConnectionConfig:
+    """A connection from a bare URL (``dbnb.connect(url)``, ``$DATABASE_URL``).
+
+    Without a ``name``, the connection is named by its URL, password masked.
+    """
+    try:
+        parsed = _with_driver(make_url(url))
+    except ArgumentError:
+        raise ConfigError("not a valid database URL", connection=name) from None
+    name = name or parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        parsed = _sqlite_relative_to(parsed, base or Path.cwd())
+    return ConnectionConfig(name=name, url=parsed)
+
+
+# --- whole files --------------------------------------------------------------------
+
+
+def parse_config(
+    text: str, *, environ: Mapping[str, str] | None = None, path: Path | str | None = None
+) -> Config:
+    """Parse a config file's text; a pure function of ``text`` and ``environ``."""
+    environ = os.environ if environ is None else environ
+    path = Path(path) if path is not None else None
+    base = path.parent if path is not None else Path.cwd()
+    try:
+        document = yaml.load(text, Loader=_LineLoader) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
+        ) from None
+    if not isinstance(document, dict):
+        raise ConfigError("expected a mapping with a 'databases:' section", path=path)
+
+    if "databases" not in document:
+        near = difflib.get_close_matches("databases", [str(key) for key in document], n=1)
+        if near:
+            raise ConfigError(
+                "unknown key; did you mean 'databases'?",
+                path=path,
+                line=_line(document, near[0]),
+                key=near[0],
+            )
+    databases = document.get("databases") or {}
+    if not isinstance(databases, dict):
+        raise ConfigError(
+            "expected a mapping of connection names to settings",
+            path=path,
+            line=_line(document, "databases"),
+            key="databases",
+        )
+    connections = {
+        str(name): _connection(
+            str(name),
+            entry,
+            line=_line(databases, str(name)),
+            environ=environ,
+            path=path,
+            base=base,
+        )
+        for name, entry in databases.items()
+    }
+
+    default = document.get("default")
+    if default is not None:
+        try:
+            default = expand_env(_as_str(default), environ)
+        except _Problem as problem:
+            raise ConfigError(
+                str(problem), path=path, line=_line(document, "default"), key="default"
+            ) from None
+        if default not in connections:
+            raise ConfigError(
+                f"names no connection; known connections: {', '.join(connections) or 'none'}",
+                path=path,
+                line=_line(document, "default"),
+                key="default",
+            )
+    elif connections:
+        default = next(iter(connections))
+    return Config(connections=connections, default=default, path=path)
+
+
+def user_config_path() -> Path:
+    """``infra.yaml`` in the user's config folder (``~/.config/dbnb`` on Linux)."""
+    return platformdirs.user_config_path("dbnb") / "infra.yaml"
+
+
+def find_config_file(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Path | None:
+    """Where the config is, by the documented lookup order (steps 2 to 4)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser()
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_CONFIG).is_file():
+            return folder / PROJECT_CONFIG
+    user = user_config_path()
+    return user if user.is_file() else None
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Find, read and parse the config; see the module docstring for the lookup order."""
+    environ = os.environ if environ is None else environ
+    found = Path(path).expanduser() if path is not None else find_config_file(environ, cwd)
+    if found is None:
+        url = environ.get(DATABASE_URL_ENV)
+        if not url:
+            return Config(connections={})
+        return Config(
+            connections={"default": url_connection("default", url, base=cwd)}, default="default"
+        )
+    try:
+        text = found.read_text(encoding="utf-8")
+    except OSError as error:
+        via = f" (from ${CONFIG_ENV})" if path is None and environ.get(CONFIG_ENV) else ""
+        raise ConfigError(f"cannot read config{via}: {error.strerror}", path=found) from None
+    return parse_config(text, environ=environ, path=found)

@@ -1,0 +1,149 @@
+"""``Database``: one named connection's sessions and queries."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import exc, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Executable
+from sqlmodel import Session
+
+from dbnb import frames, readonly
+from dbnb.config import ConnectionConfig
+from dbnb.engines import create_engine
+from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+
+Params = Mapping[str, Any]
+
+
+class Database:
+    """A named connection: a lazily created pooled engine, read-only sessions, queries.
+
+    Get one with ``dbnb.connect(name)``; every caller that asks for the same
+    name shares the same ``Database`` and so the same pool.
+    """
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __repr__(self) -> str:
+        mode = ", readonly" if self.config.readonly else ""
+        return f"<Database {self.name!r} {self.config.safe_url}{mode}>"
+
+    @property
+    def engine(self) -> Engine:
+        """The pooled SQLAlchemy engine, created on first use."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine(self.config)
+            return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection. Idempotent; the next use opens a new pool."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
+    # --- sessions -------------------------------------------------------------------
+
+    @contextmanager
+    def connection(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled SQLAlchemy connection whose transactions read only unless ``write``."""
+        if write and self.config.readonly:
+            where = f" in {self.config.source}" if self.config.source else ""
+            raise ReadOnlyError(
+                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
+            )
+        try:
+            connection = self.engine.connect()
+        except exc.TimeoutError:
+            raise PoolTimeoutError(self._pool_timeout_message()) from None
+        except exc.DBAPIError as error:
+            raise DbnbError(
+                f"cannot connect to {self.name!r} ({self.config.safe_url}): {_one_line(error.orig)}"
+            ) from None
+        with connection:
+            yield connection.execution_options(**{readonly.WRITE_OPTION: write})
+
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A SQLModel/SQLAlchemy session: read-only, or with ``write=True`` one transaction
+        that commits when the block ends and rolls back if it raises."""
+        with (
+            self.connection(write=write) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            if write:
+                session.commit()
+            else:
+                session.rollback()
+
+    # --- queries --------------------------------------------------------------------
+
+    def query(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+        """Run one read-only statement and return its rows as a DataFrame.
+
+        ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
+        (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        """
+        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        with self.connection() as connection:
+            try:
+                result = connection.execute(statement, dict(params or {}))
+                frame = frames.to_frame(result, statement)
+            except exc.StatementError as error:
+                raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            finally:
+                connection.rollback()
+        return frame
+
+    def _pool_timeout_message(self) -> str:
+        pool = self.engine.pool
+        size = getattr(pool, "size", lambda: None)()
+        overflow = getattr(pool, "_max_overflow", None)
+        timeout = getattr(pool, "_timeout", None)
+        return (
+            f"connection {self.name!r}: all pooled connections are busy "
+            f"(pool_size={size}, max_overflow={overflow}); waited {timeout} s (pool_timeout). "
+            "Close sessions you no longer use, or raise pool_size/max_overflow in the config"
+        )
+
+
+def describe_error(error: exc.StatementError) -> str:
+    """The database's message for a failed statement, on one line."""
+    orig = error.orig
+    if orig is None or not isinstance(orig, BaseException):
+        return _one_line(error)
+    if isinstance(error, exc.StatementError) and not isinstance(error, exc.DBAPIError):
+        # Raised before the database saw the statement, e.g. a missing parameter.
+        return _one_line(orig)
+    diag = getattr(orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or _one_line(orig)
+    position = getattr(diag, "statement_position", None)
+    if position:
+        message += f" (at character {position})"
+    return message
+
+
+def _one_line(error: BaseException | None) -> str:
+    text_ = " ".join(str(error).split()) if error is not None else ""
+    if "(Background on this error" in text_:
+        text_ = text_.split("(Background on this error")[0].strip()
+    return text_ or type(error).__name__

@@ -1,0 +1,78 @@
+"""One pooled SQLAlchemy engine per named connection, with dbnb's guards attached."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from dbnb import readonly
+from dbnb.config import ConnectionConfig
+from dbnb.errors import ConfigError
+
+log = logging.getLogger("dbnb")
+
+# PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
+APPLICATION_NAME = "dbnb"
+
+
+def create_engine(config: ConnectionConfig) -> Engine:
+    """A new pooled engine for ``config``; callers share it through the registry."""
+    url = config.url
+    kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
+    for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
+        value = getattr(config, option)
+        if value is not None:
+            kwargs[option] = value
+    connect_args = dict(config.connect_args)
+
+    backend = config.backend
+    if backend == "sqlite":
+        url = _sqlite_url(url, readonly=config.readonly)
+        # The pool hands connections to whichever thread asks; sessions never
+        # share one between threads at the same time.
+        connect_args.setdefault("check_same_thread", False)
+        if _is_memory(url):
+            # One in-memory database per connection would lose data between
+            # sessions; the default pool for it keeps one per thread, sized by nobody.
+            for option in ("pool_size", "max_overflow", "pool_timeout"):
+                kwargs.pop(option, None)
+    elif backend == "postgresql":
+        connect_args.setdefault("application_name", APPLICATION_NAME)
+        if config.readonly:
+            # Belt and braces: even a transaction dbnb did not begin reads only.
+            options = connect_args.get("options", "")
+            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+    except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
+        raise ConfigError(
+            f"cannot create an engine for {config.safe_url}: {error}",
+            connection=config.name,
+            key="type",
+        ) from None
+    readonly.install(engine, connection_name=config.name)
+    log.debug("created engine for %r: %s", config.name, config.safe_url)
+    return engine
+
+
+def _is_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
+
+
+def _sqlite_url(url: URL, *, readonly: bool) -> URL:
+    """Create the file's folder; open ``readonly: true`` files read-only at the OS level."""
+    database = url.database or ""
+    if _is_memory(url) or database.startswith("file:"):
+        return url
+    path = Path(database)
+    if readonly:
+        return url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return url

@@ -1,0 +1,182 @@
+"""Rows into DataFrames that keep their types.
+
+A column's type comes from the best source there is: the SQLAlchemy types of a
+``select()``; else the database's own description of the result (PostgreSQL
+type OIDs); else the values themselves (SQLite's storage classes). Each column
+becomes an Arrow-backed pandas dtype (the ones ``dtype_backend="pyarrow"``
+gives) where Arrow holds the values exactly, and an object column of Python
+values where it cannot: JSON, UUID, arrays, unconstrained numerics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import types as sqltypes
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql import Executable, Select
+
+# Marker: keep the column as Python objects.
+OBJECT = pa.null()
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+# PostgreSQL type names (as psycopg knows them) and their Arrow types.
+_PG_TYPES: dict[str, pa.DataType] = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "oid": pa.int64(),
+    "bool": pa.bool_(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "name": pa.string(),
+    "char": pa.string(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": _UTC_MICROS,
+    "interval": pa.duration("us"),
+    "bytea": pa.binary(),
+    "json": OBJECT,
+    "jsonb": OBJECT,
+    "uuid": OBJECT,
+}
+
+# Arrow types a column of unknown type may be inferred as; anything else stays objects.
+_INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
+
+
+def to_frame(result: CursorResult[Any], statement: Executable | None = None) -> pd.DataFrame:
+    """Fetch every row of ``result`` into a DataFrame (empty for a statement without rows)."""
+    if not result.returns_rows:
+        return pd.DataFrame()
+    names = list(result.keys())
+    types = column_types(result, statement, len(names))
+    rows = result.fetchall()
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return build_frame(names, columns, types)
+
+
+def build_frame(
+    names: list[str], columns: list[Sequence[Any]], types: list[pa.DataType | None]
+) -> pd.DataFrame:
+    """A DataFrame from column-wise values and their Arrow types (None: infer)."""
+    series = [_series(values, kind) for values, kind in zip(columns, types, strict=True)]
+    frame = pd.concat(series, axis=1) if series else pd.DataFrame()
+    frame.columns = pd.Index(names, dtype=object)
+    return frame
+
+
+def column_types(
+    result: CursorResult[Any], statement: Executable | None, count: int
+) -> list[pa.DataType | None]:
+    # The database's own description is exact (PostgreSQL keeps int2/int4/int8
+    # apart); the statement's SQLAlchemy types fill in where it says nothing (SQLite).
+    from_cursor = _types_from_cursor(result, count)
+    from_statement = _types_from_statement(statement, count)
+    return [a if a is not None else b for a, b in zip(from_cursor, from_statement, strict=True)]
+
+
+def _types_from_statement(statement: Executable | None, count: int) -> list[pa.DataType | None]:
+    if not isinstance(statement, Select):
+        return [None] * count
+    columns = list(statement.selected_columns)
+    if len(columns) != count:
+        return [None] * count
+    return [arrow_type(column.type) for column in columns]
+
+
+def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
+    description = getattr(result.cursor, "description", None) or []
+    connection = getattr(result.cursor, "connection", None)
+    adapters = getattr(connection, "adapters", None)
+    if adapters is None or len(description) != count:  # not psycopg: nothing to learn
+        return [None] * count
+    kinds: list[pa.DataType | None] = []
+    for column in description:
+        info = adapters.types.get(column.type_code)
+        name = info.name if info is not None else None
+        if name == "numeric":
+            kinds.append(_decimal(column.precision, column.scale))
+        elif name is not None and name in _PG_TYPES:
+            kinds.append(_PG_TYPES[name])
+        elif info is not None and getattr(info, "array_oid", None) == column.type_code:
+            kinds.append(OBJECT)
+        else:
+            kinds.append(OBJECT if name is not None and name.startswith("_") else None)
+    return kinds
+
+
+def _decimal(precision: int | None, scale: int | None) -> pa.DataType:
+    if precision is None or precision > 38:
+        return OBJECT  # unconstrained numeric: Python Decimals keep every digit
+    return pa.decimal128(precision, scale or 0)
+
+
+def arrow_type(sql_type: sqltypes.TypeEngine[Any]) -> pa.DataType | None:
+    """The Arrow type for a SQLAlchemy column type, or None to look at the values."""
+    if isinstance(sql_type, sqltypes.TypeDecorator):
+        sql_type = sql_type.impl_instance
+    if isinstance(sql_type, sqltypes.Boolean):
+        return pa.bool_()
+    if isinstance(sql_type, sqltypes.SmallInteger):
+        return pa.int16()
+    if isinstance(sql_type, sqltypes.Integer):
+        return pa.int64()
+    if isinstance(sql_type, sqltypes.Float):
+        return pa.float64()
+    if isinstance(sql_type, sqltypes.Numeric):
+        if not sql_type.asdecimal:
+            return pa.float64()
+        return _decimal(sql_type.precision, sql_type.scale)
+    if isinstance(sql_type, sqltypes.DateTime):
+        return _UTC_MICROS if sql_type.timezone else pa.timestamp("us")
+    if isinstance(sql_type, sqltypes.Date):
+        return pa.date32()
+    if isinstance(sql_type, sqltypes.Time):
+        return pa.time64("us")
+    if isinstance(sql_type, sqltypes.Interval):
+        return pa.duration("us")
+    if isinstance(sql_type, sqltypes.Enum):
+        return OBJECT if sql_type.enum_class is not None else pa.string()
+    if isinstance(sql_type, sqltypes.String):
+        return pa.string()
+    if isinstance(sql_type, sqltypes.LargeBinary):
+        return pa.binary()
+    if isinstance(sql_type, sqltypes.JSON | sqltypes.Uuid | sqltypes.ARRAY):
+        return OBJECT
+    return None
+
+
+def _series(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:
+    if kind == OBJECT:
+        return _objects(values)
+    if kind == _UTC_MICROS:
+        values = [_as_utc(value) for value in values]
+    try:
+        array = pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # A value the type cannot hold (SQLite stores anything anywhere):
+        # keep the values as they are rather than lose them.
+        return _objects(values)
+    if kind is None and not any(check(array.type) for check in _INFERABLE):
+        return _objects(values)  # all NULL, or Python values Arrow would reshape
+    return pd.Series(pd.arrays.ArrowExtensionArray(array))
+
+
+def _objects(values: Sequence[Any]) -> pd.Series:
+    return pd.Series(list(values), dtype=object)
+
+
+def _as_utc(value: Any) -> Any:
+    """Naive datetimes in a tz-aware column are UTC (SQLite stores no offset)."""
+    if value is not None and getattr(value, "tzinfo", True) is None:
+        return pd.Timestamp(value, tz="UTC").to_pydatetime()
+    return value

@@ -1,0 +1,230 @@
+"""Read-only enforced by the database, not by inspecting SQL.
+
+Every transaction on a dbnb engine is either a read or a write. The mode is the
+execution option ``dbnb_write`` of the SQLAlchemy connection, and the ``begin``
+event below sets the database up for it afresh on every transaction, so no
+state can leak through the pool from one mode into the other.
+
+PostgreSQL
+    A read runs in ``BEGIN READ ONLY``, and a first ``SELECT`` takes the
+    transaction's snapshot at once: after that the server refuses
+    ``SET TRANSACTION READ WRITE`` ("must be set before any query").
+    Statements go through the extended protocol (``prepare_threshold = 0``),
+    where the server accepts one statement per call, so ``SELECT 1; COMMIT;
+    INSERT ...`` is refused. A statement that ends the transaction (``COMMIT``,
+    ``ROLLBACK``, ``PREPARE TRANSACTION``) is caught right after it runs: the
+    connection is thrown away, so nothing it set can outlive the session.
+
+SQLite
+    A read sets ``PRAGMA query_only`` and an authorizer that allows only reads,
+    so SQLite itself refuses writes, ``ATTACH`` (and ``VACUUM INTO``, which
+    attaches), and any ``PRAGMA`` that would switch ``query_only`` off. A
+    connection starts locked this way and is unlocked only by a write
+    transaction.
+
+Other SQLAlchemy dialects get no server-side guard: reads are rolled back, but
+only PostgreSQL and SQLite refuse writes on dbnb's behalf.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from dbnb.errors import ReadOnlyError
+
+WRITE_OPTION = "dbnb_write"
+
+# PostgreSQL error codes (SQLSTATE) that mean "this would have written".
+_PG_READ_ONLY = {
+    "25006",  # read_only_sql_transaction
+    "25001",  # active_sql_transaction: SET TRANSACTION READ WRITE after the first query
+}
+_PG_MULTIPLE_STATEMENTS = "cannot insert multiple commands into a prepared statement"
+_PG_DEFAULT_PREPARE_THRESHOLD = "dbnb_prepare_threshold"
+_SQLITE_MULTIPLE_STATEMENTS = "You can only execute one statement at a time."
+_ONE_STATEMENT = (
+    "one statement per call (several statements in one call could leave read-only mode)"
+)
+
+# SQLite authorizer actions a read may take.
+_SQLITE_READ_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+    # Transaction control cannot unlock anything: query_only stays on.
+    sqlite3.SQLITE_TRANSACTION,
+    sqlite3.SQLITE_SAVEPOINT,
+}
+# Pragmas that only describe the schema, allowed with an argument.
+_SQLITE_INTROSPECTION_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "foreign_key_check",
+    "integrity_check",
+    "quick_check",
+}
+# Pragmas that write even without an argument.
+_SQLITE_WRITING_PRAGMAS = {"optimize", "wal_checkpoint", "incremental_vacuum"}
+_SQLITE_SCHEMA_TABLES = {"sqlite_master", "sqlite_temp_master", "sqlite_schema"}
+
+HOW_TO_WRITE = "to write on purpose, use db.session(write=True) or db.write(...)"
+
+
+def _authorize_read(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    if action in _SQLITE_READ_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg1 is not None:
+        name = arg1.lower()
+        if name in _SQLITE_INTROSPECTION_PRAGMAS:
+            return sqlite3.SQLITE_OK
+        if arg2 is None and name not in _SQLITE_WRITING_PRAGMAS:
+            return sqlite3.SQLITE_OK
+    # Table-valued pragma functions (pragma_table_info) report the schema table
+    # as updated while they plan; query_only still refuses any real write.
+    if action == sqlite3.SQLITE_UPDATE and arg1 in _SQLITE_SCHEMA_TABLES:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def is_write(connection: Connection) -> bool:
+    return bool(connection.get_execution_options().get(WRITE_OPTION, False))
+
+
+def install(engine: Engine, *, connection_name: str) -> None:
+    """Attach the read-only guards to a new engine."""
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    elif backend == "postgresql":
+        event.listen(engine, "connect", _pg_connect)
+        event.listen(engine, "begin", _pg_begin)
+
+        def after_execute(connection: Connection, *_: Any) -> None:
+            _pg_after_execute(connection, connection_name)
+
+        event.listen(engine, "after_cursor_execute", after_execute)
+
+    def translate(context: ExceptionContext) -> None:
+        _translate_error(context, connection_name)
+
+    event.listen(engine, "handle_error", translate)
+
+
+# --- SQLite -------------------------------------------------------------------------
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Transactions are begun by the `begin` event below, not by the driver
+    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
+    dbapi_connection.isolation_level = None
+    _sqlite_lock(dbapi_connection)
+
+
+def _sqlite_lock(dbapi_connection: sqlite3.Connection) -> None:
+    dbapi_connection.set_authorizer(None)
+    dbapi_connection.execute("PRAGMA query_only = ON")
+    dbapi_connection.set_authorizer(_authorize_read)
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    dbapi_connection = connection.connection.driver_connection
+    assert isinstance(dbapi_connection, sqlite3.Connection)
+    if is_write(connection):
+        dbapi_connection.set_authorizer(None)
+        dbapi_connection.execute("PRAGMA query_only = OFF")
+        # IMMEDIATE takes the write lock up front, so a write that first reads
+        # cannot deadlock against another writer when it upgrades.
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    else:
+        _sqlite_lock(dbapi_connection)
+        dbapi_connection.execute("BEGIN")
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+
+def _pg_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_PG_DEFAULT_PREPARE_THRESHOLD] = dbapi_connection.prepare_threshold
+    # Anything run outside a dbnb transaction (pings, dialect start-up) reads only.
+    dbapi_connection.read_only = True
+
+
+def _pg_begin(connection: Connection) -> None:
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    if is_write(connection):
+        dbapi_connection.read_only = False  # BEGIN READ WRITE, whatever the session default
+        dbapi_connection.prepare_threshold = connection.connection.info.get(
+            _PG_DEFAULT_PREPARE_THRESHOLD, 5
+        )
+        return
+    if dbapi_connection.autocommit:
+        raise ReadOnlyError("a read-only session cannot run in autocommit mode; " + HOW_TO_WRITE)
+    dbapi_connection.read_only = True
+    dbapi_connection.prepare_threshold = 0
+    # Take the snapshot now (psycopg sends BEGIN READ ONLY first): from here on
+    # the server refuses SET TRANSACTION READ WRITE.
+    dbapi_connection.execute("SELECT 1")
+
+
+def _pg_after_execute(connection: Connection, connection_name: str) -> None:
+    if is_write(connection):
+        return
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    if dbapi_connection.info.transaction_status == 0:  # IDLE: the statement ended our transaction
+        connection.invalidate()
+        raise ReadOnlyError(
+            f"connection {connection_name!r} is read-only here: transaction control "
+            f"(COMMIT, ROLLBACK, ...) is refused in a read-only session; {HOW_TO_WRITE}"
+        )
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+def _translate_error(context: ExceptionContext, connection_name: str) -> None:
+    connection = context.connection
+    if connection is None or connection.invalidated or is_write(connection):
+        return
+    if _is_read_only_refusal(context.original_exception):
+        message = _first_line(context.original_exception)
+        raise ReadOnlyError(
+            f"connection {connection_name!r} is read-only here: {message}; {HOW_TO_WRITE}"
+        ) from None
+
+
+def _is_read_only_refusal(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.ProgrammingError):
+        return str(error) == _SQLITE_MULTIPLE_STATEMENTS
+    if isinstance(error, sqlite3.Error):
+        # SQLITE_READONLY (query_only) and SQLITE_AUTH (the authorizer).
+        return getattr(error, "sqlite_errorcode", None) in (
+            sqlite3.SQLITE_READONLY,
+            sqlite3.SQLITE_AUTH,
+        ) or str(error) in ("not authorized", "authorization denied")
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate in _PG_READ_ONLY:
+        return True
+    return sqlstate == "42601" and _PG_MULTIPLE_STATEMENTS in str(error)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    if text == _SQLITE_MULTIPLE_STATEMENTS or getattr(error, "sqlstate", None) == "42601":
+        return _ONE_STATEMENT
+    if isinstance(error, sqlite3.Error):
+        return f"SQLite refused a statement that would write ({text})"
+    return text.splitlines()[0] if text else type(error).__name__

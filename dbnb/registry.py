@@ -1,0 +1,92 @@
+"""The registry of named connections, and ``dbnb.connect``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from dbnb.config import Config, load_config, url_connection
+from dbnb.database import Database
+
+
+def _looks_like_url(name: str) -> bool:
+    return "://" in name or name.startswith("sqlite:")
+
+
+class Registry:
+    """Owns one ``Database`` (and so one pool) per connection name or URL.
+
+    ``Registry(config)`` for an explicit config; ``Registry()`` loads the
+    config by the documented lookup order on first use.
+    """
+
+    def __init__(self, config: Config | Path | str | None = None) -> None:
+        self._source = config
+        self._config = config if isinstance(config, Config) else None
+        self._databases: dict[str, Database] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Registry {self.names}>"
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            source = self._source if not isinstance(self._source, Config) else None
+            self._config = load_config(source)
+        return self._config
+
+    @property
+    def names(self) -> list[str]:
+        """The configured connection names, in the config's order."""
+        return self.config.names
+
+    @property
+    def default(self) -> str | None:
+        return self.config.default
+
+    def connect(self, name_or_url: str | None = None) -> Database:
+        """The ``Database`` for a configured name, a URL, or (None) the default."""
+        if name_or_url is not None and _looks_like_url(name_or_url):
+            key, connection = name_or_url, url_connection(None, name_or_url)
+        else:
+            connection = self.config.get(name_or_url)
+            key = connection.name
+        with self._lock:
+            if key not in self._databases:
+                self._databases[key] = Database(connection)
+            return self._databases[key]
+
+    def close(self) -> None:
+        """Close every pool this registry opened. Idempotent."""
+        with self._lock:
+            databases, self._databases = list(self._databases.values()), {}
+        for database in databases:
+            database.close()
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry behind ``dbnb.connect``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Registry()
+        return _default
+
+
+def connect(name_or_url: str | None = None) -> Database:
+    """A named connection from the config, a database URL, or (no argument) the default."""
+    return default_registry().connect(name_or_url)
+
+
+def close_all() -> None:
+    """Close every pool ``dbnb.connect`` opened; the config is read afresh next time."""
+    global _default
+    with _default_lock:
+        registry, _default = _default, None
+    if registry is not None:
+        registry.close()

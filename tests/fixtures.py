@@ -1,0 +1,145 @@
+"""Database fixtures: a throwaway PostgreSQL database per test run, SQLite files per test.
+
+PostgreSQL is the server every dbnb machine runs (127.0.0.1:5432, user postgres,
+trust auth). Without it these fixtures fail under CI and skip elsewhere, saying
+how to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlmodel import Field, SQLModel
+
+import dbnb
+
+PG_ADMIN = os.environ.get("DBNB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """No test sees the developer's DBNB_*/DATABASE_URL or user config; pools close after."""
+    for name in list(os.environ):
+        if name.startswith("DBNB_") or name in ("DATABASE_URL", "PGPASSWORD"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    yield
+    dbnb.close_all()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database created for this test run and dropped after it."""
+    name = f"dbnb_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        message = (
+            f"PostgreSQL is not reachable at {PG_ADMIN} ({error}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Item(SQLModel, table=True):
+    """The `items` table the `db` fixture creates."""
+
+    __tablename__ = "items"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
+    """A config with a SQLite and a PostgreSQL connection, each also as a readonly twin."""
+    pg = f"""
+    type: postgresql
+    host: 127.0.0.1
+    port: 5432
+    database: {pg_database}
+    user: postgres
+    password: ${{DBNB_TEST_SECRET:-}}"""
+    lines = [
+        "default: sqlite",
+        "databases:",
+        "  sqlite:",
+        "    type: sqlite",
+        "    database: data/app.db",
+        "  sqlite_ro:",
+        "    type: sqlite",
+        "    database: data/app.db",
+        "    readonly: true",
+        f"  postgresql:{pg}",
+        f"  postgresql_ro:{pg}",
+        "    readonly: true",
+    ]
+    for name, body in extra.items():
+        lines.append(f"  {name}:")
+        lines.extend(f"    {line}" for line in body.strip().splitlines())
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, pg_database: str) -> Path:
+    path = tmp_path / "etc" / "infra.yaml"
+    path.parent.mkdir()
+    path.write_text(config_text(tmp_path, pg_database))
+    return path
+
+
+@pytest.fixture
+def registry(config_path: Path) -> Iterator[dbnb.Registry]:
+    registry = dbnb.Registry(dbnb.load_config(config_path))
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db(registry: dbnb.Registry, backend: str) -> dbnb.Database:
+    """A writable connection on each backend, with a fresh `items` table of three rows."""
+    database = registry.connect(backend)
+    with database.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS items"))
+        session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+        session.execute(text("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"))
+    return database
+
+
+def rows(database: dbnb.Database, table: str = "items") -> list[tuple[object, ...]]:
+    """Every row of a table, read in a write session so nothing read-only can hide a write."""
+    with database.session(write=True) as session:
+        return [tuple(row) for row in session.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+
+
+@pytest.fixture
+def open_registry() -> Iterator[Callable[[Path], dbnb.Registry]]:
+    """Registries for configs a test writes itself, all closed when the test ends."""
+    opened: list[dbnb.Registry] = []
+
+    def open_(path: Path) -> dbnb.Registry:
+        opened.append(dbnb.Registry(dbnb.load_config(path)))
+        return opened[-1]
+
+    yield open_
+    for registry in opened:
+        registry.close()

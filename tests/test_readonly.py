@@ -1,0 +1,161 @@
+"""Read-only, enforced by the database: refused writes change nothing and leave the pool clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import dbnb
+from tests.fixtures import rows
+
+ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
+
+WRITES = [
+    "INSERT INTO items VALUES (4, 'four')",
+    "UPDATE items SET name = 'changed'",
+    "DELETE FROM items",
+    "DROP TABLE items",
+    "CREATE TABLE other (x INTEGER)",
+    "ALTER TABLE items ADD COLUMN extra INTEGER",
+    "CREATE INDEX items_name ON items (name)",
+    "CREATE TEMPORARY TABLE scratch (x INTEGER)",
+    "WITH gone AS (DELETE FROM items RETURNING id) SELECT count(*) FROM gone",
+]
+
+# Statements that try to switch read-only off; what follows them must still be refused.
+ESCAPES = {
+    "postgresql": [
+        ["SET TRANSACTION READ WRITE", "DELETE FROM items"],
+        ["SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE", "DELETE FROM items"],
+        ["SELECT set_config('transaction_read_only', 'off', true)", "DELETE FROM items"],
+        ["COMMIT", "DELETE FROM items"],
+        ["ROLLBACK", "SET TRANSACTION READ WRITE", "DELETE FROM items"],
+        ["END", "DELETE FROM items"],
+        ["SELECT 1; COMMIT; DELETE FROM items"],
+        ["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "COMMIT", "DELETE FROM items"],
+        ["SET default_transaction_read_only = off", "COMMIT", "DELETE FROM items"],
+        ["SELECT * FROM items FOR UPDATE"],
+    ],
+    "sqlite": [
+        ["PRAGMA query_only = OFF", "DELETE FROM items"],
+        ["PRAGMA query_only = 0", "DELETE FROM items"],
+        ["COMMIT", "DELETE FROM items"],
+        ["BEGIN IMMEDIATE", "DELETE FROM items"],
+        ["ATTACH DATABASE 'attached.db' AS other", "CREATE TABLE other.t (x INTEGER)"],
+        ["COMMIT", "VACUUM INTO 'copy.db'"],
+        ["PRAGMA writable_schema = ON", "DELETE FROM items"],
+        ["PRAGMA user_version = 7"],
+        ["SELECT 1; DELETE FROM items"],
+    ],
+}
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_query_refuses_writes(db: dbnb.Database, backend: str, sql: str) -> None:
+    if backend == "sqlite" and "RETURNING" in sql:
+        with pytest.raises(dbnb.QueryError, match="syntax error"):  # SQLite has no writable CTEs
+            db.query(sql)
+        assert rows(db) == ORIGINAL
+        return
+    with pytest.raises(dbnb.ReadOnlyError) as caught:
+        db.query(sql)
+    message = str(caught.value)
+    assert f"connection {db.name!r} is read-only here" in message
+    assert "db.session(write=True)" in message  # says how to write on purpose
+    assert "\n" not in message
+    assert rows(db) == ORIGINAL
+    assert db.engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("sql", WRITES[:4])
+def test_read_session_refuses_writes(db: dbnb.Database, sql: str) -> None:
+    with pytest.raises(dbnb.ReadOnlyError), db.session() as session:
+        session.execute(text(sql))
+    assert rows(db) == ORIGINAL
+
+
+def test_read_session_refuses_orm_flush(db: dbnb.Database) -> None:
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    items = Table(
+        "items", MetaData(), Column("id", Integer, primary_key=True), Column("name", String)
+    )
+    with pytest.raises(dbnb.ReadOnlyError), db.session() as session:
+        session.execute(items.insert().values(id=9, name="nine"))
+    assert rows(db) == ORIGINAL
+
+
+def test_escapes_are_refused(
+    db: dbnb.Database, backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"  # where ATTACH / VACUUM INTO would create their files
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    for statements in ESCAPES[backend]:
+        with pytest.raises(dbnb.DbnbError), db.session() as session:
+            for statement in statements:
+                session.execute(text(statement))
+        assert rows(db) == ORIGINAL, statements
+        assert db.engine.pool.checkedout() == 0
+        assert db.query("SELECT count(*) AS n FROM items")["n"].tolist() == [3]
+    assert list(workdir.iterdir()) == []
+
+
+def test_escape_errors_are_read_only_errors(db: dbnb.Database) -> None:
+    for statement in ("DELETE FROM items", "SELECT 1; DELETE FROM items"):
+        with pytest.raises(dbnb.ReadOnlyError):
+            db.query(statement)
+
+
+def test_pool_is_clean_after_a_refused_write(db: dbnb.Database) -> None:
+    for _ in range(3):
+        with pytest.raises(dbnb.ReadOnlyError):
+            db.query("DELETE FROM items")
+    assert db.engine.pool.checkedout() == 0
+    with db.session(write=True) as session:
+        session.execute(text("INSERT INTO items VALUES (4, 'four')"))
+    assert rows(db) == [*ORIGINAL, (4, "four")]
+
+
+def test_modes_never_leak_through_the_pool(db: dbnb.Database) -> None:
+    # One pooled connection serves every session below, in turn.
+    db.close()
+    db.engine.pool._pool.maxsize = 1  # type: ignore[attr-defined]
+    for round_ in range(3):
+        with pytest.raises(dbnb.ReadOnlyError):
+            db.query("DELETE FROM items WHERE id = 3")
+        with db.session(write=True) as session:  # read-only state did not leak in
+            session.execute(text(f"INSERT INTO items VALUES ({10 + round_}, 'w')"))
+        with pytest.raises(dbnb.ReadOnlyError), db.session() as session:  # nor write state out
+            session.execute(text("DELETE FROM items"))
+    assert [row[0] for row in rows(db)] == [1, 2, 3, 10, 11, 12]
+
+
+def test_readonly_connection_refuses_write_sessions_before_touching_the_database(
+    tmp_path: Path, open_registry
+) -> None:
+    path = tmp_path / "infra.yaml"
+    path.write_text(
+        "databases:\n  replica:\n    type: postgresql\n    host: 127.0.0.1\n    port: 1\n"
+        "    readonly: true\n"
+    )
+    replica = open_registry(path).connect("replica")
+    with pytest.raises(dbnb.ReadOnlyError, match=r"'replica' is marked readonly: true in .*:2"):
+        with replica.session(write=True):
+            pass
+    assert replica._engine is None  # port 1 was never even tried
+
+
+def test_readonly_connection_reads_and_never_writes(registry: dbnb.Registry, backend: str) -> None:
+    writable = registry.connect(backend)
+    with writable.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS items"))
+        session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+        session.execute(text("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"))
+    replica = registry.connect(f"{backend}_ro")
+    assert replica.query("SELECT count(*) AS n FROM items")["n"].tolist() == [3]
+    with pytest.raises(dbnb.ReadOnlyError):
+        replica.query("DELETE FROM items")
+    assert rows(writable) == ORIGINAL
