@@ -19,8 +19,8 @@ demo: install
 	$(PY) -m dbnb.demo
 
 lint: install
-	$(VENV)/bin/ruff check dbnb tests
-	$(VENV)/bin/ruff format --check dbnb tests
+	$(VENV)/bin/ruff check dbnb tests bench
+	$(VENV)/bin/ruff format --check dbnb tests bench
 	$(VENV)/bin/mypy dbnb
 
 test: lint

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
