@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import exc, text
@@ -17,6 +17,10 @@ from dbnb import frames, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 Params = Mapping[str, Any]
 
@@ -31,6 +35,7 @@ class Database:
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
         self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
 
     @property
@@ -49,12 +54,35 @@ class Database:
                 self._engine = create_engine(self.config)
             return self._engine
 
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """The pooled ``AsyncEngine`` behind ``async_session``/``aquery``, created on first use."""
+        from dbnb import aio  # async drivers load only for async use
+
+        with self._lock:
+            if self._async_engine is None:
+                self._async_engine = aio.create_async_engine(self.config)
+            return self._async_engine
+
     def close(self) -> None:
         """Close every pooled connection. Idempotent; the next use opens a new pool."""
         with self._lock:
             engine, self._engine = self._engine, None
+            async_engine, self._async_engine = self._async_engine, None
         if engine is not None:
             engine.dispose()
+        if async_engine is not None:
+            from dbnb import aio
+
+            aio.dispose(async_engine)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection, async ones included, from async code."""
+        with self._lock:
+            async_engine, self._async_engine = self._async_engine, None
+        if async_engine is not None:
+            await async_engine.dispose()
+        self.close()
 
     # --- sessions -------------------------------------------------------------------
 
@@ -95,6 +123,12 @@ class Database:
             else:
                 session.rollback()
 
+    def async_session(self, write: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
+        """``session()`` for async code: ``async with db.async_session(write=True) as s:``."""
+        from dbnb import aio
+
+        return aio.session(self, write=write)
+
     # --- queries --------------------------------------------------------------------
 
     def query(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
@@ -113,6 +147,12 @@ class Database:
             finally:
                 connection.rollback()
         return frame
+
+    async def aquery(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+        """``query()`` for async code: ``df = await db.aquery("SELECT ...", {...})``."""
+        from dbnb import aio
+
+        return await aio.query(self, sql, params)
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

@@ -95,7 +95,9 @@ def _types_from_statement(statement: Executable | None, count: int) -> list[pa.D
 
 def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
     description = getattr(result.cursor, "description", None) or []
-    connection = getattr(result.cursor, "connection", None)
+    # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
+    cursor = getattr(result.cursor, "_cursor", result.cursor)
+    connection = getattr(cursor, "connection", None)
     adapters = getattr(connection, "adapters", None)
     if adapters is None or len(description) != count:  # not psycopg: nothing to learn
         return [None] * count

@@ -1,0 +1,159 @@
+"""Async sessions and queries: same results, same read-only and write rules as the sync API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pandas as pd
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlmodel import select
+
+import dbnb
+from tests.fixtures import Item, rows
+
+
+@pytest_asyncio.fixture
+async def adb(db: dbnb.Database) -> AsyncIterator[dbnb.Database]:
+    """The `db` fixture's connection, its async pool closed in the test's own loop."""
+    yield db
+    await db.aclose()
+
+
+@pytest.mark.asyncio
+async def test_aquery_returns_the_same_frame_as_query(adb: dbnb.Database) -> None:
+    sql = "SELECT id, name FROM items WHERE id > :id ORDER BY id"
+    frame = await adb.aquery(sql, {"id": 1})
+    pd.testing.assert_frame_equal(frame, adb.query(sql, {"id": 1}))
+    assert frame["name"].tolist() == ["two", "three"]
+
+
+@pytest.mark.asyncio
+async def test_aquery_takes_a_select(adb: dbnb.Database) -> None:
+    frame = await adb.aquery(select(Item).where(Item.name == "two"))
+    assert frame.to_dict("records") == [{"id": 2, "name": "two"}]
+
+
+@pytest.mark.asyncio
+async def test_async_write_session_commits(adb: dbnb.Database) -> None:
+    async with adb.async_session(write=True) as session:
+        session.add(Item(id=4, name="four"))
+        await session.exec(text("UPDATE items SET name = 'uno' WHERE id = 1"))
+    assert rows(adb) == [(1, "uno"), (2, "two"), (3, "three"), (4, "four")]
+
+
+@pytest.mark.asyncio
+async def test_async_write_session_rolls_back_when_the_block_raises(adb: dbnb.Database) -> None:
+    with pytest.raises(RuntimeError, match="stop"):
+        async with adb.async_session(write=True) as session:
+            await session.exec(text("DELETE FROM items"))
+            raise RuntimeError("stop")
+    assert len(rows(adb)) == 3
+
+
+@pytest.mark.asyncio
+async def test_async_read_session_reads(adb: dbnb.Database) -> None:
+    async with adb.async_session() as session:
+        names = (await session.exec(select(Item.name).order_by(Item.id))).all()
+    assert list(names) == ["one", "two", "three"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM items",
+        "INSERT INTO items VALUES (9, 'nine')",
+        "UPDATE items SET name = 'x'",
+        "DROP TABLE items",
+        "CREATE TABLE sneaky (id INTEGER)",
+    ],
+)
+async def test_async_read_session_refuses_writes(adb: dbnb.Database, sql: str) -> None:
+    with pytest.raises(dbnb.ReadOnlyError, match="read-only"):
+        async with adb.async_session() as session:
+            await session.exec(text(sql))
+    assert len(rows(adb)) == 3
+    with adb.session(write=True) as session:
+        assert "sneaky" not in adb.engine.dialect.get_table_names(session.connection())
+
+
+@pytest.mark.asyncio
+async def test_aquery_refuses_a_write(adb: dbnb.Database) -> None:
+    with pytest.raises(dbnb.ReadOnlyError, match=r"db\.session\(write=True\)"):
+        await adb.aquery("DELETE FROM items")
+    assert len(rows(adb)) == 3
+
+
+@pytest.mark.asyncio
+async def test_aquery_refuses_several_statements(adb: dbnb.Database) -> None:
+    with pytest.raises(dbnb.ReadOnlyError, match="one statement per call"):
+        await adb.aquery("SELECT 1; DELETE FROM items")
+    assert len(rows(adb)) == 3
+
+
+@pytest.mark.asyncio
+async def test_transaction_control_does_not_unlock_an_async_read(adb: dbnb.Database) -> None:
+    if adb.config.backend == "postgresql":
+        # PostgreSQL's guard refuses it outright, as in sync sessions.
+        with pytest.raises(dbnb.ReadOnlyError, match="transaction control"):
+            await adb.aquery("COMMIT")
+    else:
+        # SQLite may end the transaction; query_only and the authorizer stay on.
+        await adb.aquery("COMMIT")
+    # The pool still hands out working, still read-only connections.
+    assert len(await adb.aquery("SELECT * FROM items")) == 3
+    with pytest.raises(dbnb.ReadOnlyError):
+        await adb.aquery("DELETE FROM items")
+    assert len(rows(adb)) == 3
+
+
+@pytest.mark.asyncio
+async def test_commit_in_an_async_read_session_keeps_nothing(adb: dbnb.Database) -> None:
+    with pytest.raises(dbnb.ReadOnlyError):
+        async with adb.async_session() as session:
+            await session.exec(text("DELETE FROM items"))
+            await session.commit()
+    assert len(rows(adb)) == 3
+
+
+@pytest.mark.asyncio
+async def test_read_then_write_on_the_same_pooled_connection(adb: dbnb.Database) -> None:
+    # Each transaction sets its mode afresh: a write after a read writes,
+    # a read after a write refuses.
+    for new_id in (4, 5):
+        assert len(await adb.aquery("SELECT * FROM items")) == new_id - 1
+        async with adb.async_session(write=True) as session:
+            await session.exec(text(f"INSERT INTO items VALUES ({new_id}, 'more')"))
+        with pytest.raises(dbnb.ReadOnlyError):
+            await adb.aquery("DELETE FROM items")
+    assert len(rows(adb)) == 5
+
+
+@pytest.mark.asyncio
+async def test_aquery_error_names_the_connection(adb: dbnb.Database) -> None:
+    with pytest.raises(dbnb.QueryError, match=rf"^{adb.name}: .*no_such_table"):
+        await adb.aquery("SELECT * FROM no_such_table")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["sqlite_ro", "postgresql_ro"])
+async def test_readonly_connection_refuses_an_async_write_session(
+    registry: dbnb.Registry, name: str
+) -> None:
+    database = registry.connect(name)
+    with pytest.raises(dbnb.ReadOnlyError, match=rf"{name!r} is marked readonly: true"):
+        async with database.async_session(write=True):
+            pass
+    await database.aclose()
+
+
+def test_close_from_sync_code_closes_the_async_pool(db: dbnb.Database) -> None:
+    # A notebook or script that used the async API, then closes the registry
+    # from sync code: no connection is left open (a ResourceWarning would fail here).
+    frame = asyncio.run(db.aquery("SELECT count(*) AS n FROM items"))
+    assert frame["n"].tolist() == [3]
+    db.close()
+    assert db._async_engine is None
