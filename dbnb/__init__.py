@@ -10,9 +10,11 @@ from dbnb.database import Database
 from dbnb.errors import (
     ConfigError,
     DbnbError,
+    MigrationError,
     PoolTimeoutError,
     QueryError,
     ReadOnlyError,
+    ServerError,
     UnknownConnectionError,
 )
 from dbnb.registry import Registry, close_all, connect
@@ -25,10 +27,12 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "MigrationError",
     "PoolTimeoutError",
     "QueryError",
     "ReadOnlyError",
     "Registry",
+    "ServerError",
     "UnknownConnectionError",
     "close_all",
     "connect",

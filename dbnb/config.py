@@ -334,6 +334,27 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
 # --- whole files --------------------------------------------------------------------
 
 
+def read_yaml(text: str, *, path: Path | None = None) -> Any:
+    """A config file's YAML document; its mappings remember their keys' lines (``line_of``).
+
+    Other top-level sections of the same file (``pgserver:``, ``migrations:``)
+    are read through this too, so every section's errors name file and line alike.
+    """
+    try:
+        return yaml.load(text, Loader=_LineLoader) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
+        ) from None
+
+
+def line_of(mapping: Any, key: str) -> int | None:
+    """The line of ``key`` in a mapping read by ``read_yaml``, if known."""
+    return _line(mapping, key)
+
+
 def parse_config(
     text: str, *, environ: Mapping[str, str] | None = None, path: Path | str | None = None
 ) -> Config:
@@ -341,14 +362,7 @@ def parse_config(
     environ = os.environ if environ is None else environ
     path = Path(path) if path is not None else None
     base = path.parent if path is not None else Path.cwd()
-    try:
-        document = yaml.load(text, Loader=_LineLoader) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise ConfigError(
-            f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
-        ) from None
+    document = read_yaml(text, path=path)
     if not isinstance(document, dict):
         raise ConfigError("expected a mapping with a 'databases:' section", path=path)
 

@@ -5,7 +5,9 @@
      │    └── UnknownConnectionError   no connection has that name
      ├── ReadOnlyError            a write was attempted through a read-only path
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
-     └── QueryError               the database refused a statement
+     ├── QueryError               the database refused a statement
+     ├── MigrationError           a migration command failed, or models and database differ
+     └── ServerError              the local development PostgreSQL could not start/stop
 
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
@@ -70,3 +72,11 @@ class PoolTimeoutError(DbnbError):
 
 class QueryError(DbnbError):
     """The database refused a statement; the message is the database's own, on one line."""
+
+
+class MigrationError(DbnbError):
+    """A migration command failed, or (``check``) the models and the database differ."""
+
+
+class ServerError(DbnbError):
+    """The local development PostgreSQL server (``pgserver:``) could not be run or reached."""

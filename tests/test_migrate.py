@@ -1,0 +1,182 @@
+"""Migrations: Alembic on named connections, from a project's models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import inspect, text
+
+import dbnb
+from dbnb import migrate
+from dbnb.testing import database_url, throwaway_pg_database
+from tests.fixtures import PG_ADMIN, rows
+
+MODELS_V1 = """
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Author(Base):
+    __tablename__ = "authors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+"""
+
+# The same project, one model later.
+MODELS_V2 = (
+    MODELS_V1
+    + """
+
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    pages: Mapped[int | None]
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def fresh_pg() -> Iterator[str]:
+    """A PostgreSQL database of this module's own: Alembic's version table is per database."""
+    with throwaway_pg_database(PG_ADMIN, prefix="dbnb_migrate") as name:
+        yield database_url(PG_ADMIN, name)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_pg: str,
+    open_registry: Callable[[Path], dbnb.Registry],
+) -> Iterator[tuple[dbnb.Registry, str, str]]:
+    """A project folder: config with a migrations: block, models v1 and v2 as modules."""
+    suffix = uuid.uuid4().hex[:8]
+    v1, v2 = f"models_{suffix}_v1", f"models_{suffix}_v2"
+    (tmp_path / f"{v1}.py").write_text(MODELS_V1)
+    (tmp_path / f"{v2}.py").write_text(MODELS_V2)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "etc" / "infra.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "databases:\n"
+        "  sqlite:\n    type: sqlite\n    database: data/app.db\n"
+        f"  postgresql:\n    url: {fresh_pg}\n"
+        f"  postgresql_ro:\n    url: {fresh_pg}\n    readonly: true\n"
+        f"migrations:\n  models: {v1}:Base\n  directory: ../migrations\n"
+    )
+    registry = open_registry(config)
+    yield registry, v1, f"{v2}:Base"
+    # Leave the module's PostgreSQL database as it was found.
+    with registry.connect("postgresql").session(write=True) as session:
+        for table in ("books", "authors", "alembic_version"):
+            session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+
+def tables(database: dbnb.Database) -> set[str]:
+    with database.connection() as connection:
+        return set(inspect(connection).get_table_names())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_round_trip_add_a_model_autogenerate_upgrade_check_downgrade(
+    project: tuple[dbnb.Registry, str, str], backend: str, tmp_path: Path
+) -> None:
+    registry, _, models_v2 = project
+    database = registry.connect(backend)
+
+    # The first migration, from the models named in the config's migrations: block.
+    first = migrate.revision(backend, "authors", registry=registry)
+    assert first.parent == tmp_path / "migrations" / "versions"
+    assert "op.create_table('authors'" in first.read_text()
+    migrate.upgrade(backend, registry=registry)
+    assert {"authors", "alembic_version"} <= tables(database)
+    migrate.check(backend, registry=registry)  # models and database agree
+
+    # A new model: check notices, a new migration adds it.
+    with pytest.raises(dbnb.MigrationError, match=rf"{backend!r}: the database and the models"):
+        migrate.check(backend, models=models_v2, registry=registry)
+    second = migrate.revision(backend, "books", models=models_v2, registry=registry)
+    text_ = second.read_text()
+    assert "op.create_table('books'" in text_
+    assert "authors" not in text_
+    migrate.upgrade(backend, registry=registry)
+    migrate.check(backend, models=models_v2, registry=registry)
+    with database.session(write=True) as session:
+        session.execute(text("INSERT INTO books (id, title, pages) VALUES (1, 'Dune', 412)"))
+    assert rows(database, "books") == [(1, "Dune", 412)]
+
+    history = migrate.history(backend, registry=registry)
+    assert len(history) == 2
+    assert history[0].endswith("books (current)")
+    assert "authors" in history[1]
+    assert "(current)" not in history[1]
+
+    # One step back: the new table goes, the first stays, check sees the gap again.
+    migrate.downgrade(backend, registry=registry)
+    assert "books" not in tables(database)
+    assert "authors" in tables(database)
+    assert migrate.current(backend, registry=registry) == [first.name.split("_")[0]]
+    with pytest.raises(dbnb.MigrationError, match=r"not up to date\. Run `dbnb migrate"):
+        migrate.check(backend, models=models_v2, registry=registry)
+    migrate.downgrade(backend, "base", registry=registry)
+    assert "authors" not in tables(database)
+
+
+def test_upgrade_refuses_a_readonly_connection(project: tuple[dbnb.Registry, str, str]) -> None:
+    registry, _, _ = project
+    migrate.revision("postgresql_ro", "authors", registry=registry)  # reads only: allowed
+    with pytest.raises(dbnb.ReadOnlyError, match="readonly: true"):
+        migrate.upgrade("postgresql_ro", registry=registry)
+    assert "authors" not in tables(registry.connect("postgresql"))
+
+
+def test_env_py_reads_dbnb_config_when_run_by_alembic_itself(
+    project: tuple[dbnb.Registry, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `alembic -x connection=sqlite upgrade head`: no URL anywhere but etc/infra.yaml.
+    registry, _, _ = project
+    migrate.revision("sqlite", "authors", registry=registry)
+    monkeypatch.setenv("DBNB_CONFIG", str(tmp_path / "etc" / "infra.yaml"))
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(tmp_path / "migrations"))
+    alembic_config.cmd_opts = argparse.Namespace(x=["connection=sqlite"])
+    command.upgrade(alembic_config, "head")
+    assert "authors" in tables(registry.connect("sqlite"))
+    migrate.check("sqlite", registry=registry)
+
+
+def test_commands_without_migrations_say_how_to_start(
+    project: tuple[dbnb.Registry, str, str],
+) -> None:
+    registry, _, _ = project
+    with pytest.raises(dbnb.MigrationError, match=r"no migrations in .*dbnb migrate sqlite rev"):
+        migrate.upgrade("sqlite", registry=registry)
+
+
+def test_unknown_key_in_the_migrations_block_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "infra.yaml"
+    path.write_text("databases: {}\nmigrations:\n  models: app.models\n  folder: migrations\n")
+    with pytest.raises(dbnb.ConfigError) as caught:
+        migrate.read_settings(dbnb.load_config(path))
+    assert str(caught.value).startswith(f"{path}:4: key 'migrations.folder': unknown key")
+
+
+def test_models_setting_errors_are_one_clear_line(project: tuple[dbnb.Registry, str, str]) -> None:
+    _, v1, _ = project
+    with pytest.raises(dbnb.MigrationError, match="cannot import the models module 'no_such_mod"):
+        migrate.load_metadata("no_such_module_here")
+    with pytest.raises(dbnb.MigrationError, match=f"{v1!r} has no attribute 'Nope'"):
+        migrate.load_metadata(f"{v1}:Nope")
+    # A module of model classes without a `metadata` name: their shared metadata.
+    assert set(migrate.load_metadata(v1).tables) == {"authors"}
