@@ -1,5 +1,7 @@
 """Database fixtures: a throwaway PostgreSQL database per test run, SQLite files per test.
 
+They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
+
 PostgreSQL is the server every dbnb machine runs (127.0.0.1:5432, user postgres,
 trust auth). Without it these fixtures fail under CI and skip elsewhere, saying
 how to start it.
@@ -8,18 +10,18 @@ how to start it.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 import dbnb
+from dbnb import testing
 
-PG_ADMIN = os.environ.get("DBNB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
 BACKENDS = ["sqlite", "postgresql"]
 SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
 
@@ -27,10 +29,7 @@ SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's DBNB_*/DATABASE_URL or user config; pools close after."""
-    for name in list(os.environ):
-        if name.startswith("DBNB_") or name in ("DATABASE_URL", "PGPASSWORD"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    testing.clean_environment(monkeypatch, tmp_path_factory.mktemp("xdg"))
     yield
     dbnb.close_all()
 
@@ -38,23 +37,14 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database created for this test run and dropped after it."""
-    name = f"dbnb_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        message = (
-            f"PostgreSQL is not reachable at {PG_ADMIN} ({error}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    with ExitStack() as stack:
         try:
-            yield name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            name = stack.enter_context(testing.throwaway_pg_database(PG_ADMIN))
+        except dbnb.DbnbError as error:
+            if os.environ.get("CI"):
+                pytest.fail(str(error))
+            pytest.skip(str(error))
+        yield name
 
 
 class Item(SQLModel, table=True):
