@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -157,3 +160,40 @@ def test_close_from_sync_code_closes_the_async_pool(db: dbnb.Database) -> None:
     assert frame["n"].tolist() == [3]
     db.close()
     assert db._async_engine is None
+
+
+@pytest.mark.asyncio
+async def test_readonly_connection_reads_and_refuses_async_writes(
+    db: dbnb.Database, registry: dbnb.Registry
+) -> None:
+    # The readonly twin of each backend; sqlite_ro opens the file with mode=ro, via aiosqlite.
+    name = f"{db.config.backend}_ro"
+    database = registry.connect(name)
+    assert (await database.aquery("SELECT count(*) AS n FROM items"))["n"].tolist() == [3]
+    with pytest.raises(dbnb.ReadOnlyError):
+        async with database.async_session() as session:
+            await session.exec(text("DELETE FROM items"))
+    await database.aclose()
+    assert len(rows(db)) == 3
+
+
+def test_top_level_await_in_an_ipython_cell(tmp_path: Path) -> None:
+    # A notebook cell is an IPython cell: `await` at its top level runs in
+    # IPython's event loop. A process of its own keeps IPython's state out of this one.
+    script = f"""
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+for cell in [
+    "import dbnb",
+    "db = dbnb.connect('sqlite:///{tmp_path / "nb.db"}')",
+    "frame = await db.aquery('SELECT 41 + 1 AS answer')",
+    "await db.aclose()",
+]:
+    shell.run_cell(cell).raise_error()
+print(shell.user_ns["frame"]["answer"].tolist())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[42]"
