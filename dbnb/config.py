@@ -62,6 +62,8 @@ class ConnectionConfig:
     pool_recycle: int | None = None
     pool_pre_ping: bool = True
     connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    statement_timeout: float | None = None  # seconds
+    max_rows: int | None = None
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
 
     @property
@@ -214,6 +216,8 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "pool_recycle": _as_int,
     "pool_pre_ping": _as_bool,
     "connect_args": _as_mapping,
+    "statement_timeout": _as_float,
+    "max_rows": _as_int,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password")
 
@@ -297,6 +301,8 @@ def _connection(
         pool_recycle=values.get("pool_recycle"),
         pool_pre_ping=values.get("pool_pre_ping", True),
         connect_args=values.get("connect_args", {}),
+        statement_timeout=values.get("statement_timeout"),
+        max_rows=values.get("max_rows"),
         source=f"{path}:{line}" if path and line else None,
     )
 
