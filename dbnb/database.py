@@ -167,6 +167,8 @@ def describe_error(error: exc.StatementError) -> str:
     position = getattr(diag, "statement_position", None)
     if position:
         message += f" (at character {position})"
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        message += " (the connection was lost; the next statement reconnects)"
     return message
 
 
