@@ -138,6 +138,10 @@ class Database:
                 ) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            except UnicodeEncodeError as error:
+                raise QueryError(
+                    f"{self.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+                ) from None
             finally:
                 connection.rollback()
         return frame
