@@ -261,11 +261,17 @@ def _connection(
             raise fail(f"unknown key; {hint}", str(key))
         try:
             value = _expand_all(raw, environ)
-            # `password: ${PGPASSWORD:-}` with nothing set means "no password".
-            if value is not None and value != "":
-                values[key] = reader(value)
         except _Problem as problem:
             raise fail(str(problem), key) from None
+        # `password: ${PGPASSWORD:-}` with nothing set means "no password".
+        if value is None or value == "":
+            continue
+        try:
+            values[key] = reader(value)
+        except _Problem as problem:
+            # A value from the environment may be a secret: name the reference, not the value.
+            message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
+            raise fail(message, key) from None
 
     if "url" in values:
         clash = [key for key in _PARTS if key in values]
