@@ -6,6 +6,8 @@
      ├── ReadOnlyError            a write was attempted through a read-only path
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
      ├── QueryError               the database refused a statement
+     │    ├── QueryTimeoutError   a statement ran past its statement_timeout
+     │    └── RowLimitError       a result had more rows than max_rows
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
@@ -72,6 +74,14 @@ class PoolTimeoutError(DbnbError):
 
 class QueryError(DbnbError):
     """The database refused a statement; the message is the database's own, on one line."""
+
+
+class QueryTimeoutError(QueryError):
+    """A statement ran past its statement_timeout and was cancelled."""
+
+
+class RowLimitError(QueryError):
+    """A result had more rows than max_rows allows; nothing more was fetched."""
 
 
 class MigrationError(DbnbError):
