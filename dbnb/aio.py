@@ -23,6 +23,7 @@ the statement checks and error translation are ``dbnb.readonly``'s own.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -36,10 +37,17 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import frames, readonly
+from dbnb import frames, limits, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url
-from dbnb.errors import ConfigError, DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+from dbnb.errors import (
+    ConfigError,
+    DbnbError,
+    PoolTimeoutError,
+    QueryError,
+    ReadOnlyError,
+    RowLimitError,
+)
 
 try:  # SQLAlchemy 2.1
     from sqlalchemy.util.concurrency import await_
@@ -82,6 +90,7 @@ def create_async_engine(config: ConnectionConfig) -> AsyncEngine:
             connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
     engine = _create_async_engine(url, connect_args=connect_args, **kwargs)
     install(engine.sync_engine, connection_name=config.name)
+    install_limits(engine.sync_engine, config)
     return engine
 
 
@@ -105,8 +114,13 @@ def dispose(engine: AsyncEngine) -> None:
 
 
 @asynccontextmanager
-async def connection(database: Database, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
-    """A pooled async connection whose transactions read only unless ``write``."""
+async def connection(
+    database: Database, *, write: bool = False, timeout: float | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """A pooled async connection whose transactions read only unless ``write``.
+
+    ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
+    """
     if write and database.config.readonly:
         where = f" in {database.config.source}" if database.config.source else ""
         raise ReadOnlyError(
@@ -126,8 +140,11 @@ async def connection(database: Database, *, write: bool = False) -> AsyncIterato
             f"cannot connect to {database.name!r} ({database.config.safe_url}): "
             f"{' '.join(str(error.orig).split())}"
         ) from None
+    options: dict[str, Any] = {readonly.WRITE_OPTION: write}
+    if timeout is not None:
+        options[limits.TIMEOUT_OPTION] = timeout
     try:
-        yield await async_connection.execution_options(**{readonly.WRITE_OPTION: write})
+        yield await async_connection.execution_options(**options)
     finally:
         await async_connection.close()
 
@@ -151,20 +168,35 @@ async def session(database: Database, *, write: bool = False) -> AsyncIterator[A
 
 
 async def query(
-    database: Database, sql: str | Executable, params: Mapping[str, Any] | None = None
+    database: Database,
+    sql: str | Executable,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
     from dbnb.database import describe_error
 
     statement: Executable = text(sql) if isinstance(sql, str) else sql
+    limit = database.config.max_rows if max_rows is None else max_rows
 
     def run(sync_connection: Connection) -> pd.DataFrame:
         # The sync path's typed conversion, run in the event loop's greenlet.
-        return frames.to_frame(sync_connection.execute(statement, dict(params or {})), statement)
+        if limit is not None:
+            sync_connection = sync_connection.execution_options(stream_results=True)
+        result = sync_connection.execute(statement, dict(params or {}))
+        return frames.to_frame(result, statement, max_rows=limit)
 
-    async with connection(database) as async_connection:
+    async with connection(database, timeout=timeout) as async_connection:
         try:
             return await async_connection.run_sync(run)
+        except frames.TooManyRows:
+            raise RowLimitError(
+                f"connection {database.name!r}: the result has more than {limit:,} rows "
+                "(max_rows); pass max_rows= to aquery() or raise max_rows in the config, "
+                "or narrow the query"
+            ) from None
         except exc.StatementError as error:
             raise QueryError(f"{database.name}: {describe_error(error)}") from None
         finally:
@@ -260,3 +292,43 @@ def _pg_commit(connection: Connection) -> None:
     if not readonly.is_write(connection):
         adapter: Any = connection.connection.dbapi_connection
         adapter.rollback()
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def install_limits(engine: Engine, config: ConnectionConfig) -> None:
+    """``dbnb.limits`` (statement_timeout) on the sync engine inside an ``AsyncEngine``."""
+    if engine.dialect.name == "sqlite":
+
+        def connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            watch = record.info[limits._WATCH] = limits._SqliteWatch()
+            driver_connection: Any = record.driver_connection
+            await_(driver_connection.set_progress_handler(watch, limits._SQLITE_STEPS))
+
+        def before_execute(connection: Connection, *_: Any) -> None:
+            watch: limits._SqliteWatch = connection.connection.info[limits._WATCH]
+            timeout = limits.timeout_of(connection, config)
+            watch.deadline = time.monotonic() + timeout if timeout else None
+            watch.timed_out = False
+
+        event.listen(engine, "connect", connect)
+        event.listen(engine, "before_cursor_execute", before_execute)
+    elif engine.dialect.name == "postgresql":
+
+        def begin(connection: Connection) -> None:
+            timeout = limits.timeout_of(connection, config)
+            if timeout:
+                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                milliseconds = max(1, round(timeout * 1000))
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"]
+                )
+                cursor.close()
+
+        event.listen(engine, "begin", begin)
+
+    def translate(context: ExceptionContext) -> None:
+        limits._translate(context, config)
+
+    event.listen(engine, "handle_error", translate)

@@ -180,11 +180,18 @@ class Database:
                 connection.rollback()
         return frame
 
-    async def aquery(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+    async def aquery(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> pd.DataFrame:
         """``query()`` for async code: ``df = await db.aquery("SELECT ...", {...})``."""
         from dbnb import aio
 
-        return await aio.query(self, sql, params)
+        return await aio.query(self, sql, params, timeout=timeout, max_rows=max_rows)
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 import dbnb
 from tests.fixtures import Item, rows
+from tests.test_limits import SLOW
 
 
 @pytest_asyncio.fixture
@@ -197,3 +198,25 @@ print(shell.user_ns["frame"]["answer"].tolist())
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[42]"
+
+
+@pytest.mark.asyncio
+async def test_aquery_timeout_ends_the_statement(adb: dbnb.Database, backend: str) -> None:
+    # statement_timeout, as in the sync API: PostgreSQL cancels on the server,
+    # SQLite's progress handler (set through aiosqlite) aborts.
+    with pytest.raises(dbnb.QueryTimeoutError, match=r"statement_timeout of 0\.2 s"):
+        await adb.aquery(SLOW[backend], timeout=0.2)
+    assert (await adb.aquery("SELECT count(*) AS n FROM items"))["n"].tolist() == [3]
+
+
+@pytest.mark.asyncio
+async def test_aquery_max_rows_stops_a_runaway_result(adb: dbnb.Database, backend: str) -> None:
+    many = (
+        "SELECT generate_series(1, 100000000) AS g"
+        if backend == "postgresql"
+        else "WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n "
+        "WHERE g < 100000000) SELECT g FROM n"
+    )
+    with pytest.raises(dbnb.RowLimitError, match=r"more than 10 rows \(max_rows\)"):
+        await adb.aquery(many, max_rows=10)
+    assert len(await adb.aquery(f"SELECT * FROM ({many}) AS t LIMIT 25", max_rows=25)) == 25
