@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 import dbnb
+from dbnb.config import url_connection
 from tests.fixtures import Item, rows
 from tests.test_limits import SLOW
 
@@ -220,3 +221,29 @@ async def test_aquery_max_rows_stops_a_runaway_result(adb: dbnb.Database, backen
     with pytest.raises(dbnb.RowLimitError, match=r"more than 10 rows \(max_rows\)"):
         await adb.aquery(many, max_rows=10)
     assert len(await adb.aquery(f"SELECT * FROM ({many}) AS t LIMIT 25", max_rows=25)) == 25
+
+
+# The way out of read-only mode each database's guard exists to close.
+UNLOCK = {
+    "postgresql": "SET TRANSACTION READ WRITE",  # refused: the snapshot was taken at BEGIN
+    "sqlite": "PRAGMA query_only = OFF",  # refused by the authorizer
+}
+
+
+@pytest.mark.asyncio
+async def test_an_async_read_cannot_switch_itself_to_writing(
+    adb: dbnb.Database, backend: str
+) -> None:
+    unlocked = False
+    with pytest.raises(dbnb.ReadOnlyError):
+        async with adb.async_session() as session:
+            await session.exec(text(UNLOCK[backend]))
+            unlocked = True
+    assert not unlocked  # refused at once, not at a later write
+    assert len(rows(adb)) == 3
+
+
+def test_async_on_another_dialect_is_a_config_error() -> None:
+    database = dbnb.Database(url_connection("other", "mysql://someone@localhost/db"))
+    with pytest.raises(dbnb.ConfigError, match="async sessions support postgresql and sqlite"):
+        _ = database.async_engine
