@@ -154,7 +154,7 @@ def init(directory: Path) -> Path:
         return directory
     directory.mkdir(parents=True, exist_ok=True)
     template = resources.files("dbnb") / TEMPLATE
-    for name in ("env.py", "script.py.mako", "README"):
+    for name in ("env.py", "script.py.mako", "alembic.ini", "README"):
         with resources.as_file(template / name) as source:
             shutil.copyfile(source, directory / name)
     (directory / "versions").mkdir(exist_ok=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect, text
 
 import dbnb
@@ -142,16 +142,33 @@ def test_upgrade_refuses_a_readonly_connection(project: tuple[dbnb.Registry, str
 
 
 def test_env_py_reads_dbnb_config_when_run_by_alembic_itself(
-    project: tuple[dbnb.Registry, str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    project: tuple[dbnb.Registry, str, str], tmp_path: Path
 ) -> None:
-    # `alembic -x connection=sqlite upgrade head`: no URL anywhere but etc/infra.yaml.
+    # Alembic's own command line: no URL anywhere but etc/infra.yaml.
     registry, _, _ = project
     migrate.revision("sqlite", "authors", registry=registry)
-    monkeypatch.setenv("DBNB_CONFIG", str(tmp_path / "etc" / "infra.yaml"))
-    alembic_config = AlembicConfig()
-    alembic_config.set_main_option("script_location", str(tmp_path / "migrations"))
-    alembic_config.cmd_opts = argparse.Namespace(x=["connection=sqlite"])
-    command.upgrade(alembic_config, "head")
+    ini = tmp_path / "migrations" / "alembic.ini"
+    assert "sqlite" not in ini.read_text()
+    env = {**os.environ, "DBNB_CONFIG": str(tmp_path / "etc" / "infra.yaml")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(ini),
+            "-x",
+            "connection=sqlite",
+            "upgrade",
+            "head",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
     assert "authors" in tables(registry.connect("sqlite"))
     migrate.check("sqlite", registry=registry)
 

@@ -3,7 +3,7 @@
 The connection and the models come from dbnb's config (etc/infra.yaml): the
 database is `dbnb.connect(NAME)`, never a second copy of its URL. Run it with
 `dbnb migrate NAME upgrade head`, or with Alembic itself:
-`alembic -c etc/alembic.ini -x connection=NAME upgrade head`.
+`alembic -c migrations/alembic.ini -x connection=NAME upgrade head`.
 """
 
 from dbnb.migrate import run_environment
