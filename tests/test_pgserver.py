@@ -28,7 +28,8 @@ def free_port() -> int:
 @pytest.fixture
 def server_home() -> Iterator[Path]:
     """A folder the server's user can reach: pytest's temp folders are closed to it under root."""
-    home = Path(tempfile.mkdtemp(prefix="dbnb-pgserver-"))
+    # /tmp rather than $TMPDIR, which may be a folder private to the caller.
+    home = Path(tempfile.mkdtemp(prefix="dbnb-pgserver-", dir="/tmp"))
     home.chmod(0o755)
     yield home
     shutil.rmtree(home, ignore_errors=True)
