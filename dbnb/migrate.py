@@ -200,8 +200,8 @@ def run_environment() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-        if connection.in_transaction():
-            connection.commit() if write else connection.rollback()
+        if connection.in_transaction() and write:
+            connection.commit()
 
 
 # --- commands ---------------------------------------------------------------------------
