@@ -15,6 +15,8 @@ from dbnb.errors import (
     ReadOnlyError,
     UnknownConnectionError,
 )
+from dbnb.health import Health
+from dbnb.monitor import clear_history, history, set_history_size
 from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
@@ -25,13 +27,17 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "Health",
     "PoolTimeoutError",
     "QueryError",
     "ReadOnlyError",
     "Registry",
     "UnknownConnectionError",
+    "clear_history",
     "close_all",
     "connect",
+    "history",
     "load_config",
     "parse_config",
+    "set_history_size",
 ]

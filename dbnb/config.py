@@ -62,6 +62,8 @@ class ConnectionConfig:
     pool_recycle: int | None = None
     pool_pre_ping: bool = True
     connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    slow_query_ms: float | None = None  # statements slower than this are logged at WARNING
+    log_parameters: bool = False  # parameter values in history and logs: only if asked
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
 
     @property
@@ -178,6 +180,18 @@ def _as_float(value: Any) -> float:
         raise _Problem(f"expected a number of seconds, got {value!r}") from None
 
 
+def _as_milliseconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Problem(f"expected a number of milliseconds, got {type(value).__name__}")
+    try:
+        milliseconds = float(value)
+    except ValueError:
+        raise _Problem(f"expected a number of milliseconds, got {value!r}") from None
+    if milliseconds < 0:
+        raise _Problem(f"expected a number of milliseconds, 0 or more, got {value!r}")
+    return milliseconds
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -214,6 +228,8 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "pool_recycle": _as_int,
     "pool_pre_ping": _as_bool,
     "connect_args": _as_mapping,
+    "slow_query_ms": _as_milliseconds,
+    "log_parameters": _as_bool,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password")
 
@@ -297,6 +313,8 @@ def _connection(
         pool_recycle=values.get("pool_recycle"),
         pool_pre_ping=values.get("pool_pre_ping", True),
         connect_args=values.get("connect_args", {}),
+        slow_query_ms=values.get("slow_query_ms"),
+        log_parameters=values.get("log_parameters", False),
         source=f"{path}:{line}" if path and line else None,
     )
 

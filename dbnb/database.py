@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import exc, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, readonly
+from dbnb import frames, monitor, readonly
+from dbnb import health as health_
+from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
@@ -97,22 +99,51 @@ class Database:
 
     # --- queries --------------------------------------------------------------------
 
-    def query(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        ``progress`` counts rows as they are fetched; by default only when
+        someone is watching (a terminal or a notebook).
         """
         statement: Executable = text(sql) if isinstance(sql, str) else sql
+
+        def fetch(result: CursorResult[Any]) -> Sequence[Row[Any]]:
+            # The statement's history record stays open until its rows are fetched.
+            try:
+                rows = progress_.fetch_rows(result, progress, label=self.name)
+            except BaseException as error:
+                monitor.fetched(result, None, error)
+                raise
+            monitor.fetched(result, len(rows))
+            return rows
+
         with self.connection() as connection:
             try:
-                result = connection.execute(statement, dict(params or {}))
-                frame = frames.to_frame(result, statement)
+                result = connection.execute(
+                    statement,
+                    dict(params or {}),
+                    execution_options={monitor.REPORTS_FETCH: True},
+                )
+                frame = frames.to_frame(result, statement, fetch=fetch)
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             finally:
                 connection.rollback()
         return frame
+
+    def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
+        """Whether this connection works: reachability, server version, latency,
+        read-only enforcement and pool status; waits at most about ``timeout`` seconds
+        to connect. Never raises for a connection problem: it is in ``.error``."""
+        return health_.check(self, timeout=timeout)
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

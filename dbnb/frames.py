@@ -10,13 +10,13 @@ values where it cannot: JSON, UUID, arrays, unconstrained numerics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import types as sqltypes
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
 # Marker: keep the column as Python objects.
@@ -53,13 +53,21 @@ _PG_TYPES: dict[str, pa.DataType] = {
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
 
 
-def to_frame(result: CursorResult[Any], statement: Executable | None = None) -> pd.DataFrame:
-    """Fetch every row of ``result`` into a DataFrame (empty for a statement without rows)."""
+def to_frame(
+    result: CursorResult[Any],
+    statement: Executable | None = None,
+    *,
+    fetch: Callable[[CursorResult[Any]], Sequence[Row[Any]]] | None = None,
+) -> pd.DataFrame:
+    """Fetch every row of ``result`` into a DataFrame (empty for a statement without rows).
+
+    ``fetch`` fetches the rows instead of ``result.fetchall()`` (to show progress).
+    """
     if not result.returns_rows:
         return pd.DataFrame()
     names = list(result.keys())
     types = column_types(result, statement, len(names))
-    rows = result.fetchall()
+    rows = fetch(result) if fetch is not None else result.fetchall()
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return build_frame(names, columns, types)
 
