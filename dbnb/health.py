@@ -69,11 +69,26 @@ class Health:
         return frame([self])
 
 
+# The columns of frame() and their dtypes: nullable ones, so a missing value is <NA>.
+FRAME_DTYPES = {
+    "connection": "string",
+    "ok": "bool",
+    "reachable": "bool",
+    "server_version": "string",
+    "latency_ms": "Float64",
+    "readonly_enforced": "boolean",
+    "pool_size": "Int64",
+    "pool_checked_out": "Int64",
+    "pool_overflow": "Int64",
+    "error": "string",
+}
+
+
 def frame(healths: Iterable[Health]) -> pd.DataFrame:
     """One row per connection's health."""
     records = [health.as_dict() for health in healths]
-    columns = ["connection", "ok", *[name for name in Health.__dataclass_fields__][1:]]
-    return pd.DataFrame(records, columns=columns)
+    table = pd.DataFrame(records, columns=list(FRAME_DTYPES))
+    return table.astype(FRAME_DTYPES)
 
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
