@@ -94,12 +94,12 @@ def frame(healths: Iterable[Health]) -> pd.DataFrame:
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
     config = db.config
-    pool = _pool_status(db)
     mask = _masker(config.url.password)
     try:
+        pool = _pool_status(db)
         engine = engines.create_engine(config, pooled=False, connect_timeout=timeout)
-    except DbnbError as error:
-        return Health(config.name, reachable=False, error=mask(str(error)), **pool)
+    except DbnbError as error:  # no engine at all: an unknown dialect, a missing driver
+        return Health(config.name, reachable=False, error=mask(str(error)))
     try:
         return _probe(engine, config.name, pool, mask)
     finally:

@@ -51,6 +51,7 @@ COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "
 _MAX_SQL = 10_000  # characters kept per statement, so a huge batch cannot bloat history
 _MAX_PARAMETERS = 1_000
 _MASK = "***"
+_MIN_HIDDEN = 3  # characters: a parameter value this long is masked out of error messages
 _PENDING = "_dbnb_pending"  # attribute on SQLAlchemy's ExecutionContext
 
 
@@ -169,8 +170,13 @@ class _Monitor:
     secrets: tuple[str, ...]
     history: History
 
-    def mask(self, text: str) -> str:
-        for secret in self.secrets:
+    def mask(self, text: str, parameters: Any = None) -> str:
+        """``text`` without the password, nor (unless opted in) the parameter values,
+        which a database's error message may quote back."""
+        hidden = list(self.secrets)
+        if not self.log_parameters:
+            hidden += _text_values(parameters)
+        for secret in sorted(hidden, key=len, reverse=True):
             text = text.replace(secret, _MASK)
         return text
 
@@ -182,6 +188,7 @@ class _Pending:
     monitor: _Monitor
     started: datetime
     clock: float  # time.perf_counter() at the start
+    parameters: Any  # kept to mask their values out of an error message
     record: QueryRecord | None = field(default=None)
 
     def elapsed_ms(self) -> float:
@@ -207,13 +214,13 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
         connection: Connection,
         _cursor: DBAPICursor,
         _statement: str,
-        _parameters: Any,
+        parameters: Any,
         context: ExecutionContext | None,
         _executemany: bool,
     ) -> None:
         if context is None or connection.get_execution_options().get(QUIET):
             return
-        pending = _Pending(monitor, datetime.now(UTC), time.perf_counter())
+        pending = _Pending(monitor, datetime.now(UTC), time.perf_counter(), parameters)
         setattr(context, _PENDING, pending)
 
     def after(
@@ -244,7 +251,8 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
             return
         message = _one_line(error.original_exception)
         if pending.record is not None:  # failed while fetching: fetched() closes it
-            monitor.history.update(pending.record, error=monitor.mask(message))
+            masked = monitor.mask(message, pending.parameters)
+            monitor.history.update(pending.record, error=masked)
             return
         delattr(context, _PENDING)
         record = _record(
@@ -273,7 +281,7 @@ def fetched(
     if rows is not None:
         changes["rows"] = rows
     if error is not None and record.error is None:
-        changes["error"] = monitor.mask(_one_line(error))
+        changes["error"] = monitor.mask(_one_line(error), pending.parameters)
     monitor.history.update(record, **changes)
     _log(monitor, record)
 
@@ -297,7 +305,7 @@ def _record(
         parameters=shown,
         elapsed_ms=elapsed_ms,
         rows=rowcount if isinstance(rowcount, int) and rowcount >= 0 else None,
-        error=monitor.mask(error) if error is not None else None,
+        error=monitor.mask(error, parameters) if error is not None else None,
     )
 
 
@@ -328,6 +336,22 @@ def _log(monitor: _Monitor, record: QueryRecord) -> None:
             "dbnb_sql": sql,
         },
     )
+
+
+def _text_values(parameters: Any) -> list[str]:
+    """The text values among ``parameters`` (a mapping, a sequence, or a list of them)
+    long enough to be worth hiding: shorter ones would mangle the message they hide in."""
+    if isinstance(parameters, dict):
+        parameters = list(parameters.values())
+    if not isinstance(parameters, list | tuple):
+        return []
+    found: list[str] = []
+    for value in parameters:
+        if isinstance(value, dict | list | tuple):
+            found += _text_values(value)
+        elif isinstance(value, str) and len(value) >= _MIN_HIDDEN:
+            found.append(value)
+    return found
 
 
 def _truncate(text: str, limit: int) -> str:

@@ -146,3 +146,13 @@ def test_health_as_frame_and_dict(db: dbnb.Database) -> None:
     ]
     assert len(frame) == 2
     assert result.as_frame().iloc[0]["server_version"] == result.server_version
+
+
+def test_a_connection_without_an_engine_is_unhealthy(
+    tmp_path: Path, open_registry: Callable[[Path], dbnb.Registry]
+) -> None:
+    target = connection_to(tmp_path, open_registry, "type: nosuchdb\nhost: somewhere")
+    result = target.health()
+    assert (result.ok, result.reachable, result.pool_size) == (False, False, None)
+    assert result.error is not None
+    assert "cannot create an engine for nosuchdb://somewhere" in result.error
