@@ -54,12 +54,17 @@ def create_engine(
                 kwargs.pop(option, None)
     elif backend == "postgresql":
         connect_args.setdefault("application_name", APPLICATION_NAME)
+        settings = []
         if connect_timeout is not None:
             connect_args["connect_timeout"] = connect_timeout
+            # ...and no statement on such a connection waits longer than that either.
+            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
         if config.readonly:
             # Belt and braces: even a transaction dbnb did not begin reads only.
+            settings.append("-c default_transaction_read_only=on")
+        if settings:
             options = connect_args.get("options", "")
-            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+            connect_args["options"] = " ".join([options, *settings]).strip()
 
     try:
         engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)

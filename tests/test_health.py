@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 import dbnb
-from dbnb import health
+from dbnb import engines, health
 from tests.fixtures import SECRET
 
 SERVER_NAMES = {"sqlite": "SQLite ", "postgresql": "PostgreSQL "}
@@ -156,3 +156,17 @@ def test_a_connection_without_an_engine_is_unhealthy(
     assert (result.ok, result.reachable, result.pool_size) == (False, False, None)
     assert result.error is not None
     assert "cannot create an engine for nosuchdb://somewhere" in result.error
+
+
+def test_the_check_connection_bounds_statements_too(registry: dbnb.Registry) -> None:
+    config = registry.connect("postgresql_ro").config
+    engine = engines.create_engine(config, pooled=False, connect_timeout=3)
+    try:
+        with engine.connect() as connection:
+            settings = connection.exec_driver_sql(
+                "SELECT current_setting('statement_timeout'), "
+                "current_setting('default_transaction_read_only')"
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(settings) == ("3s", "on")
