@@ -155,6 +155,22 @@ def test_failed_statements_are_recorded_with_their_error(
     assert record["elapsed_ms"] >= 0
 
 
+def test_a_statement_failing_while_its_rows_are_fetched_is_recorded(
+    registry: dbnb.Registry,
+) -> None:
+    # SQLite computes rows as they are fetched: the third one overflows after
+    # the statement has started and returned its first row.
+    db = registry.connect("sqlite")
+    sql = "SELECT CASE WHEN n = 3 THEN abs(-9223372036854775808) ELSE n END AS x FROM ({})"
+    numbers = "SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3"
+    with pytest.raises(dbnb.QueryError, match="integer overflow"):
+        db.query(sql.format(numbers))
+    record = mine("sqlite").iloc[-1]
+    assert record["sql"] == sql.format(numbers)
+    assert record["error"] == "integer overflow"
+    assert pd.isna(record["rows"])
+
+
 def test_history_limit_bounds_and_thread_safety(watched: dbnb.Database) -> None:
     for n in range(5):
         watched.query("SELECT :n AS n", {"n": n})
