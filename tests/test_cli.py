@@ -205,6 +205,36 @@ def test_query_in_every_format(
         assert written.to_pylist() == expected.to_dict("records")
 
 
+TYPED_PG = (
+    "SELECT 1.50::numeric(5, 2) AS price, "
+    "timestamptz '2024-05-06 07:08:09.123456+00' AS at, date '2024-05-06' AS day, "
+    """'{"a": [1, 2]}'::jsonb AS doc, '\\x01ff'::bytea AS raw, interval '1 day 2 hours' AS span, """
+    "NULL::integer AS nothing"
+)
+
+
+def test_json_and_csv_keep_postgresql_values(registry: dbnb.Registry, cli_config: Path) -> None:
+    as_json = dbnb_cli("query", "postgresql", TYPED_PG, "-f", "json", config=cli_config)
+    assert as_json.code == 0, as_json.err
+    assert json.loads(as_json.out) == [
+        {
+            "price": "1.50",  # exact, as text
+            "at": "2024-05-06T07:08:09.123456+00:00",
+            "day": "2024-05-06",
+            "doc": {"a": [1, 2]},
+            "raw": "01ff",
+            "span": "P1DT2H0M0S",
+            "nothing": None,
+        }
+    ]
+    as_csv = dbnb_cli("query", "postgresql", TYPED_PG, "-f", "csv", config=cli_config)
+    assert as_csv.code == 0, as_csv.err
+    assert as_csv.out.splitlines() == [
+        "price,at,day,doc,raw,span,nothing",
+        '1.50,2024-05-06 07:08:09.123456+00:00,2024-05-06,"{""a"": [1, 2]}",01ff,1 days 02:00:00,',
+    ]
+
+
 def test_query_output_to_a_file(registry: dbnb.Registry, cli_config: Path, tmp_path: Path) -> None:
     db = registry.connect("sqlite")  # writing the file is the same for every database
     output = tmp_path / "items.csv"
