@@ -189,7 +189,8 @@ class _Pending:
     started: datetime
     clock: float  # time.perf_counter() at the start
     parameters: Any  # kept to mask their values out of an error message
-    record: QueryRecord | None = field(default=None)
+    record: QueryRecord | None = field(default=None)  # in history once the statement ran
+    closed: bool = False  # elapsed and rows are final, and the statement was logged
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.clock) * 1000.0
@@ -241,7 +242,7 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
         pending.record = record
         if cursor.description is not None and context.execution_options.get(REPORTS_FETCH):
             return  # stays open: the caller reports the rows it fetched
-        delattr(context, _PENDING)
+        pending.closed = True
         _log(monitor, record)
 
     def on_error(error: ExceptionContext) -> None:
@@ -250,15 +251,18 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
         if context is None or pending is None:
             return
         message = _one_line(error.original_exception)
-        if pending.record is not None:  # failed while fetching: fetched() closes it
-            masked = monitor.mask(message, pending.parameters)
-            monitor.history.update(pending.record, error=masked)
+        if pending.record is not None:
+            # It ran, then failed: refused by a guard after it ran (a COMMIT in a
+            # read-only session), or while its rows were fetched.
+            if pending.record.error is None:
+                masked = monitor.mask(message, pending.parameters)
+                monitor.history.update(pending.record, error=masked)
             return
-        delattr(context, _PENDING)
         record = _record(
             pending, error.statement or "", error.parameters, pending.elapsed_ms(), -1, message
         )
         monitor.history.add(record)
+        pending.record, pending.closed = record, True
         _log(monitor, record)
 
     event.listen(engine, "before_cursor_execute", before)
@@ -273,9 +277,9 @@ def fetched(
     (None if unknown), elapsed time up to now, and the error fetching raised, if any."""
     context = getattr(result, "context", None)
     pending: _Pending | None = getattr(context, _PENDING, None)
-    if pending is None or pending.record is None:
+    if pending is None or pending.record is None or pending.closed:
         return
-    delattr(context, _PENDING)
+    pending.closed = True
     monitor, record = pending.monitor, pending.record
     changes: dict[str, Any] = {"elapsed_ms": pending.elapsed_ms()}
     if rows is not None:

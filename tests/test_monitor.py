@@ -155,6 +155,17 @@ def test_failed_statements_are_recorded_with_their_error(
     assert record["elapsed_ms"] >= 0
 
 
+def test_a_statement_refused_after_it_ran_is_recorded_as_failed(registry: dbnb.Registry) -> None:
+    # PostgreSQL runs a COMMIT sent in a read-only session; dbnb's guard refuses
+    # it right after, and the record says so.
+    db = registry.connect("postgresql")
+    with pytest.raises(dbnb.ReadOnlyError):
+        db.query("COMMIT")
+    record = mine("postgresql").iloc[-1]
+    assert record["sql"] == "COMMIT"
+    assert "transaction control (COMMIT, ROLLBACK, ...) is refused" in record["error"]
+
+
 def test_a_statement_failing_while_its_rows_are_fetched_is_recorded(
     registry: dbnb.Registry,
 ) -> None:
