@@ -12,7 +12,9 @@ from dbnb.errors import (
     DbnbError,
     PoolTimeoutError,
     QueryError,
+    QueryTimeoutError,
     ReadOnlyError,
+    RowLimitError,
     UnknownConnectionError,
 )
 from dbnb.health import Health
@@ -30,8 +32,10 @@ __all__ = [
     "Health",
     "PoolTimeoutError",
     "QueryError",
+    "QueryTimeoutError",
     "ReadOnlyError",
     "Registry",
+    "RowLimitError",
     "UnknownConnectionError",
     "clear_history",
     "close_all",

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, monitor, readonly
+from dbnb import frames, limits, monitor, readonly
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
-from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
 
 Params = Mapping[str, Any]
 
@@ -61,8 +61,13 @@ class Database:
     # --- sessions -------------------------------------------------------------------
 
     @contextmanager
-    def connection(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled SQLAlchemy connection whose transactions read only unless ``write``."""
+    def connection(
+        self, *, write: bool = False, timeout: float | None = None
+    ) -> Iterator[Connection]:
+        """A pooled SQLAlchemy connection whose transactions read only unless ``write``.
+
+        ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
+        """
         if write and self.config.readonly:
             where = f" in {self.config.source}" if self.config.source else ""
             raise ReadOnlyError(
@@ -76,8 +81,11 @@ class Database:
             raise DbnbError(
                 f"cannot connect to {self.name!r} ({self.config.safe_url}): {_one_line(error.orig)}"
             ) from None
+        options: dict[str, Any] = {readonly.WRITE_OPTION: write}
+        if timeout is not None:
+            options[limits.TIMEOUT_OPTION] = timeout
         with connection:
-            yield connection.execution_options(**{readonly.WRITE_OPTION: write})
+            yield connection.execution_options(**options)
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
@@ -104,37 +112,60 @@ class Database:
         sql: str | Executable,
         params: Params | None = None,
         *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
         progress: bool | None = None,
     ) -> pd.DataFrame:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
-        ``progress`` counts rows as they are fetched; by default only when
-        someone is watching (a terminal or a notebook).
+        ``timeout`` (seconds) and ``max_rows`` override the connection's
+        statement_timeout and max_rows for this call. ``progress`` counts rows
+        as they are fetched; by default only when someone is watching (a
+        terminal or a notebook).
         """
         statement: Executable = text(sql) if isinstance(sql, str) else sql
+        limit = self.config.max_rows if max_rows is None else max_rows
 
-        def fetch(result: CursorResult[Any]) -> Sequence[Row[Any]]:
+        def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             # The statement's history record stays open until its rows are fetched.
             try:
-                rows = progress_.fetch_rows(result, progress, label=self.name)
+                rows = progress_.fetch_rows(result, progress, count=count, label=self.name)
             except BaseException as error:
                 monitor.fetched(result, None, error)
                 raise
             monitor.fetched(result, len(rows))
             return rows
 
-        with self.connection() as connection:
+        with self.connection(timeout=timeout) as connection:
+            if limit is not None:
+                # Stream from the server, so a runaway result stops at the cap
+                # instead of filling the client's memory first.
+                connection = connection.execution_options(stream_results=True)
+            result: CursorResult[Any] | None = None
             try:
                 result = connection.execute(
                     statement,
                     dict(params or {}),
                     execution_options={monitor.REPORTS_FETCH: True},
                 )
-                frame = frames.to_frame(result, statement, fetch=fetch)
+                frame = frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
+            except frames.TooManyRows:
+                message = (
+                    f"connection {self.name!r}: the result has more than {limit:,} rows "
+                    "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
+                    "or narrow the query"
+                )
+                if result is not None:
+                    monitor.refused(result, f"more than {limit:,} rows (max_rows)")
+                raise RowLimitError(message) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            except UnicodeEncodeError as error:
+                raise QueryError(
+                    f"{self.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+                ) from None
             finally:
                 connection.rollback()
         return frame
@@ -170,6 +201,8 @@ def describe_error(error: exc.StatementError) -> str:
     position = getattr(diag, "statement_position", None)
     if position:
         message += f" (at character {position})"
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        message += " (the connection was lost; the next statement reconnects)"
     return message
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
-from dbnb import monitor, readonly
+from dbnb import limits, monitor, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.errors import ConfigError
 
@@ -78,6 +78,7 @@ def create_engine(
     # ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
+    limits.install(engine, config)
     log.debug("created engine for %r: %s", config.name, config.safe_url)
     return engine
 

@@ -53,21 +53,43 @@ _PG_TYPES: dict[str, pa.DataType] = {
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
 
 
+class TooManyRows(Exception):
+    """The result had more rows than the caller allows."""
+
+
+Fetch = Callable[[CursorResult[Any], int | None], Sequence[Row[Any]]]
+
+
+def fetch_rows(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+    """Every row of ``result`` (``count`` None), or at most ``count`` rows."""
+    return result.fetchall() if count is None else result.fetchmany(count)
+
+
 def to_frame(
     result: CursorResult[Any],
     statement: Executable | None = None,
+    max_rows: int | None = None,
     *,
-    fetch: Callable[[CursorResult[Any]], Sequence[Row[Any]]] | None = None,
+    fetch: Fetch = fetch_rows,
 ) -> pd.DataFrame:
-    """Fetch every row of ``result`` into a DataFrame (empty for a statement without rows).
+    """Fetch the rows of ``result`` into a DataFrame (empty for a statement without rows).
 
-    ``fetch`` fetches the rows instead of ``result.fetchall()`` (to show progress).
+    With ``max_rows``, fetch at most one row more than that, and raise
+    ``TooManyRows`` if it came. ``fetch(result, count)`` fetches the rows
+    (``count`` None: all of them); the query layer passes one that shows
+    progress and reports the rows to the history.
     """
     if not result.returns_rows:
         return pd.DataFrame()
     names = list(result.keys())
     types = column_types(result, statement, len(names))
-    rows = fetch(result) if fetch is not None else result.fetchall()
+    if max_rows is None:
+        rows = fetch(result, None)
+    else:
+        with result:  # closes a server-side cursor left mid-way
+            rows = fetch(result, max_rows + 1)
+        if len(rows) > max_rows:
+            raise TooManyRows(max_rows)
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return build_frame(names, columns, types)
 

@@ -290,6 +290,13 @@ def fetched(
     _log(monitor, record)
 
 
+def refused(result: CursorResult[Any], reason: str) -> None:
+    """Mark the statement of ``result`` as failed: dbnb refused its result (``reason``)."""
+    pending: _Pending | None = getattr(getattr(result, "context", None), _PENDING, None)
+    if pending is not None and pending.record is not None and pending.record.error is None:
+        pending.monitor.history.update(pending.record, error=reason)
+
+
 def _record(
     pending: _Pending,
     statement: str,

@@ -34,21 +34,25 @@ def fetch_rows(
     result: CursorResult[Any],
     progress: bool | None = None,
     *,
+    count: int | None = None,
     label: str = "",
     delay: float = DELAY_SECONDS,
     file: IO[str] | None = None,
 ) -> Sequence[Row[Any]]:
-    """Every row of ``result``; with progress (None: when interactive), counted as they come."""
+    """Every row of ``result``, or at most ``count``; with progress (None: when
+    interactive), counted as they come."""
     if progress is None:
         progress = interactive()
     if not progress:
-        return result.fetchall()
+        return result.fetchall() if count is None else result.fetchmany(count)
     rows: list[Row[Any]] = []
     with _bar(label, delay, file) as bar:
         for chunk in result.partitions(CHUNK_ROWS):
             rows.extend(chunk)
             bar.update(len(chunk))
-    return rows
+            if count is not None and len(rows) >= count:
+                break
+    return rows if count is None else rows[:count]
 
 
 def _bar(label: str, delay: float, file: IO[str] | None) -> tqdm[Any]:

@@ -163,7 +163,16 @@ def test_a_statement_refused_after_it_ran_is_recorded_as_failed(registry: dbnb.R
         db.query("COMMIT")
     record = mine("postgresql").iloc[-1]
     assert record["sql"] == "COMMIT"
-    assert "transaction control (COMMIT, ROLLBACK, ...) is refused" in record["error"]
+    assert "is read-only here: transaction control (COMMIT" in record["error"]
+
+
+def test_a_result_over_max_rows_is_recorded_as_refused(watched: dbnb.Database) -> None:
+    with pytest.raises(dbnb.RowLimitError):
+        watched.query("SELECT id FROM items", max_rows=2)
+    record = mine(watched.name).iloc[-1]
+    assert record["sql"] == "SELECT id FROM items"
+    assert record["error"] == "more than 2 rows (max_rows)"
+    assert record["rows"] == 3  # fetched: the cap and one more, which told
 
 
 def test_a_statement_failing_while_its_rows_are_fetched_is_recorded(
@@ -352,6 +361,10 @@ def test_progress_counts_rows_and_leaves_the_frame_unchanged(
     shown = watched.query(sql, progress=True)
     pd.testing.assert_frame_equal(shown, quiet)
     assert mine(watched.name)["rows"].tolist()[-2:] == [len(quiet), len(quiet)]
+    capped = watched.query(sql, progress=True, max_rows=len(quiet))  # streamed, in chunks
+    pd.testing.assert_frame_equal(capped, quiet)
+    with pytest.raises(dbnb.RowLimitError):
+        watched.query(sql, progress=True, max_rows=len(quiet) - 1)
 
     with watched.connection() as connection:
         bar = io.StringIO()
