@@ -153,7 +153,9 @@ def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_query(registry: Registry, args: argparse.Namespace) -> int:
-    frame = registry.connect(args.name).query(args.sql, dict(args.param))
+    frame = registry.connect(args.name).query(
+        args.sql, dict(args.param), timeout=args.timeout, max_rows=args.max_rows
+    )
     write_frame(frame, args.format, args.output)
     return 0
 
@@ -281,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a bound parameter (repeat for more)",
+    )
+    query.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="cancel the statement after this long (default: the connection's statement_timeout)",
+    )
+    query.add_argument(
+        "--max-rows",
+        type=int,
+        metavar="N",
+        help="refuse a result of more than N rows (default: the connection's max_rows)",
     )
 
     tables = command(

@@ -270,6 +270,10 @@ def test_query_errors_are_one_line_and_writes_are_refused(
     assert missing.code == 1
     assert "no_such_table" in one_error_line(missing)
 
+    capped = dbnb_cli("query", db.name, "SELECT * FROM items", "--max-rows", "2", config=cli_config)
+    assert capped.code == 1
+    assert "the result has more than 2 rows (max_rows)" in one_error_line(capped)
+
     write = dbnb_cli("query", db.name, "DELETE FROM items", config=cli_config)
     assert write.code == 1
     assert "is read-only here" in one_error_line(write)
