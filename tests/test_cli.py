@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def dbnb_cli(*args: str, config: Path | None = None, program: list[str] | None =
     )
     assert SECRET not in done.stdout + done.stderr
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def dbnb_clis(*calls: list[str], config: Path) -> list[Run]:
+    """Several independent runs at once: each subprocess spends most of its time importing."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(lambda args: dbnb_cli(*args, config=config), calls))
 
 
 def one_error_line(run: Run) -> str:
@@ -179,30 +186,28 @@ def test_unknown_connection_and_bad_config_are_one_line_exit_1(
 # --- query --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["table", "csv", "json", "parquet"])
-def test_query_in_every_format(
-    db: dbnb.Database, cli_config: Path, tmp_path: Path, fmt: str
-) -> None:
+def test_query_in_every_format(db: dbnb.Database, cli_config: Path, tmp_path: Path) -> None:
     sql = "SELECT id, name FROM items WHERE id >= :low AND name <> :skip ORDER BY id"
     expected = db.query(sql, {"low": 2, "skip": "zzz"})
-    args = ["query", db.name, sql, "--param", "low:=2", "--param", "skip=zzz", "--format", fmt]
-    output = tmp_path / f"out.{fmt}"
-    if fmt == "parquet":
-        args += ["--output", str(output)]
-    run = dbnb_cli(*args, config=cli_config)
-    assert run.code == 0, run.err
+    query = ["query", db.name, sql, "--param", "low:=2", "--param", "skip=zzz", "--format"]
+    output = tmp_path / "out.parquet"
+    table, csv, as_json, parquet = dbnb_clis(
+        [*query, "table"],
+        [*query, "csv"],
+        [*query, "json"],
+        [*query, "parquet", "--output", str(output)],
+        config=cli_config,
+    )
+    for run in (table, csv, as_json, parquet):
+        assert run.code == 0, run.err
 
-    if fmt == "table":
-        assert run.out.split() == ["id", "name", "2", "two", "3", "three"]
-    elif fmt == "csv":
-        assert run.out == "id,name\n2,two\n3,three\n"
-    elif fmt == "json":
-        assert json.loads(run.out) == [{"id": 2, "name": "two"}, {"id": 3, "name": "three"}]
-    else:
-        assert run.out == ""
-        written = pq.read_table(output)
-        assert written.schema.types == [dtype.pyarrow_dtype for dtype in expected.dtypes]
-        assert written.to_pylist() == expected.to_dict("records")
+    assert table.out.split() == ["id", "name", "2", "two", "3", "three"]
+    assert csv.out == "id,name\n2,two\n3,three\n"
+    assert json.loads(as_json.out) == [{"id": 2, "name": "two"}, {"id": 3, "name": "three"}]
+    assert parquet.out == ""
+    written = pq.read_table(output)
+    assert written.schema.types == [dtype.pyarrow_dtype for dtype in expected.dtypes]
+    assert written.to_pylist() == expected.to_dict("records")
 
 
 TYPED_PG = (
@@ -266,15 +271,16 @@ def test_query_output_to_a_file(registry: dbnb.Registry, cli_config: Path, tmp_p
 def test_query_errors_are_one_line_and_writes_are_refused(
     db: dbnb.Database, cli_config: Path
 ) -> None:
-    missing = dbnb_cli("query", db.name, "SELECT * FROM no_such_table", config=cli_config)
+    missing, capped, write = dbnb_clis(
+        ["query", db.name, "SELECT * FROM no_such_table"],
+        ["query", db.name, "SELECT * FROM items", "--max-rows", "2"],
+        ["query", db.name, "DELETE FROM items"],
+        config=cli_config,
+    )
     assert missing.code == 1
     assert "no_such_table" in one_error_line(missing)
-
-    capped = dbnb_cli("query", db.name, "SELECT * FROM items", "--max-rows", "2", config=cli_config)
     assert capped.code == 1
     assert "the result has more than 2 rows (max_rows)" in one_error_line(capped)
-
-    write = dbnb_cli("query", db.name, "DELETE FROM items", config=cli_config)
     assert write.code == 1
     assert "is read-only here" in one_error_line(write)
     assert len(rows(db)) == 3
@@ -335,19 +341,22 @@ def test_describe_schema_qualified_and_unknown_types(registry: dbnb.Registry) ->
 
 def test_tables_and_describe_commands(db: dbnb.Database, cli_config: Path) -> None:
     add_view_and_typed_table(db)
-    tables = dbnb_cli("tables", db.name, "--format", "json", config=cli_config)
+    tables, described, missing = dbnb_clis(
+        ["tables", db.name, "--format", "json"],
+        ["describe", db.name, "items"],
+        ["describe", db.name, "itemz"],
+        config=cli_config,
+    )
     assert tables.code == 0, tables.err
     names = {entry["table"]: entry["kind"] for entry in json.loads(tables.out)}
     assert (names["items"], names["gadget_codes"]) == ("table", "view")
 
-    described = dbnb_cli("describe", db.name, "items", config=cli_config)
     assert described.code == 0, described.err
     lines = [line.split() for line in described.out.splitlines()]
     assert lines[0] == ["column", "type", "nullable", "default", "primary_key"]
     assert (lines[1][0], lines[1][-1]) == ("id", "True")  # the primary key
     assert lines[2][0] == "name"
 
-    missing = dbnb_cli("describe", db.name, "itemz", config=cli_config)
     assert missing.code == 1
     assert (
         one_error_line(missing) == f"dbnb: error: {db.name}: no table 'itemz'; did you mean items?"
