@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -89,6 +90,16 @@ def frame(healths: Iterable[Health]) -> pd.DataFrame:
     records = [health.as_dict() for health in healths]
     table = pd.DataFrame(records, columns=list(FRAME_DTYPES))
     return table.astype(FRAME_DTYPES)
+
+
+def check_all(databases: Iterable[Database], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
+    """Check several connections at once, so that all of them together take about
+    as long as the slowest one (at most about ``timeout``), in the order given."""
+    chosen = list(databases)
+    if not chosen:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(chosen), 8)) as pool:
+        return list(pool.map(lambda db: check(db, timeout=timeout), chosen))
 
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,9 @@ def cli_config(tmp_path: Path, pg_database: str) -> Path:
             down=f"type: postgresql\nhost: 127.0.0.1\nport: 1\nuser: me\npassword: {SECRET}",
         )
     )
+    # The SQLite file exists, as it would once used: a readonly connection cannot create it.
+    (path.parent / "data").mkdir(exist_ok=True)
+    sqlite3.connect(path.parent / "data" / "app.db").close()
     return path
 
 

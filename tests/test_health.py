@@ -170,3 +170,15 @@ def test_the_check_connection_bounds_statements_too(registry: dbnb.Registry) -> 
     finally:
         engine.dispose()
     assert tuple(settings) == ("3s", "on")
+
+
+def test_check_all_keeps_the_order_given(
+    registry: dbnb.Registry, tmp_path: Path, open_registry: Callable[[Path], dbnb.Registry]
+) -> None:
+    down = connection_to(tmp_path, open_registry, "type: postgresql\nhost: 127.0.0.1\nport: 1")
+    registry.connect("sqlite").query("SELECT 1")  # creates the file sqlite_ro opens
+    names = ["postgresql", "sqlite_ro", "sqlite"]
+    results = health.check_all([down, *(registry.connect(name) for name in names)])
+    assert [result.connection for result in results] == ["target", *names]
+    assert [result.ok for result in results] == [False, True, True, True]
+    assert health.check_all([]) == []
