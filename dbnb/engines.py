@@ -74,8 +74,8 @@ def create_engine(
             connection=config.name,
             key="type",
         ) from None
-    # Monitoring first: the read-only guards' error handler may raise, which
-    # ends SQLAlchemy's chain of handle_error listeners.
+    # Monitoring first: the error handlers of the read-only guards and the
+    # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
     limits.install(engine, config)
