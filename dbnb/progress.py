@@ -24,10 +24,17 @@ DELAY_SECONDS = 1.0
 
 def interactive() -> bool:
     """Whether a person is likely watching: stderr is a terminal, or a notebook kernel runs."""
-    if "ipykernel" in sys.modules:
+    if in_kernel():
         return True
     stderr = sys.stderr
     return stderr is not None and stderr.isatty()
+
+
+def in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (ipykernel merely imported is not enough)."""
+    ipython = sys.modules.get("IPython")  # looked up, never imported: the core stays IPython-free
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def fetch_rows(
@@ -63,7 +70,7 @@ def _bar(label: str, delay: float, file: IO[str] | None) -> tqdm[Any]:
         "delay": delay,
         "file": file,
     }
-    if file is None and "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets"):
+    if file is None and in_kernel() and importlib.util.find_spec("ipywidgets"):
         from tqdm.notebook import tqdm as notebook_tqdm
 
         return notebook_tqdm(**options)
