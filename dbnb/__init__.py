@@ -19,6 +19,8 @@ from dbnb.errors import (
     ServerError,
     UnknownConnectionError,
 )
+from dbnb.health import Health
+from dbnb.monitor import clear_history, history, set_history_size
 from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
@@ -29,6 +31,7 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "Health",
     "MigrationError",
     "PoolTimeoutError",
     "QueryError",
@@ -38,8 +41,11 @@ __all__ = [
     "RowLimitError",
     "ServerError",
     "UnknownConnectionError",
+    "clear_history",
     "close_all",
     "connect",
+    "history",
     "load_config",
     "parse_config",
+    "set_history_size",
 ]
