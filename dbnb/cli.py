@@ -6,9 +6,12 @@
     dbnb tables NAME
     dbnb describe NAME TABLE
     dbnb demo [NAME]                        what `make demo` runs
+    dbnb server start|stop|status           the local development PostgreSQL (pgserver:)
+    dbnb migrate NAME ACTION [REVISION]     Alembic: revision, upgrade, downgrade, check, ...
 
 Errors are one line on stderr: a ``DbnbError`` exits with 1, bad usage with 2
-(argparse's own convention).
+(argparse's own convention); ``server status`` exits with 3 when the server is
+stopped (as ``pg_ctl status`` does).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ PROG = "dbnb"
 FORMATS = ("table", "csv", "json", "parquet")
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_STOPPED = 3  # `server status`: not running, the LSB/pg_ctl code
+# What upgrade and downgrade go to when no revision is given.
+MIGRATE_TARGETS = {"upgrade": "head", "downgrade": "-1"}
 
 
 # --- output -------------------------------------------------------------------------
@@ -181,6 +187,47 @@ def cmd_demo(registry: Registry, args: argparse.Namespace) -> int:
     return demo.main(args.name)
 
 
+def cmd_server(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import pgserver  # only for this command
+
+    server = pgserver.load_pgserver(args.config)
+    action = {"start": pgserver.start, "stop": pgserver.stop, "status": pgserver.status}
+    status = action[args.action](server)
+    print(status)
+    return EXIT_STOPPED if args.action == "status" and not status.running else 0
+
+
+def cmd_migrate(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import migrate  # Alembic loads only for this command
+
+    where = {"registry": registry, "directory": args.directory}
+    if args.action == "revision":
+        if not args.message:
+            raise DbnbError("revision needs a message: -m 'what this migration does'")
+        path = migrate.revision(
+            args.name, args.message, autogenerate=args.autogenerate, models=args.models, **where
+        )
+        print(f"{args.name}: wrote {path}")
+    elif args.action in ("upgrade", "downgrade"):
+        run = migrate.upgrade if args.action == "upgrade" else migrate.downgrade
+        run(args.name, args.target or MIGRATE_TARGETS[args.action], models=args.models, **where)
+        at = migrate.current(args.name, **where)
+        print(f"{args.name}: at {', '.join(at) or 'base (no migration applied)'}")
+    elif args.action == "check":
+        migrate.check(args.name, models=args.models, **where)
+        print(f"{args.name}: the database is at head and matches the models")
+    elif args.action == "current":
+        print(", ".join(migrate.current(args.name, **where)) or "base (no migration applied)")
+    else:
+        lines = migrate.history(args.name, **where)
+        print(
+            "\n".join(lines)
+            if lines
+            else f"no migrations yet in {args.directory or 'the migrations folder'}"
+        )
+    return 0
+
+
 # --- the parser ---------------------------------------------------------------------
 
 
@@ -211,6 +258,8 @@ def _output_options() -> argparse.ArgumentParser:
 
 
 Command = Callable[[Registry, argparse.Namespace], int]
+# Commands that print messages, not tables: no --format/--output.
+NO_OUTPUT_OPTIONS = ("demo", "server", "migrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
             description=summary,
             epilog=f"example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=[output] if name != "demo" else [],
+            parents=[output] if name not in NO_OUTPUT_OPTIONS else [],
         )
         sub.set_defaults(run=function)
         return sub
@@ -322,6 +371,53 @@ def build_parser() -> argparse.ArgumentParser:
         "dbnb demo local",
     )
     demo.add_argument("name", nargs="?", metavar="NAME", help="the connection (default: default)")
+
+    server = command(
+        "server",
+        cmd_server,
+        "Start, stop or show the local development PostgreSQL of the config's pgserver: block "
+        "(from Docker where an engine answers, else the installed binaries; data kept). "
+        "status exits with 3 when the server is stopped.",
+        "dbnb server start && dbnb query dev 'SELECT version()'",
+    )
+    server.add_argument("action", choices=("start", "stop", "status"), help="what to do")
+
+    migrate_ = command(
+        "migrate",
+        cmd_migrate,
+        "Alembic migrations on a named connection, from the project's models "
+        "(migrations: block, or --models). check exits with 1 when models and database differ.",
+        'dbnb migrate dev revision --autogenerate -m "add orders" && dbnb migrate dev upgrade head',
+    )
+    migrate_.add_argument("name", metavar="NAME", help="the connection")
+    migrate_.add_argument(
+        "action",
+        choices=("revision", "upgrade", "downgrade", "check", "history", "current"),
+        help="revision writes a migration; upgrade/downgrade apply them; check compares",
+    )
+    migrate_.add_argument(
+        "target",
+        nargs="?",
+        metavar="REVISION",
+        help="for upgrade (default: head) and downgrade (default: -1): a revision, head, "
+        "base, +N or -N",
+    )
+    migrate_.add_argument("-m", "--message", help="revision: what the migration does")
+    migrate_.add_argument(
+        "--autogenerate", action="store_true", help="revision: write it from the models' changes"
+    )
+    migrate_.add_argument(
+        "--models",
+        metavar="MODULE",
+        help="the models: package.module or package.module:Base (default: migrations.models)",
+    )
+    migrate_.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR",
+        help="the migration scripts (default: migrations.directory, else migrations/ "
+        "beside the config)",
+    )
     return parser
 
 

@@ -21,7 +21,7 @@ import dbnb
 from dbnb import cli, inspect
 from tests.fixtures import SECRET, config_text, rows
 
-COMMANDS = ["list", "health", "query", "tables", "describe", "demo"]
+COMMANDS = ["list", "health", "query", "tables", "describe", "demo", "server", "migrate"]
 
 
 @dataclass

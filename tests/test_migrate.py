@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 import dbnb
-from dbnb import migrate
+from dbnb import cli, migrate
 from dbnb.testing import database_url, throwaway_pg_database
 from tests.fixtures import PG_ADMIN, rows
 
@@ -197,3 +197,81 @@ def test_models_setting_errors_are_one_clear_line(project: tuple[dbnb.Registry, 
         migrate.load_metadata(f"{v1}:Nope")
     # A module of model classes without a `metadata` name: their shared metadata.
     assert set(migrate.load_metadata(v1).tables) == {"authors"}
+
+
+# --- the command line: dbnb migrate NAME ... ---------------------------------------------
+
+SQLMODEL_V1 = """
+from sqlmodel import Field, SQLModel
+
+
+class Task(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+"""
+SQLMODEL_V2 = (
+    SQLMODEL_V1
+    + """
+
+class Tag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    label: str
+"""
+)
+
+
+def test_migrate_commands_round_trip_on_sqlite_with_sqlmodel_models(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "infra.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "databases:\n  local:\n    type: sqlite\n    database: data/app.db\n"
+        "migrations:\n  models: tasks_models\n"
+    )
+    (tmp_path / "tasks_models.py").write_text(SQLMODEL_V1)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        # `dbnb migrate local ...` from the project's folder, as a developer types it.
+        env = {**os.environ, "DBNB_CONFIG": str(config)}
+        return subprocess.run(
+            [sys.executable, "-m", "dbnb", "migrate", "local", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    first = run("revision", "--autogenerate", "-m", "tasks")
+    assert first.returncode == 0, first.stderr
+    assert "local: wrote " in first.stdout
+    assert run("upgrade", "head").returncode == 0
+    clean = run("check")
+    assert clean.returncode == 0, clean.stderr
+    assert "local: the database is at head and matches the models" in clean.stdout
+
+    (tmp_path / "tasks_models.py").write_text(SQLMODEL_V2)
+    differ = run("check")
+    assert differ.returncode == 1
+    assert differ.stderr.startswith(
+        "dbnb: error: connection 'local': the database and the models differ"
+    )
+    assert len(differ.stderr.strip().splitlines()) == 1
+    history = run("history").stdout.strip().splitlines()
+    assert len(history) == 1
+    assert history[0].endswith("tasks (current)")
+
+    back = run("downgrade", "-1")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.strip() == "local: at base (no migration applied)"
+
+
+def test_migrate_revision_without_a_message_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "infra.yaml"
+    config.write_text("databases:\n  local:\n    type: sqlite\n    database: app.db\n")
+    assert cli.main(["--config", str(config), "migrate", "local", "revision"]) == 1
+    assert capsys.readouterr().err == (
+        "dbnb: error: revision needs a message: -m 'what this migration does'\n"
+    )

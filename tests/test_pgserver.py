@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import pgserver
+from tests.fixtures import SECRET
+from tests.test_cli import dbnb_cli
 
 PASSWORD = "s3cret-dev-pw"
 
@@ -184,3 +186,26 @@ def test_a_version_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/dbnb-test/docker.sock")
     with pytest.raises(dbnb.ServerError, match="no PostgreSQL 99 binaries"):
         pgserver.runner(pgserver.PgServerConfig(version="99", runner="local"))
+
+
+# --- the command line: dbnb server start|stop|status ---------------------------------------
+
+
+def test_server_commands_start_status_stop(server_home: Path) -> None:
+    config = server_home / "infra.yaml"
+    config.write_text(
+        f"pgserver:\n  name: clidb\n  port: {free_port()}\n  pass: {SECRET}\n"
+        "  data: data\n  runner: local\n"
+    )
+    try:
+        stopped = dbnb_cli("server", "status", config=config)
+        assert stopped.code == 3
+        assert stopped.out.startswith("stopped (local: not initialised")
+        started = dbnb_cli("server", "start", config=config)
+        assert started.code == 0, started.err
+        assert started.out.startswith("running (local: PostgreSQL from ")
+        assert dbnb_cli("server", "status", config=config).code == 0
+        assert dbnb_cli("server", "stop", config=config).out.startswith("stopped (local")
+    finally:
+        pgserver.stop(pgserver.load_pgserver(config))
+    assert not pgserver.status(pgserver.load_pgserver(config)).running
