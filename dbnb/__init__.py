@@ -14,6 +14,8 @@ from dbnb.errors import (
     QueryError,
     ReadOnlyError,
     UnknownConnectionError,
+    ValidationError,
+    WriteError,
 )
 from dbnb.registry import Registry, close_all, connect
 
@@ -30,6 +32,8 @@ __all__ = [
     "ReadOnlyError",
     "Registry",
     "UnknownConnectionError",
+    "ValidationError",
+    "WriteError",
     "close_all",
     "connect",
     "load_config",
