@@ -69,6 +69,9 @@ _PG_WIRE: dict[str, pa.DataType] = {
     "uuid": pa.binary(16),
 }
 
+# Types with an equality operator: an upsert can tell an unchanged row (json has none).
+_PG_COMPARABLE = {*_PG_WIRE, "numeric", "enum"} - {"json"}
+
 _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
 _PG_KEY = re.compile(r"Key \((.*)\)=\((.*)\) (?:already exists|is not present in table)")
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
@@ -166,17 +169,15 @@ class _PostgreSQL:
             f"SELECT {self.columns} FROM {self.target} WITH NO DATA"
         )
         self._copy(cursor, stage, types)
-        updates = [name for name in self.names if name not in keys]
-        action = (
-            "DO UPDATE SET "
-            + ", ".join(f"{self.quote(n)} = EXCLUDED.{self.quote(n)}" for n in updates)
-            if updates
-            else "DO NOTHING"
+        comparable = all(
+            kind in _PG_COMPARABLE for name, kind in zip(self.names, types, strict=True)
         )
-        conflict = ", ".join(self.quote(name) for name in keys)
+        action = _on_conflict(
+            self.quote, "dbnb_target", self.names, keys, "IS DISTINCT FROM", comparable
+        )
         cursor.execute(
-            f"INSERT INTO {self.target} ({self.columns}) SELECT {self.columns} FROM {stage} "
-            f"ON CONFLICT ({conflict}) {action}"
+            f"INSERT INTO {self.target} AS dbnb_target ({self.columns}) "
+            f"SELECT {self.columns} FROM {stage} {action}"
         )
         return int(cursor.rowcount)
 
@@ -282,15 +283,8 @@ class _SQLite:
         marks = ", ".join("?" for _ in names)
         statement = f"INSERT INTO {self.target} ({columns}) VALUES ({marks})"
         if mode == "upsert":
-            updates = [name for name in names if name not in keys]
-            conflict = ", ".join(self.quote(name) for name in keys)
-            action = (
-                "DO UPDATE SET "
-                + ", ".join(f"{self.quote(n)} = excluded.{self.quote(n)}" for n in updates)
-                if updates
-                else "DO NOTHING"
-            )
-            statement += f" ON CONFLICT ({conflict}) {action}"
+            table = self.quote(self.checked.table.name)
+            statement += " " + _on_conflict(self.quote, table, names, keys, "IS NOT", True)
         if mode == "replace":
             self.raw.execute(f"DELETE FROM {self.target}")
         values = [self._values(name) for name in names]
@@ -333,6 +327,32 @@ class _SQLite:
         if position >= len(self.checked):
             position = len(self.checked) - 1
         return _rejected(self.checked, f"SQLite refused the row: {message}", position, column)
+
+
+def _on_conflict(
+    quote: Callable[[str], str],
+    target: str,
+    names: Sequence[str],
+    keys: Sequence[str],
+    differs: str,
+    comparable: bool,
+) -> str:
+    """The ON CONFLICT clause of an upsert.
+
+    Rows whose values are all unchanged are left alone (no new row version, no
+    trigger), so the count of rows written is the rows inserted or changed.
+    """
+    conflict = ", ".join(quote(name) for name in keys)
+    updates = [name for name in names if name not in keys]
+    if not updates:
+        return f"ON CONFLICT ({conflict}) DO NOTHING"
+    sets = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in updates)
+    clause = f"ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+    if comparable:
+        old = ", ".join(f"{target}.{quote(name)}" for name in updates)
+        new = ", ".join(f"excluded.{quote(name)}" for name in updates)
+        clause += f" WHERE ({old}) {differs} ({new})"
+    return clause
 
 
 def _rejected(

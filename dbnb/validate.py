@@ -306,7 +306,7 @@ class _Column:
             # Inferring a precision from Python Decimals is slow; the column's is known.
             # Whatever does not fit is left to the checks below, which name the row.
             try:
-                return pa.array(self.series.to_numpy(), type=target, from_pandas=True)
+                return pa.array(self.series.tolist(), type=target, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 pass
         try:
@@ -513,11 +513,11 @@ class _Column:
 
     def from_json(self) -> pa.Array:
         values, missing = self._objects()
-        # One encoder for the whole column; NaN is not JSON (PostgreSQL refuses it).
-        encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
+        encode = json_encoder()
         try:
             text = [None if gone else encode(v) for v, gone in zip(values, missing, strict=True)]
         except (TypeError, ValueError):
+            encode = json_encoder()  # a fresh one: the failed call may have left state behind
             for position, (value, gone) in enumerate(zip(values, missing, strict=True)):
                 try:
                     None if gone else encode(value)
@@ -526,7 +526,8 @@ class _Column:
             raise
         array = pa.array(text, type=pa.string())
         if self.backend == "postgresql" and isinstance(self.spec.sql_type, sqltypes.JSON):
-            nul = pc.match_substring(array, "\\u0000")
+            # An escaped NUL, not an escaped backslash followed by "u0000".
+            nul = pc.match_substring_regex(array, r"(^|[^\\])(\\\\)*\\u0000")
             if _any(nul):
                 raise self.fail(_first(nul), "PostgreSQL JSON cannot hold the NUL character")
         return array
@@ -582,6 +583,32 @@ class _Column:
                 _first(pc.and_(unknown_mask, array.is_valid())), f"not one of {', '.join(allowed)}"
             )
         return array
+
+
+def json_encoder() -> Callable[[Any], str]:
+    """A JSON encoder for a whole column; NaN is not JSON (PostgreSQL refuses it).
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call, which is most of
+    the time spent on small documents; one C encoder made here serves the whole
+    column (``json.encoder.c_make_encoder``, where the interpreter has it).
+    """
+    base = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return base.encode
+    try:
+        fast = make(
+            {}, base.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
+        )
+
+        def encode(value: Any) -> str:
+            return "".join(fast(value, 0))
+
+        if encode({"a": [1, 2.5, None, "ü"]}) != base.encode({"a": [1, 2.5, None, "ü"]}):
+            return base.encode
+    except Exception:  # another interpreter's private signature: the public way is fine
+        return base.encode
+    return encode
 
 
 def type_name(sql_type: sqltypes.TypeEngine[Any]) -> str:

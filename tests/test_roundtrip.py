@@ -78,7 +78,7 @@ ROW: dict[str, Any] = {
     "d": dt.date(1, 1, 1),
     "ts": dt.datetime(2024, 2, 29, 23, 30, 0, 123456, tzinfo=TOKYO),
     "u": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "doc": {"a": [1, 2.5, {"b": None}], "ß": "日本"},
+    "doc": {"a": [1, 2.5, {"b": None}], "ß": "日本", "\\u0000": "\\"},
     "mood": Mood.ünïcødé,
 }
 
@@ -177,6 +177,25 @@ def test_arrays_round_trip_on_postgresql(everything: dbnb.Database) -> None:
     pd.testing.assert_frame_equal(read_back(everything, Arrays), frame)
     with pytest.raises(dbnb.ValidationError, match="elements do not fit"):
         everything.write(pd.DataFrame({"id": [3], "ints": [[2**40]]}), Arrays)
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        ({"x": float("nan")}, "not JSON: Out of range float values"),
+        ({"when": dt.date(2024, 1, 1)}, "not JSON: Object of type date"),
+    ],
+)
+def test_values_json_cannot_hold_are_refused(
+    everything: dbnb.Database, doc: dict[str, Any], reason: str
+) -> None:
+    records = full_and_empty()
+    records[1]["doc"] = doc
+    frame = typed_frame(everything, Everything, records)
+    with pytest.raises(dbnb.ValidationError, match=reason) as caught:
+        everything.write(frame, Everything)
+    assert (caught.value.row, caught.value.column) == (1, "doc")
+    assert len(read_back(everything, Everything)) == 0
 
 
 # --- property-based: NULLs, unicode, extreme values --------------------------------------

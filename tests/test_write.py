@@ -65,6 +65,17 @@ def test_upsert_updates_and_inserts_by_primary_key(db: dbnb.Database) -> None:
     assert rows(db) == [(1, "one"), (2, "TWO"), (3, "three"), (4, "four")]
 
 
+def test_upsert_leaves_unchanged_rows_alone(db: dbnb.Database, backend: str) -> None:
+    # PostgreSQL's xmin is the transaction that wrote a row version; SQLite has no such thing.
+    version = "xmin::text" if backend == "postgresql" else "'-'"
+    versions = f"SELECT id, {version} FROM items ORDER BY id"
+    before = rows(db, f"({versions}) AS v")
+    frame = pd.DataFrame({"id": [1, 2, 3], "name": ["one", "two", "three"]})
+    assert db.write(frame, Item, mode="upsert") == 0
+    assert rows(db) == ORIGINAL
+    assert rows(db, f"({versions}) AS v") == before
+
+
 def test_replace_leaves_exactly_the_new_rows(db: dbnb.Database) -> None:
     frame = pd.DataFrame({"id": [7], "name": ["seven"]})
     assert db.write(frame, Item, mode="replace") == 1
@@ -116,7 +127,7 @@ def test_upsert_on_a_unique_key(shields: dbnb.Database) -> None:
 def test_query_edit_upsert_round_trip(db: dbnb.Database) -> None:
     frame = db.query(select(Item).order_by(Item.id))  # Arrow-backed dtypes, as queries give
     frame.loc[frame["id"] == 2, "name"] = "deux"
-    assert db.write(frame, Item, mode="upsert") == 3
+    assert db.write(frame, Item, mode="upsert") == 1  # the one row that changed
     pd.testing.assert_frame_equal(db.query(select(Item).order_by(Item.id)), frame)
 
 
