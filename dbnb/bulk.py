@@ -126,8 +126,10 @@ def check_unique_keys(checked: Checked, keys: Sequence[str]) -> None:
         )
 
 
-def _hashable(values: pa.Array | list[Any]) -> list[Any]:
-    return values.to_pylist() if isinstance(values, pa.Array) else list(values)
+def _hashable(values: pa.Array | list[Any]) -> pd.Series:
+    if isinstance(values, pa.Array):  # Arrow-backed: pandas hashes it without Python objects
+        return pd.Series(pd.arrays.ArrowExtensionArray(values))
+    return pd.Series(values, dtype=object)
 
 
 def _readable(value: Any) -> Any:

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import JSON, BigInteger, Integer, Text, text
+from sqlalchemy import JSON, BigInteger, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlmodel import Field, SQLModel, select
 
 import dbnb
@@ -253,3 +254,53 @@ def test_any_rows_round_trip(everything: dbnb.Database, records: list[dict[str, 
     frame = typed_frame(everything, Everything, records)
     assert everything.write(frame, Everything, mode="replace") == len(records)
     pd.testing.assert_frame_equal(read_back(everything, Everything), frame)
+
+
+# --- the other types of the dtype table, a SQLAlchemy Table, declarative classes --------
+
+
+def test_the_dtype_tables_types_round_trip(registry: dbnb.Registry, backend: str) -> None:
+    from tests.test_dtypes import EMPTY, FULL, metadata, typed
+
+    database = registry.connect(backend)
+    with database.session(write=True) as session:
+        metadata.drop_all(session.connection())
+    database.create_tables(typed)
+    frame = typed_frame(database, typed, [FULL, EMPTY])
+    assert database.write(frame, typed) == 2
+    back = database.query(select(typed).order_by(typed.c.id))
+    pd.testing.assert_frame_equal(back, frame)
+    assert back["clock"].iloc[0] == FULL["clock"]
+    assert back["blob"].iloc[0] == FULL["blob"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Ledger(Base):
+    """A SQLAlchemy declarative class whose attribute names differ from its column names."""
+
+    __tablename__ = "write_ledger"
+    entry: Mapped[int] = mapped_column("id", primary_key=True, autoincrement=False)
+    amount: Mapped[Decimal] = mapped_column("value", Numeric)  # no precision: any digits
+    note: Mapped[str | None] = mapped_column(String(10), default="none")
+
+
+def test_declarative_classes_and_attribute_names(registry: dbnb.Registry, backend: str) -> None:
+    database = registry.connect(backend)
+    with database.session(write=True) as session:
+        Base.metadata.drop_all(session.connection())
+    huge = Decimal("12345678901234567890123456789012345678901234.5678")
+    small = Decimal("0.5")
+    frame = pd.DataFrame(
+        {"entry": [1, 2], "value": [huge if backend == "postgresql" else small, small]}
+    )
+    assert database.write(frame, Ledger, create=True) == 2
+    found = database.read_models(Ledger)
+    assert [(row.entry, row.note) for row in found] == [(1, "none"), (2, "none")]
+    assert found[1].amount == small
+    if backend == "postgresql":  # SQLite keeps numerics as floats
+        assert found[0].amount == huge
+    with pytest.raises(dbnb.ValidationError, match="given twice"):
+        database.write(pd.DataFrame({"entry": [3], "id": [3]}), Ledger)
