@@ -63,10 +63,6 @@ class Checked:
         """The user's name for the row at ``position``: its DataFrame index label."""
         return plain(self.labels[position])  # type: ignore[no-any-return]
 
-    def arrow(self) -> pa.Table:
-        """Every column as Arrow (only when none is ``other``)."""
-        return pa.table({name: self.columns[name] for name in self.columns})
-
 
 def plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for messages and attributes)."""

@@ -61,6 +61,11 @@ def write_rows(
         with connection.begin():
             if create:
                 table.create(connection, checkfirst=True)
+            elif not inspect(connection).has_table(table.name, schema=table.schema):
+                raise DbnbError(
+                    f"connection {database.name!r} has no table {table.name!r}; create it "
+                    f"with db.create_tables(...) or write(..., create=True)"
+                )
             if not len(checked):
                 return 0
             return bulk.send(connection, checked, mode, checked.keys, progress=progress)

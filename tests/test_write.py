@@ -356,5 +356,7 @@ def test_create_true_makes_the_table_in_the_same_transaction(db: dbnb.Database) 
         db.write(pd.DataFrame({"id": [1, 1], "label": ["a", "b"]}), Fresh, create=True)
     with pytest.raises(dbnb.DbnbError, match="has no table"):
         db.write(pd.DataFrame({"id": [1]}), Fresh.__tablename__)
+    with pytest.raises(dbnb.DbnbError, match="has no table 'write_fresh'; create it"):
+        db.write(pd.DataFrame({"id": [1], "label": ["a"]}), Fresh)
     assert db.write(pd.DataFrame({"id": [1], "label": ["a"]}), Fresh, create=True) == 1
     assert db.read_models(Fresh)[0].label == "a"
