@@ -239,6 +239,21 @@ def test_a_unique_violation_names_the_row_and_rolls_back(db: dbnb.Database) -> N
     assert db.engine.pool.checkedout() == 0
 
 
+def test_an_upsert_that_breaks_another_unique_key_names_the_row(shields: dbnb.Database) -> None:
+    start = pd.DataFrame({"code": ["a", "b"], "name": ["A", "B"], "defense": [1, 2]})
+    shields.write(start, Shield)
+    before = shield_rows(shields)
+    # Row 1 keeps its id but takes the code of id 1: the unique code refuses it.
+    clash = pd.DataFrame({"id": [2, 2], "code": ["z", "a"], "name": ["Z", "B"], "defense": [0, 2]})
+    with pytest.raises(dbnb.ValidationError, match="the same key as row 0"):
+        shields.write(clash, Shield, mode="upsert")
+    clash = pd.DataFrame({"id": [3, 2], "code": ["c", "a"], "name": ["C", "B"], "defense": [3, 2]})
+    with pytest.raises(dbnb.WriteError, match=r"(?i)unique") as caught:
+        shields.write(clash, Shield, mode="upsert")
+    assert caught.value.row == 1
+    assert shield_rows(shields) == before
+
+
 def test_replace_rolls_back_the_delete_too(db: dbnb.Database) -> None:
     frame = pd.DataFrame({"id": [8, 8], "name": ["a", "b"]})
     with pytest.raises(dbnb.WriteError) as caught:
