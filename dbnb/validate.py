@@ -160,6 +160,9 @@ def check(
     by_name = {column.name: column for column in table.columns}
     aliases = aliases or {}
     given: dict[str, pd.Series] = {}
+    if frame.columns.has_duplicates:
+        twice = frame.columns[frame.columns.duplicated()][0]
+        raise ValidationError.at(name, "the DataFrame has this column twice", column=str(twice))
     for label in frame.columns:
         key = str(label)
         column_name = key if key in by_name else aliases.get(key)

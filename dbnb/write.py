@@ -85,7 +85,11 @@ def _check(
         checked.keys = upsert_keys(table, key)
         for name in checked.keys:
             if name not in checked.columns:
-                raise ValidationError.at(table.name, "an upsert key must be given", column=name)
+                raise ValidationError.at(
+                    table.name,
+                    "an upsert needs every row's key (rows without one can only be appended)",
+                    column=name,
+                )
         bulk.check_unique_keys(checked, checked.keys)
     return checked
 
