@@ -315,7 +315,12 @@ class _SQLite:
             table = self.quote(self.checked.table.name)
             statement += " " + _on_conflict(self.quote, table, names, keys, "IS NOT", True)
         if mode == "replace":
-            self.raw.execute(f"DELETE FROM {self.target}")
+            try:
+                self.raw.execute(f"DELETE FROM {self.target}")
+            except sqlite3.Error as error:
+                raise WriteError.at(
+                    self.checked.table.name, f"SQLite refused to empty the table: {error}"
+                ) from None
         values = [self._values(name) for name in names]
         rows = zip(*values, strict=True)
         start = self.raw.total_changes

@@ -170,7 +170,7 @@ def test_plain_numpy_and_object_columns_go_in_too(everything: dbnb.Database) -> 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_arrays_round_trip_on_postgresql(everything: dbnb.Database) -> None:
     records = [
-        {"id": 1, "ints": [1, -(2**31), 2**31 - 1], "texts": ["a", "", "ü,{}\"'\\", None]},
+        {"id": 1, "ints": [1, -(2**31), 2**31 - 1], "texts": ["a", "", "NULL", "ü,{}\"'\\", None]},
         {"id": 2, "ints": [], "texts": None},
     ]
     frame = typed_frame(everything, Arrays, records)
@@ -254,6 +254,31 @@ def test_any_rows_round_trip(everything: dbnb.Database, records: list[dict[str, 
     frame = typed_frame(everything, Everything, records)
     assert everything.write(frame, Everything, mode="replace") == len(records)
     pd.testing.assert_frame_equal(read_back(everything, Everything), frame)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    records=st.lists(
+        st.fixed_dictionaries(
+            {
+                "ints": st.lists(st.integers(-(2**31), 2**31 - 1), max_size=4),
+                "texts": st.none() | st.lists(st.none() | TEXT, max_size=4),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_arrays_round_trip(everything: dbnb.Database, records: list[dict[str, Any]]) -> None:
+    records = [{"id": position, **record} for position, record in enumerate(records)]
+    frame = typed_frame(everything, Arrays, records)
+    assert everything.write(frame, Arrays, mode="replace") == len(records)
+    pd.testing.assert_frame_equal(read_back(everything, Arrays), frame)
 
 
 # --- the other types of the dtype table, a SQLAlchemy Table, declarative classes --------
