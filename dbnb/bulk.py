@@ -6,11 +6,11 @@ PostgreSQL
     value). The wire type of each column is the server's own (asked with a
     ``SELECT ... WHERE false``), so a model that says ``Integer`` for a
     ``bigint`` column still sends what the server expects. An upsert copies
-    into a temporary table dropped at commit, then runs one ``MERGE`` (PostgreSQL
-    15 and later; ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE`` before
-    that, or when a concurrent insert of the same key makes MERGE fail). Columns pgpq cannot
-    encode (arrays of non-scalar types, numerics wider than 38 digits, types
-    dbnb does not know) send the whole write through a text COPY instead.
+    into a temporary table dropped at commit, then runs one ``MERGE``
+    (PostgreSQL 15 and later; ``INSERT ... SELECT ... ON CONFLICT (key) DO
+    UPDATE`` before that, or when a concurrent insert of the same key makes
+    MERGE fail). Columns pgpq cannot encode (arrays, numerics wider than 38
+    digits, types dbnb does not know) send the whole write through a text COPY.
 
 SQLite
     ``executemany`` in batches, each value prepared by the column type's own
