@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import enum
+import threading
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pytest
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel, select
 
 import dbnb
 from dbnb import validate
-from tests.fixtures import Item, rows
+from tests.fixtures import PG_ADMIN, Item, rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 
@@ -375,3 +378,26 @@ def test_create_true_makes_the_table_in_the_same_transaction(db: dbnb.Database) 
         db.write(pd.DataFrame({"id": [1], "label": ["a"]}), Fresh)
     assert db.write(pd.DataFrame({"id": [1], "label": ["a"]}), Fresh, create=True) == 1
     assert db.read_models(Fresh)[0].label == "a"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_upsert_survives_a_concurrent_insert_of_its_key(
+    db: dbnb.Database, pg_database: str
+) -> None:
+    # Another transaction inserts key 9 and commits while the upsert waits on it:
+    # MERGE would fail on the key; the upsert must still end with its own values.
+    other = psycopg.connect(make_conninfo(PG_ADMIN, dbname=pg_database))
+    other.execute("INSERT INTO items VALUES (9, 'theirs')")
+    result: list[int] = []
+    writer = threading.Thread(
+        target=lambda: result.append(
+            db.write(pd.DataFrame({"id": [1, 9], "name": ["uno", "ours"]}), Item, mode="upsert")
+        )
+    )
+    writer.start()
+    writer.join(timeout=0.5)  # the upsert now waits for the other transaction's key
+    other.commit()
+    other.close()
+    writer.join()
+    assert result == [2]
+    assert rows(db) == [(1, "uno"), (2, "two"), (3, "three"), (9, "ours")]
