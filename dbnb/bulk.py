@@ -74,6 +74,12 @@ _PG_WIRE: dict[str, pa.DataType] = {
 # Types with an equality operator: an upsert can tell an unchanged row (json has none).
 _PG_COMPARABLE = {*_PG_WIRE, "numeric", "enum"} - {"json"}
 
+# SQLAlchemy's default text forms of SQLite dates and datetimes (microseconds always).
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+_SQLITE_DATE = "%(year)04d-%(month)02d-%(day)02d"
+
 _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
 _PG_KEY = re.compile(r"Key \((.*)\)=\((.*)\) (?:already exists|is not present in table)")
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
@@ -344,12 +350,23 @@ class _SQLite:
         return self.raw.total_changes - start
 
     def _values(self, name: str) -> list[Any]:
-        values = _python_values(self.checked, name)
         spec = self.checked.specs[name]
+        column = self.checked.columns[name]
         if spec.kind == "json":
-            return values  # already JSON text, as SQLAlchemy's JSON type would store it
+            return _python_values(self.checked, name)  # JSON text, as SQLAlchemy stores it
         dialect = self.connection.dialect
-        process = unwrap(spec.sql_type).dialect_impl(dialect).bind_processor(dialect)
+        impl = unwrap(spec.sql_type).dialect_impl(dialect)
+        if isinstance(column, pa.Array):
+            # The text SQLAlchemy's SQLite types store, made by Arrow for the whole column
+            # (a Python datetime per value is most of the time of a SQLite write).
+            text_format = getattr(impl, "_storage_format", None)
+            if spec.kind == "datetime" and text_format == _SQLITE_DATETIME:
+                naive = column.cast(pa.timestamp("us"))  # UTC for a column with time zone
+                return pc.strftime(naive, "%Y-%m-%d %H:%M:%S").to_pylist()  # type: ignore[no-any-return]
+            if spec.kind == "date" and text_format == _SQLITE_DATE:
+                return column.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
+        values = _python_values(self.checked, name)
+        process = impl.bind_processor(dialect)
         return values if process is None else list(map(process, values))
 
     def _rejected(self, error: sqlite3.Error, position: int) -> WriteError:
