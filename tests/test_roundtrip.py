@@ -257,6 +257,14 @@ def test_any_rows_round_trip(everything: dbnb.Database, records: list[dict[str, 
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
+def test_array_columns_are_objects_even_without_rows(everything: dbnb.Database) -> None:
+    # psycopg files int4[] under int4's type info: an empty result must not say int32.
+    empty = everything.query("SELECT ARRAY[1, 2] AS ints, ARRAY['a'] AS texts WHERE false")
+    assert list(empty.dtypes) == [object, object]
+    assert list(everything.query(select(Arrays).limit(0)).dtypes[1:]) == [object, object]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
 @settings(
     max_examples=15,
     deadline=None,
