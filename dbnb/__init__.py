@@ -18,6 +18,8 @@ from dbnb.errors import (
     RowLimitError,
     ServerError,
     UnknownConnectionError,
+    ValidationError,
+    WriteError,
 )
 from dbnb.health import Health
 from dbnb.monitor import clear_history, history, set_history_size
@@ -41,6 +43,8 @@ __all__ = [
     "RowLimitError",
     "ServerError",
     "UnknownConnectionError",
+    "ValidationError",
+    "WriteError",
     "clear_history",
     "close_all",
     "connect",

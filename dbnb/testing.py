@@ -121,10 +121,7 @@ def create_tables(database: dbnb.Database, models: str) -> None:
     """Create the tables of a models module (``dbnb_models``) in ``database``."""
     from dbnb.migrate import load_metadata
 
-    metadata = load_metadata(models)
-    with database.connection(write=True) as connection:
-        metadata.create_all(connection)
-        connection.commit()
+    database.create_tables(*load_metadata(models).tables.values())
 
 
 @contextmanager
