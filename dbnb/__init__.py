@@ -5,19 +5,39 @@ db = dbnb.connect("warehouse")
 df = db.query("SELECT * FROM orders WHERE region = :region", {"region": "EU"})
 """
 
+from typing import Any
+
 from dbnb.config import Config, ConnectionConfig, load_config, parse_config
 from dbnb.database import Database
 from dbnb.errors import (
     ConfigError,
     DbnbError,
+    ParameterError,
     PoolTimeoutError,
     QueryError,
     ReadOnlyError,
     UnknownConnectionError,
 )
+from dbnb.inspect import describe, tables
+from dbnb.interop import sql_engine
 from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext dbnb``: register the ``%db`` magics (IPython is imported only now)."""
+    from dbnb.magics import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext dbnb``: remove the ``%db`` magics and close their pools."""
+    from dbnb.magics import unload_ipython_extension as unload
+
+    unload(shell)
+
 
 __all__ = [
     "Config",
@@ -25,6 +45,7 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "ParameterError",
     "PoolTimeoutError",
     "QueryError",
     "ReadOnlyError",
@@ -32,6 +53,11 @@ __all__ = [
     "UnknownConnectionError",
     "close_all",
     "connect",
+    "describe",
     "load_config",
+    "load_ipython_extension",
     "parse_config",
+    "sql_engine",
+    "tables",
+    "unload_ipython_extension",
 ]

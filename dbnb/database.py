@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import exc, text
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, readonly
+from dbnb import frames, readonly, sqltext
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
@@ -101,9 +101,10 @@ class Database:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
-        (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        (never spliced into the text; ``:n::int`` casts, and colons inside
+        literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
         """
-        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
         with self.connection() as connection:
             try:
                 result = connection.execute(statement, dict(params or {}))

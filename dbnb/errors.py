@@ -5,7 +5,8 @@
      │    └── UnknownConnectionError   no connection has that name
      ├── ReadOnlyError            a write was attempted through a read-only path
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
-     └── QueryError               the database refused a statement
+     ├── QueryError               the database refused a statement
+     └── ParameterError           a :name placeholder has no value to bind
 
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
@@ -70,3 +71,7 @@ class PoolTimeoutError(DbnbError):
 
 class QueryError(DbnbError):
     """The database refused a statement; the message is the database's own, on one line."""
+
+
+class ParameterError(DbnbError):
+    """A ``:name`` placeholder in the SQL has no value to bind (no variable of that name)."""

@@ -1,0 +1,101 @@
+"""Run the SQL of a notebook cell: several statements, placeholders bound from a namespace.
+
+This is the library half of ``%%db``; it knows nothing of IPython. A read
+cell runs each statement through the read-only path, in one read-only
+transaction (the guards refuse several statements in one call, so the cell is
+split first). A write cell runs all its statements in one write transaction
+that commits once at the end, or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import exc
+
+from dbnb import frames, sqltext
+from dbnb.database import Database, describe_error
+from dbnb.errors import DbnbError, ParameterError, QueryError
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What a cell did: the rows of its last statement that returned rows, if any."""
+
+    frame: pd.DataFrame | None
+    connection: str
+    statements: int
+    # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
+    rows: int
+    elapsed: float
+    write: bool
+
+
+def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+    """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
+
+    The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
+    statement that produced it), ``connection``, ``elapsed`` (seconds, whole
+    cell), ``rows`` and ``parameters`` (the names bound, never their values).
+    """
+    statements = sqltext.split(sql)
+    if not statements:
+        raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
+    values = [_values(statement, namespace) for statement in statements]
+    started = time.perf_counter()
+    frame: pd.DataFrame | None = None
+    source: sqltext.Statement | None = None
+    changed = 0
+    number = 0
+    try:
+        with db.connection(write=write) as connection, connection.begin() as transaction:
+            for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                number = index + 1  # for the error message
+                clause = statement.to_text()
+                result = connection.execute(clause, params)
+                if result.returns_rows:
+                    frame, source = frames.to_frame(result, clause), statement
+                elif result.rowcount > 0:
+                    changed += result.rowcount
+            if not write:
+                transaction.rollback()
+    except exc.StatementError as error:
+        where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
+        raise QueryError(f"{db.name}: {where}{describe_error(error)}") from None
+    elapsed = time.perf_counter() - started
+    if frame is not None and source is not None:
+        frame.attrs.update(
+            sql=source.sql,
+            connection=db.name,
+            elapsed=elapsed,
+            rows=len(frame),
+            parameters=list(source.params),
+        )
+    return CellResult(
+        frame=frame,
+        connection=db.name,
+        statements=len(statements),
+        rows=len(frame) if frame is not None else changed,
+        elapsed=elapsed,
+        write=write,
+    )
+
+
+def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [name for name in statement.params if name not in namespace]
+    if missing:
+        names = ", ".join(missing)
+        raise ParameterError(
+            f"no notebook variable named {names} to bind to :{missing[0]} in: "
+            f"{_short(statement.sql)} (assign it first)"
+        )
+    return {name: namespace[name] for name in statement.params}
+
+
+def _short(sql: str, width: int = 60) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
