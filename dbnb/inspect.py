@@ -7,13 +7,14 @@ SQLAlchemy's inspector on a read-only connection, so they never write.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pandas as pd
 import sqlalchemy
 from sqlalchemy import exc
 
-from dbnb.config import Config
+from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, QueryError
 from dbnb.registry import connect
@@ -92,10 +93,21 @@ def connections(config: Config, current: str | None) -> pd.DataFrame:
             "current": _strings("*" if entry.name == current else "" for entry in entries),
             "connection": _strings(entry.name for entry in entries),
             "type": _strings(entry.backend for entry in entries),
-            "url": _strings(entry.safe_url for entry in entries),
+            "url": _strings(_short_url(entry) for entry in entries),
             "readonly": pd.Series([entry.readonly for entry in entries], dtype="bool[pyarrow]"),
         }
     )
+
+
+def _short_url(entry: ConnectionConfig) -> str:
+    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
+    database = entry.url.database or ""
+    if entry.backend != "sqlite" or not os.path.isabs(database):
+        return entry.safe_url
+    relative = os.path.relpath(database)
+    if len(relative) >= len(database):
+        return entry.safe_url
+    return entry.url.set(database=relative).render_as_string(hide_password=True)
 
 
 def _strings(values: Any) -> pd.Series:

@@ -98,21 +98,26 @@ def to_text(sql: str) -> TextClause:
 
 
 def _apply(sql: str, binds: dict[int, str]) -> str:
-    """Insert the escapes and spaces ``parse`` decided on, left to right."""
-    inserts: dict[int, str] = {}
-    for match in _TEXT_BIND.finditer(sql):
-        if match.start() not in binds:
-            inserts[match.start()] = "\\"
-    for position, name in binds.items():
+    """``sql`` with a space after each placeholder that a colon follows, then a backslash
+    before every other colon that ``text()`` would take for a placeholder."""
+    spaced: list[str] = []
+    positions: set[int] = set()  # where the placeholders start in the spaced text
+    done = shift = 0
+    for position, name in sorted(binds.items()):
         end = position + 1 + len(name)
-        if sql.startswith(":", end):
-            inserts[end] = " "
-    out = []
+        positions.add(position + shift)
+        if sql.startswith(":", end):  # `:n::int`: text() needs the name to end before a colon
+            spaced += [sql[done:end], " "]
+            done, shift = end, shift + 1
+    spaced.append(sql[done:])
+    text_ = "".join(spaced)
+    out: list[str] = []
     done = 0
-    for position in sorted(inserts):
-        out += [sql[done:position], inserts[position]]
-        done = position
-    out.append(sql[done:])
+    for match in _TEXT_BIND.finditer(text_):
+        if match.start() not in positions:
+            out += [text_[done : match.start()], "\\"]
+            done = match.start()
+    out.append(text_[done:])
     return "".join(out)
 
 
