@@ -15,7 +15,9 @@ from dbnb.errors import (
     ParameterError,
     PoolTimeoutError,
     QueryError,
+    QueryTimeoutError,
     ReadOnlyError,
+    RowLimitError,
     UnknownConnectionError,
 )
 from dbnb.inspect import describe, tables
@@ -48,8 +50,10 @@ __all__ = [
     "ParameterError",
     "PoolTimeoutError",
     "QueryError",
+    "QueryTimeoutError",
     "ReadOnlyError",
     "Registry",
+    "RowLimitError",
     "UnknownConnectionError",
     "close_all",
     "connect",

@@ -19,7 +19,7 @@ from sqlalchemy import exc
 
 from dbnb import frames, sqltext
 from dbnb.database import Database, describe_error
-from dbnb.errors import DbnbError, ParameterError, QueryError
+from dbnb.errors import DbnbError, ParameterError, QueryError, RowLimitError
 
 
 @dataclass(frozen=True)
@@ -50,22 +50,36 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     frame: pd.DataFrame | None = None
     source: sqltext.Statement | None = None
     changed = 0
+    limit = db.config.max_rows
     number = 0
     try:
         with db.connection(write=write) as connection, connection.begin() as transaction:
+            if limit is not None:
+                # As in Database.query: stream, so a runaway result stops at the cap.
+                connection = connection.execution_options(stream_results=True)
             for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
                 number = index + 1  # for the error message
                 clause = statement.to_text()
                 result = connection.execute(clause, params)
                 if result.returns_rows:
-                    frame, source = frames.to_frame(result, clause), statement
+                    frame = frames.to_frame(result, clause, max_rows=limit)
+                    source = statement
                 elif result.rowcount > 0:
                     changed += result.rowcount
             if not write:
                 transaction.rollback()
+    except frames.TooManyRows:
+        raise RowLimitError(
+            f"connection {db.name!r}: statement {number} has more than {limit:,} rows "
+            "(max_rows); raise max_rows in the config, or narrow the query"
+        ) from None
     except exc.StatementError as error:
         where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
         raise QueryError(f"{db.name}: {where}{describe_error(error)}") from None
+    except UnicodeEncodeError as error:
+        raise QueryError(
+            f"{db.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+        ) from None
     elapsed = time.perf_counter() - started
     if frame is not None and source is not None:
         frame.attrs.update(

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, readonly, sqltext
+from dbnb import frames, limits, readonly, sqltext
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
-from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
 
 Params = Mapping[str, Any]
 
@@ -59,8 +59,13 @@ class Database:
     # --- sessions -------------------------------------------------------------------
 
     @contextmanager
-    def connection(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled SQLAlchemy connection whose transactions read only unless ``write``."""
+    def connection(
+        self, *, write: bool = False, timeout: float | None = None
+    ) -> Iterator[Connection]:
+        """A pooled SQLAlchemy connection whose transactions read only unless ``write``.
+
+        ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
+        """
         if write and self.config.readonly:
             where = f" in {self.config.source}" if self.config.source else ""
             raise ReadOnlyError(
@@ -74,8 +79,11 @@ class Database:
             raise DbnbError(
                 f"cannot connect to {self.name!r} ({self.config.safe_url}): {_one_line(error.orig)}"
             ) from None
+        options: dict[str, Any] = {readonly.WRITE_OPTION: write}
+        if timeout is not None:
+            options[limits.TIMEOUT_OPTION] = timeout
         with connection:
-            yield connection.execution_options(**{readonly.WRITE_OPTION: write})
+            yield connection.execution_options(**options)
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
@@ -97,20 +105,44 @@ class Database:
 
     # --- queries --------------------------------------------------------------------
 
-    def query(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> pd.DataFrame:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text; ``:n::int`` casts, and colons inside
         literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
+        ``timeout`` (seconds) and ``max_rows`` override the connection's
+        statement_timeout and max_rows for this call.
         """
         statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
-        with self.connection() as connection:
+        limit = self.config.max_rows if max_rows is None else max_rows
+        with self.connection(timeout=timeout) as connection:
+            if limit is not None:
+                # Stream from the server, so a runaway result stops at the cap
+                # instead of filling the client's memory first.
+                connection = connection.execution_options(stream_results=True)
             try:
                 result = connection.execute(statement, dict(params or {}))
-                frame = frames.to_frame(result, statement)
+                frame = frames.to_frame(result, statement, max_rows=limit)
+            except frames.TooManyRows:
+                raise RowLimitError(
+                    f"connection {self.name!r}: the result has more than {limit:,} rows "
+                    "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
+                    "or narrow the query"
+                ) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            except UnicodeEncodeError as error:
+                raise QueryError(
+                    f"{self.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+                ) from None
             finally:
                 connection.rollback()
         return frame
@@ -140,6 +172,8 @@ def describe_error(error: exc.StatementError) -> str:
     position = getattr(diag, "statement_position", None)
     if position:
         message += f" (at character {position})"
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        message += " (the connection was lost; the next statement reconnects)"
     return message
 
 
