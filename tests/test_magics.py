@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
 from dbnb.magics import DbMagics, _user_errors
-from tests.fixtures import rows
+from tests.fixtures import config_text, rows
 from tests.magic_fixtures import db as run
 
 COUNT_TO_100 = (
@@ -271,3 +272,14 @@ def test_tables_and_describe(ip: InteractiveShell, db: dbnb.Database) -> None:
             run(ip, "describe nope")
     finally:  # the PostgreSQL database outlives the test; items must stay droppable
         run(ip, f"{db.name} --write", "DROP TABLE tags")
+
+
+def test_a_cell_honours_max_rows(
+    ip: InteractiveShell, config_path: Path, pg_database: str, tmp_path: Path
+) -> None:
+    # The magic reads its config on first use, so the file may still change here.
+    capped = "type: sqlite\ndatabase: data/app.db\nmax_rows: 50"
+    config_path.write_text(config_text(tmp_path, pg_database, capped=capped))
+    assert len(run(ip, "capped", COUNT_TO_100.replace("100", "50"))) == 50
+    with pytest.raises(UsageError, match=r"'capped': statement 1 has more than 50 rows"):
+        run(ip, "capped", COUNT_TO_100)
