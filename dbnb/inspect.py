@@ -7,14 +7,12 @@ SQLAlchemy's inspector on a read-only connection, so they never write.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pandas as pd
 import sqlalchemy
 from sqlalchemy import exc
 
-from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, QueryError
 from dbnb.registry import connect
@@ -25,31 +23,40 @@ def _database(connection: Database | str | None) -> Database:
 
 
 def tables(connection: Database | str | None = None, schema: str | None = None) -> pd.DataFrame:
-    """The tables and views of a connection (name, URL, or the default), one row each."""
+    """The tables and views of a connection (a ``Database``, a name, or the default).
+
+    Columns: ``schema``, ``table``, ``kind`` (``table`` or ``view``), sorted by name.
+    """
     db = _database(connection)
-    rows: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = []
     with db.connection() as conn:
         try:
             inspector = sqlalchemy.inspect(conn)
-            rows += [(name, "table") for name in inspector.get_table_names(schema=schema)]
-            rows += [(name, "view") for name in inspector.get_view_names(schema=schema)]
+            found += [(name, "table") for name in inspector.get_table_names(schema=schema)]
+            found += [(name, "view") for name in inspector.get_view_names(schema=schema)]
+            shown_schema = schema or inspector.default_schema_name
         except exc.DBAPIError as error:
             raise QueryError(f"{db.name}: cannot list tables: {_message(error)}") from None
         finally:
             conn.rollback()
-    rows.sort()
-    return pd.DataFrame(
-        {
-            "name": pd.Series([name for name, _ in rows], dtype="string[pyarrow]"),
-            "kind": pd.Series([kind for _, kind in rows], dtype="string[pyarrow]"),
-        }
-    )
+    rows = [(shown_schema, name, kind) for name, kind in sorted(found)]
+    return pd.DataFrame(rows, columns=["schema", "table", "kind"]).astype("string")
 
 
-def describe(table: str, connection: Database | str | None = None) -> pd.DataFrame:
-    """The columns of ``table`` (``schema.table`` works too): type, nullability, default, keys."""
+def describe(
+    connection: Database | str | None, table: str, schema: str | None = None
+) -> pd.DataFrame:
+    """The columns of ``table`` (``schema.table`` works too), in their order.
+
+    Columns: ``column``, ``type``, ``nullable``, ``default`` (the server
+    default's SQL), ``primary_key``, ``references`` (``table.column`` of a
+    foreign key).
+    """
     db = _database(connection)
-    schema, _, name = table.rpartition(".")
+    if schema is None:
+        schema, _, name = table.rpartition(".")
+    else:
+        name = table
     with db.connection() as conn:
         try:
             inspector = sqlalchemy.inspect(conn)
@@ -83,31 +90,6 @@ def describe(table: str, connection: Database | str | None = None) -> pd.DataFra
             "references": _strings(references.get(column["name"]) for column in columns),
         }
     )
-
-
-def connections(config: Config, current: str | None) -> pd.DataFrame:
-    """One row per configured connection; ``current`` marks the one in use."""
-    entries = list(config.connections.values())
-    return pd.DataFrame(
-        {
-            "current": _strings("*" if entry.name == current else "" for entry in entries),
-            "connection": _strings(entry.name for entry in entries),
-            "type": _strings(entry.backend for entry in entries),
-            "url": _strings(_short_url(entry) for entry in entries),
-            "readonly": pd.Series([entry.readonly for entry in entries], dtype="bool[pyarrow]"),
-        }
-    )
-
-
-def _short_url(entry: ConnectionConfig) -> str:
-    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
-    database = entry.url.database or ""
-    if entry.backend != "sqlite" or not os.path.isabs(database):
-        return entry.safe_url
-    relative = os.path.relpath(database)
-    if len(relative) >= len(database):
-        return entry.safe_url
-    return entry.url.set(database=relative).render_as_string(hide_password=True)
 
 
 def _strings(values: Any) -> pd.Series:

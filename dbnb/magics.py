@@ -9,6 +9,7 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
+import os
 import re
 import weakref
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Integer
 
 from dbnb import cells, inspect
+from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.registry import Registry
@@ -118,7 +120,7 @@ class DbMagics(Magics):
         if not words:
             if options:
                 raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
-            return inspect.connections(self.registry.config, self._database().name)
+            return connections(self.registry.config, self._database().name)
         subcommand = self._subcommands.get(words[0].lower())
         if subcommand is not None:
             if options:
@@ -184,7 +186,7 @@ class DbMagics(Magics):
     def _describe(self, words: list[str]) -> pd.DataFrame:
         if len(words) != 1:
             raise UsageError("usage: %db describe TABLE")
-        return inspect.describe(words[0], self._database())
+        return inspect.describe(self._database(), words[0])
 
     # --- display --------------------------------------------------------------------
 
@@ -209,6 +211,31 @@ class DbMagics(Magics):
     def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
         with self._display_options(frame):
             printer.text(repr(frame))
+
+
+def connections(config: Config, current: str | None) -> pd.DataFrame:
+    """What ``%db`` lists: one row per configured connection, ``*`` on the current one."""
+    entries = list(config.connections.values())
+    return pd.DataFrame(
+        {
+            "current": ["*" if entry.name == current else "" for entry in entries],
+            "connection": [entry.name for entry in entries],
+            "type": [entry.backend for entry in entries],
+            "url": [_short_url(entry) for entry in entries],
+            "readonly": [entry.readonly for entry in entries],
+        }
+    ).astype({"current": "string", "connection": "string", "type": "string", "url": "string"})
+
+
+def _short_url(entry: ConnectionConfig) -> str:
+    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
+    database = entry.url.database or ""
+    if entry.backend != "sqlite" or not os.path.isabs(database):
+        return entry.safe_url
+    relative = os.path.relpath(database)
+    if len(relative) >= len(database):
+        return entry.safe_url
+    return entry.url.set(database=relative).render_as_string(hide_password=True)
 
 
 def _split_options(line: str) -> tuple[list[str], str]:

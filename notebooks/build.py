@@ -83,7 +83,7 @@ with one line saying what to do:""",
 db = dbnb.connect()
 db.query("SELECT name FROM pets WHERE born > :since", {"since": "2020-01-01"})""",
     ),
-    ("code", 'dbnb.describe("pets", db)[["column", "type", "nullable", "primary_key"]]'),
+    ("code", 'dbnb.describe(db, "pets")[["column", "type", "nullable", "primary_key"]]'),
 ]
 
 NOTEBOOKS["02_connections_and_readonly"] = [

@@ -22,6 +22,7 @@ def ip(config_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Interacti
     shell.run_line_magic("load_ext", "dbnb")
     yield shell
     shell.run_line_magic("unload_ext", "dbnb")
+    shell.config.pop("DbMagics", None)  # %config DbMagics.display_limit = ... of a test
     for name in set(shell.user_ns) - before:
         del shell.user_ns[name]
 

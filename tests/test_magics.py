@@ -29,7 +29,12 @@ def test_load_ext_registers_the_magics_and_unload_ext_removes_them(
     # %db? is the docstring with the options magic_arguments declares.
     for option in ("--write", "-o VAR", "describe TABLE"):
         assert option in magic.__doc__
+    magics = ip.magics_manager.registry["DbMagics"]
+    run(ip, "SELECT 1")
+    assert magics.registry._databases  # a pool is open...
     ip.run_line_magic("unload_ext", "dbnb")
+    assert not magics.registry._databases  # ...and closed by %unload_ext
+    assert "DbMagics" not in ip.magics_manager.registry
     assert ip.find_line_magic("db") is None
     assert ip.find_cell_magic("db") is None
     ip.run_line_magic("load_ext", "dbnb")  # loads again cleanly, for the fixture to unload
@@ -260,14 +265,15 @@ def test_tables_and_describe(ip: InteractiveShell, db: dbnb.Database) -> None:
     try:
         run(ip, f"use {db.name}")
         tables = run(ip, "tables")
-        assert {"items", "tags"} <= set(tables["name"])
-        assert set(dbnb.tables(db)["name"]) == set(tables["name"])
+        assert {"items", "tags"} <= set(tables["table"])
+        assert set(tables["kind"]) == {"table"}
+        assert tables.equals(dbnb.tables(db))
         described = run(ip, "describe tags")
         assert list(described["column"]) == ["id", "item_id", "label"]
         assert list(described["primary_key"]) == [True, False, False]
         assert list(described["nullable"])[1:] == [False, True]
         assert list(described["references"].fillna("")) == ["", "items.id", ""]
-        assert described.equals(dbnb.describe("tags", db))
+        assert described.equals(dbnb.describe(db, "tags"))
         with pytest.raises(UsageError, match=r"no table named 'nope' \(tables: .*items"):
             run(ip, "describe nope")
     finally:  # the PostgreSQL database outlives the test; items must stay droppable
