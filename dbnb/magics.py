@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
@@ -88,6 +88,7 @@ class DbMagics(Magics):
         help="%%%%db: the connection to use for this cell (default: the current one); "
         "%%db: a subcommand or SQL",
     )
+    @no_var_expand  # `{x}` and `$x` in SQL are SQL text: values come in only as :x
     @line_cell_magic
     def db(self, line: str, cell: str | None = None) -> Any:
         """Query a named dbnb connection; the result is a DataFrame.

@@ -117,6 +117,17 @@ def test_values_that_look_like_sql_come_back_as_data(
     assert len(rows(db)) == 4
 
 
+def test_ipython_never_pastes_variables_into_the_sql(
+    ip: InteractiveShell, db: dbnb.Database
+) -> None:
+    ip.user_ns["v"] = "five"
+    run(ip, f"use {db.name}")
+    frame = run(ip, "SELECT '{v}' AS braces, '$v' AS dollar, '{1+1}' AS expression, :v AS bound")
+    assert frame.to_dict("records") == [
+        {"braces": "{v}", "dollar": "$v", "expression": "{1+1}", "bound": "five"}
+    ]
+
+
 def test_casts_and_dollar_quotes_are_left_alone(ip: InteractiveShell) -> None:
     ip.user_ns["n"] = "41"
     frame = run(ip, "postgresql", "SELECT :n::int + 1 AS n, $$ :n; $$ AS body, '10:30' AS t")
