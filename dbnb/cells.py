@@ -45,6 +45,8 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     statements = sqltext.split(sql)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
+    for number, statement in enumerate(statements, 1):
+        _refuse_transaction_control(db, statement, number)
     values = [_values(statement, namespace) for statement in statements]
     started = time.perf_counter()
     frame: pd.DataFrame | None = None
@@ -96,6 +98,25 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
         rows=len(frame) if frame is not None else changed,
         elapsed=elapsed,
         write=write,
+    )
+
+
+# Statements that would end or start a transaction in the middle of a cell.
+_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
+
+
+def _refuse_transaction_control(db: Database, statement: sqltext.Statement, number: int) -> None:
+    words = statement.keywords
+    if not words or words[0] not in _TRANSACTION_CONTROL:
+        return
+    if words[0] == "ROLLBACK" and words[1:] == ("TO",):  # to a savepoint: stays inside
+        return
+    if words[0] == "PREPARE" and words[1:] != ("TRANSACTION",):  # a prepared statement
+        return
+    raise QueryError(
+        f"{db.name}: statement {number} is {words[0]}: a cell runs as one transaction that "
+        "dbnb begins and ends (read-only, or with --write committed at the end), so leave "
+        "transaction control out; nothing was run"
     )
 
 

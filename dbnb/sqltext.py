@@ -59,6 +59,12 @@ class Statement:
     # The statement as SQLAlchemy's text() must see it (see the module docstring).
     escaped: str
 
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The first two words of the statement's code, upper case (comments skipped)."""
+        code = _without_comments(self.sql)
+        return tuple(word.upper() for word in re.findall(r"[A-Za-z_]+", code)[:2])
+
     def to_text(self) -> TextClause:
         """A SQLAlchemy ``text()`` construct whose parameters are exactly ``params``."""
         clause = text(self.escaped)
@@ -121,10 +127,19 @@ def _apply(sql: str, binds: dict[int, str]) -> str:
     return "".join(out)
 
 
+def _without_comments(sql: str) -> str:
+    """``sql`` with its comments replaced by spaces (literals kept)."""
+    out: list[str] = []
+    done = 0
+    for match in _SCANNER.finditer(sql):
+        literal = match.group("literal")
+        if literal is not None and literal.startswith(("--", "/*")):
+            out += [sql[done : match.start()], " "]
+            done = match.end()
+    out.append(sql[done:])
+    return "".join(out)
+
+
 def _is_blank(sql: str) -> bool:
     """True for a statement of nothing but whitespace and comments."""
-    rest = sql
-    for match in _SCANNER.finditer(sql):
-        if match.group("literal") and match.group("literal").startswith(("--", "/*")):
-            rest = rest.replace(match.group("literal"), " ", 1)
-    return not rest.strip()
+    return not _without_comments(sql).strip()

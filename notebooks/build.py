@@ -122,8 +122,9 @@ and the magic says how to write on purpose:""",
     ("code", "%db UPDATE dbnb_nb_orders SET total = 0", ERROR),
     (
         "md",
-        """Tricks to leave the read-only transaction are refused too: one statement per
-call, and `COMMIT` ends the session's connection.""",
+        """A cell is one transaction that dbnb begins and ends, so transaction control
+is refused before anything runs: a `COMMIT` cannot end the read-only
+transaction, nor split a `--write` cell in two.""",
     ),
     ("code", "%db COMMIT", ERROR),
     (

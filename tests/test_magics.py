@@ -140,7 +140,8 @@ def test_an_unknown_placeholder_is_named(ip: InteractiveShell, db: dbnb.Database
 
 
 def test_a_write_without_write_says_to_add_it(ip: InteractiveShell, db: dbnb.Database) -> None:
-    with pytest.raises(UsageError, match=rf"^{db.name}: this cell writes.*add --write to run it$"):
+    refusal = rf"^connection '{db.name}' is read-only here: [^;]+; add --write to run it$"
+    with pytest.raises(UsageError, match=refusal):
         run(ip, db.name, "SELECT 1; DELETE FROM items")
     run(ip, f"use {db.name}")
     with pytest.raises(UsageError, match="add --write"):
@@ -161,6 +162,20 @@ def test_write_commits_every_statement_together(ip: InteractiveShell, db: dbnb.D
     run(ip, f"use {db.name}")
     run(ip, "--write DELETE FROM items WHERE id > 1")
     assert rows(db) == [(1, "uno")]
+
+
+@pytest.mark.parametrize("control", ["COMMIT", "begin", "ROLLBACK", "/* c */ END"])
+def test_transaction_control_is_refused_before_anything_runs(
+    ip: InteractiveShell, db: dbnb.Database, control: str
+) -> None:
+    cell = f"DELETE FROM items WHERE id = 1; {control}; DELETE FROM items"
+    with pytest.raises(UsageError, match=rf"^{db.name}: statement 2 is [A-Z]+: .*nothing was run"):
+        run(ip, f"{db.name} --write", cell)
+    assert len(rows(db)) == 3
+    # A savepoint stays inside the cell's transaction.
+    cell = "SAVEPOINT s; DELETE FROM items; ROLLBACK TO s; DELETE FROM items WHERE id = 1"
+    run(ip, f"{db.name} --write", cell)
+    assert rows(db) == [(2, "two"), (3, "three")]
 
 
 def test_write_rolls_back_every_statement_on_error(ip: InteractiveShell, db: dbnb.Database) -> None:

@@ -58,3 +58,8 @@ def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database) -> None
 def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
     with pytest.raises(dbnb.QueryError, match="'id'"):
         db.query("SELECT name FROM items WHERE id = :id")
+
+
+def test_keywords_skip_comments() -> None:
+    assert sqltext.parse("-- c\n/* d */ rollback to s").keywords == ("ROLLBACK", "TO")
+    assert sqltext.parse("SELECT 1").keywords == ("SELECT",)
