@@ -20,8 +20,10 @@ from dbnb.errors import (
     RowLimitError,
     UnknownConnectionError,
 )
+from dbnb.health import Health
 from dbnb.inspect import describe, tables
 from dbnb.interop import sql_engine
+from dbnb.monitor import clear_history, history, set_history_size
 from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
@@ -47,6 +49,7 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "Health",
     "ParameterError",
     "PoolTimeoutError",
     "QueryError",
@@ -55,12 +58,15 @@ __all__ = [
     "Registry",
     "RowLimitError",
     "UnknownConnectionError",
+    "clear_history",
     "close_all",
     "connect",
     "describe",
+    "history",
     "load_config",
     "load_ipython_extension",
     "parse_config",
+    "set_history_size",
     "sql_engine",
     "tables",
     "unload_ipython_extension",

@@ -10,14 +10,15 @@ that commits once at the end, or not at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import exc
+from sqlalchemy.engine import CursorResult, Row
 
-from dbnb import frames, sqltext
+from dbnb import frames, monitor, sqltext
 from dbnb.database import Database, describe_error
 from dbnb.errors import DbnbError, ParameterError, QueryError, RowLimitError
 
@@ -54,6 +55,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     changed = 0
     limit = db.config.max_rows
     number = 0
+    result: CursorResult[Any] | None = None
     try:
         with db.connection(write=write) as connection, connection.begin() as transaction:
             if limit is not None:
@@ -62,15 +64,21 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
             for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
                 number = index + 1  # for the error message
                 clause = statement.to_text()
-                result = connection.execute(clause, params)
+                # The statement's history record stays open until its rows are fetched.
+                result = connection.execute(
+                    clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                )
                 if result.returns_rows:
-                    frame = frames.to_frame(result, clause, max_rows=limit)
+                    frame = frames.to_frame(result, clause, max_rows=limit, fetch=_fetch)
                     source = statement
-                elif result.rowcount > 0:
-                    changed += result.rowcount
+                else:
+                    monitor.fetched(result, None)
+                    changed += max(result.rowcount, 0)
             if not write:
                 transaction.rollback()
     except frames.TooManyRows:
+        if result is not None:
+            monitor.refused(result, f"more than {limit:,} rows (max_rows)")
         raise RowLimitError(
             f"connection {db.name!r}: statement {number} has more than {limit:,} rows "
             "(max_rows); raise max_rows in the config, or narrow the query"
@@ -118,6 +126,18 @@ def _refuse_transaction_control(db: Database, statement: sqltext.Statement, numb
         "dbnb begins and ends (read-only, or with --write committed at the end), so leave "
         "transaction control out; nothing was run"
     )
+
+
+def _fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+    """Fetch rows and report them to the history (no progress bar: cells run in notebooks
+    whose saved outputs must not change from run to run)."""
+    try:
+        rows = frames.fetch_rows(result, count)
+    except BaseException as error:
+        monitor.fetched(result, None, error)
+        raise
+    monitor.fetched(result, len(rows))
+    return rows
 
 
 def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[str, Any]:

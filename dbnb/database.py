@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, limits, readonly, sqltext
+from dbnb import frames, limits, monitor, readonly, sqltext
+from dbnb import health as health_
+from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
@@ -112,6 +114,7 @@ class Database:
         *,
         timeout: float | None = None,
         max_rows: int | None = None,
+        progress: bool | None = None,
     ) -> pd.DataFrame:
         """Run one read-only statement and return its rows as a DataFrame.
 
@@ -119,24 +122,45 @@ class Database:
         (never spliced into the text; ``:n::int`` casts, and colons inside
         literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
         ``timeout`` (seconds) and ``max_rows`` override the connection's
-        statement_timeout and max_rows for this call.
+        statement_timeout and max_rows for this call. ``progress`` counts rows
+        as they are fetched; by default only when someone is watching (a
+        terminal or a notebook).
         """
         statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
         limit = self.config.max_rows if max_rows is None else max_rows
+
+        def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+            # The statement's history record stays open until its rows are fetched.
+            try:
+                rows = progress_.fetch_rows(result, progress, count=count, label=self.name)
+            except BaseException as error:
+                monitor.fetched(result, None, error)
+                raise
+            monitor.fetched(result, len(rows))
+            return rows
+
         with self.connection(timeout=timeout) as connection:
             if limit is not None:
                 # Stream from the server, so a runaway result stops at the cap
                 # instead of filling the client's memory first.
                 connection = connection.execution_options(stream_results=True)
+            result: CursorResult[Any] | None = None
             try:
-                result = connection.execute(statement, dict(params or {}))
-                frame = frames.to_frame(result, statement, max_rows=limit)
+                result = connection.execute(
+                    statement,
+                    dict(params or {}),
+                    execution_options={monitor.REPORTS_FETCH: True},
+                )
+                frame = frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
             except frames.TooManyRows:
-                raise RowLimitError(
+                message = (
                     f"connection {self.name!r}: the result has more than {limit:,} rows "
                     "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
                     "or narrow the query"
-                ) from None
+                )
+                if result is not None:
+                    monitor.refused(result, f"more than {limit:,} rows (max_rows)")
+                raise RowLimitError(message) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             except UnicodeEncodeError as error:
@@ -146,6 +170,12 @@ class Database:
             finally:
                 connection.rollback()
         return frame
+
+    def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
+        """Whether this connection works: reachability, server version, latency,
+        read-only enforcement and pool status; waits at most about ``timeout`` seconds
+        to connect. Never raises for a connection problem: it is in ``.error``."""
+        return health_.check(self, timeout=timeout)
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

@@ -23,7 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, inspect, readonly
+from dbnb import cells, health, inspect, monitor, readonly
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
@@ -32,6 +32,7 @@ from dbnb.registry import Registry
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
 _OPTIONS_WITH_VALUE = {"-o", "--out"}
+_HISTORY_SHOWN = 20  # statements `%db history` shows without N
 
 
 @contextmanager
@@ -65,6 +66,8 @@ class DbMagics(Magics):
             "use": self._use,
             "tables": self._tables,
             "describe": self._describe,
+            "health": self._health,
+            "history": self._history,
         }
 
     # --- the magic ------------------------------------------------------------------
@@ -98,6 +101,9 @@ class DbMagics(Magics):
         %db SELECT ...            run SQL on the current connection
         %db tables [SCHEMA]       the tables and views of the current connection
         %db describe TABLE        the columns of TABLE: type, nullability, keys
+        %db health [NAME ...]     reachable, server version, latency, read-only verified
+                                  (default: every connection)
+        %db history [N]           the newest N statements dbnb ran (default 20)
 
         %%db [NAME] [-o VAR] [--write]
         SELECT ... WHERE region = :region
@@ -187,6 +193,15 @@ class DbMagics(Magics):
         if len(words) != 1:
             raise UsageError("usage: %db describe TABLE")
         return inspect.describe(self._database(), words[0])
+
+    def _health(self, names: list[str]) -> pd.DataFrame:
+        chosen = names or self.registry.names
+        return health.frame(health.check_all([self.registry.connect(name) for name in chosen]))
+
+    def _history(self, words: list[str]) -> pd.DataFrame:
+        if len(words) > 1 or (words and not words[0].isdigit()):
+            raise UsageError("usage: %db history [N]  (the newest N statements, default 20)")
+        return monitor.history(limit=int(words[0]) if words else _HISTORY_SHOWN)
 
     # --- display --------------------------------------------------------------------
 

@@ -148,6 +148,23 @@ DELETE FROM dbnb_nb_orders""",
     ("md", "Nothing was written through `replica`:"),
     ("code", "%db SELECT count(*) AS orders FROM dbnb_nb_orders"),
     ("code", "%db use nowhere", ERROR),
+    (
+        "md",
+        """`%db health` checks connections: reachable, server version, latency, and
+whether the database really refuses a write on the read-only path. (Latency and
+pool figures change from run to run, so this notebook keeps the stable columns.)""",
+    ),
+    (
+        "code",
+        """report = %db health postgres replica
+report[["connection", "ok", "reachable", "readonly_enforced"]]""",
+    ),
+    ("md", "`%db history` lists what dbnb ran most recently, with the rows of each:"),
+    (
+        "code",
+        """recent = %db history 3
+recent[["connection", "sql", "rows", "error"]]""",
+    ),
     ("md", "Clean up:"),
     ("code", "%db --write DROP TABLE dbnb_nb_orders"),
 ]

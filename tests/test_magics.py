@@ -292,7 +292,8 @@ def test_tables_and_describe(ip: InteractiveShell, db: dbnb.Database) -> None:
         run(ip, f"use {db.name}")
         tables = run(ip, "tables")
         assert {"items", "tags"} <= set(tables["table"])
-        assert set(tables["kind"]) == {"table"}
+        kinds = dict(zip(tables["table"], tables["kind"], strict=True))
+        assert (kinds["items"], kinds["tags"]) == ("table", "table")
         assert tables.equals(dbnb.tables(db))
         described = run(ip, "describe tags")
         assert list(described["column"]) == ["id", "item_id", "label"]
@@ -300,7 +301,7 @@ def test_tables_and_describe(ip: InteractiveShell, db: dbnb.Database) -> None:
         assert list(described["nullable"])[1:] == [False, True]
         assert list(described["references"].fillna("")) == ["", "items.id", ""]
         assert described.equals(dbnb.describe(db, "tags"))
-        with pytest.raises(UsageError, match=r"no table named 'nope' \(tables: .*items"):
+        with pytest.raises(UsageError, match=r"no table 'nope'; tables: .*items"):
             run(ip, "describe nope")
     finally:  # the PostgreSQL database outlives the test; items must stay droppable
         run(ip, f"{db.name} --write", "DROP TABLE tags")
@@ -315,3 +316,36 @@ def test_a_cell_honours_max_rows(
     assert len(run(ip, "capped", COUNT_TO_100.replace("100", "50"))) == 50
     with pytest.raises(UsageError, match=r"'capped': statement 1 has more than 50 rows"):
         run(ip, "capped", COUNT_TO_100)
+
+
+def test_health_checks_the_connections(ip: InteractiveShell) -> None:
+    report = run(ip, "health postgresql postgresql_ro")
+    assert list(report["connection"]) == ["postgresql", "postgresql_ro"]
+    assert report["reachable"].all()
+    assert report["readonly_enforced"].all()
+    assert report["server_version"].str.startswith("PostgreSQL").all()
+    assert (report["latency_ms"] > 0).all()
+    everything = run(ip, "health")
+    assert list(everything["connection"]) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    with pytest.raises(UsageError, match="unknown connection 'nope'"):
+        run(ip, "health nope")
+
+
+def test_history_shows_what_the_cells_ran(ip: InteractiveShell, db: dbnb.Database) -> None:
+    dbnb.clear_history()
+    ip.user_ns["wanted"] = "secret-value"
+    run(
+        ip,
+        db.name,
+        "SELECT name FROM items ORDER BY id; SELECT name FROM items WHERE name = :wanted",
+    )
+    run(ip, f"{db.name} --write", "DELETE FROM items WHERE id = 1")
+    recent = run(ip, "history 3")
+    assert list(recent["connection"]) == [db.name] * 3
+    assert recent["sql"].iloc[0].startswith("SELECT name FROM items ORDER BY id")
+    assert list(recent["rows"]) == [3, 0, 1]
+    assert (recent["elapsed_ms"] >= 0).all()
+    assert "secret-value" not in recent.to_string()
+    assert recent.equals(dbnb.history(limit=3))
+    with pytest.raises(UsageError, match=r"usage: %db history \[N\]"):
+        run(ip, "history some")
