@@ -24,18 +24,16 @@ DELAY_SECONDS = 1.0
 
 def interactive() -> bool:
     """Whether a person is likely watching: stderr is a terminal, or a notebook kernel runs."""
-    if _in_kernel():
+    if in_kernel():
         return True
     stderr = sys.stderr
     return stderr is not None and stderr.isatty()
 
 
-def _in_kernel() -> bool:
-    """Whether this process is a Jupyter kernel. The shell says so; the ipykernel module
-    alone does not (tools import it without running a kernel: nbval's pytest plugin)."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if get_ipython is not None else None
+def in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (ipykernel merely imported is not enough)."""
+    ipython = sys.modules.get("IPython")  # looked up, never imported: the core stays IPython-free
+    shell = ipython.get_ipython() if ipython is not None else None
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
@@ -72,7 +70,7 @@ def _bar(label: str, delay: float, file: IO[str] | None) -> tqdm[Any]:
         "delay": delay,
         "file": file,
     }
-    if file is None and "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets"):
+    if file is None and in_kernel() and importlib.util.find_spec("ipywidgets"):
         from tqdm.notebook import tqdm as notebook_tqdm
 
         return notebook_tqdm(**options)
