@@ -19,6 +19,8 @@ from dbnb.errors import (
     ReadOnlyError,
     RowLimitError,
     UnknownConnectionError,
+    ValidationError,
+    WriteError,
 )
 from dbnb.health import Health
 from dbnb.inspect import describe, tables
@@ -58,6 +60,8 @@ __all__ = [
     "Registry",
     "RowLimitError",
     "UnknownConnectionError",
+    "ValidationError",
+    "WriteError",
     "clear_history",
     "close_all",
     "connect",
