@@ -233,9 +233,9 @@ NOTEBOOKS["04_write_sessions"] = [
         "md",
         """# Writing on purpose, and round trips
 
-Writes happen only where you ask for them: `%%db --write` in a notebook, or a
-`write=True` session in Python. Either is one transaction: it commits as a
-whole, or not at all. (This notebook uses the SQLite default.)""",
+Writes happen only where you ask for them: `%%db --write` in a notebook, and
+`db.write(...)` or a `write=True` session in Python. Each is one transaction:
+it commits as a whole, or not at all. (This notebook uses the SQLite default.)""",
     ),
     ("code", "%load_ext dbnb"),
     (
@@ -260,29 +260,37 @@ UPDATE stock SET qty = qty - 9 WHERE sku = 'pear';""",
     ("code", "%db SELECT * FROM stock ORDER BY sku"),
     (
         "md",
-        """A round trip: read into a DataFrame, change it in pandas, write the rows
-back in one write session, and read again.""",
+        """A round trip: read into a DataFrame, change it in pandas, and write it back
+with `db.write`: every row is validated first, then all are written in one
+transaction (`mode="upsert"` matches rows on the primary key).""",
     ),
     ("code", "%db -o stock SELECT * FROM stock ORDER BY sku"),
     (
         "code",
-        """from sqlalchemy import text
+        """import pandas as pd
 
 import dbnb
 
-stock["qty"] = stock["qty"] * 2
 db = dbnb.connect()
-with db.session(write=True) as session:
-    for row in stock.itertuples():
-        session.execute(
-            text("UPDATE stock SET qty = :qty WHERE sku = :sku"), {"qty": row.qty, "sku": row.sku}
-        )""",
+stock["qty"] = stock["qty"] * 2
+db.write(stock, "stock", mode="upsert")""",
     ),
     ("code", "%db SELECT * FROM stock ORDER BY sku"),
     (
         "md",
-        """SQLModel classes work in write sessions too; the objects stay usable after
-the block.""",
+        """A row that does not fit the table is refused before anything is sent, with
+the row and column named:""",
+    ),
+    (
+        "code",
+        """db.write(pd.DataFrame({"sku": ["fig", "kiwi"], "qty": [3, None]}), "stock")""",
+        ERROR,
+    ),
+    ("code", "%db SELECT count(*) AS skus FROM stock"),
+    (
+        "md",
+        """SQLModel classes work in write sessions too (`with db.session(write=True)`,
+one transaction); the objects stay usable after the block.""",
     ),
     (
         "code",
