@@ -36,6 +36,12 @@ default connection `local` is a SQLite file: no server needed. Load the magics:"
     ("code", "%db"),
     (
         "md",
+        """`make demo` fills a `shield` table in this same file. Run it here too, so
+this notebook starts from the same place wherever it runs:""",
+    ),
+    ("code", "from dbnb import demo\n\ndemo.main()"),
+    (
+        "md",
         """Reads are read-only unless you say otherwise. To create and fill a table,
 say so with `--write`: every statement of the cell runs in one write
 transaction, committed together at the end.""",
