@@ -8,13 +8,13 @@ from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import exc, select, text
+from sqlalchemy import exc, select
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import frames, limits, monitor, readonly
+from dbnb import frames, limits, monitor, readonly, sqltext
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
@@ -161,13 +161,14 @@ class Database:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
-        (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        (never spliced into the text; ``:n::int`` casts, and colons inside
+        literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
         ``timeout`` (seconds) and ``max_rows`` override the connection's
         statement_timeout and max_rows for this call. ``progress`` counts rows
         as they are fetched; by default only when someone is watching (a
         terminal or a notebook).
         """
-        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
         limit = self.config.max_rows if max_rows is None else max_rows
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:

@@ -10,6 +10,7 @@
      │    └── RowLimitError       a result had more rows than max_rows
      ├── WriteError               a write failed and was rolled back: nothing was written
      │    └── ValidationError     a row does not fit the table; found before anything was sent
+     ├── ParameterError           a :name placeholder has no value to bind
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
@@ -136,6 +137,10 @@ class ValidationError(WriteError):
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ParameterError(DbnbError):
+    """A ``:name`` placeholder in the SQL has no value to bind (no variable of that name)."""
 
 
 class MigrationError(DbnbError):
