@@ -33,6 +33,7 @@ from dbnb.registry import Registry
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
 _OPTIONS_WITH_VALUE = {"-o", "--out"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
+_WRITE_MODES = ("append", "upsert", "replace")
 
 
 @contextmanager
@@ -68,6 +69,7 @@ class DbMagics(Magics):
             "describe": self._describe,
             "health": self._health,
             "history": self._history,
+            "write": self._write,
         }
 
     # --- the magic ------------------------------------------------------------------
@@ -104,6 +106,8 @@ class DbMagics(Magics):
         %db health [NAME ...]     reachable, server version, latency, read-only verified
                                   (default: every connection)
         %db history [N]           the newest N statements dbnb ran (default 20)
+        %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
+                                  in one transaction; MODE: append (default), upsert, replace
 
         %%db [NAME] [-o VAR] [--write]
         SELECT ... WHERE region = :region
@@ -202,6 +206,21 @@ class DbMagics(Magics):
         if len(words) > 1 or (words and not words[0].isdigit()):
             raise UsageError("usage: %db history [N]  (the newest N statements, default 20)")
         return monitor.history(limit=int(words[0]) if words else _HISTORY_SHOWN)
+
+    def _write(self, words: list[str]) -> None:
+        # The subcommand is the explicit act, as db.write() is; a readonly
+        # connection still never writes, and a bad row is named before anything is sent.
+        if len(words) not in (2, 3) or (len(words) == 3 and words[2] not in _WRITE_MODES):
+            raise UsageError("usage: %db write DF TABLE [append|upsert|replace]")
+        name, table = words[0], words[1]
+        frame = self.user_shell.user_ns.get(name)
+        if not isinstance(frame, pd.DataFrame):
+            raise UsageError(f"%db write: {name!r} is not a DataFrame in this notebook")
+        mode = words[2] if len(words) == 3 else "append"
+        db = self._database()
+        written = db.write(frame, table, mode=mode)  # type: ignore[arg-type]
+        rows = "row" if written == 1 else "rows"
+        print(f"{db.name}: {written:,} {rows} written to {table} ({mode})")
 
     # --- display --------------------------------------------------------------------
 

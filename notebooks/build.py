@@ -284,6 +284,13 @@ db.write(stock, "stock", mode="upsert")""",
     ("code", "%db SELECT * FROM stock ORDER BY sku"),
     (
         "md",
+        """The same round trip without leaving the magics: `%db write DF TABLE MODE`
+writes a DataFrame variable back, validated, in one transaction.""",
+    ),
+    ("code", 'stock.loc[stock["sku"] == "pear", "qty"] = 1\n%db write stock stock upsert'),
+    ("code", "%db SELECT * FROM stock ORDER BY sku"),
+    (
+        "md",
         """A row that does not fit the table is refused before anything is sent, with
 the row and column named:""",
     ),
