@@ -10,6 +10,9 @@ how to start it.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -134,3 +137,19 @@ def open_registry() -> Iterator[Callable[[Path], dbnb.Registry]]:
     yield open_
     for registry in opened:
         registry.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server_home() -> Iterator[Path]:
+    """A folder the server's user can reach: pytest's temp folders are closed to it under root."""
+    # /tmp rather than $TMPDIR, which may be a folder private to the caller.
+    home = Path(tempfile.mkdtemp(prefix="dbnb-pgserver-", dir="/tmp"))
+    home.chmod(0o755)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)

@@ -10,7 +10,9 @@ import psycopg
 import pytest
 
 import dbnb
-from tests.fixtures import PG_ADMIN, config_text
+from dbnb import pgserver
+from tests.fixtures import PG_ADMIN, config_text, free_port
+from tests.test_pgserver import write_config
 
 
 def backend_pid(database: dbnb.Database) -> int:
@@ -102,3 +104,33 @@ def test_busy_pool_waits_then_fails_clearly_and_leaks_nothing(
     )
     assert database.engine.pool.checkedout() == 0
     assert backend_pid(database) > 0
+
+
+def test_server_restarts_between_and_during_queries(server_home: Path, open_registry) -> None:
+    """A throwaway local server, restarted under a live pool."""
+    config_path = write_config(server_home, free_port())
+    server = pgserver.load_pgserver(config_path)
+    try:
+        pgserver.start(server)
+        database = open_registry(config_path).connect("dev")
+        first = backend_pid(database)
+
+        pgserver.stop(server)  # between two queries: invisible
+        pgserver.start(server)
+        assert backend_pid(database) != first
+
+        def restart() -> None:
+            pgserver.stop(server)
+            pgserver.start(server)
+
+        restarter = threading.Timer(0.5, restart)  # during a query: one clear line
+        restarter.start()
+        with pytest.raises(dbnb.QueryError) as caught:
+            database.query("SELECT pg_sleep(10) IS NULL AS slept")
+        restarter.join()
+        assert "connection was lost" in str(caught.value)
+        assert "\n" not in str(caught.value)
+        assert database.query("SELECT 1 AS ok")["ok"].tolist() == [1]
+        assert database.engine.pool.checkedout() == 0
+    finally:
+        pgserver.stop(server)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,26 +13,10 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import pgserver
-from tests.fixtures import SECRET
+from tests.fixtures import SECRET, free_port
 from tests.test_cli import dbnb_cli
 
 PASSWORD = "s3cret-dev-pw"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def server_home() -> Iterator[Path]:
-    """A folder the server's user can reach: pytest's temp folders are closed to it under root."""
-    # /tmp rather than $TMPDIR, which may be a folder private to the caller.
-    home = Path(tempfile.mkdtemp(prefix="dbnb-pgserver-", dir="/tmp"))
-    home.chmod(0o755)
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def write_config(home: Path, port: int) -> Path:
