@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from contextlib import closing, contextmanager
+from typing import Any, overload
 
 import pandas as pd
 from sqlalchemy import exc, text
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import frames, readonly
+from dbnb import arrow, frames, parquet, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
@@ -32,6 +33,7 @@ class Database:
         self.config = config
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self._arrow = arrow.ArrowReader(config)  # the columnar read path, its own pool
 
     @property
     def name(self) -> str:
@@ -55,6 +57,7 @@ class Database:
             engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
+        self._arrow.close()
 
     # --- sessions -------------------------------------------------------------------
 
@@ -97,22 +100,105 @@ class Database:
 
     # --- queries --------------------------------------------------------------------
 
-    def query(self, sql: str | Executable, params: Params | None = None) -> pd.DataFrame:
+    @overload
+    def query(
+        self, sql: str | Executable, params: Params | None = None, *, chunksize: None = None
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def query(
+        self, sql: str | Executable, params: Params | None = None, *, chunksize: int
+    ) -> Iterator[pd.DataFrame]: ...
+
+    def query(
+        self, sql: str | Executable, params: Params | None = None, *, chunksize: int | None = None
+    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        With ``chunksize=N``, an iterator of DataFrames of at most N rows each,
+        read as they are consumed (memory bounded by one chunk).
         """
+        values = dict(params or {})
+        if chunksize is not None:
+            return self._query_chunks(sql, values, _positive(chunksize))
+        plan = self._arrow.plan(sql, values)
+        if plan is not None:  # the columnar path; None from it means "take the guarded one"
+            frame = self._arrow.read_frame(plan)
+            if frame is not None:
+                return frame
         statement: Executable = text(sql) if isinstance(sql, str) else sql
         with self.connection() as connection:
             try:
-                result = connection.execute(statement, dict(params or {}))
+                result = connection.execute(statement, values)
                 frame = frames.to_frame(result, statement)
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             finally:
                 connection.rollback()
         return frame
+
+    def query_to_parquet(
+        self,
+        sql: str | Executable,
+        path: str | os.PathLike[str],
+        params: Params | None = None,
+        *,
+        chunksize: int = 100_000,
+    ) -> int:
+        """Write the result of one read-only statement to a Parquet file, ``chunksize``
+        rows at a time, and return the number of rows written."""
+        return parquet.write(self._arrow_chunks(sql, dict(params or {}), chunksize), path)
+
+    def _query_chunks(
+        self, sql: str | Executable, values: Params, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        # SQLite infers a column's type from its first rows, so a later row can
+        # change it: chunks on SQLite keep the guarded path's per-chunk rules.
+        plan = self._arrow.plan(sql, values) if self._arrow.dialect == "postgresql" else None
+        stream = self._arrow.stream(plan, rows) if plan is not None else None
+        if stream is None:
+            yield from self._guarded_chunks(sql, values, rows)
+            return
+        with closing(stream):
+            for table, columns in stream:
+                yield arrow.to_frame(table, columns)
+
+    def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
+        plan = self._arrow.plan(sql, values) if self._arrow.dialect == "postgresql" else None
+        stream = self._arrow.stream(plan, _positive(rows)) if plan is not None else None
+        if stream is None:
+            for frame in self._guarded_chunks(sql, values, _positive(rows)):
+                yield parquet.frame_to_arrow(frame)
+            return
+        with closing(stream):
+            for table, _ in stream:
+                yield table
+
+    def _guarded_chunks(
+        self, sql: str | Executable, values: Params, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        with self.connection() as connection:
+            try:
+                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
+                result = streaming.execute(statement, values)
+                if not result.returns_rows:
+                    yield pd.DataFrame()
+                    return
+                names = list(result.keys())
+                types = frames.column_types(result, statement, len(names))
+                empty = True
+                for part in result.partitions(rows):
+                    empty = False
+                    yield frames.build_frame(names, list(zip(*part, strict=True)), types)
+                if empty:
+                    yield frames.build_frame(names, [()] * len(names), types)
+            except exc.StatementError as error:
+                raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            finally:
+                connection.rollback()
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool
@@ -124,6 +210,12 @@ class Database:
             f"(pool_size={size}, max_overflow={overflow}); waited {timeout} s (pool_timeout). "
             "Close sessions you no longer use, or raise pool_size/max_overflow in the config"
         )
+
+
+def _positive(chunksize: int) -> int:
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+    return chunksize
 
 
 def describe_error(error: exc.StatementError) -> str:

@@ -1,0 +1,451 @@
+"""The columnar read path: ADBC connections, pooled per ``Database``, that only ever read.
+
+ADBC's PostgreSQL and SQLite drivers hand results over as Arrow record batches,
+which become Arrow-backed pandas columns without a Python object per value.
+The rules of the guarded SQLAlchemy path hold here too:
+
+- **Pooled**: each ``Database`` keeps its own ``QueuePool`` of ADBC connections,
+  sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``,
+  closed by ``Database.close()``.
+- **Read-only, enforced by the database**: PostgreSQL connections are opened with
+  ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
+  so every statement runs in a read-only transaction that the server started,
+  and every transaction is rolled back. SQLite files are opened ``mode=ro``
+  with ``PRAGMA query_only``. Only one statement that starts as a query
+  (``params.to_positional``) is ever sent, so transaction control and ``SET``
+  cannot reach these connections; a query takes its snapshot before any
+  function in it runs, so ``set_config('transaction_read_only', ...)`` is
+  refused, and whatever a query sets is undone by the rollback.
+- **Bound parameters**: ``:name`` binds become positional ones, values go in an
+  Arrow batch typed as psycopg would type them; never spliced.
+- **Same dtypes**: the Arrow types are normalised to the documented table
+  (``frames.py``); JSON, UUID and unconstrained numerics become Python objects.
+
+Whatever cannot be proven to take this path exactly (another dialect, a
+``select()``, a type outside the table, a value type psycopg would bind
+differently, any error from the driver) returns ``None`` and the caller runs
+the guarded path, which gives the same frame or the canonical error. A
+connection that saw an error is thrown away, never returned to the pool.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc_postgresql
+import adbc_driver_sqlite.dbapi as adbc_sqlite
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import exc
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+
+from dbnb.config import ConnectionConfig
+from dbnb.errors import PoolTimeoutError, QueryError
+from dbnb.params import Dialect, Positional, to_positional
+
+_APPLICATION_NAME = "dbnb"
+_PG_TYPE = b"POSTGRESQL:type"
+_PG_TYPMOD = b"POSTGRESQL:typmod"
+
+# PostgreSQL types whose ADBC Arrow type is already the documented one.
+_PG_DIRECT: dict[str, pa.DataType] = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "bool": pa.bool_(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "name": pa.string(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "bytea": pa.binary(),
+}
+_SQLITE_TYPES = (pa.int64(), pa.float64(), pa.string(), pa.binary())
+_INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
+
+
+class Unsupported(Exception):
+    """The columnar path cannot give exactly the guarded path's result."""
+
+
+# --- columns: ADBC's Arrow -> dbnb's Arrow -> pandas ----------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one result column is normalised: to dbnb's Arrow type, then to pandas."""
+
+    to_arrow: Callable[[pa.Array], pa.Array] | None = None
+    to_python: Callable[[pa.Array], list[Any]] | None = None  # None: Arrow-backed
+    all_null_is_object: bool = False  # SQLite: no values, no type to go by
+
+
+def layout(schema: pa.Schema, dialect: Dialect) -> list[Column]:
+    """The rule for each column of an ADBC result; ``Unsupported`` for any other type."""
+    if dialect == "sqlite":
+        for field in schema:
+            if field.type not in _SQLITE_TYPES:
+                raise Unsupported(f"column {field.name!r}: {field.type}")
+        return [Column(all_null_is_object=True) for _ in schema]
+    return [_pg_column(field) for field in schema]
+
+
+def _pg_column(field: pa.Field) -> Column:
+    metadata = field.metadata or {}
+    name = metadata.get(_PG_TYPE, b"").decode()
+    if name in _PG_DIRECT:
+        if field.type != _PG_DIRECT[name]:
+            raise Unsupported(f"column {field.name!r}: {name} as {field.type}")
+        return Column()
+    if name == "numeric":
+        typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
+        precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+        if typmod >= 4 and precision <= 38:
+            return Column(to_arrow=lambda array: _to_decimal(array, precision, scale))
+        return Column(to_arrow=_storage, to_python=_decimals)
+    if name in ("json", "jsonb"):
+        return Column(to_python=_json_values)
+    if name == "uuid":
+        return Column(to_python=lambda array: array.to_pylist())
+    if name == "interval":
+        return Column(to_arrow=_interval_as_duration)
+    if name == "oid":
+        return Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64()))
+    raise Unsupported(f"column {field.name!r}: {name or field.type}")
+
+
+def _storage(array: pa.Array) -> pa.Array:
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+def _to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
+    try:
+        return _storage(array).cast(pa.decimal128(precision, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise Unsupported("numeric values Arrow's decimal cannot hold (NaN, Infinity)") from None
+
+
+def _decimals(array: pa.Array) -> list[Any]:
+    return [None if text is None else decimal.Decimal(text) for text in array.to_pylist()]
+
+
+def _json_values(array: pa.Array) -> list[Any]:
+    """Every JSON document parsed by one ``json.loads`` of ``[doc,doc,...]``: the same
+    parser psycopg uses, without a call per value. Every document is complete JSON,
+    so the joined text is one array whose items are exactly the documents. SQL NULL
+    and JSON null both become None, as on the guarded path."""
+    texts = _storage(array)
+    if len(texts) == 0:
+        return []
+    if texts.null_count:
+        texts = texts.fill_null("null")
+    # "doc," for each document, in one buffer (Arrow's kernel, no Python per value).
+    joined = pc.binary_join_element_wise(texts, "", ",")
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    start, stop = offsets[joined.offset], offsets[joined.offset + len(joined)]
+    data = joined.buffers()[2].to_pybytes()[start : stop - 1]
+    values: list[Any] = json.loads(b"[" + data + b"]")
+    return values
+
+
+def _interval_as_duration(array: pa.Array) -> pa.Array:
+    """PostgreSQL intervals as psycopg reads them: a year is 365 days, a month 30."""
+    parts = np.frombuffer(
+        array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")])
+    )[array.offset : array.offset + len(array)]
+    months = parts["m"].astype(np.int64)
+    years = np.trunc(months / 12).astype(np.int64)
+    days = years * 365 + (months - years * 12) * 30 + parts["d"]
+    micros = days * 86_400_000_000 + parts["n"] // 1000
+    mask = np.asarray(array.is_null()) if array.null_count else None
+    return pa.array(micros, type=pa.duration("us"), mask=mask)
+
+
+def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
+    """ADBC's Arrow types as dbnb's (JSON and UUID stay Arrow extension types)."""
+    arrays = []
+    for chunked, column in zip(table.columns, columns, strict=True):
+        if column.to_arrow is not None:
+            chunked = pa.chunked_array(
+                [column.to_arrow(chunk) for chunk in chunked.chunks]
+                or [column.to_arrow(pa.array([], type=chunked.type))]
+            )
+        arrays.append(chunked)
+    return pa.Table.from_arrays(arrays, names=table.column_names)
+
+
+def to_frame(table: pa.Table, columns: list[Column]) -> pd.DataFrame:
+    """A normalised table as a DataFrame with the documented dtypes."""
+    series = []
+    for chunked, column in zip(table.columns, columns, strict=True):
+        if column.to_python is not None:
+            values = [value for chunk in chunked.chunks for value in column.to_python(chunk)]
+            series.append(pd.Series(values, dtype=object))
+        elif column.all_null_is_object and chunked.null_count == len(chunked):
+            series.append(pd.Series([None] * len(chunked), dtype=object))
+        else:
+            series.append(pd.Series(pd.arrays.ArrowExtensionArray(chunked)))
+    frame = pd.concat(series, axis=1) if series else pd.DataFrame()
+    frame.columns = pd.Index(table.column_names, dtype=object)
+    return frame
+
+
+# --- parameters -----------------------------------------------------------------------
+
+
+def bind_batch(
+    statement: Positional, params: Mapping[str, Any], dialect: Dialect
+) -> pa.RecordBatch | None:
+    """The values of ``params`` as one Arrow row in position order; None if a value
+    is missing or of a type the driver would bind differently from psycopg/sqlite3."""
+    if not statement.names:
+        return None
+    arrays = []
+    for name in statement.names:
+        if name not in params:
+            raise Unsupported(f"no value for :{name}")  # the guarded path names it
+        arrays.append(_bind_array(params[name], dialect))
+    return pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
+
+
+def _bind_array(value: Any, dialect: Dialect) -> pa.Array:
+    kind = type(value)
+    if kind is bool:
+        return pa.array([value], pa.bool_() if dialect == "postgresql" else pa.int64())
+    if kind is int:
+        # psycopg binds the smallest integer type that holds the value; so does this.
+        ranges = _INT_RANGES if dialect == "postgresql" else _INT_RANGES[2:]
+        for arrow_type, bound in ranges:
+            if -bound <= value < bound:
+                return pa.array([value], arrow_type)
+        raise Unsupported("an integer beyond 64 bits")
+    if kind is float:
+        return pa.array([value], pa.float64())
+    if kind is str:
+        return pa.array([value], pa.string())
+    if kind is bytes:
+        return pa.array([value], pa.binary())
+    raise Unsupported(f"a {kind.__name__} parameter")
+
+
+# --- connections ----------------------------------------------------------------------
+
+
+def dialect_of(config: ConnectionConfig) -> Dialect | None:
+    """Which ADBC driver can serve ``config``'s reads, if any."""
+    if config.url.drivername == "postgresql+psycopg" and _scalar_args(config):
+        return "postgresql"
+    if config.url.drivername == "sqlite+pysqlite" and _sqlite_file(config) is not None:
+        return "sqlite"
+    return None
+
+
+def _scalar_args(config: ConnectionConfig) -> bool:
+    return all(isinstance(value, str | int | float) for value in config.connect_args.values())
+
+
+def _sqlite_file(config: ConnectionConfig) -> str | None:
+    database = config.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or config.url.query:
+        return None
+    return database
+
+
+def _postgresql_uri(config: ConnectionConfig) -> str:
+    url = config.url
+    query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
+    query.update({key: str(value) for key, value in config.connect_args.items()})
+    query.setdefault("application_name", _APPLICATION_NAME)
+    # The server starts every transaction of this connection read-only.
+    query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
+    auth = ""
+    if url.username:
+        auth = urllib.parse.quote(url.username, safe="")
+        if url.password:
+            auth += ":" + urllib.parse.quote(str(url.password), safe="")
+        auth += "@"
+    host = url.host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{url.port}" if url.port else ""
+    database = urllib.parse.quote(url.database or "", safe="")
+    return f"postgresql://{auth}{host}{port}/{database}?{urllib.parse.urlencode(query, quote_via=urllib.parse.quote)}"
+
+
+class ArrowReader:
+    """The ADBC connections of one named connection, and reads through them."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self.dialect = dialect_of(config)
+        self._pool: QueuePool | None = None
+        self._lock = threading.Lock()
+        self.served = 0  # reads this path answered (the rest took the guarded path)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.dispose()
+
+    def checkedout(self) -> int:
+        """Connections in use (0 when nothing is being read)."""
+        return self._pool.checkedout() if self._pool is not None else 0
+
+    def _connect(self) -> Any:
+        if self.dialect == "postgresql":
+            return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
+        path = urllib.parse.quote(_sqlite_file(self.config) or "")
+        connection = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=False)
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA query_only = ON")
+        finally:
+            cursor.close()
+        return connection
+
+    def _get_pool(self) -> QueuePool:
+        with self._lock:
+            if self._pool is None:
+                config = self.config
+                self._pool = QueuePool(
+                    self._connect,
+                    pool_size=5 if config.pool_size is None else config.pool_size,
+                    max_overflow=10 if config.max_overflow is None else config.max_overflow,
+                    timeout=30 if config.pool_timeout is None else config.pool_timeout,
+                    recycle=-1 if config.pool_recycle is None else config.pool_recycle,
+                    reset_on_return="rollback",
+                )
+            return self._pool
+
+    @contextmanager
+    def _checkout(self) -> Iterator[PoolProxiedConnection]:
+        """A pooled ADBC connection; thrown away if anything goes wrong while it is out."""
+        pool = self._get_pool()
+        try:
+            connection = pool.connect()
+        except exc.TimeoutError:
+            raise PoolTimeoutError(
+                f"connection {self.config.name!r}: all pooled columnar (ADBC) connections "
+                f"are busy (pool_size={pool.size()}); waited {pool.timeout()} s "
+                "(pool_timeout). Close chunk iterators you no longer use, or raise pool_size"
+            ) from None
+        except Exception:
+            raise Unsupported("cannot connect through ADBC") from None
+        try:
+            yield connection
+        except BaseException:
+            connection.invalidate()
+            raise
+        else:
+            connection.rollback()  # end the read-only transaction before the pool sees it
+        finally:
+            connection.close()
+
+    def plan(self, sql: Any, params: Mapping[str, Any]) -> _Plan | None:
+        """How to run ``sql`` here, or None when it must take the guarded path."""
+        if self.dialect is None or not isinstance(sql, str):
+            return None
+        statement = to_positional(sql, self.dialect)
+        if statement is None:
+            return None
+        try:
+            return _Plan(statement, bind_batch(statement, params, self.dialect))
+        except Unsupported:
+            return None
+
+    def read_frame(self, plan: _Plan) -> pd.DataFrame | None:
+        """The whole result as a DataFrame, or None to take the guarded path."""
+        try:
+            with self._checkout() as connection:
+                cursor = connection.cursor()
+                try:
+                    reader = _execute(cursor, plan)
+                    columns = layout(reader.schema, self._dialect)
+                    table = normalise(reader.read_all(), columns)
+                finally:
+                    cursor.close()
+            frame = to_frame(table, columns)
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException):
+            return None
+        self.served += 1
+        return frame
+
+    def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
+        """Normalised tables of ``rows`` rows (the last may be shorter), read as they
+        arrive; None to take the guarded path. The connection stays out until the
+        iterator is exhausted or closed."""
+        chunks = self._chunks(plan, rows)
+        try:
+            next(chunks)  # runs the query: errors and types are known before any row
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException):
+            return None
+        self.served += 1
+        return chunks
+
+    def _chunks(self, plan: _Plan, rows: int) -> Generator[Any]:
+        with self._checkout() as connection:
+            cursor = connection.cursor()
+            try:
+                reader = _execute(cursor, plan)
+                columns = layout(reader.schema, self._dialect)
+                yield None
+                pending = reader.schema.empty_table()
+                finished = empty = True
+                try:
+                    finished = False
+                    for batch in reader:
+                        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+                        while pending.num_rows >= rows:
+                            empty = False
+                            yield normalise(pending.slice(0, rows), columns), columns
+                            pending = pending.slice(rows)
+                    finished = True
+                except adbc_driver_manager.Error as error:
+                    raise QueryError(f"{self.config.name}: {_message(error)}") from None
+                finally:
+                    if not finished:  # stop the server sending the rest
+                        cursor.adbc_cancel()
+                if pending.num_rows or empty:  # an empty result still has its columns
+                    yield normalise(pending, columns), columns
+            finally:
+                cursor.close()
+
+    @property
+    def _dialect(self) -> Dialect:
+        assert self.dialect is not None
+        return self.dialect
+
+
+@dataclass(frozen=True)
+class _Plan:
+    statement: Positional
+    bind: pa.RecordBatch | None
+
+
+def _execute(cursor: Any, plan: _Plan) -> pa.RecordBatchReader:
+    cursor.execute(plan.statement.sql, plan.bind)
+    return cursor.fetch_record_batch()
+
+
+def _message(error: Exception) -> str:
+    details = dict(getattr(error, "details", None) or [])
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY")
+    if isinstance(primary, bytes):
+        return primary.decode(errors="replace")
+    return " ".join(str(error).split())
