@@ -284,7 +284,9 @@ def _postgresql_uri(config: ConnectionConfig) -> str:
         host = f"[{host}]"
     port = f":{url.port}" if url.port else ""
     database = urllib.parse.quote(url.database or "", safe="")
-    return f"postgresql://{auth}{host}{port}/{database}?{urllib.parse.urlencode(query, quote_via=urllib.parse.quote)}"
+    # libpq decodes %20 but not "+" for a space (urlencode's default).
+    options = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return f"postgresql://{auth}{host}{port}/{database}?{options}"
 
 
 class ArrowReader:
