@@ -75,7 +75,12 @@ _PG_DIRECT: dict[str, pa.DataType] = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "bytea": pa.binary(),
 }
-_SQLITE_TYPES = (pa.int64(), pa.float64(), pa.string(), pa.binary())
+# ADBC's SQLite driver types a column from the values of its first batch; with
+# the whole result in one batch, a string column holds no BLOB anywhere. It
+# reads TEXT in a column that also holds BLOBs as bytes, so a binary column
+# cannot tell them apart: those take the guarded path, which keeps each value.
+_SQLITE_TYPES = (pa.int64(), pa.float64(), pa.string())
+_SQLITE_ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}
 _INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 
 
@@ -377,6 +382,8 @@ class ArrowReader:
             with self._checkout() as connection:
                 cursor = connection.cursor()
                 try:
+                    if self.dialect == "sqlite":
+                        cursor.adbc_statement.set_options(**_SQLITE_ONE_BATCH)
                     reader = _execute(cursor, plan)
                     columns = layout(reader.schema, self._dialect)
                     table = normalise(reader.read_all(), columns)
