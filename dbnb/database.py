@@ -184,17 +184,18 @@ class Database:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
                 result = streaming.execute(statement, values)
-                if not result.returns_rows:
-                    yield pd.DataFrame()
-                    return
-                names = list(result.keys())
-                types = frames.column_types(result, statement, len(names))
-                empty = True
-                for part in result.partitions(rows):
-                    empty = False
-                    yield frames.build_frame(names, list(zip(*part, strict=True)), types)
-                if empty:
-                    yield frames.build_frame(names, [()] * len(names), types)
+                with closing(result):  # a server-side cursor, if abandoned half-way
+                    if not result.returns_rows:
+                        yield pd.DataFrame()
+                        return
+                    names = list(result.keys())
+                    types = frames.column_types(result, statement, len(names))
+                    empty = True
+                    for part in result.partitions(rows):
+                        empty = False
+                        yield frames.build_frame(names, list(zip(*part, strict=True)), types)
+                    if empty:
+                        yield frames.build_frame(names, [()] * len(names), types)
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             finally:
