@@ -31,10 +31,12 @@ connection that saw an error is thrown away, never returned to the pool.
 from __future__ import annotations
 
 import decimal
+import itertools
 import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -194,12 +196,18 @@ def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=table.column_names)
 
 
-def to_frame(table: pa.Table, columns: list[Column]) -> pd.DataFrame:
-    """A normalised table as a DataFrame with the documented dtypes."""
+def to_frame(
+    table: pa.Table, columns: list[Column], python: Mapping[int, list[Any]] | None = None
+) -> pd.DataFrame:
+    """A normalised table as a DataFrame with the documented dtypes; ``python`` holds
+    the Python values of object columns already converted (by column index)."""
     series = []
-    for chunked, column in zip(table.columns, columns, strict=True):
+    for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
         if column.to_python is not None:
-            values = [value for chunk in chunked.chunks for value in column.to_python(chunk)]
+            if python is not None and index in python:
+                values = python[index]
+            else:
+                values = python_values(chunked.chunks, column)
             series.append(pd.Series(values, dtype=object))
         elif column.all_null_is_object and chunked.null_count == len(chunked):
             series.append(pd.Series([None] * len(chunked), dtype=object))
@@ -208,6 +216,59 @@ def to_frame(table: pa.Table, columns: list[Column]) -> pd.DataFrame:
     frame = pd.concat(series, axis=1) if series else pd.DataFrame()
     frame.columns = pd.Index(table.column_names, dtype=object)
     return frame
+
+
+def python_values(arrays: list[pa.Array], column: Column) -> list[Any]:
+    assert column.to_python is not None
+    return list(itertools.chain.from_iterable(column.to_python(array) for array in arrays))
+
+
+def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
+    """Read every batch and build the frame. Python values (JSON, UUID) are made on a
+    worker thread while the driver reads the next batch: the driver releases the GIL
+    while it waits and decodes, so the two overlap."""
+    objects = [index for index, column in enumerate(columns) if column.to_python is not None]
+    batches: list[pa.RecordBatch] = []
+    pending: list[Future[list[list[Any]]]] = []
+    for batch in reader:
+        normalised = _normalise_batch(batch, columns)
+        batches.append(normalised)
+        if objects:
+            pending.append(_converter().submit(_convert_batch, normalised, columns, objects))
+    if not batches:
+        batches.append(_normalise_batch(reader.schema.empty_table().to_batches()[0], columns))
+    table = pa.Table.from_batches(batches)
+    python: dict[int, list[Any]] = {index: [] for index in objects}
+    for future in pending:
+        for index, values in zip(objects, future.result(), strict=True):
+            python[index].extend(values)
+    return to_frame(table, columns, python if pending else None)
+
+
+def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
+    arrays = [
+        column.to_arrow(array) if column.to_arrow is not None else array
+        for array, column in zip(batch.columns, columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _convert_batch(
+    batch: pa.RecordBatch, columns: list[Column], objects: list[int]
+) -> list[list[Any]]:
+    return [python_values([batch.column(index)], columns[index]) for index in objects]
+
+
+_CONVERTER: ThreadPoolExecutor | None = None
+_CONVERTER_LOCK = threading.Lock()
+
+
+def _converter() -> ThreadPoolExecutor:
+    global _CONVERTER
+    with _CONVERTER_LOCK:
+        if _CONVERTER is None:
+            _CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
+        return _CONVERTER
 
 
 # --- parameters -----------------------------------------------------------------------
@@ -385,11 +446,9 @@ class ArrowReader:
                     if self.dialect == "sqlite":
                         cursor.adbc_statement.set_options(**_SQLITE_ONE_BATCH)
                     reader = _execute(cursor, plan)
-                    columns = layout(reader.schema, self._dialect)
-                    table = normalise(reader.read_all(), columns)
+                    frame = read_converting(reader, layout(reader.schema, self._dialect))
                 finally:
                     cursor.close()
-            frame = to_frame(table, columns)
         except (Unsupported, adbc_driver_manager.Error, pa.ArrowException):
             return None
         self.served += 1
