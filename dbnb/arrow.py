@@ -236,7 +236,7 @@ def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.D
         if objects:
             pending.append(_converter().submit(_convert_batch, normalised, columns, objects))
     if not batches:
-        batches.append(_normalise_batch(reader.schema.empty_table().to_batches()[0], columns))
+        batches.append(_normalise_batch(pa.RecordBatch.from_pylist([], reader.schema), columns))
     table = pa.Table.from_batches(batches)
     python: dict[int, list[Any]] = {index: [] for index in objects}
     for future in pending:
