@@ -12,7 +12,9 @@ from dbnb.errors import (
     DbnbError,
     PoolTimeoutError,
     QueryError,
+    QueryTimeoutError,
     ReadOnlyError,
+    RowLimitError,
     UnknownConnectionError,
 )
 from dbnb.registry import Registry, close_all, connect
@@ -27,8 +29,10 @@ __all__ = [
     "DbnbError",
     "PoolTimeoutError",
     "QueryError",
+    "QueryTimeoutError",
     "ReadOnlyError",
     "Registry",
+    "RowLimitError",
     "UnknownConnectionError",
     "close_all",
     "connect",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -43,7 +44,6 @@ from typing import Any
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_postgresql
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -77,12 +77,6 @@ _PG_DIRECT: dict[str, pa.DataType] = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "bytea": pa.binary(),
 }
-# ADBC's SQLite driver types a column from the values of its first batch; with
-# the whole result in one batch, a string column holds no BLOB anywhere. It
-# reads TEXT in a column that also holds BLOBs as bytes, so a binary column
-# cannot tell them apart: those take the guarded path, which keeps each value.
-_SQLITE_TYPES = (pa.int64(), pa.float64(), pa.string())
-_SQLITE_ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}
 _INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 
 
@@ -99,16 +93,10 @@ class Column:
 
     to_arrow: Callable[[pa.Array], pa.Array] | None = None
     to_python: Callable[[pa.Array], list[Any]] | None = None  # None: Arrow-backed
-    all_null_is_object: bool = False  # SQLite: no values, no type to go by
 
 
-def layout(schema: pa.Schema, dialect: Dialect) -> list[Column]:
+def layout(schema: pa.Schema) -> list[Column]:
     """The rule for each column of an ADBC result; ``Unsupported`` for any other type."""
-    if dialect == "sqlite":
-        for field in schema:
-            if field.type not in _SQLITE_TYPES:
-                raise Unsupported(f"column {field.name!r}: {field.type}")
-        return [Column(all_null_is_object=True) for _ in schema]
     return [_pg_column(field) for field in schema]
 
 
@@ -209,8 +197,6 @@ def to_frame(
             else:
                 values = python_values(chunked.chunks, column)
             series.append(pd.Series(values, dtype=object))
-        elif column.all_null_is_object and chunked.null_count == len(chunked):
-            series.append(pd.Series([None] * len(chunked), dtype=object))
         else:
             series.append(pd.Series(pd.arrays.ArrowExtensionArray(chunked)))
     frame = pd.concat(series, axis=1) if series else pd.DataFrame()
@@ -316,20 +302,11 @@ def dialect_of(config: ConnectionConfig) -> Dialect | None:
     """Which ADBC driver can serve ``config``'s reads, if any."""
     if config.url.drivername == "postgresql+psycopg" and _scalar_args(config):
         return "postgresql"
-    if config.url.drivername == "sqlite+pysqlite" and _sqlite_file(config) is not None:
-        return "sqlite"
     return None
 
 
 def _scalar_args(config: ConnectionConfig) -> bool:
     return all(isinstance(value, str | int | float) for value in config.connect_args.values())
-
-
-def _sqlite_file(config: ConnectionConfig) -> str | None:
-    database = config.url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or config.url.query:
-        return None
-    return database
 
 
 def _postgresql_uri(config: ConnectionConfig) -> str:
@@ -376,16 +353,7 @@ class ArrowReader:
         return self._pool.checkedout() if self._pool is not None else 0
 
     def _connect(self) -> Any:
-        if self.dialect == "postgresql":
-            return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
-        path = urllib.parse.quote(_sqlite_file(self.config) or "")
-        connection = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=False)
-        cursor = connection.cursor()
-        try:
-            cursor.execute("PRAGMA query_only = ON")
-        finally:
-            cursor.close()
-        return connection
+        return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
 
     def _get_pool(self) -> QueuePool:
         with self._lock:
@@ -405,16 +373,23 @@ class ArrowReader:
     def _checkout(self) -> Iterator[PoolProxiedConnection]:
         """A pooled ADBC connection; thrown away if anything goes wrong while it is out."""
         pool = self._get_pool()
-        try:
-            connection = pool.connect()
-        except exc.TimeoutError:
-            raise PoolTimeoutError(
-                f"connection {self.config.name!r}: all pooled columnar (ADBC) connections "
-                f"are busy (pool_size={pool.size()}); waited {pool.timeout()} s "
-                "(pool_timeout). Close chunk iterators you no longer use, or raise pool_size"
-            ) from None
-        except Exception:
-            raise Unsupported("cannot connect through ADBC") from None
+        for attempt in (1, 2):
+            try:
+                connection = pool.connect()
+            except exc.TimeoutError:
+                raise PoolTimeoutError(
+                    f"connection {self.config.name!r}: all pooled columnar (ADBC) connections "
+                    f"are busy (pool_size={pool.size()}); waited {pool.timeout()} s "
+                    "(pool_timeout). Close chunk iterators you no longer use, or raise pool_size"
+                ) from None
+            except Exception:
+                raise Unsupported("cannot connect through ADBC") from None
+            if not self.config.pool_pre_ping or _ping(connection):
+                break
+            connection.invalidate()  # a connection the server dropped while it idled
+            connection.close()
+            if attempt == 2:
+                raise Unsupported("ADBC connections keep failing")
         try:
             yield connection
         except BaseException:
@@ -434,8 +409,8 @@ class ArrowReader:
             return None
         try:
             return _Plan(statement, bind_batch(statement, params, self.dialect))
-        except Unsupported:
-            return None
+        except (Unsupported, UnicodeEncodeError, pa.ArrowException):
+            return None  # the guarded path names the value it cannot send
 
     def read_frame(self, plan: _Plan) -> pd.DataFrame | None:
         """The whole result as a DataFrame, or None to take the guarded path."""
@@ -443,16 +418,31 @@ class ArrowReader:
             with self._checkout() as connection:
                 cursor = connection.cursor()
                 try:
-                    if self.dialect == "sqlite":
-                        cursor.adbc_statement.set_options(**_SQLITE_ONE_BATCH)
                     reader = _execute(cursor, plan)
-                    frame = read_converting(reader, layout(reader.schema, self._dialect))
+                    frame = read_converting(reader, layout(reader.schema))
                 finally:
                     cursor.close()
-        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException):
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            self._raise_if_final(error)
             return None
         self.served += 1
         return frame
+
+    def _raise_if_final(self, error: BaseException) -> None:
+        """Errors that running the statement again would not cure: Ctrl-C (the driver
+        cancelled the statement on the server) and a lost connection. Anything else
+        is left to the guarded path, which gives the canonical result or error."""
+        text = " ".join(str(error).split())
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if sqlstate == "57014" or "canceling statement due to user request" in text:
+            raise KeyboardInterrupt from None
+        lost = sqlstate.startswith(("08", "57P")) or any(sign in text for sign in _LOST)
+        if lost:
+            primary = _message(error)
+            raise QueryError(
+                f"{self.config.name}: {primary} (the connection was lost; "
+                "the next statement reconnects)"
+            ) from None
 
     def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
         """Normalised tables of ``rows`` rows (the last may be shorter), read as they
@@ -461,7 +451,8 @@ class ArrowReader:
         chunks = self._chunks(plan, rows)
         try:
             next(chunks)  # runs the query: errors and types are known before any row
-        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException):
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            self._raise_if_final(error)
             return None
         self.served += 1
         return chunks
@@ -471,7 +462,7 @@ class ArrowReader:
             cursor = connection.cursor()
             try:
                 reader = _execute(cursor, plan)
-                columns = layout(reader.schema, self._dialect)
+                columns = layout(reader.schema)
                 yield None
                 pending = reader.schema.empty_table()
                 finished = empty = True
@@ -484,7 +475,9 @@ class ArrowReader:
                             yield normalise(pending.slice(0, rows), columns), columns
                             pending = pending.slice(rows)
                     finished = True
-                except adbc_driver_manager.Error as error:
+                except (adbc_driver_manager.Error, OSError) as error:
+                    # Rows were handed out already: no second run, the error as it is.
+                    self._raise_if_final(error)
                     raise QueryError(f"{self.config.name}: {_message(error)}") from None
                 finally:
                     if not finished:  # stop the server sending the rest
@@ -500,6 +493,20 @@ class ArrowReader:
         return self.dialect
 
 
+def _ping(connection: PoolProxiedConnection) -> bool:
+    """Whether the connection still answers. The ping opens the read-only
+    transaction and takes its snapshot, before any statement of the caller's."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        return True
+    except (adbc_driver_manager.Error, OSError):
+        return False
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class _Plan:
     statement: Positional
@@ -511,9 +518,21 @@ def _execute(cursor: Any, plan: _Plan) -> pa.RecordBatchReader:
     return cursor.fetch_record_batch()
 
 
-def _message(error: Exception) -> str:
+# How libpq words a connection that is gone.
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "connection to server was lost",
+)
+_LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
+
+
+def _message(error: BaseException) -> str:
+    """The server's own message: the primary diagnostic, else libpq's text trimmed."""
     details = dict(getattr(error, "details", None) or [])
     primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY")
     if isinstance(primary, bytes):
         return primary.decode(errors="replace")
-    return " ".join(str(error).split())
+    text = " ".join(str(error).split())
+    return _LIBPQ_PREFIX.sub("", text).split(". SQLSTATE")[0].strip() or type(error).__name__

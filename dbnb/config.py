@@ -62,6 +62,8 @@ class ConnectionConfig:
     pool_recycle: int | None = None
     pool_pre_ping: bool = True
     connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    statement_timeout: float | None = None  # seconds
+    max_rows: int | None = None
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
 
     @property
@@ -214,6 +216,8 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "pool_recycle": _as_int,
     "pool_pre_ping": _as_bool,
     "connect_args": _as_mapping,
+    "statement_timeout": _as_float,
+    "max_rows": _as_int,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password")
 
@@ -257,11 +261,17 @@ def _connection(
             raise fail(f"unknown key; {hint}", str(key))
         try:
             value = _expand_all(raw, environ)
-            # `password: ${PGPASSWORD:-}` with nothing set means "no password".
-            if value is not None and value != "":
-                values[key] = reader(value)
         except _Problem as problem:
             raise fail(str(problem), key) from None
+        # `password: ${PGPASSWORD:-}` with nothing set means "no password".
+        if value is None or value == "":
+            continue
+        try:
+            values[key] = reader(value)
+        except _Problem as problem:
+            # A value from the environment may be a secret: name the reference, not the value.
+            message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
+            raise fail(message, key) from None
 
     if "url" in values:
         clash = [key for key in _PARTS if key in values]
@@ -297,6 +307,8 @@ def _connection(
         pool_recycle=values.get("pool_recycle"),
         pool_pre_ping=values.get("pool_pre_ping", True),
         connect_args=values.get("connect_args", {}),
+        statement_timeout=values.get("statement_timeout"),
+        max_rows=values.get("max_rows"),
         source=f"{path}:{line}" if path and line else None,
     )
 

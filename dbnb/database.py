@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import arrow, frames, parquet, readonly
+from dbnb import arrow, frames, limits, parquet, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
-from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError
+from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
 
 Params = Mapping[str, Any]
 
@@ -62,8 +62,13 @@ class Database:
     # --- sessions -------------------------------------------------------------------
 
     @contextmanager
-    def connection(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled SQLAlchemy connection whose transactions read only unless ``write``."""
+    def connection(
+        self, *, write: bool = False, timeout: float | None = None
+    ) -> Iterator[Connection]:
+        """A pooled SQLAlchemy connection whose transactions read only unless ``write``.
+
+        ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
+        """
         if write and self.config.readonly:
             where = f" in {self.config.source}" if self.config.source else ""
             raise ReadOnlyError(
@@ -77,8 +82,11 @@ class Database:
             raise DbnbError(
                 f"cannot connect to {self.name!r} ({self.config.safe_url}): {_one_line(error.orig)}"
             ) from None
+        options: dict[str, Any] = {readonly.WRITE_OPTION: write}
+        if timeout is not None:
+            options[limits.TIMEOUT_OPTION] = timeout
         with connection:
-            yield connection.execution_options(**{readonly.WRITE_OPTION: write})
+            yield connection.execution_options(**options)
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
@@ -102,39 +110,74 @@ class Database:
 
     @overload
     def query(
-        self, sql: str | Executable, params: Params | None = None, *, chunksize: None = None
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        chunksize: None = None,
     ) -> pd.DataFrame: ...
 
     @overload
     def query(
-        self, sql: str | Executable, params: Params | None = None, *, chunksize: int
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        chunksize: int,
     ) -> Iterator[pd.DataFrame]: ...
 
     def query(
-        self, sql: str | Executable, params: Params | None = None, *, chunksize: int | None = None
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        chunksize: int | None = None,
     ) -> pd.DataFrame | Iterator[pd.DataFrame]:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
-        With ``chunksize=N``, an iterator of DataFrames of at most N rows each,
-        read as they are consumed (memory bounded by one chunk).
+        ``timeout`` (seconds) and ``max_rows`` override the connection's
+        statement_timeout and max_rows for this call. With ``chunksize=N``, an
+        iterator of DataFrames of at most N rows each, read as they are consumed
+        (memory bounded by one chunk; max_rows does not apply).
         """
         values = dict(params or {})
         if chunksize is not None:
-            return self._query_chunks(sql, values, _positive(chunksize))
-        plan = self._arrow.plan(sql, values)
+            return self._query_chunks(sql, values, _positive(chunksize), timeout)
+        limit = self.config.max_rows if max_rows is None else max_rows
+        plan = self._arrow.plan(sql, values) if self._columnar(timeout, limit) else None
         if plan is not None:  # the columnar path; None from it means "take the guarded one"
             frame = self._arrow.read_frame(plan)
             if frame is not None:
                 return frame
         statement: Executable = text(sql) if isinstance(sql, str) else sql
-        with self.connection() as connection:
+        with self.connection(timeout=timeout) as connection:
+            if limit is not None:
+                # Stream from the server, so a runaway result stops at the cap
+                # instead of filling the client's memory first.
+                connection = connection.execution_options(stream_results=True)
             try:
                 result = connection.execute(statement, values)
-                frame = frames.to_frame(result, statement)
+                frame = frames.to_frame(result, statement, max_rows=limit)
+            except frames.TooManyRows:
+                raise RowLimitError(
+                    f"connection {self.name!r}: the result has more than {limit:,} rows "
+                    "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
+                    "or narrow the query"
+                ) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            except UnicodeEncodeError as error:
+                raise QueryError(
+                    f"{self.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+                ) from None
             finally:
                 connection.rollback()
         return frame
@@ -151,22 +194,30 @@ class Database:
         rows at a time, and return the number of rows written."""
         return parquet.write(self._arrow_chunks(sql, dict(params or {}), chunksize), path)
 
+    def _columnar(self, timeout: float | None, max_rows: int | None = None) -> bool:
+        """Whether the columnar path may serve a read: statement_timeout and max_rows
+        are enforced by the guarded path, so a read under either takes that one."""
+        in_force = self.config.statement_timeout if timeout is None else timeout
+        return max_rows is None and not in_force
+
     def _query_chunks(
-        self, sql: str | Executable, values: Params, rows: int
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
         # SQLite infers a column's type from its first rows, so a later row can
         # change it: chunks on SQLite keep the guarded path's per-chunk rules.
-        plan = self._arrow.plan(sql, values) if self._arrow.dialect == "postgresql" else None
+        columnar = self._arrow.dialect == "postgresql" and self._columnar(timeout)
+        plan = self._arrow.plan(sql, values) if columnar else None
         stream = self._arrow.stream(plan, rows) if plan is not None else None
         if stream is None:
-            yield from self._guarded_chunks(sql, values, rows)
+            yield from self._guarded_chunks(sql, values, rows, timeout)
             return
         with closing(stream):
             for table, columns in stream:
                 yield arrow.to_frame(table, columns)
 
     def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
-        plan = self._arrow.plan(sql, values) if self._arrow.dialect == "postgresql" else None
+        columnar = self._arrow.dialect == "postgresql" and self._columnar(None)
+        plan = self._arrow.plan(sql, values) if columnar else None
         stream = self._arrow.stream(plan, _positive(rows)) if plan is not None else None
         if stream is None:
             for frame in self._guarded_chunks(sql, values, _positive(rows)):
@@ -177,10 +228,10 @@ class Database:
                 yield table
 
     def _guarded_chunks(
-        self, sql: str | Executable, values: Params, rows: int
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
         statement: Executable = text(sql) if isinstance(sql, str) else sql
-        with self.connection() as connection:
+        with self.connection(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
                 result = streaming.execute(statement, values)
@@ -232,6 +283,8 @@ def describe_error(error: exc.StatementError) -> str:
     position = getattr(diag, "statement_position", None)
     if position:
         message += f" (at character {position})"
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        message += " (the connection was lost; the next statement reconnects)"
     return message
 
 

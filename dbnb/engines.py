@@ -10,7 +10,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from dbnb import readonly
+from dbnb import limits, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.errors import ConfigError
 
@@ -57,6 +57,7 @@ def create_engine(config: ConnectionConfig) -> Engine:
             key="type",
         ) from None
     readonly.install(engine, connection_name=config.name)
+    limits.install(engine, config)
     log.debug("created engine for %r: %s", config.name, config.safe_url)
     return engine
 

@@ -6,6 +6,8 @@
      ├── ReadOnlyError            a write was attempted through a read-only path
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
      └── QueryError               the database refused a statement
+          ├── QueryTimeoutError   a statement ran past its statement_timeout
+          └── RowLimitError       a result had more rows than max_rows
 
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
@@ -70,3 +72,11 @@ class PoolTimeoutError(DbnbError):
 
 class QueryError(DbnbError):
     """The database refused a statement; the message is the database's own, on one line."""
+
+
+class QueryTimeoutError(QueryError):
+    """A statement ran past its statement_timeout and was cancelled."""
+
+
+class RowLimitError(QueryError):
+    """A result had more rows than max_rows allows; nothing more was fetched."""

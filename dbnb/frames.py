@@ -53,13 +53,29 @@ _PG_TYPES: dict[str, pa.DataType] = {
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
 
 
-def to_frame(result: CursorResult[Any], statement: Executable | None = None) -> pd.DataFrame:
-    """Fetch every row of ``result`` into a DataFrame (empty for a statement without rows)."""
+class TooManyRows(Exception):
+    """The result had more rows than the caller allows."""
+
+
+def to_frame(
+    result: CursorResult[Any], statement: Executable | None = None, max_rows: int | None = None
+) -> pd.DataFrame:
+    """Fetch the rows of ``result`` into a DataFrame (empty for a statement without rows).
+
+    With ``max_rows``, fetch at most one row more than that, and raise
+    ``TooManyRows`` if it came.
+    """
     if not result.returns_rows:
         return pd.DataFrame()
     names = list(result.keys())
     types = column_types(result, statement, len(names))
-    rows = result.fetchall()
+    if max_rows is None:
+        rows = result.fetchall()
+    else:
+        with result:  # closes a server-side cursor left mid-way
+            rows = result.fetchmany(max_rows + 1)
+        if len(rows) > max_rows:
+            raise TooManyRows(max_rows)
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return build_frame(names, columns, types)
 

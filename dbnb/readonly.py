@@ -28,6 +28,7 @@ only PostgreSQL and SQLite refuse writes on dbnb's behalf.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any
 
@@ -44,6 +45,8 @@ _PG_READ_ONLY = {
     "25006",  # read_only_sql_transaction
     "25001",  # active_sql_transaction: SET TRANSACTION READ WRITE after the first query
 }
+_PG_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _PG_MULTIPLE_STATEMENTS = "cannot insert multiple commands into a prepared statement"
 _PG_DEFAULT_PREPARE_THRESHOLD = "dbnb_prepare_threshold"
 _SQLITE_MULTIPLE_STATEMENTS = "You can only execute one statement at a time."
@@ -111,10 +114,15 @@ def install(engine: Engine, *, connection_name: str) -> None:
         event.listen(engine, "connect", _pg_connect)
         event.listen(engine, "begin", _pg_begin)
 
+        def before_execute(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+            _pg_before_execute(connection, statement, connection_name)
+
         def after_execute(connection: Connection, *_: Any) -> None:
             _pg_after_execute(connection, connection_name)
 
+        event.listen(engine, "before_cursor_execute", before_execute)
         event.listen(engine, "after_cursor_execute", after_execute)
+        event.listen(engine, "commit", _pg_commit)
 
     def translate(context: ExceptionContext) -> None:
         _translate_error(context, connection_name)
@@ -177,6 +185,38 @@ def _pg_begin(connection: Connection) -> None:
     # Take the snapshot now (psycopg sends BEGIN READ ONLY first): from here on
     # the server refuses SET TRANSACTION READ WRITE.
     dbapi_connection.execute("SELECT 1")
+
+
+def _leading_keywords(statement: str) -> tuple[str, str]:
+    """The first two words of a statement, past whitespace and comments, upper-cased."""
+    rest = _LEADING_NOISE.sub("", statement)
+    words = re.findall(r"[A-Za-z_]+", rest[:64])
+    return (words[0].upper() if words else "", words[1].upper() if len(words) > 1 else "")
+
+
+def _pg_before_execute(connection: Connection, statement: str, connection_name: str) -> None:
+    # Some side effects are allowed inside a read-only transaction and kept by
+    # a COMMIT (large objects, for one): transaction control never reaches the
+    # server from a read. One statement per call is guaranteed by the extended
+    # protocol, so its first word says what it is.
+    if is_write(connection):
+        return
+    first, second = _leading_keywords(statement)
+    if first in _PG_TRANSACTION_CONTROL or (first == "PREPARE" and second == "TRANSACTION"):
+        if first == "ROLLBACK" and second == "TO":
+            return  # ROLLBACK TO SAVEPOINT stays inside the read-only transaction
+        raise ReadOnlyError(
+            f"connection {connection_name!r} is read-only here: transaction control "
+            f"({first}) is refused in a read-only session; {HOW_TO_WRITE}"
+        )
+
+
+def _pg_commit(connection: Connection) -> None:
+    """A commit of a read (session.commit() in a read-only session) keeps nothing."""
+    if not is_write(connection):
+        dbapi_connection = connection.connection.driver_connection
+        assert dbapi_connection is not None
+        dbapi_connection.rollback()
 
 
 def _pg_after_execute(connection: Connection, connection_name: str) -> None:

@@ -132,7 +132,8 @@ def db(registry: dbnb.Registry, backend: str) -> dbnb.Database:
     """A writable connection on each backend, with a fresh `items` table of three rows."""
     database = registry.connect(backend)
     with database.session(write=True) as session:
-        session.execute(text("DROP TABLE IF EXISTS items"))
+        cascade = " CASCADE" if backend == "postgresql" else ""  # views other tests left
+        session.execute(text(f"DROP TABLE IF EXISTS items{cascade}"))
         session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
         session.execute(text("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"))
     return database

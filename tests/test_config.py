@@ -182,10 +182,12 @@ def test_password_never_shows() -> None:
     for shown in (repr(config), str(config), repr(warehouse), warehouse.safe_url, repr(database)):
         assert SECRET not in shown
     assert "***" in warehouse.safe_url
-    text = API_EXAMPLE.replace("port: 5432", f"port: {SECRET}")
+    text = API_EXAMPLE.replace("port: 5432", "port: ${WAREHOUSE_PASSWORD}")
     with pytest.raises(dbnb.ConfigError) as caught:
         parse(text, {"WAREHOUSE_PASSWORD": SECRET})
-    assert caught.value.key == "port"  # a bad value elsewhere is named, as the user typed it
+    assert caught.value.key == "port"  # a secret in the wrong key is named by its reference
+    assert "got '${WAREHOUSE_PASSWORD}'" in str(caught.value)
+    assert SECRET not in str(caught.value)
     with pytest.raises(dbnb.ConfigError) as caught:
         parse(API_EXAMPLE.replace("port: 5432", "port: bad"), {"WAREHOUSE_PASSWORD": SECRET})
     assert SECRET not in str(caught.value)

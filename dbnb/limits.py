@@ -1,0 +1,110 @@
+"""Limits on one statement: how long it may run, and Ctrl-C.
+
+statement_timeout (seconds; per connection in the YAML, per call with
+``query(..., timeout=)``):
+
+- PostgreSQL: ``SET LOCAL statement_timeout`` at the start of every
+  transaction, so the server itself cancels a statement that runs too long.
+- SQLite: a progress handler aborts the statement once its deadline passes.
+
+Interrupts (Ctrl-C in a terminal, the kernel's interrupt in Jupyter):
+
+- PostgreSQL: psycopg cancels the running statement on the server when the
+  wait for its result is interrupted; SQLAlchemy then discards the connection,
+  so the pool stays healthy.
+- SQLite: the same progress handler lets the interrupt abort the statement
+  between two steps of SQLite's engine, instead of when it finishes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from dbnb.config import ConnectionConfig
+from dbnb.errors import QueryTimeoutError
+
+TIMEOUT_OPTION = "dbnb_timeout"
+_WATCH = "dbnb_watch"
+_SQLITE_STEPS = 10_000  # SQLite engine steps between two looks at the clock (~1 ms)
+
+
+class _SqliteWatch:
+    """The progress handler of one SQLite connection: aborts past the deadline."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self.timed_out = False
+
+    def __call__(self) -> int:
+        # A KeyboardInterrupt raised in here (the signal handler runs at the next
+        # Python instruction, which is this function) also aborts the statement.
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+            return 1
+        return 0
+
+
+def timeout_of(connection: Connection, config: ConnectionConfig) -> float | None:
+    """The statement timeout in force: the call's own, else the connection's."""
+    timeout = connection.get_execution_options().get(TIMEOUT_OPTION)
+    return config.statement_timeout if timeout is None else float(timeout) or None
+
+
+def install(engine: Engine, config: ConnectionConfig) -> None:
+    backend = engine.dialect.name
+    if backend == "sqlite":
+
+        def connect(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
+            watch = record.info[_WATCH] = _SqliteWatch()
+            dbapi_connection.set_progress_handler(watch, _SQLITE_STEPS)
+
+        def before_execute(connection: Connection, *_: Any) -> None:
+            watch: _SqliteWatch = connection.connection.info[_WATCH]
+            timeout = timeout_of(connection, config)
+            watch.deadline = time.monotonic() + timeout if timeout else None
+            watch.timed_out = False
+
+        event.listen(engine, "connect", connect)
+        event.listen(engine, "before_cursor_execute", before_execute)
+    elif backend == "postgresql":
+
+        def begin(connection: Connection) -> None:
+            timeout = timeout_of(connection, config)
+            if timeout:
+                dbapi_connection = connection.connection.driver_connection
+                assert dbapi_connection is not None
+                milliseconds = max(1, round(timeout * 1000))
+                dbapi_connection.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"]
+                )
+
+        event.listen(engine, "begin", begin)
+
+    def translate(context: ExceptionContext) -> None:
+        _translate(context, config)
+
+    event.listen(engine, "handle_error", translate)
+
+
+def _translate(context: ExceptionContext, config: ConnectionConfig) -> None:
+    error = context.original_exception
+    connection = context.connection
+    if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
+        watch = connection.connection.info.get(_WATCH) if connection is not None else None
+        if watch is None or not watch.timed_out:
+            raise KeyboardInterrupt from None
+    elif not (getattr(error, "sqlstate", None) == "57014" and "statement timeout" in str(error)):
+        return
+    timeout = timeout_of(connection, config) if connection is not None else None
+    where = f" ({config.source})" if config.source else ""
+    raise QueryTimeoutError(
+        f"connection {config.name!r}: the statement ran past its statement_timeout of "
+        f"{timeout:g} s and was cancelled; raise statement_timeout in the config{where} "
+        "or pass timeout= to query()"
+    ) from None

@@ -1,0 +1,130 @@
+"""The README's table of bad inputs: each gets one clear line, and loses nothing.
+
+Every row names the input, the error class the user gets, and words the
+message must contain. The table in README.md is checked against this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import dbnb
+from tests.fixtures import rows
+
+ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
+Case = Callable[[dbnb.Database, Path], object]
+
+
+def config(tmp_path: Path, text: str) -> dbnb.Config:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return dbnb.load_config(path, environ={})
+
+
+BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
+    "malformed YAML": (
+        lambda db, tmp: config(tmp, "databases:\n  a: [\n"),
+        dbnb.ConfigError,
+        ["bad.yaml:3", "invalid YAML"],
+    ),
+    "unknown key": (
+        lambda db, tmp: config(tmp, "databases:\n  a:\n    type: sqlite\n    hots: x\n"),
+        dbnb.ConfigError,
+        ["bad.yaml:4", "connection 'a'", "key 'hots'", "did you mean 'host'"],
+    ),
+    "wrong type": (
+        lambda db, tmp: config(tmp, "databases:\n  a:\n    type: postgresql\n    port: five\n"),
+        dbnb.ConfigError,
+        ["bad.yaml:4", "key 'port'", "expected a whole number"],
+    ),
+    "missing environment variable": (
+        lambda db, tmp: config(
+            tmp, "databases:\n  a:\n    type: postgresql\n    password: ${NOT_SET_ANYWHERE}\n"
+        ),
+        dbnb.ConfigError,
+        ["bad.yaml:4", "key 'password'", "NOT_SET_ANYWHERE is not set"],
+    ),
+    "missing config file": (
+        lambda db, tmp: dbnb.load_config(tmp / "nowhere.yaml"),
+        dbnb.ConfigError,
+        ["nowhere.yaml", "cannot read config"],
+    ),
+    "unknown connection": (
+        lambda db, tmp: dbnb.Registry(config(tmp, "databases:\n  a: {type: sqlite}\n")).connect(
+            "b"
+        ),
+        dbnb.UnknownConnectionError,
+        ["unknown connection 'b'", "known connections: a"],
+    ),
+    "SQL syntax error": (
+        lambda db, tmp: db.query("SELEC 1"),
+        dbnb.QueryError,
+        ["syntax error"],
+    ),
+    "unknown column": (
+        lambda db, tmp: db.query("SELECT nope FROM items"),
+        dbnb.QueryError,
+        ["nope"],
+    ),
+    "missing parameter": (
+        lambda db, tmp: db.query("SELECT * FROM items WHERE id = :id"),
+        dbnb.QueryError,
+        ["bind parameter 'id'"],
+    ),
+    "write through a read-only session": (
+        lambda db, tmp: db.query("DELETE FROM items"),
+        dbnb.ReadOnlyError,
+        ["is read-only here", "db.session(write=True)"],
+    ),
+    "several statements in one query": (
+        lambda db, tmp: db.query("SELECT 1; DELETE FROM items"),
+        dbnb.ReadOnlyError,
+        ["one statement per call"],
+    ),
+    "statement past statement_timeout": (
+        lambda db, tmp: db.query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000000)"
+            " SELECT count(*) FROM n",
+            timeout=0.1,
+        ),
+        dbnb.QueryTimeoutError,
+        ["statement_timeout of 0.1 s"],
+    ),
+    "result past max_rows": (
+        lambda db, tmp: db.query("SELECT * FROM items", max_rows=2),
+        dbnb.RowLimitError,
+        ["more than 2 rows (max_rows)"],
+    ),
+}
+
+
+def readme_rows() -> list[str]:
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    return [
+        line.split("|")[1].strip()
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| bad input")
+    ]
+
+
+def test_readme_table_lists_every_tested_input() -> None:
+    assert readme_rows() == list(BAD_INPUTS)
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_input_gets_one_clear_line(db: dbnb.Database, tmp_path: Path, name: str) -> None:
+    case, kind, words = BAD_INPUTS[name]
+    with pytest.raises(kind) as caught:
+        case(db, tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Traceback" not in message
+    assert "sqlalche.me" not in message
+    for word in words:
+        assert word in message, (word, message)
+    assert rows(db) == ORIGINAL  # nothing lost, nothing half-written
+    assert db.engine.pool.checkedout() == 0
