@@ -1,6 +1,7 @@
 """Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
+                                   [--sections speed memory latency]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -261,7 +262,18 @@ def child(args: argparse.Namespace) -> None:
         return
     result = reader()
     del result
-    print(f"RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    print(f"RSS={peak_rss_mb():.0f}")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map;
+    getrusage's ru_maxrss would also carry the high-water mark of the (large)
+    parent this process was forked from across the exec."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def latency(config: Path, calls: int) -> None:
@@ -328,7 +340,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs after a warm-up")
     parser.add_argument("--slow-repeat", type=int, default=3, help="runs of the slow peers")
     parser.add_argument("--latency-calls", type=int, default=300)
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["speed", "memory", "latency"],
+        default=["speed", "memory", "latency"],
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -343,10 +360,12 @@ def main() -> None:
     sqlite_path = folder / "standard.db"
     config = write_config(folder, sqlite_path)
     print(f"dbnb read benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    for rows in args.rows:
+    for rows in args.rows if "speed" in args.sections else args.rows[-1:]:
         print(f"\n=== {rows:,} rows: creating the standard table ===", file=sys.stderr)
         standard.create_postgresql(PG_URL, rows)
         standard.create_sqlite(sqlite_path, rows)
+        if "speed" not in args.sections:
+            break
         pg = measure(pg_readers(config), rows, args)
         floor = pg["COPY floor (psql \\copy binary)"]
         assert isinstance(floor, float)
@@ -355,9 +374,10 @@ def main() -> None:
         peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
         best = min(v for k, v in lite.items() if k in peers and isinstance(v, float))
         print_table(f"SQLite, {rows:,} rows", lite, best, "best peer")
-    if not args.skip_memory:
+    if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
-    latency(config, args.latency_calls)
+    if "latency" in args.sections:
+        latency(config, args.latency_calls)
     print("\n" + json.dumps({"note": "medians; the machine may be shared with other work"}))
 
 

@@ -1,31 +1,38 @@
-"""The columnar read path: ADBC connections, pooled per ``Database``, that only ever read.
+"""The columnar read path: ADBC connections to PostgreSQL, pooled per ``Database``,
+that only ever read.
 
-ADBC's PostgreSQL and SQLite drivers hand results over as Arrow record batches,
-which become Arrow-backed pandas columns without a Python object per value.
-The rules of the guarded SQLAlchemy path hold here too:
+ADBC's PostgreSQL driver hands results over as Arrow record batches (a binary
+COPY underneath), which become Arrow-backed pandas columns without a Python
+object per value. The rules of the guarded SQLAlchemy path hold here too:
 
 - **Pooled**: each ``Database`` keeps its own ``QueuePool`` of ADBC connections,
-  sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``,
-  closed by ``Database.close()``.
-- **Read-only, enforced by the database**: PostgreSQL connections are opened with
+  sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``/
+  ``pool_recycle``, pinged on checkout (``pool_pre_ping``), closed by
+  ``Database.close()``.
+- **Read-only, enforced by the database**: connections are opened with
   ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
-  so every statement runs in a read-only transaction that the server started,
-  and every transaction is rolled back. SQLite files are opened ``mode=ro``
-  with ``PRAGMA query_only``. Only one statement that starts as a query
-  (``params.to_positional``) is ever sent, so transaction control and ``SET``
-  cannot reach these connections; a query takes its snapshot before any
-  function in it runs, so ``set_config('transaction_read_only', ...)`` is
-  refused, and whatever a query sets is undone by the rollback.
-- **Bound parameters**: ``:name`` binds become positional ones, values go in an
-  Arrow batch typed as psycopg would type them; never spliced.
+  so every statement runs in a read-only transaction, whose snapshot the
+  checkout's ping takes before any statement of the caller's (after that the
+  server refuses ``SET TRANSACTION READ WRITE`` and
+  ``set_config('transaction_read_only', ...)``). Every transaction is rolled
+  back, which also undoes whatever a query set. Only one statement that starts
+  as a query (``params.to_positional``) is ever sent, so transaction control
+  and ``SET`` never reach these connections.
+- **Bound parameters**: ``:name`` binds become ``$n``; values go in an Arrow
+  batch typed as psycopg would type them (the smallest integer type, ...).
 - **Same dtypes**: the Arrow types are normalised to the documented table
   (``frames.py``); JSON, UUID and unconstrained numerics become Python objects.
 
 Whatever cannot be proven to take this path exactly (another dialect, a
-``select()``, a type outside the table, a value type psycopg would bind
-differently, any error from the driver) returns ``None`` and the caller runs
-the guarded path, which gives the same frame or the canonical error. A
-connection that saw an error is thrown away, never returned to the pool.
+``select()``, a type outside the table, a value psycopg would bind
+differently, a statement_timeout or max_rows in force, an error from the
+driver) returns ``None`` and the caller runs the guarded path, which gives the
+same frame or the canonical error. Ctrl-C and a lost connection are final, as
+there. A connection that saw an error is thrown away, never pooled again.
+
+SQLite stays on the guarded path: ADBC's SQLite driver can neither cancel a
+statement nor run a progress handler, so Ctrl-C and statement_timeout could not
+stop a runaway read there.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
-from dbnb.params import Dialect, Positional, to_positional
+from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
 
 _APPLICATION_NAME = "dbnb"
 _PG_TYPE = b"POSTGRESQL:type"
@@ -77,7 +84,6 @@ _PG_DIRECT: dict[str, pa.DataType] = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "bytea": pa.binary(),
 }
-_INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 
 
 class Unsupported(Exception):
@@ -189,17 +195,17 @@ def to_frame(
 ) -> pd.DataFrame:
     """A normalised table as a DataFrame with the documented dtypes; ``python`` holds
     the Python values of object columns already converted (by column index)."""
-    series = []
+    data: dict[int, Any] = {}
     for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
-        if column.to_python is not None:
-            if python is not None and index in python:
-                values = python[index]
-            else:
-                values = python_values(chunked.chunks, column)
-            series.append(pd.Series(values, dtype=object))
+        if column.to_python is None:
+            data[index] = pd.arrays.ArrowExtensionArray(chunked)
         else:
-            series.append(pd.Series(pd.arrays.ArrowExtensionArray(chunked)))
-    frame = pd.concat(series, axis=1) if series else pd.DataFrame()
+            values = python[index] if python is not None and index in python else None
+            if values is None:
+                values = python_values(chunked.chunks, column)
+            data[index] = pd.Series(values, dtype=object)
+    # Keyed by position, named after: duplicate column names stay apart.
+    frame = pd.DataFrame(data) if data else pd.DataFrame()
     frame.columns = pd.Index(table.column_names, dtype=object)
     return frame
 
@@ -210,25 +216,39 @@ def python_values(arrays: list[pa.Array], column: Column) -> list[Any]:
 
 
 def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
-    """Read every batch and build the frame. Python values (JSON, UUID) are made on a
-    worker thread while the driver reads the next batch: the driver releases the GIL
-    while it waits and decodes, so the two overlap."""
+    """Read every batch and build the frame. Python values (JSON, UUID) of a batch
+    are made on a worker thread while the driver reads the next one (the driver
+    releases the GIL while it waits and decodes); the last batch, and so a small
+    result, is converted here without a thread hand-off."""
     objects = [index for index, column in enumerate(columns) if column.to_python is not None]
     batches: list[pa.RecordBatch] = []
-    pending: list[Future[list[list[Any]]]] = []
+    converted: list[Future[list[list[Any]]] | list[list[Any]]] = []
     for batch in reader:
-        normalised = _normalise_batch(batch, columns)
-        batches.append(normalised)
-        if objects:
-            pending.append(_converter().submit(_convert_batch, normalised, columns, objects))
+        if objects and batches:
+            converted.append(_converter().submit(_convert_batch, batches[-1], columns, objects))
+            batches[-1] = _without(batches[-1], objects)  # the text is not needed any more
+        batches.append(_normalise_batch(batch, columns))
     if not batches:
         batches.append(_normalise_batch(pa.RecordBatch.from_pylist([], reader.schema), columns))
+    if objects:
+        converted.append(_convert_batch(batches[-1], columns, objects))
+        batches[-1] = _without(batches[-1], objects)
     table = pa.Table.from_batches(batches)
     python: dict[int, list[Any]] = {index: [] for index in objects}
-    for future in pending:
-        for index, values in zip(objects, future.result(), strict=True):
-            python[index].extend(values)
-    return to_frame(table, columns, python if pending else None)
+    for done in converted:
+        values = done.result() if isinstance(done, Future) else done
+        for index, column_values in zip(objects, values, strict=True):
+            python[index].extend(column_values)
+    return to_frame(table, columns, python)
+
+
+def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
+    """The batch with its object columns emptied to nulls: their Python values are
+    made, so their Arrow text would only take memory."""
+    arrays = list(batch.columns)
+    for index in objects:
+        arrays[index] = pa.nulls(batch.num_rows, pa.null())
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
@@ -255,44 +275,6 @@ def _converter() -> ThreadPoolExecutor:
         if _CONVERTER is None:
             _CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
         return _CONVERTER
-
-
-# --- parameters -----------------------------------------------------------------------
-
-
-def bind_batch(
-    statement: Positional, params: Mapping[str, Any], dialect: Dialect
-) -> pa.RecordBatch | None:
-    """The values of ``params`` as one Arrow row in position order; None if a value
-    is missing or of a type the driver would bind differently from psycopg/sqlite3."""
-    if not statement.names:
-        return None
-    arrays = []
-    for name in statement.names:
-        if name not in params:
-            raise Unsupported(f"no value for :{name}")  # the guarded path names it
-        arrays.append(_bind_array(params[name], dialect))
-    return pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
-
-
-def _bind_array(value: Any, dialect: Dialect) -> pa.Array:
-    kind = type(value)
-    if kind is bool:
-        return pa.array([value], pa.bool_() if dialect == "postgresql" else pa.int64())
-    if kind is int:
-        # psycopg binds the smallest integer type that holds the value; so does this.
-        ranges = _INT_RANGES if dialect == "postgresql" else _INT_RANGES[2:]
-        for arrow_type, bound in ranges:
-            if -bound <= value < bound:
-                return pa.array([value], arrow_type)
-        raise Unsupported("an integer beyond 64 bits")
-    if kind is float:
-        return pa.array([value], pa.float64())
-    if kind is str:
-        return pa.array([value], pa.string())
-    if kind is bytes:
-        return pa.array([value], pa.binary())
-    raise Unsupported(f"a {kind.__name__} parameter")
 
 
 # --- connections ----------------------------------------------------------------------
@@ -409,7 +391,7 @@ class ArrowReader:
             return None
         try:
             return _Plan(statement, bind_batch(statement, params, self.dialect))
-        except (Unsupported, UnicodeEncodeError, pa.ArrowException):
+        except (Unbindable, UnicodeEncodeError, pa.ArrowException):
             return None  # the guarded path names the value it cannot send
 
     def read_frame(self, plan: _Plan) -> pd.DataFrame | None:

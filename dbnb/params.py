@@ -16,14 +16,19 @@ guarded path would run:
 - no positional placeholder of its own (``$1``, ``?``) that would clash.
 
 Anything else returns ``None`` and the caller takes the guarded SQLAlchemy path.
-Values are never spliced: the result is text plus the order of the names.
+Values are never spliced: the result is text plus the order of the names, and
+``bind_batch`` puts the values in an Arrow batch in that order, each typed as
+psycopg (PostgreSQL) or sqlite3 would bind it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import pyarrow as pa
 
 Dialect = Literal["postgresql", "sqlite"]
 
@@ -31,6 +36,7 @@ Dialect = Literal["postgresql", "sqlite"]
 _SQLALCHEMY_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][\w\x80-\uffff]*)?\$")
 _WORD = re.compile(r"[A-Za-z_]+")
+_INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 _QUERY_KEYWORDS = {
     "postgresql": {"select", "with", "values", "table"},
     "sqlite": {"select", "with", "values"},
@@ -43,6 +49,10 @@ class Positional:
 
     sql: str
     names: tuple[str, ...]
+
+
+class Unbindable(Exception):
+    """A value the driver would bind differently from the guarded path, or none at all."""
 
 
 class _Unproven(Exception):
@@ -194,3 +204,41 @@ def _skip_block_comment(sql: str, index: int, *, nested: bool) -> int:
         else:
             depth, position = depth - 1, closing + 2
     return position
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def bind_batch(
+    statement: Positional, params: Mapping[str, Any], dialect: Dialect
+) -> pa.RecordBatch | None:
+    """The values of ``params`` as one Arrow row in position order; None if a value
+    is missing or of a type the driver would bind differently from psycopg/sqlite3."""
+    if not statement.names:
+        return None
+    arrays = []
+    for name in statement.names:
+        if name not in params:
+            raise Unbindable(f"no value for :{name}")  # the guarded path names it
+        arrays.append(_bind_array(params[name], dialect))
+    return pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
+
+
+def _bind_array(value: Any, dialect: Dialect) -> pa.Array:
+    kind = type(value)
+    if kind is bool:
+        return pa.array([value], pa.bool_() if dialect == "postgresql" else pa.int64())
+    if kind is int:
+        # psycopg binds the smallest integer type that holds the value; so does this.
+        ranges = _INT_RANGES if dialect == "postgresql" else _INT_RANGES[2:]
+        for arrow_type, bound in ranges:
+            if -bound <= value < bound:
+                return pa.array([value], arrow_type)
+        raise Unbindable("an integer beyond 64 bits")
+    if kind is float:
+        return pa.array([value], pa.float64())
+    if kind is str:
+        return pa.array([value], pa.string())
+    if kind is bytes:
+        return pa.array([value], pa.binary())
+    raise Unbindable(f"a {kind.__name__} parameter")
