@@ -17,6 +17,8 @@ from dbnb.errors import (
     RowLimitError,
     UnknownConnectionError,
 )
+from dbnb.health import Health
+from dbnb.monitor import clear_history, history, set_history_size
 from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "Health",
     "PoolTimeoutError",
     "QueryError",
     "QueryTimeoutError",
@@ -34,8 +37,11 @@ __all__ = [
     "Registry",
     "RowLimitError",
     "UnknownConnectionError",
+    "clear_history",
     "close_all",
     "connect",
+    "history",
     "load_config",
     "parse_config",
+    "set_history_size",
 ]

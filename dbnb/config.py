@@ -64,6 +64,8 @@ class ConnectionConfig:
     connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
     statement_timeout: float | None = None  # seconds
     max_rows: int | None = None
+    slow_query_ms: float | None = None  # statements slower than this are logged at WARNING
+    log_parameters: bool = False  # parameter values in history and logs: only if asked
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
 
     @property
@@ -180,6 +182,18 @@ def _as_float(value: Any) -> float:
         raise _Problem(f"expected a number of seconds, got {value!r}") from None
 
 
+def _as_milliseconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Problem(f"expected a number of milliseconds, got {type(value).__name__}")
+    try:
+        milliseconds = float(value)
+    except ValueError:
+        raise _Problem(f"expected a number of milliseconds, got {value!r}") from None
+    if milliseconds < 0:
+        raise _Problem(f"expected a number of milliseconds, 0 or more, got {value!r}")
+    return milliseconds
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -218,6 +232,8 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "connect_args": _as_mapping,
     "statement_timeout": _as_float,
     "max_rows": _as_int,
+    "slow_query_ms": _as_milliseconds,
+    "log_parameters": _as_bool,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password")
 
@@ -309,6 +325,8 @@ def _connection(
         connect_args=values.get("connect_args", {}),
         statement_timeout=values.get("statement_timeout"),
         max_rows=values.get("max_rows"),
+        slow_query_ms=values.get("slow_query_ms"),
+        log_parameters=values.get("log_parameters", False),
         source=f"{path}:{line}" if path and line else None,
     )
 

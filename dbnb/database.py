@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from typing import Any, overload
 
 import pandas as pd
 from sqlalchemy import exc, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
-from dbnb import arrow, frames, limits, parquet, readonly
+from dbnb import arrow, frames, limits, monitor, parquet, readonly
+from dbnb import health as health_
+from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
@@ -116,6 +120,7 @@ class Database:
         *,
         timeout: float | None = None,
         max_rows: int | None = None,
+        progress: bool | None = None,
         chunksize: None = None,
     ) -> pd.DataFrame: ...
 
@@ -127,6 +132,7 @@ class Database:
         *,
         timeout: float | None = None,
         max_rows: int | None = None,
+        progress: bool | None = None,
         chunksize: int,
     ) -> Iterator[pd.DataFrame]: ...
 
@@ -137,6 +143,7 @@ class Database:
         *,
         timeout: float | None = None,
         max_rows: int | None = None,
+        progress: bool | None = None,
         chunksize: int | None = None,
     ) -> pd.DataFrame | Iterator[pd.DataFrame]:
         """Run one read-only statement and return its rows as a DataFrame.
@@ -144,34 +151,54 @@ class Database:
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
         (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
         ``timeout`` (seconds) and ``max_rows`` override the connection's
-        statement_timeout and max_rows for this call. With ``chunksize=N``, an
-        iterator of DataFrames of at most N rows each, read as they are consumed
-        (memory bounded by one chunk; max_rows does not apply).
+        statement_timeout and max_rows for this call. ``progress`` counts rows
+        as they are fetched; by default only when someone is watching (a
+        terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
+        of at most N rows each, read as they are consumed (memory bounded by one
+        chunk; max_rows and progress do not apply).
         """
         values = dict(params or {})
         if chunksize is not None:
             return self._query_chunks(sql, values, _positive(chunksize), timeout)
         limit = self.config.max_rows if max_rows is None else max_rows
-        plan = self._arrow.plan(sql, values) if self._columnar(timeout, limit) else None
-        if plan is not None:  # the columnar path; None from it means "take the guarded one"
-            frame = self._arrow.read_frame(plan)
+        if progress is not True and self._columnar(timeout, limit):
+            frame = self._columnar_frame(sql, values)
             if frame is not None:
                 return frame
         statement: Executable = text(sql) if isinstance(sql, str) else sql
+
+        def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+            # The statement's history record stays open until its rows are fetched.
+            try:
+                rows = progress_.fetch_rows(result, progress, count=count, label=self.name)
+            except BaseException as error:
+                monitor.fetched(result, None, error)
+                raise
+            monitor.fetched(result, len(rows))
+            return rows
+
         with self.connection(timeout=timeout) as connection:
             if limit is not None:
                 # Stream from the server, so a runaway result stops at the cap
                 # instead of filling the client's memory first.
                 connection = connection.execution_options(stream_results=True)
+            result: CursorResult[Any] | None = None
             try:
-                result = connection.execute(statement, values)
-                frame = frames.to_frame(result, statement, max_rows=limit)
+                result = connection.execute(
+                    statement,
+                    values,
+                    execution_options={monitor.REPORTS_FETCH: True},
+                )
+                frame = frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
             except frames.TooManyRows:
-                raise RowLimitError(
+                message = (
                     f"connection {self.name!r}: the result has more than {limit:,} rows "
                     "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
                     "or narrow the query"
-                ) from None
+                )
+                if result is not None:
+                    monitor.refused(result, f"more than {limit:,} rows (max_rows)")
+                raise RowLimitError(message) from None
             except exc.StatementError as error:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             except UnicodeEncodeError as error:
@@ -199,6 +226,19 @@ class Database:
         are enforced by the guarded path, so a read under either takes that one."""
         in_force = self.config.statement_timeout if timeout is None else timeout
         return max_rows is None and not in_force
+
+    def _columnar_frame(self, sql: str | Executable, values: Params) -> pd.DataFrame | None:
+        """The frame from the columnar path, recorded in the history as the guarded
+        path's statements are; None to take the guarded path."""
+        plan = self._arrow.plan(sql, values)
+        if plan is None:
+            return None
+        started, clock = datetime.now(UTC), time.perf_counter()
+        frame = self._arrow.read_frame(plan)
+        if frame is not None:
+            elapsed_ms = (time.perf_counter() - clock) * 1000.0
+            monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, len(frame))
+        return frame
 
     def _query_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
@@ -251,6 +291,12 @@ class Database:
                 raise QueryError(f"{self.name}: {describe_error(error)}") from None
             finally:
                 connection.rollback()
+
+    def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
+        """Whether this connection works: reachability, server version, latency,
+        read-only enforcement and pool status; waits at most about ``timeout`` seconds
+        to connect. Never raises for a connection problem: it is in ``.error``."""
+        return health_.check(self, timeout=timeout)
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
 
-from dbnb import limits, readonly
+from dbnb import limits, monitor, readonly
 from dbnb.config import ConnectionConfig
 from dbnb.errors import ConfigError
 
@@ -20,14 +21,24 @@ log = logging.getLogger("dbnb")
 APPLICATION_NAME = "dbnb"
 
 
-def create_engine(config: ConnectionConfig) -> Engine:
-    """A new pooled engine for ``config``; callers share it through the registry."""
+def create_engine(
+    config: ConnectionConfig, *, pooled: bool = True, connect_timeout: int | None = None
+) -> Engine:
+    """A new pooled engine for ``config``; callers share it through the registry.
+
+    ``pooled=False`` and a ``connect_timeout`` (seconds) make a short-lived
+    engine that opens one connection per use and gives up on an unanswering
+    server, as health checks need.
+    """
     url = config.url
     kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
-    for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
-        value = getattr(config, option)
-        if value is not None:
-            kwargs[option] = value
+    if pooled:
+        for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
+            value = getattr(config, option)
+            if value is not None:
+                kwargs[option] = value
+    else:
+        kwargs = {"poolclass": NullPool}
     connect_args = dict(config.connect_args)
 
     backend = config.backend
@@ -43,10 +54,17 @@ def create_engine(config: ConnectionConfig) -> Engine:
                 kwargs.pop(option, None)
     elif backend == "postgresql":
         connect_args.setdefault("application_name", APPLICATION_NAME)
+        settings = []
+        if connect_timeout is not None:
+            connect_args["connect_timeout"] = connect_timeout
+            # ...and no statement on such a connection waits longer than that either.
+            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
         if config.readonly:
             # Belt and braces: even a transaction dbnb did not begin reads only.
+            settings.append("-c default_transaction_read_only=on")
+        if settings:
             options = connect_args.get("options", "")
-            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+            connect_args["options"] = " ".join([options, *settings]).strip()
 
     try:
         engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
@@ -56,6 +74,9 @@ def create_engine(config: ConnectionConfig) -> Engine:
             connection=config.name,
             key="type",
         ) from None
+    # Monitoring first: the error handlers of the read-only guards and the
+    # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
+    monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
     limits.install(engine, config)
     log.debug("created engine for %r: %s", config.name, config.safe_url)

@@ -10,13 +10,13 @@ values where it cannot: JSON, UUID, arrays, unconstrained numerics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import types as sqltypes
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
 # Marker: keep the column as Python objects.
@@ -57,23 +57,37 @@ class TooManyRows(Exception):
     """The result had more rows than the caller allows."""
 
 
+Fetch = Callable[[CursorResult[Any], int | None], Sequence[Row[Any]]]
+
+
+def fetch_rows(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+    """Every row of ``result`` (``count`` None), or at most ``count`` rows."""
+    return result.fetchall() if count is None else result.fetchmany(count)
+
+
 def to_frame(
-    result: CursorResult[Any], statement: Executable | None = None, max_rows: int | None = None
+    result: CursorResult[Any],
+    statement: Executable | None = None,
+    max_rows: int | None = None,
+    *,
+    fetch: Fetch = fetch_rows,
 ) -> pd.DataFrame:
     """Fetch the rows of ``result`` into a DataFrame (empty for a statement without rows).
 
     With ``max_rows``, fetch at most one row more than that, and raise
-    ``TooManyRows`` if it came.
+    ``TooManyRows`` if it came. ``fetch(result, count)`` fetches the rows
+    (``count`` None: all of them); the query layer passes one that shows
+    progress and reports the rows to the history.
     """
     if not result.returns_rows:
         return pd.DataFrame()
     names = list(result.keys())
     types = column_types(result, statement, len(names))
     if max_rows is None:
-        rows = result.fetchall()
+        rows = fetch(result, None)
     else:
         with result:  # closes a server-side cursor left mid-way
-            rows = result.fetchmany(max_rows + 1)
+            rows = fetch(result, max_rows + 1)
         if len(rows) > max_rows:
             raise TooManyRows(max_rows)
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)

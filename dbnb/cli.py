@@ -1,0 +1,352 @@
+"""The ``dbnb`` command line: a thin layer over the library.
+
+    dbnb list                               the connections, URLs masked
+    dbnb health [NAME]                      exit code 0 only when healthy
+    dbnb query NAME "SQL" [--param k=v]     read-only, as table, csv, json or parquet
+    dbnb tables NAME
+    dbnb describe NAME TABLE
+    dbnb demo [NAME]                        what `make demo` runs
+
+Errors are one line on stderr: a ``DbnbError`` exits with 1, bad usage with 2
+(argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from dbnb import health as health_
+from dbnb import inspect
+from dbnb.config import CONFIG_ENV
+from dbnb.errors import DbnbError
+from dbnb.registry import Registry
+
+PROG = "dbnb"
+FORMATS = ("table", "csv", "json", "parquet")
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+# --- output -------------------------------------------------------------------------
+
+
+def write_frame(frame: pd.DataFrame, form: str, output: Path | None) -> None:
+    """``frame`` in ``form`` to ``output``, or to stdout."""
+    if form == "parquet":
+        assert output is not None  # the parser insists
+        try:
+            frame.to_parquet(output, index=False)
+        except OSError as error:
+            raise DbnbError(f"cannot write {output}: {error.strerror or error}") from None
+        except (ValueError, TypeError, ImportError) as error:
+            raise DbnbError(f"cannot write Parquet to {output}: {_one_line(error)}") from None
+        return
+    text = render(frame, form)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise DbnbError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def render(frame: pd.DataFrame, form: str) -> str:
+    if form == "csv":
+        return _with_text_for_objects(frame).to_csv(index=False)
+    if form == "json":
+        records = [
+            {str(name): _json_value(value) for name, value in row.items()}
+            for row in frame.to_dict("records")
+        ]
+        return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+    if frame.columns.empty:
+        return "(no rows)\n"
+    if frame.empty:
+        return "  ".join(str(column) for column in frame.columns) + "\n(no rows)\n"
+    with pd.option_context("display.width", None, "display.max_colwidth", None):
+        return frame.to_string(index=False) + "\n"
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value that keeps the database's: exact decimals as text, times in ISO 8601."""
+    if isinstance(value, dict):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)  # a float would round it
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return pd.Timedelta(value).isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if hasattr(value, "item"):  # NumPy scalars
+        return _json_value(value.item())
+    return str(value)  # UUID, IP addresses, ranges...
+
+
+def _with_text_for_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """JSON documents and arrays as JSON text, bytes as hex: what a CSV reader can take back."""
+    plain = frame.copy()
+    for name, dtype in frame.dtypes.items():
+        binary = isinstance(dtype, pd.ArrowDtype) and pa.types.is_binary(dtype.pyarrow_dtype)
+        if binary or pd.api.types.is_object_dtype(dtype):
+            plain[name] = frame[name].map(_csv_value).astype(object)
+    return plain
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(_json_value(value), ensure_ascii=False)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "name": name,
+            "default": "*" if name == registry.default else "",
+            "type": connection.backend,
+            "url": connection.safe_url,
+            "readonly": connection.readonly,
+        }
+        for name, connection in registry.config.connections.items()
+    ]
+    if not rows:
+        where = registry.config.path or "no config file found"
+        print(f"no connections configured ({where})", file=sys.stderr)
+    frame = pd.DataFrame(rows, columns=["name", "default", "type", "url", "readonly"])
+    write_frame(frame, args.format, args.output)
+    return 0
+
+
+def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
+    names = [args.name] if args.name else registry.names
+    if not names:
+        raise DbnbError("no connections configured; nothing to check")
+    databases = [registry.connect(name) for name in names]
+    results = health_.check_all(databases, timeout=args.timeout)
+    write_frame(health_.frame(results), args.format, args.output)
+    return 0 if all(result.ok for result in results) else EXIT_ERROR
+
+
+def cmd_query(registry: Registry, args: argparse.Namespace) -> int:
+    frame = registry.connect(args.name).query(
+        args.sql, dict(args.param), timeout=args.timeout, max_rows=args.max_rows
+    )
+    write_frame(frame, args.format, args.output)
+    return 0
+
+
+def cmd_tables(registry: Registry, args: argparse.Namespace) -> int:
+    write_frame(inspect.tables(registry.connect(args.name)), args.format, args.output)
+    return 0
+
+
+def cmd_describe(registry: Registry, args: argparse.Namespace) -> int:
+    frame = inspect.describe(registry.connect(args.name), args.table)
+    write_frame(frame, args.format, args.output)
+    return 0
+
+
+def cmd_demo(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import demo  # SQLModel tables: only when asked for
+
+    if args.config is not None:
+        # The demo uses dbnb.connect(), which finds the config by the lookup order.
+        os.environ[CONFIG_ENV] = str(args.config)
+    return demo.main(args.name)
+
+
+# --- the parser ---------------------------------------------------------------------
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``name=text`` binds a string; ``name:=json`` binds a JSON value (5, true, null, ...)."""
+    name, separator, value = text.partition("=")
+    if not separator or not name or name == ":":
+        raise argparse.ArgumentTypeError(f"expected name=value or name:=json, got {text!r}")
+    if name.endswith(":"):
+        try:
+            return name[:-1], json.loads(value)
+        except json.JSONDecodeError:
+            raise argparse.ArgumentTypeError(
+                f"{name[:-1]}: not a JSON value: {value!r} (use {name[:-1]}=... for text)"
+            ) from None
+    return name, value
+
+
+def _output_options() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--format", "-f", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    shared.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
+    return shared
+
+
+Command = Callable[[Registry, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Named database connections from etc/infra.yaml, from the terminal.",
+        epilog='example:\n  dbnb query warehouse "SELECT * FROM orders LIMIT 5" --format csv',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help=f"the config file (default: ${CONFIG_ENV}, else etc/infra.yaml found upwards)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    output = _output_options()
+
+    def command(
+        name: str, function: Command, summary: str, example: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[output] if name != "demo" else [],
+        )
+        sub.set_defaults(run=function)
+        return sub
+
+    command(
+        "list",
+        cmd_list,
+        "List the configured connections (passwords masked); * marks the default.",
+        "dbnb list --format json",
+    )
+
+    health = command(
+        "health",
+        cmd_health,
+        "Check connections: reachable, version, latency, read-only enforced, pool. "
+        "Exit code 0 only when every checked connection is healthy.",
+        "dbnb health warehouse || echo 'warehouse is down'",
+    )
+    health.add_argument("name", nargs="?", metavar="NAME", help="one connection (default: all)")
+    health.add_argument(
+        "--timeout",
+        type=int,
+        default=health_.CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up connecting after this long (default: {health_.CONNECT_TIMEOUT})",
+    )
+
+    query = command(
+        "query",
+        cmd_query,
+        "Run one read-only SQL statement and print its rows. Values are bound, never spliced: "
+        "--param name=text binds a string, --param name:=json a number, true, null...",
+        'dbnb query warehouse "SELECT * FROM orders WHERE region = :region AND total > :min" '
+        "--param region=EU --param min:=100 --format parquet --output orders.parquet",
+    )
+    query.add_argument("name", metavar="NAME", help="the connection")
+    query.add_argument("sql", metavar="SQL", help="one statement, with :name placeholders")
+    query.add_argument(
+        "--param",
+        "-p",
+        type=parse_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a bound parameter (repeat for more)",
+    )
+    query.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="cancel the statement after this long (default: the connection's statement_timeout)",
+    )
+    query.add_argument(
+        "--max-rows",
+        type=int,
+        metavar="N",
+        help="refuse a result of more than N rows (default: the connection's max_rows)",
+    )
+
+    tables = command(
+        "tables",
+        cmd_tables,
+        "List the tables and views of a connection.",
+        "dbnb tables local",
+    )
+    tables.add_argument("name", metavar="NAME", help="the connection")
+
+    describe = command(
+        "describe",
+        cmd_describe,
+        "Show a table's columns: type, nullable, default, primary key.",
+        "dbnb describe warehouse public.orders",
+    )
+    describe.add_argument("name", metavar="NAME", help="the connection")
+    describe.add_argument("table", metavar="TABLE", help="a table name, or schema.table")
+
+    demo = command(
+        "demo",
+        cmd_demo,
+        "Create a sample table on a connection (default: the default one) and query it.",
+        "dbnb demo local",
+    )
+    demo.add_argument("name", nargs="?", metavar="NAME", help="the connection (default: default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "format", None) == "parquet" and args.output is None:
+        parser.error("--format parquet needs --output FILE (Parquet is binary)")
+    registry = Registry(args.config)
+    try:
+        code: int = args.run(registry, args)
+        return code
+    except DbnbError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `dbnb query ... | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return EXIT_ERROR
+    finally:
+        registry.close()
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

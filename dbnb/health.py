@@ -1,0 +1,207 @@
+"""Health of a connection: reachable, server version, latency, read-only enforced, pool.
+
+``check(db)`` (``Database.health()``) opens one dedicated, unpooled connection
+with a short connect timeout, so a server that does not answer costs a few
+seconds, never a hang, and a busy pool cannot block the check. On it, inside a
+read-only transaction, it times a ``SELECT 1`` round trip and then attempts a
+harmless write (``CREATE TEMP TABLE``) that the database must refuse; the
+transaction is rolled back and the connection closed, so nothing is left
+behind either way. The pool's status comes from the connection's own pool,
+which the check does not touch.
+
+The check's statements are housekeeping: they are not recorded in history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import pandas as pd
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from dbnb import engines, monitor, readonly
+from dbnb.errors import DbnbError, ReadOnlyError
+
+if TYPE_CHECKING:
+    from dbnb.database import Database
+
+CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
+# Dialects whose read-only guard dbnb installs, and so can verify.
+_GUARDED = ("postgresql", "sqlite")
+_SERVER_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+_PROBE_TABLE = "dbnb_health_probe"
+
+
+class _PoolStatus(TypedDict):
+    pool_size: int | None
+    pool_checked_out: int | None
+    pool_overflow: int | None
+
+
+@dataclass(frozen=True)
+class Health:
+    """One connection's health, as ``Database.health()`` found it."""
+
+    connection: str
+    reachable: bool
+    server_version: str | None = None
+    latency_ms: float | None = None  # round trip of SELECT 1 on an open connection
+    readonly_enforced: bool | None = None  # None: dbnb has no guard for this database
+    pool_size: int | None = None
+    pool_checked_out: int | None = None
+    pool_overflow: int | None = None
+    error: str | None = None  # one line, no password
+
+    @property
+    def ok(self) -> bool:
+        """Reachable, and nothing went wrong (read-only refused the probe write)."""
+        return self.reachable and self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+    def as_frame(self) -> pd.DataFrame:
+        """A one-row DataFrame, for display."""
+        return frame([self])
+
+
+# The columns of frame() and their dtypes: nullable ones, so a missing value is <NA>.
+FRAME_DTYPES = {
+    "connection": "string",
+    "ok": "bool",
+    "reachable": "bool",
+    "server_version": "string",
+    "latency_ms": "Float64",
+    "readonly_enforced": "boolean",
+    "pool_size": "Int64",
+    "pool_checked_out": "Int64",
+    "pool_overflow": "Int64",
+    "error": "string",
+}
+
+
+def frame(healths: Iterable[Health]) -> pd.DataFrame:
+    """One row per connection's health."""
+    records = [health.as_dict() for health in healths]
+    table = pd.DataFrame(records, columns=list(FRAME_DTYPES))
+    return table.astype(FRAME_DTYPES)
+
+
+def check_all(databases: Iterable[Database], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
+    """Check several connections at once, so that all of them together take about
+    as long as the slowest one (at most about ``timeout``), in the order given."""
+    chosen = list(databases)
+    if not chosen:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(chosen), 8)) as pool:
+        return list(pool.map(lambda db: check(db, timeout=timeout), chosen))
+
+
+def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
+    """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
+    config = db.config
+    mask = _masker(config.url.password)
+    try:
+        pool = _pool_status(db)
+        engine = engines.create_engine(config, pooled=False, connect_timeout=timeout)
+    except DbnbError as error:  # no engine at all: an unknown dialect, a missing driver
+        return Health(config.name, reachable=False, error=mask(str(error)))
+    try:
+        return _probe(engine, config.name, pool, mask)
+    finally:
+        engine.dispose()
+
+
+def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], str]) -> Health:
+    try:
+        connection = engine.connect()
+    except exc.DBAPIError as error:
+        return Health(
+            name, reachable=False, error=mask(f"cannot connect: {_one_line(error)}"), **pool
+        )
+    except (exc.SQLAlchemyError, DbnbError, OSError) as error:
+        return Health(name, reachable=False, error=mask(_one_line(error)), **pool)
+    with connection:
+        quiet = connection.execution_options(**{monitor.QUIET: True, readonly.WRITE_OPTION: False})
+        transaction = quiet.begin()  # dbnb's read-only transaction
+        try:
+            started = time.perf_counter()
+            quiet.exec_driver_sql("SELECT 1").scalar()
+            latency = (time.perf_counter() - started) * 1000.0
+            version = _server_version(engine)
+            enforced, problem = _readonly_enforced(quiet)
+        except (exc.SQLAlchemyError, DbnbError) as error:
+            return Health(name, reachable=True, error=mask(_one_line(error)), **pool)
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+    return Health(
+        name,
+        reachable=True,
+        server_version=version,
+        latency_ms=latency,
+        readonly_enforced=enforced,
+        error=problem,
+        **pool,
+    )
+
+
+def _readonly_enforced(connection: Connection) -> tuple[bool | None, str | None]:
+    """Attempt a write the read-only transaction must refuse; the caller rolls back."""
+    if connection.dialect.name not in _GUARDED:
+        return None, None
+    try:
+        connection.exec_driver_sql(f"CREATE TEMP TABLE {_PROBE_TABLE} (x INTEGER)")
+    except ReadOnlyError:
+        return True, None
+    return False, "read-only is not enforced: a write in a read-only transaction was accepted"
+
+
+def _server_version(engine: Engine) -> str | None:
+    info = engine.dialect.server_version_info
+    if not info:
+        return None
+    name = _SERVER_NAMES.get(engine.dialect.name, engine.dialect.name)
+    return f"{name} {'.'.join(str(part) for part in info)}"
+
+
+def _pool_status(db: Database) -> _PoolStatus:
+    # The pool is created with the engine, which connects only when used.
+    pool = db.engine.pool
+    return {
+        "pool_size": _call(pool, "size"),
+        "pool_checked_out": _call(pool, "checkedout"),
+        "pool_overflow": _call(pool, "overflow"),
+    }
+
+
+def _call(pool: object, method: str) -> int | None:
+    function = getattr(pool, method, None)
+    if not callable(function):
+        return None  # pools without that notion (in-memory SQLite's per-thread pool)
+    value = function()
+    if not isinstance(value, int):
+        return None
+    # QueuePool counts overflow from -pool_size up; only connections beyond the size overflow.
+    return max(value, 0) if method == "overflow" else value
+
+
+def _masker(password: str | None) -> Callable[[str], str]:
+    def mask(text: str) -> str:
+        return text.replace(password, "***") if password else text
+
+    return mask
+
+
+def _one_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    source = orig if isinstance(orig, BaseException) else error
+    text = " ".join(str(source).split())
+    if "(Background on this error" in text:
+        text = text.split("(Background on this error")[0].strip()
+    return text or type(source).__name__

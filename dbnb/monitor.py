@@ -1,0 +1,401 @@
+"""Query monitoring: every statement a dbnb engine runs is timed and recorded.
+
+``install(engine, config)`` (called where engines are made) listens to
+SQLAlchemy's cursor events, so reads, write sessions, ``db.write`` and the
+magics are all seen the same way. Each statement becomes a ``QueryRecord`` in
+a bounded, thread-safe ``History``; ``dbnb.history()`` shows it as a DataFrame.
+A statement slower than the connection's ``slow_query_ms`` is logged at
+WARNING on the ``dbnb.monitor`` logger; every statement is logged at DEBUG.
+
+What is recorded is the SQL sent to the driver, whose parameters are
+placeholders (``?``, ``%(name)s``). Parameter values are kept only for a
+connection with ``log_parameters: true``, and the connection's password is
+masked in anything recorded or logged.
+
+Rows: a statement without a result has ``cursor.rowcount``. For a result, the
+number of rows is only known once they are fetched, so the caller that fetches
+them (``Database.query``) asks for the record to stay open with the execution
+option ``REPORTS_FETCH`` and closes it with ``fetched()``: rows, and elapsed
+time including the fetch. A result fetched by anyone else keeps the driver's
+row count when the driver knows it (psycopg), else none.
+
+dbnb's own housekeeping never reaches these events: the read-only guards talk
+to the driver connection directly, SQLAlchemy's first-connect set-up runs
+without events, and health checks run with the execution option ``QUIET``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
+
+from dbnb.config import ConnectionConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HISTORY_SIZE = 1000
+REPORTS_FETCH = "dbnb_reports_fetch"  # execution option: the caller calls fetched()
+QUIET = "dbnb_quiet"  # execution option: housekeeping, not recorded
+
+COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "error"]
+_MAX_SQL = 10_000  # characters kept per statement, so a huge batch cannot bloat history
+_MAX_PARAMETERS = 1_000
+_MASK = "***"
+_MIN_HIDDEN = 3  # characters: a parameter value this long is masked out of error messages
+_PENDING = "_dbnb_pending"  # attribute on SQLAlchemy's ExecutionContext
+
+
+@dataclass
+class QueryRecord:
+    """One statement as it ran: where, what, how long, how many rows, how it failed."""
+
+    started: datetime  # UTC
+    connection: str
+    sql: str
+    parameters: str | None  # None unless the connection has log_parameters: true
+    elapsed_ms: float
+    rows: int | None
+    error: str | None = None
+
+
+class History:
+    """The most recent records, oldest first; bounded, and safe to share between threads."""
+
+    def __init__(self, size: int = DEFAULT_HISTORY_SIZE) -> None:
+        self._lock = threading.Lock()
+        self._records: deque[QueryRecord] = deque(maxlen=_valid_size(size))
+
+    @property
+    def size(self) -> int:
+        return self._records.maxlen or 0
+
+    def resize(self, size: int) -> None:
+        """Keep at most ``size`` records from now on (the newest, if there are more)."""
+        with self._lock:
+            self._records = deque(self._records, maxlen=_valid_size(size))
+
+    def add(self, record: QueryRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def update(self, record: QueryRecord, **changes: Any) -> None:
+        """Change a record already added (its rows once fetched), under the lock."""
+        with self._lock:
+            for name, value in changes.items():
+                setattr(record, name, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def records(self, limit: int | None = None) -> list[QueryRecord]:
+        """Copies of the newest ``limit`` records (all when None), oldest first."""
+        with self._lock:
+            chosen = list(self._records)
+            if limit is not None:
+                chosen = chosen[max(len(chosen) - limit, 0) :]
+            return [QueryRecord(**vars(record)) for record in chosen]
+
+    def frame(self, limit: int | None = None) -> pd.DataFrame:
+        """The records as a DataFrame, newest last."""
+        records = self.records(limit)
+        frame = pd.DataFrame(
+            {
+                "started": pd.to_datetime([r.started for r in records], utc=True),
+                "connection": pd.Series([r.connection for r in records], dtype="string"),
+                "sql": pd.Series([r.sql for r in records], dtype="string"),
+                "parameters": pd.Series([r.parameters for r in records], dtype="string"),
+                "elapsed_ms": pd.Series([r.elapsed_ms for r in records], dtype="float64"),
+                "rows": pd.Series([r.rows for r in records], dtype="Int64"),
+                "error": pd.Series([r.error for r in records], dtype="string"),
+            },
+            columns=COLUMNS,
+        )
+        return frame
+
+
+def _valid_size(size: int) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"history size must be a whole number of 1 or more, got {size!r}")
+    return size
+
+
+# The process-wide history behind dbnb.history(); engines record into it.
+HISTORY = History()
+
+
+def history(limit: int | None = None) -> pd.DataFrame:
+    """The statements dbnb ran most recently, newest last, as a DataFrame.
+
+    Columns: ``started`` (UTC), ``connection``, ``sql`` (with placeholders),
+    ``parameters`` (only for connections with ``log_parameters: true``),
+    ``elapsed_ms``, ``rows`` (``<NA>`` when unknown), ``error``.
+    ``limit`` keeps the newest ``limit`` statements.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a whole number of 0 or more, got {limit!r}")
+    return HISTORY.frame(limit)
+
+
+def set_history_size(size: int) -> None:
+    """Keep at most ``size`` statements in ``dbnb.history()`` (default 1000)."""
+    HISTORY.resize(size)
+
+
+def clear_history() -> None:
+    """Forget every recorded statement."""
+    HISTORY.clear()
+
+
+# --- recording ----------------------------------------------------------------------
+
+
+@dataclass
+class _Monitor:
+    """What one engine's listeners need to know about its connection."""
+
+    connection: str
+    slow_query_ms: float | None
+    log_parameters: bool
+    secrets: tuple[str, ...]
+    history: History
+
+    def mask(self, text: str, parameters: Any = None) -> str:
+        """``text`` without the password, nor (unless opted in) the parameter values,
+        which a database's error message may quote back."""
+        hidden = list(self.secrets)
+        if not self.log_parameters:
+            hidden += _text_values(parameters)
+        for secret in sorted(hidden, key=len, reverse=True):
+            text = text.replace(secret, _MASK)
+        return text
+
+
+@dataclass
+class _Pending:
+    """A statement on its way: set by before_cursor_execute, finished later."""
+
+    monitor: _Monitor
+    started: datetime
+    clock: float  # time.perf_counter() at the start
+    parameters: Any  # kept to mask their values out of an error message
+    record: QueryRecord | None = field(default=None)  # in history once the statement ran
+    closed: bool = False  # elapsed and rows are final, and the statement was logged
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.clock) * 1000.0
+
+
+def install(engine: Engine, config: ConnectionConfig, *, into: History | None = None) -> None:
+    """Time and record every statement ``engine`` runs, into ``into`` (default: HISTORY).
+
+    Install before the read-only guards: their error handler may raise, which
+    ends SQLAlchemy's chain of ``handle_error`` listeners.
+    """
+    password = config.url.password
+    monitor = _Monitor(
+        connection=config.name,
+        slow_query_ms=config.slow_query_ms,
+        log_parameters=config.log_parameters,
+        secrets=(str(password),) if password else (),
+        history=into if into is not None else HISTORY,
+    )
+
+    def before(
+        connection: Connection,
+        _cursor: DBAPICursor,
+        _statement: str,
+        parameters: Any,
+        context: ExecutionContext | None,
+        _executemany: bool,
+    ) -> None:
+        if context is None or connection.get_execution_options().get(QUIET):
+            return
+        pending = _Pending(monitor, datetime.now(UTC), time.perf_counter(), parameters)
+        setattr(context, _PENDING, pending)
+
+    def after(
+        _connection: Connection,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None,
+        _executemany: bool,
+    ) -> None:
+        pending: _Pending | None = getattr(context, _PENDING, None)
+        if context is None or pending is None or pending.record is not None:
+            return
+        elapsed = pending.elapsed_ms()
+        rowcount = getattr(cursor, "rowcount", -1)
+        record = _record(pending, statement, parameters, elapsed, rowcount, None)
+        monitor.history.add(record)
+        pending.record = record
+        if cursor.description is not None and context.execution_options.get(REPORTS_FETCH):
+            return  # stays open: the caller reports the rows it fetched
+        pending.closed = True
+        _log(monitor, record)
+
+    def on_error(error: ExceptionContext) -> None:
+        context = error.execution_context
+        pending: _Pending | None = getattr(context, _PENDING, None)
+        if context is None or pending is None:
+            return
+        message = _one_line(error.original_exception)
+        if pending.record is not None:
+            # It ran, then failed: refused by a guard after it ran (a COMMIT in a
+            # read-only session), or while its rows were fetched.
+            if pending.record.error is None:
+                masked = monitor.mask(message, pending.parameters)
+                monitor.history.update(pending.record, error=masked)
+            return
+        record = _record(
+            pending, error.statement or "", error.parameters, pending.elapsed_ms(), -1, message
+        )
+        monitor.history.add(record)
+        pending.record, pending.closed = record, True
+        _log(monitor, record)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", on_error)
+
+
+def fetched(
+    result: CursorResult[Any], rows: int | None, error: BaseException | None = None
+) -> None:
+    """Close the record of a statement run with ``REPORTS_FETCH``: the rows fetched
+    (None if unknown), elapsed time up to now, and the error fetching raised, if any."""
+    context = getattr(result, "context", None)
+    pending: _Pending | None = getattr(context, _PENDING, None)
+    if pending is None or pending.record is None or pending.closed:
+        return
+    pending.closed = True
+    monitor, record = pending.monitor, pending.record
+    changes: dict[str, Any] = {"elapsed_ms": pending.elapsed_ms()}
+    if rows is not None:
+        changes["rows"] = rows
+    if error is not None and record.error is None:
+        changes["error"] = monitor.mask(_one_line(error), pending.parameters)
+    monitor.history.update(record, **changes)
+    _log(monitor, record)
+
+
+def record(
+    config: ConnectionConfig,
+    statement: str,
+    parameters: Any,
+    started: datetime,
+    elapsed_ms: float,
+    rows: int,
+) -> None:
+    """Record a statement that ran outside SQLAlchemy's events (the columnar read
+    path, ``arrow.py``), masked and logged as the others are."""
+    password = config.url.password
+    monitor = _Monitor(
+        connection=config.name,
+        slow_query_ms=config.slow_query_ms,
+        log_parameters=config.log_parameters,
+        secrets=(str(password),) if password else (),
+        history=HISTORY,
+    )
+    entry = _record(
+        _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, None
+    )
+    monitor.history.add(entry)
+    _log(monitor, entry)
+
+
+def refused(result: CursorResult[Any], reason: str) -> None:
+    """Mark the statement of ``result`` as failed: dbnb refused its result (``reason``)."""
+    pending: _Pending | None = getattr(getattr(result, "context", None), _PENDING, None)
+    if pending is not None and pending.record is not None and pending.record.error is None:
+        pending.monitor.history.update(pending.record, error=reason)
+
+
+def _record(
+    pending: _Pending,
+    statement: str,
+    parameters: Any,
+    elapsed_ms: float,
+    rowcount: int,
+    error: str | None,
+) -> QueryRecord:
+    monitor = pending.monitor
+    shown = None
+    if monitor.log_parameters and parameters:
+        shown = monitor.mask(_truncate(repr(parameters), _MAX_PARAMETERS))
+    return QueryRecord(
+        started=pending.started,
+        connection=monitor.connection,
+        sql=monitor.mask(_truncate(statement.strip(), _MAX_SQL)),
+        parameters=shown,
+        elapsed_ms=elapsed_ms,
+        rows=rowcount if isinstance(rowcount, int) and rowcount >= 0 else None,
+        error=monitor.mask(error, parameters) if error is not None else None,
+    )
+
+
+def _log(monitor: _Monitor, record: QueryRecord) -> None:
+    slow = monitor.slow_query_ms is not None and record.elapsed_ms >= monitor.slow_query_ms
+    level = logging.WARNING if slow else logging.DEBUG
+    if not log.isEnabledFor(level):
+        return
+    rows = "?" if record.rows is None else str(record.rows)
+    outcome = f"failed ({record.error})" if record.error else f"{rows} rows"
+    parameters = f" parameters {record.parameters}" if record.parameters else ""
+    sql = " ".join(_truncate(record.sql, 1000).split())
+    prefix = "slow query" if slow else "query"
+    threshold = f" (slow_query_ms: {monitor.slow_query_ms:g})" if slow else ""
+    log.log(
+        level,
+        "%s on %r: %.1f ms%s, %s: %s%s",
+        prefix,
+        record.connection,
+        record.elapsed_ms,
+        threshold,
+        outcome,
+        sql,
+        parameters,
+        extra={
+            "dbnb_connection": record.connection,
+            "dbnb_elapsed_ms": record.elapsed_ms,
+            "dbnb_sql": sql,
+        },
+    )
+
+
+def _text_values(parameters: Any) -> list[str]:
+    """The text values among ``parameters`` (a mapping, a sequence, or a list of them)
+    long enough to be worth hiding: shorter ones would mangle the message they hide in."""
+    if isinstance(parameters, dict):
+        parameters = list(parameters.values())
+    if not isinstance(parameters, list | tuple):
+        return []
+    found: list[str] = []
+    for value in parameters:
+        if isinstance(value, dict | list | tuple):
+            found += _text_values(value)
+        elif isinstance(value, str) and len(value) >= _MIN_HIDDEN:
+            found.append(value)
+    return found
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if "(Background on this error" in text:
+        text = text.split("(Background on this error")[0].strip()
+    return text or type(error).__name__

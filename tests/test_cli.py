@@ -1,0 +1,377 @@
+"""The `dbnb` command line, run as real subprocesses; and the inspection it shows."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import text
+
+import dbnb
+from dbnb import cli, inspect
+from tests.fixtures import SECRET, config_text, rows
+
+COMMANDS = ["list", "health", "query", "tables", "describe", "demo"]
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, pg_database: str) -> Path:
+    """The test config plus `down`, a connection with a password to a port nobody serves."""
+    path = tmp_path / "etc" / "infra.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        config_text(
+            tmp_path,
+            pg_database,
+            down=f"type: postgresql\nhost: 127.0.0.1\nport: 1\nuser: me\npassword: {SECRET}",
+        )
+    )
+    # The SQLite file exists, as it would once used: a readonly connection cannot create it.
+    (path.parent / "data").mkdir(exist_ok=True)
+    sqlite3.connect(path.parent / "data" / "app.db").close()
+    return path
+
+
+def dbnb_cli(*args: str, config: Path | None = None, program: list[str] | None = None) -> Run:
+    env = dict(os.environ)  # already without the developer's DBNB_* (isolated_env)
+    if config is not None:
+        env["DBNB_CONFIG"] = str(config)
+    done = subprocess.run(
+        [*(program or [sys.executable, "-m", "dbnb"]), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert SECRET not in done.stdout + done.stderr
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def dbnb_clis(*calls: list[str], config: Path) -> list[Run]:
+    """Several independent runs at once: each subprocess spends most of its time importing."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(lambda args: dbnb_cli(*args, config=config), calls))
+
+
+def one_error_line(run: Run) -> str:
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("dbnb: error: ")
+    return lines[0]
+
+
+# --- help ---------------------------------------------------------------------------
+
+
+def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    top = dbnb_cli("--help")  # one real run; the per-command help in-process, for speed
+    assert top.code == 0
+    assert "example:" in top.out
+    for command in COMMANDS:
+        assert command in top.out
+        with pytest.raises(SystemExit) as exited:
+            cli.main([command, "--help"])
+        assert exited.value.code == 0
+        shown = capsys.readouterr().out
+        assert f"usage: dbnb {command}" in shown
+        assert f"example:\n  dbnb {command}" in shown
+
+
+def test_the_console_script_is_installed(cli_config: Path) -> None:
+    script = Path(sys.executable).parent / "dbnb"
+    run = dbnb_cli("list", "--format", "csv", config=cli_config, program=[str(script)])
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[0] == "name,default,type,url,readonly"
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    run = dbnb_cli("query", "sqlite", "SELECT 1", "--format", "parquet")
+    assert run.code == 2
+    assert "--format parquet needs --output FILE" in run.err
+    # The rest of argparse's checks in-process, for speed.
+    for args, words in [
+        ([], "the following arguments are required: COMMAND"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["query", "sqlite", "SELECT :n", "--param", "n"], "expected name=value or name:=json"),
+        (["query", "sqlite", "SELECT :n", "-p", "n:=[1"], "n: not a JSON value: '[1'"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            cli.main(args)
+        assert exited.value.code == 2
+        assert words in capsys.readouterr().err
+
+
+# --- list ---------------------------------------------------------------------------
+
+
+def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -> None:
+    run = dbnb_cli("list", config=cli_config)
+    assert run.code == 0, run.err
+    assert "postgresql+psycopg://me:***@127.0.0.1:1" in run.out
+
+    listed = json.loads(dbnb_cli("list", "--format", "json", config=cli_config).out)
+    by_name = {entry["name"]: entry for entry in listed}
+    assert list(by_name) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro", "down"]
+    assert [name for name, entry in by_name.items() if entry["default"] == "*"] == ["sqlite"]
+    assert [name for name, entry in by_name.items() if entry["readonly"]] == [
+        "sqlite_ro",
+        "postgresql_ro",
+    ]
+    assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
+
+
+# --- health -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql_ro"])
+def test_health_of_a_healthy_connection_exits_0(cli_config: Path, name: str) -> None:
+    run = dbnb_cli("health", name, "--format", "json", config=cli_config)
+    assert run.code == 0, run.err
+    [result] = json.loads(run.out)
+    assert (result["connection"], result["ok"], result["readonly_enforced"]) == (name, True, True)
+    assert result["error"] is None
+
+
+def test_health_exits_1_when_any_connection_is_unhealthy(cli_config: Path) -> None:
+    run = dbnb_cli("health", "down", config=cli_config)
+    assert run.code == 1
+    assert "cannot connect:" in run.out
+
+    everything = dbnb_cli("health", "--format", "csv", config=cli_config)
+    assert everything.code == 1
+    checked = pd.read_csv(io.StringIO(everything.out))
+    assert checked["connection"].tolist() == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "down",
+    ]
+    assert checked["ok"].tolist() == [True, True, True, True, False]
+
+
+def test_unknown_connection_and_bad_config_are_one_line_exit_1(
+    cli_config: Path, tmp_path: Path
+) -> None:
+    unknown = dbnb_cli("health", "nope", config=cli_config)
+    assert unknown.code == 1
+    assert "unknown connection 'nope'; known connections: down, postgresql" in one_error_line(
+        unknown
+    )
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("databases:\n  x:\n    type: sqlite\n    pool_size: many\n")
+    run = dbnb_cli("--config", str(broken), "list")
+    assert run.code == 1
+    assert one_error_line(run) == (
+        f"dbnb: error: {broken}:4: connection 'x': key 'pool_size': "
+        "expected a whole number, got 'many'"
+    )
+
+
+# --- query --------------------------------------------------------------------------
+
+
+def test_query_in_every_format(db: dbnb.Database, cli_config: Path, tmp_path: Path) -> None:
+    sql = "SELECT id, name FROM items WHERE id >= :low AND name <> :skip ORDER BY id"
+    expected = db.query(sql, {"low": 2, "skip": "zzz"})
+    query = ["query", db.name, sql, "--param", "low:=2", "--param", "skip=zzz", "--format"]
+    output = tmp_path / "out.parquet"
+    table, csv, as_json, parquet = dbnb_clis(
+        [*query, "table"],
+        [*query, "csv"],
+        [*query, "json"],
+        [*query, "parquet", "--output", str(output)],
+        config=cli_config,
+    )
+    for run in (table, csv, as_json, parquet):
+        assert run.code == 0, run.err
+
+    assert table.out.split() == ["id", "name", "2", "two", "3", "three"]
+    assert csv.out == "id,name\n2,two\n3,three\n"
+    assert json.loads(as_json.out) == [{"id": 2, "name": "two"}, {"id": 3, "name": "three"}]
+    assert parquet.out == ""
+    written = pq.read_table(output)
+    assert written.schema.types == [dtype.pyarrow_dtype for dtype in expected.dtypes]
+    assert written.to_pylist() == expected.to_dict("records")
+
+
+TYPED_PG = (
+    "SELECT 1.50::numeric(5, 2) AS price, "
+    "timestamptz '2024-05-06 07:08:09.123456+00' AS at, date '2024-05-06' AS day, "
+    """'{"a": [1, 2]}'::jsonb AS doc, '\\x01ff'::bytea AS raw, interval '1 day 2 hours' AS span, """
+    "NULL::integer AS nothing"
+)
+
+
+def test_json_and_csv_keep_postgresql_values(registry: dbnb.Registry, cli_config: Path) -> None:
+    as_json = dbnb_cli("query", "postgresql", TYPED_PG, "-f", "json", config=cli_config)
+    assert as_json.code == 0, as_json.err
+    assert json.loads(as_json.out) == [
+        {
+            "price": "1.50",  # exact, as text
+            "at": "2024-05-06T07:08:09.123456+00:00",
+            "day": "2024-05-06",
+            "doc": {"a": [1, 2]},
+            "raw": "01ff",
+            "span": "P1DT2H0M0S",
+            "nothing": None,
+        }
+    ]
+    as_csv = dbnb_cli("query", "postgresql", TYPED_PG, "-f", "csv", config=cli_config)
+    assert as_csv.code == 0, as_csv.err
+    assert as_csv.out.splitlines() == [
+        "price,at,day,doc,raw,span,nothing",
+        '1.50,2024-05-06 07:08:09.123456+00:00,2024-05-06,"{""a"": [1, 2]}",01ff,1 days 02:00:00,',
+    ]
+
+
+def test_query_output_to_a_file(registry: dbnb.Registry, cli_config: Path, tmp_path: Path) -> None:
+    db = registry.connect("sqlite")  # writing the file is the same for every database
+    output = tmp_path / "items.csv"
+    run = dbnb_cli(
+        "query",
+        db.name,
+        "SELECT 1 AS id, 'one' AS name",
+        "-f",
+        "csv",
+        "-o",
+        str(output),
+        config=cli_config,
+    )
+    assert (run.code, run.out) == (0, "")
+    assert pd.read_csv(output).to_dict("list") == {"id": [1], "name": ["one"]}
+
+    unwritable = dbnb_cli(
+        "query",
+        db.name,
+        "SELECT 1",
+        "-o",
+        str(tmp_path / "no" / "such" / "dir.txt"),
+        config=cli_config,
+    )
+    assert unwritable.code == 1
+    assert "cannot write" in one_error_line(unwritable)
+
+
+def test_query_errors_are_one_line_and_writes_are_refused(
+    db: dbnb.Database, cli_config: Path
+) -> None:
+    missing, capped, write = dbnb_clis(
+        ["query", db.name, "SELECT * FROM no_such_table"],
+        ["query", db.name, "SELECT * FROM items", "--max-rows", "2"],
+        ["query", db.name, "DELETE FROM items"],
+        config=cli_config,
+    )
+    assert missing.code == 1
+    assert "no_such_table" in one_error_line(missing)
+    assert capped.code == 1
+    assert "the result has more than 2 rows (max_rows)" in one_error_line(capped)
+    assert write.code == 1
+    assert "is read-only here" in one_error_line(write)
+    assert len(rows(db)) == 3
+
+
+# --- tables and describe ------------------------------------------------------------
+
+
+def add_view_and_typed_table(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP VIEW IF EXISTS gadget_codes"))
+        session.execute(text("DROP TABLE IF EXISTS gadgets"))
+        session.execute(
+            text(
+                "CREATE TABLE gadgets (code VARCHAR(10) NOT NULL, part INTEGER NOT NULL, "
+                "price NUMERIC(8, 2) DEFAULT 0, note TEXT, PRIMARY KEY (code, part))"
+            )
+        )
+        session.execute(text("CREATE VIEW gadget_codes AS SELECT code FROM gadgets"))
+
+
+def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
+    add_view_and_typed_table(db)
+    listed = inspect.tables(db)
+    assert list(listed.columns) == ["schema", "table", "kind"]
+    mine = listed[listed["table"].isin(["gadgets", "items", "gadget_codes"])]
+    assert mine[["table", "kind"]].values.tolist() == [
+        ["gadget_codes", "view"],
+        ["gadgets", "table"],
+        ["items", "table"],
+    ]
+
+    described = inspect.describe(db, "gadgets")
+    assert list(described.columns) == ["column", "type", "nullable", "default", "primary_key"]
+    assert described["column"].tolist() == ["code", "part", "price", "note"]
+    assert described["type"].str.upper().tolist() == [
+        "VARCHAR(10)",
+        "INTEGER",
+        "NUMERIC(8, 2)",
+        "TEXT",
+    ]
+    assert described["nullable"].tolist() == [False, False, True, True]
+    assert described["primary_key"].tolist() == [True, True, False, False]
+    assert described["default"].iloc[2] in ("0", "0.0", "'0'::numeric")
+    assert described["default"].iloc[:2].isna().all()
+
+    with pytest.raises(dbnb.QueryError, match="no table 'gadget'; did you mean gadgets"):
+        inspect.describe(db, "gadget")
+
+
+def test_describe_schema_qualified_and_unknown_types(registry: dbnb.Registry) -> None:
+    db = registry.connect("postgresql")
+    described = inspect.describe(db, "pg_catalog.pg_class")
+    types = dict(zip(described["column"], described["type"], strict=True))
+    assert types["relname"].upper() in ("NAME", "VARCHAR")
+    assert types["relacl"] == "aclitem"  # SQLAlchemy does not know it: its own name
+
+
+def test_tables_and_describe_commands(db: dbnb.Database, cli_config: Path) -> None:
+    add_view_and_typed_table(db)
+    tables, described, missing = dbnb_clis(
+        ["tables", db.name, "--format", "json"],
+        ["describe", db.name, "items"],
+        ["describe", db.name, "itemz"],
+        config=cli_config,
+    )
+    assert tables.code == 0, tables.err
+    names = {entry["table"]: entry["kind"] for entry in json.loads(tables.out)}
+    assert (names["items"], names["gadget_codes"]) == ("table", "view")
+
+    assert described.code == 0, described.err
+    lines = [line.split() for line in described.out.splitlines()]
+    assert lines[0] == ["column", "type", "nullable", "default", "primary_key"]
+    assert (lines[1][0], lines[1][-1]) == ("id", "True")  # the primary key
+    assert lines[2][0] == "name"
+
+    assert missing.code == 1
+    assert (
+        one_error_line(missing) == f"dbnb: error: {db.name}: no table 'itemz'; did you mean items?"
+    )
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+def test_demo_command(cli_config: Path) -> None:
+    run = dbnb_cli("demo", "sqlite", config=cli_config)
+    assert run.code == 0, run.err
+    assert "refused, as it should be" in run.out
+    assert "shields still there: 3" in run.out
