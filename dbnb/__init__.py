@@ -16,6 +16,8 @@ from dbnb.errors import (
     ReadOnlyError,
     RowLimitError,
     UnknownConnectionError,
+    ValidationError,
+    WriteError,
 )
 from dbnb.health import Health
 from dbnb.monitor import clear_history, history, set_history_size
@@ -37,6 +39,8 @@ __all__ = [
     "Registry",
     "RowLimitError",
     "UnknownConnectionError",
+    "ValidationError",
+    "WriteError",
     "clear_history",
     "close_all",
     "connect",

@@ -8,12 +8,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import pandas as pd
-from sqlalchemy import exc, text
+from sqlalchemy import exc, select, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
 from dbnb import arrow, frames, limits, monitor, parquet, readonly
@@ -22,8 +23,10 @@ from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
+from dbnb.write import Mode, resolve, write_rows
 
 Params = Mapping[str, Any]
+M = TypeVar("M")
 
 
 class Database:
@@ -65,6 +68,14 @@ class Database:
 
     # --- sessions -------------------------------------------------------------------
 
+    def require_writable(self) -> None:
+        """Raise ``ReadOnlyError`` if this connection is marked ``readonly: true``."""
+        if self.config.readonly:
+            where = f" in {self.config.source}" if self.config.source else ""
+            raise ReadOnlyError(
+                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
+            )
+
     @contextmanager
     def connection(
         self, *, write: bool = False, timeout: float | None = None
@@ -73,11 +84,8 @@ class Database:
 
         ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
         """
-        if write and self.config.readonly:
-            where = f" in {self.config.source}" if self.config.source else ""
-            raise ReadOnlyError(
-                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
-            )
+        if write:
+            self.require_writable()
         try:
             connection = self.engine.connect()
         except exc.TimeoutError:
@@ -297,6 +305,66 @@ class Database:
         read-only enforcement and pool status; waits at most about ``timeout`` seconds
         to connect. Never raises for a connection problem: it is in ``.error``."""
         return health_.check(self, timeout=timeout)
+
+    # --- writes and models ------------------------------------------------------------
+
+    def write(
+        self,
+        data: Any,
+        target: Any,
+        mode: Mode = "append",
+        *,
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        progress: bool | None = None,
+    ) -> int:
+        """Validate every row of ``data``, then write them all in one transaction.
+
+        ``data``: a DataFrame, model instances or dicts. ``target``: a SQLModel or
+        SQLAlchemy table class, a ``Table``, or an existing table's name. ``mode``:
+        ``"append"``, ``"upsert"`` (on the primary key, or the unique ``key``) or
+        ``"replace"`` (the table's rows become exactly these). ``create=True``
+        creates a model's table first if it is missing. Returns the rows written.
+        A bad row raises ``dbnb.ValidationError`` before anything is sent; a row
+        the database refuses raises ``dbnb.WriteError``; either way nothing is written.
+        """
+        return write_rows(self, data, target, mode, key=key, create=create, progress=progress)
+
+    def create_tables(self, *models: Any) -> None:
+        """Create the tables of these model classes (or ``Table``s) that do not exist yet."""
+        tables = [resolve(model)[0] for model in models]
+        with self.connection(write=True) as connection, connection.begin():
+            for table in sort_tables([table for table in tables if table is not None]):
+                table.create(connection, checkfirst=True)
+
+    def read_models(
+        self,
+        model: type[M],
+        where: Any = None,
+        *,
+        order_by: Any = None,
+        limit: int | None = None,
+    ) -> list[M]:
+        """The rows of a model's table as model instances, read in a read-only session.
+
+        ``where``: one SQLAlchemy condition or a list of them (``Shield.defense > 50``).
+        Without ``order_by``, rows come in primary key order.
+        """
+        statement = select(model)
+        conditions = where if isinstance(where, list | tuple) else [where]
+        statement = statement.where(*(c for c in conditions if c is not None))
+        if order_by is None:
+            table = resolve(model)[0]
+            order_by = list(table.primary_key.columns) if table is not None else []
+        statement = statement.order_by(
+            *(order_by if isinstance(order_by, list | tuple) else [order_by])
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self.session() as session:
+            found = list(session.execute(statement).scalars())
+            session.expunge_all()  # usable after the read-only session rolls back
+        return found
 
     def _pool_timeout_message(self) -> str:
         pool = self.engine.pool

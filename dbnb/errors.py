@@ -5,9 +5,11 @@
      │    └── UnknownConnectionError   no connection has that name
      ├── ReadOnlyError            a write was attempted through a read-only path
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
-     └── QueryError               the database refused a statement
-          ├── QueryTimeoutError   a statement ran past its statement_timeout
-          └── RowLimitError       a result had more rows than max_rows
+     ├── QueryError               the database refused a statement
+     │    ├── QueryTimeoutError   a statement ran past its statement_timeout
+     │    └── RowLimitError       a result had more rows than max_rows
+     └── WriteError               a write failed and was rolled back: nothing was written
+          └── ValidationError     a row does not fit the table; found before anything was sent
 
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
@@ -16,8 +18,9 @@ carries a password.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from pathlib import Path
+from typing import Any, Self
 
 
 class DbnbError(Exception):
@@ -80,3 +83,54 @@ class QueryTimeoutError(QueryError):
 
 class RowLimitError(QueryError):
     """A result had more rows than max_rows allows; nothing more was fetched."""
+
+
+class WriteError(DbnbError):
+    """A write failed and was rolled back, so nothing was written; names the row where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        row: Hashable | None = None,
+        column: str | None = None,
+        value: Any = None,
+        reason: str | None = None,
+    ) -> None:
+        self.table = table
+        self.row = row
+        self.column = column
+        self.value = value
+        self.reason = reason or message
+        super().__init__(message)
+
+    @classmethod
+    def at(
+        cls,
+        table: str,
+        reason: str,
+        *,
+        row: Hashable | None = None,
+        column: str | None = None,
+        value: Any = None,
+    ) -> Self:
+        """The error for one row and column, with a message that names them."""
+        where = [f"table {table!r}"]
+        if row is not None:
+            where.append(f"row {row!r}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        if row is not None or value is not None:
+            where.append(f"value {_short(value)}")
+        message = f"{', '.join(where)}: {reason}; nothing was written"
+        return cls(message, table=table, row=row, column=column, value=value, reason=reason)
+
+
+class ValidationError(WriteError):
+    """A row does not fit the table's types or constraints; found before any row was sent."""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -133,12 +133,13 @@ def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataTyp
     for column in description:
         info = adapters.types.get(column.type_code)
         name = info.name if info is not None else None
-        if name == "numeric":
+        if info is not None and getattr(info, "array_oid", None) == column.type_code:
+            # psycopg finds an array's OID under its element type: int4[] is not int4.
+            kinds.append(OBJECT)
+        elif name == "numeric":
             kinds.append(_decimal(column.precision, column.scale))
         elif name is not None and name in _PG_TYPES:
             kinds.append(_PG_TYPES[name])
-        elif info is not None and getattr(info, "array_oid", None) == column.type_code:
-            kinds.append(OBJECT)
         else:
             kinds.append(OBJECT if name is not None and name.startswith("_") else None)
     return kinds

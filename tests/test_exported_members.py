@@ -18,6 +18,9 @@ def test_errors_derive_from_dbnb_error() -> None:
         "ReadOnlyError",
         "QueryError",
         "PoolTimeoutError",
+        "WriteError",
+        "ValidationError",
     ):
         assert issubclass(getattr(dbnb, name), dbnb.DbnbError)
     assert issubclass(dbnb.UnknownConnectionError, dbnb.ConfigError)
+    assert issubclass(dbnb.ValidationError, dbnb.WriteError)

@@ -1,0 +1,150 @@
+"""How each column type travels: its kind, and the Arrow type its values are sent as.
+
+Shared by ``dbnb.validate`` (which checks values against the kind) and
+``dbnb.bulk`` (which sends them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Column, Table
+from sqlalchemy import types as sqltypes
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one column's values are checked and sent."""
+
+    kind: str
+    arrow: pa.DataType | None
+    sql_type: sqltypes.TypeEngine[Any]
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages and attributes)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def unwrap(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
+    """The type a TypeDecorator stores as (its ``process_bind_param`` is not run)."""
+    while isinstance(sql_type, sqltypes.TypeDecorator):
+        sql_type = sql_type.impl_instance
+    return sql_type
+
+
+def spec_for(sql_type: sqltypes.TypeEngine[Any], backend: str) -> Spec:
+    """The kind and wire type of a column type on ``backend`` ('postgresql', 'sqlite', ...)."""
+    t = unwrap(sql_type)
+    pg = backend == "postgresql"
+
+    def make(kind: str, arrow: pa.DataType | None) -> Spec:
+        return Spec(kind, arrow, t)
+
+    if isinstance(t, sqltypes.Boolean):
+        return make("bool", pa.bool_())
+    if isinstance(t, sqltypes.Enum):
+        return make("enum", pa.string())
+    if isinstance(t, sqltypes.SmallInteger):
+        return make("int", pa.int16() if pg else pa.int64())
+    if isinstance(t, sqltypes.BigInteger):
+        return make("int", pa.int64())
+    if isinstance(t, sqltypes.Integer):
+        # PostgreSQL's integer is 4 bytes; SQLite's INTEGER holds 8.
+        return make("int", pa.int32() if pg else pa.int64())
+    if isinstance(t, sqltypes.Float) or (isinstance(t, sqltypes.Numeric) and not t.asdecimal):
+        single = isinstance(t, sqltypes.REAL) or (
+            isinstance(t, sqltypes.Float) and t.precision is not None and t.precision <= 24
+        )
+        return make("float", pa.float32() if pg and single else pa.float64())
+    if isinstance(t, sqltypes.Numeric):
+        if t.precision is not None and t.precision <= 38:
+            return make("decimal", pa.decimal128(t.precision, t.scale or 0))
+        return make("decimal", None)  # unconstrained: the values decide
+    if isinstance(t, sqltypes.DateTime):
+        return make("datetime", _UTC_MICROS if t.timezone else pa.timestamp("us"))
+    if isinstance(t, sqltypes.Date):
+        return make("date", pa.date32())
+    if isinstance(t, sqltypes.Time):
+        return make("time", pa.time64("us"))
+    if isinstance(t, sqltypes.Interval):
+        return make("interval", pa.duration("us"))
+    if isinstance(t, sqltypes.JSON):
+        return make("json", pa.string())
+    if isinstance(t, sqltypes.Uuid):
+        return make("uuid", pa.binary(16))
+    if isinstance(t, sqltypes.ARRAY):
+        item = spec_for(t.item_type, backend)
+        if item.arrow is None or item.kind in ("json", "uuid", "enum", "array"):
+            return make("other", None)
+        return make("array", pa.list_(item.arrow))
+    if isinstance(t, sqltypes.String):
+        return make("string", pa.string())
+    if isinstance(t, sqltypes.LargeBinary | sqltypes._Binary):
+        return make("binary", pa.binary())
+    return make("other", None)
+
+
+def has_default(column: Column[Any]) -> bool:
+    """Whether the database (or SQLAlchemy) fills the column in when no value is given."""
+    table = column.table
+    autoincrement = isinstance(table, Table) and table.autoincrement_column is column
+    return (
+        autoincrement
+        or column.server_default is not None
+        or column.default is not None
+        or column.identity is not None
+    )
+
+
+def python_default(column: Column[Any], rows: int) -> list[Any] | None:
+    """Values of a SQLAlchemy-side default (``Column(default=...)``), or None."""
+    default = column.default
+    if isinstance(default, ScalarElementColumnDefault):
+        return [default.arg] * rows
+    if isinstance(default, CallableColumnDefault):
+        make: Callable[[Any], Any] = default.arg
+        return [make(None) for _ in range(rows)]
+    return None  # a SQL expression or a sequence: the database evaluates it
+
+
+def json_encoder() -> Callable[[Any], str]:
+    """A JSON encoder for a whole column; NaN is not JSON (PostgreSQL refuses it).
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call, which is most of
+    the time spent on small documents; one C encoder made here serves the whole
+    column (``json.encoder.c_make_encoder``, where the interpreter has it).
+    """
+    base = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return base.encode
+    try:
+        fast = make(
+            {}, base.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
+        )
+
+        def encode(value: Any) -> str:
+            return "".join(fast(value, 0))
+
+        if encode({"a": [1, 2.5, None, "ü"]}) != base.encode({"a": [1, 2.5, None, "ü"]}):
+            return base.encode
+    except Exception:  # another interpreter's private signature: the public way is fine
+        return base.encode
+    return encode
+
+
+def type_name(sql_type: sqltypes.TypeEngine[Any]) -> str:
+    """The SQL name of a column type, as DDL would spell it."""
+    try:
+        return str(sql_type.compile())
+    except Exception:  # a dialect-specific type the default dialect cannot spell
+        return type(sql_type).__name__.upper()
