@@ -12,7 +12,8 @@ object per value. The rules of the guarded SQLAlchemy path hold here too:
 - **Read-only, enforced by the database**: connections are opened with
   ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
   so every statement runs in a read-only transaction, whose snapshot the
-  checkout's ping takes before any statement of the caller's (after that the
+  checkout's ping (else the parse of the caller's statement) takes before
+  anything in the caller's statement runs (after that the
   server refuses ``SET TRANSACTION READ WRITE`` and
   ``set_config('transaction_read_only', ...)``). Every transaction is rolled
   back, which also undoes whatever a query set. Only one statement that starts
@@ -416,7 +417,7 @@ class ArrowReader:
         is left to the guarded path, which gives the canonical result or error."""
         text = " ".join(str(error).split())
         sqlstate = getattr(error, "sqlstate", None) or ""
-        if sqlstate == "57014" or "canceling statement due to user request" in text:
+        if "canceling statement due to user request" in text:  # not a server-side timeout
             raise KeyboardInterrupt from None
         lost = sqlstate.startswith(("08", "57P")) or any(sign in text for sign in _LOST)
         if lost:
