@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   installs dbnb into .venv and runs the demo on the embedded SQLite default
-#   make test   installs dbnb with its dev tools and runs ruff, mypy and the whole test suite
+#   make test   installs dbnb with its dev tools and runs ruff, mypy, the whole test suite and the notebooks
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -23,5 +23,6 @@ lint: install
 	$(VENV)/bin/ruff format --check dbnb tests bench
 	$(VENV)/bin/mypy dbnb
 
+# The notebooks run too: nbval executes each and compares its outputs with the saved ones.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg

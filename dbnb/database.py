@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 
 import pandas as pd
-from sqlalchemy import exc, select, text
+from sqlalchemy import exc, select
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import arrow, frames, limits, monitor, parquet, readonly
+from dbnb import arrow, frames, limits, monitor, parquet, readonly, sqltext
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
@@ -157,7 +157,8 @@ class Database:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
-        (never spliced into the text), or a SQLAlchemy/SQLModel ``select()``.
+        (never spliced into the text; ``:n::int`` casts, and colons inside
+        literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
         ``timeout`` (seconds) and ``max_rows`` override the connection's
         statement_timeout and max_rows for this call. ``progress`` counts rows
         as they are fetched; by default only when someone is watching (a
@@ -173,7 +174,7 @@ class Database:
             frame = self._columnar_frame(sql, values)
             if frame is not None:
                 return frame
-        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             # The statement's history record stays open until its rows are fetched.
@@ -278,7 +279,7 @@ class Database:
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        statement: Executable = text(sql) if isinstance(sql, str) else sql
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
         with self.connection(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)

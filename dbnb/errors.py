@@ -8,8 +8,9 @@
      ├── QueryError               the database refused a statement
      │    ├── QueryTimeoutError   a statement ran past its statement_timeout
      │    └── RowLimitError       a result had more rows than max_rows
-     └── WriteError               a write failed and was rolled back: nothing was written
-          └── ValidationError     a row does not fit the table; found before anything was sent
+     ├── WriteError               a write failed and was rolled back: nothing was written
+     │    └── ValidationError     a row does not fit the table; found before anything was sent
+     └── ParameterError           a :name placeholder has no value to bind
 
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
@@ -134,3 +135,7 @@ class ValidationError(WriteError):
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ParameterError(DbnbError):
+    """A ``:name`` placeholder in the SQL has no value to bind (no variable of that name)."""

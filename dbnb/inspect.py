@@ -1,7 +1,9 @@
 """What a connection holds: its tables, and a table's columns, as DataFrames.
 
 Both read through a read-only connection with SQLAlchemy's ``inspect``, so
-they work the same on every database SQLAlchemy knows.
+they work the same on every database SQLAlchemy knows. They are the Python
+side of ``%db tables`` / ``%db describe TABLE`` and of ``dbnb tables`` /
+``dbnb describe``: ``dbnb.tables("warehouse")``, ``dbnb.describe(db, "orders")``.
 """
 
 from __future__ import annotations
@@ -22,14 +24,24 @@ if TYPE_CHECKING:
     from dbnb.database import Database
 
 TABLE_COLUMNS = ["schema", "table", "kind"]
-DESCRIBE_COLUMNS = ["column", "type", "nullable", "default", "primary_key"]
+DESCRIBE_COLUMNS = ["column", "type", "nullable", "default", "primary_key", "references"]
 
 
-def tables(db: Database, schema: str | None = None) -> pd.DataFrame:
+def _database(db: Database | str | None) -> Database:
+    """A ``Database`` as given, or the one ``dbnb.connect`` gives for a name (None: default)."""
+    from dbnb.database import Database
+    from dbnb.registry import connect
+
+    return db if isinstance(db, Database) else connect(db)
+
+
+def tables(db: Database | str | None = None, schema: str | None = None) -> pd.DataFrame:
     """The tables and views of ``schema`` (default: the connection's default schema).
 
+    ``db`` is a ``Database``, a connection name, or None for the default one.
     Columns: ``schema``, ``table``, ``kind`` (``table`` or ``view``), sorted by name.
     """
+    db = _database(db)
     with db.connection() as connection:
         inspector = _inspector(db, connection)
         try:
@@ -42,12 +54,14 @@ def tables(db: Database, schema: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype("string")
 
 
-def describe(db: Database, table: str, schema: str | None = None) -> pd.DataFrame:
+def describe(db: Database | str | None, table: str, schema: str | None = None) -> pd.DataFrame:
     """The columns of ``table`` (``schema.table`` works too), in their order.
 
     Columns: ``column``, ``type`` (as the database spells it), ``nullable``,
-    ``default`` (the server default's SQL, or None), ``primary_key``.
+    ``default`` (the server default's SQL, or None), ``primary_key``,
+    ``references`` (``table.column`` a foreign key points to, or None).
     """
+    db = _database(db)
     with db.connection() as connection:
         inspector = _inspector(db, connection)
         try:
@@ -61,6 +75,7 @@ def describe(db: Database, table: str, schema: str | None = None) -> pd.DataFram
             primary_key = set(
                 inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or ()
             )
+            references = _references(inspector.get_foreign_keys(table, schema=schema))
         except exc.SQLAlchemyError as error:
             raise QueryError(f"{db.name}: cannot describe {table!r}: {_one_line(error)}") from None
     rows = [
@@ -70,13 +85,30 @@ def describe(db: Database, table: str, schema: str | None = None) -> pd.DataFram
             bool(column.get("nullable", True)),
             None if column.get("default") is None else str(column["default"]),
             column["name"] in primary_key,
+            references.get(column["name"]),
         )
         for column in columns
     ]
     frame = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS)
     return frame.astype(
-        {"column": "string", "type": "string", "nullable": "bool", "default": "string"}
+        {
+            "column": "string",
+            "type": "string",
+            "nullable": "bool",
+            "default": "string",
+            "references": "string",
+        }
     ).astype({"primary_key": "bool"})
+
+
+def _references(foreign_keys: list[Any]) -> dict[str, str]:
+    """Column -> ``table.column`` (``schema.table.column`` across schemas) it refers to."""
+    found = {}
+    for key in foreign_keys:
+        target = ".".join(filter(None, [key.get("referred_schema"), key["referred_table"]]))
+        pairs = zip(key["constrained_columns"], key["referred_columns"], strict=False)
+        found.update({mine: f"{target}.{theirs}" for mine, theirs in pairs})
+    return found
 
 
 def _inspector(db: Database, connection: sqlalchemy.Connection) -> sqlalchemy.Inspector:

@@ -36,6 +36,8 @@ Dialect = Literal["postgresql", "sqlite"]
 _SQLALCHEMY_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][\w\x80-\uffff]*)?\$")
 _WORD = re.compile(r"[A-Za-z_]+")
+_NAME = re.compile(r"[A-Za-z_]\w*\Z")
+_BIND_BEFORE_CAST = re.compile(r"(?<![:\w\\]):[A-Za-z_]\w*::")
 _INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 _QUERY_KEYWORDS = {
     "postgresql": {"select", "with", "values", "table"},
@@ -70,7 +72,9 @@ def to_positional(sql: str, dialect: Dialect) -> Positional | None:
         return None
     binds = list(_SQLALCHEMY_BIND.finditer(sql))
     if any(not _inside(match.start(), code) for match in binds) or "\\:" in sql:
-        return None  # text() would bind inside a literal or comment: keep its behaviour
+        return None  # a bind-like colon inside a literal or comment: keep the guarded path
+    if any(not _NAME.match(match.group(1)) for match in binds) or _BIND_BEFORE_CAST.search(sql):
+        return None  # `:1x`, `:é`, `:n::int`: dbnb.sqltext (the guarded path) reads these apart
     names: list[str] = []
     pieces: list[str] = []
     cursor = 0

@@ -318,7 +318,14 @@ def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
     ]
 
     described = inspect.describe(db, "gadgets")
-    assert list(described.columns) == ["column", "type", "nullable", "default", "primary_key"]
+    assert list(described.columns) == [
+        "column",
+        "type",
+        "nullable",
+        "default",
+        "primary_key",
+        "references",
+    ]
     assert described["column"].tolist() == ["code", "part", "price", "note"]
     assert described["type"].str.upper().tolist() == [
         "VARCHAR(10)",
@@ -357,8 +364,8 @@ def test_tables_and_describe_commands(db: dbnb.Database, cli_config: Path) -> No
 
     assert described.code == 0, described.err
     lines = [line.split() for line in described.out.splitlines()]
-    assert lines[0] == ["column", "type", "nullable", "default", "primary_key"]
-    assert (lines[1][0], lines[1][-1]) == ("id", "True")  # the primary key
+    assert lines[0] == ["column", "type", "nullable", "default", "primary_key", "references"]
+    assert (lines[1][0], lines[1][-2]) == ("id", "True")  # the primary key
     assert lines[2][0] == "name"
 
     assert missing.code == 1

@@ -53,6 +53,8 @@ REFUSED = [
     "SELECT $$ :x $$",
     "SELECT \\:x",
     "SELECT $1",  # a placeholder of its own would clash with the binds
+    "SELECT :n::int",  # dbnb.sqltext binds these where text() would not: guarded path
+    "SELECT :é",
     "SELECT 'unterminated",
     "SELECT /* unterminated",
     "SELECT $q$ unterminated",

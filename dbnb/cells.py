@@ -1,0 +1,156 @@
+"""Run the SQL of a notebook cell: several statements, placeholders bound from a namespace.
+
+This is the library half of ``%%db``; it knows nothing of IPython. A read
+cell runs each statement through the read-only path, in one read-only
+transaction (the guards refuse several statements in one call, so the cell is
+split first). A write cell runs all its statements in one write transaction
+that commits once at the end, or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import exc
+from sqlalchemy.engine import CursorResult, Row
+
+from dbnb import frames, monitor, sqltext
+from dbnb.database import Database, describe_error
+from dbnb.errors import DbnbError, ParameterError, QueryError, RowLimitError
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What a cell did: the rows of its last statement that returned rows, if any."""
+
+    frame: pd.DataFrame | None
+    connection: str
+    statements: int
+    # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
+    rows: int
+    elapsed: float
+    write: bool
+
+
+def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+    """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
+
+    The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
+    statement that produced it), ``connection``, ``elapsed`` (seconds, whole
+    cell), ``rows`` and ``parameters`` (the names bound, never their values).
+    """
+    statements = sqltext.split(sql)
+    if not statements:
+        raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
+    for number, statement in enumerate(statements, 1):
+        _refuse_transaction_control(db, statement, number)
+    values = [_values(statement, namespace) for statement in statements]
+    started = time.perf_counter()
+    frame: pd.DataFrame | None = None
+    source: sqltext.Statement | None = None
+    changed = 0
+    limit = db.config.max_rows
+    number = 0
+    result: CursorResult[Any] | None = None
+    try:
+        with db.connection(write=write) as connection, connection.begin() as transaction:
+            if limit is not None:
+                # As in Database.query: stream, so a runaway result stops at the cap.
+                connection = connection.execution_options(stream_results=True)
+            for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                number = index + 1  # for the error message
+                clause = statement.to_text()
+                # The statement's history record stays open until its rows are fetched.
+                result = connection.execute(
+                    clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                )
+                if result.returns_rows:
+                    frame = frames.to_frame(result, clause, max_rows=limit, fetch=_fetch)
+                    source = statement
+                else:
+                    monitor.fetched(result, None)
+                    changed += max(result.rowcount, 0)
+            if not write:
+                transaction.rollback()
+    except frames.TooManyRows:
+        if result is not None:
+            monitor.refused(result, f"more than {limit:,} rows (max_rows)")
+        raise RowLimitError(
+            f"connection {db.name!r}: statement {number} has more than {limit:,} rows "
+            "(max_rows); raise max_rows in the config, or narrow the query"
+        ) from None
+    except exc.StatementError as error:
+        where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
+        raise QueryError(f"{db.name}: {where}{describe_error(error)}") from None
+    except UnicodeEncodeError as error:
+        raise QueryError(
+            f"{db.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+        ) from None
+    elapsed = time.perf_counter() - started
+    if frame is not None and source is not None:
+        frame.attrs.update(
+            sql=source.sql,
+            connection=db.name,
+            elapsed=elapsed,
+            rows=len(frame),
+            parameters=list(source.params),
+        )
+    return CellResult(
+        frame=frame,
+        connection=db.name,
+        statements=len(statements),
+        rows=len(frame) if frame is not None else changed,
+        elapsed=elapsed,
+        write=write,
+    )
+
+
+# Statements that would end or start a transaction in the middle of a cell.
+_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
+
+
+def _refuse_transaction_control(db: Database, statement: sqltext.Statement, number: int) -> None:
+    words = statement.keywords
+    if not words or words[0] not in _TRANSACTION_CONTROL:
+        return
+    if words[0] == "ROLLBACK" and words[1:] == ("TO",):  # to a savepoint: stays inside
+        return
+    if words[0] == "PREPARE" and words[1:] != ("TRANSACTION",):  # a prepared statement
+        return
+    raise QueryError(
+        f"{db.name}: statement {number} is {words[0]}: a cell runs as one transaction that "
+        "dbnb begins and ends (read-only, or with --write committed at the end), so leave "
+        "transaction control out; nothing was run"
+    )
+
+
+def _fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+    """Fetch rows and report them to the history (no progress bar: cells run in notebooks
+    whose saved outputs must not change from run to run)."""
+    try:
+        rows = frames.fetch_rows(result, count)
+    except BaseException as error:
+        monitor.fetched(result, None, error)
+        raise
+    monitor.fetched(result, len(rows))
+    return rows
+
+
+def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [name for name in statement.params if name not in namespace]
+    if missing:
+        names = ", ".join(missing)
+        raise ParameterError(
+            f"no notebook variable named {names} to bind to :{missing[0]} in: "
+            f"{_short(statement.sql)} (assign it first)"
+        )
+    return {name: namespace[name] for name in statement.params}
+
+
+def _short(sql: str, width: int = 60) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."

@@ -1,0 +1,35 @@
+"""Using a named dbnb connection from other SQL tools, such as jupysql's ``%sql``.
+
+``dbnb.sql_engine("replica")`` is the connection's pooled engine with dbnb's
+read-only guards on: hand it to jupysql (``%sql replica_engine --alias replica``)
+after ``%config SqlMagic.autocommit = False``, because dbnb refuses to read in
+autocommit mode (the server's read-only transaction is what keeps a read a
+read). ``write=True`` asks for an engine whose transactions may write; the
+connection must allow writes (no ``readonly: true``), and it is offered on
+PostgreSQL only: there, with jupysql's autocommit on, each statement commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from dbnb import readonly
+from dbnb.database import Database
+from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.registry import connect
+
+
+def sql_engine(connection: Database | str | None = None, *, write: bool = False) -> Engine:
+    """The engine of a dbnb connection for another SQL tool: read-only unless ``write``."""
+    db = connection if isinstance(connection, Database) else connect(connection)
+    if not write:
+        return db.engine
+    if db.config.readonly:
+        where = f" ({db.config.source})" if db.config.source else ""
+        raise ReadOnlyError(f"connection {db.name!r} is readonly: true{where}; it never writes")
+    if db.config.backend != "postgresql":
+        raise DbnbError(
+            f"connection {db.name!r}: a writing engine for other tools is offered on PostgreSQL "
+            f"only, not {db.config.backend}; write with %%db --write or db.session(write=True)"
+        )
+    return db.engine.execution_options(**{readonly.WRITE_OPTION: True})

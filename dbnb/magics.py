@@ -1,0 +1,313 @@
+"""The ``%db`` / ``%%db`` magics: a thin notebook front end over dbnb.
+
+``%load_ext dbnb`` registers them; ``%unload_ext dbnb`` removes them. This is
+the only module of dbnb that imports IPython. The magic parses its options,
+calls the library, and shows or stores what comes back; errors the user can
+fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
+``_user_errors``, while anything else (a bug in dbnb) keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Integer
+
+from dbnb import cells, health, inspect, monitor, readonly
+from dbnb.config import Config, ConnectionConfig
+from dbnb.database import Database
+from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.registry import Registry
+
+# A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
+_OPTIONS_WITH_VALUE = {"-o", "--out"}
+_HISTORY_SHOWN = 20  # statements `%db history` shows without N
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """The one place where an error the user can fix becomes a one-line ``UsageError``."""
+    try:
+        yield
+    except DbnbError as error:
+        raise UsageError(str(error)) from None
+
+
+@magics_class
+class DbMagics(Magics):
+    """The ``%db`` magics, holding one ``dbnb.Registry`` of named connections."""
+
+    display_limit = Integer(
+        20,
+        help="Rows a %db result shows (head and tail) when it has more; 0 leaves it to pandas. "
+        "The variable given with -o, and _, hold every row.",
+    ).tag(config=True)
+
+    def __init__(self, shell: InteractiveShell, registry: Registry | None = None) -> None:
+        super().__init__(shell)
+        self.user_shell = shell  # typed: Magics.shell may be None
+        self.registry = registry if registry is not None else Registry()
+        self.current: str | None = None  # None: the config's default connection
+        # The frames this magic returned, by id: only those get the display cap,
+        # not every frame derived from them (pandas copies attrs onto those).
+        self._capped: dict[int, weakref.ref[pd.DataFrame]] = {}
+        self._subcommands: dict[str, Callable[[list[str]], Any]] = {
+            "use": self._use,
+            "tables": self._tables,
+            "describe": self._describe,
+            "health": self._health,
+            "history": self._history,
+        }
+
+    # --- the magic ------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument(
+        "-o",
+        "--out",
+        metavar="VAR",
+        help="also store the result, every row of it, in the notebook variable VAR",
+    )
+    @argument(
+        "--write",
+        action="store_true",
+        help="allow DML/DDL: all statements run in one write transaction, "
+        "committed together or not at all",
+    )
+    @argument(
+        "words",
+        nargs="*",
+        help="%%%%db: the connection to use for this cell (default: the current one); "
+        "%%db: a subcommand or SQL",
+    )
+    @no_var_expand  # `{x}` and `$x` in SQL are SQL text: values come in only as :x
+    @line_cell_magic
+    def db(self, line: str, cell: str | None = None) -> Any:
+        """Query a named dbnb connection; the result is a DataFrame.
+
+        %db                       list the connections, marking the current one
+        %db use NAME              make NAME the current connection
+        %db SELECT ...            run SQL on the current connection
+        %db tables [SCHEMA]       the tables and views of the current connection
+        %db describe TABLE        the columns of TABLE: type, nullability, keys
+        %db health [NAME ...]     reachable, server version, latency, read-only verified
+                                  (default: every connection)
+        %db history [N]           the newest N statements dbnb ran (default 20)
+
+        %%db [NAME] [-o VAR] [--write]
+        SELECT ... WHERE region = :region
+
+        A cell may hold several statements; the result of the last one that
+        returns rows is shown. `:name` is bound from the notebook variable
+        `name` as a parameter, never pasted into the SQL. Without --write,
+        every statement runs read-only and a write is refused. The result
+        shows at most `%config DbMagics.display_limit` rows (default 20);
+        `_` and the -o variable hold every row.
+        """
+        with _user_errors():
+            if cell is None:
+                return self._line(line)
+            return self._cell(line, cell)
+
+    def _line(self, line: str) -> Any:
+        options, rest = _split_options(line)
+        args = parse_argstring(self.db, " ".join(options))
+        words = rest.split()
+        if not words:
+            if options:
+                raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
+            return connections(self.registry.config, self._database().name)
+        subcommand = self._subcommands.get(words[0].lower())
+        if subcommand is not None:
+            if options:
+                raise UsageError(f"%db {words[0]} takes no options")
+            return subcommand(words[1:])
+        return self._query(self._database(), rest, out=args.out, write=args.write)
+
+    def _cell(self, line: str, cell: str) -> Any:
+        args = parse_argstring(self.db, line)
+        if len(args.words) > 1:
+            raise UsageError(
+                f"%%db takes one connection name, got {' '.join(args.words)!r}; "
+                "write the SQL in the cell body"
+            )
+        db = self._database(args.words[0] if args.words else None)
+        return self._query(db, cell, out=args.out, write=args.write)
+
+    # --- queries --------------------------------------------------------------------
+
+    def _database(self, name: str | None = None) -> Database:
+        return self.registry.connect(name if name is not None else self.current)
+
+    def _query(self, db: Database, sql: str, *, out: str | None, write: bool) -> Any:
+        if out is not None and not out.isidentifier():
+            raise UsageError(f"-o {out}: not a valid Python variable name")
+        try:
+            result = cells.run(db, sql, self.user_shell.user_ns, write=write)
+        except ReadOnlyError as error:
+            if db.config.readonly or write:
+                where = f" ({db.config.source})" if db.config.source else ""
+                raise ReadOnlyError(
+                    f"connection {db.name!r} is readonly: true{where}; it never writes"
+                ) from None
+            # The guard's reason, with the magic's way to write instead of the library's.
+            reason = str(error).removesuffix(f"; {readonly.HOW_TO_WRITE}")
+            raise ReadOnlyError(f"{reason}; add --write to run it") from None
+        print(_summary(result))
+        frame = result.frame
+        if frame is None:
+            return None
+        if out is not None:
+            self.user_shell.user_ns[out] = frame
+        key = id(frame)
+        self._capped[key] = weakref.ref(frame, lambda _: self._capped.pop(key, None))
+        return frame
+
+    # --- subcommands ----------------------------------------------------------------
+
+    def _use(self, words: list[str]) -> None:
+        if len(words) != 1:
+            raise UsageError("usage: %db use NAME")
+        db = self.registry.connect(words[0])
+        self.current = db.name
+        mode = ", readonly" if db.config.readonly else ""
+        print(f"using {db.name} ({db.config.safe_url}{mode})")
+
+    def _tables(self, words: list[str]) -> pd.DataFrame:
+        if len(words) > 1:
+            raise UsageError("usage: %db tables [SCHEMA]")
+        return inspect.tables(self._database(), schema=words[0] if words else None)
+
+    def _describe(self, words: list[str]) -> pd.DataFrame:
+        if len(words) != 1:
+            raise UsageError("usage: %db describe TABLE")
+        return inspect.describe(self._database(), words[0])
+
+    def _health(self, names: list[str]) -> pd.DataFrame:
+        chosen = names or self.registry.names
+        return health.frame(health.check_all([self.registry.connect(name) for name in chosen]))
+
+    def _history(self, words: list[str]) -> pd.DataFrame:
+        if len(words) > 1 or (words and not words[0].isdigit()):
+            raise UsageError("usage: %db history [N]  (the newest N statements, default 20)")
+        return monitor.history(limit=int(words[0]) if words else _HISTORY_SHOWN)
+
+    # --- display --------------------------------------------------------------------
+
+    def _is_capped(self, frame: pd.DataFrame) -> bool:
+        ref = self._capped.get(id(frame))
+        return self.display_limit > 0 and ref is not None and ref() is frame
+
+    @contextmanager
+    def _display_options(self, frame: pd.DataFrame) -> Iterator[None]:
+        if self._is_capped(frame):
+            limit = self.display_limit
+            with pd.option_context("display.max_rows", limit, "display.min_rows", limit):
+                yield
+        else:
+            yield
+
+    def format_html(self, frame: pd.DataFrame) -> str | None:
+        with self._display_options(frame):
+            html: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
+            return html
+
+    def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+        with self._display_options(frame):
+            printer.text(repr(frame))
+
+
+def connections(config: Config, current: str | None) -> pd.DataFrame:
+    """What ``%db`` lists: one row per configured connection, ``*`` on the current one."""
+    entries = list(config.connections.values())
+    return pd.DataFrame(
+        {
+            "current": ["*" if entry.name == current else "" for entry in entries],
+            "connection": [entry.name for entry in entries],
+            "type": [entry.backend for entry in entries],
+            "url": [_short_url(entry) for entry in entries],
+            "readonly": [entry.readonly for entry in entries],
+        }
+    ).astype({"current": "string", "connection": "string", "type": "string", "url": "string"})
+
+
+def _short_url(entry: ConnectionConfig) -> str:
+    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
+    database = entry.url.database or ""
+    if entry.backend != "sqlite" or not os.path.isabs(database):
+        return entry.safe_url
+    relative = os.path.relpath(database)
+    if len(relative) >= len(database):
+        return entry.safe_url
+    return entry.url.set(database=relative).render_as_string(hide_password=True)
+
+
+def _split_options(line: str) -> tuple[list[str], str]:
+    """Split a ``%db`` line into its leading options and the rest, kept verbatim (SQL)."""
+    options: list[str] = []
+    wants_value = False
+    for match in re.finditer(r"\S+", line):
+        token = match.group()
+        if wants_value or _OPTION.fullmatch(token):
+            options.append(token)
+            wants_value = not wants_value and token in _OPTIONS_WITH_VALUE
+            continue
+        return options, line[match.start() :].strip()
+    return options, ""
+
+
+def _summary(result: cells.CellResult) -> str:
+    """One line: connection, rows, elapsed."""
+    statements = f"{result.statements} statements, " if result.statements > 1 else ""
+    if result.frame is not None:
+        rows = f"{result.rows} row" + ("" if result.rows == 1 else "s")
+    else:
+        rows = f"{result.rows} row{'' if result.rows == 1 else 's'} changed"
+    done = ", committed" if result.write else ""
+    return f"{result.connection}: {statements}{rows}{done} in {_seconds(result.elapsed)}"
+
+
+def _seconds(elapsed: float) -> str:
+    return f"{elapsed * 1000:.1f} ms" if elapsed < 1 else f"{elapsed:.2f} s"
+
+
+# --- the extension hooks ------------------------------------------------------------
+
+_FORMATS = ("text/html", "text/plain")
+
+
+def load_ipython_extension(shell: InteractiveShell) -> None:
+    """``%load_ext dbnb``: register the magics and the display cap of their results."""
+    magics = DbMagics(shell)
+    shell.register_magics(magics)
+    assert shell.display_formatter is not None
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, magics.format_html)
+    formatters["text/plain"].for_type(pd.DataFrame, magics.format_text)
+
+
+def unload_ipython_extension(shell: InteractiveShell) -> None:
+    """``%unload_ext dbnb``: remove the magics and close the pools they opened."""
+    magics = shell.magics_manager.registry.pop(DbMagics.__name__, None)
+    if not isinstance(magics, DbMagics):
+        return
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("db", None)
+    if shell.display_formatter is not None:
+        for mime in _FORMATS:
+            shell.display_formatter.formatters[mime].type_printers.pop(pd.DataFrame, None)
+    configurables: list[Any] = shell.configurables
+    if magics in configurables:
+        configurables.remove(magics)
+    magics.registry.close()

@@ -1,0 +1,399 @@
+"""Write the example notebooks and save their outputs by running them top to bottom.
+
+    .venv/bin/python notebooks/build.py            # every notebook
+    .venv/bin/python notebooks/build.py 03         # the ones whose name starts with 03
+
+`make test` executes the saved notebooks with nbval and compares their outputs,
+so run this after changing a notebook (or dbnb's output) and commit the result.
+Cells tagged `raises-exception` show an error on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+ERROR = "raises-exception"
+
+NOTEBOOKS: dict[str, list[tuple[str, str] | tuple[str, str, str]]] = {}
+
+NOTEBOOKS["01_quick_start"] = [
+    (
+        "md",
+        """# Quick start: the embedded SQLite default
+
+dbnb finds the project's `etc/infra.yaml` (here `../etc/infra.yaml`), whose
+default connection `local` is a SQLite file: no server needed. Load the magics:""",
+    ),
+    ("code", "%load_ext dbnb"),
+    ("md", "`%db` alone lists the connections and marks the current one with `*`."),
+    ("code", "%db"),
+    (
+        "md",
+        """Reads are read-only unless you say otherwise. To create and fill a table,
+say so with `--write`: every statement of the cell runs in one write
+transaction, committed together at the end.""",
+    ),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS pets;
+CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL, species TEXT, born DATE);
+INSERT INTO pets (name, species, born) VALUES
+    ('Ada', 'cat', '2019-04-01'), ('Brian', 'dog', '2020-09-12'), ('Cleo', 'cat', NULL);""",
+    ),
+    ("md", "A line query returns a DataFrame; one summary line says where and how long."),
+    ("code", "%db SELECT * FROM pets ORDER BY id"),
+    (
+        "md",
+        """`%%db -o VAR` also stores the result in a variable. Its provenance travels
+with it in `attrs`.""",
+    ),
+    (
+        "code",
+        """%%db -o cats
+SELECT name, born FROM pets WHERE species = 'cat' ORDER BY name""",
+    ),
+    ("code", 'cats.attrs["sql"], cats.attrs["connection"], cats.attrs["rows"]'),
+    ("md", "What is in the database, and what a table looks like:"),
+    ("code", "%db tables"),
+    ("code", "%db describe pets"),
+    (
+        "md",
+        """A write without `--write` is refused by SQLite itself (nothing is written),
+with one line saying what to do:""",
+    ),
+    ("code", "%db DELETE FROM pets", ERROR),
+    ("code", "%db SELECT count(*) AS pets FROM pets"),
+    (
+        "md",
+        """The same from Python: `dbnb.connect()` gives the default connection, and
+`tables()` / `describe()` are the functions behind the subcommands.""",
+    ),
+    (
+        "code",
+        """import dbnb
+
+db = dbnb.connect()
+db.query("SELECT name FROM pets WHERE born > :since", {"since": "2020-01-01"})""",
+    ),
+    ("code", 'dbnb.describe(db, "pets")[["column", "type", "nullable", "primary_key"]]'),
+]
+
+NOTEBOOKS["02_connections_and_readonly"] = [
+    (
+        "md",
+        """# Named connections and read-only safety (PostgreSQL)
+
+`etc/infra.yaml` names two PostgreSQL connections to the same server:
+`postgres`, which may write when asked, and `replica`, marked `readonly: true`
+like a production replica. This notebook creates and drops its own table.""",
+    ),
+    ("code", "%load_ext dbnb"),
+    ("code", "%db use postgres"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS dbnb_nb_orders;
+CREATE TABLE dbnb_nb_orders (
+    id serial PRIMARY KEY,
+    region text NOT NULL,
+    total numeric(10, 2) NOT NULL,
+    placed timestamptz NOT NULL DEFAULT '2024-01-01 12:00+00'
+);
+INSERT INTO dbnb_nb_orders (region, total) VALUES ('EU', 120.50), ('US', 80.00), ('EU', 42.25);""",
+    ),
+    ("md", "The list marks the current connection; `replica` shows it is read-only."),
+    ("code", "%db"),
+    ("md", "Types are kept: `numeric(10, 2)` is an exact decimal, `timestamptz` is UTC."),
+    ("code", "%db SELECT * FROM dbnb_nb_orders ORDER BY id"),
+    ("code", "_.dtypes"),
+    (
+        "md",
+        """Every read runs in a `READ ONLY` transaction, so the server refuses a write,
+and the magic says how to write on purpose:""",
+    ),
+    ("code", "%db UPDATE dbnb_nb_orders SET total = 0", ERROR),
+    (
+        "md",
+        """A cell is one transaction that dbnb begins and ends, so transaction control
+is refused before anything runs: a `COMMIT` cannot end the read-only
+transaction, nor split a `--write` cell in two.""",
+    ),
+    ("code", "%db COMMIT", ERROR),
+    (
+        "md",
+        """`%%db NAME` runs one cell on another connection. The replica reads, and
+never writes, with `--write` or without:""",
+    ),
+    (
+        "code",
+        """%%db replica
+SELECT region, sum(total) AS total FROM dbnb_nb_orders GROUP BY region ORDER BY region""",
+    ),
+    (
+        "code",
+        """%%db replica --write
+DELETE FROM dbnb_nb_orders""",
+        ERROR,
+    ),
+    ("md", "An error from the server is one line with its position in the statement:"),
+    ("code", "%db SELECT totl FROM dbnb_nb_orders", ERROR),
+    ("md", "Nothing was written through `replica`:"),
+    ("code", "%db SELECT count(*) AS orders FROM dbnb_nb_orders"),
+    ("code", "%db use nowhere", ERROR),
+    (
+        "md",
+        """`%db health` checks connections: reachable, server version, latency, and
+whether the database really refuses a write on the read-only path. (Latency and
+pool figures change from run to run, so this notebook keeps the stable columns.)""",
+    ),
+    (
+        "code",
+        """report = %db health postgres replica
+report[["connection", "ok", "reachable", "readonly_enforced"]]""",
+    ),
+    ("md", "`%db history` lists what dbnb ran most recently, with the rows of each:"),
+    (
+        "code",
+        """recent = %db history 3
+recent[["connection", "sql", "rows", "error"]]""",
+    ),
+    ("md", "Clean up:"),
+    ("code", "%db --write DROP TABLE dbnb_nb_orders"),
+]
+
+NOTEBOOKS["03_bound_variables_and_large_results"] = [
+    (
+        "md",
+        """# Bound variables and large results
+
+`:name` in a query is bound from the notebook variable `name`, as a parameter:
+its value is never pasted into the SQL text, so it cannot change the query.""",
+    ),
+    ("code", "%load_ext dbnb"),
+    ("code", "%db use postgres"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS dbnb_nb_cities;
+CREATE TABLE dbnb_nb_cities (name text PRIMARY KEY, country text, population integer);
+INSERT INTO dbnb_nb_cities VALUES
+    ('Lyon', 'FR', 522250), ('Porto', 'PT', 231962), ('Graz', 'AT', 291134);""",
+    ),
+    ("code", 'country = "FR"\nat_least = "100000"'),
+    (
+        "md",
+        """A PostgreSQL cast works on a placeholder as written (`:at_least::int`), and a
+colon inside a string literal is just text:""",
+    ),
+    (
+        "code",
+        """%%db
+SELECT name, population, 'at 10:30' AS meeting
+FROM dbnb_nb_cities
+WHERE country = :country AND population >= :at_least::int""",
+    ),
+    ("md", "A value that looks like SQL is only data: it matches nothing and drops nothing."),
+    (
+        "code",
+        """country = "FR'; DROP TABLE dbnb_nb_cities; --"
+%db SELECT count(*) AS matches FROM dbnb_nb_cities WHERE country = :country""",
+    ),
+    ("code", "%db SELECT count(*) AS cities FROM dbnb_nb_cities"),
+    ("md", "A placeholder without a variable is named in the error:"),
+    ("code", "%db SELECT * FROM dbnb_nb_cities WHERE country = :region", ERROR),
+    (
+        "md",
+        """## Large results
+
+A result shows at most `DbMagics.display_limit` rows (20 by default); the
+variable given with `-o`, and `_`, hold every row.""",
+    ),
+    (
+        "code",
+        """%%db -o big
+SELECT n, md5(n::text) AS digest FROM generate_series(1, 100000) AS n""",
+    ),
+    ("code", 'len(big), len(_), big.attrs["rows"]'),
+    ("code", "%config DbMagics.display_limit = 6\nbig"),
+    ("md", "A frame you derive from the result is shown as pandas shows any frame:"),
+    ("code", "big.iloc[::25_000]"),
+    ("code", "%db --write DROP TABLE dbnb_nb_cities"),
+]
+
+NOTEBOOKS["04_write_sessions"] = [
+    (
+        "md",
+        """# Writing on purpose, and round trips
+
+Writes happen only where you ask for them: `%%db --write` in a notebook, and
+`db.write(...)` or a `write=True` session in Python. Each is one transaction:
+it commits as a whole, or not at all. (This notebook uses the SQLite default.)""",
+    ),
+    ("code", "%load_ext dbnb"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS stock;
+CREATE TABLE stock (sku TEXT PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0));
+INSERT INTO stock VALUES ('apple', 10), ('pear', 4);""",
+    ),
+    (
+        "md",
+        """If one statement of a `--write` cell fails, the ones before it are rolled
+back too: here the first `UPDATE` succeeds, the second breaks the `CHECK`.""",
+    ),
+    (
+        "code",
+        """%%db --write
+UPDATE stock SET qty = qty + 5 WHERE sku = 'apple';
+UPDATE stock SET qty = qty - 9 WHERE sku = 'pear';""",
+        ERROR,
+    ),
+    ("code", "%db SELECT * FROM stock ORDER BY sku"),
+    (
+        "md",
+        """A round trip: read into a DataFrame, change it in pandas, and write it back
+with `db.write`: every row is validated first, then all are written in one
+transaction (`mode="upsert"` matches rows on the primary key).""",
+    ),
+    ("code", "%db -o stock SELECT * FROM stock ORDER BY sku"),
+    (
+        "code",
+        """import pandas as pd
+
+import dbnb
+
+db = dbnb.connect()
+stock["qty"] = stock["qty"] * 2
+db.write(stock, "stock", mode="upsert")""",
+    ),
+    ("code", "%db SELECT * FROM stock ORDER BY sku"),
+    (
+        "md",
+        """A row that does not fit the table is refused before anything is sent, with
+the row and column named:""",
+    ),
+    (
+        "code",
+        """db.write(pd.DataFrame({"sku": ["fig", "kiwi"], "qty": [3, None]}), "stock")""",
+        ERROR,
+    ),
+    ("code", "%db SELECT count(*) AS skus FROM stock"),
+    (
+        "md",
+        """SQLModel classes work in write sessions too (`with db.session(write=True)`,
+one transaction); the objects stay usable after the block.""",
+    ),
+    (
+        "code",
+        """from sqlmodel import Field, SQLModel
+
+
+class Stock(SQLModel, table=True):
+    sku: str = Field(primary_key=True)
+    qty: int
+
+
+with db.session(write=True) as session:
+    session.add(Stock(sku="plum", qty=7))
+%db SELECT * FROM stock ORDER BY sku""",
+    ),
+    ("code", "%db --write DROP TABLE stock"),
+]
+
+NOTEBOOKS["05_jupysql"] = [
+    (
+        "md",
+        """# A dbnb connection in jupysql's `%sql`
+
+`dbnb.sql_engine(name)` is the named connection's pooled engine with dbnb's
+read-only guards on. Give it to jupysql with autocommit off: dbnb refuses to
+read in autocommit mode, because the server's read-only transaction is what
+keeps a read a read.""",
+    ),
+    (
+        "code",
+        """import os
+
+os.environ["PLOOMBER_STATS_ENABLED"] = "false"  # jupysql's usage statistics: off
+%load_ext sql
+%load_ext dbnb
+%config SqlMagic.autocommit = False
+%config SqlMagic.displaycon = False""",
+    ),
+    (
+        "code",
+        """%%db postgres --write
+DROP TABLE IF EXISTS dbnb_nb_notes;
+CREATE TABLE dbnb_nb_notes (id serial PRIMARY KEY, note text NOT NULL);
+INSERT INTO dbnb_nb_notes (note) VALUES ('first'), ('second');""",
+    ),
+    (
+        "code",
+        """import dbnb
+
+replica = dbnb.sql_engine("replica")
+%sql replica --alias replica""",
+    ),
+    ("code", "%sql SELECT * FROM dbnb_nb_notes ORDER BY id"),
+    ("md", "A write through it is refused by the server, and nothing is written:"),
+    ("code", "%sql DELETE FROM dbnb_nb_notes", ERROR),
+    (
+        "md",
+        """To write from `%sql`, ask for it: `write=True` on a connection that allows
+writes (never on a `readonly: true` one), with jupysql's autocommit on so that
+each statement commits. This is offered on PostgreSQL.""",
+    ),
+    (
+        "code",
+        """%config SqlMagic.autocommit = True
+scratch = dbnb.sql_engine("postgres", write=True)
+%sql scratch --alias scratch
+%sql INSERT INTO dbnb_nb_notes (note) VALUES ('third')
+%config SqlMagic.autocommit = False""",
+    ),
+    ("code", "%sql replica\n%sql SELECT count(*) AS notes FROM dbnb_nb_notes"),
+    ("code", 'dbnb.sql_engine("replica", write=True)', ERROR),
+    ("code", "%sql --close scratch\n%sql --close replica"),
+    ("code", "%%db postgres --write\nDROP TABLE dbnb_nb_notes"),
+]
+
+
+def build(name: str, cells: list[tuple[str, str] | tuple[str, str, str]]) -> Path:
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for kind, source, *tags in cells:
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        notebook.cells.append(cell)
+    for variable in ("DBNB_CONFIG", "DATABASE_URL", "PGPASSWORD"):
+        os.environ.pop(variable, None)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+    ).execute()
+    path = HERE / f"{name}.ipynb"
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids: diffs show only real changes
+    nbformat.write(notebook, path)
+    return path
+
+
+if __name__ == "__main__":
+    wanted = sys.argv[1:]
+    for name, cells in NOTEBOOKS.items():
+        if not wanted or any(name.startswith(prefix) for prefix in wanted):
+            print("wrote", build(name, cells))

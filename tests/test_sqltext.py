@@ -1,0 +1,65 @@
+"""Statements and placeholders found in SQL text, as the database then runs them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dbnb
+from dbnb import sqltext
+
+
+def test_split_at_semicolons_that_are_code_only() -> None:
+    sql = """
+        SELECT 'a;b' AS s, "odd;name" AS q;  -- a comment; with a semicolon
+        /* block; comment */ SELECT $$ body; $$ AS d, $fn$ x; $fn$ AS e;
+        ;
+        -- nothing but a comment
+    """
+    statements = sqltext.split(sql)
+    assert [s.sql.splitlines()[0] for s in statements] == [
+        """SELECT 'a;b' AS s, "odd;name" AS q""",
+        "-- a comment; with a semicolon",
+    ]
+    assert statements[1].sql.endswith("$fn$ x; $fn$ AS e")
+
+
+def test_placeholders_outside_literals_comments_casts_and_dollar_quotes() -> None:
+    statement = sqltext.parse(
+        "SELECT :a, :b::int, ':no', E'it\\'s :no', \"col:no\", $$ :no $$, $t$ :no $t$, "
+        "x::text, arr[1:2], :a -- :no\n /* :no */"
+    )
+    assert statement.params == ("a", "b")
+    assert set(statement.to_text()._bindparams) == {"a", "b"}
+
+
+def test_an_unterminated_literal_hides_the_rest() -> None:
+    assert sqltext.parse("SELECT ':a, :b").params == ()
+
+
+@given(st.text(alphabet="ab1E:;'\"`-/*$\\ \n", max_size=60))
+def test_text_sees_exactly_the_placeholders_found(sql: str) -> None:
+    for statement in sqltext.split(sql):
+        assert set(statement.to_text()._bindparams) == set(statement.params)
+
+
+def test_query_binds_a_placeholder_before_a_cast(registry: dbnb.Registry) -> None:
+    db = registry.connect("postgresql")
+    frame = db.query("SELECT :n::int + 1 AS n, '10 :30' AS t, $$ :x $$ AS d", {"n": "41"})
+    assert frame.to_dict("records") == [{"n": 42, "t": "10 :30", "d": " :x "}]
+
+
+def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database) -> None:
+    frame = db.query("SELECT ':id' AS s, name FROM items WHERE id = :id -- :note", {"id": 2})
+    assert frame.to_dict("records") == [{"s": ":id", "name": "two"}]
+
+
+def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
+    with pytest.raises(dbnb.QueryError, match="'id'"):
+        db.query("SELECT name FROM items WHERE id = :id")
+
+
+def test_keywords_skip_comments() -> None:
+    assert sqltext.parse("-- c\n/* d */ rollback to s").keywords == ("ROLLBACK", "TO")
+    assert sqltext.parse("SELECT 1").keywords == ("SELECT",)
