@@ -56,26 +56,32 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
+    if len(statements) == 1 and not write and db._columnar(None, limit):
+        # One read: the columnar path of Database.query serves it when it can (same
+        # frame, same guards, recorded in the history); None: the loop below runs it.
+        frame = db._columnar_frame(statements[0].sql, values[0])
+        source = statements[0] if frame is not None else None
     try:
-        with db.connection(write=write) as connection, connection.begin() as transaction:
-            if limit is not None:
-                # As in Database.query: stream, so a runaway result stops at the cap.
-                connection = connection.execution_options(stream_results=True)
-            for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
-                number = index + 1  # for the error message
-                clause = statement.to_text()
-                # The statement's history record stays open until its rows are fetched.
-                result = connection.execute(
-                    clause, params, execution_options={monitor.REPORTS_FETCH: True}
-                )
-                if result.returns_rows:
-                    frame = frames.to_frame(result, clause, max_rows=limit, fetch=_fetch)
-                    source = statement
-                else:
-                    monitor.fetched(result, None)
-                    changed += max(result.rowcount, 0)
-            if not write:
-                transaction.rollback()
+        if frame is None:
+            with db.connection(write=write) as connection, connection.begin() as transaction:
+                if limit is not None:
+                    # As in Database.query: stream, so a runaway result stops at the cap.
+                    connection = connection.execution_options(stream_results=True)
+                for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                    number = index + 1  # for the error message
+                    clause = statement.to_text()
+                    # The statement's history record stays open until its rows are fetched.
+                    result = connection.execute(
+                        clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                    )
+                    if result.returns_rows:
+                        frame = frames.to_frame(result, clause, max_rows=limit, fetch=_fetch)
+                        source = statement
+                    else:
+                        monitor.fetched(result, None)
+                        changed += max(result.rowcount, 0)
+                if not write:
+                    transaction.rollback()
     except frames.TooManyRows:
         if result is not None:
             monitor.refused(result, f"more than {limit:,} rows (max_rows)")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import AbstractAsyncContextManager, closing, contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pandas as pd
 from sqlalchemy import exc, select
@@ -14,7 +17,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import frames, limits, monitor, readonly, sqltext
+from dbnb import arrow, frames, limits, monitor, parquet, readonly, sqltext
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
@@ -42,6 +45,7 @@ class Database:
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
+        self._arrow = arrow.ArrowReader(config)  # the columnar read path, its own pool
 
     @property
     def name(self) -> str:
@@ -76,6 +80,7 @@ class Database:
             async_engine, self._async_engine = self._async_engine, None
         if engine is not None:
             engine.dispose()
+        self._arrow.close()
         if async_engine is not None:
             from dbnb import aio
 
@@ -149,6 +154,7 @@ class Database:
 
     # --- queries --------------------------------------------------------------------
 
+    @overload
     def query(
         self,
         sql: str | Executable,
@@ -157,7 +163,31 @@ class Database:
         timeout: float | None = None,
         max_rows: int | None = None,
         progress: bool | None = None,
-    ) -> pd.DataFrame:
+        chunksize: None = None,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int,
+    ) -> Iterator[pd.DataFrame]: ...
+
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
@@ -166,10 +196,19 @@ class Database:
         ``timeout`` (seconds) and ``max_rows`` override the connection's
         statement_timeout and max_rows for this call. ``progress`` counts rows
         as they are fetched; by default only when someone is watching (a
-        terminal or a notebook).
+        terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
+        of at most N rows each, read as they are consumed (memory bounded by one
+        chunk; max_rows and progress do not apply).
         """
-        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        values = dict(params or {})
+        if chunksize is not None:
+            return self._query_chunks(sql, values, _positive(chunksize), timeout)
         limit = self.config.max_rows if max_rows is None else max_rows
+        if progress is not True and self._columnar(timeout, limit):
+            frame = self._columnar_frame(sql, values)
+            if frame is not None:
+                return frame
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             # The statement's history record stays open until its rows are fetched.
@@ -190,7 +229,7 @@ class Database:
             try:
                 result = connection.execute(
                     statement,
-                    dict(params or {}),
+                    values,
                     execution_options={monitor.REPORTS_FETCH: True},
                 )
                 frame = frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
@@ -225,6 +264,89 @@ class Database:
         from dbnb import aio
 
         return await aio.query(self, sql, params, timeout=timeout, max_rows=max_rows)
+
+    def query_to_parquet(
+        self,
+        sql: str | Executable,
+        path: str | os.PathLike[str],
+        params: Params | None = None,
+        *,
+        chunksize: int = 100_000,
+    ) -> int:
+        """Write the result of one read-only statement to a Parquet file, ``chunksize``
+        rows at a time, and return the number of rows written."""
+        return parquet.write(self._arrow_chunks(sql, dict(params or {}), chunksize), path)
+
+    def _columnar(self, timeout: float | None, max_rows: int | None = None) -> bool:
+        """Whether the columnar path may serve a read: statement_timeout and max_rows
+        are enforced by the guarded path, so a read under either takes that one."""
+        in_force = self.config.statement_timeout if timeout is None else timeout
+        return max_rows is None and not in_force
+
+    def _columnar_frame(self, sql: str | Executable, values: Params) -> pd.DataFrame | None:
+        """The frame from the columnar path, recorded in the history as the guarded
+        path's statements are; None to take the guarded path."""
+        plan = self._arrow.plan(sql, values)
+        if plan is None:
+            return None
+        started, clock = datetime.now(UTC), time.perf_counter()
+        frame = self._arrow.read_frame(plan)
+        if frame is not None:
+            elapsed_ms = (time.perf_counter() - clock) * 1000.0
+            monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, len(frame))
+        return frame
+
+    def _query_chunks(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+    ) -> Iterator[pd.DataFrame]:
+        # SQLite infers a column's type from its first rows, so a later row can
+        # change it: chunks on SQLite keep the guarded path's per-chunk rules.
+        columnar = self._arrow.dialect == "postgresql" and self._columnar(timeout)
+        plan = self._arrow.plan(sql, values) if columnar else None
+        stream = self._arrow.stream(plan, rows) if plan is not None else None
+        if stream is None:
+            yield from self._guarded_chunks(sql, values, rows, timeout)
+            return
+        with closing(stream):
+            for table, columns in stream:
+                yield arrow.to_frame(table, columns)
+
+    def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
+        columnar = self._arrow.dialect == "postgresql" and self._columnar(None)
+        plan = self._arrow.plan(sql, values) if columnar else None
+        stream = self._arrow.stream(plan, _positive(rows)) if plan is not None else None
+        if stream is None:
+            for frame in self._guarded_chunks(sql, values, _positive(rows)):
+                yield parquet.frame_to_arrow(frame)
+            return
+        with closing(stream):
+            for table, _ in stream:
+                yield table
+
+    def _guarded_chunks(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+    ) -> Iterator[pd.DataFrame]:
+        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        with self.connection(timeout=timeout) as connection:
+            try:
+                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
+                result = streaming.execute(statement, values)
+                with closing(result):  # a server-side cursor, if abandoned half-way
+                    if not result.returns_rows:
+                        yield pd.DataFrame()
+                        return
+                    names = list(result.keys())
+                    types = frames.column_types(result, statement, len(names))
+                    empty = True
+                    for part in result.partitions(rows):
+                        empty = False
+                        yield frames.build_frame(names, list(zip(*part, strict=True)), types)
+                    if empty:
+                        yield frames.build_frame(names, [()] * len(names), types)
+            except exc.StatementError as error:
+                raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            finally:
+                connection.rollback()
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
         """Whether this connection works: reachability, server version, latency,
@@ -302,6 +424,12 @@ class Database:
             f"(pool_size={size}, max_overflow={overflow}); waited {timeout} s (pool_timeout). "
             "Close sessions you no longer use, or raise pool_size/max_overflow in the config"
         )
+
+
+def _positive(chunksize: int) -> int:
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+    return chunksize
 
 
 def describe_error(error: exc.StatementError) -> str:

@@ -290,6 +290,31 @@ def fetched(
     _log(monitor, record)
 
 
+def record(
+    config: ConnectionConfig,
+    statement: str,
+    parameters: Any,
+    started: datetime,
+    elapsed_ms: float,
+    rows: int,
+) -> None:
+    """Record a statement that ran outside SQLAlchemy's events (the columnar read
+    path, ``arrow.py``), masked and logged as the others are."""
+    password = config.url.password
+    monitor = _Monitor(
+        connection=config.name,
+        slow_query_ms=config.slow_query_ms,
+        log_parameters=config.log_parameters,
+        secrets=(str(password),) if password else (),
+        history=HISTORY,
+    )
+    entry = _record(
+        _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, None
+    )
+    monitor.history.add(entry)
+    _log(monitor, entry)
+
+
 def refused(result: CursorResult[Any], reason: str) -> None:
     """Mark the statement of ``result`` as failed: dbnb refused its result (``reason``)."""
     pending: _Pending | None = getattr(getattr(result, "context", None), _PENDING, None)

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb import testing
+from dbnb import arrow, testing
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
 BACKENDS = ["sqlite", "postgresql"]
@@ -104,6 +104,18 @@ def registry(config_path: Path) -> Iterator[dbnb.Registry]:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+READ_PATHS = ["arrow", "guarded"]
+
+
+@pytest.fixture(params=READ_PATHS)
+def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on each read path: the columnar (ADBC) one, and the guarded SQLAlchemy
+    one alone. Use with ``pytestmark = pytest.mark.usefixtures("read_path")``."""
+    if request.param == "guarded":
+        monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
     return str(request.param)
 
 

@@ -35,6 +35,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 import dbnb
 
+# Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 metadata = MetaData()
 typed = Table(
     "typed",

@@ -9,6 +9,9 @@ from sqlmodel import select
 import dbnb
 from tests.fixtures import Item, rows
 
+# Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 HOSTILE = [
     "O'Brien",

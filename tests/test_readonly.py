@@ -10,6 +10,9 @@ from sqlalchemy import text
 import dbnb
 from tests.fixtures import rows
 
+# Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 
 WRITES = [
@@ -67,6 +70,7 @@ def test_query_refuses_writes(db: dbnb.Database, backend: str, sql: str) -> None
     assert "\n" not in message
     assert rows(db) == ORIGINAL
     assert db.engine.pool.checkedout() == 0
+    assert db._arrow.checkedout() == 0
 
 
 @pytest.mark.parametrize("sql", WRITES[:4])
@@ -114,6 +118,7 @@ def test_pool_is_clean_after_a_refused_write(db: dbnb.Database) -> None:
         with pytest.raises(dbnb.ReadOnlyError):
             db.query("DELETE FROM items")
     assert db.engine.pool.checkedout() == 0
+    assert db._arrow.checkedout() == 0
     with db.session(write=True) as session:
         session.execute(text("INSERT INTO items VALUES (4, 'four')"))
     assert rows(db) == [*ORIGINAL, (4, "four")]

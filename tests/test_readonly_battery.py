@@ -16,6 +16,9 @@ from sqlalchemy import exc, text
 import dbnb
 from tests.fixtures import rows
 
+# Every case holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 
 PG_SETUP = [
@@ -178,6 +181,7 @@ def test_every_way_is_refused_and_changes_nothing(
         assert rows(battery_db) == ORIGINAL, name
         assert snapshot(battery_db, backend) == before, name
         assert battery_db.engine.pool.checkedout() == 0, name
+        assert battery_db._arrow.checkedout() == 0, name
     assert list(workdir.iterdir()) == []
     # session.commit() in a read session keeps nothing either.
     with battery_db.session() as session:

@@ -1,0 +1,385 @@
+"""Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
+
+    .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
+                                   [--sections speed memory latency]
+
+For each size it (re)creates the standard table (bench/standard.py) in the
+PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
+server, default postgresql://postgres@127.0.0.1:5432) and in a SQLite file in
+a temporary folder, then prints for each reader the median of --repeat runs
+after one warm-up, and its ratio to the floor:
+
+- PostgreSQL's floor is `psql -c "\\copy (SELECT * FROM t) TO '/dev/null' (FORMAT
+  binary)"`, timed as a subprocess (the server's own binary COPY, read and thrown
+  away by libpq, plus psql's start-up of a few milliseconds);
+- SQLite has no COPY: its ratios are to the fastest of its peers
+  (pandas.read_sql over sqlite3, ADBC, connectorx).
+
+The slow peers (pandas.read_sql and jupysql at 1M rows or more) run --slow-repeat
+times without a warm-up, to keep the whole run to a few minutes.
+
+Then: peak memory (max RSS) of each reader at the largest size, each in a fresh
+process (beside a process that only imports everything), and the per-call
+latency of a one-row query (dbnb vs a pooled psycopg connection + DataFrame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import standard
+
+PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+PG_DATABASE = "dbnb_bench"
+PG_URL = f"{PG_SERVER}/{PG_DATABASE}"
+SQL = f"SELECT * FROM {standard.TABLE}"
+ONE_ROW = f"SELECT * FROM {standard.TABLE} WHERE id = :id"
+SLOW = {"pandas.read_sql", "jupysql %sql"}
+
+Reader = Callable[[], Any]
+
+
+# --- readers ----------------------------------------------------------------------------
+
+
+def pg_readers(config: Path) -> dict[str, Reader | str]:
+    import adbc_driver_postgresql.dbapi as adbc
+    import connectorx as cx
+    import sqlalchemy
+
+    import dbnb
+
+    db = dbnb.Registry(config).connect("bench_pg")
+    engine = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    adbc_connection = adbc.connect(PG_URL)
+
+    def raw_adbc() -> pd.DataFrame:
+        with adbc_connection.cursor() as cursor:
+            cursor.execute(SQL)
+            frame = cursor.fetch_arrow_table().to_pandas()
+        adbc_connection.rollback()
+        return frame
+
+    def floor() -> None:
+        subprocess.run(
+            ["psql", PG_URL, "-c", f"\\copy ({SQL}) TO '/dev/null' (FORMAT binary)"],
+            check=True,
+            capture_output=True,
+        )
+
+    return {
+        "COPY floor (psql \\copy binary)": floor,
+        "dbnb Database.query": lambda: db.query(SQL),
+        "dbnb %%db": magic_reader(config, "bench_pg"),
+        "raw ADBC + to_pandas()": raw_adbc,
+        "connectorx": lambda: cx.read_sql(PG_URL, SQL),
+        "pandas.read_sql": lambda: pd.read_sql(SQL, engine),
+        "jupysql %sql": jupysql_reader(PG_URL.replace("postgresql://", "postgresql+psycopg://")),
+    }
+
+
+def sqlite_readers(config: Path, path: Path) -> dict[str, Reader | str]:
+    import sqlite3
+
+    import adbc_driver_sqlite.dbapi as adbc
+    import connectorx as cx
+
+    import dbnb
+
+    db = dbnb.Registry(config).connect("bench_sqlite")
+    adbc_connection = adbc.connect(str(path))
+
+    def raw_adbc() -> pd.DataFrame:
+        with adbc_connection.cursor() as cursor:
+            cursor.execute(SQL)
+            frame = cursor.fetch_arrow_table().to_pandas()
+        adbc_connection.rollback()
+        return frame
+
+    def read_sql() -> pd.DataFrame:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            return pd.read_sql(SQL, connection)
+
+    return {
+        "dbnb Database.query": lambda: db.query(SQL),
+        "dbnb %%db": magic_reader(config, "bench_sqlite"),
+        "raw ADBC + to_pandas()": raw_adbc,
+        "connectorx": lambda: cx.read_sql(f"sqlite://{path}", SQL),
+        "pandas.read_sql": read_sql,
+        "jupysql %sql": jupysql_reader(f"sqlite:///{path}"),
+    }
+
+
+def _shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+def magic_reader(config: Path, name: str) -> Reader | str:
+    """`%%db NAME -o out` through a real IPython shell, once dbnb's magics exist."""
+    import importlib.util
+
+    if importlib.util.find_spec("dbnb.magics") is None:
+        return "n/a: dbnb.magics is not on this branch yet (the magics are issue 3)"
+    os.environ["DBNB_CONFIG"] = str(config)
+    shell = _shell()
+    shell.run_line_magic("load_ext", "dbnb")
+
+    def run() -> Any:
+        shell.run_cell_magic("db", f"{name} -o bench_out", SQL)
+        return shell.user_ns["bench_out"]
+
+    return run
+
+
+def jupysql_reader(url: str) -> Reader | str:
+    """jupysql's `%sql` with autopandas, through a real IPython shell."""
+    try:
+        shell = _shell()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            shell.run_line_magic("load_ext", "sql")
+            shell.run_line_magic("config", "SqlMagic.autopandas = True")
+            shell.run_line_magic("config", "SqlMagic.displaycon = False")
+            shell.run_line_magic("config", "SqlMagic.feedback = 0")
+            shell.run_line_magic("sql", url)
+            probe = shell.run_line_magic("sql", f"{SQL} LIMIT 1")
+        if not isinstance(probe, pd.DataFrame):
+            return f"n/a: jupysql returned {type(probe).__name__}, not a DataFrame"
+    except Exception as error:  # a peer that cannot run here is reported, not fatal
+        return f"n/a: jupysql cannot run here ({type(error).__name__}: {error})"
+
+    def run() -> Any:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return shell.run_line_magic("sql", SQL)
+
+    return run
+
+
+# --- measuring --------------------------------------------------------------------------
+
+
+def timed(reader: Reader, runs: int, warm_up: bool) -> float:
+    if warm_up:
+        reader()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        reader()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(
+    readers: dict[str, Reader | str], rows: int, args: argparse.Namespace
+) -> dict[str, float | str]:
+    results: dict[str, float | str] = {}
+    for name, reader in readers.items():
+        if isinstance(reader, str):
+            results[name] = reader
+            continue
+        slow = name in SLOW and rows >= 1_000_000
+        try:
+            results[name] = timed(reader, args.slow_repeat if slow else args.repeat, not slow)
+        except Exception as error:
+            results[name] = f"n/a: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        print(f"  measured {name}", file=sys.stderr)
+    return results
+
+
+def print_table(title: str, results: dict[str, float | str], base: float, base_name: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'reader':34} {'seconds':>9} {'x ' + base_name:>14}")
+    for name, value in results.items():
+        if isinstance(value, str):
+            print(f"  {name:34} {value}")
+        else:
+            print(f"  {name:34} {value:9.3f} {value / base:13.2f}x")
+
+
+def memory(config: Path, sqlite_path: Path, rows: int) -> None:
+    print(f"\nPeak memory (max RSS, MB) of one read of {rows:,} rows, each in a fresh process")
+    print(f"  {'reader':42} {'PostgreSQL':>11} {'SQLite':>9}")
+    names = [
+        "imports only (baseline)",
+        "dbnb Database.query",
+        "dbnb query(chunksize=100_000)",
+        "dbnb query_to_parquet",
+        "raw ADBC + to_pandas()",
+        "connectorx",
+        "pandas.read_sql",
+        "jupysql %sql",
+    ]
+    for name in names:
+        cells = []
+        for backend in ("pg", "sqlite"):
+            command = [sys.executable, __file__, "--child", name, "--backend", backend]
+            command += ["--config", str(config), "--sqlite", str(sqlite_path)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            found = [line[4:] for line in done.stdout.splitlines() if line.startswith("RSS=")]
+            cells.append(found[-1] if done.returncode == 0 and found else "failed")
+        print(f"  {name:42} {cells[0]:>11} {cells[1]:>9}")
+
+
+def child(args: argparse.Namespace) -> None:
+    """One read in this fresh process; prints its max RSS in MB."""
+    config, path = Path(args.config), Path(args.sqlite)
+    readers = pg_readers(config) if args.backend == "pg" else sqlite_readers(config, path)
+    import dbnb
+
+    db = dbnb.Registry(config).connect("bench_pg" if args.backend == "pg" else "bench_sqlite")
+    extra: dict[str, Reader] = {
+        "imports only (baseline)": lambda: None,
+        "dbnb query(chunksize=100_000)": lambda: sum(
+            len(chunk) for chunk in db.query(SQL, chunksize=100_000)
+        ),
+        "dbnb query_to_parquet": lambda: db.query_to_parquet(
+            SQL, Path(tempfile.mkdtemp()) / "out.parquet"
+        ),
+    }
+    reader = extra.get(args.child) or readers.get(args.child)
+    if reader is None or isinstance(reader, str):
+        print("RSS=n/a")
+        return
+    result = reader()
+    del result
+    print(f"RSS={peak_rss_mb():.0f}")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map;
+    getrusage's ru_maxrss would also carry the high-water mark of the (large)
+    parent this process was forked from across the exec."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def latency(config: Path, calls: int) -> None:
+    import psycopg
+
+    import dbnb
+
+    db = dbnb.Registry(config).connect("bench_pg")
+    connection = psycopg.connect(PG_URL)  # one pooled connection, kept open
+
+    def raw() -> pd.DataFrame:
+        with connection.cursor() as cursor:
+            cursor.execute(ONE_ROW.replace(":id", "%(id)s"), {"id": 42})
+            rows = cursor.fetchall()
+            names = [column.name for column in cursor.description or []]
+        connection.rollback()
+        return pd.DataFrame(rows, columns=names)
+
+    def ours() -> pd.DataFrame:
+        return db.query(ONE_ROW, {"id": 42})
+
+    assert len(raw()) == len(ours()) == 1
+    results = {}
+    for name, reader in (("dbnb Database.query", ours), ("psycopg (pooled) + DataFrame", raw)):
+        for _ in range(20):
+            reader()
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            reader()
+            times.append(time.perf_counter() - start)
+        results[name] = statistics.median(times) * 1000
+    base = results["psycopg (pooled) + DataFrame"]
+    print(f"\nOne-row query latency, PostgreSQL (median of {calls} calls, 10 columns)")
+    for name, value in results.items():
+        print(f"  {name:34} {value:7.3f} ms {value / base:6.2f}x")
+
+
+# --- setup ------------------------------------------------------------------------------
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
+        if found.fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+
+
+def write_config(folder: Path, sqlite_path: Path) -> Path:
+    config = folder / "infra.yaml"
+    config.write_text(
+        "databases:\n"
+        f"  bench_pg:\n    url: {PG_URL}\n"
+        f"  bench_sqlite:\n    type: sqlite\n    database: {sqlite_path}\n"
+    )
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs after a warm-up")
+    parser.add_argument("--slow-repeat", type=int, default=3, help="runs of the slow peers")
+    parser.add_argument("--latency-calls", type=int, default=300)
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["speed", "memory", "latency"],
+        default=["speed", "memory", "latency"],
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--sqlite", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    ensure_database()
+    folder = Path(tempfile.mkdtemp(prefix="dbnb-bench-"))
+    sqlite_path = folder / "standard.db"
+    config = write_config(folder, sqlite_path)
+    print(f"dbnb read benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    for rows in args.rows if "speed" in args.sections else args.rows[-1:]:
+        print(f"\n=== {rows:,} rows: creating the standard table ===", file=sys.stderr)
+        standard.create_postgresql(PG_URL, rows)
+        standard.create_sqlite(sqlite_path, rows)
+        if "speed" not in args.sections:
+            break
+        pg = measure(pg_readers(config), rows, args)
+        floor = pg["COPY floor (psql \\copy binary)"]
+        assert isinstance(floor, float)
+        print_table(f"PostgreSQL, {rows:,} rows, {SQL}", pg, floor, "floor")
+        lite = measure(sqlite_readers(config, sqlite_path), rows, args)
+        peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
+        best = min(v for k, v in lite.items() if k in peers and isinstance(v, float))
+        print_table(f"SQLite, {rows:,} rows", lite, best, "best peer")
+    if "memory" in args.sections:
+        memory(config, sqlite_path, args.rows[-1])
+    if "latency" in args.sections:
+        latency(config, args.latency_calls)
+    print("\n" + json.dumps({"note": "medians; the machine may be shared with other work"}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,521 @@
+"""The columnar read path: ADBC connections to PostgreSQL, pooled per ``Database``,
+that only ever read.
+
+ADBC's PostgreSQL driver hands results over as Arrow record batches (a binary
+COPY underneath), which become Arrow-backed pandas columns without a Python
+object per value. The rules of the guarded SQLAlchemy path hold here too:
+
+- **Pooled**: each ``Database`` keeps its own ``QueuePool`` of ADBC connections,
+  sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``/
+  ``pool_recycle``, pinged on checkout (``pool_pre_ping``), closed by
+  ``Database.close()``.
+- **Read-only, enforced by the database**: connections are opened with
+  ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
+  so every statement runs in a read-only transaction, whose snapshot the
+  checkout's ping (else the parse of the caller's statement) takes before
+  anything in the caller's statement runs (after that the
+  server refuses ``SET TRANSACTION READ WRITE`` and
+  ``set_config('transaction_read_only', ...)``). Every transaction is rolled
+  back, which also undoes whatever a query set. Only one statement that starts
+  as a query (``params.to_positional``) is ever sent, so transaction control
+  and ``SET`` never reach these connections.
+- **Bound parameters**: ``:name`` binds become ``$n``; values go in an Arrow
+  batch typed as psycopg would type them (the smallest integer type, ...).
+- **Same dtypes**: the Arrow types are normalised to the documented table
+  (``frames.py``); JSON, UUID and unconstrained numerics become Python objects.
+
+Whatever cannot be proven to take this path exactly (another dialect, a
+``select()``, a type outside the table, a value psycopg would bind
+differently, a statement_timeout or max_rows in force, an error from the
+driver) returns ``None`` and the caller runs the guarded path, which gives the
+same frame or the canonical error. Ctrl-C and a lost connection are final, as
+there. A connection that saw an error is thrown away, never pooled again.
+
+SQLite stays on the guarded path: ADBC's SQLite driver can neither cancel a
+statement nor run a progress handler, so Ctrl-C and statement_timeout could not
+stop a runaway read there.
+"""
+
+from __future__ import annotations
+
+import decimal
+import itertools
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc_postgresql
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import exc
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+
+from dbnb.config import ConnectionConfig
+from dbnb.errors import PoolTimeoutError, QueryError
+from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
+
+_APPLICATION_NAME = "dbnb"
+_PG_TYPE = b"POSTGRESQL:type"
+_PG_TYPMOD = b"POSTGRESQL:typmod"
+
+# PostgreSQL types whose ADBC Arrow type is already the documented one.
+_PG_DIRECT: dict[str, pa.DataType] = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "bool": pa.bool_(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "name": pa.string(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "bytea": pa.binary(),
+}
+
+
+class Unsupported(Exception):
+    """The columnar path cannot give exactly the guarded path's result."""
+
+
+# --- columns: ADBC's Arrow -> dbnb's Arrow -> pandas ----------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one result column is normalised: to dbnb's Arrow type, then to pandas."""
+
+    to_arrow: Callable[[pa.Array], pa.Array] | None = None
+    to_python: Callable[[pa.Array], list[Any]] | None = None  # None: Arrow-backed
+
+
+def layout(schema: pa.Schema) -> list[Column]:
+    """The rule for each column of an ADBC result; ``Unsupported`` for any other type."""
+    return [_pg_column(field) for field in schema]
+
+
+def _pg_column(field: pa.Field) -> Column:
+    metadata = field.metadata or {}
+    name = metadata.get(_PG_TYPE, b"").decode()
+    if name in _PG_DIRECT:
+        if field.type != _PG_DIRECT[name]:
+            raise Unsupported(f"column {field.name!r}: {name} as {field.type}")
+        return Column()
+    if name == "numeric":
+        typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
+        precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+        if typmod >= 4 and precision <= 38:
+            return Column(to_arrow=lambda array: _to_decimal(array, precision, scale))
+        return Column(to_arrow=_storage, to_python=_decimals)
+    if name in ("json", "jsonb"):
+        return Column(to_python=_json_values)
+    if name == "uuid":
+        return Column(to_python=lambda array: array.to_pylist())
+    if name == "interval":
+        return Column(to_arrow=_interval_as_duration)
+    if name == "oid":
+        return Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64()))
+    raise Unsupported(f"column {field.name!r}: {name or field.type}")
+
+
+def _storage(array: pa.Array) -> pa.Array:
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+def _to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
+    try:
+        return _storage(array).cast(pa.decimal128(precision, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise Unsupported("numeric values Arrow's decimal cannot hold (NaN, Infinity)") from None
+
+
+def _decimals(array: pa.Array) -> list[Any]:
+    return [None if text is None else decimal.Decimal(text) for text in array.to_pylist()]
+
+
+def _json_values(array: pa.Array) -> list[Any]:
+    """Every JSON document parsed by one ``json.loads`` of ``[doc,doc,...]``: the same
+    parser psycopg uses, without a call per value. Every document is complete JSON,
+    so the joined text is one array whose items are exactly the documents. SQL NULL
+    and JSON null both become None, as on the guarded path."""
+    texts = _storage(array)
+    if len(texts) == 0:
+        return []
+    if texts.null_count:
+        texts = texts.fill_null("null")
+    # "doc," for each document, in one buffer (Arrow's kernel, no Python per value).
+    joined = pc.binary_join_element_wise(texts, "", ",")
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    start, stop = offsets[joined.offset], offsets[joined.offset + len(joined)]
+    data = joined.buffers()[2].to_pybytes()[start : stop - 1]
+    values: list[Any] = json.loads(b"[" + data + b"]")
+    return values
+
+
+def _interval_as_duration(array: pa.Array) -> pa.Array:
+    """PostgreSQL intervals as psycopg reads them: a year is 365 days, a month 30."""
+    parts = np.frombuffer(
+        array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")])
+    )[array.offset : array.offset + len(array)]
+    months = parts["m"].astype(np.int64)
+    years = np.trunc(months / 12).astype(np.int64)
+    days = years * 365 + (months - years * 12) * 30 + parts["d"]
+    micros = days * 86_400_000_000 + parts["n"] // 1000
+    mask = np.asarray(array.is_null()) if array.null_count else None
+    return pa.array(micros, type=pa.duration("us"), mask=mask)
+
+
+def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
+    """ADBC's Arrow types as dbnb's (JSON and UUID stay Arrow extension types)."""
+    arrays = []
+    for chunked, column in zip(table.columns, columns, strict=True):
+        if column.to_arrow is not None:
+            chunked = pa.chunked_array(
+                [column.to_arrow(chunk) for chunk in chunked.chunks]
+                or [column.to_arrow(pa.array([], type=chunked.type))]
+            )
+        arrays.append(chunked)
+    return pa.Table.from_arrays(arrays, names=table.column_names)
+
+
+def to_frame(
+    table: pa.Table, columns: list[Column], python: Mapping[int, list[Any]] | None = None
+) -> pd.DataFrame:
+    """A normalised table as a DataFrame with the documented dtypes; ``python`` holds
+    the Python values of object columns already converted (by column index)."""
+    data: dict[int, Any] = {}
+    for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
+        if column.to_python is None:
+            data[index] = pd.arrays.ArrowExtensionArray(chunked)
+        else:
+            values = python[index] if python is not None and index in python else None
+            if values is None:
+                values = python_values(chunked.chunks, column)
+            data[index] = pd.Series(values, dtype=object)
+    # Keyed by position, named after: duplicate column names stay apart.
+    frame = pd.DataFrame(data) if data else pd.DataFrame()
+    frame.columns = pd.Index(table.column_names, dtype=object)
+    return frame
+
+
+def python_values(arrays: list[pa.Array], column: Column) -> list[Any]:
+    assert column.to_python is not None
+    return list(itertools.chain.from_iterable(column.to_python(array) for array in arrays))
+
+
+def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
+    """Read every batch and build the frame. Python values (JSON, UUID) of a batch
+    are made on a worker thread while the driver reads the next one (the driver
+    releases the GIL while it waits and decodes); the last batch, and so a small
+    result, is converted here without a thread hand-off."""
+    objects = [index for index, column in enumerate(columns) if column.to_python is not None]
+    batches: list[pa.RecordBatch] = []
+    converted: list[Future[list[list[Any]]] | list[list[Any]]] = []
+    for batch in reader:
+        if objects and batches:
+            converted.append(_converter().submit(_convert_batch, batches[-1], columns, objects))
+            batches[-1] = _without(batches[-1], objects)  # the text is not needed any more
+        batches.append(_normalise_batch(batch, columns))
+    if not batches:
+        batches.append(_normalise_batch(pa.RecordBatch.from_pylist([], reader.schema), columns))
+    if objects:
+        converted.append(_convert_batch(batches[-1], columns, objects))
+        batches[-1] = _without(batches[-1], objects)
+    table = pa.Table.from_batches(batches)
+    python: dict[int, list[Any]] = {index: [] for index in objects}
+    for done in converted:
+        values = done.result() if isinstance(done, Future) else done
+        for index, column_values in zip(objects, values, strict=True):
+            python[index].extend(column_values)
+    return to_frame(table, columns, python)
+
+
+def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
+    """The batch with its object columns emptied to nulls: their Python values are
+    made, so their Arrow text would only take memory."""
+    arrays = list(batch.columns)
+    for index in objects:
+        arrays[index] = pa.nulls(batch.num_rows, pa.null())
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
+    arrays = [
+        column.to_arrow(array) if column.to_arrow is not None else array
+        for array, column in zip(batch.columns, columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _convert_batch(
+    batch: pa.RecordBatch, columns: list[Column], objects: list[int]
+) -> list[list[Any]]:
+    return [python_values([batch.column(index)], columns[index]) for index in objects]
+
+
+_CONVERTER: ThreadPoolExecutor | None = None
+_CONVERTER_LOCK = threading.Lock()
+
+
+def _converter() -> ThreadPoolExecutor:
+    global _CONVERTER
+    with _CONVERTER_LOCK:
+        if _CONVERTER is None:
+            _CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
+        return _CONVERTER
+
+
+# --- connections ----------------------------------------------------------------------
+
+
+def dialect_of(config: ConnectionConfig) -> Dialect | None:
+    """Which ADBC driver can serve ``config``'s reads, if any."""
+    if config.url.drivername == "postgresql+psycopg" and _scalar_args(config):
+        return "postgresql"
+    return None
+
+
+def _scalar_args(config: ConnectionConfig) -> bool:
+    return all(isinstance(value, str | int | float) for value in config.connect_args.values())
+
+
+def _postgresql_uri(config: ConnectionConfig) -> str:
+    url = config.url
+    query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
+    query.update({key: str(value) for key, value in config.connect_args.items()})
+    query.setdefault("application_name", _APPLICATION_NAME)
+    # The server starts every transaction of this connection read-only.
+    query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
+    auth = ""
+    if url.username:
+        auth = urllib.parse.quote(url.username, safe="")
+        if url.password:
+            auth += ":" + urllib.parse.quote(str(url.password), safe="")
+        auth += "@"
+    host = url.host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{url.port}" if url.port else ""
+    database = urllib.parse.quote(url.database or "", safe="")
+    # libpq decodes %20 but not "+" for a space (urlencode's default).
+    options = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return f"postgresql://{auth}{host}{port}/{database}?{options}"
+
+
+class ArrowReader:
+    """The ADBC connections of one named connection, and reads through them."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self.dialect = dialect_of(config)
+        self._pool: QueuePool | None = None
+        self._lock = threading.Lock()
+        self.served = 0  # reads this path answered (the rest took the guarded path)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.dispose()
+
+    def checkedout(self) -> int:
+        """Connections in use (0 when nothing is being read)."""
+        return self._pool.checkedout() if self._pool is not None else 0
+
+    def _connect(self) -> Any:
+        return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
+
+    def _get_pool(self) -> QueuePool:
+        with self._lock:
+            if self._pool is None:
+                config = self.config
+                self._pool = QueuePool(
+                    self._connect,
+                    pool_size=5 if config.pool_size is None else config.pool_size,
+                    max_overflow=10 if config.max_overflow is None else config.max_overflow,
+                    timeout=30 if config.pool_timeout is None else config.pool_timeout,
+                    recycle=-1 if config.pool_recycle is None else config.pool_recycle,
+                    reset_on_return="rollback",
+                )
+            return self._pool
+
+    @contextmanager
+    def _checkout(self) -> Iterator[PoolProxiedConnection]:
+        """A pooled ADBC connection; thrown away if anything goes wrong while it is out."""
+        pool = self._get_pool()
+        for attempt in (1, 2):
+            try:
+                connection = pool.connect()
+            except exc.TimeoutError:
+                raise PoolTimeoutError(
+                    f"connection {self.config.name!r}: all pooled columnar (ADBC) connections "
+                    f"are busy (pool_size={pool.size()}); waited {pool.timeout()} s "
+                    "(pool_timeout). Close chunk iterators you no longer use, or raise pool_size"
+                ) from None
+            except Exception:
+                raise Unsupported("cannot connect through ADBC") from None
+            if not self.config.pool_pre_ping or _ping(connection):
+                break
+            connection.invalidate()  # a connection the server dropped while it idled
+            connection.close()
+            if attempt == 2:
+                raise Unsupported("ADBC connections keep failing")
+        try:
+            yield connection
+        except BaseException:
+            connection.invalidate()
+            raise
+        else:
+            connection.rollback()  # end the read-only transaction before the pool sees it
+        finally:
+            connection.close()
+
+    def plan(self, sql: Any, params: Mapping[str, Any]) -> _Plan | None:
+        """How to run ``sql`` here, or None when it must take the guarded path."""
+        if self.dialect is None or not isinstance(sql, str):
+            return None
+        statement = to_positional(sql, self.dialect)
+        if statement is None:
+            return None
+        try:
+            return _Plan(statement, bind_batch(statement, params, self.dialect))
+        except (Unbindable, UnicodeEncodeError, pa.ArrowException):
+            return None  # the guarded path names the value it cannot send
+
+    def read_frame(self, plan: _Plan) -> pd.DataFrame | None:
+        """The whole result as a DataFrame, or None to take the guarded path."""
+        try:
+            with self._checkout() as connection:
+                cursor = connection.cursor()
+                try:
+                    reader = _execute(cursor, plan)
+                    frame = read_converting(reader, layout(reader.schema))
+                finally:
+                    cursor.close()
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            self._raise_if_final(error)
+            return None
+        self.served += 1
+        return frame
+
+    def _raise_if_final(self, error: BaseException) -> None:
+        """Errors that running the statement again would not cure: Ctrl-C (the driver
+        cancelled the statement on the server) and a lost connection. Anything else
+        is left to the guarded path, which gives the canonical result or error."""
+        text = " ".join(str(error).split())
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if "canceling statement due to user request" in text:  # not a server-side timeout
+            raise KeyboardInterrupt from None
+        lost = sqlstate.startswith(("08", "57P")) or any(sign in text for sign in _LOST)
+        if lost:
+            primary = _message(error)
+            raise QueryError(
+                f"{self.config.name}: {primary} (the connection was lost; "
+                "the next statement reconnects)"
+            ) from None
+
+    def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
+        """Normalised tables of ``rows`` rows (the last may be shorter), read as they
+        arrive; None to take the guarded path. The connection stays out until the
+        iterator is exhausted or closed."""
+        chunks = self._chunks(plan, rows)
+        try:
+            next(chunks)  # runs the query: errors and types are known before any row
+        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            self._raise_if_final(error)
+            return None
+        self.served += 1
+        return chunks
+
+    def _chunks(self, plan: _Plan, rows: int) -> Generator[Any]:
+        with self._checkout() as connection:
+            cursor = connection.cursor()
+            try:
+                reader = _execute(cursor, plan)
+                columns = layout(reader.schema)
+                yield None
+                pending = reader.schema.empty_table()
+                finished = empty = True
+                try:
+                    finished = False
+                    for batch in reader:
+                        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+                        while pending.num_rows >= rows:
+                            empty = False
+                            yield normalise(pending.slice(0, rows), columns), columns
+                            pending = pending.slice(rows)
+                    finished = True
+                except (adbc_driver_manager.Error, OSError) as error:
+                    # Rows were handed out already: no second run, the error as it is.
+                    self._raise_if_final(error)
+                    raise QueryError(f"{self.config.name}: {_message(error)}") from None
+                finally:
+                    if not finished:  # stop the server sending the rest
+                        cursor.adbc_cancel()
+                if pending.num_rows or empty:  # an empty result still has its columns
+                    yield normalise(pending, columns), columns
+            finally:
+                cursor.close()
+
+    @property
+    def _dialect(self) -> Dialect:
+        assert self.dialect is not None
+        return self.dialect
+
+
+def _ping(connection: PoolProxiedConnection) -> bool:
+    """Whether the connection still answers. The ping opens the read-only
+    transaction and takes its snapshot, before any statement of the caller's."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        return True
+    except (adbc_driver_manager.Error, OSError):
+        return False
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    statement: Positional
+    bind: pa.RecordBatch | None
+
+
+def _execute(cursor: Any, plan: _Plan) -> pa.RecordBatchReader:
+    cursor.execute(plan.statement.sql, plan.bind)
+    return cursor.fetch_record_batch()
+
+
+# How libpq words a connection that is gone.
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "connection to server was lost",
+)
+_LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
+
+
+def _message(error: BaseException) -> str:
+    """The server's own message: the primary diagnostic, else libpq's text trimmed."""
+    details = dict(getattr(error, "details", None) or [])
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY")
+    if isinstance(primary, bytes):
+        return primary.decode(errors="replace")
+    text = " ".join(str(error).split())
+    return _LIBPQ_PREFIX.sub("", text).split(". SQLSTATE")[0].strip() or type(error).__name__

@@ -1,0 +1,90 @@
+"""Results straight to a Parquet file, one chunk at a time.
+
+The writer holds one chunk in memory, never the whole result. It writes to a
+hidden file beside the target and renames it at the end, so a failed query
+leaves no half-written file and keeps an older file of that name intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dbnb.errors import DbnbError
+
+
+def write(tables: Iterable[pa.Table], path: str | os.PathLike[str]) -> int:
+    """Write every table to ``path`` as one Parquet file; returns the number of rows."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(partial, table.schema)
+            elif table.schema != writer.schema:
+                table = _conform(table, writer.schema, target)
+            writer.write_table(table)
+            rows += table.num_rows
+        if writer is None:
+            raise DbnbError(f"{target}: the statement returned no result to write")
+        writer.close()
+        writer = None
+        partial.replace(target)
+    finally:
+        if writer is not None:
+            writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return rows
+
+
+def _conform(table: pa.Table, schema: pa.Schema, target: Path) -> pa.Table:
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise DbnbError(
+            f"{target}: a later chunk's columns do not fit the first chunk's types "
+            f"({table.schema.to_string(show_schema_metadata=False)}); "
+            "give the query explicit CASTs"
+        ) from None
+
+
+def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A DataFrame of dbnb's dtypes as Arrow: JSON as arrow.json text, UUIDs as
+    arrow.uuid, unconstrained numerics as their exact decimal text."""
+    arrays = [_column(frame.iloc[:, index]) for index in range(frame.shape[1])]
+    return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
+
+
+def _column(series: pd.Series) -> pa.Array:
+    if isinstance(series.dtype, pd.ArrowDtype):
+        return pa.array(series.array)
+    values = series.tolist()
+    sample = next((value for value in values if value is not None), None)
+    if isinstance(sample, dict | list):
+        texts = [None if value is None else json.dumps(value) for value in values]
+        return pa.array(texts, pa.string()).cast(pa.json_())
+    if isinstance(sample, uuid.UUID):
+        return pa.array([None if value is None else value.bytes for value in values], pa.uuid())
+    if isinstance(sample, Decimal):
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if value is None else _text(value) for value in values])
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,210 @@
+"""The columnar (ADBC) read path on PostgreSQL: when it serves a query, that it gives
+the guarded path's frames exactly, and that its own connections only ever read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import adbc_driver_manager
+import pandas as pd
+import pytest
+from sqlmodel import select
+
+import dbnb
+from bench import standard
+from dbnb import arrow
+from tests.fixtures import PG_ADMIN, Item, rows
+
+ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
+
+
+@pytest.fixture
+def backend() -> str:
+    """The columnar path serves PostgreSQL; SQLite reads stay guarded (see the end)."""
+    return "postgresql"
+
+
+@pytest.fixture
+def guarded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[Callable[[], pd.DataFrame]], pd.DataFrame]:
+    """Run a read with the columnar path switched off: the reference result."""
+
+    def run(read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        with monkeypatch.context() as patch:
+            patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+            return read()
+
+    return run
+
+
+def both_paths(db: dbnb.Database, guarded, sql: str, params=None) -> pd.DataFrame:
+    """The frame from the columnar path, checked equal to the guarded path's."""
+    served = db._arrow.served
+    fast = db.query(sql, params)
+    assert db._arrow.served == served + 1, "the columnar path did not serve this query"
+    slow = guarded(lambda: db.query(sql, params))
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert list(fast.dtypes) == list(slow.dtypes)
+    return fast
+
+
+def test_text_queries_take_the_columnar_path_and_select_keeps_its_types(
+    db: dbnb.Database, guarded
+) -> None:
+    frame = both_paths(db, guarded, "SELECT id, name FROM items WHERE id >= :low", {"low": 2})
+    assert frame.to_dict("list") == {"id": [2, 3], "name": ["two", "three"]}
+    served = db._arrow.served
+    db.query(select(Item))  # select() carries SQLAlchemy types: the guarded path reads it
+    assert db._arrow.served == served
+
+
+def test_standard_table_is_equal_on_both_paths(
+    db: dbnb.Database, pg_database: str, guarded
+) -> None:
+    standard.create_postgresql(PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_database}", 500)
+    frame = both_paths(db, guarded, f"SELECT * FROM {standard.TABLE} ORDER BY id")
+    assert len(frame) == 500
+    assert str(frame["price"].dtype) == "decimal128(12, 2)[pyarrow]"
+    assert frame["payload"].iloc[0] == {"k": 1, "tag": "t1"}
+    assert frame["maybe_int"].isna().sum() == 500 // 7
+
+
+PG_TYPES = {
+    "interval": "SELECT v FROM (VALUES (interval '14 mons 3 days 00:00:01.5'),"
+    " (interval '-14 mons -3 days'), (interval '1 year'), (NULL)) AS t(v)",
+    "numeric without precision": "SELECT v FROM (VALUES (1.5::numeric), (NULL),"
+    " (123456789012345678901234567890.123456789::numeric)) AS t(v)",
+    "numeric NaN": "SELECT 'NaN'::numeric(12, 2) AS v",
+    "numeric NaN, unconstrained": "SELECT v FROM (VALUES ('NaN'::numeric), (1.25)) AS t(v)",
+    "numeric over 38 digits": "SELECT 1.5::numeric(50, 2) AS v",
+    "json of every shape": "SELECT v FROM (VALUES ('{\"a\": [1, null]}'::jsonb), ('null'),"
+    " (NULL), ('\"text, with comma\"'), ('3.25'), ('[]')) AS t(v)",
+    "json": 'SELECT \'{"b": 1,  "a": 2}\'::json AS v',
+    "uuid": "SELECT v FROM (VALUES (gen_random_uuid()), (NULL)) AS t(v)",
+    "oid": "SELECT 4294967295::oid AS v",
+    "array": "SELECT ARRAY[1, 2] AS v",
+    "inet": "SELECT '10.0.0.1'::inet AS v",
+    "empty": "SELECT 1::int2 AS a, '{}'::jsonb AS b, 1.5::numeric AS c WHERE false",
+    "duplicate names": "SELECT 1 AS a, 'x' AS a",
+    "char and name": "SELECT 'ab'::char(4) AS c, 'n'::name AS n, 'v'::varchar AS v",
+}
+
+
+GUARDED_TYPES = {"numeric NaN", "array", "inet"}  # outside the columnar path's table
+
+
+@pytest.mark.parametrize("kind", PG_TYPES)
+def test_postgresql_types_are_equal_on_both_paths(db: dbnb.Database, guarded, kind: str) -> None:
+    sql = PG_TYPES[kind]
+    served = db._arrow.served
+    fast = db.query(sql)
+    slow = guarded(lambda: db.query(sql))
+    if "uuid" in sql:  # random values: compare types and shape
+        assert fast["v"].map(type).tolist() == slow["v"].map(type).tolist()
+        assert fast.dtypes.tolist() == slow.dtypes.tolist()
+    else:
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    took_fast = db._arrow.served == served + 1
+    assert took_fast == (kind not in GUARDED_TYPES)
+
+
+@pytest.mark.parametrize("value", [41, 70_000, 2**40, 2**70, 1.5, True, b"\x00x", "O'Brien"])
+def test_parameters_bind_as_psycopg_binds_them(db: dbnb.Database, guarded, value) -> None:
+    sql = "SELECT :v AS v, pg_typeof(:v)::text AS type"
+    if isinstance(value, str):
+        sql = "SELECT :v || '' AS v, pg_typeof(:v || '')::text AS type"
+    fast = db.query(sql, {"v": value})
+    slow = guarded(lambda: db.query(sql, {"v": value}))
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+# --- read-only, on the columnar path's own connections ---------------------------------
+
+UNFILTERED_WRITES = [
+    "INSERT INTO items VALUES (4, 'four')",
+    "UPDATE items SET name = 'changed'",
+    "DELETE FROM items",
+    "DROP TABLE items",
+    "CREATE TABLE other (x INTEGER)",
+]
+
+
+def test_columnar_connections_refuse_writes_at_the_server(db: dbnb.Database) -> None:
+    # Sent straight to a pooled ADBC connection, past the statement check:
+    # the database itself refuses every write.
+    for sql in UNFILTERED_WRITES:
+        with pytest.raises(adbc_driver_manager.Error), db._arrow._checkout() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql)
+            finally:
+                cursor.close()
+        assert rows(db) == ORIGINAL, sql
+    assert db._arrow.checkedout() == 0
+
+
+def test_a_query_cannot_switch_read_only_off(db: dbnb.Database) -> None:
+    db.close()
+    setting = "SELECT current_setting('default_transaction_read_only') AS v"
+    frame = db.query("SELECT set_config('default_transaction_read_only', 'off', false) AS v")
+    assert frame["v"].tolist() == ["off"]  # set inside the transaction...
+    assert db.query(setting)["v"].tolist() == ["on"]  # ...and undone by its rollback
+    with pytest.raises(dbnb.ReadOnlyError):
+        db.query("SELECT set_config('transaction_read_only', 'off', true)")
+    with pytest.raises(dbnb.ReadOnlyError):
+        db.query("SELECT * FROM items FOR UPDATE")
+    assert db.query(setting)["v"].tolist() == ["on"]
+    assert rows(db) == ORIGINAL
+    assert db._arrow.checkedout() == 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COMMIT",
+        "SET TRANSACTION READ WRITE",
+        "SELECT 1; DELETE FROM items",
+        "SELECT 1; COMMIT",
+        "DELETE FROM items",
+        "PRAGMA query_only = OFF",
+        "SELECT ':x'",
+    ],
+)
+def test_only_one_query_statement_reaches_adbc(db: dbnb.Database, sql: str) -> None:
+    assert db._arrow.plan(sql, {}) is None
+
+
+def test_close_disposes_the_columnar_pool(db: dbnb.Database) -> None:
+    db.query("SELECT id FROM items")
+    assert db._arrow._pool is not None
+    db.close()
+    assert db._arrow._pool is None
+    assert db.query("SELECT count(*) AS n FROM items")["n"].tolist() == [3]  # opens afresh
+
+
+def test_sqlite_and_other_dialects_use_the_guarded_path(tmp_path, registry) -> None:
+    # ADBC's SQLite driver can neither cancel a statement nor run a progress
+    # handler, so Ctrl-C and statement_timeout could not stop a runaway read.
+    sqlite = registry.connect("sqlite")
+    assert sqlite._arrow.dialect is None
+    assert sqlite._arrow.plan("SELECT 1 AS one", {}) is None
+    memory = dbnb.Registry().connect("sqlite://")
+    assert memory._arrow.dialect is None
+    assert memory.query("SELECT 1 AS one")["one"].tolist() == [1]
+    memory.close()
+    duck = dbnb.Registry().connect(f"duckdb:///{tmp_path / 'x.duckdb'}")
+    assert duck._arrow.dialect is None
+    duck.close()
+
+
+def test_connection_secrets_stay_out_of_errors(tmp_path, open_registry) -> None:
+    path = tmp_path / "infra.yaml"
+    path.write_text(
+        "databases:\n  pg:\n    type: postgresql\n    host: 127.0.0.1\n    port: 5432\n"
+        "    database: no_such_database_dbnb\n    user: postgres\n    password: s3cret-pw\n"
+    )
+    database = open_registry(path).connect("pg")
+    with pytest.raises(dbnb.DbnbError) as caught:
+        database.query("SELECT 1")
+    assert "s3cret-pw" not in str(caught.value)

@@ -1,0 +1,117 @@
+"""The generic SQLAlchemy path on a third engine: DuckDB through duckdb-engine.
+
+What works on any dialect: named connections, pooled sessions, bound queries,
+select() with the documented dtypes, chunks, Parquet. What needs PostgreSQL or
+SQLite: the server-enforced read-only guard and the columnar (ADBC) path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+)
+
+import dbnb
+
+metadata = MetaData()
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("region", String),
+    Column("total", Numeric(12, 2)),
+    Column("placed", DateTime(timezone=True)),
+    Column("doc", JSON),
+)
+ROWS = [
+    {
+        "id": 1,
+        "region": "EU",
+        "total": Decimal("10.50"),
+        "placed": dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),
+        "doc": {"a": [1, 2]},
+    },
+    {"id": 2, "region": "US", "total": Decimal("99.99"), "placed": None, "doc": None},
+    {
+        "id": 3,
+        "region": "EU",
+        "total": None,
+        "placed": dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
+        "doc": [1],
+    },
+]
+
+
+@pytest.fixture
+def duck(tmp_path: Path, open_registry) -> dbnb.Database:
+    path = tmp_path / "etc" / "infra.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"databases:\n  lake:\n    url: duckdb:///{tmp_path / 'lake.duckdb'}\n    pool_size: 2\n"
+    )
+    database = open_registry(path).connect("lake")
+    with database.session(write=True) as session:
+        metadata.create_all(session.connection())
+        session.execute(insert(orders), ROWS)
+    return database
+
+
+def test_named_duckdb_connection_queries_with_bound_parameters(duck: dbnb.Database) -> None:
+    assert duck.config.backend == "duckdb"
+    frame = duck.query("SELECT id, region FROM orders WHERE region = :r ORDER BY id", {"r": "EU"})
+    assert frame.to_dict("list") == {"id": [1, 3], "region": ["EU", "EU"]}
+    assert str(frame["region"].dtype) == "string[pyarrow]"
+    assert duck._arrow.dialect is None  # no ADBC driver here: the generic path serves it
+
+
+def test_select_keeps_the_documented_dtypes(duck: dbnb.Database) -> None:
+    frame = duck.query(select(orders).order_by(orders.c.id))
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "int64[pyarrow]",
+        "string[pyarrow]",
+        "decimal128(12, 2)[pyarrow]",
+        "timestamp[us, tz=UTC][pyarrow]",
+        "object",
+    ]
+    assert frame["total"].iloc[0] == Decimal("10.50")
+    assert frame["placed"].iloc[0] == pd.Timestamp("2024-01-01 12:00", tz="UTC")
+    assert frame["doc"].tolist() == [{"a": [1, 2]}, None, [1]]
+    assert pd.isna(frame["total"].iloc[2])
+
+
+def test_sessions_write_and_read(duck: dbnb.Database) -> None:
+    with duck.session(write=True) as session:
+        session.execute(text("UPDATE orders SET region = 'APAC' WHERE id = 2"))
+    with duck.session() as session:
+        assert session.execute(text("SELECT region FROM orders WHERE id = 2")).scalar() == "APAC"
+
+
+def test_reads_are_rolled_back_but_not_refused(duck: dbnb.Database) -> None:
+    # No server-side read-only guard on other dialects: the read is rolled back.
+    duck.query("DELETE FROM orders")
+    assert duck.query("SELECT count(*) AS n FROM orders")["n"].tolist() == [3]
+
+
+def test_chunks_and_parquet(duck: dbnb.Database, tmp_path: Path) -> None:
+    chunks = list(duck.query(select(orders).order_by(orders.c.id), chunksize=2))
+    assert [len(chunk) for chunk in chunks] == [2, 1]
+    path = tmp_path / "orders.parquet"
+    assert duck.query_to_parquet(select(orders).order_by(orders.c.id), path, chunksize=2) == 3
+    assert pq.read_table(path).column("region").to_pylist() == ["EU", "US", "EU"]

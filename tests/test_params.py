@@ -1,0 +1,98 @@
+"""``:name`` binds made positional for ADBC, only for text that is one plain query."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dbnb.params import Positional, to_positional
+
+CONVERTED = [
+    ("SELECT :a, :b, :a", "SELECT $1, $2, $1", ("a", "b")),
+    ("select (:n)::int", "select ($1)::int", ("n",)),
+    ("SELECT 1;", "SELECT 1", ()),
+    ("SELECT 1; -- done", "SELECT 1", ()),
+    ("SELECT 1 -- no newline", "SELECT 1", ()),
+    ("SELECT 1 /* a ; b */", "SELECT 1", ()),
+    ("SELECT 1 /* /* nested */ ; */ ;", "SELECT 1", ()),
+    ("/* lead */ (SELECT :x)", "/* lead */ (SELECT $1)", ("x",)),
+    ("WITH t AS (SELECT 1) SELECT * FROM t", "WITH t AS (SELECT 1) SELECT * FROM t", ()),
+    ("VALUES (:v)", "VALUES ($1)", ("v",)),
+    ("TABLE items", "TABLE items", ()),
+    ("SELECT $t$ a; b $t$ || :y", "SELECT $t$ a; b $t$ || $1", ("y",)),
+    ("SELECT E'\\\\' || :z", "SELECT E'\\\\' || $1", ("z",)),
+    ('SELECT "a;b" FROM t WHERE x = :v;  ', 'SELECT "a;b" FROM t WHERE x = $1', ("v",)),
+    ("SELECT 'it''s' || :s", "SELECT 'it''s' || $1", ("s",)),
+    ("SELECT x->>'k' FROM t WHERE y ? 'k' AND z = :z", None, None),  # jsonb `?` is fine
+    ("SELECT arr[1:2] FROM t", None, None),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected", "names"), CONVERTED)
+def test_binds_become_positional(sql: str, expected: str | None, names) -> None:
+    result = to_positional(sql, "postgresql")
+    assert result is not None
+    if expected is not None:
+        assert result == Positional(expected, names)
+
+
+REFUSED = [
+    "COMMIT",
+    "SET TRANSACTION READ WRITE",
+    "SET default_transaction_read_only = off",
+    "DELETE FROM items",
+    "INSERT INTO items VALUES (:id)",
+    "SELECT 1; DELETE FROM items",
+    "SELECT 1; COMMIT",
+    "SELECT 1;;",
+    "SELECT ':x'",  # text() binds inside literals: the guarded path keeps that behaviour
+    "SELECT 1 -- :x\n",
+    "SELECT $$ :x $$",
+    "SELECT \\:x",
+    "SELECT $1",  # a placeholder of its own would clash with the binds
+    "SELECT :n::int",  # dbnb.sqltext binds these where text() would not: guarded path
+    "SELECT :é",
+    "SELECT 'unterminated",
+    "SELECT /* unterminated",
+    "SELECT $q$ unterminated",
+    "EXPLAIN ANALYZE DELETE FROM items",
+    "",
+    "   ",
+    "-- only a comment",
+    '"select"',
+]
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_anything_else_takes_the_guarded_path(sql: str) -> None:
+    assert to_positional(sql, "postgresql") is None
+
+
+def test_sqlite_flavour() -> None:
+    assert to_positional("SELECT :a, :a, :b", "sqlite") == Positional(
+        "SELECT ?1, ?1, ?2", ("a", "b")
+    )
+    assert to_positional("SELECT [a;b], `c;d` FROM t", "sqlite") is not None
+    for sql in ("SELECT ?", "SELECT @x", "SELECT $x", "PRAGMA query_only = OFF", "TABLE t"):
+        assert to_positional(sql, "sqlite") is None, sql
+
+
+_SAFE_TEXT = st.text(st.characters(blacklist_characters="'\\"), max_size=20)
+
+
+@given(
+    names=st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=5),
+    literal=_SAFE_TEXT,
+)
+def test_values_never_enter_the_text(names: list[str], literal: str) -> None:
+    sql = "SELECT " + ", ".join(f":{name}" for name in names) + f", '{literal}' AS lit"
+    result = to_positional(sql, "postgresql")
+    if result is None:  # the literal held something text() would read as a bind
+        assert re.search(r"(?<![:\w\\]):\w+(?!:)", f"'{literal}'") or "\\" in literal
+        return
+    assert list(result.names) == list(dict.fromkeys(names))
+    assert not re.search(r"(?<![:\w\\]):[a-z_]", result.sql.split("'")[0])
+    assert result.sql.endswith(f"'{literal}' AS lit")
