@@ -59,6 +59,7 @@ import pyarrow.compute as pc
 from sqlalchemy import exc
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
+from dbnb import frames
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
@@ -402,7 +403,8 @@ class ArrowReader:
                 cursor = connection.cursor()
                 try:
                     reader = _execute(cursor, plan)
-                    frame = read_converting(reader, layout(reader.schema))
+                    with frames.gc_paused():  # JSON and UUID columns make a value per row
+                        frame = read_converting(reader, layout(reader.schema))
                 finally:
                     cursor.close()
         except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
