@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import dbnb
@@ -97,6 +98,21 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         lambda db, tmp: db.query("SELECT * FROM items", max_rows=2),
         dbnb.RowLimitError,
         ["more than 2 rows (max_rows)"],
+    ),
+    "DataFrame with a wrong column": (
+        lambda db, tmp: db.write(pd.DataFrame({"id": [4], "nmae": ["four"]}), "items"),
+        dbnb.ValidationError,
+        ["table 'items'", "column 'nmae'", "no such column"],
+    ),
+    "DataFrame with a bad value": (
+        lambda db, tmp: db.write(pd.DataFrame({"id": [4, 5], "name": ["four", None]}), "items"),
+        dbnb.ValidationError,
+        ["table 'items'", "row 1", "column 'name'", "nothing was written"],
+    ),
+    "row the database refuses": (
+        lambda db, tmp: db.write(pd.DataFrame({"id": [4, 1], "name": ["four", "dup"]}), "items"),
+        dbnb.WriteError,
+        ["table 'items'", "nothing was written"],
     ),
 }
 
