@@ -33,7 +33,7 @@ import pyarrow as pa
 from dbnb import health as health_
 from dbnb import inspect
 from dbnb.config import CONFIG_ENV
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, one_line
 from dbnb.registry import Registry
 
 PROG = "dbnb"
@@ -57,7 +57,7 @@ def write_frame(frame: pd.DataFrame, form: str, output: Path | None) -> None:
         except OSError as error:
             raise DbnbError(f"cannot write {output}: {error.strerror or error}") from None
         except (ValueError, TypeError, ImportError) as error:
-            raise DbnbError(f"cannot write Parquet to {output}: {_one_line(error)}") from None
+            raise DbnbError(f"cannot write Parquet to {output}: {one_line(error)}") from None
         return
     text = render(frame, form)
     if output is None:
@@ -442,7 +442,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         registry.close()
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -22,7 +22,14 @@ from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
-from dbnb.errors import DbnbError, PoolTimeoutError, QueryError, ReadOnlyError, RowLimitError
+from dbnb.errors import (
+    DbnbError,
+    PoolTimeoutError,
+    QueryError,
+    ReadOnlyError,
+    RowLimitError,
+    one_line,
+)
 from dbnb.write import Mode, resolve, write_rows
 
 if TYPE_CHECKING:
@@ -120,7 +127,7 @@ class Database:
             raise PoolTimeoutError(self._pool_timeout_message()) from None
         except exc.DBAPIError as error:
             raise DbnbError(
-                f"cannot connect to {self.name!r} ({self.config.safe_url}): {_one_line(error.orig)}"
+                f"cannot connect to {self.name!r} ({self.config.safe_url}): {one_line(error.orig)}"
             ) from None
         options: dict[str, Any] = {readonly.WRITE_OPTION: write}
         if timeout is not None:
@@ -436,22 +443,15 @@ def describe_error(error: exc.StatementError) -> str:
     """The database's message for a failed statement, on one line."""
     orig = error.orig
     if orig is None or not isinstance(orig, BaseException):
-        return _one_line(error)
+        return one_line(error)
     if isinstance(error, exc.StatementError) and not isinstance(error, exc.DBAPIError):
         # Raised before the database saw the statement, e.g. a missing parameter.
-        return _one_line(orig)
+        return one_line(orig)
     diag = getattr(orig, "diag", None)
-    message = getattr(diag, "message_primary", None) or _one_line(orig)
+    message = getattr(diag, "message_primary", None) or one_line(orig)
     position = getattr(diag, "statement_position", None)
     if position:
         message += f" (at character {position})"
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         message += " (the connection was lost; the next statement reconnects)"
     return message
-
-
-def _one_line(error: BaseException | None) -> str:
-    text_ = " ".join(str(error).split()) if error is not None else ""
-    if "(Background on this error" in text_:
-        text_ = text_.split("(Background on this error")[0].strip()
-    return text_ or type(error).__name__

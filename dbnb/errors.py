@@ -149,3 +149,13 @@ class MigrationError(DbnbError):
 
 class ServerError(DbnbError):
     """The local development PostgreSQL server (``pgserver:``) could not be run or reached."""
+
+
+def one_line(error: BaseException | None) -> str:
+    """An error's message on one line, for a dbnb message: a SQLAlchemy error speaks
+    through the driver's error it wraps, without its link to background reading."""
+    orig = getattr(error, "orig", None)
+    source = orig if isinstance(orig, BaseException) else error
+    text = " ".join(str(source).split()) if source is not None else ""
+    text = text.split("(Background on this error")[0].strip()
+    return text or type(source).__name__

@@ -25,7 +25,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from dbnb import engines, monitor, readonly
-from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.errors import DbnbError, ReadOnlyError, one_line
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -122,10 +122,10 @@ def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], s
         connection = engine.connect()
     except exc.DBAPIError as error:
         return Health(
-            name, reachable=False, error=mask(f"cannot connect: {_one_line(error)}"), **pool
+            name, reachable=False, error=mask(f"cannot connect: {one_line(error)}"), **pool
         )
     except (exc.SQLAlchemyError, DbnbError, OSError) as error:
-        return Health(name, reachable=False, error=mask(_one_line(error)), **pool)
+        return Health(name, reachable=False, error=mask(one_line(error)), **pool)
     with connection:
         quiet = connection.execution_options(**{monitor.QUIET: True, readonly.WRITE_OPTION: False})
         transaction = quiet.begin()  # dbnb's read-only transaction
@@ -136,7 +136,7 @@ def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], s
             version = _server_version(engine)
             enforced, problem = _readonly_enforced(quiet)
         except (exc.SQLAlchemyError, DbnbError) as error:
-            return Health(name, reachable=True, error=mask(_one_line(error)), **pool)
+            return Health(name, reachable=True, error=mask(one_line(error)), **pool)
         finally:
             if transaction.is_active:
                 transaction.rollback()
@@ -196,12 +196,3 @@ def _masker(password: str | None) -> Callable[[str], str]:
         return text.replace(password, "***") if password else text
 
     return mask
-
-
-def _one_line(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)
-    source = orig if isinstance(orig, BaseException) else error
-    text = " ".join(str(source).split())
-    if "(Background on this error" in text:
-        text = text.split("(Background on this error")[0].strip()
-    return text or type(source).__name__

@@ -18,7 +18,7 @@ import sqlalchemy
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
-from dbnb.errors import DbnbError, QueryError
+from dbnb.errors import DbnbError, QueryError, one_line
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -49,7 +49,7 @@ def tables(db: Database | str | None = None, schema: str | None = None) -> pd.Da
             found += [(name, "view") for name in inspector.get_view_names(schema=schema)]
             shown_schema = schema or inspector.default_schema_name
         except exc.SQLAlchemyError as error:
-            raise QueryError(f"{db.name}: cannot list tables: {_one_line(error)}") from None
+            raise QueryError(f"{db.name}: cannot list tables: {one_line(error)}") from None
     rows = [(shown_schema, name, kind) for name, kind in sorted(found)]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype("string")
 
@@ -77,7 +77,7 @@ def describe(db: Database | str | None, table: str, schema: str | None = None) -
             )
             references = _references(inspector.get_foreign_keys(table, schema=schema))
         except exc.SQLAlchemyError as error:
-            raise QueryError(f"{db.name}: cannot describe {table!r}: {_one_line(error)}") from None
+            raise QueryError(f"{db.name}: cannot describe {table!r}: {one_line(error)}") from None
     rows = [
         (
             column["name"],
@@ -115,7 +115,7 @@ def _inspector(db: Database, connection: sqlalchemy.Connection) -> sqlalchemy.In
     try:
         return sqlalchemy.inspect(connection)
     except exc.SQLAlchemyError as error:
-        raise DbnbError(f"{db.name}: cannot inspect: {_one_line(error)}") from None
+        raise DbnbError(f"{db.name}: cannot inspect: {one_line(error)}") from None
 
 
 def _locate(
@@ -165,12 +165,3 @@ def _type_name(kind: Any, dialect: Dialect) -> str:
         return str(kind.compile(dialect=dialect))
     except exc.CompileError:  # NullType: a SQLite column declared without a type
         return "" if isinstance(kind, sqlalchemy.types.NullType) else str(kind)
-
-
-def _one_line(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)
-    source = orig if isinstance(orig, BaseException) else error
-    text = " ".join(str(source).split())
-    if "(Background on this error" in text:
-        text = text.split("(Background on this error")[0].strip()
-    return text or type(source).__name__

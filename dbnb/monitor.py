@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
 from dbnb.config import ConnectionConfig
+from dbnb.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
         pending: _Pending | None = getattr(context, _PENDING, None)
         if context is None or pending is None:
             return
-        message = _one_line(error.original_exception)
+        message = one_line(error.original_exception)
         if pending.record is not None:
             # It ran, then failed: refused by a guard after it ran (a COMMIT in a
             # read-only session), or while its rows were fetched.
@@ -285,7 +286,7 @@ def fetched(
     if rows is not None:
         changes["rows"] = rows
     if error is not None and record.error is None:
-        changes["error"] = monitor.mask(_one_line(error), pending.parameters)
+        changes["error"] = monitor.mask(one_line(error), pending.parameters)
     monitor.history.update(record, **changes)
     _log(monitor, record)
 
@@ -392,10 +393,3 @@ def _text_values(parameters: Any) -> list[str]:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    if "(Background on this error" in text:
-        text = text.split("(Background on this error")[0].strip()
-    return text or type(error).__name__
