@@ -68,25 +68,6 @@ _APPLICATION_NAME = "dbnb"
 _PG_TYPE = b"POSTGRESQL:type"
 _PG_TYPMOD = b"POSTGRESQL:typmod"
 
-# PostgreSQL types whose ADBC Arrow type is already the documented one.
-_PG_DIRECT: dict[str, pa.DataType] = {
-    "int2": pa.int16(),
-    "int4": pa.int32(),
-    "int8": pa.int64(),
-    "bool": pa.bool_(),
-    "float4": pa.float32(),
-    "float8": pa.float64(),
-    "text": pa.string(),
-    "varchar": pa.string(),
-    "bpchar": pa.string(),
-    "name": pa.string(),
-    "date": pa.date32(),
-    "time": pa.time64("us"),
-    "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "bytea": pa.binary(),
-}
-
 
 class Unsupported(Exception):
     """The columnar path cannot give exactly the guarded path's result."""
@@ -111,9 +92,7 @@ def layout(schema: pa.Schema) -> list[Column]:
 def _pg_column(field: pa.Field) -> Column:
     metadata = field.metadata or {}
     name = metadata.get(_PG_TYPE, b"").decode()
-    if name in _PG_DIRECT:
-        if field.type != _PG_DIRECT[name]:
-            raise Unsupported(f"column {field.name!r}: {name} as {field.type}")
+    if frames.PG_TYPES.get(name) == field.type:  # already the documented type
         return Column()
     if name == "numeric":
         typmod = int(metadata.get(_PG_TYPMOD, b"-1"))

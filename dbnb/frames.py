@@ -26,8 +26,9 @@ OBJECT = pa.null()
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
-# PostgreSQL type names (as psycopg knows them) and their Arrow types.
-_PG_TYPES: dict[str, pa.DataType] = {
+# PostgreSQL type names and their documented Arrow types (the README's dtype table);
+# the columnar path passes through any column ADBC already gives as this type.
+PG_TYPES: dict[str, pa.DataType] = {
     "int2": pa.int16(),
     "int4": pa.int32(),
     "int8": pa.int64(),
@@ -163,8 +164,8 @@ def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataTyp
             kinds.append(OBJECT)
         elif name == "numeric":
             kinds.append(_decimal(column.precision, column.scale))
-        elif name is not None and name in _PG_TYPES:
-            kinds.append(_PG_TYPES[name])
+        elif name is not None and name in PG_TYPES:
+            kinds.append(PG_TYPES[name])
         else:
             kinds.append(OBJECT if name is not None and name.startswith("_") else None)
     return kinds
