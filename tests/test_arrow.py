@@ -3,11 +3,15 @@ the guarded path's frames exactly, and that its own connections only ever read."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import adbc_driver_manager
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import select
 
 import dbnb
@@ -70,6 +74,57 @@ def test_standard_table_is_equal_on_both_paths(
     assert frame["maybe_int"].isna().sum() == 500 // 7
 
 
+def test_json_over_many_batches_is_equal_on_both_paths(
+    db: dbnb.Database, guarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small driver batches: several are parsed on the worker thread while the next
+    # is read, each in several slices; NULLs, arrays and non-ASCII text among them.
+    monkeypatch.setattr(arrow, "_BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr(arrow, "_JSON_SLICE", 1000)
+    batches = []
+    convert = arrow._convert_batch
+    monkeypatch.setattr(
+        arrow, "_convert_batch", lambda batch, *rest: batches.append(batch) or convert(batch, *rest)
+    )
+    sql = (
+        "SELECT g, CASE WHEN g % 5 = 0 THEN NULL"
+        " WHEN g % 3 = 0 THEN jsonb_build_array(g, 'x', jsonb_build_array(g))"
+        " ELSE jsonb_build_object('k', g, 's', repeat('é', g % 7)) END AS v"
+        " FROM generate_series(1, 20000) AS g"
+    )
+    frame = both_paths(db, guarded, sql)
+    assert len(batches) > 3
+    assert frame["v"].iloc[2] == [3, "x", [3]]
+    assert frame["v"].iloc[3] == {"k": 4, "s": "éééé"}
+    assert frame["v"].isna().sum() == 20000 // 5
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    documents=st.lists(st.none() | JSON_VALUES, max_size=40),
+    ascii_only=st.booleans(),
+    slice_size=st.integers(1, 8),
+)
+def test_json_documents_parse_as_json_loads_parses_them(
+    documents: list, ascii_only: bool, slice_size: int
+) -> None:
+    """Whatever msgspec takes or refuses (infinite floats, integers beyond 64 bits),
+    the values are json.loads's, one per document, in order."""
+    texts = [
+        None if value is None else json.dumps(value, ensure_ascii=ascii_only) for value in documents
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrow, "_JSON_SLICE", slice_size)
+        values = arrow._json_values(pa.array(texts, pa.string()))
+    assert values == [None if text is None else json.loads(text) for text in texts]
+
+
 PG_TYPES = {
     "interval": "SELECT v FROM (VALUES (interval '14 mons 3 days 00:00:01.5'),"
     " (interval '-14 mons -3 days'), (interval '1 year'), (NULL)) AS t(v)",
@@ -81,6 +136,9 @@ PG_TYPES = {
     "json of every shape": "SELECT v FROM (VALUES ('{\"a\": [1, null]}'::jsonb), ('null'),"
     " (NULL), ('\"text, with comma\"'), ('3.25'), ('[]')) AS t(v)",
     "json": 'SELECT \'{"b": 1,  "a": 2}\'::json AS v',
+    # Documents msgspec refuses, parsed by json.loads as psycopg does.
+    "json msgspec refuses": "SELECT v FROM (VALUES ('\"\\ud800\"'::json), ('1e400'::json),"
+    " ('123456789012345678901234567890'::json), ('[1, [2]]'::json)) AS t(v)",
     "uuid": "SELECT v FROM (VALUES (gen_random_uuid()), (NULL)) AS t(v)",
     "oid": "SELECT 4294967295::oid AS v",
     "array": "SELECT ARRAY[1, 2] AS v",
