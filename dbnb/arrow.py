@@ -31,9 +31,9 @@ driver) returns ``None`` and the caller runs the guarded path, which gives the
 same frame or the canonical error. Ctrl-C and a lost connection are final, as
 there. A connection that saw an error is thrown away, never pooled again.
 
-SQLite stays on the guarded path: ADBC's SQLite driver can neither cancel a
-statement nor run a progress handler, so Ctrl-C and statement_timeout could not
-stop a runaway read there.
+SQLite files are read through ADBC's SQLite driver as ``arrow_sqlite`` explains
+(a SQLite extension of dbnb's own makes Ctrl-C stop the engine and proves each
+column's storage classes); in-memory databases stay on the guarded path.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ import pyarrow.compute as pc
 from sqlalchemy import exc
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from dbnb import frames
+from dbnb import arrow_sqlite, frames
+from dbnb.arrow_sqlite import Unfaithful
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
@@ -290,11 +291,22 @@ def dialect_of(config: ConnectionConfig) -> Dialect | None:
     """Which ADBC driver can serve ``config``'s reads, if any."""
     if config.url.drivername == "postgresql+psycopg" and _scalar_args(config):
         return "postgresql"
+    if config.url.drivername == "sqlite+pysqlite" and _sqlite_file(config) is not None:
+        return "sqlite" if arrow_sqlite.available() else None
     return None
 
 
 def _scalar_args(config: ConnectionConfig) -> bool:
     return all(isinstance(value, str | int | float) for value in config.connect_args.values())
+
+
+def _sqlite_file(config: ConnectionConfig) -> str | None:
+    """The file of a SQLite connection; None for an in-memory database (another
+    connection would see another database) or a URI with options of its own."""
+    database = config.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or config.url.query:
+        return None
+    return database
 
 
 def _postgresql_uri(config: ConnectionConfig) -> str:
@@ -341,6 +353,8 @@ class ArrowReader:
         return self._pool.checkedout() if self._pool is not None else 0
 
     def _connect(self) -> Any:
+        if self.dialect == "sqlite":
+            return arrow_sqlite.connect(_sqlite_file(self.config) or "")
         return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
 
     def _get_pool(self) -> QueuePool:
@@ -404,18 +418,31 @@ class ArrowReader:
         """The whole result as a DataFrame, or None to take the guarded path."""
         try:
             with self._checkout() as connection:
-                cursor = connection.cursor()
-                try:
-                    reader = _execute(cursor, plan)
-                    with frames.gc_paused():  # JSON and UUID columns make a value per row
-                        frame = read_converting(reader, layout(reader.schema))
-                finally:
-                    cursor.close()
-        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+                if self.dialect == "sqlite":
+                    frame = arrow_sqlite.read_frame(connection, plan.statement, plan.bind)
+                else:
+                    frame = self._read_postgresql(connection, plan)
+        except (
+            Unsupported,
+            Unfaithful,
+            adbc_driver_manager.Error,
+            pa.ArrowException,
+            OSError,
+        ) as error:
             self._raise_if_final(error)
             return None
         self.served += 1
         return frame
+
+    @staticmethod
+    def _read_postgresql(connection: PoolProxiedConnection, plan: _Plan) -> pd.DataFrame:
+        cursor = connection.cursor()
+        try:
+            reader = _execute(cursor, plan)
+            with frames.gc_paused():  # JSON and UUID columns make a value per row
+                return read_converting(reader, layout(reader.schema))
+        finally:
+            cursor.close()
 
     def _raise_if_final(self, error: BaseException) -> None:
         """Errors that running the statement again would not cure: Ctrl-C (the driver

@@ -24,7 +24,7 @@ ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 
 @pytest.fixture
 def backend() -> str:
-    """The columnar path serves PostgreSQL; SQLite reads stay guarded (see the end)."""
+    """PostgreSQL here; SQLite files have their own tests (test_arrow_sqlite.py)."""
     return "postgresql"
 
 
@@ -241,12 +241,8 @@ def test_close_disposes_the_columnar_pool(db: dbnb.Database) -> None:
     assert db.query("SELECT count(*) AS n FROM items")["n"].tolist() == [3]  # opens afresh
 
 
-def test_sqlite_and_other_dialects_use_the_guarded_path(tmp_path, registry) -> None:
-    # ADBC's SQLite driver can neither cancel a statement nor run a progress
-    # handler, so Ctrl-C and statement_timeout could not stop a runaway read.
-    sqlite = registry.connect("sqlite")
-    assert sqlite._arrow.dialect is None
-    assert sqlite._arrow.plan("SELECT 1 AS one", {}) is None
+def test_in_memory_sqlite_and_other_dialects_use_the_guarded_path(tmp_path) -> None:
+    # Another connection to ":memory:" would see another database.
     memory = dbnb.Registry().connect("sqlite://")
     assert memory._arrow.dialect is None
     assert memory.query("SELECT 1 AS one")["one"].tolist() == [1]
