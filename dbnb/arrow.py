@@ -259,10 +259,16 @@ def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
 
 
 def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
-    arrays = [
-        column.to_arrow(array) if column.to_arrow is not None else array
-        for array, column in zip(batch.columns, columns, strict=True)
-    ]
+    """The batch in dbnb's types, every column in memory of pyarrow's own. The
+    driver frees a batch only when none of its columns is referenced, so a column
+    kept as it came would keep the batch's JSON and numeric text alive too."""
+    arrays = []
+    for array, column in zip(batch.columns, columns, strict=True):
+        if column.to_arrow is not None:
+            array = column.to_arrow(array)  # new buffers
+        elif column.to_python is None:
+            array = pa.concat_arrays([array])  # a copy (object columns are dropped soon)
+        arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
