@@ -38,257 +38,29 @@ column's storage classes); in-memory databases stay on the guarded path.
 
 from __future__ import annotations
 
-import decimal
-import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_postgresql
-import msgspec
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import exc
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb import arrow_sqlite, frames
+from dbnb.arrow_columns import Column, Unsupported, layout, normalise, read_converting
 from dbnb.arrow_sqlite import Unfaithful
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
 
 _APPLICATION_NAME = "dbnb"
-_PG_TYPE = b"POSTGRESQL:type"
-_PG_TYPMOD = b"POSTGRESQL:typmod"
-
-
-class Unsupported(Exception):
-    """The columnar path cannot give exactly the guarded path's result."""
-
-
-# --- columns: ADBC's Arrow -> dbnb's Arrow -> pandas ----------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """How one result column is normalised: to dbnb's Arrow type, then to pandas."""
-
-    to_arrow: Callable[[pa.Array], pa.Array] | None = None
-    to_python: Callable[[pa.Array], list[Any]] | None = None  # None: Arrow-backed
-
-
-def layout(schema: pa.Schema) -> list[Column]:
-    """The rule for each column of an ADBC result; ``Unsupported`` for any other type."""
-    return [_pg_column(field) for field in schema]
-
-
-def _pg_column(field: pa.Field) -> Column:
-    metadata = field.metadata or {}
-    name = metadata.get(_PG_TYPE, b"").decode()
-    if frames.PG_TYPES.get(name) == field.type:  # already the documented type
-        return Column()
-    if name == "numeric":
-        typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
-        precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-        if typmod >= 4 and precision <= 38:
-            return Column(to_arrow=lambda array: _to_decimal(array, precision, scale))
-        return Column(to_arrow=_storage, to_python=_decimals)
-    if name in ("json", "jsonb"):
-        return Column(to_python=_json_values)
-    if name == "uuid":
-        return Column(to_python=lambda array: array.to_pylist())
-    if name == "interval":
-        return Column(to_arrow=_interval_as_duration)
-    if name == "oid":
-        return Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64()))
-    raise Unsupported(f"column {field.name!r}: {name or field.type}")
-
-
-def _storage(array: pa.Array) -> pa.Array:
-    return array.storage if isinstance(array, pa.ExtensionArray) else array
-
-
-def _to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
-    try:
-        return _storage(array).cast(pa.decimal128(precision, scale))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise Unsupported("numeric values Arrow's decimal cannot hold (NaN, Infinity)") from None
-
-
-def _decimals(array: pa.Array) -> list[Any]:
-    return [None if text is None else decimal.Decimal(text) for text in array.to_pylist()]
-
-
-# JSON documents are parsed this many at a time: each slice is one C call that holds
-# the GIL, so slices this small (a few ms) let the driver's thread go on reading.
-_JSON_SLICE = 4_096
-_JSON_DECODER = msgspec.json.Decoder()
-
-
-def _json_values(array: pa.Array) -> list[Any]:
-    """JSON documents as psycopg reads them (``json.loads``), a slice at a time."""
-    texts = _storage(array)
-    if texts.null_count:  # SQL NULL and JSON null both become None, as on the guarded path
-        texts = texts.fill_null("null")
-    values: list[Any] = []
-    for start in range(0, len(texts), _JSON_SLICE):
-        values.extend(_parse_documents(texts.slice(start, _JSON_SLICE)))
-    return values
-
-
-def _parse_documents(texts: pa.Array) -> list[Any]:
-    """Every document of ``texts`` in one parse of ``[doc,doc,...]``: each document is
-    complete JSON, so the joined text is one array whose items are exactly the
-    documents. msgspec builds the same values as ``json.loads`` in two thirds of
-    the time, and refuses what it would build differently (a lone surrogate, a number
-    beyond a float), which ``json.loads`` then parses as psycopg would."""
-    if len(texts) == 0:
-        return []
-    # "doc," for each document, in one buffer (Arrow's kernel, no Python per value).
-    joined = pc.binary_join_element_wise(texts, "", ",")
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
-    start, stop = offsets[joined.offset], offsets[joined.offset + len(joined)]
-    data = b"[" + joined.buffers()[2].to_pybytes()[start : stop - 1] + b"]"
-    try:
-        values: list[Any] = _JSON_DECODER.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        values = json.loads(data)
-    return values
-
-
-def _interval_as_duration(array: pa.Array) -> pa.Array:
-    """PostgreSQL intervals as psycopg reads them: a year is 365 days, a month 30."""
-    parts = np.frombuffer(
-        array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")])
-    )[array.offset : array.offset + len(array)]
-    months = parts["m"].astype(np.int64)
-    years = np.trunc(months / 12).astype(np.int64)
-    days = years * 365 + (months - years * 12) * 30 + parts["d"]
-    micros = days * 86_400_000_000 + parts["n"] // 1000
-    mask = np.asarray(array.is_null()) if array.null_count else None
-    return pa.array(micros, type=pa.duration("us"), mask=mask)
-
-
-def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
-    """ADBC's Arrow types as dbnb's (JSON and UUID stay Arrow extension types)."""
-    arrays = []
-    for chunked, column in zip(table.columns, columns, strict=True):
-        if column.to_arrow is not None:
-            chunked = pa.chunked_array(
-                [column.to_arrow(chunk) for chunk in chunked.chunks]
-                or [column.to_arrow(pa.array([], type=chunked.type))]
-            )
-        arrays.append(chunked)
-    return pa.Table.from_arrays(arrays, names=table.column_names)
-
-
-def to_frame(
-    table: pa.Table, columns: list[Column], python: Mapping[int, np.ndarray] | None = None
-) -> pd.DataFrame:
-    """A normalised table as a DataFrame with the documented dtypes; ``python`` holds
-    the Python values of object columns already converted (by column index)."""
-    data: dict[int, Any] = {}
-    for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
-        if column.to_python is None:
-            data[index] = pd.arrays.ArrowExtensionArray(chunked)
-        else:
-            values = python[index] if python is not None and index in python else None
-            if values is None:
-                values = python_values(chunked.chunks, column)
-            data[index] = pd.Series(values, dtype=object, copy=False)
-    # Keyed by position, named after: duplicate column names stay apart.
-    frame = pd.DataFrame(data) if data else pd.DataFrame()
-    frame.columns = pd.Index(table.column_names, dtype=object)
-    return frame
-
-
-def python_values(arrays: list[pa.Array], column: Column) -> np.ndarray:
-    """The Python values of an object column, as the object array pandas keeps."""
-    assert column.to_python is not None
-    parts = [_object_array(column.to_python(array)) for array in arrays]
-    return np.concatenate(parts) if parts else _object_array([])
-
-
-def _object_array(values: list[Any]) -> np.ndarray:
-    # fromiter keeps each value one item: a JSON array is not spread over rows.
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
-    """Read every batch and build the frame. Python values (JSON, UUID) of a batch
-    are made on a worker thread while the driver reads the next one (the driver
-    releases the GIL while it waits and decodes); the last batch, and so a small
-    result, is converted here without a thread hand-off."""
-    objects = [index for index, column in enumerate(columns) if column.to_python is not None]
-    batches: list[pa.RecordBatch] = []
-    converted: list[Future[list[np.ndarray]] | list[np.ndarray]] = []
-    for batch in reader:
-        if objects and batches:
-            converted.append(_converter().submit(_convert_batch, batches[-1], columns, objects))
-            batches[-1] = _without(batches[-1], objects)  # the text is not needed any more
-        batches.append(_normalise_batch(batch, columns))
-    if not batches:
-        batches.append(_normalise_batch(pa.RecordBatch.from_pylist([], reader.schema), columns))
-    if objects:
-        converted.append(_convert_batch(batches[-1], columns, objects))
-        batches[-1] = _without(batches[-1], objects)
-    table = pa.Table.from_batches(batches)
-    parts = [done.result() if isinstance(done, Future) else done for done in converted]
-    python = {
-        index: np.concatenate([batch_values[position] for batch_values in parts])
-        for position, index in enumerate(objects)
-    }
-    return to_frame(table, columns, python)
-
-
-def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
-    """The batch with its object columns emptied to nulls: their Python values are
-    made, so their Arrow text would only take memory."""
-    arrays = list(batch.columns)
-    for index in objects:
-        arrays[index] = pa.nulls(batch.num_rows, pa.null())
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
-    """The batch in dbnb's types, every column in memory of pyarrow's own. The
-    driver frees a batch only when none of its columns is referenced, so a column
-    kept as it came would keep the batch's JSON and numeric text alive too."""
-    arrays = []
-    for array, column in zip(batch.columns, columns, strict=True):
-        if column.to_arrow is not None:
-            array = column.to_arrow(array)  # new buffers
-        elif column.to_python is None:
-            array = pa.concat_arrays([array])  # a copy (object columns are dropped soon)
-        arrays.append(array)
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-def _convert_batch(
-    batch: pa.RecordBatch, columns: list[Column], objects: list[int]
-) -> list[np.ndarray]:
-    return [python_values([batch.column(index)], columns[index]) for index in objects]
-
-
-_CONVERTER: ThreadPoolExecutor | None = None
-_CONVERTER_LOCK = threading.Lock()
-
-
-def _converter() -> ThreadPoolExecutor:
-    global _CONVERTER
-    with _CONVERTER_LOCK:
-        if _CONVERTER is None:
-            _CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
-        return _CONVERTER
-
 
 # --- connections ----------------------------------------------------------------------
 

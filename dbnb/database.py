@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import arrow, frames, limits, monitor, parquet, readonly, sqltext
+from dbnb import arrow, arrow_columns, frames, limits, monitor, parquet, readonly, sqltext
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.config import ConnectionConfig
@@ -316,7 +316,7 @@ class Database:
             return
         with closing(stream):
             for table, columns in stream:
-                yield arrow.to_frame(table, columns)
+                yield arrow_columns.to_frame(table, columns)
 
     def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
         columnar = self._arrow.dialect == "postgresql" and self._columnar(None)

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 import dbnb
 from bench import standard
-from dbnb import arrow
+from dbnb import arrow, arrow_columns
 from tests.fixtures import PG_ADMIN, Item, rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
@@ -80,11 +80,13 @@ def test_json_over_many_batches_is_equal_on_both_paths(
     # Small driver batches: several are parsed on the worker thread while the next
     # is read, each in several slices; NULLs, arrays and non-ASCII text among them.
     monkeypatch.setattr(arrow, "_BATCH_BYTES", 64 << 10)
-    monkeypatch.setattr(arrow, "_JSON_SLICE", 1000)
+    monkeypatch.setattr(arrow_columns, "_JSON_SLICE", 1000)
     batches = []
-    convert = arrow._convert_batch
+    convert = arrow_columns._convert_batch
     monkeypatch.setattr(
-        arrow, "_convert_batch", lambda batch, *rest: batches.append(batch) or convert(batch, *rest)
+        arrow_columns,
+        "_convert_batch",
+        lambda batch, *rest: batches.append(batch) or convert(batch, *rest),
     )
     sql = (
         "SELECT g, CASE WHEN g % 5 = 0 THEN NULL"
@@ -120,8 +122,8 @@ def test_json_documents_parse_as_json_loads_parses_them(
         None if value is None else json.dumps(value, ensure_ascii=ascii_only) for value in documents
     ]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(arrow, "_JSON_SLICE", slice_size)
-        values = arrow._json_values(pa.array(texts, pa.string()))
+        patch.setattr(arrow_columns, "_JSON_SLICE", slice_size)
+        values = arrow_columns._json_values(pa.array(texts, pa.string()))
     assert values == [None if text is None else json.loads(text) for text in texts]
 
 
