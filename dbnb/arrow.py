@@ -164,7 +164,8 @@ class ArrowReader:
                 ) from None
             except Exception:
                 raise Unsupported("cannot connect through ADBC") from None
-            if not self.config.pool_pre_ping or _ping(connection):
+            # A SQLite file is never dropped by a server: only PostgreSQL is pinged.
+            if not self.config.pool_pre_ping or self.dialect == "sqlite" or _ping(connection):
                 break
             connection.invalidate()  # a connection the server dropped while it idled
             connection.close()

@@ -37,6 +37,8 @@ import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -184,33 +186,27 @@ def _classes_by_column(classes: pa.Table, count: int) -> list[set[int]]:
 def interruptible(run: Callable[[], T], stop: Callable[[], None]) -> T:
     """``run()`` on a worker thread. Ctrl-C while it runs calls ``stop()``, waits for
     ``run`` to end, and raises ``KeyboardInterrupt`` here."""
-    outcome: list[Any] = []
-    # An Event, not Thread.join(): a join that Ctrl-C interrupts marks the thread
-    # finished while it still runs (CPython's bpo-45274 handling), so a second
-    # join would return at once and the connection be closed under the engine.
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            outcome.append((True, run()))
-        except BaseException as error:
-            outcome.append((False, error))
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name="dbnb-sqlite-read", daemon=True).start()
+    future = _workers().submit(run)
     try:
-        done.wait()
+        return future.result()
     except KeyboardInterrupt:
         stop()
-        while not done.is_set():  # the engine stops at its next step; wait for it
+        while not future.done():  # the engine stops at its next step; wait for it
             try:
-                done.wait()
+                futures.wait([future])
             except KeyboardInterrupt:
                 stop()  # pressed again: still, never close the connection under it
         raise
-    succeeded, value = outcome[0]
-    if not succeeded:
-        raise value
-    result: T = value
-    return result
+
+
+_WORKERS: ThreadPoolExecutor | None = None
+_WORKERS_LOCK = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """Threads that run the reads, started as needed and kept (one per concurrent read)."""
+    global _WORKERS
+    with _WORKERS_LOCK:
+        if _WORKERS is None:
+            _WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dbnb-sqlite-read")
+        return _WORKERS
