@@ -26,10 +26,11 @@ object per value. The rules of the guarded SQLAlchemy path hold here too:
 
 Whatever cannot be proven to take this path exactly (another dialect, a
 ``select()``, a type outside the table, a value psycopg would bind
-differently, a statement_timeout or max_rows in force, an error from the
-driver) returns ``None`` and the caller runs the guarded path, which gives the
-same frame or the canonical error. Ctrl-C and a lost connection are final, as
-there. A connection that saw an error is thrown away, never pooled again.
+differently, max_rows in force, an error from the driver) returns ``None``
+and the caller runs the guarded path, which gives the same frame or the
+canonical error. Ctrl-C, a lost connection and a statement_timeout (kept on
+the client here, the statement cancelled when it passes) are final, as there.
+A connection that saw an error is thrown away, never pooled again.
 
 SQLite files are read through ADBC's SQLite driver as ``arrow_sqlite`` explains
 (a SQLite extension of dbnb's own makes Ctrl-C stop the engine and proves each
@@ -53,8 +54,8 @@ import pyarrow as pa
 from sqlalchemy import exc
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from dbnb import arrow_sqlite, frames
-from dbnb.arrow_columns import Column, Unsupported, layout, normalise, read_converting
+from dbnb import arrow_sqlite, frames, limits
+from dbnb.arrow_columns import Column, TimedOut, Unsupported, layout, normalise, read_converting
 from dbnb.arrow_sqlite import Unfaithful
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
@@ -193,14 +194,17 @@ class ArrowReader:
         except (Unbindable, UnicodeEncodeError, pa.ArrowException):
             return None  # the guarded path names the value it cannot send
 
-    def read_frame(self, plan: _Plan) -> pd.DataFrame | None:
-        """The whole result as a DataFrame, or None to take the guarded path."""
+    def read_frame(self, plan: _Plan, timeout: float | None = None) -> pd.DataFrame | None:
+        """The whole result as a DataFrame, or None to take the guarded path. Past
+        ``timeout`` seconds the statement is cancelled: ``QueryTimeoutError``."""
         try:
             with self._checkout() as connection:
                 if self.dialect == "sqlite":
-                    frame = arrow_sqlite.read_frame(connection, plan.statement, plan.bind)
+                    frame = arrow_sqlite.read_frame(connection, plan.statement, plan.bind, timeout)
                 else:
-                    frame = self._read_postgresql(connection, plan)
+                    frame = self._read_postgresql(connection, plan, timeout)
+        except TimedOut:
+            raise limits.timeout_error(self.config, timeout) from None
         except (
             Unsupported,
             Unfaithful,
@@ -214,14 +218,38 @@ class ArrowReader:
         return frame
 
     @staticmethod
-    def _read_postgresql(connection: PoolProxiedConnection, plan: _Plan) -> pd.DataFrame:
+    def _read_postgresql(
+        connection: PoolProxiedConnection, plan: _Plan, timeout: float | None
+    ) -> pd.DataFrame:
         cursor = connection.cursor()
+        # Past the deadline the server cancels the statement (PQcancel, safe from
+        # another thread); the connection, which then saw a cancel, is thrown away
+        # by the checkout.
+        fired = threading.Event()
+
+        def cancel() -> None:
+            fired.set()
+            cursor.adbc_cancel()
+
+        deadline = threading.Timer(timeout, cancel) if timeout else None
         try:
+            if deadline is not None:
+                deadline.start()
             reader = _execute(cursor, plan)
             with frames.gc_paused():  # JSON and UUID columns make a value per row
-                return read_converting(reader, layout(reader.schema))
+                frame = read_converting(reader, layout(reader.schema))
+        except (adbc_driver_manager.Error, OSError):
+            if fired.is_set():
+                raise TimedOut from None
+            raise
         finally:
+            if deadline is not None:
+                deadline.cancel()
+                deadline.join()  # a cancel under way ends before the cursor closes
             cursor.close()
+        if fired.is_set():
+            raise TimedOut  # the cancel came as the last rows did
+        return frame
 
     def _raise_if_final(self, error: BaseException) -> None:
         """Errors that running the statement again would not cure: Ctrl-C (the driver

@@ -35,6 +35,10 @@ class Unsupported(Exception):
     """The columnar path cannot give exactly the guarded path's result."""
 
 
+class TimedOut(Exception):
+    """The read ran past its statement_timeout and was cancelled."""
+
+
 @dataclass(frozen=True)
 class Column:
     """How one result column is normalised: to dbnb's Arrow type, then to pandas."""

@@ -46,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbnb.arrow_columns import TimedOut
 from dbnb.params import Positional
 
 T = TypeVar("T")
@@ -113,9 +114,15 @@ def interrupt(connection: Any) -> None:
     library.dbnb_watch_interrupt(handle)
 
 
-def read_frame(connection: Any, statement: Positional, bind: pa.RecordBatch | None) -> pd.DataFrame:
+def read_frame(
+    connection: Any,
+    statement: Positional,
+    bind: pa.RecordBatch | None,
+    timeout: float | None = None,
+) -> pd.DataFrame:
     """The result of ``statement`` as the guarded path would give it; ``Unfaithful``
-    when it would not, ``KeyboardInterrupt`` once the engine has stopped on Ctrl-C."""
+    when it would not; ``KeyboardInterrupt`` (Ctrl-C) or ``TimedOut`` (``timeout``
+    seconds) once the engine has stopped."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({statement.sql}) LIMIT 0", bind)
         names = [column[0] for column in cursor.description]
@@ -133,7 +140,7 @@ def read_frame(connection: Any, statement: Positional, bind: pa.RecordBatch | No
             table: pa.Table = cursor.fetch_arrow_table()
         return table
 
-    table = interruptible(fetch, lambda: interrupt(connection))
+    table = interruptible(fetch, lambda: interrupt(connection), timeout)
     return _to_frame(table.select(range(len(names))), table.select(markers), names)
 
 
@@ -183,20 +190,30 @@ def _classes_by_column(classes: pa.Table, count: int) -> list[set[int]]:
     return found
 
 
-def interruptible(run: Callable[[], T], stop: Callable[[], None]) -> T:
-    """``run()`` on a worker thread. Ctrl-C while it runs calls ``stop()``, waits for
-    ``run`` to end, and raises ``KeyboardInterrupt`` here."""
+def interruptible(
+    run: Callable[[], T], stop: Callable[[], None], timeout: float | None = None
+) -> T:
+    """``run()`` on a worker thread. Ctrl-C while it runs, or ``timeout`` seconds
+    passing, calls ``stop()`` and waits for ``run`` to end; then raises
+    ``KeyboardInterrupt`` or ``TimedOut`` here."""
     future = _workers().submit(run)
     try:
-        return future.result()
+        return future.result(timeout)
+    except futures.TimeoutError:
+        _stop_and_wait(future, stop)
+        raise TimedOut from None
     except KeyboardInterrupt:
-        stop()
-        while not future.done():  # the engine stops at its next step; wait for it
-            try:
-                futures.wait([future])
-            except KeyboardInterrupt:
-                stop()  # pressed again: still, never close the connection under it
+        _stop_and_wait(future, stop)
         raise
+
+
+def _stop_and_wait(future: futures.Future[Any], stop: Callable[[], None]) -> None:
+    stop()
+    while not future.done():  # the engine stops at its next step; wait for it
+        try:
+            futures.wait([future])
+        except KeyboardInterrupt:
+            stop()  # pressed again: still, never close the connection under it
 
 
 _WORKERS: ThreadPoolExecutor | None = None

@@ -56,10 +56,10 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
-    if len(statements) == 1 and not write and db._columnar(None, limit):
+    if len(statements) == 1 and not write and limit is None:
         # One read: the columnar path of Database.query serves it when it can (same
         # frame, same guards, recorded in the history); None: the loop below runs it.
-        frame = db._columnar_frame(statements[0].sql, values[0])
+        frame = db._columnar_frame(statements[0].sql, values[0], None)
         source = statements[0] if frame is not None else None
     try:
         if frame is None:

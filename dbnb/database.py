@@ -26,6 +26,7 @@ from dbnb.errors import (
     DbnbError,
     PoolTimeoutError,
     QueryError,
+    QueryTimeoutError,
     ReadOnlyError,
     RowLimitError,
     one_line,
@@ -211,8 +212,8 @@ class Database:
         if chunksize is not None:
             return self._query_chunks(sql, values, _positive(chunksize), timeout)
         limit = self.config.max_rows if max_rows is None else max_rows
-        if progress is not True and self._columnar(timeout, limit):
-            frame = self._columnar_frame(sql, values)
+        if progress is not True and limit is None:
+            frame = self._columnar_frame(sql, values, timeout)
             if frame is not None:
                 return frame
         statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
@@ -285,19 +286,27 @@ class Database:
         return parquet.write(self._arrow_chunks(sql, dict(params or {}), chunksize), path)
 
     def _columnar(self, timeout: float | None, max_rows: int | None = None) -> bool:
-        """Whether the columnar path may serve a read: statement_timeout and max_rows
-        are enforced by the guarded path, so a read under either takes that one."""
+        """Whether the columnar path may stream a read (chunks, Parquet): a stream under
+        statement_timeout or max_rows takes the guarded path, which enforces them."""
         in_force = self.config.statement_timeout if timeout is None else timeout
         return max_rows is None and not in_force
 
-    def _columnar_frame(self, sql: str | Executable, values: Params) -> pd.DataFrame | None:
+    def _columnar_frame(
+        self, sql: str | Executable, values: Params, timeout: float | None
+    ) -> pd.DataFrame | None:
         """The frame from the columnar path, recorded in the history as the guarded
-        path's statements are; None to take the guarded path."""
+        path's statements are (a timeout too); None to take the guarded path."""
         plan = self._arrow.plan(sql, values)
         if plan is None:
             return None
+        in_force = self.config.statement_timeout if timeout is None else timeout
         started, clock = datetime.now(UTC), time.perf_counter()
-        frame = self._arrow.read_frame(plan)
+        try:
+            frame = self._arrow.read_frame(plan, in_force or None)
+        except QueryTimeoutError as error:
+            elapsed_ms = (time.perf_counter() - clock) * 1000.0
+            monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, error)
+            raise
         if frame is not None:
             elapsed_ms = (time.perf_counter() - clock) * 1000.0
             monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, len(frame))

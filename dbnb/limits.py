@@ -6,6 +6,9 @@ statement_timeout (seconds; per connection in the YAML, per call with
 - PostgreSQL: ``SET LOCAL statement_timeout`` at the start of every
   transaction, so the server itself cancels a statement that runs too long.
 - SQLite: a progress handler aborts the statement once its deadline passes.
+- The columnar path (``arrow.py``) keeps the same deadline on the client and
+  cancels the statement when it passes (``PQcancel`` on PostgreSQL,
+  ``sqlite3_interrupt`` on SQLite), with the same error.
 
 Interrupts (Ctrl-C in a terminal, the kernel's interrupt in Jupyter):
 
@@ -102,9 +105,14 @@ def _translate(context: ExceptionContext, config: ConnectionConfig) -> None:
     elif not (getattr(error, "sqlstate", None) == "57014" and "statement timeout" in str(error)):
         return
     timeout = timeout_of(connection, config) if connection is not None else None
+    raise timeout_error(config, timeout) from None
+
+
+def timeout_error(config: ConnectionConfig, timeout: float | None) -> QueryTimeoutError:
+    """The one error of a statement cancelled at its statement_timeout, on either path."""
     where = f" ({config.source})" if config.source else ""
-    raise QueryTimeoutError(
+    return QueryTimeoutError(
         f"connection {config.name!r}: the statement ran past its statement_timeout of "
         f"{timeout:g} s and was cancelled; raise statement_timeout in the config{where} "
         "or pass timeout= to query()"
-    ) from None
+    )

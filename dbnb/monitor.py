@@ -297,10 +297,11 @@ def record(
     parameters: Any,
     started: datetime,
     elapsed_ms: float,
-    rows: int,
+    outcome: int | BaseException,
 ) -> None:
     """Record a statement that ran outside SQLAlchemy's events (the columnar read
-    path, ``arrow.py``), masked and logged as the others are."""
+    path, ``arrow.py``): its rows, or the error it ended with; masked and logged as
+    the others are."""
     password = config.url.password
     monitor = _Monitor(
         connection=config.name,
@@ -309,8 +310,9 @@ def record(
         secrets=(str(password),) if password else (),
         history=HISTORY,
     )
+    rows, error = (outcome, None) if isinstance(outcome, int) else (-1, one_line(outcome))
     entry = _record(
-        _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, None
+        _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, error
     )
     monitor.history.add(entry)
     _log(monitor, entry)

@@ -264,3 +264,25 @@ def test_connection_secrets_stay_out_of_errors(tmp_path, open_registry) -> None:
     with pytest.raises(dbnb.DbnbError) as caught:
         database.query("SELECT 1")
     assert "s3cret-pw" not in str(caught.value)
+
+
+def test_a_timeout_cancels_a_columnar_read_on_the_server(
+    db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = "SELECT pg_sleep(20) IS NULL AS slept"
+    with monkeypatch.context() as patch:  # the guarded path must not be the one that ran
+        patch.setattr(dbnb.Database, "connection", lambda *a, **k: pytest.fail("guarded"))
+        with pytest.raises(dbnb.QueryTimeoutError, match=r"statement_timeout of 0\.3 s"):
+            db.query(slow, timeout=0.3)
+        served = db._arrow.served
+        assert db.query("SELECT id FROM items ORDER BY id", timeout=5)["id"].tolist() == [1, 2, 3]
+        assert db._arrow.served == served + 1  # a read under a timeout keeps this path
+    running = db.query(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%'"
+        " AND state = 'active' AND pid <> pg_backend_pid()"
+    )
+    assert running["n"].tolist() == [0]  # cancelled on the server, not left running
+    assert db._arrow.checkedout() == 0
+    history = dbnb.history()
+    failed = history[history["sql"] == slow]
+    assert "statement_timeout of 0.3 s" in failed["error"].iloc[-1]

@@ -157,7 +157,7 @@ def test_ctrl_c_stops_the_engine_before_it_returns(
     ended: list[BaseException | None] = []
     interruptible = arrow_sqlite.interruptible
 
-    def watched(run, stop):
+    def watched(run, stop, timeout=None):
         def recorded():
             try:
                 result = run()
@@ -167,7 +167,7 @@ def test_ctrl_c_stops_the_engine_before_it_returns(
             ended.append(None)
             return result
 
-        return interruptible(recorded, stop)
+        return interruptible(recorded, stop, timeout)
 
     monkeypatch.setattr(arrow_sqlite, "interruptible", watched)
     timer = threading.Timer(
@@ -225,3 +225,24 @@ def test_writes_go_on_while_columnar_connections_sit_in_the_pool(db: dbnb.Databa
     assert db._arrow.checkedout() == 0
     db.write(pd.DataFrame({"id": [4], "name": ["four"]}), "items")
     assert db.query("SELECT count(*) AS n FROM items")["n"].tolist() == [4]
+
+
+def test_a_timeout_interrupts_a_columnar_read(
+    db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 2000000000) SELECT count(*) AS n FROM n"
+    )
+    with monkeypatch.context() as patch:  # the guarded path must not be the one that ran
+        patch.setattr(dbnb.Database, "connection", lambda *a, **k: pytest.fail("guarded"))
+        started = time.monotonic()
+        with pytest.raises(dbnb.QueryTimeoutError, match=r"statement_timeout of 0\.3 s"):
+            db.query(slow, timeout=0.3)
+        assert time.monotonic() - started < 5
+        served = db._arrow.served
+        assert db.query("SELECT id FROM items ORDER BY id", timeout=5)["id"].tolist() == [1, 2, 3]
+        assert db._arrow.served == served + 1
+    assert db._arrow.checkedout() == 0
+    history = dbnb.history()
+    assert "statement_timeout of 0.3 s" in history[history["sql"] == slow]["error"].iloc[-1]
