@@ -32,6 +32,13 @@ def db(tmp_path: Path) -> dbnb.Database:
     registry.close()
 
 
+# A read that runs for minutes in SQLite's engine.
+SLOW = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+    "WHERE i < 2000000000) SELECT count(*) AS n FROM n"
+)
+
+
 def fill(db: dbnb.Database, values: list[object]) -> None:
     path = db.engine.url.database
     with sqlite3.connect(path) as connection:
@@ -149,10 +156,7 @@ def test_duplicate_column_names_take_the_guarded_path(
 def test_ctrl_c_stops_the_engine_before_it_returns(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = (
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-        "WHERE i < 2000000000) SELECT count(*) AS n FROM n"
-    )
+    slow = SLOW
     assert db._arrow.plan(slow, {}) is not None  # this read takes the columnar path
     ended: list[BaseException | None] = []
     interruptible = arrow_sqlite.interruptible
@@ -230,10 +234,7 @@ def test_writes_go_on_while_columnar_connections_sit_in_the_pool(db: dbnb.Databa
 def test_a_timeout_interrupts_a_columnar_read(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = (
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-        "WHERE i < 2000000000) SELECT count(*) AS n FROM n"
-    )
+    slow = SLOW
     with monkeypatch.context() as patch:  # the guarded path must not be the one that ran
         patch.setattr(dbnb.Database, "connection", lambda *a, **k: pytest.fail("guarded"))
         started = time.monotonic()
