@@ -185,30 +185,39 @@ def _object_array(values: list[Any]) -> np.ndarray:
 
 
 def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
-    """Read every batch and build the frame. Python values (JSON, UUID) of a batch
-    are made on a worker thread while the driver reads the next one (the driver
-    releases the GIL while it waits and decodes); the last batch, and so a small
-    result, is converted here without a thread hand-off."""
+    """Read every batch and build the frame. Each batch is finished (cast to dbnb's
+    types, its Python values made) on a worker thread while the driver reads the
+    next one, so this thread does nothing but wait on the driver, which releases
+    the GIL while it reads and decodes. The last batch, and so a small result, is
+    finished here without a thread hand-off."""
     objects = [index for index, column in enumerate(columns) if column.to_python is not None]
-    batches: list[pa.RecordBatch] = []
-    converted: list[Future[list[np.ndarray]] | list[np.ndarray]] = []
+    finished: list[Future[_Finished] | _Finished] = []
+    pending: pa.RecordBatch | None = None
     for batch in reader:
-        if objects and batches:
-            converted.append(_converter().submit(_convert_batch, batches[-1], columns, objects))
-            batches[-1] = _without(batches[-1], objects)  # the text is not needed any more
-        batches.append(_normalise_batch(batch, columns))
-    if not batches:
-        batches.append(_normalise_batch(pa.RecordBatch.from_pylist([], reader.schema), columns))
-    if objects:
-        converted.append(_convert_batch(batches[-1], columns, objects))
-        batches[-1] = _without(batches[-1], objects)
-    table = pa.Table.from_batches(batches)
-    parts = [done.result() if isinstance(done, Future) else done for done in converted]
+        if pending is not None:
+            finished.append(_converter().submit(_finish_batch, pending, columns, objects))
+        pending = batch
+    if pending is None:
+        pending = pa.RecordBatch.from_pylist([], reader.schema)
+    finished.append(_finish_batch(pending, columns, objects))
+    parts = [done.result() if isinstance(done, Future) else done for done in finished]
+    table = pa.Table.from_batches([batch for batch, _ in parts])
     python = {
-        index: np.concatenate([batch_values[position] for batch_values in parts])
+        index: np.concatenate([values[position] for _, values in parts])
         for position, index in enumerate(objects)
     }
     return to_frame(table, columns, python)
+
+
+_Finished = tuple[pa.RecordBatch, list[np.ndarray]]
+
+
+def _finish_batch(batch: pa.RecordBatch, columns: list[Column], objects: list[int]) -> _Finished:
+    """A driver's batch in dbnb's types, its object columns' Python values apart."""
+    normalised = _normalise_batch(batch, columns)
+    if not objects:
+        return normalised, []
+    return _without(normalised, objects), _convert_batch(normalised, columns, objects)
 
 
 def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
