@@ -123,24 +123,25 @@ def read_frame(
     """The result of ``statement`` as the guarded path would give it; ``Unfaithful``
     when it would not; ``KeyboardInterrupt`` (Ctrl-C) or ``TimedOut`` (``timeout``
     seconds) once the engine has stopped."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({statement.sql}) LIMIT 0", bind)
-        names = [column[0] for column in cursor.description]
-    # A subquery renames a repeated column "a" to "a:1": the guarded path keeps both
-    # "a", and a query of its own cannot name either apart.
-    repeated = [match.group(1) for name in names if (match := _RENAMED.fullmatch(name))]
-    if any(original in names for original in repeated):
-        raise Unfaithful("repeated column names")
-    sql, markers = _with_classes(statement.sql, names)
 
-    def fetch() -> pa.Table:
+    def read() -> tuple[list[str], pa.Table, list[str]]:
+        # The names first: the storage classes are asked for by column name.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({statement.sql}) LIMIT 0", bind)
+            names = [column[0] for column in cursor.description]
+        # A subquery renames a repeated column "a" to "a:1": the guarded path keeps
+        # both "a", and a query of its own cannot name either apart.
+        repeated = [match.group(1) for name in names if (match := _RENAMED.fullmatch(name))]
+        if any(original in names for original in repeated):
+            raise Unfaithful("repeated column names")
+        sql, markers = _with_classes(statement.sql, names)
         with connection.cursor() as cursor:
             cursor.adbc_statement.set_options(**_ONE_BATCH)
             cursor.execute(sql, bind)
             table: pa.Table = cursor.fetch_arrow_table()
-        return table
+        return names, table, markers
 
-    table = interruptible(fetch, lambda: interrupt(connection), timeout)
+    names, table, markers = interruptible(read, lambda: interrupt(connection), timeout)
     return _to_frame(table.select(range(len(names))), table.select(markers), names)
 
 
