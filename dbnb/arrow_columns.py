@@ -165,9 +165,10 @@ def to_frame(
             values = python[index] if python is not None and index in python else None
             if values is None:
                 values = python_values(chunked.chunks, column)
-            data[index] = pd.Series(values, dtype=object, copy=False)
-    # Keyed by position, named after: duplicate column names stay apart.
-    frame = pd.DataFrame(data) if data else pd.DataFrame()
+            data[index] = values  # an object ndarray: pandas keeps it as it is
+    # Keyed by position, named after: duplicate column names stay apart. The arrays
+    # are this frame's alone, so pandas need not copy them.
+    frame = pd.DataFrame(data, copy=False) if data else pd.DataFrame()
     frame.columns = pd.Index(table.column_names, dtype=object)
     return frame
 
