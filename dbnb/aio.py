@@ -24,20 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import frames, limits, readonly
+from dbnb import frames, limits, monitor, readonly, sqltext
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url
 from dbnb.errors import (
@@ -89,6 +89,8 @@ def create_async_engine(config: ConnectionConfig) -> AsyncEngine:
             options = connect_args.get("options", "")
             connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
     engine = _create_async_engine(url, connect_args=connect_args, **kwargs)
+    # The history first: a guard's error handler may end the chain of handlers.
+    monitor.install(engine.sync_engine, config)
     install(engine.sync_engine, connection_name=config.name)
     install_limits(engine.sync_engine, config)
     return engine
@@ -178,15 +180,27 @@ async def query(
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
     from dbnb.database import describe_error
 
-    statement: Executable = text(sql) if isinstance(sql, str) else sql
+    statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
     limit = database.config.max_rows if max_rows is None else max_rows
+
+    def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+        # As Database.query: the history record stays open until the rows are in.
+        try:
+            rows = frames.fetch_rows(result, count)
+        except BaseException as error:
+            monitor.fetched(result, None, error)
+            raise
+        monitor.fetched(result, len(rows))
+        return rows
 
     def run(sync_connection: Connection) -> pd.DataFrame:
         # The sync path's typed conversion, run in the event loop's greenlet.
         if limit is not None:
             sync_connection = sync_connection.execution_options(stream_results=True)
-        result = sync_connection.execute(statement, dict(params or {}))
-        return frames.to_frame(result, statement, max_rows=limit)
+        result = sync_connection.execute(
+            statement, dict(params or {}), execution_options={monitor.REPORTS_FETCH: True}
+        )
+        return frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
 
     async with connection(database, timeout=timeout) as async_connection:
         try:

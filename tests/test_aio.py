@@ -247,3 +247,31 @@ def test_async_on_another_dialect_is_a_config_error() -> None:
     database = dbnb.Database(url_connection("other", "mysql://someone@localhost/db"))
     with pytest.raises(dbnb.ConfigError, match="async sessions support postgresql and sqlite"):
         _ = database.async_engine
+
+
+def _mine(name: str, sql: str) -> pd.DataFrame:
+    history = dbnb.history()
+    return history[(history["connection"] == name) & (history["sql"] == sql)]
+
+
+@pytest.mark.asyncio
+async def test_async_queries_are_in_the_history(adb: dbnb.Database) -> None:
+    sql = "SELECT id, name FROM items WHERE id > 1 ORDER BY id"
+    await adb.aquery(sql)
+    record = _mine(adb.name, sql).iloc[-1]
+    assert record["rows"] == 2  # counted as the rows were fetched
+    assert pd.isna(record["error"])
+    bad = "SELECT no_such_column FROM items"
+    with pytest.raises(dbnb.QueryError):
+        await adb.aquery(bad)
+    assert "no_such_column" in _mine(adb.name, bad)["error"].iloc[-1]
+
+
+@pytest.mark.asyncio
+async def test_aquery_finds_placeholders_as_query_does(adb: dbnb.Database) -> None:
+    # A colon inside a literal is text, not a placeholder; on PostgreSQL `:n::int`
+    # casts a bound value.
+    cast = ":n::int" if adb.config.backend == "postgresql" else "CAST(:n AS INTEGER)"
+    frame = await adb.aquery(f"SELECT '10 :30' AS at, {cast} + 1 AS next", {"n": "41"})
+    assert frame["at"].tolist() == ["10 :30"]
+    assert frame["next"].tolist() == [42]
