@@ -7,7 +7,7 @@ object per value. The rules of the guarded SQLAlchemy path hold here too:
 
 - **Pooled**: each ``Database`` keeps its own ``QueuePool`` of ADBC connections,
   sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``/
-  ``pool_recycle``, pinged on checkout (``pool_pre_ping``), closed by
+  ``pool_recycle``, pinged on checkout on PostgreSQL (``pool_pre_ping``), closed by
   ``Database.close()``.
 - **Read-only, enforced by the database**: connections are opened with
   ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
