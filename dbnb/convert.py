@@ -1,0 +1,422 @@
+"""One DataFrame column -> the Arrow array the database will receive.
+
+Each column kind has its conversion (exact integer widths, UTC timestamps,
+decimals at the column's scale, JSON as text, UUIDs as 16 bytes, enum members
+as their values), done with Arrow compute functions over the whole column. The
+first value that does not fit is looked for only when a check fails, and the
+``ValidationError`` names its row, the column, the value and the reason.
+``validate.check`` runs one of these per column of the table.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Hashable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Column
+from sqlalchemy import types as sqltypes
+
+from dbnb.columns import Spec, json_encoder, plain, type_name
+from dbnb.errors import ValidationError
+
+_INT_RANGES = {16: (-(2**15), 2**15 - 1), 32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
+
+
+def _first(mask: pa.Array) -> int:
+    """Position of the first true value of a boolean mask (nulls count as false)."""
+    return int(pc.index(pc.fill_null(mask, False), True).as_py())
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(pc.fill_null(mask, False)).as_py())
+
+
+def _is_missing(value: Any) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+class ColumnConversion:
+    """One column's conversion to its wire type, raising ValidationError on the first bad row."""
+
+    def __init__(
+        self,
+        table: str,
+        label: Callable[[int], Hashable],
+        column: Column[Any],
+        spec: Spec,
+        series: pd.Series,
+        backend: str,
+    ) -> None:
+        self.table = table
+        self.label = label  # the user's name for the row at a position
+        self.column = column
+        self.spec = spec
+        self.series = series
+        self.backend = backend
+
+    def fail(self, position: int, reason: str, value: Any = None) -> ValidationError:
+        if value is None:
+            value = plain(self.series.iloc[position])
+            if _is_missing(value):
+                value = None
+        return ValidationError.at(
+            self.table,
+            reason,
+            row=self.label(position),
+            column=self.column.name,
+            value=value,
+        )
+
+    def expected(self, what: str) -> str:
+        return f"expected {what} for a {type_name(self.spec.sql_type)} column"
+
+    def convert(self) -> pa.Array | list[Any]:
+        kind = self.spec.kind
+        if self.series.empty:
+            return [] if self.spec.arrow is None else pa.array([], type=self.spec.arrow)
+        if kind == "json":
+            return self.from_json()
+        if kind == "uuid":
+            return self.from_uuid()
+        if kind == "enum":
+            return self.from_enum()
+        if kind == "other":
+            return [None if _is_missing(v) else v for v in self.series.tolist()]
+        array = self.arrow()
+        if pa.types.is_null(array.type):
+            assert self.spec.arrow is not None or kind == "decimal"
+            return pa.nulls(len(array), self.spec.arrow or pa.decimal128(1, 0))
+        convert: Callable[[pa.Array], pa.Array] = getattr(self, f"to_{kind}")
+        return convert(array)
+
+    # --- from pandas to Arrow -------------------------------------------------------
+
+    def arrow(self) -> pa.Array:
+        """The column as Arrow, as pandas/pyarrow see it; NaN in numpy floats is NULL."""
+        target = self.spec.arrow
+        if self.spec.kind == "decimal" and target is not None and self.series.dtype == object:
+            # Inferring a precision from Python Decimals is slow; the column's is known.
+            # Whatever does not fit is left to the checks below, which name the row.
+            try:
+                return pa.array(self.series.tolist(), type=target, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
+        try:
+            array = pa.array(self.series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            raise self._mixed() from None
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if pa.types.is_string_view(array.type) or pa.types.is_large_string(array.type):
+            array = array.cast(pa.string())
+        return array
+
+    def _mixed(self) -> ValidationError:
+        """A column Arrow cannot convert: find the first value that does not fit the others."""
+        values = self.series.tolist()
+        first_type = None
+        for position, value in enumerate(values):
+            if _is_missing(value):
+                continue
+            try:
+                pa.array([value])
+            except OverflowError:
+                return self.fail(position, "out of range (more than 64 bits)")
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                return self.fail(position, self.expected(_what(self.spec.kind)))
+            if first_type is None:
+                first_type = type(value)
+            elif not isinstance(value, first_type) and not isinstance(first_type, type(value)):
+                return self.fail(
+                    position,
+                    self.expected(_what(self.spec.kind))
+                    + f" (this column mixes {first_type.__name__} and {type(value).__name__})",
+                )
+        return self.fail(0, self.expected(_what(self.spec.kind)))
+
+    def wrong_type(self, array: pa.Array) -> ValidationError:
+        position = _first(array.is_valid())
+        return self.fail(position, self.expected(_what(self.spec.kind)) + f", got {array.type}")
+
+    # --- kinds ------------------------------------------------------------------------
+
+    def to_int(self, array: pa.Array) -> pa.Array:
+        target = self.spec.arrow
+        assert target is not None
+        low, high = _INT_RANGES[target.bit_width]
+        if pa.types.is_floating(array.type):
+            fraction = pc.not_equal(array, pc.floor(array))
+            if _any(fraction) or _any(pc.is_nan(array)) or _any(pc.is_inf(array)):
+                bad = pc.or_(fraction, pc.or_(pc.is_nan(array), pc.is_inf(array)))
+                raise self.fail(_first(bad), "not a whole number")
+        elif pa.types.is_decimal(array.type):
+            if _any(pc.not_equal(array, pc.floor(array))):
+                raise self.fail(_first(pc.not_equal(array, pc.floor(array))), "not a whole number")
+        elif not pa.types.is_integer(array.type):
+            raise self.wrong_type(array)
+        bounds = pc.min_max(array)
+        smallest, largest = bounds["min"].as_py(), bounds["max"].as_py()
+        if smallest is not None and (smallest < low or largest > high):
+            position = next(
+                i for i, v in enumerate(array.to_pylist()) if v is not None and not low <= v <= high
+            )
+            raise self.fail(position, f"out of range ({low} to {high})")
+        return array.cast(target, safe=False)
+
+    def to_float(self, array: pa.Array) -> pa.Array:
+        target = self.spec.arrow
+        assert target is not None
+        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)
+        if not any(check(array.type) for check in numeric):
+            raise self.wrong_type(array)
+        array = array.cast(target, safe=False)
+        if self.backend == "sqlite":
+            # SQLite has no NaN: it stores one as NULL, so say so up front.
+            array = pc.if_else(pc.is_nan(array), pa.scalar(None, target), array)
+        return array
+
+    def to_decimal(self, array: pa.Array) -> pa.Array:
+        target = self.spec.arrow
+        if pa.types.is_integer(array.type):
+            return array.cast(target or pa.decimal128(38, 0))
+        if pa.types.is_floating(array.type):
+            if target is None:
+                raise self.wrong_type(array)
+            bad = pc.or_(pc.is_nan(array), pc.is_inf(array))
+            if _any(bad):
+                raise self.fail(_first(bad), "NaN and infinity do not fit a numeric column")
+            as_decimal = array.cast(target, safe=False)
+            lossy = pc.not_equal(as_decimal.cast(pa.float64()), array)
+            if _any(lossy):
+                raise self.fail(_first(lossy), f"does not fit {_numeric(target)} exactly")
+            return as_decimal
+        if not pa.types.is_decimal(array.type):
+            raise self.wrong_type(array)
+        if target is None:
+            if pa.types.is_decimal256(array.type) and array.type.precision > 38:
+                return array  # wider than 38 digits: sent as text
+            return array.cast(pa.decimal128(min(38, array.type.precision), array.type.scale))
+        try:
+            return array.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for position, value in enumerate(array.to_pylist()):
+                if value is not None and not _fits_decimal(value, target):
+                    raise self.fail(position, f"does not fit {_numeric(target)}") from None
+            raise
+
+    def to_bool(self, array: pa.Array) -> pa.Array:
+        if not pa.types.is_boolean(array.type):
+            raise self.wrong_type(array)
+        return array
+
+    def to_string(self, array: pa.Array) -> pa.Array:
+        if not pa.types.is_string(array.type):
+            raise self.wrong_type(array)
+        length = getattr(self.spec.sql_type, "length", None)
+        if length is not None:
+            too_long = pc.greater(pc.utf8_length(array), length)
+            if _any(too_long):
+                position = _first(too_long)
+                size = len(array[position].as_py())
+                raise self.fail(position, f"{size} characters, longer than {length}")
+        if self.backend == "postgresql":
+            nul = pc.match_substring(array, "\x00")
+            if _any(nul):
+                raise self.fail(_first(nul), "PostgreSQL text cannot hold the NUL character")
+        return array
+
+    def to_date(self, array: pa.Array) -> pa.Array:
+        if pa.types.is_date(array.type):
+            return array.cast(pa.date32())
+        if pa.types.is_timestamp(array.type) and array.type.tz is None:
+            timed = pc.not_equal(pc.floor_temporal(array, unit="day"), array)
+            if _any(timed):
+                raise self.fail(_first(timed), "has a time of day; a date column takes dates")
+            return array.cast(pa.date32())
+        raise self.wrong_type(array)
+
+    def to_datetime(self, array: pa.Array) -> pa.Array:
+        target = self.spec.arrow
+        assert target is not None
+        if not pa.types.is_timestamp(array.type):
+            raise self.wrong_type(array)
+        if target.tz is not None and array.type.tz is None:
+            raise self.fail(
+                _first(array.is_valid()),
+                "a naive timestamp in a column WITH time zone: give it one "
+                "(e.g. series.dt.tz_localize('UTC'))",
+            )
+        if target.tz is None and array.type.tz is not None:
+            raise self.fail(
+                _first(array.is_valid()),
+                "a time-zone-aware timestamp in a column WITHOUT time zone: drop it "
+                "(e.g. series.dt.tz_convert('UTC').dt.tz_localize(None))",
+            )
+        return self._to_micros(array, target)
+
+    def to_time(self, array: pa.Array) -> pa.Array:
+        if not pa.types.is_time(array.type):
+            raise self.wrong_type(array)
+        return self._to_micros(array, pa.time64("us"))
+
+    def to_interval(self, array: pa.Array) -> pa.Array:
+        if not pa.types.is_duration(array.type):
+            raise self.wrong_type(array)
+        return self._to_micros(array, pa.duration("us"))
+
+    def _to_micros(self, array: pa.Array, target: pa.DataType) -> pa.Array:
+        try:
+            return array.cast(target)
+        except pa.ArrowInvalid:  # nanoseconds that microseconds would lose
+            lost = pc.not_equal(array.cast(target, safe=False).cast(array.type), array)
+            raise self.fail(
+                _first(lost), "has nanoseconds; the database keeps microseconds"
+            ) from None
+
+    def to_binary(self, array: pa.Array) -> pa.Array:
+        binary = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)
+        if not any(check(array.type) for check in binary):
+            raise self.wrong_type(array)
+        return array.cast(pa.binary())
+
+    def to_array(self, array: pa.Array) -> pa.Array:
+        target = self.spec.arrow
+        assert target is not None
+        if not pa.types.is_list(array.type) and not pa.types.is_large_list(array.type):
+            raise self.wrong_type(array)
+        try:
+            return array.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for position in range(len(array)):
+                try:
+                    array[position : position + 1].cast(target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise self.fail(position, f"elements do not fit {target}") from None
+            raise
+
+    # --- Python objects ---------------------------------------------------------------
+
+    def _objects(self) -> tuple[list[Any], np.ndarray]:
+        """The values as Python objects, and where they are missing."""
+        missing = self.series.isna().to_numpy(dtype=bool)
+        return self.series.tolist(), missing
+
+    def from_json(self) -> pa.Array:
+        values, missing = self._objects()
+        encode = json_encoder()
+        try:
+            text = [None if gone else encode(v) for v, gone in zip(values, missing, strict=True)]
+        except (TypeError, ValueError):
+            encode = json_encoder()  # a fresh one: the failed call may have left state behind
+            for position, (value, gone) in enumerate(zip(values, missing, strict=True)):
+                try:
+                    None if gone else encode(value)
+                except (TypeError, ValueError) as error:
+                    raise self.fail(position, f"not JSON: {error}", value) from None
+            raise
+        array = pa.array(text, type=pa.string())
+        if self.backend == "postgresql" and isinstance(self.spec.sql_type, sqltypes.JSON):
+            # An escaped NUL, not an escaped backslash followed by "u0000".
+            nul = pc.match_substring_regex(array, r"(^|[^\\])(\\\\)*\\u0000")
+            if _any(nul):
+                raise self.fail(_first(nul), "PostgreSQL JSON cannot hold the NUL character")
+        return array
+
+    def from_uuid(self) -> pa.Array:
+        if isinstance(self.series.dtype, pd.ArrowDtype):
+            array = self.arrow()
+            if pa.types.is_fixed_size_binary(array.type) and array.type.byte_width == 16:
+                return array
+        values, missing = self._objects()
+        out: list[bytes | None] = []
+        for position, (value, gone) in enumerate(zip(values, missing, strict=True)):
+            if gone:
+                out.append(None)
+            elif isinstance(value, uuid.UUID):
+                out.append(value.bytes)
+            else:
+                try:
+                    out.append(uuid.UUID(value).bytes if isinstance(value, str) else _no_uuid())
+                except ValueError:
+                    raise self.fail(position, "not a UUID") from None
+        return pa.array(out, type=pa.binary(16))
+
+    def from_enum(self) -> pa.Array:
+        sql_type = self.spec.sql_type
+        assert isinstance(sql_type, sqltypes.Enum)
+        allowed: list[str] = list(sql_type.enums)
+        series = self.series
+        enum_class = sql_type.enum_class
+        if enum_class is not None and not isinstance(series.dtype, pd.ArrowDtype | pd.StringDtype):
+            members = list(enum_class.__members__.values())
+            lookup: dict[Any, str] = {stored: stored for stored in allowed}
+            lookup.update(zip(members, allowed, strict=True))
+            mapped = series.map(lookup)  # vectorized hash lookups, not a per-row loop in Python
+            unknown = (mapped.isna() & series.notna()).to_numpy(dtype=bool)
+            if unknown.any():
+                position = int(np.argmax(unknown))
+                raise self.fail(position, f"not one of {', '.join(allowed)}")
+            series = mapped.astype(object).where(mapped.notna(), None)
+        array = pa.array(series, from_pandas=True, type=None)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if pa.types.is_null(array.type):
+            return pa.nulls(len(array), pa.string())
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            raise self.wrong_type(array)
+        array = array.cast(pa.string())
+        unknown_mask = pc.invert(pc.is_in(array, value_set=pa.array(allowed, pa.string())))
+        if _any(pc.and_(unknown_mask, array.is_valid())):
+            raise self.fail(
+                _first(pc.and_(unknown_mask, array.is_valid())), f"not one of {', '.join(allowed)}"
+            )
+        return array
+
+
+def _no_uuid() -> bytes:
+    raise ValueError("not a UUID")
+
+
+def _what(kind: str) -> str:
+    return {
+        "int": "whole numbers",
+        "float": "numbers",
+        "decimal": "decimal numbers",
+        "bool": "booleans",
+        "string": "strings",
+        "enum": "enum members or their names",
+        "date": "dates",
+        "datetime": "timestamps",
+        "time": "times of day",
+        "interval": "durations",
+        "binary": "bytes",
+        "array": "lists",
+    }.get(kind, kind)
+
+
+def _numeric(target: pa.DataType) -> str:
+    return f"numeric({target.precision}, {target.scale})"
+
+
+def _fits_decimal(value: Decimal, target: pa.DataType) -> bool:
+    try:
+        pa.array([value], type=target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
