@@ -59,6 +59,19 @@ Reader = Callable[[], Any]
 # --- readers ----------------------------------------------------------------------------
 
 
+def adbc_reader(connection: Any) -> Reader:
+    """Raw ADBC + ``to_pandas()`` on one connection, each read in a transaction of its own."""
+
+    def read() -> pd.DataFrame:
+        with connection.cursor() as cursor:
+            cursor.execute(SQL)
+            frame = cursor.fetch_arrow_table().to_pandas()
+        connection.rollback()
+        return frame
+
+    return read
+
+
 def pg_readers(config: Path) -> dict[str, Reader | str]:
     import adbc_driver_postgresql.dbapi as adbc
     import connectorx as cx
@@ -68,14 +81,7 @@ def pg_readers(config: Path) -> dict[str, Reader | str]:
 
     db = dbnb.Registry(config).connect("bench_pg")
     engine = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    adbc_connection = adbc.connect(PG_URL)
-
-    def raw_adbc() -> pd.DataFrame:
-        with adbc_connection.cursor() as cursor:
-            cursor.execute(SQL)
-            frame = cursor.fetch_arrow_table().to_pandas()
-        adbc_connection.rollback()
-        return frame
+    raw_adbc = adbc_reader(adbc.connect(PG_URL))
 
     def floor() -> None:
         subprocess.run(
@@ -104,14 +110,7 @@ def sqlite_readers(config: Path, path: Path) -> dict[str, Reader | str]:
     import dbnb
 
     db = dbnb.Registry(config).connect("bench_sqlite")
-    adbc_connection = adbc.connect(str(path))
-
-    def raw_adbc() -> pd.DataFrame:
-        with adbc_connection.cursor() as cursor:
-            cursor.execute(SQL)
-            frame = cursor.fetch_arrow_table().to_pandas()
-        adbc_connection.rollback()
-        return frame
+    raw_adbc = adbc_reader(adbc.connect(str(path)))
 
     def read_sql() -> pd.DataFrame:
         with contextlib.closing(sqlite3.connect(path)) as connection:

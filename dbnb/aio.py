@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext, Row
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -183,16 +183,6 @@ async def query(
     statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
     limit = database.config.max_rows if max_rows is None else max_rows
 
-    def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
-        # As Database.query: the history record stays open until the rows are in.
-        try:
-            rows = frames.fetch_rows(result, count)
-        except BaseException as error:
-            monitor.fetched(result, None, error)
-            raise
-        monitor.fetched(result, len(rows))
-        return rows
-
     def run(sync_connection: Connection) -> pd.DataFrame:
         # The sync path's typed conversion, run in the event loop's greenlet.
         if limit is not None:
@@ -200,7 +190,9 @@ async def query(
         result = sync_connection.execute(
             statement, dict(params or {}), execution_options={monitor.REPORTS_FETCH: True}
         )
-        return frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
+        return frames.to_frame(
+            result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)
+        )
 
     async with connection(database, timeout=timeout) as async_connection:
         try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import decimal
 import json
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -196,7 +195,7 @@ def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.D
     pending: pa.RecordBatch | None = None
     for batch in reader:
         if pending is not None:
-            finished.append(_converter().submit(_finish_batch, pending, columns, objects))
+            finished.append(_CONVERTER.submit(_finish_batch, pending, columns, objects))
         pending = batch
     if pending is None:
         pending = pa.RecordBatch.from_pylist([], reader.schema)
@@ -250,13 +249,6 @@ def _convert_batch(
     return [python_values([batch.column(index)], columns[index]) for index in objects]
 
 
-_CONVERTER: ThreadPoolExecutor | None = None
-_CONVERTER_LOCK = threading.Lock()
-
-
-def _converter() -> ThreadPoolExecutor:
-    global _CONVERTER
-    with _CONVERTER_LOCK:
-        if _CONVERTER is None:
-            _CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
-        return _CONVERTER
+# One worker makes the Python values while the caller's thread reads; its thread
+# starts at the first submit, not at import.
+_CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")

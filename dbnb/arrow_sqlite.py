@@ -33,7 +33,6 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import re
-import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable
@@ -197,7 +196,7 @@ def interruptible(
     """``run()`` on a worker thread. Ctrl-C while it runs, or ``timeout`` seconds
     passing, calls ``stop()`` and waits for ``run`` to end; then raises
     ``KeyboardInterrupt`` or ``TimedOut`` here."""
-    future = _workers().submit(run)
+    future = _WORKERS.submit(run)
     try:
         return future.result(timeout)
     except futures.TimeoutError:
@@ -217,14 +216,5 @@ def _stop_and_wait(future: futures.Future[Any], stop: Callable[[], None]) -> Non
             stop()  # pressed again: still, never close the connection under it
 
 
-_WORKERS: ThreadPoolExecutor | None = None
-_WORKERS_LOCK = threading.Lock()
-
-
-def _workers() -> ThreadPoolExecutor:
-    """Threads that run the reads, started as needed and kept (one per concurrent read)."""
-    global _WORKERS
-    with _WORKERS_LOCK:
-        if _WORKERS is None:
-            _WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dbnb-sqlite-read")
-        return _WORKERS
+# Threads that run the reads, one per concurrent read, started as needed and kept.
+_WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dbnb-sqlite-read")

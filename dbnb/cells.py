@@ -10,13 +10,13 @@ that commits once at the end, or not at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import exc
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import CursorResult
 
 from dbnb import frames, monitor, sqltext
 from dbnb.database import Database, describe_error
@@ -75,7 +75,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
                         clause, params, execution_options={monitor.REPORTS_FETCH: True}
                     )
                     if result.returns_rows:
-                        frame = frames.to_frame(result, clause, max_rows=limit, fetch=_fetch)
+                        frame = frames.to_frame(result, clause, max_rows=limit, fetch=_FETCH)
                         source = statement
                     else:
                         monitor.fetched(result, None)
@@ -134,16 +134,8 @@ def _refuse_transaction_control(db: Database, statement: sqltext.Statement, numb
     )
 
 
-def _fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
-    """Fetch rows and report them to the history (no progress bar: cells run in notebooks
-    whose saved outputs must not change from run to run)."""
-    try:
-        rows = frames.fetch_rows(result, count)
-    except BaseException as error:
-        monitor.fetched(result, None, error)
-        raise
-    monitor.fetched(result, len(rows))
-    return rows
+# No progress bar: cells run in notebooks whose saved outputs must not change.
+_FETCH = monitor.reported(frames.fetch_rows)
 
 
 def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[str, Any]:

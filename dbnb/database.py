@@ -219,14 +219,7 @@ class Database:
         statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
-            # The statement's history record stays open until its rows are fetched.
-            try:
-                rows = progress_.fetch_rows(result, progress, count=count, label=self.name)
-            except BaseException as error:
-                monitor.fetched(result, None, error)
-                raise
-            monitor.fetched(result, len(rows))
-            return rows
+            return progress_.fetch_rows(result, progress, count=count, label=self.name)
 
         with self.connection(timeout=timeout) as connection:
             if limit is not None:
@@ -240,7 +233,9 @@ class Database:
                     values,
                     execution_options={monitor.REPORTS_FETCH: True},
                 )
-                frame = frames.to_frame(result, statement, max_rows=limit, fetch=fetch)
+                frame = frames.to_frame(
+                    result, statement, max_rows=limit, fetch=monitor.reported(fetch)
+                )
             except frames.TooManyRows:
                 message = (
                     f"connection {self.name!r}: the result has more than {limit:,} rows "

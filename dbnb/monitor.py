@@ -30,13 +30,14 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext, Row
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
 from dbnb.config import ConnectionConfig
@@ -171,6 +172,17 @@ class _Monitor:
     secrets: tuple[str, ...]
     history: History
 
+    @classmethod
+    def of(cls, config: ConnectionConfig, history: History) -> _Monitor:
+        password = config.url.password
+        return cls(
+            connection=config.name,
+            slow_query_ms=config.slow_query_ms,
+            log_parameters=config.log_parameters,
+            secrets=(str(password),) if password else (),
+            history=history,
+        )
+
     def mask(self, text: str, parameters: Any = None) -> str:
         """``text`` without the password, nor (unless opted in) the parameter values,
         which a database's error message may quote back."""
@@ -203,14 +215,7 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
     Install before the read-only guards: their error handler may raise, which
     ends SQLAlchemy's chain of ``handle_error`` listeners.
     """
-    password = config.url.password
-    monitor = _Monitor(
-        connection=config.name,
-        slow_query_ms=config.slow_query_ms,
-        log_parameters=config.log_parameters,
-        secrets=(str(password),) if password else (),
-        history=into if into is not None else HISTORY,
-    )
+    monitor = _Monitor.of(config, into if into is not None else HISTORY)
 
     def before(
         connection: Connection,
@@ -291,6 +296,25 @@ def fetched(
     _log(monitor, record)
 
 
+Fetch = Callable[[CursorResult[Any], int | None], Sequence[Row[Any]]]
+
+
+def reported(fetch: Fetch) -> Fetch:
+    """``fetch`` that closes each statement's record (run with ``REPORTS_FETCH``)
+    with the rows it fetched, or with the error fetching raised."""
+
+    def fetch_and_report(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+        try:
+            rows = fetch(result, count)
+        except BaseException as error:
+            fetched(result, None, error)
+            raise
+        fetched(result, len(rows))
+        return rows
+
+    return fetch_and_report
+
+
 def record(
     config: ConnectionConfig,
     statement: str,
@@ -302,14 +326,7 @@ def record(
     """Record a statement that ran outside SQLAlchemy's events (the columnar read
     path, ``arrow.py``): its rows, or the error it ended with; masked and logged as
     the others are."""
-    password = config.url.password
-    monitor = _Monitor(
-        connection=config.name,
-        slow_query_ms=config.slow_query_ms,
-        log_parameters=config.log_parameters,
-        secrets=(str(password),) if password else (),
-        history=HISTORY,
-    )
+    monitor = _Monitor.of(config, HISTORY)
     rows, error = (outcome, None) if isinstance(outcome, int) else (-1, one_line(outcome))
     entry = _record(
         _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, error
