@@ -35,15 +35,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
+from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dbnb import frames, limits, monitor, readonly, sqltext
+from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
-from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url
+from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url, pool_options
 from dbnb.errors import (
     ConfigError,
     DbnbError,
-    PoolTimeoutError,
     QueryError,
     ReadOnlyError,
     RowLimitError,
@@ -62,8 +63,11 @@ ASYNC_DRIVERS = {"postgresql": "postgresql+psycopg_async", "sqlite": "sqlite+aio
 _closing: set[asyncio.Task[None]] = set()
 
 
-def create_async_engine(config: ConnectionConfig) -> AsyncEngine:
-    """A pooled async engine for ``config``, with dbnb's read-only guards attached."""
+def create_async_engine(
+    config: ConnectionConfig, budget: ConnectionBudget | None = None
+) -> AsyncEngine:
+    """A pooled async engine for ``config``, with dbnb's read-only guards attached; with a
+    ``budget``, its server connections count against the connection's one budget."""
     driver = ASYNC_DRIVERS.get(config.backend)
     if driver is None:
         raise ConfigError(
@@ -73,27 +77,38 @@ def create_async_engine(config: ConnectionConfig) -> AsyncEngine:
         )
     url = config.url.set(drivername=driver)
     kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
-    for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
-        value = getattr(config, option)
-        if value is not None:
-            kwargs[option] = value
     connect_args = dict(config.connect_args)
     if config.backend == "sqlite":
         url = _sqlite_url(url, readonly=config.readonly)
         if _is_memory(url):
-            for option in ("pool_size", "max_overflow", "pool_timeout"):
-                kwargs.pop(option, None)
+            budget = None
+    if config.backend != "sqlite" or not _is_memory(url):
+        kwargs.update(pool_options(config, budget))
     else:
         connect_args.setdefault("application_name", APPLICATION_NAME)
         if config.readonly:
             options = connect_args.get("options", "")
             connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
     engine = _create_async_engine(url, connect_args=connect_args, **kwargs)
+    if budget is not None:
+        _budgeted(engine, budget)
     # The history first: a guard's error handler may end the chain of handlers.
     monitor.install(engine.sync_engine, config)
     install(engine.sync_engine, connection_name=config.name)
     install_limits(engine.sync_engine, config)
     return engine
+
+
+def _budgeted(engine: AsyncEngine, budget: ConnectionBudget) -> None:
+    """Each async server connection within the connection's budget. The wait for a
+    slot runs on a thread, so the event loop goes on (and others can give slots back)."""
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        await_only(asyncio.to_thread(budget.reserve, "async"))
+        return budget.open_reserved("async", lambda: dialect.connect(*cargs, **cparams))
+
+    event.listen(engine.sync_engine, "do_connect", connect)
+    budget.attach(engine.sync_engine.pool, "async")
 
 
 def dispose(engine: AsyncEngine) -> None:
@@ -132,11 +147,6 @@ async def connection(
     async_connection = engine.connect()
     try:
         await async_connection.start()
-    except exc.TimeoutError:
-        raise PoolTimeoutError(
-            f"connection {database.name!r}: all pooled async connections are busy; "
-            "close sessions you no longer use, or raise pool_size/max_overflow in the config"
-        ) from None
     except exc.DBAPIError as error:
         raise DbnbError(
             f"cannot connect to {database.name!r} ({database.config.safe_url}): "

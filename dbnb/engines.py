@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from dbnb import limits, monitor, readonly
+from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.errors import ConfigError
 
@@ -22,10 +24,16 @@ APPLICATION_NAME = "dbnb"
 
 
 def create_engine(
-    config: ConnectionConfig, *, pooled: bool = True, connect_timeout: int | None = None
+    config: ConnectionConfig,
+    *,
+    pooled: bool = True,
+    connect_timeout: int | None = None,
+    budget: ConnectionBudget | None = None,
 ) -> Engine:
     """A new pooled engine for ``config``; callers share it through the registry.
 
+    With a ``budget``, the pool opens server connections only within it (the
+    connection's one budget, shared with its columnar and async paths).
     ``pooled=False`` and a ``connect_timeout`` (seconds) make a short-lived
     engine that opens one connection per use and gives up on an unanswering
     server, as health checks need.
@@ -33,10 +41,7 @@ def create_engine(
     url = config.url
     kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
     if pooled:
-        for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
-            value = getattr(config, option)
-            if value is not None:
-                kwargs[option] = value
+        kwargs.update(pool_options(config, budget))
     else:
         kwargs = {"poolclass": NullPool}
     connect_args = dict(config.connect_args)
@@ -52,6 +57,7 @@ def create_engine(
             # sessions; the default pool for it keeps one per thread, sized by nobody.
             for option in ("pool_size", "max_overflow", "pool_timeout"):
                 kwargs.pop(option, None)
+            budget = None
     elif backend == "postgresql":
         connect_args.setdefault("application_name", APPLICATION_NAME)
         settings = []
@@ -74,6 +80,8 @@ def create_engine(
             connection=config.name,
             key="type",
         ) from None
+    if pooled and budget is not None:
+        budgeted(engine, budget, "guarded")
     # Monitoring first: the error handlers of the read-only guards and the
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
@@ -81,6 +89,29 @@ def create_engine(
     limits.install(engine, config)
     log.debug("created engine for %r: %s", config.name, config.safe_url)
     return engine
+
+
+def pool_options(config: ConnectionConfig, budget: ConnectionBudget | None) -> dict[str, Any]:
+    """The pool arguments of an engine for ``config``: under a budget, the budget caps
+    and times out; without one, the pool does as configured."""
+    options: dict[str, Any] = {}
+    for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
+        value = getattr(config, option)
+        if value is not None:
+            options[option] = value
+    if budget is not None:
+        options.update(budget.pool_options())
+    return options
+
+
+def budgeted(engine: Engine, budget: ConnectionBudget, path: str) -> None:
+    """Make ``engine`` open each server connection within ``budget``."""
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return budget.open_with(path, lambda: dialect.connect(*cargs, **cparams))
+
+    event.listen(engine, "do_connect", connect)
+    budget.attach(engine.pool, path)
 
 
 def _is_memory(url: URL) -> bool:
