@@ -51,14 +51,14 @@ import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_postgresql
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import exc
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from dbnb import arrow_sqlite, frames, limits
+from dbnb import arrow_sqlite, frames, limits, readonly
 from dbnb.arrow_columns import Column, TimedOut, Unsupported, layout, normalise, read_converting
 from dbnb.arrow_sqlite import Unfaithful
+from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
-from dbnb.errors import PoolTimeoutError, QueryError
+from dbnb.errors import PoolTimeoutError, QueryError, ReadOnlyError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
 
 _APPLICATION_NAME = "dbnb"
@@ -114,9 +114,10 @@ def _postgresql_uri(config: ConnectionConfig) -> str:
 class ArrowReader:
     """The ADBC connections of one named connection, and reads through them."""
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, budget: ConnectionBudget) -> None:
         self.config = config
         self.dialect = dialect_of(config)
+        self._budget = budget
         self._pool: QueuePool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
@@ -139,39 +140,26 @@ class ArrowReader:
     def _get_pool(self) -> QueuePool:
         with self._lock:
             if self._pool is None:
-                config = self.config
+                recycle = self.config.pool_recycle
                 self._pool = QueuePool(
-                    self._connect,
-                    pool_size=5 if config.pool_size is None else config.pool_size,
-                    max_overflow=10 if config.max_overflow is None else config.max_overflow,
-                    timeout=30 if config.pool_timeout is None else config.pool_timeout,
-                    recycle=-1 if config.pool_recycle is None else config.pool_recycle,
+                    lambda: self._budget.open_with("columnar", self._connect),
+                    **self._budget.pool_options(),
+                    recycle=-1 if recycle is None else recycle,
                     reset_on_return="rollback",
                 )
+                self._budget.attach(self._pool, "columnar")
             return self._pool
 
     @contextmanager
     def _checkout(self) -> Iterator[PoolProxiedConnection]:
-        """A pooled ADBC connection; thrown away if anything goes wrong while it is out."""
+        """A pooled ADBC connection, thrown away if anything goes wrong while it is out."""
         pool = self._get_pool()
-        for attempt in (1, 2):
-            try:
-                connection = pool.connect()
-            except exc.TimeoutError:
-                raise PoolTimeoutError(
-                    f"connection {self.config.name!r}: all pooled columnar (ADBC) connections "
-                    f"are busy (pool_size={pool.size()}); waited {pool.timeout()} s "
-                    "(pool_timeout). Close chunk iterators you no longer use, or raise pool_size"
-                ) from None
-            except Exception:
-                raise Unsupported("cannot connect through ADBC") from None
-            # A SQLite file is never dropped by a server: only PostgreSQL is pinged.
-            if not self.config.pool_pre_ping or self.dialect == "sqlite" or _ping(connection):
-                break
-            connection.invalidate()  # a connection the server dropped while it idled
-            connection.close()
-            if attempt == 2:
-                raise Unsupported("ADBC connections keep failing")
+        try:
+            connection = pool.connect()
+        except PoolTimeoutError:
+            raise
+        except Exception:
+            raise Unsupported("cannot connect through ADBC") from None
         try:
             yield connection
         except BaseException:
@@ -181,6 +169,48 @@ class ArrowReader:
             connection.rollback()  # end the read-only transaction before the pool sees it
         finally:
             connection.close()
+
+    @contextmanager
+    def _described(self, plan: _Plan) -> Iterator[_Checkout]:
+        """A pooled connection, and the result columns of ``plan`` described on it.
+
+        On PostgreSQL the statement is described first (parsed, its result columns
+        named and typed, nothing executed). That round trip is also the checkout's
+        ping: a connection the server dropped while it idled fails it, and is
+        replaced, before the statement has run anywhere."""
+        for attempt in (1, 2):
+            try:
+                with self._checkout() as connection:
+                    columns = self._describe(connection, plan)
+                    yield _Checkout(connection, columns)
+                    return
+            except _Lost:
+                if attempt == 2:
+                    raise Unsupported("ADBC connections keep failing") from None
+
+    def _describe(self, connection: PoolProxiedConnection, plan: _Plan) -> _Layout:
+        """The rule for each result column of ``plan`` on PostgreSQL, learnt without
+        running it; ``None`` when the columnar path cannot give the guarded path's
+        frame (a type outside the table, or a statement the server will not
+        prepare: the guarded path then runs it, once, and gives its message)."""
+        if self.dialect != "postgresql":
+            return []
+        cursor = connection.cursor()
+        try:
+            schema = cursor.adbc_execute_schema(plan.statement.sql, plan.bind)
+        except (adbc_driver_manager.Error, OSError) as error:
+            if _cancelled(error):
+                raise KeyboardInterrupt from None
+            if _is_lost(error):
+                raise _Lost from None
+            connection.rollback()  # the failed parse aborted the transaction
+            return None
+        finally:
+            cursor.close()
+        try:
+            return layout(schema)
+        except Unsupported:
+            return None
 
     def plan(self, sql: Any, params: Mapping[str, Any]) -> _Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
@@ -195,33 +225,32 @@ class ArrowReader:
             return None  # the guarded path names the value it cannot send
 
     def read_frame(self, plan: _Plan, timeout: float | None = None) -> pd.DataFrame | None:
-        """The whole result as a DataFrame, or None to take the guarded path. Past
-        ``timeout`` seconds the statement is cancelled: ``QueryTimeoutError``."""
+        """The whole result as a DataFrame; None to take the guarded path, decided
+        before the statement runs. Past ``timeout`` seconds the statement is
+        cancelled: ``QueryTimeoutError``. Once it has run, any error is final."""
         try:
-            with self._checkout() as connection:
+            with self._described(plan) as checkout:
+                if checkout.columns is None:
+                    return None
                 if self.dialect == "sqlite":
-                    frame = arrow_sqlite.read_frame(connection, plan.statement, plan.bind, timeout)
+                    frame = arrow_sqlite.read_frame(
+                        checkout.connection, plan.statement, plan.bind, timeout
+                    )
                 else:
-                    frame = self._read_postgresql(connection, plan, timeout)
+                    frame = self._read_postgresql(checkout, plan, timeout)
         except TimedOut:
             raise limits.timeout_error(self.config, timeout) from None
-        except (
-            Unsupported,
-            Unfaithful,
-            adbc_driver_manager.Error,
-            pa.ArrowException,
-            OSError,
-        ) as error:
-            self._raise_if_final(error)
+        except (Unsupported, Unfaithful):
             return None
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            raise self._final_error(error) from None
         self.served += 1
         return frame
 
-    @staticmethod
     def _read_postgresql(
-        connection: PoolProxiedConnection, plan: _Plan, timeout: float | None
+        self, checkout: _Checkout, plan: _Plan, timeout: float | None
     ) -> pd.DataFrame:
-        cursor = connection.cursor()
+        cursor = checkout.connection.cursor()
         # Past the deadline the server cancels the statement (PQcancel, safe from
         # another thread); the connection, which then saw a cancel, is thrown away
         # by the checkout.
@@ -236,11 +265,17 @@ class ArrowReader:
             if deadline is not None:
                 deadline.start()
             reader = _execute(cursor, plan)
+            columns = _same_layout(reader.schema, checkout.columns)
             with frames.gc_paused():  # JSON and UUID columns make a value per row
-                frame = read_converting(reader, layout(reader.schema))
-        except (adbc_driver_manager.Error, OSError):
+                frame = read_converting(reader, columns)
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError):
             if fired.is_set():
                 raise TimedOut from None
+            raise
+        except KeyboardInterrupt:
+            # Ctrl-C between two of the driver's calls (its own calls cancel on
+            # their own): stop the statement on the server before letting go.
+            cursor.adbc_cancel()
             raise
         finally:
             if deadline is not None:
@@ -251,42 +286,51 @@ class ArrowReader:
             raise TimedOut  # the cancel came as the last rows did
         return frame
 
-    def _raise_if_final(self, error: BaseException) -> None:
-        """Errors that running the statement again would not cure: Ctrl-C (the driver
-        cancelled the statement on the server) and a lost connection. Anything else
-        is left to the guarded path, which gives the canonical result or error."""
-        text = " ".join(str(error).split())
-        sqlstate = getattr(error, "sqlstate", None) or ""
-        if "canceling statement due to user request" in text:  # not a server-side timeout
-            raise KeyboardInterrupt from None
-        lost = sqlstate.startswith(("08", "57P")) or any(sign in text for sign in _LOST)
-        if lost:
-            primary = _message(error)
-            raise QueryError(
+    def _final_error(self, error: BaseException) -> BaseException:
+        """The error of a statement that ran (and is not run again): Ctrl-C (the
+        driver cancelled the statement on the server), a read-only refusal, a lost
+        connection, or the server's message, worded as on the guarded path."""
+        if _cancelled(error):
+            return KeyboardInterrupt()
+        primary = _message(error)
+        if _is_lost(error):
+            return QueryError(
                 f"{self.config.name}: {primary} (the connection was lost; "
                 "the next statement reconnects)"
-            ) from None
+            )
+        if _refused_as_read_only(error):
+            return ReadOnlyError(
+                f"connection {self.config.name!r} is read-only here: {primary}; "
+                f"{readonly.HOW_TO_WRITE}"
+            )
+        return QueryError(f"{self.config.name}: {primary}")
 
     def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
         """Normalised tables of ``rows`` rows (the last may be shorter), read as they
-        arrive; None to take the guarded path. The connection stays out until the
-        iterator is exhausted or closed."""
+        arrive; None to take the guarded path, decided before the statement runs.
+        The connection stays out until the iterator is exhausted or closed."""
         chunks = self._chunks(plan, rows)
         try:
-            next(chunks)  # runs the query: errors and types are known before any row
-        except (Unsupported, adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
-            self._raise_if_final(error)
+            taken = next(chunks)  # describes, and runs the statement if this path takes it
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            raise self._final_error(error) from None
+        except Unsupported:
+            return None
+        if taken is None:
             return None
         self.served += 1
         return chunks
 
     def _chunks(self, plan: _Plan, rows: int) -> Generator[Any]:
-        with self._checkout() as connection:
-            cursor = connection.cursor()
+        with self._described(plan) as checkout:
+            if checkout.columns is None:
+                yield None
+                return
+            cursor = checkout.connection.cursor()
             try:
                 reader = _execute(cursor, plan)
-                columns = layout(reader.schema)
-                yield None
+                columns = _same_layout(reader.schema, checkout.columns)
+                yield True
                 pending = reader.schema.empty_table()
                 finished = empty = True
                 try:
@@ -298,10 +342,8 @@ class ArrowReader:
                             yield normalise(pending.slice(0, rows), columns), columns
                             pending = pending.slice(rows)
                     finished = True
-                except (adbc_driver_manager.Error, OSError) as error:
-                    # Rows were handed out already: no second run, the error as it is.
-                    self._raise_if_final(error)
-                    raise QueryError(f"{self.config.name}: {_message(error)}") from None
+                except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+                    raise self._final_error(error) from None
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()
@@ -316,24 +358,36 @@ class ArrowReader:
         return self.dialect
 
 
-def _ping(connection: PoolProxiedConnection) -> bool:
-    """Whether the connection still answers. The ping opens the read-only
-    transaction and takes its snapshot, before any statement of the caller's."""
-    cursor = connection.cursor()
-    try:
-        cursor.execute("SELECT 1")
-        cursor.fetchall()
-        return True
-    except (adbc_driver_manager.Error, OSError):
-        return False
-    finally:
-        cursor.close()
-
-
 @dataclass(frozen=True)
 class _Plan:
     statement: Positional
     bind: pa.RecordBatch | None
+
+
+# Each result column's rule ([] on SQLite, which has its own); None: the guarded path.
+_Layout = list[Column] | None
+
+
+@dataclass(frozen=True)
+class _Checkout:
+    connection: PoolProxiedConnection
+    columns: _Layout
+
+
+class _Lost(Exception):
+    """The connection was gone before the statement ran."""
+
+
+def _same_layout(schema: pa.Schema, described: _Layout) -> list[Column]:
+    """The rules for the result being read: the ones described, unless the server
+    changed its mind between the describe and the run (DDL in between), in which
+    case the run is final and its own schema decides."""
+    try:
+        return layout(schema)
+    except Unsupported as error:
+        raise QueryError(
+            f"the result's column types changed while the statement ran ({error})"
+        ) from None
 
 
 # Batches of about 4 MB instead of the driver's 16: the Python values of a batch are
@@ -356,6 +410,35 @@ _LOST = (
     "no connection to the server",
     "connection to server was lost",
 )
+# SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator
+# intervention (the server shutting down, the backend terminated).
+_LOST_STATES = ("08", "57P")
+
+
+def _is_lost(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    text = " ".join(str(error).split())
+    return sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST)
+
+
+# What the server says when a read-only transaction refuses (SQLSTATE 25006, 25001);
+# an error from the middle of a stream reaches dbnb as text, without its SQLSTATE.
+_READ_ONLY_REFUSALS = ("in a read-only transaction", "read-write mode must be set before")
+
+
+def _refused_as_read_only(error: BaseException) -> bool:
+    if getattr(error, "sqlstate", None) in readonly.PG_READ_ONLY:
+        return True
+    return any(sign in " ".join(str(error).split()) for sign in _READ_ONLY_REFUSALS)
+
+
+def _cancelled(error: BaseException) -> bool:
+    """A statement the driver cancelled because of Ctrl-C (not a server timeout)."""
+    return "canceling statement due to user request" in " ".join(str(error).split())
+
+
 _LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
 
 

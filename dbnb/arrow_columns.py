@@ -44,6 +44,14 @@ class Column:
 
     to_arrow: Callable[[pa.Array], pa.Array] | None = None
     to_python: Callable[[pa.Array], list[Any]] | None = None  # None: Arrow-backed
+    # Python values for a column some of whose values ``to_arrow`` could not cast
+    # (NaN in a numeric(p, s)): the whole column then becomes objects, as it does
+    # on the guarded path, rather than the statement running again.
+    fallback: Callable[[pa.Array], list[Any]] | None = None
+
+    def as_objects(self) -> Column:
+        assert self.fallback is not None
+        return Column(to_python=self.fallback)
 
 
 def layout(schema: pa.Schema) -> list[Column]:
@@ -60,7 +68,9 @@ def _pg_column(field: pa.Field) -> Column:
         typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
         precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
         if typmod >= 4 and precision <= 38:
-            return Column(to_arrow=lambda array: _to_decimal(array, precision, scale))
+            return Column(
+                to_arrow=lambda array: _to_decimal(array, precision, scale), fallback=_decimals
+            )
         return Column(to_arrow=_storage, to_python=_decimals)
     if name in ("json", "jsonb"):
         return Column(to_python=_json_values)
@@ -78,14 +88,21 @@ def _storage(array: pa.Array) -> pa.Array:
 
 
 def _to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
+    """``decimal128(p, s)``; the text itself when a value is none (NaN, Infinity)."""
     try:
         return _storage(array).cast(pa.decimal128(precision, scale))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise Unsupported("numeric values Arrow's decimal cannot hold (NaN, Infinity)") from None
+        return _storage(array)
 
 
 def _decimals(array: pa.Array) -> list[Any]:
-    return [None if text is None else decimal.Decimal(text) for text in array.to_pylist()]
+    """Python Decimals from numeric text (or from decimals already cast)."""
+    return [None if value is None else decimal.Decimal(value) for value in array.to_pylist()]
+
+
+def _fell_back(chunks: list[pa.Array], column: Column) -> bool:
+    """Whether some of a column's values could not take its Arrow type."""
+    return column.fallback is not None and any(pa.types.is_string(c.type) for c in chunks)
 
 
 # JSON documents are parsed this many at a time: each slice is one C call that holds
@@ -158,6 +175,8 @@ def to_frame(
     the Python values of object columns already converted (by column index)."""
     data: dict[int, Any] = {}
     for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
+        if _fell_back(chunked.chunks, column):
+            column = column.as_objects()
         if column.to_python is None:
             data[index] = pd.arrays.ArrowExtensionArray(chunked)
         else:
@@ -201,12 +220,17 @@ def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.D
         pending = pa.RecordBatch.from_pylist([], reader.schema)
     finished.append(_finish_batch(pending, columns, objects))
     parts = [done.result() if isinstance(done, Future) else done for done in finished]
-    table = pa.Table.from_batches([batch for batch, _ in parts])
+    batches = [batch for batch, _ in parts]
     python = {
         index: np.concatenate([values[position] for _, values in parts])
         for position, index in enumerate(objects)
     }
-    return to_frame(table, columns, python)
+    for index, column in enumerate(columns):
+        if _fell_back([batch.column(index) for batch in batches], column):
+            columns = [*columns[:index], column.as_objects(), *columns[index + 1 :]]
+            python[index] = python_values([b.column(index) for b in batches], columns[index])
+            batches = [_without(batch, [index]) for batch in batches]
+    return to_frame(pa.Table.from_batches(batches), columns, python)
 
 
 _Finished = tuple[pa.RecordBatch, list[np.ndarray]]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, closing, contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pandas as pd
@@ -20,13 +18,12 @@ from sqlmodel import Session
 from dbnb import arrow, arrow_columns, frames, limits, monitor, parquet, readonly, sqltext
 from dbnb import health as health_
 from dbnb import progress as progress_
+from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import (
     DbnbError,
-    PoolTimeoutError,
     QueryError,
-    QueryTimeoutError,
     ReadOnlyError,
     RowLimitError,
     one_line,
@@ -53,7 +50,9 @@ class Database:
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
-        self._arrow = arrow.ArrowReader(config)  # the columnar read path, its own pool
+        # One budget of server connections for every path of this name.
+        self.budget = ConnectionBudget(config)
+        self._arrow = arrow.ArrowReader(config, self.budget)  # the columnar read path
 
     @property
     def name(self) -> str:
@@ -68,7 +67,7 @@ class Database:
         """The pooled SQLAlchemy engine, created on first use."""
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine(self.config)
+                self._engine = create_engine(self.config, budget=self.budget)
             return self._engine
 
     @property
@@ -78,7 +77,7 @@ class Database:
 
         with self._lock:
             if self._async_engine is None:
-                self._async_engine = aio.create_async_engine(self.config)
+                self._async_engine = aio.create_async_engine(self.config, self.budget)
             return self._async_engine
 
     def close(self) -> None:
@@ -123,9 +122,7 @@ class Database:
         if write:
             self.require_writable()
         try:
-            connection = self.engine.connect()
-        except exc.TimeoutError:
-            raise PoolTimeoutError(self._pool_timeout_message()) from None
+            connection = self.engine.connect()  # within the budget, or PoolTimeoutError
         except exc.DBAPIError as error:
             raise DbnbError(
                 f"cannot connect to {self.name!r} ({self.config.safe_url}): {one_line(error.orig)}"
@@ -152,6 +149,9 @@ class Database:
             if write:
                 session.commit()
             else:
+                # Detached first: the rollback would expire every object read, and a
+                # model read in a read-only session must stay usable after the block.
+                session.expunge_all()
                 session.rollback()
 
     def async_session(self, write: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
@@ -290,49 +290,61 @@ class Database:
         self, sql: str | Executable, values: Params, timeout: float | None
     ) -> pd.DataFrame | None:
         """The frame from the columnar path, recorded in the history as the guarded
-        path's statements are (a timeout too); None to take the guarded path."""
+        path's statements are (its error too); None to take the guarded path, which
+        is decided before the statement runs."""
         plan = self._arrow.plan(sql, values)
         if plan is None:
             return None
         in_force = self.config.statement_timeout if timeout is None else timeout
-        started, clock = datetime.now(UTC), time.perf_counter()
+        recording = monitor.Recording(self.config, plan.statement.sql, values)
         try:
             frame = self._arrow.read_frame(plan, in_force or None)
-        except QueryTimeoutError as error:
-            elapsed_ms = (time.perf_counter() - clock) * 1000.0
-            monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, error)
+        except BaseException as error:
+            recording.finish(error)
             raise
         if frame is not None:
-            elapsed_ms = (time.perf_counter() - clock) * 1000.0
-            monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, len(frame))
+            recording.finish(len(frame))
         return frame
+
+    def _columnar_stream(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None
+    ) -> Iterator[tuple[Any, list[arrow_columns.Column]]] | None:
+        """Tables of ``rows`` rows from the columnar path, recorded in the history when
+        the stream ends; None to take the guarded path (decided before it runs).
+
+        SQLite infers a column's type from its first rows, so a later row can change
+        it: streams on SQLite keep the guarded path's per-chunk rules."""
+        if self._arrow.dialect != "postgresql" or not self._columnar(timeout):
+            return None
+        plan = self._arrow.plan(sql, values)
+        if plan is None:
+            return None
+        recording = monitor.Recording(self.config, plan.statement.sql, values)
+        try:
+            stream = self._arrow.stream(plan, rows)
+        except BaseException as error:
+            recording.finish(error)
+            raise
+        return None if stream is None else _recorded(stream, recording)
 
     def _query_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        # SQLite infers a column's type from its first rows, so a later row can
-        # change it: chunks on SQLite keep the guarded path's per-chunk rules.
-        columnar = self._arrow.dialect == "postgresql" and self._columnar(timeout)
-        plan = self._arrow.plan(sql, values) if columnar else None
-        stream = self._arrow.stream(plan, rows) if plan is not None else None
+        stream = self._columnar_stream(sql, values, rows, timeout)
         if stream is None:
             yield from self._guarded_chunks(sql, values, rows, timeout)
             return
-        with closing(stream):
-            for table, columns in stream:
-                yield arrow_columns.to_frame(table, columns)
+        for table, columns in stream:
+            yield arrow_columns.to_frame(table, columns)
 
     def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
-        columnar = self._arrow.dialect == "postgresql" and self._columnar(None)
-        plan = self._arrow.plan(sql, values) if columnar else None
-        stream = self._arrow.stream(plan, _positive(rows)) if plan is not None else None
+        stream = self._columnar_stream(sql, values, _positive(rows), None)
         if stream is None:
             for frame in self._guarded_chunks(sql, values, _positive(rows)):
                 yield parquet.frame_to_arrow(frame)
             return
-        with closing(stream):
-            for table, _ in stream:
-                yield table
+        for table, _ in stream:
+            yield table
 
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
@@ -425,16 +437,24 @@ class Database:
             session.expunge_all()  # usable after the read-only session rolls back
         return found
 
-    def _pool_timeout_message(self) -> str:
-        pool = self.engine.pool
-        size = getattr(pool, "size", lambda: None)()
-        overflow = getattr(pool, "_max_overflow", None)
-        timeout = getattr(pool, "_timeout", None)
-        return (
-            f"connection {self.name!r}: all pooled connections are busy "
-            f"(pool_size={size}, max_overflow={overflow}); waited {timeout} s (pool_timeout). "
-            "Close sessions you no longer use, or raise pool_size/max_overflow in the config"
-        )
+
+def _recorded(
+    stream: Generator[tuple[Any, list[arrow_columns.Column]]], recording: monitor.Recording
+) -> Iterator[tuple[Any, list[arrow_columns.Column]]]:
+    """``stream``, recorded with the rows it gave when it ends, fails or is closed."""
+    rows = 0
+    try:
+        with closing(stream):
+            for table, columns in stream:
+                rows += table.num_rows
+                yield table, columns
+    except GeneratorExit:
+        recording.finish(rows)  # the caller stopped early; the rest was never sent
+        raise
+    except BaseException as error:
+        recording.finish(error)
+        raise
+    recording.finish(rows)
 
 
 def _positive(chunksize: int) -> int:

@@ -21,6 +21,7 @@ Interrupts (Ctrl-C in a terminal, the kernel's interrupt in Jupyter):
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from typing import Any
@@ -90,9 +91,20 @@ def install(engine: Engine, config: ConnectionConfig) -> None:
         event.listen(engine, "begin", begin)
 
     def translate(context: ExceptionContext) -> None:
+        _close_interrupted_cursor(context)
         _translate(context, config)
 
     event.listen(engine, "handle_error", translate)
+
+
+def _close_interrupted_cursor(context: ExceptionContext) -> None:
+    """Ctrl-C counts as a lost connection to SQLAlchemy, which then leaves the cursor
+    open; a server-side cursor (chunks, max_rows) would complain when collected. The
+    driver already cancelled the statement; closing the cursor sends nothing then."""
+    cursor = getattr(context.execution_context, "cursor", None)
+    if isinstance(context.original_exception, KeyboardInterrupt) and cursor is not None:
+        with contextlib.suppress(Exception):
+            cursor.close()
 
 
 def _translate(context: ExceptionContext, config: ConnectionConfig) -> None:

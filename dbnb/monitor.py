@@ -335,6 +335,30 @@ def record(
     _log(monitor, entry)
 
 
+class Recording:
+    """A statement run outside SQLAlchemy's events, timed from its creation and
+    recorded once, by ``finish``: its rows, or the error it ended with."""
+
+    def __init__(self, config: ConnectionConfig, statement: str, parameters: Any) -> None:
+        self._args = (config, statement, parameters)
+        self._started = datetime.now(UTC)
+        self._clock = time.perf_counter()
+        self._done = False
+
+    def finish(self, outcome: int | BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        config = self._args[0]
+        if isinstance(outcome, KeyboardInterrupt):
+            outcome = KeyboardInterrupt("interrupted (Ctrl-C); the statement was cancelled")
+        elif str(outcome).startswith(f"{config.name}: "):
+            # The database's own message, as the guarded path records it.
+            outcome = type(outcome)(str(outcome)[len(config.name) + 2 :])
+        elapsed_ms = (time.perf_counter() - self._clock) * 1000.0
+        record(*self._args, self._started, elapsed_ms, outcome)
+
+
 def refused(result: CursorResult[Any], reason: str) -> None:
     """Mark the statement of ``result`` as failed: dbnb refused its result (``reason``)."""
     pending: _Pending | None = getattr(getattr(result, "context", None), _PENDING, None)

@@ -242,6 +242,8 @@ def _bind_array(value: Any, dialect: Dialect) -> pa.Array:
     if kind is float:
         return pa.array([value], pa.float64())
     if kind is str:
+        if "\x00" in value:
+            raise Unbindable("a NUL character in text")  # psycopg says why, before sending
         return pa.array([value], pa.string())
     if kind is bytes:
         return pa.array([value], pa.binary())

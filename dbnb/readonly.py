@@ -41,7 +41,7 @@ from dbnb.errors import ReadOnlyError
 WRITE_OPTION = "dbnb_write"
 
 # PostgreSQL error codes (SQLSTATE) that mean "this would have written".
-_PG_READ_ONLY = {
+PG_READ_ONLY = {
     "25006",  # read_only_sql_transaction
     "25001",  # active_sql_transaction: SET TRANSACTION READ WRITE after the first query
 }
@@ -256,7 +256,7 @@ def _is_read_only_refusal(error: BaseException) -> bool:
             sqlite3.SQLITE_AUTH,
         ) or str(error) in ("not authorized", "authorization denied")
     sqlstate = getattr(error, "sqlstate", None)
-    if sqlstate in _PG_READ_ONLY:
+    if sqlstate in PG_READ_ONLY:
         return True
     return sqlstate == "42601" and _PG_MULTIPLE_STATEMENTS in str(error)
 

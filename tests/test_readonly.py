@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 import dbnb
-from tests.fixtures import rows
+from tests.fixtures import Item, rows
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -164,3 +165,16 @@ def test_readonly_connection_reads_and_never_writes(registry: dbnb.Registry, bac
     with pytest.raises(dbnb.ReadOnlyError):
         replica.query("DELETE FROM items")
     assert rows(writable) == ORIGINAL
+
+
+def test_objects_read_in_a_read_session_stay_usable_after_it(db: dbnb.Database) -> None:
+    with db.session() as session:
+        found = session.exec(select(Item).order_by(Item.id)).all()
+        first = session.get(Item, 2)
+    # The read-only rollback at the end of the block expires nothing they loaded.
+    assert [item.name for item in found] == ["one", "two", "three"]
+    assert found[0].model_dump() == {"id": 1, "name": "one"}
+    assert first is not None
+    assert first.name == "two"
+    assert db.engine.pool.checkedout() == 0
+    assert rows(db)[0] == (1, "one")  # and nothing was written
