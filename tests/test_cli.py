@@ -177,14 +177,20 @@ def test_unknown_connection_and_bad_config_are_one_line_exit_1(
         unknown
     )
 
+    # A broken entry fails when it is used, with the same one line.
     broken = tmp_path / "broken.yaml"
     broken.write_text("databases:\n  x:\n    type: sqlite\n    pool_size: many\n")
-    run = dbnb_cli("--config", str(broken), "list")
+    run = dbnb_cli("--config", str(broken), "query", "x", "SELECT 1")
     assert run.code == 1
     assert one_error_line(run) == (
         f"dbnb: error: {broken}:4: connection 'x': key 'pool_size': "
         "expected a whole number, got 'many'"
     )
+    # A problem of the file itself still fails every command.
+    broken.write_text("databases:\n  x: [\n")
+    run = dbnb_cli("--config", str(broken), "list")
+    assert run.code == 1
+    assert one_error_line(run).startswith(f"dbnb: error: {broken}:3: invalid YAML")
 
 
 # --- query --------------------------------------------------------------------------
