@@ -1,6 +1,6 @@
 """The ``dbnb`` command line: a thin layer over the library.
 
-    dbnb list                               the connections, URLs masked
+    dbnb list                               the connections, URLs masked, problems
     dbnb health [NAME]                      exit code 0 only when healthy
     dbnb query NAME "SQL" [--param k=v]     read-only, as table, csv, json or parquet
     dbnb tables NAME
@@ -130,21 +130,37 @@ def _csv_value(value: Any) -> Any:
 # --- commands -----------------------------------------------------------------------
 
 
+LIST_DTYPES = {
+    "name": "string",
+    "default": "string",
+    "type": "string",
+    "url": "string",
+    "readonly": "boolean",
+    "problem": "string",  # a broken entry's ConfigError, without file and name; else null
+}
+
+
 def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
-    rows = [
-        {
-            "name": name,
-            "default": "*" if name == registry.default else "",
-            "type": connection.backend,
-            "url": connection.safe_url,
-            "readonly": connection.readonly,
-        }
-        for name, connection in registry.config.connections.items()
-    ]
+    config = registry.config
+    rows = []
+    for name in config.names:
+        connection = config.connections.get(name)
+        rows.append(
+            {
+                "name": name,
+                "default": "*" if name == config.default else "",
+                "type": connection.backend if connection else None,
+                "url": connection.safe_url if connection else None,
+                "readonly": connection.readonly if connection else None,
+                "problem": config.problem(name),
+            }
+        )
     if not rows:
-        where = registry.config.path or "no config file found"
+        where = config.path or "no config file found"
         print(f"no connections configured ({where})", file=sys.stderr)
-    frame = pd.DataFrame(rows, columns=["name", "default", "type", "url", "readonly"])
+    frame = pd.DataFrame(rows, columns=list(LIST_DTYPES)).astype(LIST_DTYPES)
+    if args.format == "table":
+        frame = frame.astype(object).fillna("")  # for the eye: blank, not <NA>
     write_frame(frame, args.format, args.output)
     return 0
 
@@ -295,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "list",
         cmd_list,
-        "List the configured connections (passwords masked); * marks the default.",
+        "List the configured connections (passwords masked); * marks the default. "
+        "A broken entry is listed with its problem, and fails only when it is used.",
         "dbnb list --format json",
     )
 

@@ -81,18 +81,37 @@ class ConnectionConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """All named connections and which one is the default."""
+    """All named connections and which one is the default.
 
-    connections: Mapping[str, ConnectionConfig]
+    An entry with a problem of its own (a missing variable, an unknown key, a
+    wrong type, a bad url) does not stop the others: it is kept in ``problems``
+    as the ``ConfigError`` that using it raises, and ``names`` still lists it.
+    """
+
+    connections: Mapping[str, ConnectionConfig]  # the entries that can be used
     default: str | None = None
     path: Path | None = None
+    problems: Mapping[str, ConfigError] = field(default_factory=dict)
+    # Every name, broken ones included, in the file's order; () means connections, then problems.
+    order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        everything = (*self.connections, *self.problems)
+        if not self.order:
+            object.__setattr__(self, "order", everything)
+        elif sorted(self.order) != sorted(everything):
+            raise ValueError("Config.order must name every connection and problem once")
 
     @property
     def names(self) -> list[str]:
-        return list(self.connections)
+        """Every connection name, broken entries included, in the file's order."""
+        return list(self.order)
 
     def get(self, name: str | None = None) -> ConnectionConfig:
-        """The connection called ``name``, or the default one."""
+        """The connection called ``name``, or the default one.
+
+        A broken entry raises its own ``ConfigError`` here, when it is used.
+        """
         if name is None:
             if self.default is None:
                 raise ConfigError(
@@ -101,10 +120,32 @@ class Config:
                     path=self.path,
                 )
             name = self.default
-        try:
+        if name in self.connections:
             return self.connections[name]
-        except KeyError:
-            raise UnknownConnectionError(name, self.connections, path=self.path) from None
+        problem = self.problems.get(name)
+        if problem is not None:
+            # A fresh error on each use: the stored one keeps no traceback of an earlier use.
+            raise ConfigError(
+                problem.reason,
+                path=problem.path,
+                line=problem.line,
+                connection=problem.connection,
+                key=problem.key,
+            )
+        raise UnknownConnectionError(name, self.names, path=self.path)
+
+    def problem(self, name: str) -> str | None:
+        """What is wrong with the entry ``name``, on one line for a listing; None if it works.
+
+        The line and key, then the reason: the file and the name are on the listing already.
+        """
+        problem = self.problems.get(name)
+        if problem is None:
+            return None
+        where = [f"line {problem.line}"] if problem.line else []
+        if problem.key is not None:
+            where.append(f"key {problem.key!r}")
+        return ": ".join([*where, problem.reason])
 
 
 # --- reading the YAML -------------------------------------------------------------
@@ -295,7 +336,7 @@ def _connection(
             raise fail(f"give either url or {'/'.join(clash)}, not both", clash[0])
         try:
             url = make_url(values["url"])
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise fail("not a valid database URL", "url") from None
         url = _with_driver(url)
     elif "type" in values:
@@ -353,7 +394,7 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
     """
     try:
         parsed = _with_driver(make_url(url))
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError("not a valid database URL", connection=name) from None
     name = name or parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
@@ -413,17 +454,22 @@ def parse_config(
             line=_line(document, "databases"),
             key="databases",
         )
-    connections = {
-        str(name): _connection(
-            str(name),
-            entry,
-            line=_line(databases, str(name)),
-            environ=environ,
-            path=path,
-            base=base,
-        )
-        for name, entry in databases.items()
-    }
+    # One entry's problem fails that entry when it is used, not the whole file.
+    connections: dict[str, ConnectionConfig] = {}
+    problems: dict[str, ConfigError] = {}
+    for name, entry in databases.items():
+        try:
+            connections[str(name)] = _connection(
+                str(name),
+                entry,
+                line=_line(databases, str(name)),
+                environ=environ,
+                path=path,
+                base=base,
+            )
+        except ConfigError as error:
+            problems[str(name)] = error
+    names = tuple(str(name) for name in databases)
 
     default = document.get("default")
     if default is not None:
@@ -433,16 +479,19 @@ def parse_config(
             raise ConfigError(
                 str(problem), path=path, line=_line(document, "default"), key="default"
             ) from None
-        if default not in connections:
+        # Naming a broken entry is fine: using the default raises that entry's error.
+        if default not in names:
             raise ConfigError(
-                f"names no connection; known connections: {', '.join(connections) or 'none'}",
+                f"names no connection; known connections: {', '.join(names) or 'none'}",
                 path=path,
                 line=_line(document, "default"),
                 key="default",
             )
-    elif connections:
-        default = next(iter(connections))
-    return Config(connections=connections, default=default, path=path)
+    elif names:
+        default = names[0]  # the first entry, even a broken one: never a different database
+    return Config(
+        connections=connections, default=default, path=path, problems=problems, order=names
+    )
 
 
 def user_config_path() -> Path:

@@ -131,7 +131,7 @@ class DbMagics(Magics):
         if not words:
             if options:
                 raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
-            return connections(self.registry.config, self._database().name)
+            return self._list()
         subcommand = self._subcommands.get(words[0].lower())
         if subcommand is not None:
             if options:
@@ -150,6 +150,13 @@ class DbMagics(Magics):
         return self._query(db, cell, out=args.out, write=args.write)
 
     # --- queries --------------------------------------------------------------------
+
+    def _list(self) -> pd.DataFrame:
+        config = self.registry.config
+        if not config.names:
+            self._database()  # raises the error that says how to configure a connection
+        # The current name, not its Database: a broken default is listed, not raised.
+        return connections(config, self.current if self.current is not None else config.default)
 
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
@@ -248,17 +255,26 @@ class DbMagics(Magics):
 
 
 def connections(config: Config, current: str | None) -> pd.DataFrame:
-    """What ``%db`` lists: one row per configured connection, ``*`` on the current one."""
-    entries = list(config.connections.values())
-    return pd.DataFrame(
+    """What ``%db`` lists: one row per configured connection, ``*`` on the current one.
+
+    When an entry is broken (a missing variable, a bad key), a ``problem`` column
+    says what is wrong with it on its row; using it raises that ``ConfigError``.
+    """
+    names = config.names
+    entries = [config.connections.get(name) for name in names]
+    listed = pd.DataFrame(
         {
-            "current": ["*" if entry.name == current else "" for entry in entries],
-            "connection": [entry.name for entry in entries],
-            "type": [entry.backend for entry in entries],
-            "url": [_short_url(entry) for entry in entries],
-            "readonly": [entry.readonly for entry in entries],
+            "current": ["*" if name == current else "" for name in names],
+            "connection": names,
+            "type": [entry.backend if entry else "" for entry in entries],
+            "url": [_short_url(entry) if entry else "" for entry in entries],
+            "readonly": [entry.readonly if entry else pd.NA for entry in entries],
         }
     ).astype({"current": "string", "connection": "string", "type": "string", "url": "string"})
+    if config.problems:
+        listed["readonly"] = listed["readonly"].astype("boolean")
+        listed["problem"] = pd.array([config.problem(name) or "" for name in names], "string")
+    return listed
 
 
 def _short_url(entry: ConnectionConfig) -> str:

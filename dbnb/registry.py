@@ -46,7 +46,10 @@ class Registry:
         return self.config.default
 
     def connect(self, name_or_url: str | None = None) -> Database:
-        """The ``Database`` for a configured name, a URL, or (None) the default."""
+        """The ``Database`` for a configured name, a URL, or (None) the default.
+
+        A broken entry (a missing variable, a bad key) raises its ``ConfigError`` here.
+        """
         if name_or_url is not None and _looks_like_url(name_or_url):
             key, connection = name_or_url, url_connection(None, name_or_url)
         else:

@@ -87,6 +87,24 @@ def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_config() -> str:
+    """The YAML of the README's "Connections" section, as a user would copy it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Connections\n", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture
+def readme_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The README's config, with $WAREHOUSE_PASSWORD unset; $DBNB_CONFIG names it."""
+    monkeypatch.delenv("WAREHOUSE_PASSWORD", raising=False)
+    path = tmp_path / "readme" / "etc" / "infra.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(readme_config())
+    monkeypatch.setenv("DBNB_CONFIG", str(path))
+    return path
+
+
 @pytest.fixture
 def config_path(tmp_path: Path, pg_database: str) -> Path:
     path = tmp_path / "etc" / "infra.yaml"

@@ -25,6 +25,11 @@ def config(tmp_path: Path, text: str) -> dbnb.Config:
     return dbnb.load_config(path, environ={})
 
 
+def use_a(tmp_path: Path, text: str) -> dbnb.Database:
+    """Connection `a` of a config: an entry's own problem is raised when it is used."""
+    return dbnb.Registry(config(tmp_path, text)).connect("a")
+
+
 BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
     "malformed YAML": (
         lambda db, tmp: config(tmp, "databases:\n  a: [\n"),
@@ -32,17 +37,17 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         ["bad.yaml:3", "invalid YAML"],
     ),
     "unknown key": (
-        lambda db, tmp: config(tmp, "databases:\n  a:\n    type: sqlite\n    hots: x\n"),
+        lambda db, tmp: use_a(tmp, "databases:\n  a:\n    type: sqlite\n    hots: x\n"),
         dbnb.ConfigError,
         ["bad.yaml:4", "connection 'a'", "key 'hots'", "did you mean 'host'"],
     ),
     "wrong type": (
-        lambda db, tmp: config(tmp, "databases:\n  a:\n    type: postgresql\n    port: five\n"),
+        lambda db, tmp: use_a(tmp, "databases:\n  a:\n    type: postgresql\n    port: five\n"),
         dbnb.ConfigError,
         ["bad.yaml:4", "key 'port'", "expected a whole number"],
     ),
     "missing environment variable": (
-        lambda db, tmp: config(
+        lambda db, tmp: use_a(
             tmp, "databases:\n  a:\n    type: postgresql\n    password: ${NOT_SET_ANYWHERE}\n"
         ),
         dbnb.ConfigError,

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import cli, inspect
-from tests.fixtures import SECRET, config_text, rows
+from tests.fixtures import SECRET, config_text, readme_config, rows
 
 COMMANDS = ["list", "health", "query", "tables", "describe", "demo", "server", "migrate"]
 
@@ -99,7 +99,7 @@ def test_the_console_script_is_installed(cli_config: Path) -> None:
     script = Path(sys.executable).parent / "dbnb"
     run = dbnb_cli("list", "--format", "csv", config=cli_config, program=[str(script)])
     assert run.code == 0, run.err
-    assert run.out.splitlines()[0] == "name,default,type,url,readonly"
+    assert run.out.splitlines()[0] == "name,default,type,url,readonly,problem"
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,6 +136,74 @@ def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -
         "postgresql_ro",
     ]
     assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
+
+
+def test_a_broken_entry_is_listed_with_its_problem_and_fails_only_when_used(
+    readme_config_path: Path,
+) -> None:
+    # The README's own config, $WAREHOUSE_PASSWORD unset.
+    as_json, as_table, local, warehouse = dbnb_clis(
+        ["list", "--format", "json"],
+        ["list"],
+        ["query", "local", "SELECT 41 + 1 AS answer", "--format", "csv"],
+        ["query", "warehouse", "SELECT 1"],
+        config=readme_config_path,
+    )
+    assert as_json.code == 0, as_json.err
+    by_name = {entry["name"]: entry for entry in json.loads(as_json.out)}
+    assert list(by_name) == ["local", "warehouse", "scratch"]
+    problem = (
+        "line 13: key 'password': environment variable WAREHOUSE_PASSWORD is not set "
+        "(set it, or write ${WAREHOUSE_PASSWORD:-default} for a fallback)"
+    )
+    assert by_name["warehouse"] == {
+        "name": "warehouse",
+        "default": "",
+        "type": None,
+        "url": None,
+        "readonly": None,
+        "problem": problem,
+    }
+    assert by_name["local"]["default"] == "*"
+    assert (by_name["local"]["type"], by_name["local"]["problem"]) == ("sqlite", None)
+    assert by_name["scratch"]["url"] == "postgresql+psycopg://me@localhost/scratch"
+    assert as_table.code == 0, as_table.err
+    [line] = [line for line in as_table.out.splitlines() if "warehouse" in line]
+    assert line.split() == ["warehouse", *problem.split()]  # the problem on its line
+
+    assert (local.code, local.out) == (0, "answer\n42\n"), local.err
+    assert (readme_config_path.parent / "data" / "app.db").is_file()  # a real SQLite file
+    assert warehouse.code == 1
+    assert one_error_line(warehouse) == (
+        f"dbnb: error: {readme_config_path}:13: connection 'warehouse': key 'password': "
+        "environment variable WAREHOUSE_PASSWORD is not set "
+        "(set it, or write ${WAREHOUSE_PASSWORD:-default} for a fallback)"
+    )
+
+
+def test_a_bad_key_fails_only_its_entry(tmp_path: Path) -> None:
+    path = tmp_path / "infra.yaml"
+    path.write_text(readme_config().replace("    port: 5432\n", "    prot: 5432\n"))
+    listed, local, warehouse = dbnb_clis(
+        ["list", "--format", "csv"],
+        ["query", "local", "SELECT 1 AS one", "--format", "csv"],
+        ["tables", "warehouse"],
+        config=path,
+    )
+    assert listed.code == 0, listed.err
+    frame = pd.read_csv(io.StringIO(listed.out), keep_default_na=False)
+    assert frame["name"].tolist() == ["local", "warehouse", "scratch"]
+    assert frame["problem"].tolist() == [
+        "",
+        "line 10: key 'prot': unknown key; did you mean 'port'?",
+        "",
+    ]
+    assert (local.code, local.out) == (0, "one\n1\n"), local.err
+    assert warehouse.code == 1
+    assert one_error_line(warehouse) == (
+        f"dbnb: error: {path}:10: connection 'warehouse': key 'prot': "
+        "unknown key; did you mean 'port'?"
+    )
 
 
 # --- health -------------------------------------------------------------------------
@@ -177,14 +245,25 @@ def test_unknown_connection_and_bad_config_are_one_line_exit_1(
         unknown
     )
 
+    # A broken entry is listed, and fails when it is used, with the same one line.
     broken = tmp_path / "broken.yaml"
     broken.write_text("databases:\n  x:\n    type: sqlite\n    pool_size: many\n")
-    run = dbnb_cli("--config", str(broken), "list")
+    listed = dbnb_cli("--config", str(broken), "list", "--format", "json")
+    assert listed.code == 0, listed.err
+    [entry] = json.loads(listed.out)
+    assert (entry["name"], entry["default"]) == ("x", "*")
+    assert entry["problem"] == "line 4: key 'pool_size': expected a whole number, got 'many'"
+    run = dbnb_cli("--config", str(broken), "query", "x", "SELECT 1")
     assert run.code == 1
     assert one_error_line(run) == (
         f"dbnb: error: {broken}:4: connection 'x': key 'pool_size': "
         "expected a whole number, got 'many'"
     )
+    # A problem of the file itself still fails every command.
+    broken.write_text("databases:\n  x: [\n")
+    run = dbnb_cli("--config", str(broken), "list")
+    assert run.code == 1
+    assert one_error_line(run).startswith(f"dbnb: error: {broken}:3: invalid YAML")
 
 
 # --- query --------------------------------------------------------------------------

@@ -107,13 +107,28 @@ databases:
     assert parse(text, {"USER_NAME": "ann", "HOST": ""}).get("pg").url.host == "fallback"
 
 
-def test_missing_variable_names_file_line_connection_key_and_variable() -> None:
+def test_missing_variable_fails_only_its_entry_naming_file_line_connection_key() -> None:
+    config = parse(API_EXAMPLE)  # WAREHOUSE_PASSWORD is not set: the file still loads
+    assert config.names == ["local", "warehouse", "scratch"]
+    assert config.default == "local"
+    assert config.get().name == "local"
+    assert config.get("scratch").url.database == "scratch"
+    assert list(config.connections) == ["local", "scratch"]
+
     with pytest.raises(dbnb.ConfigError) as caught:
-        parse(API_EXAMPLE)
+        config.get("warehouse")  # the entry fails when it is used
     error = caught.value
     assert (error.line, error.connection, error.key) == (13, "warehouse", "password")
     assert str(error).startswith("/proj/etc/infra.yaml:13: connection 'warehouse': key 'password':")
     assert "WAREHOUSE_PASSWORD is not set" in str(error)
+    with pytest.raises(dbnb.ConfigError) as again:
+        config.get("warehouse")
+    assert str(again.value) == str(error)  # the same line each time it is used
+    assert config.problem("warehouse") == (
+        "line 13: key 'password': environment variable WAREHOUSE_PASSWORD is not set "
+        "(set it, or write ${WAREHOUSE_PASSWORD:-default} for a fallback)"
+    )
+    assert config.problem("local") is None
 
 
 @pytest.mark.parametrize(
@@ -127,15 +142,26 @@ def test_missing_variable_names_file_line_connection_key_and_variable() -> None:
         ("    host: db\n", 3, None, "missing key 'type'"),
         ("    url: postgresql://a@b/c\n    host: d\n", 5, "host", "either url or host"),
         ("    url: '::'\n", 4, "url", "not a valid database URL"),
+        ("    url: postgresql://a@b:port/c\n", 4, "url", "not a valid database URL"),
+        ("", 3, None, "expected a mapping of settings, got NoneType"),
     ],
 )
 def test_bad_entries(body: str, line: int, key: str | None, words: str) -> None:
-    with pytest.raises(dbnb.ConfigError) as caught:
-        parse(f"default: db\ndatabases:\n  db:\n{body}")
-    error = caught.value
-    assert (error.line, error.connection, error.key) == (line, "db", key)
-    assert words in str(error)
-    assert "\n" not in str(error)
+    # `db` is the default and is broken; `ok`, after it, still works.
+    config = parse(f"default: db\ndatabases:\n  db:\n{body}  ok:\n    type: sqlite\n")
+    assert config.names == ["db", "ok"]
+    assert config.get("ok").backend == "sqlite"
+    for use in (lambda: config.get("db"), lambda: config.get()):
+        with pytest.raises(dbnb.ConfigError) as caught:
+            use()
+        error = caught.value
+        assert (error.line, error.connection, error.key) == (line, "db", key)
+        assert words in str(error)
+        assert "\n" not in str(error)
+    problem = config.problem("db")
+    assert problem is not None
+    assert problem.startswith(f"line {line}: ")
+    assert words in problem
 
 
 def test_malformed_yaml_names_file_and_line() -> None:
@@ -152,12 +178,29 @@ def test_malformed_yaml_names_file_and_line() -> None:
         ("databses:\n  a: {type: sqlite}\n", "did you mean 'databases'"),
         ("databases: [a, b]\n", "expected a mapping of connection names"),
         ("default: nope\ndatabases:\n  a: {type: sqlite}\n", "names no connection; known"),
-        ("databases:\n  a: sqlite\n", "expected a mapping of settings"),
+        ("default: ${NO_SUCH_VARIABLE}\ndatabases:\n  a: {type: sqlite}\n", "is not set"),
+        # Naming no connection even when the entries that exist are broken.
+        ("default: nope\ndatabases:\n  a: {type: bogus, hots: x}\n", "known connections: a"),
     ],
 )
 def test_bad_files(text: str, words: str) -> None:
+    # Problems of the file itself, not of one entry, still fail the whole file.
     with pytest.raises(dbnb.ConfigError, match=words):
         parse(text)
+
+
+def test_default_may_name_a_broken_entry_and_fails_only_when_used() -> None:
+    config = parse(API_EXAMPLE.replace("default: local", "default: warehouse"))
+    assert config.default == "warehouse"
+    with pytest.raises(dbnb.ConfigError, match=r"^/proj/etc/infra\.yaml:13: connection 'wareh"):
+        config.get()
+    assert config.get("local").backend == "sqlite"
+    # Without `default:`, the first entry is the default even when it is broken:
+    # never silently another database.
+    first_broken = parse("databases:\n  a: {type: sqlite, hots: x}\n  b: {type: sqlite}\n")
+    assert first_broken.default == "a"
+    with pytest.raises(dbnb.ConfigError, match="key 'hots': unknown key; did you mean 'host'"):
+        first_broken.get()
 
 
 def test_other_top_level_sections_are_left_alone() -> None:
@@ -166,8 +209,9 @@ def test_other_top_level_sections_are_left_alone() -> None:
     assert config.default == "a"  # the first entry when there is no `default:`
 
 
-def test_unknown_connection_lists_what_exists() -> None:
-    config = parse(API_EXAMPLE, {"WAREHOUSE_PASSWORD": SECRET})
+@pytest.mark.parametrize("environ", [{"WAREHOUSE_PASSWORD": SECRET}, {}], ids=["set", "unset"])
+def test_unknown_connection_lists_what_exists(environ: dict[str, str]) -> None:
+    config = parse(API_EXAMPLE, environ)  # unset: warehouse is broken, and still listed
     with pytest.raises(dbnb.UnknownConnectionError) as caught:
         config.get("warehous")
     assert "unknown connection 'warehous'; known connections: local, scratch, warehouse" in str(
@@ -183,14 +227,21 @@ def test_password_never_shows() -> None:
         assert SECRET not in shown
     assert "***" in warehouse.safe_url
     text = API_EXAMPLE.replace("port: 5432", "port: ${WAREHOUSE_PASSWORD}")
+    misplaced = parse(text, {"WAREHOUSE_PASSWORD": SECRET})
     with pytest.raises(dbnb.ConfigError) as caught:
-        parse(text, {"WAREHOUSE_PASSWORD": SECRET})
+        misplaced.get("warehouse")
     assert caught.value.key == "port"  # a secret in the wrong key is named by its reference
     assert "got '${WAREHOUSE_PASSWORD}'" in str(caught.value)
     assert SECRET not in str(caught.value)
+    # Nor in the listing of the broken entry, nor in the config's repr.
+    assert "got '${WAREHOUSE_PASSWORD}'" in str(misplaced.problem("warehouse"))
+    for shown in (str(misplaced.problem("warehouse")), repr(misplaced)):
+        assert SECRET not in shown
+    bad_port = parse(API_EXAMPLE.replace("port: 5432", "port: bad"), {"WAREHOUSE_PASSWORD": SECRET})
     with pytest.raises(dbnb.ConfigError) as caught:
-        parse(API_EXAMPLE.replace("port: 5432", "port: bad"), {"WAREHOUSE_PASSWORD": SECRET})
+        bad_port.get("warehouse")
     assert SECRET not in str(caught.value)
+    assert SECRET not in repr(bad_port)
 
 
 def test_sqlite_memory_and_url_paths(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from tests.fixtures import config_text
+from tests.fixtures import config_text, readme_config
 
 
 def test_same_name_same_database_and_engine(registry: dbnb.Registry, backend: str) -> None:
@@ -53,6 +53,56 @@ def test_database_url_is_the_default_without_a_file(
 def test_unknown_name_lists_known_names(registry: dbnb.Registry) -> None:
     with pytest.raises(dbnb.UnknownConnectionError, match="known connections: postgresql, "):
         registry.connect("nope")
+
+
+def test_a_missing_variable_fails_only_its_connection(readme_config_path: Path) -> None:
+    # The README's own config, $WAREHOUSE_PASSWORD unset: `local` needs no server.
+    local = dbnb.connect("local")
+    assert local.query("SELECT 41 + 1 AS answer")["answer"].tolist() == [42]
+    assert dbnb.connect() is local  # the default
+    assert (readme_config_path.parent / "data" / "app.db").is_file()  # a real SQLite file
+    with local.session(write=True) as session:
+        session.execute(text("CREATE TABLE notes (body TEXT)"))
+        session.execute(text("INSERT INTO notes VALUES ('kept')"))
+    assert local.query("SELECT body FROM notes")["body"].tolist() == ["kept"]
+
+    expected = (
+        f"{readme_config_path}:13: connection 'warehouse': key 'password': "
+        "environment variable WAREHOUSE_PASSWORD is not set "
+        "(set it, or write ${WAREHOUSE_PASSWORD:-default} for a fallback)"
+    )
+    registry = dbnb.Registry(readme_config_path)
+    for connect in (dbnb.connect, registry.connect):
+        with pytest.raises(dbnb.ConfigError) as caught:
+            connect("warehouse")
+        assert str(caught.value) == expected
+        error = caught.value
+        assert (error.path, error.line, error.connection, error.key) == (
+            readme_config_path,
+            13,
+            "warehouse",
+            "password",
+        )
+    assert registry.names == ["local", "warehouse", "scratch"]
+    with pytest.raises(
+        dbnb.UnknownConnectionError, match=r"known connections: local, scratch, warehouse$"
+    ):
+        registry.connect("nope")
+    assert registry.connect("local").query("SELECT body FROM notes")["body"].tolist() == ["kept"]
+    registry.close()
+
+
+def test_a_default_naming_a_broken_entry_fails_only_when_used(
+    tmp_path: Path, open_registry
+) -> None:
+    path = tmp_path / "infra.yaml"
+    path.write_text(readme_config().replace("default: local", "default: warehouse"))
+    registry = open_registry(path)
+    assert registry.default == "warehouse"
+    with pytest.raises(dbnb.ConfigError, match=r"infra\.yaml:13: connection 'warehouse'"):
+        registry.connect()
+    assert registry.connect("local").query("SELECT 1 AS one")["one"].tolist() == [1]
+    assert (tmp_path / "data" / "app.db").is_file()
 
 
 def test_pool_settings_come_from_the_config(

@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
 from dbnb.magics import DbMagics, _user_errors
-from tests.fixtures import config_text, rows
+from tests.fixtures import config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 
 COUNT_TO_100 = (
@@ -60,6 +60,58 @@ def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) ->
 def test_use_an_unknown_connection_names_the_known_ones(ip: InteractiveShell) -> None:
     with pytest.raises(UsageError, match=r"unknown connection 'nope'.*postgresql, postgresql_ro"):
         run(ip, "use nope")
+
+
+WAREHOUSE_UNSET = (
+    "key 'password': environment variable WAREHOUSE_PASSWORD is not set "
+    "(set it, or write ${WAREHOUSE_PASSWORD:-default} for a fallback)"
+)
+
+
+def test_a_broken_entry_is_listed_and_fails_only_when_used(
+    ip: InteractiveShell, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's own config, $WAREHOUSE_PASSWORD unset; read on the magic's first use.
+    monkeypatch.delenv("WAREHOUSE_PASSWORD", raising=False)
+    config_path.write_text(readme_config())
+    listed = run(ip, "")
+    assert list(listed["connection"]) == ["local", "warehouse", "scratch"]
+    assert list(listed["current"]) == ["*", "", ""]
+    assert list(listed["problem"]) == ["", f"line 13: {WAREHOUSE_UNSET}", ""]
+    assert list(listed["type"]) == ["sqlite", "", "postgresql"]
+    assert listed["readonly"].isna().tolist() == [False, True, False]
+
+    error = f"{config_path}:13: connection 'warehouse': {WAREHOUSE_UNSET}"
+    for line, cell in [("use warehouse", None), ("warehouse", "SELECT 1")]:
+        with pytest.raises(UsageError) as caught:
+            run(ip, line, cell)
+        assert str(caught.value) == error
+
+    assert run(ip, "SELECT 41 + 1 AS answer")["answer"].tolist() == [42]  # local, the default
+    assert (config_path.parent / "data" / "app.db").is_file()  # a real SQLite file
+    run(ip, "local --write", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    assert run(ip, "local", "SELECT count(*) AS n FROM notes")["n"].tolist() == [0]
+    run(ip, "use scratch")
+    assert list(run(ip, "")["current"]) == ["", "", "*"]
+
+
+def test_a_broken_default_and_a_bad_key_fail_only_when_used(
+    ip: InteractiveShell, config_path: Path, tmp_path: Path, pg_database: str
+) -> None:
+    text = config_text(tmp_path, pg_database, broken="type: sqlite\nhots: x")
+    config_path.write_text(text.replace("default: sqlite", "default: broken"))
+    line = text.splitlines().index("    hots: x") + 1
+    listed = run(ip, "")
+    assert list(listed["connection"])[-1] == "broken"
+    assert list(listed["current"])[-1] == "*"  # the default, listed rather than raised
+    assert list(listed["problem"]) == [""] * 4 + [
+        f"line {line}: key 'hots': unknown key; did you mean 'host'?"
+    ]
+    with pytest.raises(UsageError, match=rf"infra\.yaml:{line}: connection 'broken': key 'hots'"):
+        run(ip, "SELECT 1")  # the default is used
+    assert run(ip, "sqlite", "SELECT 1 AS one")["one"].tolist() == [1]
+    run(ip, "use sqlite")
+    assert run(ip, "SELECT 2 AS two")["two"].tolist() == [2]
 
 
 def test_line_query_runs_on_the_current_connection(ip: InteractiveShell, db: dbnb.Database) -> None:

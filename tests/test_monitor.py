@@ -88,12 +88,13 @@ def test_config_reads_slow_query_ms_and_log_parameters() -> None:
     ],
 )
 def test_bad_slow_query_ms_names_file_line_and_key(value: str, words: str) -> None:
+    config = dbnb.parse_config(
+        f"databases:\n  a:\n    type: sqlite\n    slow_query_ms: {value}\n",
+        environ={},
+        path="/p/infra.yaml",
+    )
     with pytest.raises(dbnb.ConfigError) as caught:
-        dbnb.parse_config(
-            f"databases:\n  a:\n    type: sqlite\n    slow_query_ms: {value}\n",
-            environ={},
-            path="/p/infra.yaml",
-        )
+        config.get("a")  # the entry's problem is raised when it is used
     assert str(caught.value) == f"/p/infra.yaml:4: connection 'a': key 'slow_query_ms': {words}"
 
 
