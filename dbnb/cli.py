@@ -169,8 +169,7 @@ def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
     names = [args.name] if args.name else registry.names
     if not names:
         raise DbnbError("no connections configured; nothing to check")
-    databases = [registry.connect(name) for name in names]
-    results = health_.check_all(databases, timeout=args.timeout)
+    results = health_.check_named(registry.connect, names, timeout=args.timeout)
     write_frame(health_.frame(results), args.format, args.output)
     return 0 if all(result.ok for result in results) else EXIT_ERROR
 

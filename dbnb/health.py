@@ -25,7 +25,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from dbnb import engines, monitor, readonly
-from dbnb.errors import DbnbError, ReadOnlyError, one_line
+from dbnb.errors import ConfigError, DbnbError, ReadOnlyError, UnknownConnectionError, one_line
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -100,6 +100,26 @@ def check_all(databases: Iterable[Database], *, timeout: int = CONNECT_TIMEOUT) 
         return []
     with ThreadPoolExecutor(max_workers=min(len(chosen), 8)) as pool:
         return list(pool.map(lambda db: check(db, timeout=timeout), chosen))
+
+
+def check_named(
+    connect: Callable[[str], Database], names: Iterable[str], *, timeout: int = CONNECT_TIMEOUT
+) -> list[Health]:
+    """``check_all`` by name (``connect``: the registry's): an entry of the config that
+    is broken (a missing variable, a bad key) is a row with its problem, not a failure
+    of the whole check."""
+    found: list[Database | Health] = []
+    for name in names:
+        try:
+            found.append(connect(name))
+        except UnknownConnectionError:
+            raise  # a name the config does not have at all: the caller's mistake
+        except ConfigError as error:
+            found.append(Health(name, reachable=False, error=one_line(error)))
+    checked = iter(
+        check_all([item for item in found if not isinstance(item, Health)], timeout=timeout)
+    )
+    return [item if isinstance(item, Health) else next(checked) for item in found]
 
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:

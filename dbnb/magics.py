@@ -207,7 +207,7 @@ class DbMagics(Magics):
 
     def _health(self, names: list[str]) -> pd.DataFrame:
         chosen = names or self.registry.names
-        return health.frame(health.check_all([self.registry.connect(name) for name in chosen]))
+        return health.frame(health.check_named(self.registry.connect, chosen))
 
     def _history(self, words: list[str]) -> pd.DataFrame:
         if len(words) > 1 or (words and not words[0].isdigit()):

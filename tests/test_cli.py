@@ -138,6 +138,20 @@ def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -
     assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
 
 
+def test_health_reports_a_broken_entry_as_a_row_and_checks_the_others(
+    readme_config_path: Path,
+) -> None:
+    # The README's config, $WAREHOUSE_PASSWORD unset: `local` is checked, `warehouse`
+    # is a row with its problem, not the end of the whole check.
+    run = dbnb_cli("health", "--format", "json", "--timeout", "2", config=readme_config_path)
+    assert run.code == 1, run.err  # not every connection is healthy
+    by_name = {row["connection"]: row for row in json.loads(run.out)}
+    assert list(by_name) == ["local", "warehouse", "scratch"]
+    assert by_name["local"]["reachable"] is True
+    assert by_name["warehouse"]["reachable"] is False
+    assert "environment variable WAREHOUSE_PASSWORD is not set" in by_name["warehouse"]["error"]
+
+
 def test_a_broken_entry_is_listed_with_its_problem_and_fails_only_when_used(
     readme_config_path: Path,
 ) -> None:
