@@ -191,7 +191,9 @@ class DbMagics(Magics):
         if len(words) != 1:
             raise UsageError("usage: %db use NAME")
         db = self.registry.connect(words[0])
-        self.current = db.name
+        # What the registry knows it by: a URL's password is in it, and stays in memory
+        # (db.name is the URL with its password masked, which could not connect).
+        self.current = words[0]
         mode = ", readonly" if db.config.readonly else ""
         print(f"using {db.name} ({db.config.safe_url}{mode})")
 

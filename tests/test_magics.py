@@ -12,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
 from dbnb.magics import DbMagics, _user_errors
-from tests.fixtures import config_text, readme_config, rows
+from tests.fixtures import SECRET, config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 
 COUNT_TO_100 = (
@@ -60,6 +60,21 @@ def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) ->
 def test_use_an_unknown_connection_names_the_known_ones(ip: InteractiveShell) -> None:
     with pytest.raises(UsageError, match=r"unknown connection 'nope'.*postgresql, postgresql_ro"):
         run(ip, "use nope")
+
+
+def test_use_a_url_with_a_password_keeps_working(
+    ip: InteractiveShell, pg_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trust auth accepts any password; the point is that it is kept, and never shown.
+    url = f"postgresql://postgres:{SECRET}@127.0.0.1:5432/{pg_database}"
+    run(ip, f"use {url}")
+    shown = capsys.readouterr().out
+    assert SECRET not in shown
+    assert "postgres:***@127.0.0.1" in shown
+    assert run(ip, "SELECT 7 AS seven")["seven"].tolist() == [7]
+    # ...through the connection named, password and all (trust auth would take '***').
+    current = ip.magics_manager.registry["DbMagics"]._database()
+    assert current.config.url.password == SECRET
 
 
 WAREHOUSE_UNSET = (
