@@ -180,7 +180,8 @@ async def query(
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
     from dbnb.database import describe_error
 
-    statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+    backend = database.config.backend
+    statement = sqltext.to_text(sql, backend) if isinstance(sql, str) else sql
     limit = database.config.max_rows if max_rows is None else max_rows
 
     def run(sync_connection: Connection) -> pd.DataFrame:

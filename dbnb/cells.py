@@ -43,7 +43,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     statement that produced it), ``connection``, ``elapsed`` (seconds, whole
     cell), ``rows`` and ``parameters`` (the names bound, never their values).
     """
-    statements = sqltext.split(sql)
+    statements = sqltext.split(sql, db.config.backend)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
     for number, statement in enumerate(statements, 1):

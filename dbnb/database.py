@@ -216,7 +216,7 @@ class Database:
             frame = self._columnar_frame(sql, values, timeout)
             if frame is not None:
                 return frame
-        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        statement = sqltext.to_text(sql, self.config.backend) if isinstance(sql, str) else sql
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             return progress_.fetch_rows(result, progress, count=count, label=self.name)
@@ -337,7 +337,7 @@ class Database:
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        statement = sqltext.to_text(sql, self.config.backend) if isinstance(sql, str) else sql
         with self.connection(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
