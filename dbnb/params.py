@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -58,7 +59,14 @@ class Unbindable(Exception):
 
 
 def to_positional(sql: str, dialect: Dialect) -> Positional | None:
-    """``sql`` with ``:name`` binds as ``$n``/``?n``, or None if it is not one plain query."""
+    """``sql`` with ``:name`` binds as ``$n``/``?n``, or None if it is not one plain query.
+    Recent texts are remembered, as ``sqlscan.scan`` does."""
+    if len(sql) > sqlscan.CACHED_LENGTH:
+        return _to_positional(sql, dialect)
+    return _cached(sql, dialect)
+
+
+def _to_positional(sql: str, dialect: Dialect) -> Positional | None:
     found = sqlscan.scan(sql, dialect)
     if any(token.kind in _REFUSED for token in found):
         return None
@@ -85,6 +93,9 @@ def to_positional(sql: str, dialect: Dialect) -> Positional | None:
         cursor = token.end
     pieces.append(sql[cursor:stop])
     return Positional("".join(pieces), tuple(names))
+
+
+_cached = lru_cache(maxsize=256)(_to_positional)
 
 
 # --- values -----------------------------------------------------------------------------

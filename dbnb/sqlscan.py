@@ -186,8 +186,8 @@ def tokens(sql: str, rules: Rules) -> Iterator[Token]:
         if group is None:
             return
         start, end = found.span(group)
-        position = end
         if group == "other":
+            position = end
             continue
         if group == "nested":
             end = _nested_comment_end(sql, end)
@@ -317,16 +317,16 @@ def leading_keywords(sql: str, dialect: str, count: int = 2) -> tuple[str, ...]:
     return keywords(sql, tokens(sql, rules_for(dialect)), 0, count)
 
 
-def after_in(sql: str, tokens: Sequence[Token], index: int) -> bool | tuple[int, int]:
-    """Whether the placeholder ``tokens[index]`` follows IN: True for ``IN :name``, the
+def after_in(sql: str, found: Sequence[Token], index: int) -> bool | tuple[int, int]:
+    """Whether the placeholder ``found[index]`` follows IN: True for ``IN :name``, the
     places of the parentheses for ``IN (:name)``, False otherwise."""
-    start, before = _code_before(sql, tokens, index)
+    start, before = _code_before(sql, found, index)
     code = before.rstrip()
     if _ends_with_in(code):
         return True
     if not code.endswith("(") or not _ends_with_in(code[:-1].rstrip()):
         return False
-    after_start, after = _code_after(sql, tokens, index)
+    after_start, after = _code_after(sql, found, index)
     rest = after.lstrip()
     if not rest.startswith(")"):
         return False
@@ -339,25 +339,25 @@ def _ends_with_in(code: str) -> bool:
     return len(code) == 2 or not (code[-3].isalnum() or code[-3] in "_$")
 
 
-def _code_before(sql: str, tokens: Sequence[Token], index: int) -> tuple[int, str]:
-    """The plain code right before ``tokens[index]`` (past comments), and where it starts."""
-    end = tokens[index].start
+def _code_before(sql: str, found: Sequence[Token], index: int) -> tuple[int, str]:
+    """The plain code right before ``found[index]`` (past comments), and where it starts."""
+    end = found[index].start
     while True:
         index -= 1
-        start = tokens[index].end if index >= 0 else 0
+        start = found[index].end if index >= 0 else 0
         gap = sql[start:end]
-        if gap.strip() or index < 0 or tokens[index].kind != "comment":
+        if gap.strip() or index < 0 or found[index].kind != "comment":
             return start, gap
-        end = tokens[index].start
+        end = found[index].start
 
 
-def _code_after(sql: str, tokens: Sequence[Token], index: int) -> tuple[int, str]:
-    """The plain code right after ``tokens[index]`` (past comments), and where it starts."""
-    start = tokens[index].end
+def _code_after(sql: str, found: Sequence[Token], index: int) -> tuple[int, str]:
+    """The plain code right after ``found[index]`` (past comments), and where it starts."""
+    start = found[index].end
     while True:
         index += 1
-        end = tokens[index].start if index < len(tokens) else len(sql)
+        end = found[index].start if index < len(found) else len(sql)
         gap = sql[start:end]
-        if gap.strip() or index >= len(tokens) or tokens[index].kind != "comment":
+        if gap.strip() or index >= len(found) or found[index].kind != "comment":
             return start, gap
-        start = tokens[index].end
+        start = found[index].end

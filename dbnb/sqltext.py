@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
@@ -74,7 +74,7 @@ class Statement:
             and isinstance((values or {}).get(name), list)
         ]
         if not expanding:
-            clause = text(self.escaped)
+            clause = self._text
         else:
             blanks = [spot for name, *spots in self.parens if name in expanding for spot in spots]
             sql = self.sql
@@ -85,6 +85,11 @@ class Statement:
             )
         assert set(clause._bindparams) == set(self.params), (self.escaped, self.params)
         return clause
+
+    @cached_property
+    def _text(self) -> TextClause:
+        # Made once per statement: text() runs a regular expression over the whole text.
+        return text(self.escaped)
 
 
 def split(sql: str, dialect: str) -> list[Statement]:
@@ -117,11 +122,14 @@ def _statement(sql: str, start: int, end: int, found: Sequence[Token]) -> Statem
     lead = len(piece) - len(piece.lstrip())
     piece = piece.strip()
     offset = start + lead
-    tokens = tuple(
-        Token(token.kind, token.start - offset, min(token.end - offset, len(piece)))
-        for token in found
-        if token.start >= offset and token.start < offset + len(piece)
-    )
+    if offset == 0 and len(piece) == len(sql):
+        tokens = tuple(found)
+    else:
+        tokens = tuple(
+            Token(token.kind, token.start - offset, min(token.end - offset, len(piece)))
+            for token in found
+            if offset <= token.start < offset + len(piece)
+        )
     names: dict[str, None] = {}
     bare: set[str] = set()
     parens: list[tuple[str, int, int]] = []
@@ -155,23 +163,33 @@ def _for_text(sql: str, tokens: Sequence[Token]) -> str:
     if sql.count(":") == len(binds) and "\\" not in sql:
         return sql  # every colon is a placeholder's, none before another colon
     spaced: list[str] = []
-    shifts: list[tuple[int, int]] = []  # (position in sql, shift from there on)
-    done = shift = 0
+    spaces: list[int] = []  # where a space went in
+    done = 0
     for token in binds:
         if sql.startswith(":", token.end):  # `:n::int`: text() needs the name to end
             spaced += [sql[done : token.end], " "]
-            done, shift = token.end, shift + 1
-            shifts.append((token.end, shift))
+            done = token.end
+            spaces.append(token.end)
 
     def moved(position: int) -> int:
-        return position + sum(1 for at, _ in shifts if at <= position)
+        return position + sum(1 for at in spaces if at <= position)
 
     spaced.append(sql[done:])
     text_ = "".join(spaced)
     ours = {moved(token.start) for token in binds}
     escapes = {moved(token.start) for token in tokens if token.kind == "escape"}
-    marks = [m.start() for m in _TEXT_BIND.finditer(text_) if m.start() not in ours]
-    marks += [m.start() for m in _TEXT_ESCAPE.finditer(text_) if m.start() not in escapes]
+    # Only a colon can start what text() binds, and a backslash what it unescapes:
+    # match there rather than search the whole text (a lookbehind at every character).
+    marks = [
+        at
+        for at in _positions(text_, ":")
+        if at not in ours and _TEXT_BIND.match(text_, at) is not None
+    ]
+    marks += [
+        at
+        for at in _positions(text_, "\\")
+        if at not in escapes and _TEXT_ESCAPE.match(text_, at) is not None
+    ]
     out: list[str] = []
     done = 0
     for mark in sorted(marks):
@@ -179,3 +197,13 @@ def _for_text(sql: str, tokens: Sequence[Token]) -> str:
         done = mark
     out.append(text_[done:])
     return "".join(out)
+
+
+def _positions(text_: str, char: str) -> list[int]:
+    """Where ``char`` occurs in ``text_``."""
+    found: list[int] = []
+    at = text_.find(char)
+    while at >= 0:
+        found.append(at)
+        at = text_.find(char, at + 1)
+    return found

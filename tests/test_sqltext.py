@@ -52,9 +52,13 @@ def test_query_binds_a_placeholder_before_a_cast(registry: dbnb.Registry) -> Non
     assert frame.to_dict("records") == [{"n": 42, "t": "10 :30", "d": " :x "}]
 
 
+@pytest.mark.usefixtures("read_path")
 def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database) -> None:
     frame = db.query("SELECT ':id' AS s, name FROM items WHERE id = :id -- :note", {"id": 2})
     assert frame.to_dict("records") == [{"s": ":id", "name": "two"}]
+    # text() would take the backslash of \: for its escape, in a literal too.
+    frame = db.query("SELECT 'a\\:b \\: c' AS s, :id AS id", {"id": 2})
+    assert frame.to_dict("records") == [{"s": "a\\:b \\: c", "id": 2}]
 
 
 def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
