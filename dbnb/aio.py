@@ -38,7 +38,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import frames, limits, monitor, readonly, sqltext
+from dbnb import binds, frames, limits, monitor, readonly
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url, pool_options
@@ -190,7 +190,8 @@ async def query(
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
     from dbnb.database import describe_error
 
-    statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+    values = binds.prepare(sql, params, database.config.backend, database.name)
+    statement = binds.executable(sql, values, database.config.backend)
     limit = database.config.max_rows if max_rows is None else max_rows
 
     def run(sync_connection: Connection) -> pd.DataFrame:
@@ -198,7 +199,7 @@ async def query(
         if limit is not None:
             sync_connection = sync_connection.execution_options(stream_results=True)
         result = sync_connection.execute(
-            statement, dict(params or {}), execution_options={monitor.REPORTS_FETCH: True}
+            statement, values, execution_options={monitor.REPORTS_FETCH: True}
         )
         return frames.to_frame(
             result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import frames, monitor, sqltext
+from dbnb import binds, frames, monitor, sqltext
 from dbnb.database import Database, describe_error
 from dbnb.errors import DbnbError, ParameterError, QueryError, RowLimitError
 
@@ -43,12 +43,15 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     statement that produced it), ``connection``, ``elapsed`` (seconds, whole
     cell), ``rows`` and ``parameters`` (the names bound, never their values).
     """
-    statements = sqltext.split(sql)
+    statements = sqltext.split(sql, db.config.backend)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
     for number, statement in enumerate(statements, 1):
         _refuse_transaction_control(db, statement, number)
-    values = [_values(statement, namespace) for statement in statements]
+    values = [
+        binds.prepare(statement, _values(statement, namespace), db.config.backend, db.name)
+        for statement in statements
+    ]
     started = time.perf_counter()
     frame: pd.DataFrame | None = None
     source: sqltext.Statement | None = None
@@ -69,7 +72,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
                     connection = connection.execution_options(stream_results=True)
                 for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
                     number = index + 1  # for the error message
-                    clause = statement.to_text()
+                    clause = statement.to_text(params)
                     # The statement's history record stays open until its rows are fetched.
                     result = connection.execute(
                         clause, params, execution_options={monitor.REPORTS_FETCH: True}

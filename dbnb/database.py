@@ -15,7 +15,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import arrow, arrow_columns, frames, limits, monitor, parquet, readonly, sqltext
+from dbnb import arrow, arrow_columns, binds, frames, limits, monitor, parquet, readonly
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.budget import ConnectionBudget
@@ -208,7 +208,7 @@ class Database:
         of at most N rows each, read as they are consumed (memory bounded by one
         chunk; max_rows and progress do not apply).
         """
-        values = dict(params or {})
+        values = binds.prepare(sql, params, self.config.backend, self.name)
         if chunksize is not None:
             return self._query_chunks(sql, values, _positive(chunksize), timeout)
         limit = self.config.max_rows if max_rows is None else max_rows
@@ -216,7 +216,7 @@ class Database:
             frame = self._columnar_frame(sql, values, timeout)
             if frame is not None:
                 return frame
-        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        statement = binds.executable(sql, values, self.config.backend)
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             return progress_.fetch_rows(result, progress, count=count, label=self.name)
@@ -278,7 +278,8 @@ class Database:
     ) -> int:
         """Write the result of one read-only statement to a Parquet file, ``chunksize``
         rows at a time, and return the number of rows written."""
-        return parquet.write(self._arrow_chunks(sql, dict(params or {}), chunksize), path)
+        values = binds.prepare(sql, params, self.config.backend, self.name)
+        return parquet.write(self._arrow_chunks(sql, values, chunksize), path)
 
     def _columnar(self, timeout: float | None, max_rows: int | None = None) -> bool:
         """Whether the columnar path may stream a read (chunks, Parquet): a stream under
@@ -349,7 +350,7 @@ class Database:
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        statement: Executable = sqltext.to_text(sql) if isinstance(sql, str) else sql
+        statement = binds.executable(sql, values, self.config.backend)
         with self.connection(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)

@@ -10,7 +10,7 @@
      │    └── RowLimitError       a result had more rows than max_rows
      ├── WriteError               a write failed and was rolled back: nothing was written
      │    └── ValidationError     a row does not fit the table; found before anything was sent
-     ├── ParameterError           a :name placeholder has no value to bind
+     ├── ParameterError           a :name placeholder has no value, or one it cannot bind
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
@@ -140,7 +140,8 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 class ParameterError(DbnbError):
-    """A ``:name`` placeholder in the SQL has no value to bind (no variable of that name)."""
+    """A ``:name`` placeholder has no value (no variable of that name), or a value no
+    driver can bind (``dbnb.binds``)."""
 
 
 class MigrationError(DbnbError):

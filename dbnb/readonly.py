@@ -28,7 +28,6 @@ only PostgreSQL and SQLite refuse writes on dbnb's behalf.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Any
 
@@ -36,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from dbnb import sqlscan
 from dbnb.errors import ReadOnlyError
 
 WRITE_OPTION = "dbnb_write"
@@ -46,7 +46,6 @@ PG_READ_ONLY = {
     "25001",  # active_sql_transaction: SET TRANSACTION READ WRITE after the first query
 }
 _PG_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
-_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _PG_MULTIPLE_STATEMENTS = "cannot insert multiple commands into a prepared statement"
 _PG_DEFAULT_PREPARE_THRESHOLD = "dbnb_prepare_threshold"
 _SQLITE_MULTIPLE_STATEMENTS = "You can only execute one statement at a time."
@@ -188,10 +187,10 @@ def _pg_begin(connection: Connection) -> None:
 
 
 def _leading_keywords(statement: str) -> tuple[str, str]:
-    """The first two words of a statement, past whitespace and comments, upper-cased."""
-    rest = _LEADING_NOISE.sub("", statement)
-    words = re.findall(r"[A-Za-z_]+", rest[:64])
-    return (words[0].upper() if words else "", words[1].upper() if len(words) > 1 else "")
+    """The first two words of a statement, past whitespace and comments, upper-cased
+    (``sqlscan.leading_keywords``: PostgreSQL's comments nest)."""
+    words = sqlscan.leading_keywords(statement, "postgresql")
+    return (words[0] if words else "", words[1] if len(words) > 1 else "")
 
 
 def _pg_before_execute(connection: Connection, statement: str, connection_name: str) -> None:

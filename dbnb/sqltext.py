@@ -2,17 +2,24 @@
 
 A notebook cell may hold several statements, and its ``:name`` placeholders
 are bound from the notebook's variables. Both need to know where SQL text is
-code and where it is data, so this module scans it once: string literals
-(``'...'``, ``E'...'``), quoted identifiers (``"..."``, `````...`````), comments
-(``-- ...``, ``/* ... */``) and dollar-quoted bodies (``$$ ... $$``,
-``$fn$ ... $fn$``) are left alone, and so is a PostgreSQL cast (``x::int``).
+code and where it is data, and ``dbnb.sqlscan`` tells them, by the rules of
+the connection's dialect: a ``;`` or a ``:name`` inside a literal, a quoted
+identifier, a comment or a dollar-quoted body is neither, and a PostgreSQL
+cast (``x::int``) is no placeholder.
 
 SQLAlchemy's ``text()`` finds placeholders with a regular expression that
 sees no literals, so ``'10 :30'`` would become a parameter and ``:n::int`` would
-not. ``to_text`` hands ``text()`` a version of the statement in which the
-placeholders found here are the only ones it can see: any other colon that it
-would take for a placeholder is escaped (``\\:``, which SQLAlchemy turns back
-into ``:``), and a placeholder right before a cast gets a space (``:n ::int``).
+not. ``Statement.to_text`` hands ``text()`` a version of the statement in which
+the placeholders found here are the only ones it can see: any other colon that
+it would take for a placeholder is escaped (``\\:``, which SQLAlchemy turns back
+into ``:``), a ``\\:`` inside a literal gets a second backslash (SQLAlchemy
+would drop the first), and a placeholder right before a cast gets a space
+(``:n ::int``).
+
+A placeholder right after ``IN`` (``x IN :ids``, ``x NOT IN :ids``, ``x IN
+(:ids)``) whose value is a list becomes SQLAlchemy's expanding parameter, one
+placeholder per item (``IN (:ids)`` loses its own parentheses, which the
+expansion brings).
 
 Known limit: a statement is split at every ``;`` outside literals, comments and
 dollar quotes, so a SQLite ``CREATE TRIGGER ... BEGIN ...; END`` must be run
@@ -22,32 +29,21 @@ through ``db.session(write=True)`` instead of a multi-statement cell.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.sql.compiler import BIND_PARAMS_ESC
 
-# The spans the scanner recognises, first match wins. Anything else is plain SQL.
-_SCANNER = re.compile(
-    r"""
-      (?P<literal>
-          (?<![\w$])[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z)     # E'...': backslash escapes
-        | '(?:[^']|'')*(?:'|\Z)                         # '...', '' is a quote
-        | "(?:[^"]|"")*(?:"|\Z)                         # "quoted identifier"
-        | `[^`]*(?:`|\Z)                                # `quoted identifier` (SQLite, MySQL)
-        | --[^\n]*                                      # -- comment
-        | /\*.*?(?:\*/|\Z)                              # /* comment */
-        | (?<![\w$])\$(?P<tag>(?:[A-Za-z_]\w*)?)\$.*?(?:\$(?P=tag)\$|\Z)   # $tag$ body $tag$
-      )
-    | (?P<cast>::)
-    | (?P<escaped>\\:)
-    | (?<![:\w\\]):(?P<bind>[A-Za-z_]\w*)
-    | (?P<semicolon>;)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+from dbnb import sqlscan
+from dbnb.sqlscan import Token
 
-# What SQLAlchemy's text() takes for a placeholder (sqlalchemy.sql.elements.TextClause).
-_TEXT_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?![:\w])")
+# What SQLAlchemy's text() takes for a placeholder, and the escaped colons its compiler
+# turns back into colons (sqlalchemy.sql.elements.TextClause, sqlalchemy.sql.compiler).
+_TEXT_BIND: re.Pattern[str] = TextClause._bind_params_regex
+_TEXT_ESCAPE: re.Pattern[str] = BIND_PARAMS_ESC
 
 
 @dataclass(frozen=True)
@@ -58,88 +54,156 @@ class Statement:
     params: tuple[str, ...]
     # The statement as SQLAlchemy's text() must see it (see the module docstring).
     escaped: str
+    # Its first two words, upper case (sqlscan.keywords).
+    keywords: tuple[str, ...]
+    # Placeholders right after IN / NOT IN, and those alone in IN ( ... ): a list expands.
+    in_bare: frozenset[str] = frozenset()
+    in_parens: frozenset[str] = frozenset()
+    tokens: tuple[Token, ...] = field(default=(), repr=False, compare=False)
+    # (name, where its opening and closing parenthesis are) for each `IN (:name)`.
+    parens: tuple[tuple[str, int, int], ...] = field(default=(), repr=False, compare=False)
 
-    @property
-    def keywords(self) -> tuple[str, ...]:
-        """The first two words of the statement's code, upper case (comments skipped)."""
-        code = _without_comments(self.sql)
-        return tuple(word.upper() for word in re.findall(r"[A-Za-z_]+", code)[:2])
-
-    def to_text(self) -> TextClause:
-        """A SQLAlchemy ``text()`` construct whose parameters are exactly ``params``."""
-        clause = text(self.escaped)
+    def to_text(self, values: Mapping[str, Any] | None = None) -> TextClause:
+        """A SQLAlchemy ``text()`` construct whose parameters are exactly ``params``;
+        those after IN whose value is a list expand (values as ``binds.prepare`` gives
+        them: every sequence a list)."""
+        expanding = [
+            name
+            for name in self.params
+            if (name in self.in_bare or name in self.in_parens)
+            and isinstance((values or {}).get(name), list)
+        ]
+        if not expanding:
+            clause = self._text
+        else:
+            blanks = [spot for name, *spots in self.parens if name in expanding for spot in spots]
+            sql = self.sql
+            for blank in blanks:  # the expansion brings parentheses of its own
+                sql = f"{sql[:blank]} {sql[blank + 1 :]}"
+            clause = text(_for_text(sql, self.tokens)).bindparams(
+                *(bindparam(name, expanding=True) for name in expanding)
+            )
         assert set(clause._bindparams) == set(self.params), (self.escaped, self.params)
         return clause
 
+    @cached_property
+    def _text(self) -> TextClause:
+        # Made once per statement: text() runs a regular expression over the whole text.
+        return text(self.escaped)
 
-def split(sql: str) -> list[Statement]:
+
+def split(sql: str, dialect: str) -> list[Statement]:
     """The statements of ``sql``, split at each ``;`` that is code; empty ones dropped."""
-    statements = []
-    start = 0
-    for match in _SCANNER.finditer(sql):
-        if match.lastgroup == "semicolon":
-            statements.append(sql[start : match.start()])
-            start = match.end()
-    statements.append(sql[start:])
-    parsed = (parse(piece) for piece in statements)
-    return [statement for statement in parsed if not _is_blank(statement.sql)]
+    found = sqlscan.scan(sql, dialect)
+    return [_statement(sql, start, end, found) for start, end in sqlscan.statements(sql, found)]
 
 
-def parse(sql: str) -> Statement:
-    """``sql`` as one statement (semicolons included): its placeholders and escaped text."""
-    sql = sql.strip()
-    params: dict[str, None] = {}
-    binds: dict[int, str] = {}  # position of the colon -> name
-    for match in _SCANNER.finditer(sql):
-        name = match.group("bind")
-        if name is not None:
-            params.setdefault(name)
-            binds[match.start()] = name
-    return Statement(sql=sql, params=tuple(params), escaped=_apply(sql, binds))
+def parse(sql: str, dialect: str) -> Statement:
+    """``sql`` as one statement (semicolons included): its placeholders and escaped text.
+    Recent texts are remembered, as ``sqlscan.scan`` does."""
+    if len(sql) > sqlscan.CACHED_LENGTH:
+        return _statement(sql, 0, len(sql), sqlscan.scan(sql, dialect))
+    return _parse(sql, dialect)
 
 
-def to_text(sql: str) -> TextClause:
+@lru_cache(maxsize=256)
+def _parse(sql: str, dialect: str) -> Statement:
+    return _statement(sql, 0, len(sql), sqlscan.scan(sql, dialect))
+
+
+def to_text(sql: str, dialect: str = "postgresql") -> TextClause:
     """``text()`` for one statement, with the placeholders this module finds."""
-    return parse(sql).to_text()
+    return parse(sql, dialect).to_text()
 
 
-def _apply(sql: str, binds: dict[int, str]) -> str:
-    """``sql`` with a space after each placeholder that a colon follows, then a backslash
-    before every other colon that ``text()`` would take for a placeholder."""
+def _statement(sql: str, start: int, end: int, found: Sequence[Token]) -> Statement:
+    """The statement ``sql[start:end]``, whitespace stripped, from the tokens of ``sql``."""
+    piece = sql[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip()
+    offset = start + lead
+    if offset == 0 and len(piece) == len(sql):
+        tokens = tuple(found)
+    else:
+        tokens = tuple(
+            Token(token.kind, token.start - offset, min(token.end - offset, len(piece)))
+            for token in found
+            if offset <= token.start < offset + len(piece)
+        )
+    names: dict[str, None] = {}
+    bare: set[str] = set()
+    parens: list[tuple[str, int, int]] = []
+    for index, token in enumerate(tokens):
+        if token.kind != "bind":
+            continue
+        name = piece[token.start + 1 : token.end]
+        names.setdefault(name)
+        where = sqlscan.after_in(piece, tokens, index)
+        if where is True:
+            bare.add(name)
+        elif where:
+            parens.append((name, *where))
+    return Statement(
+        sql=piece,
+        params=tuple(names),
+        escaped=_for_text(piece, tokens),
+        keywords=sqlscan.keywords(piece, tokens),
+        in_bare=frozenset(bare),
+        in_parens=frozenset(name for name, _, _ in parens),
+        tokens=tokens,
+        parens=tuple(parens),
+    )
+
+
+def _for_text(sql: str, tokens: Sequence[Token]) -> str:
+    """``sql`` as ``text()`` must see it: a space after each placeholder that a colon
+    follows, then a backslash before every other colon ``text()`` would take for a
+    placeholder, and before each ``\\:`` of a literal or comment."""
+    binds = [token for token in tokens if token.kind == "bind"]
+    if sql.count(":") == len(binds) and "\\" not in sql:
+        return sql  # every colon is a placeholder's, none before another colon
     spaced: list[str] = []
-    positions: set[int] = set()  # where the placeholders start in the spaced text
-    done = shift = 0
-    for position, name in sorted(binds.items()):
-        end = position + 1 + len(name)
-        positions.add(position + shift)
-        if sql.startswith(":", end):  # `:n::int`: text() needs the name to end before a colon
-            spaced += [sql[done:end], " "]
-            done, shift = end, shift + 1
+    spaces: list[int] = []  # where a space went in
+    done = 0
+    for token in binds:
+        if sql.startswith(":", token.end):  # `:n::int`: text() needs the name to end
+            spaced += [sql[done : token.end], " "]
+            done = token.end
+            spaces.append(token.end)
+
+    def moved(position: int) -> int:
+        return position + sum(1 for at in spaces if at <= position)
+
     spaced.append(sql[done:])
     text_ = "".join(spaced)
+    ours = {moved(token.start) for token in binds}
+    escapes = {moved(token.start) for token in tokens if token.kind == "escape"}
+    # Only a colon can start what text() binds, and a backslash what it unescapes:
+    # match there rather than search the whole text (a lookbehind at every character).
+    marks = [
+        at
+        for at in _positions(text_, ":")
+        if at not in ours and _TEXT_BIND.match(text_, at) is not None
+    ]
+    marks += [
+        at
+        for at in _positions(text_, "\\")
+        if at not in escapes and _TEXT_ESCAPE.match(text_, at) is not None
+    ]
     out: list[str] = []
     done = 0
-    for match in _TEXT_BIND.finditer(text_):
-        if match.start() not in positions:
-            out += [text_[done : match.start()], "\\"]
-            done = match.start()
+    for mark in sorted(marks):
+        out += [text_[done:mark], "\\"]
+        done = mark
     out.append(text_[done:])
     return "".join(out)
 
 
-def _without_comments(sql: str) -> str:
-    """``sql`` with its comments replaced by spaces (literals kept)."""
-    out: list[str] = []
-    done = 0
-    for match in _SCANNER.finditer(sql):
-        literal = match.group("literal")
-        if literal is not None and literal.startswith(("--", "/*")):
-            out += [sql[done : match.start()], " "]
-            done = match.end()
-    out.append(sql[done:])
-    return "".join(out)
-
-
-def _is_blank(sql: str) -> bool:
-    """True for a statement of nothing but whitespace and comments."""
-    return not _without_comments(sql).strip()
+def _positions(text_: str, char: str) -> list[int]:
+    """Where ``char`` occurs in ``text_``."""
+    found: list[int] = []
+    at = text_.find(char)
+    while at >= 0:
+        found.append(at)
+        at = text_.find(char, at + 1)
+    return found

@@ -228,7 +228,7 @@ def test_a_query_cannot_switch_read_only_off(db: dbnb.Database) -> None:
         "SELECT 1; COMMIT",
         "DELETE FROM items",
         "PRAGMA query_only = OFF",
-        "SELECT ':x'",
+        "SELECT 1 /* a /* b */ ; */ ; DELETE FROM items",
     ],
 )
 def test_only_one_query_statement_reaches_adbc(db: dbnb.Database, sql: str) -> None:

@@ -80,6 +80,11 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         dbnb.QueryError,
         ["bind parameter 'id'"],
     ),
+    "a value no driver can bind": (
+        lambda db, tmp: db.query("SELECT * FROM items WHERE id = :cid", {"cid": object()}),
+        dbnb.ParameterError,
+        ["cannot bind :cid", "an object value"],
+    ),
     "write through a read-only session": (
         lambda db, tmp: db.query("DELETE FROM items"),
         dbnb.ReadOnlyError,

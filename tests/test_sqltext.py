@@ -17,7 +17,7 @@ def test_split_at_semicolons_that_are_code_only() -> None:
         ;
         -- nothing but a comment
     """
-    statements = sqltext.split(sql)
+    statements = sqltext.split(sql, "postgresql")
     assert [s.sql.splitlines()[0] for s in statements] == [
         """SELECT 'a;b' AS s, "odd;name" AS q""",
         "-- a comment; with a semicolon",
@@ -28,19 +28,21 @@ def test_split_at_semicolons_that_are_code_only() -> None:
 def test_placeholders_outside_literals_comments_casts_and_dollar_quotes() -> None:
     statement = sqltext.parse(
         "SELECT :a, :b::int, ':no', E'it\\'s :no', \"col:no\", $$ :no $$, $t$ :no $t$, "
-        "x::text, arr[1:2], :a -- :no\n /* :no */"
+        "x::text, arr[1:2], :a -- :no\n /* :no */",
+        "postgresql",
     )
     assert statement.params == ("a", "b")
     assert set(statement.to_text()._bindparams) == {"a", "b"}
 
 
 def test_an_unterminated_literal_hides_the_rest() -> None:
-    assert sqltext.parse("SELECT ':a, :b").params == ()
+    assert sqltext.parse("SELECT ':a, :b", "postgresql").params == ()
 
 
-@given(st.text(alphabet="ab1E:;'\"`-/*$\\ \n", max_size=60))
-def test_text_sees_exactly_the_placeholders_found(sql: str) -> None:
-    for statement in sqltext.split(sql):
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+@given(sql=st.text(alphabet="ab1E:;'\"`[]-/*$\\ \n", max_size=60))
+def test_text_sees_exactly_the_placeholders_found(dialect: str, sql: str) -> None:
+    for statement in sqltext.split(sql, dialect):
         assert set(statement.to_text()._bindparams) == set(statement.params)
 
 
@@ -50,9 +52,13 @@ def test_query_binds_a_placeholder_before_a_cast(registry: dbnb.Registry) -> Non
     assert frame.to_dict("records") == [{"n": 42, "t": "10 :30", "d": " :x "}]
 
 
+@pytest.mark.usefixtures("read_path")
 def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database) -> None:
     frame = db.query("SELECT ':id' AS s, name FROM items WHERE id = :id -- :note", {"id": 2})
     assert frame.to_dict("records") == [{"s": ":id", "name": "two"}]
+    # text() would take the backslash of \: for its escape, in a literal too.
+    frame = db.query("SELECT 'a\\:b \\: c' AS s, :id AS id", {"id": 2})
+    assert frame.to_dict("records") == [{"s": "a\\:b \\: c", "id": 2}]
 
 
 def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
@@ -61,5 +67,6 @@ def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
 
 
 def test_keywords_skip_comments() -> None:
-    assert sqltext.parse("-- c\n/* d */ rollback to s").keywords == ("ROLLBACK", "TO")
-    assert sqltext.parse("SELECT 1").keywords == ("SELECT",)
+    assert sqltext.parse("-- c\n/* d */ rollback to s", "sqlite").keywords == ("ROLLBACK", "TO")
+    assert sqltext.parse("/* a /* b */ c */ (SELECT 1)", "postgresql").keywords == ("SELECT",)
+    assert sqltext.parse("SELECT 1", "postgresql").keywords == ("SELECT",)
