@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -38,16 +38,14 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import binds, frames, limits, monitor, readonly
+from dbnb import binds, failures, frames, limits, monitor, readonly
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url, pool_options
 from dbnb.errors import (
     ConfigError,
     DbnbError,
-    QueryError,
     ReadOnlyError,
-    RowLimitError,
 )
 
 try:  # SQLAlchemy 2.1
@@ -188,11 +186,11 @@ async def query(
     max_rows: int | None = None,
 ) -> pd.DataFrame:
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
-    from dbnb.database import describe_error
-
     values = binds.prepare(sql, params, database.config.backend, database.name)
     statement = binds.executable(sql, values, database.config.backend)
     limit = database.config.max_rows if max_rows is None else max_rows
+
+    results: list[CursorResult[Any]] = []
 
     def run(sync_connection: Connection) -> pd.DataFrame:
         # The sync path's typed conversion, run in the event loop's greenlet.
@@ -201,6 +199,7 @@ async def query(
         result = sync_connection.execute(
             statement, values, execution_options={monitor.REPORTS_FETCH: True}
         )
+        results.append(result)  # for the history's refusal record of a capped result
         return frames.to_frame(
             result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)
         )
@@ -208,14 +207,14 @@ async def query(
     async with connection(database, timeout=timeout) as async_connection:
         try:
             return await async_connection.run_sync(run)
-        except frames.TooManyRows:
-            raise RowLimitError(
-                f"connection {database.name!r}: the result has more than {limit:,} rows "
-                "(max_rows); pass max_rows= to aquery() or raise max_rows in the config, "
-                "or narrow the query"
+        except failures.TRANSLATED as error:
+            raise failures.translate(
+                error,
+                database.name,
+                limit=limit,
+                result=results[-1] if results else None,
+                caller="aquery",
             ) from None
-        except exc.StatementError as error:
-            raise QueryError(f"{database.name}: {describe_error(error)}") from None
         finally:
             await async_connection.rollback()
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import binds, frames, monitor, sqltext
-from dbnb.database import Database, describe_error
-from dbnb.errors import DbnbError, ParameterError, QueryError, RowLimitError
+from dbnb import binds, failures, frames, monitor, sqltext
+from dbnb.database import Database
+from dbnb.errors import DbnbError, ParameterError, QueryError
 
 
 @dataclass(frozen=True)
@@ -85,19 +84,14 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
                         changed += max(result.rowcount, 0)
                 if not write:
                     transaction.rollback()
-    except frames.TooManyRows:
-        if result is not None:
-            monitor.refused(result, f"more than {limit:,} rows (max_rows)")
-        raise RowLimitError(
-            f"connection {db.name!r}: statement {number} has more than {limit:,} rows "
-            "(max_rows); raise max_rows in the config, or narrow the query"
-        ) from None
-    except exc.StatementError as error:
-        where = f"statement {number} of {len(statements)}: " if len(statements) > 1 else ""
-        raise QueryError(f"{db.name}: {where}{describe_error(error)}") from None
-    except UnicodeEncodeError as error:
-        raise QueryError(
-            f"{db.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
+    except failures.TRANSLATED as error:
+        where = ""
+        if isinstance(error, frames.TooManyRows):
+            where = f"statement {number}: "
+        elif len(statements) > 1:
+            where = f"statement {number} of {len(statements)}: "
+        raise failures.translate(
+            error, db.name, limit=limit, result=result, where=where, caller="cell"
         ) from None
     elapsed = time.perf_counter() - started
     if frame is not None and source is not None:

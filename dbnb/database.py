@@ -15,7 +15,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import arrow, arrow_columns, binds, frames, limits, monitor, parquet, readonly
+from dbnb import arrow, arrow_columns, binds, failures, frames, limits, monitor, parquet, readonly
 from dbnb import health as health_
 from dbnb import progress as progress_
 from dbnb.budget import ConnectionBudget
@@ -23,9 +23,7 @@ from dbnb.config import ConnectionConfig
 from dbnb.engines import create_engine
 from dbnb.errors import (
     DbnbError,
-    QueryError,
     ReadOnlyError,
-    RowLimitError,
     one_line,
 )
 from dbnb.write import Mode, resolve, write_rows
@@ -236,21 +234,8 @@ class Database:
                 frame = frames.to_frame(
                     result, statement, max_rows=limit, fetch=monitor.reported(fetch)
                 )
-            except frames.TooManyRows:
-                message = (
-                    f"connection {self.name!r}: the result has more than {limit:,} rows "
-                    "(max_rows); pass max_rows= to query() or raise max_rows in the config, "
-                    "or narrow the query"
-                )
-                if result is not None:
-                    monitor.refused(result, f"more than {limit:,} rows (max_rows)")
-                raise RowLimitError(message) from None
-            except exc.StatementError as error:
-                raise QueryError(f"{self.name}: {describe_error(error)}") from None
-            except UnicodeEncodeError as error:
-                raise QueryError(
-                    f"{self.name}: a parameter value cannot be encoded as UTF-8 ({error.reason})"
-                ) from None
+            except failures.TRANSLATED as error:
+                raise failures.translate(error, self.name, limit=limit, result=result) from None
             finally:
                 connection.rollback()
         return frame
@@ -367,8 +352,8 @@ class Database:
                         yield frames.build_frame(names, list(zip(*part, strict=True)), types)
                     if empty:
                         yield frames.build_frame(names, [()] * len(names), types)
-            except exc.StatementError as error:
-                raise QueryError(f"{self.name}: {describe_error(error)}") from None
+            except failures.TRANSLATED as error:
+                raise failures.translate(error, self.name) from None
             finally:
                 connection.rollback()
 
@@ -462,21 +447,3 @@ def _positive(chunksize: int) -> int:
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
         raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
     return chunksize
-
-
-def describe_error(error: exc.StatementError) -> str:
-    """The database's message for a failed statement, on one line."""
-    orig = error.orig
-    if orig is None or not isinstance(orig, BaseException):
-        return one_line(error)
-    if isinstance(error, exc.StatementError) and not isinstance(error, exc.DBAPIError):
-        # Raised before the database saw the statement, e.g. a missing parameter.
-        return one_line(orig)
-    diag = getattr(orig, "diag", None)
-    message = getattr(diag, "message_primary", None) or one_line(orig)
-    position = getattr(diag, "statement_position", None)
-    if position:
-        message += f" (at character {position})"
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-        message += " (the connection was lost; the next statement reconnects)"
-    return message

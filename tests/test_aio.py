@@ -218,9 +218,22 @@ async def test_aquery_max_rows_stops_a_runaway_result(adb: dbnb.Database, backen
         else "WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n "
         "WHERE g < 100000000) SELECT g FROM n"
     )
-    with pytest.raises(dbnb.RowLimitError, match=r"more than 10 rows \(max_rows\)"):
+    with pytest.raises(dbnb.RowLimitError, match=r"more than 10 rows \(max_rows\)") as caught:
         await adb.aquery(many, max_rows=10)
+    assert "pass max_rows= to aquery()" in str(caught.value)
+    # The history says why the statement's rows were refused, as for query().
+    history = dbnb.history()
+    refused = history[history["sql"].str.contains("100000000", regex=False)]
+    assert refused["error"].tolist()[-1] == "more than 10 rows (max_rows)"
     assert len(await adb.aquery(f"SELECT * FROM ({many}) AS t LIMIT 25", max_rows=25)) == 25
+
+
+@pytest.mark.asyncio
+async def test_aquery_names_a_parameter_that_cannot_be_encoded(adb: dbnb.Database) -> None:
+    with pytest.raises(dbnb.QueryError, match="cannot be encoded as UTF-8") as caught:
+        await adb.aquery("SELECT :v AS v", {"v": "lone \ud800 surrogate"})
+    assert "\n" not in str(caught.value)
+    assert (await adb.aquery("SELECT 1 AS ok"))["ok"].tolist() == [1]  # the pool is fine
 
 
 # The way out of read-only mode each database's guard exists to close.
