@@ -59,10 +59,10 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     number = 0
     result: CursorResult[Any] | None = None
     if len(statements) == 1 and not write and limit is None:
-        # One read: the columnar path of Database.query serves it when it can (same
-        # frame, same guards, recorded in the history); None: the loop below runs it.
-        frame = db._columnar_frame(statements[0].sql, values[0], None)
-        source = statements[0] if frame is not None else None
+        # One read is a query: Database.query chooses its path (the columnar one when
+        # it can, decided before it runs) and records it in the history.
+        frame = db.query(statements[0].sql, values[0], progress=False)
+        source = statements[0]
     try:
         if frame is None:
             with db.connection(write=write) as connection, connection.begin() as transaction:
