@@ -11,47 +11,36 @@ notebook cell. PostgreSQL goes through psycopg's async driver
 (``postgresql+psycopg_async``), SQLite through aiosqlite.
 
 An ``AsyncEngine`` wraps a sync engine, and SQLAlchemy runs that engine's
-events inside the event loop's greenlet, so the guards of ``dbnb.readonly``
-are installed on ``async_engine.sync_engine``. Where a guard talks to the
-driver connection, the async driver needs its coroutines awaited: psycopg's
-``AsyncConnection.set_read_only()`` instead of the ``read_only`` setter,
-aiosqlite's ``set_authorizer()`` instead of sqlite3's, both run through
-SQLAlchemy's ``await_``. The listeners below are those driver-facing ones;
-the statement checks and error translation are ``dbnb.readonly``'s own.
+events inside the event loop's greenlet: the guards of ``dbnb.readonly`` and
+the limits of ``dbnb.limits`` are installed on ``async_engine.sync_engine`` as
+they are on a sync engine, and call the async driver through ``dbnb.drivers``.
+Errors are translated by ``dbnb.failures``, as for ``Database.query``: nothing
+here is a second copy of a rule.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
-from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import binds, failures, frames, limits, monitor, readonly
+from dbnb import binds, drivers, failures, frames, limits, monitor, readonly
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url, pool_options
 from dbnb.errors import (
     ConfigError,
     DbnbError,
-    ReadOnlyError,
 )
-
-try:  # SQLAlchemy 2.1
-    from sqlalchemy.util.concurrency import await_
-except ImportError:  # pragma: no cover - SQLAlchemy 2.0
-    from sqlalchemy.util import await_only as await_
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -92,8 +81,11 @@ def create_async_engine(
         _budgeted(engine, budget)
     # The history first: a guard's error handler may end the chain of handlers.
     monitor.install(engine.sync_engine, config)
-    install(engine.sync_engine, connection_name=config.name)
-    install_limits(engine.sync_engine, config)
+    # The same guards and limits as the sync engines: they run in the events of the
+    # sync engine inside the AsyncEngine, calling the async driver through
+    # dbnb.drivers.
+    readonly.install(engine.sync_engine, connection_name=config.name)
+    limits.install(engine.sync_engine, config)
     return engine
 
 
@@ -102,7 +94,7 @@ def _budgeted(engine: AsyncEngine, budget: ConnectionBudget) -> None:
     slot runs on a thread, so the event loop goes on (and others can give slots back)."""
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        await_only(asyncio.to_thread(budget.reserve, "async"))
+        drivers.await_(asyncio.to_thread(budget.reserve, "async"))
         return budget.open_reserved("async", lambda: dialect.connect(*cargs, **cparams))
 
     event.listen(engine.sync_engine, "do_connect", connect)
@@ -136,11 +128,8 @@ async def connection(
 
     ``timeout`` (seconds) overrides the connection's statement_timeout; 0 lifts it.
     """
-    if write and database.config.readonly:
-        where = f" in {database.config.source}" if database.config.source else ""
-        raise ReadOnlyError(
-            f"connection {database.name!r} is marked readonly: true{where}; it never writes"
-        )
+    if write:
+        database.require_writable()
     engine = database.async_engine
     async_connection = engine.connect()
     try:
@@ -217,134 +206,3 @@ async def query(
             ) from None
         finally:
             await async_connection.rollback()
-
-
-# --- guards -----------------------------------------------------------------------------
-
-
-def install(engine: Engine, *, connection_name: str) -> None:
-    """Attach the read-only guards to the sync engine inside an ``AsyncEngine``."""
-    backend = engine.dialect.name
-    if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-    elif backend == "postgresql":
-        event.listen(engine, "connect", _pg_connect)
-        event.listen(engine, "begin", _pg_begin)
-
-        def before_execute(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-            readonly._pg_before_execute(connection, statement, connection_name)
-
-        def after_execute(connection: Connection, *_: Any) -> None:
-            readonly._pg_after_execute(connection, connection_name)
-
-        event.listen(engine, "before_cursor_execute", before_execute)
-        event.listen(engine, "after_cursor_execute", after_execute)
-        event.listen(engine, "commit", _pg_commit)
-
-    def translate(context: ExceptionContext) -> None:
-        readonly._translate_error(context, connection_name)
-
-    event.listen(engine, "handle_error", translate)
-
-
-def _run(driver_connection: Any, sql: str) -> None:
-    """One statement on an aiosqlite connection, from the greenlet."""
-    cursor = await_(driver_connection.execute(sql))
-    await_(cursor.close())
-
-
-def _sqlite_lock(driver_connection: Any) -> None:
-    await_(driver_connection.set_authorizer(None))
-    _run(driver_connection, "PRAGMA query_only = ON")
-    await_(driver_connection.set_authorizer(readonly._authorize_read))
-
-
-def _sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    # SQLAlchemy's adapter sets isolation_level on aiosqlite's own thread.
-    dbapi_connection.isolation_level = None
-    _sqlite_lock(record.driver_connection)
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    driver_connection = connection.connection.driver_connection
-    if readonly.is_write(connection):
-        await_(driver_connection.set_authorizer(None))  # type: ignore[union-attr]
-        _run(driver_connection, "PRAGMA query_only = OFF")
-        _run(driver_connection, "BEGIN IMMEDIATE")
-    else:
-        _sqlite_lock(driver_connection)
-        _run(driver_connection, "BEGIN")
-
-
-def _pg_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    driver_connection: Any = record.driver_connection
-    record.info[readonly._PG_DEFAULT_PREPARE_THRESHOLD] = driver_connection.prepare_threshold
-    dbapi_connection.set_read_only(True)
-
-
-def _pg_begin(connection: Connection) -> None:
-    adapter: Any = connection.connection.dbapi_connection
-    driver_connection: Any = connection.connection.driver_connection
-    if readonly.is_write(connection):
-        adapter.set_read_only(False)
-        driver_connection.prepare_threshold = connection.connection.info.get(
-            readonly._PG_DEFAULT_PREPARE_THRESHOLD, 5
-        )
-        return
-    if adapter.autocommit:
-        raise ReadOnlyError(
-            "a read-only session cannot run in autocommit mode; " + readonly.HOW_TO_WRITE
-        )
-    adapter.set_read_only(True)
-    driver_connection.prepare_threshold = 0
-    # Take the snapshot now, as the sync guard does.
-    cursor = adapter.cursor()
-    cursor.execute("SELECT 1")
-    cursor.close()
-
-
-def _pg_commit(connection: Connection) -> None:
-    if not readonly.is_write(connection):
-        adapter: Any = connection.connection.dbapi_connection
-        adapter.rollback()
-
-
-# --- limits -------------------------------------------------------------------------------
-
-
-def install_limits(engine: Engine, config: ConnectionConfig) -> None:
-    """``dbnb.limits`` (statement_timeout) on the sync engine inside an ``AsyncEngine``."""
-    if engine.dialect.name == "sqlite":
-
-        def connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-            watch = record.info[limits._WATCH] = limits._SqliteWatch()
-            driver_connection: Any = record.driver_connection
-            await_(driver_connection.set_progress_handler(watch, limits._SQLITE_STEPS))
-
-        def before_execute(connection: Connection, *_: Any) -> None:
-            watch: limits._SqliteWatch = connection.connection.info[limits._WATCH]
-            timeout = limits.timeout_of(connection, config)
-            watch.deadline = time.monotonic() + timeout if timeout else None
-            watch.timed_out = False
-
-        event.listen(engine, "connect", connect)
-        event.listen(engine, "before_cursor_execute", before_execute)
-    elif engine.dialect.name == "postgresql":
-
-        def begin(connection: Connection) -> None:
-            timeout = limits.timeout_of(connection, config)
-            if timeout:
-                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                milliseconds = max(1, round(timeout * 1000))
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"]
-                )
-                cursor.close()
-
-        event.listen(engine, "begin", begin)
-
-    def translate(context: ExceptionContext) -> None:
-        limits._translate(context, config)
-
-    event.listen(engine, "handle_error", translate)

@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from dbnb import drivers
 from dbnb.config import ConnectionConfig
 from dbnb.errors import QueryTimeoutError
 
@@ -64,9 +65,9 @@ def install(engine: Engine, config: ConnectionConfig) -> None:
     backend = engine.dialect.name
     if backend == "sqlite":
 
-        def connect(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
+        def connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
             watch = record.info[_WATCH] = _SqliteWatch()
-            dbapi_connection.set_progress_handler(watch, _SQLITE_STEPS)
+            drivers.call(record.driver_connection, "set_progress_handler", watch, _SQLITE_STEPS)
 
         def before_execute(connection: Connection, *_: Any) -> None:
             watch: _SqliteWatch = connection.connection.info[_WATCH]
@@ -81,11 +82,11 @@ def install(engine: Engine, config: ConnectionConfig) -> None:
         def begin(connection: Connection) -> None:
             timeout = timeout_of(connection, config)
             if timeout:
-                dbapi_connection = connection.connection.driver_connection
-                assert dbapi_connection is not None
                 milliseconds = max(1, round(timeout * 1000))
-                dbapi_connection.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"]
+                drivers.run(
+                    connection.connection.driver_connection,
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    [f"{milliseconds}ms"],
                 )
 
         event.listen(engine, "begin", begin)

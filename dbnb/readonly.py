@@ -35,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from dbnb import sqlscan
+from dbnb import drivers, sqlscan
 from dbnb.errors import ReadOnlyError
 
 WRITE_OPTION = "dbnb_write"
@@ -132,58 +132,59 @@ def install(engine: Engine, *, connection_name: str) -> None:
 # --- SQLite -------------------------------------------------------------------------
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     # Transactions are begun by the `begin` event below, not by the driver
-    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
+    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl);
+    # SQLAlchemy's aiosqlite adapter sets it on aiosqlite's own thread.
     dbapi_connection.isolation_level = None
-    _sqlite_lock(dbapi_connection)
+    _sqlite_lock(record.driver_connection)
 
 
-def _sqlite_lock(dbapi_connection: sqlite3.Connection) -> None:
-    dbapi_connection.set_authorizer(None)
-    dbapi_connection.execute("PRAGMA query_only = ON")
-    dbapi_connection.set_authorizer(_authorize_read)
+def _sqlite_lock(driver_connection: Any) -> None:
+    drivers.call(driver_connection, "set_authorizer", None)
+    drivers.run(driver_connection, "PRAGMA query_only = ON")
+    drivers.call(driver_connection, "set_authorizer", _authorize_read)
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    dbapi_connection = connection.connection.driver_connection
-    assert isinstance(dbapi_connection, sqlite3.Connection)
+    driver_connection = connection.connection.driver_connection
     if is_write(connection):
-        dbapi_connection.set_authorizer(None)
-        dbapi_connection.execute("PRAGMA query_only = OFF")
+        drivers.call(driver_connection, "set_authorizer", None)
+        drivers.run(driver_connection, "PRAGMA query_only = OFF")
         # IMMEDIATE takes the write lock up front, so a write that first reads
         # cannot deadlock against another writer when it upgrades.
-        dbapi_connection.execute("BEGIN IMMEDIATE")
+        drivers.run(driver_connection, "BEGIN IMMEDIATE")
     else:
-        _sqlite_lock(dbapi_connection)
-        dbapi_connection.execute("BEGIN")
+        _sqlite_lock(driver_connection)
+        drivers.run(driver_connection, "BEGIN")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------
 
 
-def _pg_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    record.info[_PG_DEFAULT_PREPARE_THRESHOLD] = dbapi_connection.prepare_threshold
+def _pg_connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    driver_connection: Any = record.driver_connection
+    record.info[_PG_DEFAULT_PREPARE_THRESHOLD] = driver_connection.prepare_threshold
     # Anything run outside a dbnb transaction (pings, dialect start-up) reads only.
-    dbapi_connection.read_only = True
+    drivers.call(driver_connection, "set_read_only", True)
 
 
 def _pg_begin(connection: Connection) -> None:
-    dbapi_connection = connection.connection.driver_connection
-    assert dbapi_connection is not None
+    driver_connection: Any = connection.connection.driver_connection
     if is_write(connection):
-        dbapi_connection.read_only = False  # BEGIN READ WRITE, whatever the session default
-        dbapi_connection.prepare_threshold = connection.connection.info.get(
+        # BEGIN READ WRITE, whatever the session default.
+        drivers.call(driver_connection, "set_read_only", False)
+        driver_connection.prepare_threshold = connection.connection.info.get(
             _PG_DEFAULT_PREPARE_THRESHOLD, 5
         )
         return
-    if dbapi_connection.autocommit:
+    if driver_connection.autocommit:
         raise ReadOnlyError("a read-only session cannot run in autocommit mode; " + HOW_TO_WRITE)
-    dbapi_connection.read_only = True
-    dbapi_connection.prepare_threshold = 0
+    drivers.call(driver_connection, "set_read_only", True)
+    driver_connection.prepare_threshold = 0
     # Take the snapshot now (psycopg sends BEGIN READ ONLY first): from here on
     # the server refuses SET TRANSACTION READ WRITE.
-    dbapi_connection.execute("SELECT 1")
+    drivers.run(driver_connection, "SELECT 1")
 
 
 def _leading_keywords(statement: str) -> tuple[str, str]:
@@ -213,17 +214,14 @@ def _pg_before_execute(connection: Connection, statement: str, connection_name: 
 def _pg_commit(connection: Connection) -> None:
     """A commit of a read (session.commit() in a read-only session) keeps nothing."""
     if not is_write(connection):
-        dbapi_connection = connection.connection.driver_connection
-        assert dbapi_connection is not None
-        dbapi_connection.rollback()
+        drivers.call(connection.connection.driver_connection, "rollback")
 
 
 def _pg_after_execute(connection: Connection, connection_name: str) -> None:
     if is_write(connection):
         return
-    dbapi_connection = connection.connection.driver_connection
-    assert dbapi_connection is not None
-    if dbapi_connection.info.transaction_status == 0:  # IDLE: the statement ended our transaction
+    driver_connection: Any = connection.connection.driver_connection
+    if driver_connection.info.transaction_status == 0:  # IDLE: the statement ended our transaction
         connection.invalidate()
         raise ReadOnlyError(
             f"connection {connection_name!r} is read-only here: transaction control "
