@@ -36,7 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from dbnb import binds, drivers, failures, frames, limits, monitor, readonly
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
-from dbnb.engines import APPLICATION_NAME, _is_memory, _sqlite_url, pool_options
+from dbnb.engines import APPLICATION_NAME, is_memory, pool_options, sqlite_url
 from dbnb.errors import (
     ConfigError,
     DbnbError,
@@ -66,10 +66,10 @@ def create_async_engine(
     kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
     connect_args = dict(config.connect_args)
     if config.backend == "sqlite":
-        url = _sqlite_url(url, readonly=config.readonly)
-        if _is_memory(url):
+        url = sqlite_url(url, readonly=config.readonly)
+        if is_memory(url):
             budget = None
-    if config.backend != "sqlite" or not _is_memory(url):
+    if config.backend != "sqlite" or not is_memory(url):
         kwargs.update(pool_options(config, budget))
     else:
         connect_args.setdefault("application_name", APPLICATION_NAME)

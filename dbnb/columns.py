@@ -88,7 +88,7 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], backend: str) -> Spec:
         return make("array", pa.list_(item.arrow))
     if isinstance(t, sqltypes.String):
         return make("string", pa.string())
-    if isinstance(t, sqltypes.LargeBinary | sqltypes._Binary):
+    if isinstance(t, sqltypes.LargeBinary | sqltypes.BINARY | sqltypes.VARBINARY):
         return make("binary", pa.binary())
     return make("other", None)
 

@@ -179,7 +179,7 @@ def _line(mapping: Any, key: str) -> int | None:
 # --- values -------------------------------------------------------------------------
 
 
-class _Problem(Exception):
+class BadValue(Exception):
     """A bad value; the caller adds file, line, connection and key."""
 
 
@@ -191,12 +191,12 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
             return "$"
         name, operator, fallback = match.group(1), match.group(2), match.group(3)
         if operator is None and fallback:
-            raise _Problem(f"malformed reference {match.group(0)!r}; use ${{{name}:-default}}")
+            raise BadValue(f"malformed reference {match.group(0)!r}; use ${{{name}:-default}}")
         found = environ.get(name)
         if found is None or (found == "" and operator == ":-"):
             if operator is not None:
                 return fallback
-            raise _Problem(
+            raise BadValue(
                 f"environment variable {name} is not set "
                 f"(set it, or write ${{{name}:-default}} for a fallback)"
             )
@@ -207,31 +207,31 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
 
 def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _Problem(f"expected a whole number, got {type(value).__name__}")
+        raise BadValue(f"expected a whole number, got {type(value).__name__}")
     try:
         return int(value)
     except ValueError:
-        raise _Problem(f"expected a whole number, got {value!r}") from None
+        raise BadValue(f"expected a whole number, got {value!r}") from None
 
 
 def _as_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Problem(f"expected a number of seconds, got {type(value).__name__}")
+        raise BadValue(f"expected a number of seconds, got {type(value).__name__}")
     try:
         return float(value)
     except ValueError:
-        raise _Problem(f"expected a number of seconds, got {value!r}") from None
+        raise BadValue(f"expected a number of seconds, got {value!r}") from None
 
 
 def _as_milliseconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Problem(f"expected a number of milliseconds, got {type(value).__name__}")
+        raise BadValue(f"expected a number of milliseconds, got {type(value).__name__}")
     try:
         milliseconds = float(value)
     except ValueError:
-        raise _Problem(f"expected a number of milliseconds, got {value!r}") from None
+        raise BadValue(f"expected a number of milliseconds, got {value!r}") from None
     if milliseconds < 0:
-        raise _Problem(f"expected a number of milliseconds, 0 or more, got {value!r}")
+        raise BadValue(f"expected a number of milliseconds, 0 or more, got {value!r}")
     return milliseconds
 
 
@@ -240,30 +240,30 @@ def _as_bool(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
         return value.lower() in _TRUE
-    raise _Problem(f"expected true or false, got {value!r}")
+    raise BadValue(f"expected true or false, got {value!r}")
 
 
-def _as_str(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Problem(f"expected text, got {type(value).__name__}")
+        raise BadValue(f"expected text, got {type(value).__name__}")
     return str(value)
 
 
 def _as_mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Problem(f"expected a mapping, got {type(value).__name__}")
+        raise BadValue(f"expected a mapping, got {type(value).__name__}")
     return dict(value)
 
 
 # Every key a `databases:` entry may have, and how its value is read.
 ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
-    "type": _as_str,
-    "url": _as_str,
-    "host": _as_str,
+    "type": as_text,
+    "url": as_text,
+    "host": as_text,
     "port": _as_int,
-    "database": _as_str,
-    "user": _as_str,
-    "password": _as_str,
+    "database": as_text,
+    "user": as_text,
+    "password": as_text,
     "readonly": _as_bool,
     "pool_size": _as_int,
     "max_overflow": _as_int,
@@ -318,14 +318,14 @@ def _connection(
             raise fail(f"unknown key; {hint}", str(key))
         try:
             value = _expand_all(raw, environ)
-        except _Problem as problem:
+        except BadValue as problem:
             raise fail(str(problem), key) from None
         # `password: ${PGPASSWORD:-}` with nothing set means "no password".
         if value is None or value == "":
             continue
         try:
             values[key] = reader(value)
-        except _Problem as problem:
+        except BadValue as problem:
             # A value from the environment may be a secret: name the reference, not the value.
             message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
             raise fail(message, key) from None
@@ -474,8 +474,8 @@ def parse_config(
     default = document.get("default")
     if default is not None:
         try:
-            default = expand_env(_as_str(default), environ)
-        except _Problem as problem:
+            default = expand_env(as_text(default), environ)
+        except BadValue as problem:
             raise ConfigError(
                 str(problem), path=path, line=_line(document, "default"), key="default"
             ) from None

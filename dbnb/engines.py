@@ -48,11 +48,11 @@ def create_engine(
 
     backend = config.backend
     if backend == "sqlite":
-        url = _sqlite_url(url, readonly=config.readonly)
+        url = sqlite_url(url, readonly=config.readonly)
         # The pool hands connections to whichever thread asks; sessions never
         # share one between threads at the same time.
         connect_args.setdefault("check_same_thread", False)
-        if _is_memory(url):
+        if is_memory(url):
             # One in-memory database per connection would lose data between
             # sessions; the default pool for it keeps one per thread, sized by nobody.
             for option in ("pool_size", "max_overflow", "pool_timeout"):
@@ -114,15 +114,15 @@ def budgeted(engine: Engine, budget: ConnectionBudget, path: str) -> None:
     budget.attach(engine.pool, path)
 
 
-def _is_memory(url: URL) -> bool:
+def is_memory(url: URL) -> bool:
     database = url.database or ""
     return database in ("", ":memory:") or "mode=memory" in database
 
 
-def _sqlite_url(url: URL, *, readonly: bool) -> URL:
+def sqlite_url(url: URL, *, readonly: bool) -> URL:
     """Create the file's folder; open ``readonly: true`` files read-only at the OS level."""
     database = url.database or ""
-    if _is_memory(url) or database.startswith("file:"):
+    if is_memory(url) or database.startswith("file:"):
         return url
     path = Path(database)
     if readonly:

@@ -17,9 +17,9 @@ import platformdirs
 from sqlalchemy.engine import URL
 
 from dbnb.config import (
+    BadValue,
     _as_int,
-    _as_str,
-    _Problem,
+    as_text,
     expand_env,
     find_config_file,
     line_of,
@@ -79,23 +79,23 @@ class PgServerConfig:
 
 
 def _as_version(value: Any) -> str:
-    text = _as_str(value)
+    text = as_text(value)
     if not text.split(".")[0].isdigit():
-        raise _Problem(f"expected a major version such as 15, got {text!r}")
+        raise BadValue(f"expected a major version such as 15, got {text!r}")
     return text.split(".")[0]
 
 
 def _as_runner(value: Any) -> str:
-    text = _as_str(value).lower()
+    text = as_text(value).lower()
     if text not in RUNNERS:
-        raise _Problem(f"expected one of {', '.join(RUNNERS)}, got {text!r}")
+        raise BadValue(f"expected one of {', '.join(RUNNERS)}, got {text!r}")
     return text
 
 
 def _as_name(value: Any) -> str:
-    text = _as_str(value)
+    text = as_text(value)
     if not text.replace("_", "").replace("-", "").isalnum():
-        raise _Problem(f"expected letters, digits, - and _, got {text!r}")
+        raise BadValue(f"expected letters, digits, - and _, got {text!r}")
     return text
 
 
@@ -104,11 +104,11 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "version": ("version", _as_version),
     "name": ("name", _as_name),
     "port": ("port", _as_int),
-    "user": ("user", _as_str),
-    "pass": ("password", _as_str),
-    "password": ("password", _as_str),
-    "image": ("image", _as_str),
-    "data": ("data", _as_str),
+    "user": ("user", as_text),
+    "pass": ("password", as_text),
+    "password": ("password", as_text),
+    "image": ("image", as_text),
+    "data": ("data", as_text),
     "runner": ("runner", _as_runner),
 }
 
@@ -146,7 +146,7 @@ def parse_pgserver(
             value = expand_env(raw, environ) if isinstance(raw, str) else raw
             if value is not None and value != "":
                 values[attribute] = reader(value)
-        except _Problem as problem:
+        except BadValue as problem:
             raise fail(str(problem)) from None
     if "data" in values:
         base = path.parent if path is not None else Path.cwd()

@@ -42,7 +42,7 @@ from dbnb.sqlscan import Token
 
 # What SQLAlchemy's text() takes for a placeholder, and the escaped colons its compiler
 # turns back into colons (sqlalchemy.sql.elements.TextClause, sqlalchemy.sql.compiler).
-_TEXT_BIND: re.Pattern[str] = TextClause._bind_params_regex
+_TEXT_BIND: re.Pattern[str] = TextClause._bind_params_regex  # noqa: SLF001 (exactly text()'s)
 _TEXT_ESCAPE: re.Pattern[str] = BIND_PARAMS_ESC
 
 
@@ -83,7 +83,7 @@ class Statement:
             clause = text(_for_text(sql, self.tokens)).bindparams(
                 *(bindparam(name, expanding=True) for name in expanding)
             )
-        assert set(clause._bindparams) == set(self.params), (self.escaped, self.params)
+        assert set(clause._bindparams) == set(self.params), (self.escaped, self.params)  # noqa: SLF001
         return clause
 
     @cached_property
