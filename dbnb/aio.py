@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import binds, drivers, failures, frames, limits, monitor, readonly
+from dbnb import binds, drivers, failures, frames, limits, monitor, readonly, remedies
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.engines import APPLICATION_NAME, is_memory, pool_options, sqlite_url
@@ -149,9 +149,16 @@ async def connection(
 
 
 @asynccontextmanager
+async def _origin_async() -> AsyncIterator[None]:
+    with remedies.origin("async"):
+        yield
+
+
+@asynccontextmanager
 async def session(database: Database, *, write: bool = False) -> AsyncIterator[AsyncSession]:
     """An async SQLModel session: read-only, or with ``write`` one committed transaction."""
     async with (
+        _origin_async(),
         connection(database, write=write) as async_connection,
         AsyncSession(bind=async_connection, expire_on_commit=False) as async_session,
     ):
@@ -193,16 +200,25 @@ async def query(
             result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)
         )
 
+    with remedies.origin("async"):
+        return await _run_query(database, run, timeout=timeout, limit=limit, results=results)
+
+
+async def _run_query(
+    database: Database,
+    run: Any,
+    *,
+    timeout: float | None,
+    limit: int | None,
+    results: list[CursorResult[Any]],
+) -> pd.DataFrame:
     async with connection(database, timeout=timeout) as async_connection:
         try:
-            return await async_connection.run_sync(run)
+            frame: pd.DataFrame = await async_connection.run_sync(run)
+            return frame
         except failures.TRANSLATED as error:
             raise failures.translate(
-                error,
-                database.name,
-                limit=limit,
-                result=results[-1] if results else None,
-                caller="aquery",
+                error, database.name, limit=limit, result=results[-1] if results else None
             ) from None
         finally:
             await async_connection.rollback()

@@ -58,7 +58,7 @@ from dbnb.arrow_columns import Column, TimedOut, Unsupported, layout, normalise,
 from dbnb.arrow_sqlite import Unfaithful
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
-from dbnb.errors import PoolTimeoutError, QueryError, ReadOnlyError
+from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
 
 _APPLICATION_NAME = "dbnb"
@@ -299,10 +299,7 @@ class ArrowReader:
                 "the next statement reconnects)"
             )
         if _refused_as_read_only(error):
-            return ReadOnlyError(
-                f"connection {self.config.name!r} is read-only here: {primary}; "
-                f"{readonly.HOW_TO_WRITE}"
-            )
+            return readonly.refusal(self.config.name, primary)
         return QueryError(f"{self.config.name}: {primary}")
 
     def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import CursorResult
 
-from dbnb import binds, failures, frames, monitor, sqltext
+from dbnb import binds, failures, frames, monitor, remedies, sqltext
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ParameterError, QueryError
 
@@ -35,6 +35,7 @@ class CellResult:
     write: bool
 
 
+@remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
 def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
     """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
 
@@ -90,9 +91,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
             where = f"statement {number}: "
         elif len(statements) > 1:
             where = f"statement {number} of {len(statements)}: "
-        raise failures.translate(
-            error, db.name, limit=limit, result=result, where=where, caller="cell"
-        ) from None
+        raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
     elapsed = time.perf_counter() - started
     if frame is not None and source is not None:
         frame.attrs.update(

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dbnb import health as health_
-from dbnb import inspect
+from dbnb import inspect, remedies
 from dbnb.config import CONFIG_ENV
 from dbnb.errors import DbnbError, one_line
 from dbnb.registry import Registry
@@ -444,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--format parquet needs --output FILE (Parquet is binary)")
     registry = Registry(args.config)
     try:
-        code: int = args.run(registry, args)
+        with remedies.origin("cli"):  # errors name the options to use (--max-rows, ...)
+            code: int = args.run(registry, args)
         return code
     except DbnbError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -9,15 +9,8 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import frames, monitor
+from dbnb import frames, monitor, remedies
 from dbnb.errors import DbnbError, QueryError, RowLimitError, one_line
-
-# What raising the row cap looks like from each front end.
-RAISE_MAX_ROWS = {
-    "query": "pass max_rows= to query() or raise max_rows in the config",
-    "aquery": "pass max_rows= to aquery() or raise max_rows in the config",
-    "cell": "raise max_rows in the config",
-}
 
 
 def translate(
@@ -27,13 +20,13 @@ def translate(
     limit: int | None = None,
     result: CursorResult[Any] | None = None,
     where: str = "",
-    caller: str = "query",
 ) -> DbnbError:
     """The dbnb error for ``error``, raised by a statement of connection ``name``.
 
     ``limit`` is the max_rows in force (for ``frames.TooManyRows``, whose statement
     ``result`` is then marked refused in the history); ``where`` names the statement
-    in a cell of several ("statement 2 of 3: "); ``caller`` words the remedy.
+    in a cell of several ("statement 2 of 3: "); the remedy is worded for where the
+    user is (``dbnb.remedies``).
     """
     if isinstance(error, frames.TooManyRows):
         if result is not None:
@@ -41,7 +34,7 @@ def translate(
         which = f"{where.rstrip(': ')} has" if where else "the result has"
         return RowLimitError(
             f"connection {name!r}: {which} more than {limit:,} rows (max_rows); "
-            f"{RAISE_MAX_ROWS[caller]}, or narrow the query"
+            f"{remedies.how_to_raise_max_rows()}, or narrow the query"
         )
     if isinstance(error, exc.StatementError):
         return QueryError(f"{name}: {where}{describe_error(error)}")

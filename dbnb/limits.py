@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from dbnb import drivers
+from dbnb import drivers, remedies
 from dbnb.config import ConnectionConfig
 from dbnb.errors import QueryTimeoutError
 
@@ -127,5 +127,5 @@ def timeout_error(config: ConnectionConfig, timeout: float | None) -> QueryTimeo
     return QueryTimeoutError(
         f"connection {config.name!r}: the statement ran past its statement_timeout of "
         f"{timeout:g} s and was cancelled; raise statement_timeout in the config{where} "
-        "or pass timeout= to query()"
+        f"{remedies.how_to_raise_timeout()}"
     )

@@ -23,7 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, health, inspect, monitor, readonly
+from dbnb import cells, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
@@ -166,15 +166,13 @@ class DbMagics(Magics):
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
             result = cells.run(db, sql, self.user_shell.user_ns, write=write)
-        except ReadOnlyError as error:
+        except ReadOnlyError:
             if db.config.readonly or write:
                 where = f" ({db.config.source})" if db.config.source else ""
                 raise ReadOnlyError(
                     f"connection {db.name!r} is readonly: true{where}; it never writes"
                 ) from None
-            # The guard's reason, with the magic's way to write instead of the library's.
-            reason = str(error).removesuffix(f"; {readonly.HOW_TO_WRITE}")
-            raise ReadOnlyError(f"{reason}; add --write to run it") from None
+            raise  # worded for a cell already: "add --write to the %%db line"
         print(_summary(result))
         frame = result.frame
         if frame is None:

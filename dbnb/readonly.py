@@ -35,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from dbnb import drivers, sqlscan
+from dbnb import drivers, remedies, sqlscan
 from dbnb.errors import ReadOnlyError
 
 WRITE_OPTION = "dbnb_write"
@@ -80,7 +80,19 @@ _SQLITE_INTROSPECTION_PRAGMAS = {
 _SQLITE_WRITING_PRAGMAS = {"optimize", "wal_checkpoint", "incremental_vacuum"}
 _SQLITE_SCHEMA_TABLES = {"sqlite_master", "sqlite_temp_master", "sqlite_schema"}
 
-HOW_TO_WRITE = "to write on purpose, use db.session(write=True) or db.write(...)"
+
+# A connection dbnb opened itself says whether it writes; one taken straight from
+# db.engine by another tool does not, and its refusal names that tool's remedies.
+def _managed(connection: Connection | None) -> bool:
+    return connection is not None and WRITE_OPTION in connection.get_execution_options()
+
+
+def refusal(
+    connection_name: str, reason: str, connection: Connection | None = None
+) -> ReadOnlyError:
+    """The one read-only refusal: what was refused, and how to write from where it was."""
+    how = remedies.how_to_write(managed=connection is None or _managed(connection))
+    return ReadOnlyError(f"connection {connection_name!r} is read-only here: {reason}; {how}")
 
 
 def _authorize_read(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
@@ -179,7 +191,10 @@ def _pg_begin(connection: Connection) -> None:
         )
         return
     if driver_connection.autocommit:
-        raise ReadOnlyError("a read-only session cannot run in autocommit mode; " + HOW_TO_WRITE)
+        raise ReadOnlyError(
+            "a read-only session cannot run in autocommit mode; "
+            + remedies.how_to_write(managed=_managed(connection))
+        )
     drivers.call(driver_connection, "set_read_only", True)
     driver_connection.prepare_threshold = 0
     # Take the snapshot now (psycopg sends BEGIN READ ONLY first): from here on
@@ -205,9 +220,10 @@ def _pg_before_execute(connection: Connection, statement: str, connection_name: 
     if first in _PG_TRANSACTION_CONTROL or (first == "PREPARE" and second == "TRANSACTION"):
         if first == "ROLLBACK" and second == "TO":
             return  # ROLLBACK TO SAVEPOINT stays inside the read-only transaction
-        raise ReadOnlyError(
-            f"connection {connection_name!r} is read-only here: transaction control "
-            f"({first}) is refused in a read-only session; {HOW_TO_WRITE}"
+        raise refusal(
+            connection_name,
+            f"transaction control ({first}) is refused in a read-only session",
+            connection,
         )
 
 
@@ -223,9 +239,10 @@ def _pg_after_execute(connection: Connection, connection_name: str) -> None:
     driver_connection: Any = connection.connection.driver_connection
     if driver_connection.info.transaction_status == 0:  # IDLE: the statement ended our transaction
         connection.invalidate()
-        raise ReadOnlyError(
-            f"connection {connection_name!r} is read-only here: transaction control "
-            f"(COMMIT, ROLLBACK, ...) is refused in a read-only session; {HOW_TO_WRITE}"
+        raise refusal(
+            connection_name,
+            "transaction control (COMMIT, ROLLBACK, ...) is refused in a read-only session",
+            connection,
         )
 
 
@@ -238,9 +255,7 @@ def _translate_error(context: ExceptionContext, connection_name: str) -> None:
         return
     if _is_read_only_refusal(context.original_exception):
         message = _first_line(context.original_exception)
-        raise ReadOnlyError(
-            f"connection {connection_name!r} is read-only here: {message}; {HOW_TO_WRITE}"
-        ) from None
+        raise refusal(connection_name, message, connection) from None
 
 
 def _is_read_only_refusal(error: BaseException) -> bool:

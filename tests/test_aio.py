@@ -87,7 +87,8 @@ async def test_async_read_session_refuses_writes(adb: dbnb.Database, sql: str) -
 
 @pytest.mark.asyncio
 async def test_aquery_refuses_a_write(adb: dbnb.Database) -> None:
-    with pytest.raises(dbnb.ReadOnlyError, match=r"db\.session\(write=True\)"):
+    # The remedy of async code: an async write session.
+    with pytest.raises(dbnb.ReadOnlyError, match=r"db\.async_session\(write=True\)"):
         await adb.aquery("DELETE FROM items")
     assert len(rows(adb)) == 3
 

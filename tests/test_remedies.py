@@ -1,0 +1,79 @@
+"""A refusal names the remedy of the place it was met: a Python call, a %%db cell,
+the command line, or another tool handed ``db.engine``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from sqlmodel import Field, SQLModel
+
+import dbnb
+from tests.fixtures import rows
+from tests.magic_fixtures import db as run_magic
+from tests.test_cli import dbnb_clis, one_error_line
+from tests.test_limits import SLOW
+
+
+class Note(SQLModel, table=True):
+    """A model whose table does not exist yet."""
+
+    __tablename__ = "remedy_notes"
+    id: int | None = Field(default=None, primary_key=True)
+    text: str
+
+
+def test_python_calls_are_told_of_write_sessions(db: dbnb.Database) -> None:
+    with pytest.raises(dbnb.ReadOnlyError) as caught:
+        db.query("DELETE FROM items")
+    assert str(caught.value).endswith(
+        "to write on purpose, use db.session(write=True) or db.write(...)"
+    )
+    assert len(rows(db)) == 3
+
+
+def test_tools_handed_db_engine_are_told_of_create_tables_and_sql_engine(
+    db: dbnb.Database,
+) -> None:
+    # SQLModel's own create_all, on the read-only engine: the remedy is db.create_tables.
+    with pytest.raises(dbnb.ReadOnlyError) as caught:
+        Note.metadata.create_all(db.engine, tables=[Note.__table__])
+    assert "db.engine reads only: create a model's tables with db.create_tables(Model)" in str(
+        caught.value
+    )
+    # pandas' to_sql through the same engine: the remedy is a writing engine for tools.
+    with pytest.raises(dbnb.ReadOnlyError) as caught:
+        pd.DataFrame({"id": [9], "name": ["nine"]}).to_sql(
+            "items", db.engine, if_exists="append", index=False
+        )
+    assert "dbnb.sql_engine(NAME, write=True)" in str(caught.value)
+    assert len(rows(db)) == 3  # nothing written either way
+    db.create_tables(Note)  # and the remedy named works
+    assert db.query("SELECT count(*) AS n FROM remedy_notes")["n"].tolist() == [0]
+
+
+def test_cells_are_told_of_write(ip: InteractiveShell, db: dbnb.Database) -> None:
+    with pytest.raises(UsageError) as caught:
+        run_magic(ip, db.name, "DELETE FROM items")
+    assert str(caught.value).endswith("to write on purpose, add --write to the %%db line")
+    assert len(rows(db)) == 3
+
+
+def test_the_command_line_is_told_of_its_options(
+    config_path: Path, db: dbnb.Database, backend: str
+) -> None:
+    write, capped, slow = dbnb_clis(
+        ["query", backend, "DELETE FROM items"],
+        ["query", backend, "SELECT 1 AS a UNION ALL SELECT 2", "--max-rows", "1"],
+        ["query", backend, SLOW[backend], "--timeout", "0.2"],
+        config=config_path,
+    )
+    assert write.code == 1
+    assert "dbnb query only reads; write from Python" in one_error_line(write)
+    assert capped.code == 1
+    assert "pass --max-rows or raise max_rows in the config" in one_error_line(capped)
+    assert slow.code == 1
+    assert one_error_line(slow).endswith("or pass --timeout")
