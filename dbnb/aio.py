@@ -36,7 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from dbnb import binds, drivers, failures, frames, limits, monitor, readonly, remedies
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
-from dbnb.engines import APPLICATION_NAME, is_memory, pool_options, sqlite_url
+from dbnb.engines import engine_arguments, install_guards
 from dbnb.errors import (
     ConfigError,
     DbnbError,
@@ -62,30 +62,13 @@ def create_async_engine(
             connection=config.name,
             key="type",
         )
-    url = config.url.set(drivername=driver)
-    kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
-    connect_args = dict(config.connect_args)
-    if config.backend == "sqlite":
-        url = sqlite_url(url, readonly=config.readonly)
-        if is_memory(url):
-            budget = None
-    if config.backend != "sqlite" or not is_memory(url):
-        kwargs.update(pool_options(config, budget))
-    else:
-        connect_args.setdefault("application_name", APPLICATION_NAME)
-        if config.readonly:
-            options = connect_args.get("options", "")
-            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
-    engine = _create_async_engine(url, connect_args=connect_args, **kwargs)
-    if budget is not None:
-        _budgeted(engine, budget)
-    # The history first: a guard's error handler may end the chain of handlers.
-    monitor.install(engine.sync_engine, config)
-    # The same guards and limits as the sync engines: they run in the events of the
-    # sync engine inside the AsyncEngine, calling the async driver through
-    # dbnb.drivers.
-    readonly.install(engine.sync_engine, connection_name=config.name)
-    limits.install(engine.sync_engine, config)
+    arguments = engine_arguments(config, budget=budget, drivername=driver)
+    engine = _create_async_engine(
+        arguments.url, connect_args=arguments.connect_args, **arguments.options
+    )
+    if arguments.budget is not None:
+        _budgeted(engine, arguments.budget)
+    install_guards(engine.sync_engine, config)
     return engine
 
 

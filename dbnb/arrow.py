@@ -53,15 +53,13 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from dbnb import arrow_sqlite, frames, limits, readonly
+from dbnb import arrow_sqlite, engines, frames, limits, readonly
 from dbnb.arrow_columns import Column, TimedOut, Unsupported, layout, normalise, read_converting
 from dbnb.arrow_sqlite import Unfaithful
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
 from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
-
-_APPLICATION_NAME = "dbnb"
 
 # --- connections ----------------------------------------------------------------------
 
@@ -89,12 +87,14 @@ def _sqlite_file(config: ConnectionConfig) -> str | None:
 
 
 def _postgresql_uri(config: ConnectionConfig) -> str:
+    # The driver arguments of the guarded engine (application_name, options, ...), so
+    # both paths connect alike; then every transaction is read-only on the server.
     url = config.url
     query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
-    query.update({key: str(value) for key, value in config.connect_args.items()})
-    query.setdefault("application_name", _APPLICATION_NAME)
-    # The server starts every transaction of this connection read-only.
-    query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
+    arguments = engines.engine_arguments(config)
+    query.update({key: str(value) for key, value in arguments.connect_args.items()})
+    if "-c default_transaction_read_only=on" not in query.get("options", ""):
+        query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
     auth = ""
     if url.username:
         auth = urllib.parse.quote(url.username, safe="")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,64 @@ log = logging.getLogger("dbnb")
 APPLICATION_NAME = "dbnb"
 
 
+@dataclass(frozen=True)
+class EngineArguments:
+    """What ``sqlalchemy.create_engine`` (or its async twin) is given for a connection:
+    built once, here, for the sync and async engines alike."""
+
+    url: URL
+    connect_args: dict[str, Any]
+    options: dict[str, Any]
+    budget: ConnectionBudget | None  # None: an in-memory SQLite database, or unpooled
+
+
+def engine_arguments(
+    config: ConnectionConfig,
+    *,
+    budget: ConnectionBudget | None = None,
+    pooled: bool = True,
+    connect_timeout: int | None = None,
+    drivername: str | None = None,
+) -> EngineArguments:
+    """The URL, driver arguments and pool options of an engine for ``config``.
+
+    ``pooled=False`` and a ``connect_timeout`` (seconds) make a short-lived engine
+    that opens one connection per use and gives up on an unanswering server, as
+    health checks need; ``drivername`` swaps the driver (the async engine's)."""
+    url = config.url if drivername is None else config.url.set(drivername=drivername)
+    options: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
+    if pooled:
+        options.update(pool_options(config, budget))
+    else:
+        options, budget = {"poolclass": NullPool}, None
+    connect_args = dict(config.connect_args)
+    if config.backend == "sqlite":
+        url = sqlite_url(url, readonly=config.readonly)
+        # The pool hands connections to whichever thread asks; sessions never
+        # share one between threads at the same time.
+        connect_args.setdefault("check_same_thread", False)
+        if is_memory(url):
+            # One in-memory database per connection would lose data between
+            # sessions; the default pool for it keeps one per thread, sized by nobody.
+            for option in ("pool_size", "max_overflow", "pool_timeout"):
+                options.pop(option, None)
+            budget = None
+    elif config.backend == "postgresql":
+        connect_args.setdefault("application_name", APPLICATION_NAME)
+        settings = []
+        if connect_timeout is not None:
+            connect_args["connect_timeout"] = connect_timeout
+            # ...and no statement on such a connection waits longer than that either.
+            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
+        if config.readonly:
+            # Belt and braces: even a transaction dbnb did not begin reads only.
+            settings.append("-c default_transaction_read_only=on")
+        if settings:
+            existing = connect_args.get("options", "")
+            connect_args["options"] = " ".join([existing, *settings]).strip()
+    return EngineArguments(url, connect_args, options, budget)
+
+
 def create_engine(
     config: ConnectionConfig,
     *,
@@ -34,61 +93,36 @@ def create_engine(
 
     With a ``budget``, the pool opens server connections only within it (the
     connection's one budget, shared with its columnar and async paths).
-    ``pooled=False`` and a ``connect_timeout`` (seconds) make a short-lived
-    engine that opens one connection per use and gives up on an unanswering
-    server, as health checks need.
+    ``pooled=False`` and a ``connect_timeout``: see ``engine_arguments``.
     """
-    url = config.url
-    kwargs: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
-    if pooled:
-        kwargs.update(pool_options(config, budget))
-    else:
-        kwargs = {"poolclass": NullPool}
-    connect_args = dict(config.connect_args)
-
-    backend = config.backend
-    if backend == "sqlite":
-        url = sqlite_url(url, readonly=config.readonly)
-        # The pool hands connections to whichever thread asks; sessions never
-        # share one between threads at the same time.
-        connect_args.setdefault("check_same_thread", False)
-        if is_memory(url):
-            # One in-memory database per connection would lose data between
-            # sessions; the default pool for it keeps one per thread, sized by nobody.
-            for option in ("pool_size", "max_overflow", "pool_timeout"):
-                kwargs.pop(option, None)
-            budget = None
-    elif backend == "postgresql":
-        connect_args.setdefault("application_name", APPLICATION_NAME)
-        settings = []
-        if connect_timeout is not None:
-            connect_args["connect_timeout"] = connect_timeout
-            # ...and no statement on such a connection waits longer than that either.
-            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
-        if config.readonly:
-            # Belt and braces: even a transaction dbnb did not begin reads only.
-            settings.append("-c default_transaction_read_only=on")
-        if settings:
-            options = connect_args.get("options", "")
-            connect_args["options"] = " ".join([options, *settings]).strip()
-
+    arguments = engine_arguments(
+        config, budget=budget, pooled=pooled, connect_timeout=connect_timeout
+    )
     try:
-        engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
+        engine = sqlalchemy.create_engine(
+            arguments.url, connect_args=arguments.connect_args, **arguments.options
+        )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
         raise ConfigError(
             f"cannot create an engine for {config.safe_url}: {error}",
             connection=config.name,
             key="type",
         ) from None
-    if pooled and budget is not None:
-        budgeted(engine, budget, "guarded")
+    if arguments.budget is not None:
+        budgeted(engine, arguments.budget, "guarded")
+    install_guards(engine, config)
+    log.debug("created engine for %r: %s", config.name, config.safe_url)
+    return engine
+
+
+def install_guards(engine: Engine, config: ConnectionConfig) -> None:
+    """The history, the read-only guards and the limits, on a sync engine or the sync
+    engine inside an ``AsyncEngine`` (its guards call the driver through dbnb.drivers)."""
     # Monitoring first: the error handlers of the read-only guards and the
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
     limits.install(engine, config)
-    log.debug("created engine for %r: %s", config.name, config.safe_url)
-    return engine
 
 
 def pool_options(config: ConnectionConfig, budget: ConnectionBudget | None) -> dict[str, Any]:

@@ -289,3 +289,18 @@ async def test_aquery_finds_placeholders_as_query_does(adb: dbnb.Database) -> No
     frame = await adb.aquery(f"SELECT '10 :30' AS at, {cast} + 1 AS next", {"n": "41"})
     assert frame["at"].tolist() == ["10 :30"]
     assert frame["next"].tolist() == [42]
+
+
+@pytest.mark.asyncio
+async def test_async_connections_are_opened_as_the_sync_ones(registry: dbnb.Registry) -> None:
+    # One set of engine arguments: the server sees dbnb, and a readonly: true entry is
+    # read-only for the whole server session, on the async path too.
+    database = registry.connect("postgresql_ro")
+    try:
+        frame = await database.aquery(
+            "SELECT current_setting('application_name') AS app, "
+            "current_setting('default_transaction_read_only') AS ro"
+        )
+    finally:
+        await database.aclose()
+    assert frame.to_dict("records") == [{"app": "dbnb", "ro": "on"}]
