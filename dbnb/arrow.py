@@ -54,7 +54,15 @@ import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb import arrow_sqlite, engines, frames, limits, readonly
-from dbnb.arrow_columns import Column, TimedOut, Unsupported, layout, normalise, read_converting
+from dbnb.arrow_columns import (
+    Column,
+    OutOfRange,
+    TimedOut,
+    Unsupported,
+    layout,
+    normalise,
+    read_converting,
+)
 from dbnb.arrow_sqlite import Unfaithful
 from dbnb.budget import ConnectionBudget
 from dbnb.config import ConnectionConfig
@@ -242,6 +250,8 @@ class ArrowReader:
             raise limits.timeout_error(self.config, timeout) from None
         except (Unsupported, Unfaithful):
             return None
+        except OutOfRange as error:
+            raise QueryError(f"{self.config.name}: {error}") from None
         except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
             raise self._final_error(error) from None
         self.served += 1
@@ -341,6 +351,8 @@ class ArrowReader:
                     finished = True
                 except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
                     raise self._final_error(error) from None
+                except OutOfRange as error:
+                    raise QueryError(f"{self.config.name}: {error}") from None
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()

@@ -38,6 +38,10 @@ class TimedOut(Exception):
     """The read ran past its statement_timeout and was cancelled."""
 
 
+class OutOfRange(Exception):
+    """A value pandas cannot hold, which the guarded path refuses too (its message)."""
+
+
 @dataclass(frozen=True)
 class Column:
     """How one result column is normalised: to dbnb's Arrow type, then to pandas."""
@@ -62,6 +66,9 @@ def layout(schema: pa.Schema) -> list[Column]:
 def _pg_column(field: pa.Field) -> Column:
     metadata = field.metadata or {}
     name = metadata.get(_PG_TYPE, b"").decode()
+    if name in _INFINITIES and frames.PG_TYPES.get(name) == field.type:
+        kind = "date" if name == "date" else "timestamp"
+        return Column(to_arrow=lambda array: _finite(array, kind, _INFINITIES[name]))
     if frames.PG_TYPES.get(name) == field.type:  # already the documented type
         return Column()
     if name == "numeric":
@@ -81,6 +88,29 @@ def _pg_column(field: pa.Field) -> Column:
     if name == "oid":
         return Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64()))
     raise Unsupported(f"column {field.name!r}: {name or field.type}")
+
+
+# PostgreSQL's infinity and -infinity as ADBC's driver hands them over: the server's
+# largest and smallest value, shifted to the Unix epoch (wrapping round). psycopg
+# refuses them on the guarded path; here they would be dates 290,000 years ago.
+_INFINITIES: dict[str, tuple[int, int]] = {
+    "timestamp": (-9222425352054775809, -9222425352054775808),
+    "timestamptz": (-9222425352054775809, -9222425352054775808),
+    "date": (-2147472692, -2147472691),
+}
+
+
+def _finite(array: pa.Array, kind: str, infinities: tuple[int, int]) -> pa.Array:
+    """A copy of ``array`` (so the driver's batch is freed), once it holds no infinity."""
+    raw = array.cast(pa.int32() if kind == "date" else pa.int64())
+    for value, words in zip(
+        infinities,
+        ("too large (after year 10K): 'infinity'", "too small (before year 1): '-infinity'"),
+        strict=True,
+    ):
+        if pc.any(pc.equal(raw, value)).as_py():
+            raise OutOfRange(f"{kind} {words}")
+    return pa.concat_arrays([array])
 
 
 def _storage(array: pa.Array) -> pa.Array:

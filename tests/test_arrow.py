@@ -286,3 +286,26 @@ def test_a_timeout_cancels_a_columnar_read_on_the_server(
     history = dbnb.history()
     failed = history[history["sql"] == slow]
     assert "statement_timeout of 0.3 s" in failed["error"].iloc[-1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'infinity'::timestamptz AS v",
+        "SELECT '-infinity'::timestamp AS v",
+        "SELECT v FROM (VALUES ('2020-01-01'::date), ('infinity')) AS t(v)",
+        "SELECT '-infinity'::date AS v",
+    ],
+)
+def test_infinity_is_the_same_error_on_both_paths(db: dbnb.Database, guarded, sql: str) -> None:
+    # pandas holds no infinite timestamp: psycopg refuses it on the guarded path, and
+    # the columnar path says the same rather than hand over a date 290,000 years ago.
+    with pytest.raises(dbnb.QueryError) as fast:
+        db.query(sql)
+    with pytest.raises(dbnb.QueryError) as slow:
+        guarded(lambda: db.query(sql))
+    assert str(fast.value) == str(slow.value)
+    assert "infinity'" in str(fast.value)
+    with pytest.raises(dbnb.QueryError, match="infinity'"):
+        list(db.query(sql, chunksize=1))
+    assert db._arrow.checkedout() == 0
