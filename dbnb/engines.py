@@ -22,6 +22,9 @@ log = logging.getLogger("dbnb")
 # PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
 APPLICATION_NAME = "dbnb"
 
+# Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
+EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
+
 
 def create_engine(
     config: ConnectionConfig,
@@ -75,11 +78,7 @@ def create_engine(
     try:
         engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
-        raise ConfigError(
-            f"cannot create an engine for {config.safe_url}: {error}",
-            connection=config.name,
-            key="type",
-        ) from None
+        raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
     if pooled and budget is not None:
         budgeted(engine, budget, "guarded")
     # Monitoring first: the error handlers of the read-only guards and the
@@ -89,6 +88,14 @@ def create_engine(
     limits.install(engine, config)
     log.debug("created engine for %r: %s", config.name, config.safe_url)
     return engine
+
+
+def _no_engine(config: ConnectionConfig, error: Exception) -> str:
+    """Why there is no engine: a missing extra named as ``pip install`` takes it."""
+    if config.backend in EXTRAS and isinstance(error, NoSuchModuleError | ImportError):
+        package, extra = EXTRAS[config.backend]
+        return f"{config.backend} needs {package}: pip install 'dbnb[{extra}]'"
+    return f"cannot create an engine for {config.safe_url}: {error}"
 
 
 def pool_options(config: ConnectionConfig, budget: ConnectionBudget | None) -> dict[str, Any]:
