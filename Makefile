@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make demo   installs dbnb into .venv and runs the demo on the embedded SQLite default
+#   make demo   installs dbnb (no dev tools) into .venv and runs the demo on the embedded SQLite default
 #   make test   installs dbnb with its dev tools and runs ruff, mypy, the whole test suite and the notebooks
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,15 +7,22 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test lint install
 
-$(VENV)/.installed: pyproject.toml dbnb/_sqlite_watch.c
+# Two stamps: the runtime (what `make demo` needs: dbnb and its dependencies, no dev
+# tools) and the dev tools on top (what `make test` needs). A venv made by `make demo`
+# gets the dev tools at the first `make test`; a change to pyproject.toml redoes both.
+$(VENV)/.runtime: pyproject.toml dbnb/_sqlite_watch.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.dev
 
-demo: install
+demo: $(VENV)/.runtime
 	$(PY) -m dbnb.demo
 
 lint: install

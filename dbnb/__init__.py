@@ -3,12 +3,19 @@
 import dbnb
 db = dbnb.connect("warehouse")
 df = db.query("SELECT * FROM orders WHERE region = :region", {"region": "EU"})
+
+``import dbnb`` loads only the error classes: every other name of ``__all__``
+(and every submodule, ``dbnb.health``, ``dbnb.inspect``, ...) is imported on
+first use (PEP 562), so pandas, SQLAlchemy, pyarrow and IPython load when a
+connection is made, not when a notebook or the ``dbnb`` command starts.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from dbnb.config import Config, ConnectionConfig, load_config, parse_config
-from dbnb.database import Database
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from dbnb.errors import (
     ConfigError,
     DbnbError,
@@ -24,13 +31,36 @@ from dbnb.errors import (
     ValidationError,
     WriteError,
 )
-from dbnb.health import Health
-from dbnb.inspect import describe, tables
-from dbnb.interop import sql_engine
-from dbnb.monitor import clear_history, history, set_history_size
-from dbnb.registry import Registry, close_all, connect
+
+if TYPE_CHECKING:
+    from dbnb.config import Config, ConnectionConfig, load_config, parse_config
+    from dbnb.database import Database
+    from dbnb.health import Health
+    from dbnb.inspect import describe, tables
+    from dbnb.interop import sql_engine
+    from dbnb.monitor import clear_history, history, set_history_size
+    from dbnb.registry import Registry, close_all, connect
 
 __version__ = "0.1.0"
+
+# The public names imported on first use, and the module each comes from.
+_LAZY = {
+    "Config": "config",
+    "ConnectionConfig": "config",
+    "Database": "database",
+    "Health": "health",
+    "Registry": "registry",
+    "clear_history": "monitor",
+    "close_all": "registry",
+    "connect": "registry",
+    "describe": "inspect",
+    "history": "monitor",
+    "load_config": "config",
+    "parse_config": "config",
+    "set_history_size": "monitor",
+    "sql_engine": "interop",
+    "tables": "inspect",
+}
 
 
 def load_ipython_extension(shell: Any) -> None:
@@ -45,6 +75,28 @@ def unload_ipython_extension(shell: Any) -> None:
     from dbnb.magics import unload_ipython_extension as unload
 
     unload(shell)
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
+
+    def __getattr__(name: str) -> Any:
+        """A name of ``__all__``, or a submodule (``dbnb.health``), imported on first use."""
+        if name in _LAZY:
+            value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        elif _is_submodule(name):
+            value = importlib.import_module(f"{__name__}.{name}")
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # the next access is a plain attribute lookup
+        return value
+
+    def _is_submodule(name: str) -> bool:
+        if not name.isidentifier() or name.startswith("__"):
+            return False
+        return importlib.util.find_spec(f"{__name__}.{name}") is not None
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
 
 
 __all__ = [

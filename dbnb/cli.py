@@ -22,19 +22,23 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-
-from dbnb import health as health_
-from dbnb import inspect, remedies
+from dbnb import remedies
 from dbnb.config import CONFIG_ENV
 from dbnb.errors import DbnbError, one_line
-from dbnb.registry import Registry
+from dbnb.health import CONNECT_TIMEOUT
+
+# The parser and --help need none of these: each command imports what it uses, so
+# `dbnb --help` does not load pandas, pyarrow or SQLAlchemy.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dbnb.registry import Registry
 
 PROG = "dbnb"
 FORMATS = ("table", "csv", "json", "parquet")
@@ -70,6 +74,8 @@ def write_frame(frame: pd.DataFrame, form: str, output: Path | None) -> None:
 
 
 def render(frame: pd.DataFrame, form: str) -> str:
+    import pandas as pd
+
     if form == "csv":
         return _with_text_for_objects(frame).to_csv(index=False)
     if form == "json":
@@ -88,6 +94,8 @@ def render(frame: pd.DataFrame, form: str) -> str:
 
 def _json_value(value: Any) -> Any:
     """A JSON value that keeps the database's: exact decimals as text, times in ISO 8601."""
+    import pandas as pd
+
     if isinstance(value, dict):
         return {str(key): _json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -111,6 +119,9 @@ def _json_value(value: Any) -> Any:
 
 def _with_text_for_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """JSON documents and arrays as JSON text, bytes as hex: what a CSV reader can take back."""
+    import pandas as pd
+    import pyarrow as pa
+
     plain = frame.copy()
     for name, dtype in frame.dtypes.items():
         binary = isinstance(dtype, pd.ArrowDtype) and pa.types.is_binary(dtype.pyarrow_dtype)
@@ -141,6 +152,8 @@ LIST_DTYPES = {
 
 
 def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
+    import pandas as pd
+
     config = registry.config
     rows = []
     for name in config.names:
@@ -166,6 +179,8 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import health as health_
+
     names = [args.name] if args.name else registry.names
     if not names:
         raise DbnbError("no connections configured; nothing to check")
@@ -183,11 +198,15 @@ def cmd_query(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_tables(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import inspect
+
     write_frame(inspect.tables(registry.connect(args.name)), args.format, args.output)
     return 0
 
 
 def cmd_describe(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb import inspect
+
     frame = inspect.describe(registry.connect(args.name), args.table)
     write_frame(frame, args.format, args.output)
     return 0
@@ -272,9 +291,171 @@ def _output_options() -> argparse.ArgumentParser:
     return shared
 
 
-Command = Callable[[Registry, argparse.Namespace], int]
-# Commands that print messages, not tables: no --format/--output.
-NO_OUTPUT_OPTIONS = ("demo", "server", "migrate")
+Command = Callable[["Registry", argparse.Namespace], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``dbnb COMMAND``: what runs it, its help with an example, its own arguments."""
+
+    run: Command
+    summary: str
+    example: str
+    arguments: Arguments
+    tabular: bool = True  # prints a table: takes --format and --output
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _name_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the connection")
+
+
+def _health_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="one connection (default: all)")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up connecting after this long (default: {CONNECT_TIMEOUT})",
+    )
+
+
+def _query_arguments(parser: argparse.ArgumentParser) -> None:
+    _name_argument(parser)
+    parser.add_argument("sql", metavar="SQL", help="one statement, with :name placeholders")
+    parser.add_argument(
+        "--param",
+        "-p",
+        type=parse_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a bound parameter (repeat for more)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="cancel the statement after this long (default: the connection's statement_timeout)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        metavar="N",
+        help="refuse a result of more than N rows (default: the connection's max_rows)",
+    )
+
+
+def _describe_arguments(parser: argparse.ArgumentParser) -> None:
+    _name_argument(parser)
+    parser.add_argument("table", metavar="TABLE", help="a table name, or schema.table")
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the connection (default: default)")
+
+
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("start", "stop", "status"), help="what to do")
+
+
+def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    _name_argument(parser)
+    parser.add_argument(
+        "action",
+        choices=("revision", "upgrade", "downgrade", "check", "history", "current"),
+        help="revision writes a migration; upgrade/downgrade apply them; check compares",
+    )
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="REVISION",
+        help="for upgrade (default: head) and downgrade (default: -1): a revision, head, "
+        "base, +N or -N",
+    )
+    parser.add_argument("-m", "--message", help="revision: what the migration does")
+    parser.add_argument(
+        "--autogenerate", action="store_true", help="revision: write it from the models' changes"
+    )
+    parser.add_argument(
+        "--models",
+        metavar="MODULE",
+        help="the models: package.module or package.module:Base (default: migrations.models)",
+    )
+    parser.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR",
+        help="the migration scripts (default: migrations.directory, else migrations/ "
+        "beside the config)",
+    )
+
+
+SUBCOMMANDS = {
+    "list": Subcommand(
+        cmd_list,
+        "List the configured connections (passwords masked); * marks the default. "
+        "A broken entry is listed with its problem, and fails only when it is used.",
+        "dbnb list --format json",
+        _no_arguments,
+    ),
+    "health": Subcommand(
+        cmd_health,
+        "Check connections: reachable, version, latency, read-only enforced, pool. "
+        "Exit code 0 only when every checked connection is healthy.",
+        "dbnb health warehouse || echo 'warehouse is down'",
+        _health_arguments,
+    ),
+    "query": Subcommand(
+        cmd_query,
+        "Run one read-only SQL statement and print its rows. Values are bound, never spliced: "
+        "--param name=text binds a string, --param name:=json a number, true, null...",
+        'dbnb query warehouse "SELECT * FROM orders WHERE region = :region AND total > :min" '
+        "--param region=EU --param min:=100 --format parquet --output orders.parquet",
+        _query_arguments,
+    ),
+    "tables": Subcommand(
+        cmd_tables,
+        "List the tables and views of a connection.",
+        "dbnb tables local",
+        _name_argument,
+    ),
+    "describe": Subcommand(
+        cmd_describe,
+        "Show a table's columns: type, nullable, default, primary key.",
+        "dbnb describe warehouse public.orders",
+        _describe_arguments,
+    ),
+    "demo": Subcommand(
+        cmd_demo,
+        "Create a sample table on a connection (default: the default one) and query it.",
+        "dbnb demo local",
+        _demo_arguments,
+        tabular=False,
+    ),
+    "server": Subcommand(
+        cmd_server,
+        "Start, stop or show the local development PostgreSQL of the config's pgserver: block "
+        "(from Docker where an engine answers, else the installed binaries; data kept). "
+        "status exits with 3 when the server is stopped.",
+        "dbnb server start && dbnb query dev 'SELECT version()'",
+        _server_arguments,
+        tabular=False,
+    ),
+    "migrate": Subcommand(
+        cmd_migrate,
+        "Alembic migrations on a named connection, from the project's models "
+        "(migrations: block, or --models). check exits with 1 when models and database differ.",
+        'dbnb migrate dev revision --autogenerate -m "add orders" && dbnb migrate dev upgrade head',
+        _migrate_arguments,
+        tabular=False,
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,148 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     output = _output_options()
-
-    def command(
-        name: str, function: Command, summary: str, example: str
-    ) -> argparse.ArgumentParser:
+    for name, command in SUBCOMMANDS.items():
         sub = commands.add_parser(
             name,
-            help=summary,
-            description=summary,
-            epilog=f"example:\n  {example}",
+            help=command.summary,
+            description=command.summary,
+            epilog=f"example:\n  {command.example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=[output] if name not in NO_OUTPUT_OPTIONS else [],
+            parents=[output] if command.tabular else [],
         )
-        sub.set_defaults(run=function)
-        return sub
-
-    command(
-        "list",
-        cmd_list,
-        "List the configured connections (passwords masked); * marks the default. "
-        "A broken entry is listed with its problem, and fails only when it is used.",
-        "dbnb list --format json",
-    )
-
-    health = command(
-        "health",
-        cmd_health,
-        "Check connections: reachable, version, latency, read-only enforced, pool. "
-        "Exit code 0 only when every checked connection is healthy.",
-        "dbnb health warehouse || echo 'warehouse is down'",
-    )
-    health.add_argument("name", nargs="?", metavar="NAME", help="one connection (default: all)")
-    health.add_argument(
-        "--timeout",
-        type=int,
-        default=health_.CONNECT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up connecting after this long (default: {health_.CONNECT_TIMEOUT})",
-    )
-
-    query = command(
-        "query",
-        cmd_query,
-        "Run one read-only SQL statement and print its rows. Values are bound, never spliced: "
-        "--param name=text binds a string, --param name:=json a number, true, null...",
-        'dbnb query warehouse "SELECT * FROM orders WHERE region = :region AND total > :min" '
-        "--param region=EU --param min:=100 --format parquet --output orders.parquet",
-    )
-    query.add_argument("name", metavar="NAME", help="the connection")
-    query.add_argument("sql", metavar="SQL", help="one statement, with :name placeholders")
-    query.add_argument(
-        "--param",
-        "-p",
-        type=parse_param,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a bound parameter (repeat for more)",
-    )
-    query.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="cancel the statement after this long (default: the connection's statement_timeout)",
-    )
-    query.add_argument(
-        "--max-rows",
-        type=int,
-        metavar="N",
-        help="refuse a result of more than N rows (default: the connection's max_rows)",
-    )
-
-    tables = command(
-        "tables",
-        cmd_tables,
-        "List the tables and views of a connection.",
-        "dbnb tables local",
-    )
-    tables.add_argument("name", metavar="NAME", help="the connection")
-
-    describe = command(
-        "describe",
-        cmd_describe,
-        "Show a table's columns: type, nullable, default, primary key.",
-        "dbnb describe warehouse public.orders",
-    )
-    describe.add_argument("name", metavar="NAME", help="the connection")
-    describe.add_argument("table", metavar="TABLE", help="a table name, or schema.table")
-
-    demo = command(
-        "demo",
-        cmd_demo,
-        "Create a sample table on a connection (default: the default one) and query it.",
-        "dbnb demo local",
-    )
-    demo.add_argument("name", nargs="?", metavar="NAME", help="the connection (default: default)")
-
-    server = command(
-        "server",
-        cmd_server,
-        "Start, stop or show the local development PostgreSQL of the config's pgserver: block "
-        "(from Docker where an engine answers, else the installed binaries; data kept). "
-        "status exits with 3 when the server is stopped.",
-        "dbnb server start && dbnb query dev 'SELECT version()'",
-    )
-    server.add_argument("action", choices=("start", "stop", "status"), help="what to do")
-
-    migrate_ = command(
-        "migrate",
-        cmd_migrate,
-        "Alembic migrations on a named connection, from the project's models "
-        "(migrations: block, or --models). check exits with 1 when models and database differ.",
-        'dbnb migrate dev revision --autogenerate -m "add orders" && dbnb migrate dev upgrade head',
-    )
-    migrate_.add_argument("name", metavar="NAME", help="the connection")
-    migrate_.add_argument(
-        "action",
-        choices=("revision", "upgrade", "downgrade", "check", "history", "current"),
-        help="revision writes a migration; upgrade/downgrade apply them; check compares",
-    )
-    migrate_.add_argument(
-        "target",
-        nargs="?",
-        metavar="REVISION",
-        help="for upgrade (default: head) and downgrade (default: -1): a revision, head, "
-        "base, +N or -N",
-    )
-    migrate_.add_argument("-m", "--message", help="revision: what the migration does")
-    migrate_.add_argument(
-        "--autogenerate", action="store_true", help="revision: write it from the models' changes"
-    )
-    migrate_.add_argument(
-        "--models",
-        metavar="MODULE",
-        help="the models: package.module or package.module:Base (default: migrations.models)",
-    )
-    migrate_.add_argument(
-        "--directory",
-        type=Path,
-        metavar="DIR",
-        help="the migration scripts (default: migrations.directory, else migrations/ "
-        "beside the config)",
-    )
+        sub.set_defaults(run=command.run)
+        command.arguments(sub)
     return parser
 
 
@@ -442,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "format", None) == "parquet" and args.output is None:
         parser.error("--format parquet needs --output FILE (Parquet is binary)")
+    from dbnb.registry import Registry  # the library loads once the arguments are good
+
     registry = Registry(args.config)
     try:
         with remedies.origin("cli"):  # errors name the options to use (--max-rows, ...)

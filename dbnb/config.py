@@ -19,14 +19,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import yaml
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from dbnb.errors import ConfigError, UnknownConnectionError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 CONFIG_ENV = "DBNB_CONFIG"
 DATABASE_URL_ENV = "DATABASE_URL"
@@ -330,27 +331,7 @@ def _connection(
             message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
             raise fail(message, key) from None
 
-    if "url" in values:
-        clash = [key for key in _PARTS if key in values]
-        if clash:
-            raise fail(f"give either url or {'/'.join(clash)}, not both", clash[0])
-        try:
-            url = make_url(values["url"])
-        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-            raise fail("not a valid database URL", "url") from None
-        url = _with_driver(url)
-    elif "type" in values:
-        url = URL.create(
-            DRIVERS.get(values["type"].lower(), values["type"]),
-            username=values.get("user"),
-            password=values.get("password"),
-            host=values.get("host"),
-            port=values.get("port"),
-            database=values.get("database"),
-        )
-    else:
-        raise fail("missing key 'type' (sqlite, postgresql, ...) or 'url'")
-
+    url = _entry_url(values, fail)
     if url.get_backend_name() == "sqlite":
         url = _sqlite_relative_to(url, base)
 
@@ -370,6 +351,33 @@ def _connection(
         log_parameters=values.get("log_parameters", False),
         source=f"{path}:{line}" if path and line else None,
     )
+
+
+def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> URL:
+    """An entry's URL: its ``url``, or one made of its parts (``type``, ``host``, ...)."""
+    # SQLAlchemy loads with the first connection, not with the module (``dbnb --help``).
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if "url" in values:
+        clash = [key for key in _PARTS if key in values]
+        if clash:
+            raise fail(f"give either url or {'/'.join(clash)}, not both", clash[0])
+        try:
+            url = make_url(values["url"])
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            raise fail("not a valid database URL", "url") from None
+        return _with_driver(url)
+    if "type" in values:
+        return URL.create(
+            DRIVERS.get(values["type"].lower(), values["type"]),
+            username=values.get("user"),
+            password=values.get("password"),
+            host=values.get("host"),
+            port=values.get("port"),
+            database=values.get("database"),
+        )
+    raise fail("missing key 'type' (sqlite, postgresql, ...) or 'url'")
 
 
 def _with_driver(url: URL) -> URL:
@@ -392,6 +400,9 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
 
     Without a ``name``, the connection is named by its URL, password masked.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = _with_driver(make_url(url))
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number

@@ -23,6 +23,9 @@ log = logging.getLogger("dbnb")
 # PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
 APPLICATION_NAME = "dbnb"
 
+# Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
+EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
+
 
 @dataclass(frozen=True)
 class EngineArguments:
@@ -103,11 +106,7 @@ def create_engine(
             arguments.url, connect_args=arguments.connect_args, **arguments.options
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
-        raise ConfigError(
-            f"cannot create an engine for {config.safe_url}: {error}",
-            connection=config.name,
-            key="type",
-        ) from None
+        raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
     if arguments.budget is not None:
         budgeted(engine, arguments.budget, "guarded")
     install_guards(engine, config)
@@ -123,6 +122,14 @@ def install_guards(engine: Engine, config: ConnectionConfig) -> None:
     monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
     limits.install(engine, config)
+
+
+def _no_engine(config: ConnectionConfig, error: Exception) -> str:
+    """Why there is no engine: a missing extra named as ``pip install`` takes it."""
+    if config.backend in EXTRAS and isinstance(error, NoSuchModuleError | ImportError):
+        package, extra = EXTRAS[config.backend]
+        return f"{config.backend} needs {package}: pip install 'dbnb[{extra}]'"
+    return f"cannot create an engine for {config.safe_url}: {error}"
 
 
 def pool_options(config: ConnectionConfig, budget: ConnectionBudget | None) -> dict[str, Any]:

@@ -20,14 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-import pandas as pd
-from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Engine
-
-from dbnb import engines, monitor, readonly
 from dbnb.errors import ConfigError, DbnbError, ReadOnlyError, UnknownConnectionError, one_line
 
+# pandas, SQLAlchemy and the engines load with the first check, not with the module:
+# the CLI's parser reads CONNECT_TIMEOUT (``dbnb --help``).
 if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Connection, Engine
+
     from dbnb.database import Database
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
@@ -87,6 +87,8 @@ FRAME_DTYPES = {
 
 def frame(healths: Iterable[Health]) -> pd.DataFrame:
     """One row per connection's health."""
+    import pandas as pd
+
     records = [health.as_dict() for health in healths]
     table = pd.DataFrame(records, columns=list(FRAME_DTYPES))
     return table.astype(FRAME_DTYPES)
@@ -124,6 +126,8 @@ def check_named(
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
+    from dbnb import engines
+
     config = db.config
     mask = _masker(config.url.password)
     try:
@@ -138,6 +142,10 @@ def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
 
 
 def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], str]) -> Health:
+    from sqlalchemy import exc
+
+    from dbnb import monitor, readonly
+
     try:
         connection = engine.connect()
     except exc.DBAPIError as error:

@@ -32,16 +32,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
 import dbnb
 from dbnb.config import url_connection
 from dbnb.errors import DbnbError
+
+# pytest loads this plugin in every run where dbnb is installed, whether it uses
+# the fixtures or not: psycopg, SQLAlchemy and SQLModel load with the first fixture.
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # dbnb_backend values and the fixture that makes each kind of database.
@@ -90,6 +92,10 @@ def throwaway_pg_database(admin_url: str, prefix: str = "dbnb_test") -> Iterator
 
     Raises ``DbnbError`` saying how to start the server when it is not reachable.
     """
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
     admin_dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
     safe = make_url(admin_url).render_as_string(hide_password=True)
     try:
@@ -114,6 +120,8 @@ def throwaway_pg_database(admin_url: str, prefix: str = "dbnb_test") -> Iterator
 
 def database_url(admin_url: str, name: str) -> str:
     """``admin_url`` pointing at the database ``name`` instead."""
+    from sqlalchemy.engine import make_url
+
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -127,6 +135,8 @@ def create_tables(database: dbnb.Database, models: str) -> None:
 @contextmanager
 def rollback_session(database: dbnb.Database) -> Iterator[Session]:
     """A write session whose every change is rolled back at the end, commits included."""
+    from sqlmodel import Session
+
     with database.connection(write=True) as connection:
         transaction = connection.begin()
         try:

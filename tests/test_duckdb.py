@@ -8,6 +8,7 @@ SQLite: the server-enforced read-only guard and the columnar (ADBC) path.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import registry
 
 import dbnb
 
@@ -115,3 +117,17 @@ def test_chunks_and_parquet(duck: dbnb.Database, tmp_path: Path) -> None:
     path = tmp_path / "orders.parquet"
     assert duck.query_to_parquet(select(orders).order_by(orders.c.id), path, chunksize=2) == 3
     assert pq.read_table(path).column("region").to_pylist() == ["EU", "US", "EU"]
+
+
+def test_without_duckdb_engine_the_error_names_the_extra(
+    tmp_path: Path, open_registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb_engine", None)  # as if not installed
+    monkeypatch.delitem(registry.impls, "duckdb", raising=False)
+    path = tmp_path / "infra.yaml"
+    path.write_text(f"databases:\n  lake:\n    url: duckdb:///{tmp_path / 'lake.duckdb'}\n")
+    with pytest.raises(dbnb.ConfigError) as raised:
+        open_registry(path).connect("lake").query("SELECT 1")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.endswith("duckdb needs duckdb-engine: pip install 'dbnb[duckdb]'")
