@@ -200,7 +200,12 @@ class ArrowReader:
         try:
             with self._checkout() as connection:
                 if self.dialect == "sqlite":
-                    frame = arrow_sqlite.read_frame(connection, plan.statement, plan.bind, timeout)
+                    try:
+                        frame = arrow_sqlite.read_frame(
+                            connection, plan.statement, plan.bind, timeout
+                        )
+                    except arrow_sqlite.Failed as error:  # it ran: its error, never a rerun
+                        raise QueryError(f"{self.config.name}: {error}") from None
                 else:
                     frame = self._read_postgresql(connection, plan, timeout)
         except TimedOut:

@@ -26,7 +26,6 @@ from dbnb.errors import (
     DbnbError,
     PoolTimeoutError,
     QueryError,
-    QueryTimeoutError,
     ReadOnlyError,
     RowLimitError,
     one_line,
@@ -298,7 +297,7 @@ class Database:
         started, clock = datetime.now(UTC), time.perf_counter()
         try:
             frame = self._arrow.read_frame(plan, in_force or None)
-        except QueryTimeoutError as error:
+        except QueryError as error:  # a timeout, or the error of a statement that ran
             elapsed_ms = (time.perf_counter() - clock) * 1000.0
             monitor.record(self.config, plan.statement.sql, values, started, elapsed_ms, error)
             raise

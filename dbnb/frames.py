@@ -122,7 +122,7 @@ def build_frame(
     names: list[str], columns: list[Sequence[Any]], types: list[pa.DataType | None]
 ) -> pd.DataFrame:
     """A DataFrame from column-wise values and their Arrow types (None: infer)."""
-    series = [_series(values, kind) for values, kind in zip(columns, types, strict=True)]
+    series = [column(values, kind) for values, kind in zip(columns, types, strict=True)]
     frame = pd.concat(series, axis=1) if series else pd.DataFrame()
     frame.columns = pd.Index(names, dtype=object)
     return frame
@@ -210,6 +210,11 @@ def arrow_type(sql_type: sqltypes.TypeEngine[Any]) -> pa.DataType | None:
     if isinstance(sql_type, sqltypes.JSON | sqltypes.Uuid | sqltypes.ARRAY):
         return OBJECT
     return None
+
+
+def column(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:
+    """One column's values as a Series of ``kind`` (None: as the values say)."""
+    return _series(values, kind)
 
 
 def _series(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:
