@@ -21,6 +21,9 @@ connections) mends them:
   here is known then, and takes the guarded path before anything ran. Once it
   has run, its result or its error is final (``Failed``), never a second run.
 
+A column declared as one of ``frames.SQLITE_DECLARED`` reads as a ``select()``
+of it would, exactly as the guarded path reads it (``frames.column``).
+
 Read-only as the guarded path is: files open with ``mode=ro`` and
 ``PRAGMA query_only``, only one statement that starts as a query ever runs
 (``params.to_positional``; the extension also refuses to describe anything
@@ -259,12 +262,13 @@ def _to_frame(read: _Read) -> pd.DataFrame:
             )
         if bad:
             continue  # an error is coming: no need to build the rest
-        if found is None:
+        declared = frames.sqlite_declared(described.declared[index])
+        if declared is None and found is None:
             data[index] = _as_stored(chunked)
-        elif not found.others and _numeric(chunked):
+        elif declared is None and found is not None and not found.others and _numeric(chunked):
             data[index] = _numbers(chunked, found)
         else:
-            data[index] = frames.column(_values(chunked, found), None)
+            data[index] = frames.column(_values(chunked, found), declared)
     if bad:
         # The guarded path fails at the first such value, row by row: its message.
         _, index, raw = min(bad)

@@ -2,24 +2,34 @@
 
 A column's type comes from the best source there is: the SQLAlchemy types of a
 ``select()``; else the database's own description of the result (PostgreSQL
-type OIDs); else the values themselves (SQLite's storage classes). Each column
-becomes an Arrow-backed pandas dtype (the ones ``dtype_backend="pyarrow"``
-gives) where Arrow holds the values exactly, and an object column of Python
-values where it cannot: JSON, UUID, arrays, unconstrained numerics.
+type OIDs; the declared type of a SQLite table's column, for the types
+``SQLITE_DECLARED`` lists); else the values themselves (SQLite's storage
+classes). Each column becomes an Arrow-backed pandas dtype (the ones
+``dtype_backend="pyarrow"`` gives) where Arrow holds the values exactly, and an
+object column of Python values where it cannot: JSON, UUID, arrays,
+unconstrained numerics.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import re
+import sqlite3
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
+
+from dbnb import sqlite_describe
 
 # Marker: keep the column as Python objects.
 OBJECT = pa.null()
@@ -54,6 +64,20 @@ PG_TYPES: dict[str, pa.DataType] = {
 
 # Arrow types a column of unknown type may be inferred as; anything else stays objects.
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A SQLite column's declared type, read as a ``select()`` of it is read: each value
+    through ``convert`` (SQLAlchemy's own SQLite processor, which raises ``ValueError``
+    or ``TypeError`` for a value that does not fit), the column as ``kind``."""
+
+    kind: pa.DataType
+    convert: Callable[[Any], Any]
+
+
+# A column's type: Arrow's, a SQLite declared type, or None (look at the values).
+Kind: TypeAlias = "pa.DataType | Declared | None"
 
 
 class TooManyRows(Exception):
@@ -118,24 +142,27 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build_frame(
-    names: list[str], columns: list[Sequence[Any]], types: list[pa.DataType | None]
-) -> pd.DataFrame:
-    """A DataFrame from column-wise values and their Arrow types (None: infer)."""
+def build_frame(names: list[str], columns: list[Sequence[Any]], types: list[Kind]) -> pd.DataFrame:
+    """A DataFrame from column-wise values and their types (None: infer)."""
     series = [column(values, kind) for values, kind in zip(columns, types, strict=True)]
     frame = pd.concat(series, axis=1) if series else pd.DataFrame()
     frame.columns = pd.Index(names, dtype=object)
     return frame
 
 
-def column_types(
-    result: CursorResult[Any], statement: Executable | None, count: int
-) -> list[pa.DataType | None]:
+def column_types(result: CursorResult[Any], statement: Executable | None, count: int) -> list[Kind]:
     # The database's own description is exact (PostgreSQL keeps int2/int4/int8
-    # apart); the statement's SQLAlchemy types fill in where it says nothing (SQLite).
+    # apart); the statement's SQLAlchemy types fill in where it says nothing (SQLite),
+    # and SQLite's declared types where there are none (plain SQL).
     from_cursor = _types_from_cursor(result, count)
     from_statement = _types_from_statement(statement, count)
-    return [a if a is not None else b for a, b in zip(from_cursor, from_statement, strict=True)]
+    kinds: list[Kind] = [
+        a if a is not None else b for a, b in zip(from_cursor, from_statement, strict=True)
+    ]
+    if any(kind is None for kind in kinds) and result.dialect.name == "sqlite":
+        declared = _types_from_sqlite(result, count)
+        kinds = [a if a is not None else b for a, b in zip(kinds, declared, strict=True)]
+    return kinds
 
 
 def _types_from_statement(statement: Executable | None, count: int) -> list[pa.DataType | None]:
@@ -169,6 +196,23 @@ def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataTyp
         else:
             kinds.append(OBJECT if name is not None and name.startswith("_") else None)
     return kinds
+
+
+def _types_from_sqlite(result: CursorResult[Any], count: int) -> list[Declared | None]:
+    """The declared types of the statement's columns, asked of the connection that ran it."""
+    cursor = result.cursor
+    # pysqlite's cursor knows its connection; aiosqlite's adapter (dbnb.aio) wraps one.
+    connection = getattr(cursor, "connection", None)
+    if not isinstance(connection, sqlite3.Connection):
+        adapted = getattr(getattr(cursor, "_adapt_connection", None), "_connection", None)
+        connection = getattr(adapted, "_conn", None)
+    statement = getattr(result.context, "statement", None)
+    if not isinstance(connection, sqlite3.Connection) or not isinstance(statement, str):
+        return [None] * count
+    declared = sqlite_describe.declared_types(connection, statement)
+    if declared is None or len(declared) != count:
+        return [None] * count
+    return [sqlite_declared(name) for name in declared]
 
 
 def _decimal(precision: int | None, scale: int | None) -> pa.DataType:
@@ -212,8 +256,10 @@ def arrow_type(sql_type: sqltypes.TypeEngine[Any]) -> pa.DataType | None:
     return None
 
 
-def column(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:
+def column(values: Sequence[Any], kind: Kind) -> pd.Series:
     """One column's values as a Series of ``kind`` (None: as the values say)."""
+    if isinstance(kind, Declared):
+        return _declared(values, kind)
     return _series(values, kind)
 
 
@@ -242,3 +288,133 @@ def _as_utc(value: Any) -> Any:
     if value is not None and getattr(value, "tzinfo", True) is None:
         return pd.Timestamp(value, tz="UTC").to_pydatetime()
     return value
+
+
+# --- SQLite's declared types ----------------------------------------------------------
+
+# The declared types (sqlite3_column_decltype) that give a plain query's column the
+# dtype a select() of it has: what SQLAlchemy (and so SQLModel and dbnb.write) declare
+# on SQLite. DATETIME is UTC, as dbnb stores aware datetimes and as SQLModel's
+# datetime fields are. A declared INTEGER, REAL, TEXT or BLOB column's storage class
+# already gives a select()'s dtype.
+# Also NUMERIC(p, s) and DECIMAL(p, s) (with a precision: a bare NUMERIC follows its
+# storage classes), and CHAR(32), SQLAlchemy's Uuid on SQLite (32 hex digits).
+SQLITE_DECLARED: dict[str, sqltypes.TypeEngine[Any]] = {
+    "DATETIME": sqltypes.DateTime(timezone=True),
+    "TIMESTAMP": sqltypes.DateTime(timezone=True),
+    "DATE": sqltypes.Date(),
+    "TIME": sqltypes.Time(),
+    "BOOLEAN": sqltypes.Boolean(),
+    "SMALLINT": sqltypes.SmallInteger(),
+    "JSON": sqltypes.JSON(),
+}
+_DECLTYPE = re.compile(r"\s*([A-Za-z][A-Za-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*")
+_SQLITE = pysqlite.dialect()
+
+
+class _Misfit(ValueError):
+    """A value its column's declared type does not hold."""
+
+
+@functools.lru_cache(maxsize=256)
+def sqlite_declared(decltype: str | None) -> Declared | None:
+    """How a SQLite column declared as ``decltype`` reads, or None: by storage classes."""
+    match = _DECLTYPE.fullmatch(decltype or "")
+    if match is None:
+        return None
+    name = match.group(1).upper()
+    precision = int(match.group(2)) if match.group(2) else None
+    scale = int(match.group(3)) if match.group(3) else None
+    sql_type: sqltypes.TypeEngine[Any] | None
+    if name in ("NUMERIC", "DECIMAL") and precision is not None:
+        sql_type = sqltypes.Numeric(precision, scale)
+    elif name == "CHAR" and precision == 32 and scale is None:
+        sql_type = sqltypes.Uuid()
+    else:
+        sql_type = SQLITE_DECLARED.get(name) if precision is None else None
+    if sql_type is None:
+        return None
+    kind = arrow_type(sql_type)
+    assert kind is not None
+    return Declared(kind, _converter(sql_type))
+
+
+def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
+    """A value as a select() of ``sql_type`` reads it; ``_Misfit`` when the type does
+    not hold it exactly (the processors alone would turn 2 into True, 0.125 into 0.12)."""
+    process = sql_type.dialect_impl(_SQLITE).result_processor(_SQLITE, None)
+    if isinstance(sql_type, sqltypes.Boolean):
+        return _boolean
+    if isinstance(sql_type, sqltypes.Integer):
+        return _integer
+    if isinstance(sql_type, sqltypes.Uuid):
+        return _uuid
+    assert process is not None
+    if isinstance(sql_type, sqltypes.Numeric):
+        return functools.partial(_number, process)
+    if isinstance(sql_type, sqltypes.JSON):
+        return functools.partial(_json, process)
+    return functools.partial(_text, process, naive=isinstance(sql_type, sqltypes.Time))
+
+
+def _boolean(value: Any) -> bool:
+    if type(value) is not int or value not in (0, 1):
+        raise _Misfit(value)
+    return value == 1
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int:
+        raise _Misfit(value)
+    return value
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if type(value) is not str or len(value) != 32:
+        raise _Misfit(value)
+    found = uuid.UUID(value)
+    if found.hex != value:  # upper case, say: not what SQLAlchemy stores
+        raise _Misfit(value)
+    return found
+
+
+def _number(process: Callable[[Any], Any], value: Any) -> Any:
+    if type(value) not in (int, float):
+        raise _Misfit(value)
+    found = process(value)  # a Decimal at the column's scale
+    if (float(found) if type(value) is float else found) != value:
+        raise _Misfit(value)  # digits beyond the scale, or an integer a double rounds
+    return found
+
+
+def _json(process: Callable[[Any], Any], value: Any) -> Any:
+    if type(value) not in (str, int, float):  # numbers: JSON's numeric affinity stored them
+        raise _Misfit(value)
+    return process(value)
+
+
+def _text(process: Callable[[Any], Any], value: Any, *, naive: bool = False) -> Any:
+    if type(value) is not str:
+        raise _Misfit(value)
+    found = process(value)
+    if naive and found.tzinfo is not None:
+        raise _Misfit(value)  # a time with an offset: time64 has none
+    return found
+
+
+def _declared(values: Sequence[Any], declared: Declared) -> pd.Series:
+    """Each value converted as its declared type says; if one does not fit, every value
+    is kept (converted where it fits, as it is where it does not) in an object column."""
+    converted: list[Any] = []
+    fits = True
+    convert = declared.convert
+    for value in values:
+        if value is None:
+            converted.append(None)
+            continue
+        try:
+            converted.append(convert(value))
+        except (ValueError, TypeError, OverflowError):
+            converted.append(value)
+            fits = False
+    return _series(converted, declared.kind) if fits else _objects(converted)
