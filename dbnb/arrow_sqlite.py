@@ -179,7 +179,14 @@ def read_frame(
                 raise Failed(_STEP_FAILED.sub("", str(error))) from None
         return read
 
-    return _to_frame(interruptible(read, lambda: interrupt(connection), timeout))
+    done = interruptible(read, lambda: interrupt(connection), timeout)
+    try:
+        return _to_frame(done)
+    except Failed:
+        raise
+    except Exception as error:
+        # The statement ran: no other path may run it again to make up for this.
+        raise RuntimeError(f"dbnb could not make a frame of a SQLite result: {error}") from error
 
 
 def _describe(cursor: Any, sql: str) -> _Described:
@@ -265,10 +272,17 @@ def _to_frame(read: _Read) -> pd.DataFrame:
         declared = frames.sqlite_declared(described.declared[index])
         if declared is None and found is None:
             data[index] = _as_stored(chunked)
-        elif declared is None and found is not None and not found.others and _numeric(chunked):
-            data[index] = _numbers(chunked, found)
-        else:
-            data[index] = frames.column(_values(chunked, found), declared)
+            continue
+        # Integers and reals of one column together, in Arrow, when a double holds them.
+        merged = chunked if found is None else _merged(chunked, found)
+        whole = None
+        if declared is None and merged is not None:
+            whole = pd.arrays.ArrowExtensionArray(merged)
+        elif declared is not None and merged is not None:
+            whole = frames.whole_column(merged, declared)
+        data[index] = (
+            whole if whole is not None else frames.column(_values(chunked, found), declared)
+        )
     if bad:
         # The guarded path fails at the first such value, row by row: its message.
         _, index, raw = min(bad)
@@ -298,26 +312,22 @@ def _values(chunked: pa.ChunkedArray, found: _Kept | None) -> list[Any]:
     return values
 
 
-def _numeric(chunked: pa.ChunkedArray) -> bool:
-    """Whether the driver's column holds integers or reals (or nothing at all)."""
-    kind = chunked.type
-    empty: bool = chunked.null_count == len(chunked)
-    return empty or bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
-
-
-def _numbers(chunked: pa.ChunkedArray, found: _Kept) -> Any:
-    """Integers and reals of one column as the guarded path reads them (Arrow infers
-    int64, double, or with an integer a double cannot hold, Python objects), put
-    together in Arrow rather than one Python value per row."""
+def _merged(chunked: pa.ChunkedArray, found: _Kept) -> pa.Array | None:
+    """A column's integers and reals, the driver's and the kept ones, in one Arrow array
+    typed as Arrow infers them from sqlite3's values (int64, or double when there are
+    reals); None when there is text or a blob, or an integer a double cannot hold
+    beside a real (Arrow refuses those: the guarded path makes Python objects of them)."""
     main = chunked.combine_chunks()
     if main.null_count == len(main):
         main = pa.nulls(len(main), pa.int64())
+    elif found.others or not (pa.types.is_integer(main.type) or pa.types.is_floating(main.type)):
+        return None
     kept_integers = found.bits[found.integers]
     main_integers = pa.types.is_integer(main.type) and main.null_count < len(main)
     has_integer = len(kept_integers) > 0 or main_integers
     has_real = not found.integers.all() or pa.types.is_floating(main.type)
     if has_integer and has_real and not _all_exact(main, kept_integers):
-        return frames.column(_values(chunked, found), None)  # Arrow refuses: Python objects
+        return None
     target = pa.float64() if has_real else pa.int64()
     data = pc.fill_null(main.cast(target), 0).to_numpy(zero_copy_only=False).copy()
     valid = main.is_valid().to_numpy(zero_copy_only=False).copy()
@@ -327,7 +337,7 @@ def _numbers(chunked: pa.ChunkedArray, found: _Kept) -> Any:
         reals = ~found.integers
         data[found.positions[reals]] = found.bits[reals].view(np.float64)
     valid[found.positions] = True
-    return pd.arrays.ArrowExtensionArray(pa.array(data, mask=~valid, type=target))
+    return pa.array(data, mask=~valid, type=target)
 
 
 def _all_exact(main: pa.Array, kept_integers: np.ndarray) -> bool:

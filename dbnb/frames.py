@@ -22,8 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import CursorResult, Row
@@ -70,10 +72,13 @@ _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.
 class Declared:
     """A SQLite column's declared type, read as a ``select()`` of it is read: each value
     through ``convert`` (SQLAlchemy's own SQLite processor, which raises ``ValueError``
-    or ``TypeError`` for a value that does not fit), the column as ``kind``."""
+    or ``TypeError`` for a value that does not fit), the column as ``kind``. ``whole``
+    converts a column Arrow already holds at once, or says None when it cannot vouch
+    that each value would come out as ``convert`` makes it."""
 
     kind: pa.DataType
     convert: Callable[[Any], Any]
+    whole: Callable[[pa.ChunkedArray], pa.ChunkedArray | None] | None = None
 
 
 # A column's type: Arrow's, a SQLite declared type, or None (look at the values).
@@ -336,7 +341,10 @@ def sqlite_declared(decltype: str | None) -> Declared | None:
         return None
     kind = arrow_type(sql_type)
     assert kind is not None
-    return Declared(kind, _converter(sql_type))
+    whole = _WHOLE.get(type(sql_type))
+    if pa.types.is_decimal(kind):
+        whole = _decimals(kind)
+    return Declared(kind, _converter(sql_type), whole)
 
 
 def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
@@ -400,6 +408,92 @@ def _text(process: Callable[[Any], Any], value: Any, *, naive: bool = False) -> 
     if naive and found.tzinfo is not None:
         raise _Misfit(value)  # a time with an offset: time64 has none
     return found
+
+
+def whole_column(array: pa.Array | pa.ChunkedArray, declared: Declared) -> Any:
+    """A column Arrow holds (integers or reals, text, ...) read as declared, all at once;
+    None when only the per-value conversion (``column``) can say what it becomes."""
+    converted = declared.whole(array) if declared.whole is not None else None
+    return pd.arrays.ArrowExtensionArray(converted) if converted is not None else None
+
+
+# The text SQLAlchemy stores a DATETIME or DATE as (microseconds optional): Arrow
+# parses exactly these as datetime.fromisoformat does, rejecting the same impossible
+# dates and times; all but year 0, which is checked apart.
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$"
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _parsed(chunked: pa.ChunkedArray, pattern: str, kind: pa.DataType) -> pa.ChunkedArray | None:
+    if not pa.types.is_string(chunked.type) or chunked.null_count == len(chunked):
+        return None
+    if not pc.all(pc.match_substring_regex(chunked, pattern)).as_py():
+        return None
+    try:
+        parsed = chunked.cast(kind)
+    except pa.ArrowInvalid:
+        return None  # Feb 30, 24:00: the per-value path keeps them as they are
+    if pc.min(pc.year(parsed)).as_py() < 1:
+        return None
+    return parsed
+
+
+def _datetimes(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    parsed = _parsed(chunked, _DATETIME_TEXT, pa.timestamp("us"))
+    return parsed.cast(_UTC_MICROS) if parsed is not None else None  # naive is UTC
+
+
+def _dates(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    return _parsed(chunked, _DATE_TEXT, pa.date32())
+
+
+def _decimals(kind: pa.DataType) -> Callable[[pa.ChunkedArray], pa.Array | None]:
+    """Integers and reals as the Decimals of ``kind`` a select() makes of them. Each value
+    fits when a Decimal of the column's scale reads back as it exactly; where no two such
+    Decimals read back as the same double (below 2**52 / 10**scale), that one is the one
+    SQLAlchemy's processor makes (it rounds the value to the scale)."""
+    scale = 10.0**kind.scale
+
+    def decimals(array: pa.ChunkedArray) -> pa.Array | None:
+        if array.null_count == len(array) or kind.scale > 15:
+            return None
+        if pa.types.is_integer(array.type):
+            bounds = pc.min_max(array)
+            if max(-bounds["min"].as_py(), bounds["max"].as_py()) > 2**53:
+                return None  # SQLAlchemy's processor rounds it through a double
+        elif not pa.types.is_floating(array.type):
+            return None
+        values = pc.fill_null(array.cast(pa.float64()), 0).to_numpy(zero_copy_only=False)
+        if not (np.abs(values) < 2.0**52 / scale).all():  # NaN and infinities too
+            return None
+        unscaled = np.rint(values * scale)
+        if (
+            not (unscaled / scale == values).all()
+            or not (np.abs(unscaled) < 10.0**kind.precision).all()
+        ):
+            return None  # digits beyond the scale, or beyond the precision
+        valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+        integers = pa.array(unscaled.astype(np.int64), mask=~valid)
+        exact = integers.cast(pa.decimal128(38, 0))  # 128 bits: the unscaled Decimals
+        return pa.Array.from_buffers(kind, len(exact), exact.buffers(), exact.null_count)
+
+    return decimals
+
+
+def _booleans(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    if not pa.types.is_integer(chunked.type) or chunked.null_count == len(chunked):
+        return None
+    bounds = pc.min_max(chunked)
+    if bounds["min"].as_py() < 0 or bounds["max"].as_py() > 1:
+        return None
+    return pc.equal(chunked, 1)
+
+
+_WHOLE: dict[type[Any], Callable[[pa.ChunkedArray], pa.ChunkedArray | None]] = {
+    sqltypes.DateTime: _datetimes,
+    sqltypes.Date: _dates,
+    sqltypes.Boolean: _booleans,
+}
 
 
 def _declared(values: Sequence[Any], declared: Declared) -> pd.Series:
