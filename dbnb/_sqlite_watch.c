@@ -97,7 +97,11 @@ static int watch_reset(Watch *watch, int count) {
     watch->count = count;
     watch->row = 0;
     watch->pending = 0;
-    watch->kept[0].used = watch->kept[1].used = 0;
+    for (int k = 0; k < 2; k++) { /* what the last read kept and never handed over */
+        sqlite3_free(watch->kept[k].data);
+        watch->kept[k].data = 0;
+        watch->kept[k].used = watch->kept[k].size = 0;
+    }
     return SQLITE_OK;
 }
 

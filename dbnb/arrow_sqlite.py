@@ -75,7 +75,7 @@ _BUSY_TIMEOUT_MS = 5000
 _DESCRIBE = "SELECT dbnb_describe(?)"
 _KEPT = "SELECT dbnb_kept(0), dbnb_kept(1)"
 # A statement that calls the extension's functions itself could upset a read.
-_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\s*\(", re.I)
+_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\W*\(", re.I)
 _STEP_FAILED = re.compile(r"^(?:\w+: )?(?:\[SQLite\] )?Failed to step query: ", re.DOTALL)
 # Kept integers and reals: row, column, storage class, the value's 64 bits.
 _FIXED = np.dtype([("row", "=i8"), ("column", "=i4"), ("type", "=i4"), ("value", "=i8")])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import gc
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -204,17 +203,7 @@ def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataTyp
 
 
 def _types_from_sqlite(result: CursorResult[Any], count: int) -> list[Declared | None]:
-    """The declared types of the statement's columns, asked of the connection that ran it."""
-    cursor = result.cursor
-    # pysqlite's cursor knows its connection; aiosqlite's adapter (dbnb.aio) wraps one.
-    connection = getattr(cursor, "connection", None)
-    if not isinstance(connection, sqlite3.Connection):
-        adapted = getattr(getattr(cursor, "_adapt_connection", None), "_connection", None)
-        connection = getattr(adapted, "_conn", None)
-    statement = getattr(result.context, "statement", None)
-    if not isinstance(connection, sqlite3.Connection) or not isinstance(statement, str):
-        return [None] * count
-    declared = sqlite_describe.declared_types(connection, statement)
+    declared = sqlite_describe.of_result(result)
     if declared is None or len(declared) != count:
         return [None] * count
     return [sqlite_declared(name) for name in declared]

@@ -137,3 +137,17 @@ def declared_types(connection: Any, sql: str) -> list[str | None] | None:
         return declared
     finally:
         library.finalize(statement)
+
+
+def of_result(result: Any) -> list[str | None] | None:
+    """The declared types of a SQLAlchemy result's columns, asked of the connection that
+    ran its statement (pysqlite's, or the one aiosqlite wraps for dbnb.aio)."""
+    cursor = result.cursor
+    connection = getattr(cursor, "connection", None)
+    if not isinstance(connection, sqlite3.Connection):
+        adapted = getattr(getattr(cursor, "_adapt_connection", None), "_connection", None)
+        connection = getattr(adapted, "_conn", None)
+    statement = getattr(result.context, "statement", None)
+    if not isinstance(statement, str):
+        return None
+    return declared_types(connection, statement)
