@@ -57,9 +57,10 @@ def fill(db: dbnb.Database, values: list[object]) -> None:
 def runs(db: dbnb.Database) -> Iterator[Any]:
     """Count the runs of statements marked by ``runs(...).mark(sql)`` while the block
     runs, on both paths: each statement the columnar path has ADBC's driver execute with
-    the mark in its text (preparing one is no run; dbnb_describe gets the statement as a
-    value and only prepares it), and each statement SQLite itself reports starting on a
-    guarded connection (sqlite3's trace callback)."""
+    the mark in its text (preparing one is no run, nor is describing it: dbnb_describe
+    gets it as a string and only prepares it, see test_describing_a_statement_never_runs_it),
+    and each statement SQLite itself reports starting on a guarded connection (sqlite3's
+    trace callback)."""
 
     class Runs:
         def __init__(self) -> None:
@@ -70,7 +71,8 @@ def runs(db: dbnb.Database) -> Iterator[Any]:
             return f"{self.marker} {sql}"
 
         def note(self, path: str, text: object) -> None:
-            if isinstance(text, str) and self.marker in text:
+            described = isinstance(text, str) and text.startswith("SELECT dbnb_describe(")
+            if isinstance(text, str) and self.marker in text and not described:
                 self.seen.append(path)
 
     counted = Runs()
@@ -164,6 +166,19 @@ def test_each_read_runs_its_statement_once(db: dbnb.Database) -> None:
         with runs(db) as counted:
             db.query(counted.mark(sql))
         assert counted.seen == ["columnar"], sql
+
+
+def test_describing_a_statement_never_runs_it(db: dbnb.Database) -> None:
+    # Run, this would fail at its first step; described, it only tells its columns.
+    fill(db, [1])
+    sql = "SELECT abs(-9223372036854775807 - v) AS a, v FROM t"
+    db.query("SELECT 1 AS one")  # opens the pool
+    with db._arrow._checkout() as connection, connection.cursor() as cursor:
+        described = arrow_sqlite._describe(cursor, sql)
+        assert (described.names, described.declared) == (["a", "v"], [None, None])
+        with pytest.raises(adbc_driver_manager.Error, match="integer overflow"):
+            cursor.execute(sql)
+            cursor.fetch_arrow_table()
 
 
 def test_rows_sqlite_computes_then_sorts_or_drops_keep_their_values(
