@@ -242,6 +242,16 @@ class _Kept:
     bits: np.ndarray  # their 64 bits (int64; a real's viewed as float64)
     others: list[tuple[int, Any]]  # text (str, or _NotUtf8) and blobs: position, value
 
+    def check(self, chunked: pa.ChunkedArray) -> None:
+        """A kept value's row has NULL in its place, and no other value of this column:
+        what SQLite's order of evaluation (a row's values, then its dbnb_row()) gives."""
+        positions = np.concatenate(
+            [self.positions, np.array([at for at, _ in self.others], dtype=np.int64)]
+        )
+        valid = chunked.is_valid().to_numpy(zero_copy_only=False)
+        if len(np.unique(positions)) != len(positions) or valid[positions].any():
+            raise AssertionError("kept values do not match their rows")
+
     def numbers(self) -> list[tuple[int, Any]]:
         integers, reals = self.bits.tolist(), self.bits.view(np.float64).tolist()
         values = [
@@ -262,6 +272,8 @@ def _to_frame(read: _Read) -> pd.DataFrame:
     for index in range(count):
         chunked = read.table.column(index)
         found = kept.get(index)
+        if found is not None:
+            found.check(chunked)
         if pa.types.is_string(chunked.type) and not _is_utf8(chunked):
             bad.append(_first_not_utf8(chunked, index))
         if found is not None:
