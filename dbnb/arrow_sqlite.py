@@ -248,8 +248,8 @@ class _Kept:
         positions = np.concatenate(
             [self.positions, np.array([at for at, _ in self.others], dtype=np.int64)]
         )
-        valid = chunked.is_valid().to_numpy(zero_copy_only=False)
-        if len(np.unique(positions)) != len(positions) or valid[positions].any():
+        in_place = chunked.take(pa.array(positions, type=pa.int64()))
+        if len(np.unique(positions)) != len(positions) or in_place.null_count != len(in_place):
             raise AssertionError("kept values do not match their rows")
 
     def numbers(self) -> list[tuple[int, Any]]:
@@ -332,10 +332,12 @@ def _merged(chunked: pa.ChunkedArray, found: _Kept) -> pa.Array | None:
     typed as Arrow infers them from sqlite3's values (int64, or double when there are
     reals); None when there is text or a blob, or an integer a double cannot hold
     beside a real (Arrow refuses those: the guarded path makes Python objects of them)."""
+    if found.others:
+        return None
     main = chunked.combine_chunks()
     if main.null_count == len(main):
         main = pa.nulls(len(main), pa.int64())
-    elif found.others or not (pa.types.is_integer(main.type) or pa.types.is_floating(main.type)):
+    elif not (pa.types.is_integer(main.type) or pa.types.is_floating(main.type)):
         return None
     kept_integers = found.bits[found.integers]
     main_integers = pa.types.is_integer(main.type) and main.null_count < len(main)
@@ -344,15 +346,14 @@ def _merged(chunked: pa.ChunkedArray, found: _Kept) -> pa.Array | None:
     if has_integer and has_real and not _all_exact(main, kept_integers):
         return None
     target = pa.float64() if has_real else pa.int64()
-    data = pc.fill_null(main.cast(target), 0).to_numpy(zero_copy_only=False).copy()
-    valid = main.is_valid().to_numpy(zero_copy_only=False).copy()
-    integers = found.positions[found.integers]
-    data[integers] = kept_integers
-    if has_real:
-        reals = ~found.integers
-        data[found.positions[reals]] = found.bits[reals].view(np.float64)
-    valid[found.positions] = True
-    return pa.array(data, mask=~valid, type=target)
+    order = np.argsort(found.positions)  # replace_with_mask takes them in row order
+    bits, integers = found.bits[order], found.integers[order]
+    values = (
+        np.where(integers, bits.astype(np.float64), bits.view(np.float64)) if has_real else bits
+    )
+    mask = np.zeros(len(main), dtype=bool)
+    mask[found.positions] = True
+    return pc.replace_with_mask(main.cast(target), pa.array(mask), pa.array(values, type=target))
 
 
 def _all_exact(main: pa.Array, kept_integers: np.ndarray) -> bool:
