@@ -22,7 +22,8 @@ connections) mends them:
   has run, its result or its error is final (``Failed``), never a second run.
 
 A column declared as one of ``frames.SQLITE_DECLARED`` reads as a ``select()``
-of it would, exactly as the guarded path reads it (``frames.column``).
+of it would, exactly as the guarded path reads it (``frames.column``; a whole
+column at once where Arrow vouches for each value, ``frames.whole_column``).
 
 Read-only as the guarded path is: files open with ``mode=ro`` and
 ``PRAGMA query_only``, only one statement that starts as a query ever runs
@@ -285,16 +286,16 @@ def _to_frame(read: _Read) -> pd.DataFrame:
         if bad:
             continue  # an error is coming: no need to build the rest
         declared = frames.sqlite_declared(described.declared[index])
-        if declared is None and found is None:
-            data[index] = _as_stored(chunked)
-            continue
-        # Integers and reals of one column together, in Arrow, when a double holds them.
+        whole: Any = None  # the column in Arrow, all at once
+        # The driver's column, kept integers and reals put back (None: they cannot be).
         merged = chunked if found is None else _merged(chunked, found)
-        whole = None
-        if declared is None and merged is not None:
+        if found is None and declared is None:
+            whole = _as_stored(chunked)
+        elif merged is not None and declared is None:
             whole = pd.arrays.ArrowExtensionArray(merged)
-        elif declared is not None and merged is not None:
+        elif merged is not None and declared is not None:
             whole = frames.whole_column(merged, declared)
+        # Else one Python value per row, as sqlite3 gives them to the guarded path.
         data[index] = (
             whole if whole is not None else frames.column(_values(chunked, found), declared)
         )
