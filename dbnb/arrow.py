@@ -241,9 +241,12 @@ class ArrowReader:
                 if checkout.columns is None:
                     return None
                 if self.dialect == "sqlite":
-                    frame = arrow_sqlite.read_frame(
-                        checkout.connection, plan.statement, plan.bind, timeout
-                    )
+                    try:
+                        frame = arrow_sqlite.read_frame(
+                            checkout.connection, plan.statement, plan.bind, timeout
+                        )
+                    except arrow_sqlite.Failed as error:  # it ran: its error, never a rerun
+                        raise QueryError(f"{self.config.name}: {error}") from None
                 else:
                     frame = self._read_postgresql(checkout, plan, timeout)
         except TimedOut:

@@ -1,28 +1,35 @@
 """The columnar read path on SQLite: ADBC's SQLite driver, made to stop and to tell.
 
 ADBC's SQLite driver reads a result straight into Arrow, three times as fast as
-sqlite3's rows, but out of the box it breaks two of dbnb's rules, and a small
+sqlite3's rows, but out of the box it breaks three of dbnb's rules, and a small
 SQLite extension of dbnb's own (``_sqlite_watch.c``, loaded into each of these
-connections) mends both:
+connections) mends them:
 
 - **Ctrl-C stops the read in the engine.** The driver cannot cancel a
   statement. The read runs on a worker thread; Ctrl-C on the caller's thread
   calls ``sqlite3_interrupt`` on the connection (through the extension, as the
   driver links its own SQLite) and waits for the engine to stop.
 - **A column's values keep their storage classes.** The driver types a column
-  from its values and silently turns values of another class into text or
-  bytes (``1`` into ``'1'``). The query is run as ``SELECT q.*,
-  dbnb_classes(q.a, ...) FROM (<query>) AS q``; the extension packs each row's
-  storage classes into one integer, and the frame is kept only when every
-  column held what its Arrow type says, as the guarded path would have read
-  it: integers in ``int64``, reals (and integers a double holds exactly) in
-  ``double``, text in ``string``, blobs in ``binary``, and a column with no
-  value at all as Python objects. Anything else takes the guarded path.
+  from its values and silently turns values of another class into text, bytes
+  or doubles (``1`` into ``'1'``, a REAL into six digits of text). The
+  extension lets only the values of each column's first class through to the
+  driver, so its columns hold exactly what SQLite had, and keeps every other
+  value aside, exact, to be put back in its row here: the frame is the guarded
+  path's, whatever the classes.
+- **A statement runs once.** Its columns' names and declared types come from
+  preparing it, never stepping it (``dbnb_describe``); whatever cannot be read
+  here is known then, and takes the guarded path before anything ran. Once it
+  has run, its result or its error is final (``Failed``), never a second run.
+
+A column declared as one of ``frames.SQLITE_DECLARED`` reads as a ``select()``
+of it would, exactly as the guarded path reads it (``frames.column``; a whole
+column at once where Arrow vouches for each value, ``frames.whole_column``).
 
 Read-only as the guarded path is: files open with ``mode=ro`` and
 ``PRAGMA query_only``, only one statement that starts as a query ever runs
-(``params.to_positional``), and the driver's ``load_extension`` is switched
-off again once the extension is in.
+(``params.to_positional``; the extension also refuses to describe anything
+else), and the driver's ``load_extension`` is switched off again once the
+extension is in.
 
 Without the compiled extension (dbnb installed where there was no C compiler
 or no SQLite headers), SQLite reads take the guarded path.
@@ -33,18 +40,23 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import re
+import struct
 import urllib.parse
 import weakref
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc_sqlite
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbnb import frames
 from dbnb.arrow_columns import TimedOut
 from dbnb.params import Positional
 
@@ -53,20 +65,23 @@ T = TypeVar("T")
 _EXTENSION_SPEC = importlib.util.find_spec("dbnb._sqlite_watch")
 _EXTENSION = _EXTENSION_SPEC.origin if _EXTENSION_SPEC is not None else None
 _ENTRY_POINT = "dbnb_watch_init"
-_RENAMED = re.compile(r"(.*):\d+", re.DOTALL)
-_CLASSES_PER_CALL = 21  # dbnb_classes packs 21 three-bit codes into one integer
-# Storage class codes (sqlite3_value_type, and 6 from the extension).
-INTEGER, REAL, TEXT, BLOB, NULL, WIDE_INTEGER = 1, 2, 3, 4, 5, 6
-# Which classes each Arrow type of the driver's holds exactly as sqlite3 reads them.
-_FAITHFUL: dict[pa.DataType, frozenset[int]] = {
-    pa.int64(): frozenset({INTEGER, WIDE_INTEGER, NULL}),
-    pa.float64(): frozenset({REAL, INTEGER, NULL}),
-    pa.string(): frozenset({TEXT, NULL}),
-    pa.binary(): frozenset({BLOB, NULL}),
-}
+# Storage classes (sqlite3_value_type).
+INTEGER, REAL, TEXT, BLOB = 1, 2, 3, 4
 # The whole result in one batch: the driver then types each column from all of it
 # and never stops half-way with "type mismatch".
 _ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}
+# What pysqlite waits for a lock by default (sqlite3.connect's timeout), so a read
+# that meets a writer waits as the guarded path would, instead of failing at once.
+_BUSY_TIMEOUT_MS = 5000
+_DESCRIBE = "SELECT dbnb_describe('{}')"
+_KEPT = "SELECT dbnb_kept(0), dbnb_kept(1)"
+# A statement that calls the extension's functions itself could upset a read.
+_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\W*\(", re.I)
+_STEP_FAILED = re.compile(r"^(?:\w+: )?(?:\[SQLite\] )?Failed to step query: ", re.DOTALL)
+# Kept integers and reals: row, column, storage class, the value's 64 bits.
+_FIXED = np.dtype([("row", "=i8"), ("column", "=i4"), ("type", "=i4"), ("value", "=i8")])
+_VARIABLE = struct.Struct("=qiiq")  # row, column, storage class, length; then the bytes
+_EXACT = 2**53  # a double holds every integer up to this exactly
 
 
 # Each connection's sqlite3 handle, for sqlite3_interrupt.
@@ -74,7 +89,11 @@ _HANDLES: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 class Unfaithful(Exception):
-    """The driver's Arrow would differ from what the guarded path reads."""
+    """The statement cannot be read here; it has not run: take the guarded path."""
+
+
+class Failed(Exception):
+    """The statement ran and failed with SQLite's message; it must not run again."""
 
 
 def available() -> bool:
@@ -96,6 +115,7 @@ def connect(path: str) -> Any:
         handle.set_options(**{"adbc.sqlite.load_extension.enabled": "false"})
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA query_only = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             cursor.execute("SELECT dbnb_connection_handle()")
             _HANDLES[connection] = int(cursor.fetch_arrow_table().column(0)[0].as_py())
         connection.rollback()
@@ -113,81 +133,307 @@ def interrupt(connection: Any) -> None:
     library.dbnb_watch_interrupt(handle)
 
 
+@dataclass(frozen=True)
+class _Described:
+    names: list[str]
+    declared: list[str | None]  # sqlite3_column_decltype: None for an expression
+
+
+@dataclass
+class _Read:
+    described: _Described
+    table: pa.Table  # the values that passed, then the dbnb_row() column
+    fixed: bytes = b""  # kept integers and reals
+    variable: bytes = b""  # kept text and blobs
+
+
 def read_frame(
     connection: Any,
     statement: Positional,
     bind: pa.RecordBatch | None,
     timeout: float | None = None,
 ) -> pd.DataFrame:
-    """The result of ``statement`` as the guarded path would give it; ``Unfaithful``
-    when it would not; ``KeyboardInterrupt`` (Ctrl-C) or ``TimedOut`` (``timeout``
+    """The result of ``statement`` as the guarded path would give it, the statement run
+    once. ``Unfaithful`` before it ran when it cannot be read here; ``Failed`` when it
+    ran and failed; ``KeyboardInterrupt`` (Ctrl-C) or ``TimedOut`` (``timeout``
     seconds) once the engine has stopped."""
+    if _OWN_FUNCTIONS.search(statement.sql):
+        raise Unfaithful("the statement calls dbnb's own SQLite functions")
+    if "\x00" in statement.sql:  # the driver would cut the statement there
+        raise Unfaithful("a NUL character in the statement")
 
-    def read() -> tuple[list[str], pa.Table, list[str]]:
-        # The names first: the storage classes are asked for by column name.
+    def read() -> _Read:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM ({statement.sql}) LIMIT 0", bind)
-            names = [column[0] for column in cursor.description]
-        # A subquery renames a repeated column "a" to "a:1": the guarded path keeps
-        # both "a", and a query of its own cannot name either apart.
-        repeated = [match.group(1) for name in names if (match := _RENAMED.fullmatch(name))]
-        if any(original in names for original in repeated):
-            raise Unfaithful("repeated column names")
-        sql, markers = _with_classes(statement.sql, names)
-        with connection.cursor() as cursor:
-            cursor.adbc_statement.set_options(**_ONE_BATCH)
-            cursor.execute(sql, bind)
-            table: pa.Table = cursor.fetch_arrow_table()
-        return names, table, markers
+            described = _describe(cursor, statement.sql)
+            sql = _wrapped(statement.sql, len(described.names))
+            try:
+                cursor.adbc_statement.set_options(**_ONE_BATCH)
+                cursor.adbc_prepare(sql)  # execute() below runs this very statement
+            except adbc_driver_manager.Error as error:
+                raise Unfaithful(str(error)) from None
+            try:
+                cursor.execute(sql, bind)
+                read = _Read(described, cursor.fetch_arrow_table())
+                rows = read.table.column(read.table.num_columns - 1)
+                if rows.null_count < len(rows):
+                    cursor.execute(_KEPT)  # a row said a value of it was kept
+                    read.fixed, read.variable = cursor.fetchone()
+            except adbc_driver_manager.Error as error:
+                raise Failed(_STEP_FAILED.sub("", str(error))) from None
+        return read
 
-    names, table, markers = interruptible(read, lambda: interrupt(connection), timeout)
-    return _to_frame(table.select(range(len(names))), table.select(markers), names)
-
-
-def _with_classes(sql: str, names: list[str]) -> tuple[str, list[str]]:
-    """``sql`` with each row's storage classes packed into extra columns at the end."""
-    columns = [f'q."{name.replace(chr(34), chr(34) * 2)}"' for name in names]
-    markers = []
-    calls = []
-    for start in range(0, len(columns), _CLASSES_PER_CALL):
-        marker = f"dbnb_classes_{start}"
-        while marker in names:
-            marker += "_"
-        markers.append(marker)
-        calls.append(
-            f'dbnb_classes({", ".join(columns[start : start + _CLASSES_PER_CALL])}) AS "{marker}"'
-        )
-    extra = "".join(f", {call}" for call in calls)
-    return f"SELECT q.*{extra} FROM ({sql}) AS q", markers
+    done = interruptible(read, lambda: interrupt(connection), timeout)
+    try:
+        return _to_frame(done)
+    except Failed:
+        raise
+    except Exception as error:
+        # The statement ran: no other path may run it again to make up for this.
+        raise RuntimeError(f"dbnb could not make a frame of a SQLite result: {error}") from error
 
 
-def _to_frame(table: pa.Table, classes: pa.Table, names: list[str]) -> pd.DataFrame:
-    found = _classes_by_column(classes, len(names))
-    data: dict[int, Any] = {}
-    for index, chunked in enumerate(table.columns):
-        held = found[index]
-        if held <= {NULL}:  # no value at all (or no row): nothing to type it by
-            data[index] = pd.Series([None] * table.num_rows, dtype=object)
+def _describe(cursor: Any, sql: str) -> _Described:
+    """The result columns of ``sql``, prepared and never run; ``Unfaithful`` when SQLite
+    will not prepare it (the guarded path then gives its error)."""
+    try:
+        # The statement as a literal: binding it would cost more than the rest together.
+        cursor.execute(_DESCRIBE.format(sql.replace("'", "''")))
+        blob = cursor.fetch_arrow_table().column(0)[0].as_py()
+    except adbc_driver_manager.Error as error:
+        raise Unfaithful(str(error)) from None
+    (count,) = struct.unpack_from("=i", blob)
+    offset = 4
+    texts: list[str | None] = []
+    for _ in range(2 * count):
+        (length,) = struct.unpack_from("=i", blob, offset)
+        offset += 4
+        if length < 0:
+            texts.append(None)
             continue
-        if not held <= _FAITHFUL.get(chunked.type, frozenset()):
-            raise Unfaithful(f"column {names[index]!r}: {sorted(held)} as {chunked.type}")
-        if pa.types.is_string(chunked.type):
-            chunked.validate(full=True)  # TEXT that is not UTF-8: the guarded path says so
-        data[index] = pd.arrays.ArrowExtensionArray(chunked)
+        texts.append(blob[offset : offset + length].decode())
+        offset += length
+    names = texts[0::2]
+    if any(name is None for name in names):
+        raise Unfaithful("a column without a name")
+    return _Described([str(name) for name in names], texts[1::2])
+
+
+def _wrapped(sql: str, count: int) -> str:
+    """``sql`` with each value through ``dbnb_value`` and each row's ``dbnb_row()`` last.
+    The columns are renamed by position, so repeated names read as they are."""
+    columns = ", ".join(f"c{index}" for index in range(count))
+    values = "".join(f"dbnb_value({index}, c{index}), " for index in range(count))
+    # On lines of their own: a comment at the end of `sql` cannot hide the parenthesis.
+    return f"WITH dbnb_result({columns}) AS (\n{sql}\n)\nSELECT {values}dbnb_row() FROM dbnb_result"
+
+
+# --- the frame -------------------------------------------------------------------------
+
+
+class _NotUtf8(bytes):
+    """Text that is not UTF-8, as SQLite had it."""
+
+
+@dataclass
+class _Kept:
+    """The values of one column kept aside, at the positions of their rows."""
+
+    positions: np.ndarray  # of the integers and reals
+    integers: np.ndarray  # which of them are integers (bool)
+    bits: np.ndarray  # their 64 bits (int64; a real's viewed as float64)
+    others: list[tuple[int, Any]]  # text (str, or _NotUtf8) and blobs: position, value
+
+    def check(self, chunked: pa.ChunkedArray) -> None:
+        """A kept value's row has NULL in its place, and no other value of this column:
+        what SQLite's order of evaluation (a row's values, then its dbnb_row()) gives."""
+        positions = np.concatenate(
+            [self.positions, np.array([at for at, _ in self.others], dtype=np.int64)]
+        )
+        in_place = chunked.take(pa.array(positions, type=pa.int64()))
+        if len(np.unique(positions)) != len(positions) or in_place.null_count != len(in_place):
+            raise AssertionError("kept values do not match their rows")
+
+    def numbers(self) -> list[tuple[int, Any]]:
+        integers, reals = self.bits.tolist(), self.bits.view(np.float64).tolist()
+        values = [
+            integer if is_integer else real
+            for integer, real, is_integer in zip(
+                integers, reals, self.integers.tolist(), strict=True
+            )
+        ]
+        return list(zip(self.positions.tolist(), values, strict=True))
+
+
+def _to_frame(read: _Read) -> pd.DataFrame:
+    described = read.described
+    count = len(described.names)
+    kept = _kept_by_column(read, count)
+    data: dict[int, Any] = {}
+    bad: list[tuple[int, int, bytes]] = []  # text that is not UTF-8: row, column, bytes
+    for index in range(count):
+        chunked = read.table.column(index)
+        found = kept.get(index)
+        if found is not None:
+            found.check(chunked)
+        if pa.types.is_string(chunked.type) and not _is_utf8(chunked):
+            bad.append(_first_not_utf8(chunked, index))
+        if found is not None:
+            bad.extend(
+                (position, index, value)
+                for position, value in found.others
+                if isinstance(value, _NotUtf8)
+            )
+        if bad:
+            continue  # an error is coming: no need to build the rest
+        declared = frames.sqlite_declared(described.declared[index])
+        whole: Any = None  # the column in Arrow, all at once
+        # The driver's column, kept integers and reals put back (None: they cannot be).
+        merged = chunked if found is None else _merged(chunked, found)
+        if found is None and declared is None:
+            whole = _as_stored(chunked)
+        elif merged is not None and declared is None:
+            whole = pd.arrays.ArrowExtensionArray(merged)
+        elif merged is not None and declared is not None:
+            whole = frames.whole_column(merged, declared)
+        # Else one Python value per row, as sqlite3 gives them to the guarded path.
+        data[index] = (
+            whole if whole is not None else frames.column(_values(chunked, found), declared)
+        )
+    if bad:
+        # The guarded path fails at the first such value, row by row: its message.
+        _, index, raw = min(bad)
+        text = raw.decode("utf-8", "replace")
+        raise Failed(
+            f"Could not decode to UTF-8 column '{described.names[index]}' with text '{text}'"
+        )
     # Keyed by position, named after, as the guarded path's frames are.
     frame = pd.DataFrame(data) if data else pd.DataFrame()
-    frame.columns = pd.Index(names, dtype=object)
+    frame.columns = pd.Index(described.names, dtype=object)
     return frame
 
 
-def _classes_by_column(classes: pa.Table, count: int) -> list[set[int]]:
-    """The storage classes each column held, from the packed codes of every row."""
-    found: list[set[int]] = [set() for _ in range(count)]
-    for call, chunked in enumerate(classes.columns):
-        for packed in pc.unique(chunked).to_pylist():
-            for offset in range(min(_CLASSES_PER_CALL, count - call * _CLASSES_PER_CALL)):
-                found[call * _CLASSES_PER_CALL + offset].add((packed >> (3 * offset)) & 7)
-    return found
+def _as_stored(chunked: pa.ChunkedArray) -> Any:
+    """A column the driver read whole: its Arrow array, as the guarded path types it."""
+    if chunked.null_count == len(chunked):  # no value at all (or no row): nothing to type it by
+        return pd.Series([None] * len(chunked), dtype=object)
+    return pd.arrays.ArrowExtensionArray(chunked)
+
+
+def _values(chunked: pa.ChunkedArray, found: _Kept | None) -> list[Any]:
+    """Every value of a column as sqlite3 gives it: the driver's, the kept ones put back."""
+    values: list[Any] = chunked.to_pylist()
+    if found is not None:
+        for position, value in [*found.numbers(), *found.others]:
+            values[position] = value
+    return values
+
+
+def _merged(chunked: pa.ChunkedArray, found: _Kept) -> pa.Array | None:
+    """A column's integers and reals, the driver's and the kept ones, in one Arrow array
+    typed as Arrow infers them from sqlite3's values (int64, or double when there are
+    reals); None when there is text or a blob, or an integer a double cannot hold
+    beside a real (Arrow refuses those: the guarded path makes Python objects of them)."""
+    if found.others:
+        return None
+    main = chunked.combine_chunks()
+    if main.null_count == len(main):
+        main = pa.nulls(len(main), pa.int64())
+    elif not (pa.types.is_integer(main.type) or pa.types.is_floating(main.type)):
+        return None
+    kept_integers = found.bits[found.integers]
+    main_integers = pa.types.is_integer(main.type) and main.null_count < len(main)
+    has_integer = len(kept_integers) > 0 or main_integers
+    has_real = not found.integers.all() or pa.types.is_floating(main.type)
+    if has_integer and has_real and not _all_exact(main, kept_integers):
+        return None
+    target = pa.float64() if has_real else pa.int64()
+    order = np.argsort(found.positions)  # replace_with_mask takes them in row order
+    bits, integers = found.bits[order], found.integers[order]
+    values = (
+        np.where(integers, bits.astype(np.float64), bits.view(np.float64)) if has_real else bits
+    )
+    mask = np.zeros(len(main), dtype=bool)
+    mask[found.positions] = True
+    return pc.replace_with_mask(main.cast(target), pa.array(mask), pa.array(values, type=target))
+
+
+def _all_exact(main: pa.Array, kept_integers: np.ndarray) -> bool:
+    """Whether a double holds every integer of the column exactly."""
+    if len(kept_integers) and np.abs(kept_integers.astype(np.float64)).max() > _EXACT:
+        # np.abs(-2**63) overflows as int64; float64 rounds, but only beyond 2**53
+        return False
+    if not pa.types.is_integer(main.type) or main.null_count == len(main):
+        return True
+    bounds = pc.min_max(main)
+    return bool(bounds["min"].as_py() >= -_EXACT and bounds["max"].as_py() <= _EXACT)
+
+
+def _kept_by_column(read: _Read, count: int) -> dict[int, _Kept]:
+    """The kept values of each column, at the positions of their rows in the result."""
+    if not read.fixed and not read.variable:
+        return {}
+    # dbnb_row() numbered each row that had a value kept; rows SQLite computed and then
+    # dropped (past a LIMIT, say) are not in the result, nor are their values.
+    rows = read.table.column(count).combine_chunks()
+    where = np.flatnonzero(rows.is_valid().to_numpy(zero_copy_only=False))
+    numbers = rows.drop_null().to_numpy(zero_copy_only=False)
+    order = np.argsort(numbers, kind="stable")
+    ordered = numbers[order]
+
+    def positions_of(row_numbers: np.ndarray) -> np.ndarray:
+        if not len(ordered):
+            return np.full(len(row_numbers), -1)
+        index = np.searchsorted(ordered, row_numbers).clip(max=len(ordered) - 1)
+        return np.where(ordered[index] == row_numbers, where[order[index]], -1)
+
+    fixed = np.frombuffer(read.fixed, dtype=_FIXED)
+    fixed_at = positions_of(fixed["row"])
+    others: dict[int, list[tuple[int, Any]]] = {}
+    offset = 0
+    variable = read.variable
+    while offset < len(variable):
+        row, column, kind, length = _VARIABLE.unpack_from(variable, offset)
+        offset += _VARIABLE.size
+        raw = variable[offset : offset + length]
+        offset += length
+        (position,) = positions_of(np.array([row], dtype=np.int64)).tolist()
+        if position >= 0:
+            others.setdefault(column, []).append((position, _text(raw) if kind == TEXT else raw))
+    kept = {}
+    for column in {*np.unique(fixed["column"][fixed_at >= 0]).tolist(), *others}:
+        mine = (fixed["column"] == column) & (fixed_at >= 0)
+        kept[column] = _Kept(
+            fixed_at[mine],
+            fixed["type"][mine] == INTEGER,
+            fixed["value"][mine],
+            others.get(column, []),
+        )
+    return kept
+
+
+def _text(raw: bytes) -> str | _NotUtf8:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return _NotUtf8(raw)
+
+
+def _is_utf8(chunked: pa.ChunkedArray) -> bool:
+    try:
+        chunked.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _first_not_utf8(chunked: pa.ChunkedArray, index: int) -> tuple[int, int, bytes]:
+    for position, raw in enumerate(chunked.cast(pa.binary()).to_pylist()):
+        if raw is not None and isinstance(_text(raw), _NotUtf8):
+            return position, index, raw
+    raise AssertionError("Arrow found text that is not UTF-8, Python none")
+
+
+# --- Ctrl-C and timeouts -----------------------------------------------------------------
 
 
 def interruptible(

@@ -1,5 +1,6 @@
 """The columnar (ADBC) read path on SQLite files: the guarded path's frames exactly,
-whatever the storage classes; Ctrl-C stops the engine; its connections only read."""
+whatever the storage classes, each statement run once; Ctrl-C stops the engine; its
+connections only read."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ import signal
 import sqlite3
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import adbc_driver_manager
+import adbc_driver_manager.dbapi
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from sqlalchemy import event
 
 import dbnb
 from dbnb import arrow, arrow_sqlite
@@ -46,39 +55,97 @@ def fill(db: dbnb.Database, values: list[object]) -> None:
         connection.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
 
 
+@contextmanager
+def runs(db: dbnb.Database) -> Iterator[Any]:
+    """Count the runs of statements marked by ``runs(...).mark(sql)`` while the block
+    runs, on both paths: each statement the columnar path has ADBC's driver execute with
+    the mark in its text (preparing one is no run, nor is describing it: dbnb_describe
+    gets it as a string and only prepares it, see test_describing_a_statement_never_runs_it),
+    and each statement SQLite itself reports starting on a guarded connection (sqlite3's
+    trace callback)."""
+
+    class Runs:
+        def __init__(self) -> None:
+            self.marker = f"/* run {uuid.uuid4().hex} */"
+            self.seen: list[str] = []
+
+        def mark(self, sql: str) -> str:
+            return f"{self.marker} {sql}"
+
+        def note(self, path: str, text: object) -> None:
+            described = isinstance(text, str) and text.startswith("SELECT dbnb_describe(")
+            if isinstance(text, str) and self.marker in text and not described:
+                self.seen.append(path)
+
+    counted = Runs()
+    execute = adbc_driver_manager.dbapi.Cursor.execute
+
+    def spied(self: Any, operation: Any, parameters: Any = None) -> Any:
+        counted.note("columnar", operation)
+        return execute(self, operation, parameters)
+
+    def traced(dbapi_connection: sqlite3.Connection, *_: object) -> None:
+        dbapi_connection.set_trace_callback(lambda text: counted.note("guarded", text))
+
+    def untraced(dbapi_connection: sqlite3.Connection, *_: object) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(db.engine, "checkout", traced)
+    event.listen(db.engine, "checkin", untraced)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(adbc_driver_manager.dbapi.Cursor, "execute", spied)
+            yield counted
+    finally:
+        event.remove(db.engine, "checkout", traced)
+        event.remove(db.engine, "checkin", untraced)
+
+
 def both_paths(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch, sql: str, params=None
 ) -> tuple[pd.DataFrame, bool]:
-    """The frame of each path, checked equal; and whether the columnar path served it."""
+    """The frame of each path, checked equal; and whether the columnar path served it,
+    running the statement once (and the guarded path not at all)."""
     served = db._arrow.served
-    fast = db.query(sql, params)
+    with runs(db) as counted:
+        fast = db.query(counted.mark(sql), params)
     took_fast = db._arrow.served == served + 1
+    assert counted.seen == (["columnar"] if took_fast else ["guarded"])
     with monkeypatch.context() as patch:
         patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
         slow = db.query(sql, params)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert list(fast.dtypes) == list(slow.dtypes)
+    for index in range(fast.shape[1]):  # exactly: 1 stays an int beside 'a', not 1.0
+        fast_types = [type(value) for value in fast.iloc[:, index].tolist()]
+        assert fast_types == [type(value) for value in slow.iloc[:, index].tolist()], index
     return fast, took_fast
 
 
-# Each column's values, and whether the columnar path may serve them (it must not
-# where the driver would turn a value into another class).
+# Each column's values. The driver alone would turn some into another class (1 into
+# '1', 2.5 into '2.500000e+00', 2**60 + 1 into a double): dbnb keeps those aside.
 COLUMNS = {
-    "integers": ([1, 2, None, 2**62], True),
-    "reals": ([1.5, None, -0.0, float("inf")], True),
-    "integers and reals": ([1, 2.5, None, 3], True),
-    "text": (["a", None, "é 🎉", ""], True),
-    "blobs": ([b"\x00x", None, b""], True),
-    "all NULL": ([None, None], True),
-    "no rows": ([], True),
-    "integer among text": (["a", 1, "b"], False),
-    "text among integers": ([1, "a"], False),
-    "integer among text, after 2000 rows": (["a"] * 2000 + [1], False),
-    "real among text, after 2000 rows": (["a"] * 2000 + [2.5], False),
-    "blob among text": (["a", b"b"], False),
-    "text among blobs": ([b"b", "a"], False),
-    "integer among blobs": ([b"b", 1], False),
-    "integer beyond 2**53 among reals": ([0.5, 2**60], False),
+    "integers": [1, 2, None, 2**62],
+    "reals": [1.5, None, -0.0, float("inf")],
+    "integers and reals": [1, 2.5, None, 3],
+    "reals and integers": [2.5, 1, None, 3],
+    "text": ["a", None, "é 🎉", ""],
+    "blobs": [b"\x00x", None, b""],
+    "all NULL": [None, None],
+    "no rows": [],
+    "integer among text": ["a", 1, "b"],
+    "text among integers": [1, "a"],
+    "integer among text, after 2000 rows": ["a"] * 2000 + [1],
+    "real among text, after 2000 rows": ["a"] * 2000 + [2.5],
+    "reals of 17 digits among text": ["a", 0.1 + 0.2, 1 / 3, -1e-300],
+    "blob among text": ["a", b"b"],
+    "text among blobs": [b"b", "a"],
+    "integer among blobs": [b"b", 1],
+    "integer beyond 2**53 among reals": [0.5, 2**60 + 1],
+    "reals after an integer beyond 2**53": [2**60 + 1, 0.5],
+    "integer 2**53 among reals": [0.5, 2**53, -(2**53)],
+    "integers among reals, then text": [0.5, 2**60 + 1, 7, "x", None, b"y"],
+    "every class": [None, 1, 2.5, "a", b"b", 2**63 - 1, -(2**63)],
 }
 
 
@@ -86,22 +153,122 @@ COLUMNS = {
 def test_every_mix_of_storage_classes_reads_as_the_guarded_path_reads_it(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    values, columnar = COLUMNS[kind]
+    values = COLUMNS[kind]
     fill(db, values)
     frame, took_fast = both_paths(db, monkeypatch, "SELECT v FROM t ORDER BY i")
-    assert took_fast == columnar
+    assert took_fast
     assert len(frame) == len(values)
 
 
-def test_text_that_is_not_utf8_takes_the_guarded_path(
+def test_each_read_runs_its_statement_once(db: dbnb.Database) -> None:
+    # Before: a column-name probe, the read, and for a mixed column a second read on
+    # the guarded path; counted by the driver's and by SQLite's own account.
+    fill(db, [1, "a", 2.5, b"b", 2**60 + 1])
+    for sql in ("SELECT v FROM t ORDER BY i", "SELECT i FROM t", "SELECT v FROM t LIMIT 0"):
+        with runs(db) as counted:
+            db.query(counted.mark(sql))
+        assert counted.seen == ["columnar"], sql
+
+
+def test_describing_a_statement_never_runs_it(db: dbnb.Database) -> None:
+    # Run, this would fail at its first step; described, it only tells its columns.
+    fill(db, [1])
+    sql = "SELECT abs(-9223372036854775807 - v) AS a, v FROM t"
+    db.query("SELECT 1 AS one")  # opens the pool
+    with db._arrow._checkout() as connection, connection.cursor() as cursor:
+        described = arrow_sqlite._describe(cursor, sql)
+        assert (described.names, described.declared) == (["a", "v"], [None, None])
+        with pytest.raises(adbc_driver_manager.Error, match="integer overflow"):
+            cursor.execute(sql)
+            cursor.fetch_arrow_table()
+
+
+def test_sorted_grouped_and_limited_results_keep_their_values(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with sqlite3.connect(db.engine.url.database) as connection:
-        connection.execute("INSERT INTO t VALUES (1, CAST(x'ff' AS TEXT))")
-    served = db._arrow.served
-    with pytest.raises(dbnb.QueryError):  # the guarded path's own error
-        db.query("SELECT v FROM t")
-    assert db._arrow.served == served
+    fill(db, ["a", 1, 2.5, "b", b"c", 4, None, 2**60 + 1, "d", 7.25] * 30)
+    for sql in (
+        "SELECT i, v FROM t ORDER BY (i * 7) % 11, i",
+        "SELECT v FROM t ORDER BY (i * 7) % 11 DESC, i LIMIT 9",
+        "SELECT DISTINCT v FROM t ORDER BY i % 3, v",
+        "SELECT i % 4 AS k, max(v) AS top, min(v) AS bottom FROM t GROUP BY k ORDER BY -k",
+        "SELECT v FROM t UNION ALL SELECT i FROM t ORDER BY 1",
+    ):
+        _, took_fast = both_paths(db, monkeypatch, sql)
+        assert took_fast, sql
+
+
+def test_kept_values_find_their_rows_in_any_order() -> None:
+    # SQLite may compute a row's values before it sorts the rows, and drop rows past a
+    # LIMIT after computing them (this SQLite computes them as it hands them over, but
+    # nothing promises that): dbnb_row() numbers the rows as computed, in any order.
+    described = arrow_sqlite._Described(["v"], [None])
+    table = pa.table(
+        {"v": pa.array([None, 5, None, 7], pa.int64()), "row": pa.array([9, None, 2, None])}
+    )
+    kept = np.array(
+        [
+            (2, 0, arrow_sqlite.REAL, 0),
+            (4, 0, arrow_sqlite.REAL, 0),
+            (9, 0, arrow_sqlite.INTEGER, 1),
+        ],
+        dtype=arrow_sqlite._FIXED,
+    )
+    kept["value"][:2] = np.array([2.5, 99.0]).view(np.int64)  # row 4 was dropped after
+    text = b"x"
+    variable = arrow_sqlite._VARIABLE.pack(4, 0, arrow_sqlite.TEXT, len(text)) + text
+    frame = arrow_sqlite._to_frame(arrow_sqlite._Read(described, table, kept.tobytes(), variable))
+    assert frame["v"].tolist() == [1, 5, 2.5, 7]
+    assert str(frame["v"].dtype) == "double[pyarrow]"
+
+
+def test_text_that_is_not_utf8_fails_as_on_the_guarded_path(
+    db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for values in ([1, 2, "\udcff"], ["a", 1, "\udcff"], ["\udcff"]):
+        fill(db, [])
+        with sqlite3.connect(db.engine.url.database) as connection:
+            for i, value in enumerate(values):
+                if value == "\udcff":  # not UTF-8: SQLite takes it as TEXT all the same
+                    connection.execute("INSERT INTO t VALUES (?, CAST(x'ff' AS TEXT))", [i])
+                else:
+                    connection.execute("INSERT INTO t VALUES (?, ?)", [i, value])
+        errors = []
+        for guarded in (False, True):
+            with monkeypatch.context() as patch:
+                if guarded:
+                    patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+                served = db._arrow.served
+                with runs(db) as counted, pytest.raises(dbnb.QueryError) as error:
+                    db.query(counted.mark("SELECT i, v FROM t ORDER BY i"))
+                assert counted.seen == ["guarded" if guarded else "columnar"]
+                assert db._arrow.served == served
+                errors.append(str(error.value))
+        assert errors[0] == errors[1]
+        assert "Could not decode to UTF-8 column 'v'" in errors[0]
+
+
+def test_a_statement_that_fails_as_it_runs_is_not_run_again(db: dbnb.Database) -> None:
+    fill(db, [1, 2])
+    sql = "SELECT abs(-9223372036854775807 - i) AS a FROM t ORDER BY i"
+    with runs(db) as counted, pytest.raises(dbnb.QueryError, match=r"^file: integer overflow$"):
+        db.query(counted.mark(sql))
+    assert counted.seen == ["columnar"]
+    history = dbnb.history()
+    assert history["error"].iloc[-1] == "integer overflow"  # SQLite's words, as guarded runs are
+
+
+def test_a_statement_sqlite_will_not_prepare_takes_the_guarded_path_unrun(
+    db: dbnb.Database,
+) -> None:
+    for sql, error in (
+        ("SELECT nothing FROM t", dbnb.QueryError),
+        ("SELECT * FROM nowhere", dbnb.QueryError),
+        ("SELECT dbnb_kept(0) AS stolen", dbnb.QueryError),  # dbnb's own: guarded, unknown
+    ):
+        with runs(db) as counted, pytest.raises(error):
+            db.query(counted.mark(sql))
+        assert counted.seen == [], sql  # neither path ran it: SQLite refused to prepare it
 
 
 QUERIES = {
@@ -113,7 +280,8 @@ QUERIES = {
     "window": "SELECT i, sum(i) OVER (ORDER BY i) AS running FROM t ORDER BY i",
     "values": "VALUES (1, 'a'), (2, 'b')",
     "names that need quoting": 'SELECT i AS "a ""quoted"" name", v AS "count(*)" FROM t',
-    "a column named like the marker": "SELECT i AS dbnb_classes_0, v FROM t ORDER BY i",
+    "columns named as dbnb names its own": "SELECT i AS c1, v AS c0, i AS dbnb_row FROM t",
+    "a comment at the end": "SELECT i FROM t ORDER BY i -- the end",
     "bound parameters": "SELECT i, v FROM t WHERE i >= :low AND v = :v ORDER BY i",
 }
 
@@ -129,28 +297,27 @@ def test_query_shapes_are_equal_on_both_paths(
         assert frame["i"].tolist() == list(range(9, -1, -1))
 
 
-def test_more_columns_than_one_classes_call_packs(
+def test_many_columns_each_keep_their_own_classes(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 30 columns: two dbnb_classes() calls; the 25th holds text among integers.
+    # 30 columns; the 25th holds text among integers, the 29th integers among reals.
     columns = [f"{n} AS c{n}" for n in range(30)]
     columns[25] = "CASE WHEN i = 1 THEN 'x' ELSE i END AS c25"
-    fill(db, [None, None])
-    sql = f"SELECT {', '.join(columns)} FROM t ORDER BY i"
-    _, took_fast = both_paths(db, monkeypatch, sql)
-    assert not took_fast
-    columns[25] = "i AS c25"
+    columns[29] = "CASE WHEN i = 0 THEN 0.5 ELSE i END AS c29"
+    fill(db, [None, None, None])
     frame, took_fast = both_paths(db, monkeypatch, f"SELECT {', '.join(columns)} FROM t")
     assert took_fast
-    assert frame.shape == (2, 30)
+    assert frame.shape == (3, 30)
+    assert frame["c25"].tolist() == [0, "x", 2]
+    assert frame["c29"].tolist() == [0.5, 1.0, 2.0]
 
 
-def test_duplicate_column_names_take_the_guarded_path(
+def test_repeated_column_names_read_as_they_are(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frame, took_fast = both_paths(db, monkeypatch, "SELECT 1 AS a, 'x' AS a")
-    assert not took_fast
-    assert list(frame.columns) == ["a", "a"]
+    frame, took_fast = both_paths(db, monkeypatch, "SELECT 1 AS a, 'x' AS a, 2.5 AS \"a:1\"")
+    assert took_fast
+    assert list(frame.columns) == ["a", "a", "a:1"]
 
 
 def test_ctrl_c_stops_the_engine_before_it_returns(

@@ -47,7 +47,7 @@ def still_running(database: dbnb.Database, backend: str) -> int:
         return 0
     frame = database.query(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' "
-        "AND state = 'active' AND pid <> pg_backend_pid()"
+        "AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()"
     )
     return int(frame["n"].iloc[0])
 
