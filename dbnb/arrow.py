@@ -3,18 +3,24 @@ that only ever read.
 
 ADBC's PostgreSQL driver hands results over as Arrow record batches (a binary
 COPY underneath), which become Arrow-backed pandas columns without a Python
-object per value. The rules of the guarded SQLAlchemy path hold here too:
+object per value. The path is chosen before a statement runs, never after:
 
-- **Pooled**: each ``Database`` keeps its own ``QueuePool`` of ADBC connections,
-  sized by the connection's ``pool_size``/``max_overflow``/``pool_timeout``/
-  ``pool_recycle``, pinged on checkout on PostgreSQL (``pool_pre_ping``), closed by
-  ``Database.close()``.
+- **Described first**: the statement is described on a pooled connection
+  (parsed, its result columns named and typed, nothing executed); it runs here
+  only if every column has a rule (``arrow_columns.layout``), else the caller
+  runs it on the guarded path. Once it ran here, its error is final: Ctrl-C,
+  a statement_timeout (kept on the client, the statement cancelled when it
+  passes), a read-only refusal, a lost connection or the server's message,
+  worded as on the guarded path. No statement ever runs twice.
+- **Pooled within the connection's budget**: each ``Database`` keeps a
+  ``QueuePool`` of ADBC connections whose server connections count against
+  the one ``ConnectionBudget`` of the name (``dbnb.budget``); the describe is
+  also the checkout's ping.
 - **Read-only, enforced by the database**: connections are opened with
   ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
   so every statement runs in a read-only transaction, whose snapshot the
-  checkout's ping (else the parse of the caller's statement) takes before
-  anything in the caller's statement runs (after that the
-  server refuses ``SET TRANSACTION READ WRITE`` and
+  describe takes before anything in the caller's statement runs (after that
+  the server refuses ``SET TRANSACTION READ WRITE`` and
   ``set_config('transaction_read_only', ...)``). Every transaction is rolled
   back, which also undoes whatever a query set. Only one statement that starts
   as a query (``params.to_positional``) is ever sent, so transaction control
@@ -24,17 +30,12 @@ object per value. The rules of the guarded SQLAlchemy path hold here too:
 - **Same dtypes**: the Arrow types are normalised to the documented table
   (``frames.py``); JSON, UUID and unconstrained numerics become Python objects.
 
-Whatever cannot be proven to take this path exactly (another dialect, a
-``select()``, a type outside the table, a value psycopg would bind
-differently, max_rows in force, an error from the driver) returns ``None``
-and the caller runs the guarded path, which gives the same frame or the
-canonical error. Ctrl-C, a lost connection and a statement_timeout (kept on
-the client here, the statement cancelled when it passes) are final, as there.
 A connection that saw an error is thrown away, never pooled again.
 
 SQLite files are read through ADBC's SQLite driver as ``arrow_sqlite`` explains
-(a SQLite extension of dbnb's own makes Ctrl-C stop the engine and proves each
-column's storage classes); in-memory databases stay on the guarded path.
+(a SQLite extension of dbnb's own describes the statement without running it,
+makes Ctrl-C stop the engine, and keeps aside every value the driver would
+convert); in-memory databases stay on the guarded path.
 """
 
 from __future__ import annotations
