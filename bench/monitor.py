@@ -19,8 +19,9 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy import text
 
-from dbnb import monitor, readonly
+from dbnb import monitor
 from dbnb.config import url_connection
+from dbnb.engine import readonly
 
 PG = os.environ.get("DBNB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

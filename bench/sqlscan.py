@@ -19,7 +19,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from dbnb import params, sqlscan, sqltext
+from dbnb.sql import params, sqlscan, sqltext
 
 STATEMENTS = {
     "short": "SELECT id, name FROM items WHERE id = :id AND region = :region",

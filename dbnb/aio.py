@@ -33,14 +33,17 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import binds, drivers, failures, frames, limits, monitor, readonly, remedies
-from dbnb.budget import ConnectionBudget
+from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engines import engine_arguments, install_guards
+from dbnb.engine import drivers, limits, readonly, remedies
+from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.engines import engine_arguments, install_guards
 from dbnb.errors import (
     ConfigError,
     DbnbError,
 )
+from dbnb.read import failures, frames
+from dbnb.sql import binds
 
 if TYPE_CHECKING:
     from dbnb.database import Database

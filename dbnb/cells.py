@@ -17,9 +17,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import CursorResult
 
-from dbnb import binds, failures, frames, monitor, remedies, sqltext
+from dbnb import monitor
 from dbnb.database import Database
+from dbnb.engine import remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
+from dbnb.read import failures, frames
+from dbnb.sql import binds, sqltext
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbnb import remedies
 from dbnb.config import CONFIG_ENV
+from dbnb.engine import remedies
 from dbnb.errors import DbnbError, one_line
 from dbnb.health import CONNECT_TIMEOUT
 

@@ -15,17 +15,20 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 from sqlmodel import Session
 
-from dbnb import arrow, arrow_columns, binds, failures, frames, limits, monitor, parquet, readonly
 from dbnb import health as health_
-from dbnb import progress as progress_
-from dbnb.budget import ConnectionBudget
+from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engines import create_engine
+from dbnb.engine import limits, readonly
+from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.engines import create_engine
 from dbnb.errors import (
     DbnbError,
     ReadOnlyError,
     one_line,
 )
+from dbnb.read import arrow, arrow_columns, failures, frames, parquet
+from dbnb.read import progress as progress_
+from dbnb.sql import binds
 from dbnb.write import Mode, resolve, write_rows
 
 if TYPE_CHECKING:

@@ -126,7 +126,7 @@ def check_named(
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
-    from dbnb import engines
+    from dbnb.engine import engines
 
     config = db.config
     mask = _masker(config.url.password)
@@ -144,7 +144,8 @@ def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
 def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], str]) -> Health:
     from sqlalchemy import exc
 
-    from dbnb import monitor, readonly
+    from dbnb import monitor
+    from dbnb.engine import readonly
 
     try:
         connection = engine.connect()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from dbnb import readonly
 from dbnb.database import Database
+from dbnb.engine import readonly
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.registry import connect
 

@@ -22,7 +22,8 @@ from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb import arrow, testing
+from dbnb import testing
+from dbnb.read import arrow
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
 BACKENDS = ["sqlite", "postgresql"]

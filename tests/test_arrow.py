@@ -16,7 +16,7 @@ from sqlmodel import select
 
 import dbnb
 from bench import standard
-from dbnb import arrow, arrow_columns
+from dbnb.read import arrow, arrow_columns
 from tests.fixtures import PG_ADMIN, Item, rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import event
 
 import dbnb
-from dbnb import arrow, arrow_sqlite
+from dbnb.read import arrow, arrow_sqlite
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 import dbnb
-from dbnb import binds
+from dbnb.sql import binds
 from tests.magic_fixtures import db as run
 
 READINGS = Table(

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb import arrow, arrow_sqlite, sqlite_describe
+from dbnb.read import arrow, arrow_sqlite, sqlite_describe
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -355,7 +355,7 @@ def test_a_value_its_declared_type_cannot_hold_is_kept(
 
 
 def frames_dtype(declared: str) -> Any:
-    from dbnb import frames
+    from dbnb.read import frames
 
     found = frames.sqlite_declared(declared)
     assert found is not None
@@ -511,7 +511,7 @@ EDGES = {
 def test_whole_columns_convert_as_each_value_would(declared: str) -> None:
     # The ADBC path converts a column of one storage class at once; each value must come
     # out as the per-value conversion (the guarded path's) makes it, or be left to it.
-    from dbnb import frames
+    from dbnb.read import frames
 
     found = frames.sqlite_declared(declared)
     assert found is not None

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 import dbnb
-from dbnb import engines, health
+from dbnb import health
+from dbnb.engine import engines
 from tests.fixtures import SECRET
 
 SERVER_NAMES = {"sqlite": "SQLite ", "postgresql": "PostgreSQL "}

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import monitor, progress
+from dbnb import monitor
+from dbnb.read import progress
 from tests.fixtures import SECRET, config_text
 
 PARAMETER_VALUE = "param-value-Kx7-never-logged"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbnb.params import Positional, to_positional
+from dbnb.sql.params import Positional, to_positional
 
 CONVERTED = [
     ("SELECT :a, :b, :a", "SELECT $1, $2, $1", ("a", "b")),

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbnb import readonly, sqlscan, sqltext
-from dbnb.params import to_positional
+from dbnb.engine import readonly
+from dbnb.sql import sqlscan, sqltext
+from dbnb.sql.params import to_positional
 
 DIALECTS = ["postgresql", "sqlite"]
 

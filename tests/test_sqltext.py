@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dbnb
-from dbnb import sqltext
+from dbnb.sql import sqltext
 
 
 def test_split_at_semicolons_that_are_code_only() -> None:

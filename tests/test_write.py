@@ -15,7 +15,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uniqu
 from sqlmodel import Field, SQLModel, select
 
 import dbnb
-from dbnb import validate
+from dbnb.write import validate
 from tests.fixtures import PG_ADMIN, Item, rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]

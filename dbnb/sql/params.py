@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from dbnb import sqlscan
+from dbnb.sql import sqlscan
 
 Dialect = Literal["postgresql", "sqlite"]
 

@@ -56,9 +56,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb import frames
-from dbnb.arrow_columns import TimedOut
-from dbnb.params import Positional
+from dbnb.read import frames
+from dbnb.read.arrow_columns import TimedOut
+from dbnb.sql.params import Positional
 
 T = TypeVar("T")
 

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import frames, monitor, remedies
+from dbnb import monitor
+from dbnb.engine import remedies
 from dbnb.errors import DbnbError, QueryError, RowLimitError, one_line
+from dbnb.read import frames
 
 
 def translate(

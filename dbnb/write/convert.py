@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from sqlalchemy import Column
 from sqlalchemy import types as sqltypes
 
-from dbnb.columns import Spec, json_encoder, plain, type_name
 from dbnb.errors import ValidationError
+from dbnb.write.columns import Spec, json_encoder, plain, type_name
 
 _INT_RANGES = {16: (-(2**15), 2**15 - 1), 32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
 

@@ -47,8 +47,8 @@ import pyarrow as pa
 from pandas.api.extensions import ExtensionArray
 from sqlalchemy.sql import Executable
 
-from dbnb import sqltext
 from dbnb.errors import ParameterError
+from dbnb.sql import sqltext
 
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
 # What psycopg adapts without a look at its adapters.

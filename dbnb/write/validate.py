@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Column, Table
 
-from dbnb.columns import Spec, has_default, plain, python_default, spec_for
-from dbnb.convert import ColumnConversion
 from dbnb.errors import ValidationError
+from dbnb.write.columns import Spec, has_default, plain, python_default, spec_for
+from dbnb.write.convert import ColumnConversion
 
 
 @dataclass

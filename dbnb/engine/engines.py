@@ -13,9 +13,10 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
-from dbnb import limits, monitor, readonly
-from dbnb.budget import ConnectionBudget
+from dbnb import monitor
 from dbnb.config import ConnectionConfig
+from dbnb.engine import limits, readonly
+from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import ConfigError
 
 log = logging.getLogger("dbnb")

@@ -21,8 +21,8 @@ from sqlalchemy import MetaData, Table, UniqueConstraint, exc, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 
-from dbnb import bulk, validate
 from dbnb.errors import DbnbError, ValidationError
+from dbnb.write import bulk, validate
 
 if TYPE_CHECKING:
     from dbnb.database import Database

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
-from dbnb import sqlite_describe
+from dbnb.read import sqlite_describe
 
 # Marker: keep the column as Python objects.
 OBJECT = pa.null()

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb import frames
+from dbnb.read import frames
 
 _PG_TYPE = b"POSTGRESQL:type"
 _PG_TYPMOD = b"POSTGRESQL:typmod"

@@ -35,8 +35,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from dbnb import drivers, remedies, sqlscan
+from dbnb.engine import drivers, remedies
 from dbnb.errors import ReadOnlyError
+from dbnb.sql import sqlscan
 
 WRITE_OPTION = "dbnb_write"
 

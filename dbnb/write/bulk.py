@@ -41,9 +41,9 @@ from pgpq import ArrowToPostgresBinaryEncoder, encoders, schema
 from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
-from dbnb.columns import unwrap
 from dbnb.errors import ValidationError, WriteError
-from dbnb.validate import Checked
+from dbnb.write.columns import unwrap
+from dbnb.write.validate import Checked
 
 BATCH_ROWS = 20_000
 # Show the bar only for writes that last longer than this (seconds).

@@ -54,8 +54,12 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
-from dbnb import arrow_sqlite, engines, frames, limits, readonly
-from dbnb.arrow_columns import (
+from dbnb.config import ConnectionConfig
+from dbnb.engine import engines, limits, readonly
+from dbnb.engine.budget import ConnectionBudget
+from dbnb.errors import PoolTimeoutError, QueryError
+from dbnb.read import arrow_sqlite, frames
+from dbnb.read.arrow_columns import (
     Column,
     OutOfRange,
     TimedOut,
@@ -64,11 +68,8 @@ from dbnb.arrow_columns import (
     normalise,
     read_converting,
 )
-from dbnb.arrow_sqlite import Unfaithful
-from dbnb.budget import ConnectionBudget
-from dbnb.config import ConnectionConfig
-from dbnb.errors import PoolTimeoutError, QueryError
-from dbnb.params import Dialect, Positional, Unbindable, bind_batch, to_positional
+from dbnb.read.arrow_sqlite import Unfaithful
+from dbnb.sql.params import Dialect, Positional, Unbindable, bind_batch, to_positional
 
 # --- connections ----------------------------------------------------------------------
 

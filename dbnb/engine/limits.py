@@ -30,8 +30,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from dbnb import drivers, remedies
 from dbnb.config import ConnectionConfig
+from dbnb.engine import drivers, remedies
 from dbnb.errors import QueryTimeoutError
 
 TIMEOUT_OPTION = "dbnb_timeout"

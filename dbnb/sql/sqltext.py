@@ -37,8 +37,8 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.sql.compiler import BIND_PARAMS_ESC
 
-from dbnb import sqlscan
-from dbnb.sqlscan import Token
+from dbnb.sql import sqlscan
+from dbnb.sql.sqlscan import Token
 
 # What SQLAlchemy's text() takes for a placeholder, and the escaped colons its compiler
 # turns back into colons (sqlalchemy.sql.elements.TextClause, sqlalchemy.sql.compiler).

@@ -1,0 +1,1 @@
+"""Engines and their guards: pools within one budget, read-only, limits, remedies."""

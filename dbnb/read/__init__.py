@@ -1,0 +1,1 @@
+"""Reading: result rows and Arrow batches into typed DataFrames, the columnar path."""

@@ -1,0 +1,1 @@
+"""SQL text: one scanner, statements, placeholders and the values bound to them."""
