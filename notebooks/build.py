@@ -36,7 +36,7 @@ default connection `local` is a SQLite file: no server needed. Load the magics:"
     ("code", "%db"),
     (
         "md",
-        """`make demo` fills a `shield` table in this same file. Run it here too, so
+        """`make demo` fills a `demo_shield` table in this same file. Run it here too, so
 this notebook starts from the same place wherever it runs:""",
     ),
     ("code", "from dbnb import demo\n\ndemo.main()"),
