@@ -30,6 +30,8 @@ lint: install
 	$(VENV)/bin/ruff format --check dbnb tests bench
 	$(VENV)/bin/mypy dbnb
 
-# The notebooks run too: nbval executes each and compares its outputs with the saved ones.
+# The notebooks run too: build.py --check fails when a saved notebook is not what
+# notebooks/build.py writes, and nbval executes each and compares its outputs with the saved ones.
 test: lint
+	$(PY) notebooks/build.py --check
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg

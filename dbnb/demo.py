@@ -1,8 +1,15 @@
 """The demo that `make demo` runs: a sample database on the embedded SQLite default.
 
-It creates `shield` from a SQLModel class in a write session, queries it
-through a pooled read-only session with a bound parameter, and shows that a
-write through the read-only path is refused by SQLite itself.
+It creates `demo_shield` from a SQLModel class, adds its sample rows in a write
+session, queries the table through a pooled read-only session with a bound
+parameter, and shows that a write through the read-only path is refused by
+SQLite itself.
+
+The demo keeps to a table of its own, so it never meets the user's tables (the
+README's `Shield` example makes a `shield` table in the same file), and it
+only adds the sample rows that are missing: rows the user added or changed stay
+as they are, and running it again changes nothing. A `demo_shield` table of
+another shape is refused with one line, before anything is written.
 """
 
 from __future__ import annotations
@@ -11,12 +18,16 @@ import sys
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlmodel import Field, SQLModel, col, delete, select
+from sqlmodel import Field, SQLModel, col, select
 
 import dbnb
+from dbnb import inspect
+
+TABLE = "demo_shield"
 
 
-class Shield(SQLModel, table=True):
+class DemoShield(SQLModel, table=True):
+    __tablename__ = TABLE
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=50, unique=True)
     defense_rating: int
@@ -25,35 +36,45 @@ class Shield(SQLModel, table=True):
 
 
 SAMPLE = [
-    Shield(
+    DemoShield(
         name="Dragon Scale",
         defense_rating=95,
         enchanted=True,
         forged_at=datetime(2021, 3, 1, 9, 30, tzinfo=UTC),
     ),
-    Shield(
+    DemoShield(
         name="Oak Buckler",
         defense_rating=20,
         enchanted=False,
         forged_at=datetime(2023, 7, 14, 17, 5, tzinfo=UTC),
     ),
-    Shield(name="Tower Shield", defense_rating=70, enchanted=None, forged_at=None),
+    DemoShield(name="Tower Shield", defense_rating=70, enchanted=None, forged_at=None),
 ]
 
 
-def main(connection: str | None = None) -> int:
-    db = dbnb.connect(connection)
-    print(f"connection: {db!r}")
-
+def prepare(db: dbnb.Database) -> None:
+    """Create the demo's table if it is missing and add the sample rows it lacks."""
+    if TABLE in set(inspect.tables(db)["table"]):
+        found = list(inspect.describe(db, TABLE)["column"])
+        missing = [name for name in DemoShield.model_fields if name not in found]
+        if missing:
+            raise dbnb.DbnbError(
+                f"{db.name}: table {TABLE!r} exists with other columns ({', '.join(found)}; "
+                f"the demo needs {', '.join(missing)} too); drop it, or run the demo on "
+                "another connection: dbnb demo NAME"
+            )
+    db.create_tables(DemoShield)
     with db.session(write=True) as session:
-        SQLModel.metadata.create_all(
-            session.connection(), tables=[SQLModel.metadata.tables["shield"]]
+        present = set(session.exec(select(DemoShield.name)).all())
+        session.add_all(
+            DemoShield.model_validate(shield) for shield in SAMPLE if shield.name not in present
         )
-        session.execute(delete(Shield))
-        session.add_all(Shield.model_validate(shield) for shield in SAMPLE)
 
+
+def show(db: dbnb.Database) -> None:
+    """Read the table back, typed, and watch the read-only path refuse a write."""
     frame = db.query(
-        "SELECT name, defense_rating, enchanted FROM shield WHERE defense_rating >= :minimum "
+        f"SELECT name, defense_rating, enchanted FROM {TABLE} WHERE defense_rating >= :minimum "
         "ORDER BY defense_rating DESC",
         {"minimum": 50},
     )
@@ -61,16 +82,28 @@ def main(connection: str | None = None) -> int:
         print(frame, end="\n\n")
 
     # A select() of the model keeps its declared types, even on SQLite.
-    typed = db.query(select(Shield).order_by(col(Shield.forged_at)))
+    typed = db.query(select(DemoShield).order_by(col(DemoShield.forged_at)))
     print(typed.dtypes, end="\n\n")
 
     try:
-        db.query("DELETE FROM shield")
+        db.query(f"DELETE FROM {TABLE}")
     except dbnb.ReadOnlyError as error:
         print(f"refused, as it should be: {error}")
-    remaining = db.query("SELECT count(*) AS shields FROM shield")["shields"].iloc[0]
+    remaining = db.query(f"SELECT count(*) AS shields FROM {TABLE}")["shields"].iloc[0]
     print(f"shields still there: {remaining}")
-    dbnb.close_all()
+
+
+def main(connection: str | None = None) -> int:
+    try:
+        db = dbnb.connect(connection)
+        print(f"connection: {db!r}")
+        prepare(db)
+        show(db)
+    except dbnb.DbnbError as error:
+        print(f"dbnb: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        dbnb.close_all()
     return 0
 
 

@@ -112,6 +112,9 @@ class DbMagics(Magics):
         %%db [NAME] [-o VAR] [--write]
         SELECT ... WHERE region = :region
 
+        A `# comment` may end the %%db line and a %db line that is not SQL
+        (`%db use warehouse  # the replica`); in a line query, write SQL's `-- comment`.
+
         A cell may hold several statements; the result of the last one that
         returns rows is shown. `:name` is bound from the notebook variable
         `name` as a parameter, never pasted into the SQL. Without --write,
@@ -128,6 +131,9 @@ class DbMagics(Magics):
         options, rest = _split_options(line)
         args = parse_argstring(self.db, " ".join(options))
         words = rest.split()
+        if not words or words[0].startswith("#") or words[0].lower() in self._subcommands:
+            rest = _without_comment(rest)  # not SQL: `# ...` is a comment here
+            words = rest.split()
         if not words:
             if options:
                 raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
@@ -140,7 +146,7 @@ class DbMagics(Magics):
         return self._query(self._database(), rest, out=args.out, write=args.write)
 
     def _cell(self, line: str, cell: str) -> Any:
-        args = parse_argstring(self.db, line)
+        args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
         if len(args.words) > 1:
             raise UsageError(
                 f"%%db takes one connection name, got {' '.join(args.words)!r}; "
@@ -300,6 +306,27 @@ def _split_options(line: str) -> tuple[list[str], str]:
             continue
         return options, line[match.start() :].strip()
     return options, ""
+
+
+def _without_comment(words: str) -> str:
+    """``words`` up to a ``#`` that starts a word outside quotes, as a shell reads a comment.
+
+    Only for what on a ``%db``/``%%db`` line is not SQL: options, a connection name,
+    a subcommand and its arguments (``%db use warehouse  # the replica``). A line
+    query is SQL to its end and is never cut: in PostgreSQL ``#`` is an operator
+    (``5 # 3``, ``doc #>> '{a,b}'``), so stripping it would change the query; SQL's
+    own ``-- ...`` is the comment there.
+    """
+    quote: str | None = None
+    for index, char in enumerate(words):
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or words[index - 1].isspace()):
+            return words[:index].rstrip()
+    return words
 
 
 def _summary(result: cells.CellResult) -> str:

@@ -2,17 +2,29 @@
 
     .venv/bin/python notebooks/build.py            # every notebook
     .venv/bin/python notebooks/build.py 03         # the ones whose name starts with 03
+    .venv/bin/python notebooks/build.py --check    # exit 1 if a saved notebook differs
 
-`make test` executes the saved notebooks with nbval and compares their outputs,
-so run this after changing a notebook (or dbnb's output) and commit the result.
-Cells tagged `raises-exception` show an error on purpose.
+`make test` runs `--check`, and executes the saved notebooks with nbval, which
+compares their outputs; so run this after changing a notebook (or dbnb's output)
+and commit the result. Cells tagged `raises-exception` show an error on purpose.
+
+`--check` runs each notebook as building it would, writes nothing, and compares
+the result with the file: the cells, their ids, sources and tags exactly, and
+their outputs as nbval compares them (streams of one name joined, tracebacks,
+execution counts, images and metadata left out, `sanitize.cfg` applied to both
+sides), since timings and paths differ from run to run.
 """
 
 from __future__ import annotations
 
+import argparse
+import configparser
 import os
+import re
 import sys
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
@@ -21,7 +33,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 ERROR = "raises-exception"
 
-NOTEBOOKS: dict[str, list[tuple[str, str] | tuple[str, str, str]]] = {}
+# A notebook's cells: (kind, source) or (kind, source, tag); kind is "md" or "code".
+Cells = list[tuple[str, str] | tuple[str, str, str]]
+NOTEBOOKS: dict[str, Cells] = {}
 
 NOTEBOOKS["01_quick_start"] = [
     (
@@ -36,7 +50,7 @@ default connection `local` is a SQLite file: no server needed. Load the magics:"
     ("code", "%db"),
     (
         "md",
-        """`make demo` fills a `shield` table in this same file. Run it here too, so
+        """`make demo` fills a `demo_shield` table in this same file. Run it here too, so
 this notebook starts from the same place wherever it runs:""",
     ),
     ("code", "from dbnb import demo\n\ndemo.main()"),
@@ -380,7 +394,8 @@ scratch = dbnb.sql_engine("postgres", write=True)
 ]
 
 
-def build(name: str, cells: list[tuple[str, str] | tuple[str, str, str]]) -> Path:
+def run(name: str, cells: Cells) -> nbformat.NotebookNode:
+    """The notebook ``name``, run top to bottom, with its outputs."""
     notebook = new_notebook()
     notebook.metadata["kernelspec"] = {
         "name": "python3",
@@ -398,15 +413,135 @@ def build(name: str, cells: list[tuple[str, str] | tuple[str, str, str]]) -> Pat
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
     ).execute()
-    path = HERE / f"{name}.ipynb"
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids: diffs show only real changes
-    nbformat.write(notebook, path)
+    return notebook
+
+
+def build(name: str, cells: Cells) -> Path:
+    path = HERE / f"{name}.ipynb"
+    nbformat.write(run(name, cells), path)
     return path
 
 
+# --- --check ------------------------------------------------------------------------
+
+# What nbval leaves out of a comparison (nbval/plugin.py, IPyNbFile.skip_compare).
+NOT_COMPARED = {
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "image/png",
+    "image/jpeg",
+    "application/vnd.jupyter.widget-view+json",
+}
+
+
+def sanitizers(path: Path = HERE / "sanitize.cfg") -> list[tuple[str, str]]:
+    """The (regex, replacement) pairs of nbval's sanitize file, in order."""
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding="utf-8")
+    return [(parser[section]["regex"], parser[section]["replace"]) for section in parser.sections()]
+
+
+def comparable(outputs: list[Any], patterns: list[tuple[str, str]]) -> dict[str, list[Any]]:
+    """A cell's outputs as nbval compares them: by stream name or MIME type, sanitized."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for regex, replace in patterns:
+                value = re.sub(regex, replace, value)
+        return value
+
+    streams: dict[str, str] = {}
+    found: dict[str, list[Any]] = defaultdict(list)
+    for output in outputs:
+        if output["output_type"] == "stream":  # nbval joins the streams of one name
+            streams[output["name"]] = streams.get(output["name"], "") + output["text"]
+            continue
+        for key, value in output.items():
+            if key == "data":
+                for mime, shown in value.items():
+                    if mime not in NOT_COMPARED:
+                        found[mime].append(clean(shown))
+            elif key not in NOT_COMPARED:
+                found[key].append(clean(value))
+    for stream, text in streams.items():
+        found[stream].append(clean(text))
+    return dict(found)
+
+
+def differences(
+    built: nbformat.NotebookNode, saved: nbformat.NotebookNode, patterns: list[tuple[str, str]]
+) -> list[str]:
+    """How ``saved`` differs from ``built``, one line each; none when they agree."""
+    found = []
+    if built.metadata.get("kernelspec") != saved.metadata.get("kernelspec"):
+        found.append("the kernelspec differs")
+    if len(built.cells) != len(saved.cells):
+        found.append(f"{len(saved.cells)} cells, build.py writes {len(built.cells)}")
+    for index, (new, old) in enumerate(zip(built.cells, saved.cells, strict=False)):
+        where = f"cell {index} ({old.get('id')})"
+        for key in ("cell_type", "id", "source"):
+            if new.get(key) != old.get(key):
+                found.append(f"{where}: its {key} differs")
+        if new.metadata.get("tags") != old.metadata.get("tags"):
+            found.append(f"{where}: its tags differ")
+        outputs = [comparable(cell.get("outputs", []), patterns) for cell in (new, old)]
+        if outputs[0] != outputs[1]:
+            found.append(f"{where}: its outputs differ")
+    return found
+
+
+def check(names: list[str]) -> int:
+    """Run the notebooks and compare them with the files; 1 when one differs or is missing."""
+    patterns = sanitizers()
+    failed = False
+    for name in names:
+        path = HERE / f"{name}.ipynb"
+        if not path.is_file():
+            print(f"{path.name}: missing; build.py writes it", file=sys.stderr)
+            failed = True
+            continue
+        found = differences(run(name, NOTEBOOKS[name]), nbformat.read(path, as_version=4), patterns)
+        for line in found:
+            print(f"{path.name}: {line}", file=sys.stderr)
+        failed = failed or bool(found)
+        print(f"{path.name}: {'differs' if found else 'as build.py writes it'}")
+    if failed:
+        print("rebuild: .venv/bin/python notebooks/build.py, then commit", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "prefixes", nargs="*", metavar="PREFIX", help="only the notebooks whose name starts so"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a saved notebook differs from what build.py writes",
+    )
+    args = parser.parse_args(argv)
+    names = [
+        name
+        for name in NOTEBOOKS
+        if not args.prefixes or any(name.startswith(prefix) for prefix in args.prefixes)
+    ]
+    if args.check:
+        written = {HERE / f"{name}.ipynb" for name in NOTEBOOKS}
+        strays = [] if args.prefixes else sorted(set(HERE.glob("*.ipynb")) - written)
+        for stray in strays:  # a notebook build.py does not write is drift too
+            print(f"{stray.name}: not written by build.py", file=sys.stderr)
+        return max(check(names), 1 if strays else 0)
+    for name in names:
+        print("wrote", build(name, NOTEBOOKS[name]))
+    return 0
+
+
 if __name__ == "__main__":
-    wanted = sys.argv[1:]
-    for name, cells in NOTEBOOKS.items():
-        if not wanted or any(name.startswith(prefix) for prefix in wanted):
-            print("wrote", build(name, cells))
+    sys.exit(main())

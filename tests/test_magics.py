@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb.magics import DbMagics, _user_errors
+from dbnb.magics import DbMagics, _user_errors, _without_comment
 from tests.fixtures import SECRET, config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 
@@ -288,6 +288,40 @@ def test_bad_options_are_usage_errors(ip: InteractiveShell) -> None:
         run(ip, "describe")
     with pytest.raises(UsageError, match="no SQL to run"):
         run(ip, "sqlite", "-- nothing\n")
+
+
+def test_a_trailing_comment_ends_a_line_that_is_not_sql(
+    ip: InteractiveShell, db: dbnb.Database
+) -> None:
+    # As a notebook runs them: IPython hands the magic the whole line, comment included.
+    cell = f"""
+%db use {db.name}                 # choose the current connection
+%db tables   #the tables
+listed = %db   # list connections
+"""
+    assert ip.run_cell(cell).success
+    listed = ip.user_ns["listed"]
+    assert listed.loc[listed["current"] == "*", "connection"].tolist() == [db.name]
+    frame = run(ip, f"{db.name} -o recent   # a cell on a named connection", "SELECT 1 AS n")
+    assert ip.user_ns["recent"] is frame
+    run(ip, f"{db.name} --write  # one transaction", "DELETE FROM items WHERE id = 1")
+    assert rows(db) == [(2, "two"), (3, "three")]
+    assert list(run(ip, "describe items  # its columns")["column"]) == ["id", "name"]
+    with pytest.raises(UsageError, match="options need SQL"):
+        run(ip, "-o out  # nothing to run")
+    # Only a `#` that starts a word, outside quotes, starts a comment.
+    with pytest.raises(UsageError, match="unknown connection 'a#b'"):
+        run(ip, "use a#b")
+    quoted = """x --csv "no #1.csv" 'a #b'"""
+    assert _without_comment(f"{quoted}  # a comment") == quoted
+
+
+def test_a_line_query_is_sql_to_its_end(ip: InteractiveShell, db: dbnb.Database) -> None:
+    run(ip, f"use {db.name}")
+    frame = run(ip, "SELECT '# kept' AS t, 1 AS n  -- SQL's own comment")
+    assert frame.to_dict("records") == [{"t": "# kept", "n": 1}]
+    if db.name == "postgresql":  # `#` is PostgreSQL's XOR operator: never cut off
+        assert run(ip, "SELECT 5 # 3 AS x")["x"].tolist() == [6]
 
 
 def test_user_errors_print_one_line_without_traceback(

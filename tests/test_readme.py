@@ -1,0 +1,681 @@
+"""The README runs as written: every fenced block of README.md is executed or checked.
+
+Each block is claimed by one kind of check, by its fence's language:
+
+- ```python: executed in a fresh namespace, in a temp project folder whose
+  ``etc/infra.yaml`` is the README's own config (the "Connections" block) plus
+  the entries of the project's ``etc/infra.yaml`` it lacks (``postgres``,
+  ``replica``). Its PostgreSQL connections point at a throwaway database on the
+  test server, seeded with the ``orders`` and ``events`` tables that the
+  snippets read as a warehouse's; the variables the YAML needs (``${VAR}``) are
+  set. Top-level ``await`` runs, as in a notebook cell. A block that starts
+  with ``# tests/NAME.py`` is a test file of the user's: it runs under pytest,
+  with the README's ```ini settings.
+- ``` with no language: a notebook, run cell by cell (a blank line ends a
+  cell) in a real IPython shell. A line commented ``# SomeError: ...`` must
+  raise that error, and ends its cell.
+- ```yaml: read by dbnb's own loaders (connections, ``pgserver:``,
+  ``migrations:``); a fragment of ``databases:`` entries (indented; ``...``
+  stands for the entry's keys in the "Connections" block) is loaded with them
+  and each of its connections runs a query.
+- ```sh: make targets exist (``make -n``), ``dbnb`` command lines parse with
+  the CLI's parser and their command has ``--help``, scripts exist and parse
+  ``--help``. Nothing long runs.
+- ```ini: pytest settings of dbnb's plugin, run with the test file they serve.
+- ```text: not code. The error tree is checked against dbnb's classes, the
+  ValidationError sample is reproduced, listed paths must exist.
+
+A failure names the README line of its block (``README.md:LINE``), and a python
+block's traceback shows README.md and its lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import configparser
+import inspect
+import itertools
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pytest
+import yaml
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.terminal.interactiveshell import TerminalInteractiveShell
+from IPython.testing.globalipapp import start_ipython
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import dbnb
+from dbnb import cli, demo, migrate, pgserver_config, testing
+from tests.fixtures import PG_ADMIN, readme_config
+from tests.test_bad_input import BAD_INPUTS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced block of the README."""
+
+    line: int  # of its opening fence, counted from 1
+    language: str
+    text: str  # without the fence's own indentation
+    section: str  # the heading above it
+
+    @property
+    def where(self) -> str:
+        return f"README.md:{self.line}"
+
+
+FENCE = re.compile(r"^(?P<indent> *)```(?P<language>[\w-]*)\s*$")
+
+
+def readme_blocks() -> list[Block]:
+    found: list[Block] = []
+    lines = README.read_text(encoding="utf-8").splitlines()
+    section, index = "", 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("#"):
+            section = line.lstrip("#").strip()
+        opening = FENCE.match(line)
+        if opening is None:
+            index += 1
+            continue
+        indent, start = opening["indent"], index
+        index += 1
+        body = []
+        while lines[index].strip() != "```":
+            body.append(lines[index].removeprefix(indent))
+            index += 1
+        found.append(Block(start + 1, opening["language"], "\n".join(body) + "\n", section))
+        index += 1
+    return found
+
+
+BLOCKS = readme_blocks()
+
+
+def blocks(language: str, claim: Callable[[Block], bool] = lambda block: True) -> list[Block]:
+    return [block for block in BLOCKS if block.language == language and claim(block)]
+
+
+def is_test_file(block: Block) -> bool:
+    return re.match(r"# tests/\S+\.py\n", block.text) is not None
+
+
+PYTHON = blocks("python", lambda block: not is_test_file(block))
+TEST_FILES = blocks("python", is_test_file)
+NOTEBOOK = blocks("")
+YAML = blocks("yaml")
+SH = blocks("sh")
+INI = blocks("ini")
+TEXT = blocks("text")
+
+
+def ids(found: list[Block]) -> list[str]:
+    return [block.where for block in found]
+
+
+def test_every_block_is_run_or_checked() -> None:
+    claimed = PYTHON + TEST_FILES + NOTEBOOK + YAML + SH + INI + TEXT
+    unclaimed = [f"{block.where} ```{block.language}" for block in BLOCKS if block not in claimed]
+    assert not unclaimed, "fence each block as python, yaml, sh, ini or text (or none: notebook)"
+    for block in NOTEBOOK:  # an unlabelled block is a notebook: it has magics
+        assert re.search(r"^%", block.text, re.MULTILINE), f"{block.where}: label it ```text"
+    for kind in (PYTHON, NOTEBOOK, YAML, SH, TEST_FILES, INI, TEXT):
+        assert kind  # the README has each kind
+
+
+# --- the project the blocks run in --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> Iterator[str]:
+    """A throwaway PostgreSQL database with the tables the README reads as a warehouse's."""
+    with ExitStack() as stack:
+        try:
+            name = stack.enter_context(testing.throwaway_pg_database(PG_ADMIN, "dbnb_readme"))
+        except dbnb.DbnbError as error:
+            if os.environ.get("CI"):
+                pytest.fail(str(error))
+            pytest.skip(str(error))
+        url = testing.database_url(PG_ADMIN, name).replace("postgresql+psycopg", "postgresql")
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(
+                "CREATE TABLE orders (id serial PRIMARY KEY, region text NOT NULL,"
+                " total double precision NOT NULL);"
+                "INSERT INTO orders (region, total)"
+                " VALUES ('EU', 120.5), ('US', 80), ('EU', 42.25);"
+                "CREATE TABLE events (id serial PRIMARY KEY, day date NOT NULL,"
+                " kind text NOT NULL);"
+                "INSERT INTO events (day, kind) SELECT date '2024-05-01' + n % 3, 'click'"
+                " FROM generate_series(1, 10) AS n"
+            )
+        yield name
+
+
+def point_at(entry: dict[str, Any], database: str) -> None:
+    """A PostgreSQL entry of a config, pointed at ``database`` on the test server."""
+    server = make_url(PG_ADMIN)
+    if entry.get("type") == "postgresql":
+        entry.update(host=server.host, port=server.port or 5432, database=database)
+        entry["user"] = server.username
+    elif str(entry.get("url", "")).startswith("postgresql"):
+        entry["url"] = server.set(drivername="postgresql", database=database).render_as_string(
+            hide_password=False
+        )
+
+
+def project_config(database: str) -> dict[str, Any]:
+    """The README's config, with the project's own entries it lacks, on the test server."""
+    config: dict[str, Any] = yaml.safe_load(readme_config())
+    own = yaml.safe_load((ROOT / "etc" / "infra.yaml").read_text(encoding="utf-8"))
+    for name, entry in own["databases"].items():
+        config["databases"].setdefault(name, entry)
+    for entry in config["databases"].values():
+        point_at(entry, database)
+    return config
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str) -> Path:
+    """A project folder, the current one, whose etc/infra.yaml is the README's config."""
+    folder = tmp_path / "project"
+    (folder / "etc").mkdir(parents=True)
+    config = project_config(warehouse)
+    (folder / "etc" / "infra.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    every_yaml = "".join(block.text for block in YAML)
+    for variable in set(re.findall(r"\$\{(\w+)\}", every_yaml)):  # no default: must be set
+        monkeypatch.setenv(variable, "set-by-test_readme")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+# --- python -------------------------------------------------------------------------
+
+
+RUNS = itertools.count()
+
+
+def run_python(block: Block, then: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Run a python block as a new module; ``then`` sees its namespace."""
+    # A module of its own, each time: SQLAlchemy warns when a module declares a class twice.
+    namespace: dict[str, Any] = {"__name__": f"readme_{block.line}_{next(RUNS)}"}
+    source = "\n" * block.line + block.text  # tracebacks show README.md's own line numbers
+    code = compile(source, str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    tables = set(SQLModel.metadata.tables)
+    try:
+        if code.co_flags & inspect.CO_COROUTINE:  # top-level await, as in a notebook cell
+            asyncio.run(eval(code, namespace))
+        else:
+            exec(code, namespace)
+        if then is not None:
+            then(namespace)
+    except Exception as error:
+        raise AssertionError(f"{block.where}: {type(error).__name__}: {error}") from error
+    finally:
+        # Each block declares its models afresh, as a new notebook would.
+        for name in set(SQLModel.metadata.tables) - tables:
+            SQLModel.metadata.remove(SQLModel.metadata.tables[name])
+
+
+@pytest.mark.parametrize("block", PYTHON, ids=ids(PYTHON))
+def test_python_block_runs(block: Block, project: Path) -> None:
+    run_python(block)
+
+
+def writing_block() -> Block:
+    (found,) = [block for block in PYTHON if block.section.startswith("Writing")]
+    return found
+
+
+def check_validation_sample(sample: Block) -> None:
+    """The ValidationError the README shows is the one the Writing block's model raises."""
+
+    def write_a_long_name(namespace: dict[str, Any]) -> None:
+        names = ["Buckler"] * 13 + ["x" * 41]  # row 13 breaks the model's max_length=40
+        frame = pd.DataFrame({"name": names, "defense_rating": range(14)})
+        with pytest.raises(dbnb.ValidationError) as caught:
+            namespace["db"].write(frame, namespace["Shield"])
+        assert str(caught.value) == sample.text.strip(), sample.where
+
+    run_python(writing_block(), then=write_a_long_name)
+
+
+def test_the_demo_runs_after_the_readme_and_again(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_python(writing_block())  # the README's own `shield` table, with the user's rows
+    local = dbnb.connect("local")
+    shields = "SELECT name, defense_rating FROM shield ORDER BY name"
+    before = local.query(shields)
+    capsys.readouterr()
+    for _ in range(2):
+        assert demo.main("local") == 0
+        shown = capsys.readouterr()
+        assert "shields still there: 3" in shown.out, shown
+        assert shown.err == ""
+    pd.testing.assert_frame_equal(local.query(shields), before)  # the user's rows, untouched
+    with local.session(write=True) as session:  # a row of the user's in the demo's table
+        session.execute(text(f"INSERT INTO {demo.TABLE} (name, defense_rating) VALUES ('Mine', 1)"))
+    assert demo.main("local") == 0
+    assert "shields still there: 4" in capsys.readouterr().out
+
+
+# --- a test file of the user's, with the README's pytest settings -------------------
+
+APP = {
+    "myapp/__init__.py": "",
+    "myapp/models.py": """
+from sqlmodel import Field, SQLModel
+
+
+class Note(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    body: str
+""",
+    "myapp/notes.py": """
+from myapp.models import Note
+
+
+def save_note(session, body):
+    session.add(Note(body=body))
+    session.commit()
+""",
+}
+
+
+@pytest.mark.parametrize("block", TEST_FILES, ids=ids(TEST_FILES))
+def test_test_file_passes_with_the_plugin_settings(block: Block, project: Path) -> None:
+    (settings,) = [ini for ini in INI if ini.section == block.section]
+    path = re.match(r"# (tests/\S+\.py)\n", block.text)
+    assert path is not None
+    files = {"pytest.ini": settings.text, path[1]: block.text, **APP}
+    for name, content in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(content)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path[1]],
+        cwd=project,
+        env={**environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    passed = len(re.findall(r"^def test_", block.text, re.MULTILINE))
+    shown = f"{block.where} with {settings.where}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, shown
+    assert f"{passed} passed" in done.stdout, shown
+
+
+@pytest.mark.parametrize("block", INI, ids=ids(INI))
+def test_ini_block_sets_the_plugin(block: Block) -> None:
+    parser = configparser.ConfigParser()
+    parser.read_string(block.text)
+    assert set(parser["pytest"]) <= set(testing._SETTINGS), block.where
+    assert any(ini.section == block.section for ini in TEST_FILES), (
+        f"{block.where}: no test file in its section runs with it"
+    )
+
+
+# --- notebooks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    line: int
+    source: str
+    raises: str | None  # the name of the error this cell must raise
+
+
+RAISES = re.compile(r"#\s*(\w+(?:Error|Exception)):")
+
+
+def notebook_cells(block: Block) -> list[Cell]:
+    """The cells of a notebook block: a blank line ends one, and so does a line that raises."""
+    cells: list[Cell] = []
+    lines: list[tuple[int, str]] = []
+
+    def end(raises: str | None = None) -> None:
+        if lines:
+            cells.append(Cell(lines[0][0], "\n".join(line for _, line in lines), raises))
+            lines.clear()
+
+    for number, line in enumerate(block.text.splitlines(), start=block.line + 1):
+        if not line.strip():
+            end()
+            continue
+        lines.append((number, line))
+        marked = RAISES.search(line)
+        if marked and not lines[0][1].startswith("%%"):
+            end(marked[1])
+    end()
+    return cells
+
+
+@pytest.fixture
+def shell(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    """The real test shell, with no dbnb loaded yet: the block loads it; all undone after."""
+    monkeypatch.setenv("PLOOMBER_STATS_ENABLED", "false")  # jupysql's usage statistics: off
+    start_ipython()
+    ip = TerminalInteractiveShell.instance()
+    loaded = ip.extension_manager.loaded
+    if "dbnb" in loaded:  # the block loads it itself, as a new notebook would
+        ip.run_line_magic("unload_ext", "dbnb")
+    before = set(ip.user_ns)
+    yield ip
+    if "sql" in loaded:
+        from sql.connection import ConnectionManager
+
+        ConnectionManager.close_all()
+        ip.run_line_magic("config", "SqlMagic.autocommit = True")
+    if "dbnb" in loaded:
+        ip.run_line_magic("unload_ext", "dbnb")
+    ip.config.pop("DbMagics", None)
+    for name in set(ip.user_ns) - before:
+        del ip.user_ns[name]
+
+
+@pytest.mark.parametrize("block", NOTEBOOK, ids=ids(NOTEBOOK))
+def test_notebook_block_runs_in_ipython(block: Block, shell: InteractiveShell) -> None:
+    for cell in notebook_cells(block):
+        result = shell.run_cell(cell.source)
+        error = result.error_before_exec or result.error_in_exec
+        if cell.raises is None:
+            assert error is None, f"README.md:{cell.line}: {type(error).__name__}: {error}"
+        else:
+            kinds = {kind.__name__ for kind in type(error).__mro__} if error else set()
+            assert cell.raises in kinds, f"README.md:{cell.line}: {cell.raises} expected: {error!r}"
+
+
+def test_a_notebook_cell_ends_at_a_blank_line_or_an_error() -> None:
+    block = Block(
+        10, "", "%db\nx = 1\n\n%%db a\nSELECT 1  # QueryError: no\n\n%db x  # E2Error: y\nz\n", ""
+    )
+    assert notebook_cells(block) == [
+        Cell(11, "%db\nx = 1", None),
+        Cell(14, "%%db a\nSELECT 1  # QueryError: no", None),
+        Cell(17, "%db x  # E2Error: y", "E2Error"),
+        Cell(18, "z", None),
+    ]
+
+
+# --- yaml ---------------------------------------------------------------------------
+
+
+def fragment_config(block: Block, database: str) -> dict[str, Any]:
+    """A fragment of `databases:` entries as a whole config; `...` is the entry's README keys."""
+    elided = re.search(r"^\s*\.\.\.\s*$", block.text, re.MULTILINE) is not None
+    entries = yaml.safe_load(
+        "databases:\n" + re.sub(r"^\s*\.\.\.\s*\n", "", block.text, flags=re.MULTILINE)
+    )["databases"]
+    known = project_config(database)["databases"]
+    for name, entry in entries.items():
+        if elided:
+            assert name in known, f"{block.where}: '...' but no entry {name!r} to take keys from"
+            entries[name] = {**known[name], **entry}
+        point_at(entries[name], database)
+    return {"databases": entries}
+
+
+@pytest.mark.parametrize("block", YAML, ids=ids(YAML))
+def test_yaml_block_is_a_config_dbnb_reads(block: Block, project: Path, warehouse: str) -> None:
+    path = project / "etc" / "infra.yaml"
+    fragment = block.text.startswith(" ")
+    if fragment:
+        path.write_text(yaml.safe_dump(fragment_config(block, warehouse), sort_keys=False))
+    else:
+        path.write_text(block.text)
+    document = yaml.safe_load(path.read_text())
+    sections = {"default", "databases", "pgserver", "migrations"}
+    assert set(document) <= sections, f"{block.where}: sections dbnb does not read"
+    config = dbnb.load_config(path)
+    problems = {name: str(config.problem(name)) for name in config.problems}
+    assert not problems, f"{block.where}: {problems}"
+    assert list(config.names) == list(document.get("databases") or {})
+    if "pgserver" in document:
+        server = pgserver_config.parse_pgserver(path.read_text(), path=path)
+        assert server is not None
+        assert server.name == document["pgserver"]["name"], block.where
+    if "migrations" in document:
+        settings = migrate.read_settings(config)
+        assert settings.models == document["migrations"]["models"], block.where
+    if fragment:  # a connection of its own: it answers
+        registry = dbnb.Registry(config)
+        try:
+            for name in config.names:
+                assert registry.connect(name).query("SELECT 1 AS one")["one"].tolist() == [1]
+        finally:
+            registry.close()
+
+
+# --- sh -----------------------------------------------------------------------------
+
+
+def command_lines(block: Block) -> list[tuple[int, list[str]]]:
+    """Each command of a sh block, with its line: continuations joined, comments dropped."""
+    found: list[tuple[int, list[str]]] = []
+    pending, start = "", 0
+    for number, line in enumerate(block.text.splitlines(), start=block.line + 1):
+        start = start or number
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        words = shlex.split(pending + line, comments=True)
+        if words:
+            found.append((start, words))
+        pending, start = "", 0
+    return found
+
+
+def alternatives(words: list[str]) -> list[list[str]]:
+    """`dbnb server start|stop|status` is three command lines."""
+    for index, word in enumerate(words):
+        if re.fullmatch(r"\w+(\|\w+)+", word):
+            return [
+                line
+                for choice in word.split("|")
+                for line in alternatives([*words[:index], choice, *words[index + 1 :]])
+            ]
+    return [words]
+
+
+def check_make(where: str, targets: list[str]) -> None:
+    for target in targets:
+        done = subprocess.run(
+            ["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, f"{where}: make {target}: {done.stderr.strip()}"
+
+
+def check_dbnb(where: str, words: list[str]) -> None:
+    assert shutil.which("dbnb", path=Path(sys.executable).parent), "the dbnb script"
+    for argv in alternatives(words):
+        parser = cli.build_parser()
+        with redirect_stdout(StringIO()) as shown:
+            try:
+                parser.parse_args(argv[1:])
+            except SystemExit as exit_:
+                raise AssertionError(f"{where}: {shlex.join(argv)} does not parse") from exit_
+            with pytest.raises(SystemExit) as helped:
+                parser.parse_args([argv[1], "--help"])
+        assert helped.value.code == 0, where
+        assert "example:" in shown.getvalue(), where
+
+
+def check_script(where: str, words: list[str]) -> None:
+    script = ROOT / words[1]
+    assert script.is_file(), f"{where}: no {words[1]}"
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{where}: {words[1]} --help: {done.stderr.strip()}"
+
+
+@pytest.mark.parametrize("block", SH, ids=ids(SH))
+def test_sh_block_commands_exist(block: Block) -> None:
+    for line, words in command_lines(block):
+        where = f"README.md:{line}"
+        if words[0] == "make":
+            check_make(where, words[1:])
+        elif words[0] == "dbnb":
+            check_dbnb(where, words)
+        elif words[0] == ".venv/bin/python":  # the project's interpreter: this one
+            check_script(where, words)
+        else:
+            pytest.fail(f"{where}: {words[0]}: a command this test does not know")
+
+
+# --- text ---------------------------------------------------------------------------
+
+
+def error_subclasses(kind: type[Exception]) -> Iterator[type[Exception]]:
+    for sub in kind.__subclasses__():
+        yield sub
+        yield from error_subclasses(sub)
+
+
+def check_error_tree(block: Block) -> None:
+    """Each class of the tree exists in dbnb, under its parent; every error is drawn."""
+    drawn: list[str] = []
+    parents: list[type[Exception]] = []
+    for line in block.text.splitlines():
+        match = re.match(r"(?P<branch>[ │├└─]*)(?P<name>\w+)", line)
+        assert match is not None, f"{block.where}: {line!r}"
+        depth = len(match["branch"]) // 5
+        kind = getattr(dbnb, match["name"], None)
+        assert isinstance(kind, type), f"{block.where}: dbnb.{match['name']} does not exist"
+        if depth:
+            assert parents[depth - 1] in kind.__bases__, f"{block.where}: {match['name']}'s parent"
+        parents[depth:] = [kind]
+        drawn.append(match["name"])
+    assert drawn[0] == "DbnbError"
+    assert sorted(drawn[1:]) == sorted(kind.__name__ for kind in error_subclasses(dbnb.DbnbError))
+
+
+def check_paths(block: Block) -> None:
+    for line in block.text.splitlines():
+        path = line.split()[0]
+        assert (ROOT / path).exists(), f"{block.where}: {path} does not exist"
+
+
+def check_layout(block: Block) -> None:
+    """The Layout section: layers under headings, every listed path real, and every
+    module of the package listed."""
+    listed = set()
+    for line in block.text.splitlines():
+        if re.match(r"[\w.-]+/", line):
+            path = line.split()[0]
+            assert (ROOT / path).exists(), f"{block.where}: {path} does not exist"
+            listed.add(path)
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "dbnb").rglob("*.py")
+        # A template copied into projects is no module of dbnb's; a sub-package's
+        # __init__ that only names it is its heading.
+        if "migrate_template" not in path.parts
+        and not (path.name == "__init__.py" and len(path.read_text().splitlines()) <= 1)
+    }
+    missing = sorted(modules - listed)
+    assert not missing, f"{block.where}: the Layout does not list {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("block", TEXT, ids=ids(TEXT))
+def test_text_block_is_true(block: Block, project: Path) -> None:
+    if block.text.startswith("DbnbError\n"):
+        check_error_tree(block)
+    elif block.text.startswith("table '"):
+        check_validation_sample(block)
+    elif all(re.match(r"[\w.-]+/", line) for line in block.text.splitlines()):
+        check_paths(block)
+    elif block.text.startswith("dbnb/__init__.py"):
+        check_layout(block)
+    else:
+        pytest.fail(f"{block.where}: a text block this test does not know how to check")
+
+
+# --- the table of bad inputs --------------------------------------------------------
+
+
+def bad_input_rows() -> list[tuple[str, str, str]]:
+    """(bad input, error, message) of each row of the README's "Bad input" table."""
+    section = README.read_text(encoding="utf-8").split("### Bad input", 1)[1].split("\n#", 1)[0]
+    found = []
+    for line in section.splitlines():
+        cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] != "bad input":
+            found.append((cells[0], cells[1], cells[2]))
+    return found
+
+
+def named_backend(message: str) -> list[str]:
+    """The kind of database a row's message names (by connection), else both kinds."""
+    named = re.match(r"(\w+): ", message) or re.search(r"connection '(\w+)'", message)
+    entries = yaml.safe_load(readme_config())["databases"]
+    if named is None or named[1] not in entries:  # a config case's own connection `a`
+        return ["sqlite", "postgresql"]
+    entry = entries[named[1]]
+    return [entry.get("type") or make_url(entry["url"]).get_backend_name()]
+
+
+ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"  # as test_bad_input's
+
+
+def test_bad_input_table_shows_what_dbnb_prints(tmp_path: Path, warehouse: str) -> None:
+    config = tmp_path / "etc" / "infra.yaml"
+    config.parent.mkdir()
+    connections = project_config(warehouse)["databases"]
+    kinds = {"sqlite": "local", "postgresql": "warehouse"}
+    connections = {name: connections[name] for name in kinds.values()}
+    connections["warehouse"].pop("readonly")  # the cases fill `items` through it first
+    config.write_text(yaml.safe_dump({"databases": connections}))
+    registry = dbnb.Registry(dbnb.load_config(config, environ={"WAREHOUSE_PASSWORD": "x"}))
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    rows = bad_input_rows()
+    assert [row[0] for row in rows] == list(BAD_INPUTS)
+    try:
+        for name, error, message in rows:
+            pattern = ".*".join(re.escape(part) for part in message.split("..."))
+            for backend in named_backend(message):
+                db = registry.connect(kinds[backend])
+                with db.session(write=True) as session:
+                    session.execute(text("DROP TABLE IF EXISTS items"))
+                    session.execute(text(ITEMS))
+                    session.execute(
+                        text("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'x')")
+                    )
+                case = BAD_INPUTS[name][0]
+                with pytest.raises(dbnb.DbnbError) as caught:
+                    case(db, cases)
+                # The cases' names stand for the README's: their config file for the
+                # user's etc/infra.yaml, their unset variable for X.
+                shown = str(caught.value).replace(f"{cases}/bad.yaml", "etc/infra.yaml")
+                shown = shown.replace(f"{cases}/", "").replace("NOT_SET_ANYWHERE", "X")
+                assert type(caught.value).__name__ == error, (name, backend, caught.value)
+                assert re.fullmatch(pattern, shown, re.DOTALL), (name, backend, shown)
+    finally:
+        registry.close()
