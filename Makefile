@@ -29,6 +29,7 @@ lint: install
 	$(VENV)/bin/ruff check dbnb tests bench
 	$(VENV)/bin/ruff format --check dbnb tests bench
 	$(VENV)/bin/mypy dbnb
+	$(VENV)/bin/lint-imports
 
 # The notebooks run too: build.py --check fails when a saved notebook is not what
 # notebooks/build.py writes, and nbval executes each and compares its outputs with the saved ones.

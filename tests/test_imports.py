@@ -95,3 +95,20 @@ def test_public_names_and_submodules_arrive_on_first_use() -> None:
 def test_no_such_attribute_is_an_attribute_error() -> None:
     assert not hasattr(dbnb, "no_such_name")
     assert not hasattr(dbnb, "__wrapped__")  # what inspect.unwrap and doctest ask
+
+
+def test_no_module_of_dbnb_imports_itself_back() -> None:
+    # The layers contract (pyproject.toml, run by `make test`) fixes the direction
+    # between layers; within a layer, no two modules may need each other either.
+    import itertools
+
+    import grimp
+
+    graph = grimp.build_graph("dbnb", exclude_type_checking_imports=True)
+    assert graph.find_shortest_chain("dbnb.database", "dbnb.sql.sqlscan")  # a real graph
+    cycles = [
+        (a, b)
+        for a, b in itertools.combinations(sorted(graph.modules), 2)
+        if graph.find_shortest_chain(a, b) and graph.find_shortest_chain(b, a)
+    ]
+    assert cycles == []
