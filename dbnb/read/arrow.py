@@ -155,7 +155,9 @@ class ArrowReader:
                     lambda: self._budget.open_with("columnar", self._connect),
                     **self._budget.pool_options(),
                     recycle=-1 if recycle is None else recycle,
-                    reset_on_return="rollback",
+                    # _checkout rolls back itself (and throws away what failed):
+                    # a second rollback by the pool would be one more round trip.
+                    reset_on_return=None,
                 )
                 self._budget.attach(self._pool, "columnar")
             return self._pool
@@ -191,20 +193,23 @@ class ArrowReader:
         for attempt in (1, 2):
             try:
                 with self._checkout() as connection:
-                    columns = self._describe(connection, plan)
-                    yield _Checkout(connection, columns)
+                    columns, schema = self._describe(connection, plan)
+                    yield _Checkout(connection, columns, schema)
                     return
             except _Lost:
                 if attempt == 2:
                     raise Unsupported("ADBC connections keep failing") from None
 
-    def _describe(self, connection: PoolProxiedConnection, plan: _Plan) -> _Layout:
+    def _describe(
+        self, connection: PoolProxiedConnection, plan: _Plan
+    ) -> tuple[_Layout, pa.Schema | None]:
         """The rule for each result column of ``plan`` on PostgreSQL, learnt without
-        running it; ``None`` when the columnar path cannot give the guarded path's
-        frame (a type outside the table, or a statement the server will not
-        prepare: the guarded path then runs it, once, and gives its message)."""
+        running it, and the schema described; ``None`` rules when the columnar path
+        cannot give the guarded path's frame (a type outside the table, or a
+        statement the server will not prepare: the guarded path then runs it, once,
+        and gives its message)."""
         if self.dialect != "postgresql":
-            return []
+            return [], None
         cursor = connection.cursor()
         try:
             schema = cursor.adbc_execute_schema(plan.statement.sql, plan.bind)
@@ -214,13 +219,13 @@ class ArrowReader:
             if _is_lost(error):
                 raise _Lost from None
             connection.rollback()  # the failed parse aborted the transaction
-            return None
+            return None, None
         finally:
             cursor.close()
         try:
-            return layout(schema)
+            return layout(schema), schema
         except Unsupported:
-            return None
+            return None, schema
 
     def plan(self, sql: Any, params: Mapping[str, Any]) -> _Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
@@ -280,7 +285,7 @@ class ArrowReader:
             if deadline is not None:
                 deadline.start()
             reader = _execute(cursor, plan)
-            columns = _same_layout(reader.schema, checkout.columns)
+            columns = _same_layout(reader.schema, checkout)
             with frames.gc_paused():  # JSON and UUID columns make a value per row
                 frame = read_converting(reader, columns)
         except (adbc_driver_manager.Error, pa.ArrowException, OSError):
@@ -341,7 +346,7 @@ class ArrowReader:
             cursor = checkout.connection.cursor()
             try:
                 reader = _execute(cursor, plan)
-                columns = _same_layout(reader.schema, checkout.columns)
+                columns = _same_layout(reader.schema, checkout)
                 yield True
                 pending = reader.schema.empty_table()
                 finished = empty = True
@@ -386,16 +391,19 @@ _Layout = list[Column] | None
 class _Checkout:
     connection: PoolProxiedConnection
     columns: _Layout
+    schema: pa.Schema | None = None  # as described (PostgreSQL)
 
 
 class _Lost(Exception):
     """The connection was gone before the statement ran."""
 
 
-def _same_layout(schema: pa.Schema, described: _Layout) -> list[Column]:
+def _same_layout(schema: pa.Schema, checkout: _Checkout) -> list[Column]:
     """The rules for the result being read: the ones described, unless the server
     changed its mind between the describe and the run (DDL in between), in which
     case the run is final and its own schema decides."""
+    if checkout.columns is not None and schema.equals(checkout.schema, check_metadata=True):
+        return checkout.columns
     try:
         return layout(schema)
     except Unsupported as error:

@@ -101,16 +101,16 @@ _INFINITIES: dict[str, tuple[int, int]] = {
 
 
 def _finite(array: pa.Array, kind: str, infinities: tuple[int, int]) -> pa.Array:
-    """A copy of ``array`` (so the driver's batch is freed), once it holds no infinity."""
-    raw = array.cast(pa.int32() if kind == "date" else pa.int64())
-    for value, words in zip(
-        infinities,
-        ("too large (after year 10K): 'infinity'", "too small (before year 1): '-infinity'"),
-        strict=True,
-    ):
-        if pc.any(pc.equal(raw, value)).as_py():
-            raise OutOfRange(f"{kind} {words}")
-    return pa.concat_arrays([array])
+    """A copy of ``array`` (so the driver's batch is freed), once it holds no infinity.
+    Both infinities sort below every finite value (year 4713 BC is far above them),
+    so one minimum tells."""
+    smallest = pc.min(array.view(pa.int32() if kind == "date" else pa.int64())).as_py()
+    if smallest is not None and smallest <= max(infinities):
+        words = "too small (before year 1): '-infinity'"
+        if smallest == infinities[0]:
+            words = "too large (after year 10K): 'infinity'"
+        raise OutOfRange(f"{kind} {words}")
+    return pa.concat_arrays([array]) if array.nbytes >= _COPY_FROM_BYTES else array
 
 
 def _storage(array: pa.Array) -> pa.Array:
@@ -287,14 +287,19 @@ def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordB
     """The batch in dbnb's types, every column in memory of pyarrow's own. The
     driver frees a batch only when none of its columns is referenced, so a column
     kept as it came would keep the batch's JSON and numeric text alive too."""
+    # A small batch (a one-row read) is not worth the copies: what it keeps alive is small.
+    copy = batch.nbytes >= _COPY_FROM_BYTES
     arrays = []
     for array, column in zip(batch.columns, columns, strict=True):
         if column.to_arrow is not None:
             array = column.to_arrow(array)  # new buffers
-        elif column.to_python is None:
+        elif column.to_python is None and copy:
             array = pa.concat_arrays([array])  # a copy (object columns are dropped soon)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+_COPY_FROM_BYTES = 1 << 16
 
 
 def _convert_batch(
