@@ -348,3 +348,14 @@ def test_mixed_load_never_holds_more_than_the_budget(
     assert tiny.budget.open <= 2
     tiny.close()
     assert tiny.budget.open == 0
+
+
+def test_ctrl_c_stops_an_async_query_on_the_server(pg: dbnb.Database) -> None:
+    # asyncio.run turns SIGINT into the cancellation of its task; psycopg's async
+    # driver then cancels the statement on the server before KeyboardInterrupt.
+    started = time.monotonic()
+    with interrupt_after(0.5), pytest.raises(KeyboardInterrupt):
+        asyncio.run(aquery(pg, SLOW_RESULTS["int"]))
+    assert time.monotonic() - started < 10
+    assert sleeping(pg) == 0
+    assert pg.query("SELECT 3 AS ok")["ok"].tolist() == [3]
