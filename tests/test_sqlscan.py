@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbnb.engine import readonly
+from dbnb.backends import postgresql
 from dbnb.sql import sqlscan, sqltext
 from dbnb.sql.params import to_positional
 
@@ -78,7 +78,7 @@ def test_leading_keywords() -> None:
     }
     for sql, words in cases.items():
         assert sqlscan.leading_keywords(sql, "postgresql") == words, sql
-        assert readonly._leading_keywords(sql) == (*words, "", "")[:2]
+        assert postgresql.leading_keywords(sql) == (*words, "", "")[:2]
     # Past a comment SQLite has closed, COMMIT is code there.
     assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", "sqlite") == ("COMMIT",)
     assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", "postgresql") == ()
@@ -179,7 +179,7 @@ def test_the_readers_agree(dialect: str, data: st.DataObject) -> None:
         assert statement.keywords[0] == "SELECT"
         assert sqlscan.leading_keywords(written, dialect) == statement.keywords
         if dialect == "postgresql":
-            assert readonly._leading_keywords(written)[0] == "SELECT"
+            assert postgresql.leading_keywords(written)[0] == "SELECT"
     if positional is not None:
         assert positional.names == statements[0].params
 

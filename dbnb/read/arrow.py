@@ -56,6 +56,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import engines, limits, readonly
+from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import PoolTimeoutError, QueryError
 from dbnb.read import arrow_sqlite, frames
@@ -318,7 +319,7 @@ class ArrowReader:
                 f"{self.config.name}: {primary} (the connection was lost; "
                 "the next statement reconnects)"
             )
-        if _refused_as_read_only(error):
+        if backend_for("postgresql").refusal_reason(error) is not None:
             return readonly.refusal(self.config.name, primary)
         return QueryError(f"{self.config.name}: {primary}")
 
@@ -443,17 +444,6 @@ def _is_lost(error: BaseException) -> bool:
     sqlstate = getattr(error, "sqlstate", None) or ""
     text = " ".join(str(error).split())
     return sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST)
-
-
-# What the server says when a read-only transaction refuses (SQLSTATE 25006, 25001);
-# an error from the middle of a stream reaches dbnb as text, without its SQLSTATE.
-_READ_ONLY_REFUSALS = ("in a read-only transaction", "read-write mode must be set before")
-
-
-def _refused_as_read_only(error: BaseException) -> bool:
-    if getattr(error, "sqlstate", None) in readonly.PG_READ_ONLY:
-        return True
-    return any(sign in " ".join(str(error).split()) for sign in _READ_ONLY_REFUSALS)
 
 
 def _cancelled(error: BaseException) -> bool:
