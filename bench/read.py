@@ -280,7 +280,10 @@ def latency(config: Path, calls: int) -> None:
 
     import dbnb
 
-    db = dbnb.Registry(config).connect("bench_pg")
+    registry = dbnb.Registry(config)
+    db = registry.connect("bench_pg")
+    # Without the pre-ping, a statement described before is not described again.
+    noping = registry.connect("bench_pg_noping")
     connection = psycopg.connect(PG_URL)  # one pooled connection, kept open
 
     def raw() -> pd.DataFrame:
@@ -294,9 +297,17 @@ def latency(config: Path, calls: int) -> None:
     def ours() -> pd.DataFrame:
         return db.query(ONE_ROW, {"id": 42})
 
-    assert len(raw()) == len(ours()) == 1
+    def ours_noping() -> pd.DataFrame:
+        return noping.query(ONE_ROW, {"id": 42})
+
+    assert len(raw()) == len(ours()) == len(ours_noping()) == 1
     results = {}
-    for name, reader in (("dbnb Database.query", ours), ("psycopg (pooled) + DataFrame", raw)):
+    readers = (
+        ("dbnb Database.query", ours),
+        ("dbnb, pool_pre_ping: false", ours_noping),
+        ("psycopg (pooled) + DataFrame", raw),
+    )
+    for name, reader in readers:
         for _ in range(20):
             reader()
         times = []
@@ -328,6 +339,7 @@ def write_config(folder: Path, sqlite_path: Path) -> Path:
     config.write_text(
         "databases:\n"
         f"  bench_pg:\n    url: {PG_URL}\n"
+        f"  bench_pg_noping:\n    url: {PG_URL}\n    pool_pre_ping: false\n"
         f"  bench_sqlite:\n    type: sqlite\n    database: {sqlite_path}\n"
     )
     return config

@@ -112,6 +112,13 @@ user: postgres
 database: {counted_database}
 statement_timeout: 0.5
 """,
+            noping=f"""
+type: postgresql
+host: 127.0.0.1
+user: postgres
+database: {counted_database}
+pool_pre_ping: false
+""",
         )
     )
     return path
@@ -359,3 +366,47 @@ def test_ctrl_c_stops_an_async_query_on_the_server(pg: dbnb.Database) -> None:
     assert time.monotonic() - started < 10
     assert sleeping(pg) == 0
     assert pg.query("SELECT 3 AS ok")["ok"].tolist() == [3]
+
+
+# --- statements described before ----------------------------------------------------
+
+
+def test_a_statement_known_to_need_the_guarded_path_takes_it_at_once(
+    pg: dbnb.Database, counted_database: str
+) -> None:
+    def read_twice() -> Any:
+        first = pg.query("SELECT f_array() AS v")
+        served, described = pg._arrow.served, pg._arrow.checkedout()
+        second = pg.query("SELECT f_array() AS v")
+        assert pg._arrow.served == served  # the columnar path did not serve it
+        return [first["v"].tolist(), second["v"].tolist(), described]
+
+    (first, second, out), ran = once(counted_database, "f_array", read_twice, pg)
+    assert first == second == [[1, 2]]
+    assert ran == 2  # once per call
+    assert out == 0
+
+
+def test_without_pre_ping_a_description_is_reused_and_checked(registry: dbnb.Registry) -> None:
+    noping = registry.connect("noping")
+    with noping.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS described"))
+        session.execute(text("CREATE TABLE described (a int)"))
+        session.execute(text("INSERT INTO described VALUES (1)"))
+    sql = "SELECT a FROM described"
+    assert noping.query(sql)["a"].tolist() == [1]
+    served = noping._arrow.served
+    assert noping.query(sql)["a"].tolist() == [1]  # described before: no describe now
+    assert noping._arrow.served == served + 1
+    # A type the columnar path reads: the run's own types decide, silently.
+    with noping.session(write=True) as session:
+        session.execute(text("ALTER TABLE described ALTER COLUMN a TYPE bigint"))
+    assert str(noping.query(sql)["a"].dtype) == "int64[pyarrow]"
+    # One it cannot read: the statement ran and stops with a clear line, never a rerun;
+    # the next call knows to take the guarded path.
+    with noping.session(write=True) as session:
+        session.execute(text("ALTER TABLE described ALTER COLUMN a TYPE int[] USING ARRAY[a]"))
+    with pytest.raises(dbnb.QueryError, match="column types changed since the statement"):
+        noping.query(sql)
+    assert noping.query(sql)["a"].tolist() == [[1]]
+    assert noping._arrow.checkedout() == 0

@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 import threading
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class ArrowReader:
         self.config = config
         self.dialect = dialect_of(config)
         self._budget = budget
+        self._layouts = _Layouts()  # statements described before, by text and bind types
         self._pool: QueuePool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
@@ -190,16 +192,50 @@ class ArrowReader:
         On PostgreSQL the statement is described first (parsed, its result columns
         named and typed, nothing executed). That round trip is also the checkout's
         ping: a connection the server dropped while it idled fails it, and is
-        replaced, before the statement has run anywhere."""
+        replaced, before the statement has run anywhere. With ``pool_pre_ping:
+        false`` (no round trip spent on liveness), a statement described before is
+        not described again: the types it was described with are checked against
+        the run's own. A statement known to need the guarded path takes it at once,
+        without a connection of this path."""
+        key = plan.key()
+        known = self._layouts.get(key) if self.dialect == "postgresql" else None
+        if known is not None and known[0] is None:
+            yield _Checkout(None, None)  # the guarded path, decided before it ran
+            return
         for attempt in (1, 2):
             try:
                 with self._checkout() as connection:
-                    columns, schema = self._describe(connection, plan)
-                    yield _Checkout(connection, columns, schema)
+                    if known is not None and not self.config.pool_pre_ping:
+                        columns, schema = known
+                    else:
+                        columns, schema = self._describe(connection, plan)
+                        if schema is not None:
+                            self._layouts.put(key, (columns, schema))
+                    yield _Checkout(connection, columns, schema, key)
                     return
             except _Lost:
                 if attempt == 2:
                     raise Unsupported("ADBC connections keep failing") from None
+
+    def _same_layout(self, schema: pa.Schema, checkout: _Checkout) -> list[Column]:
+        """The rules for the result being read: the ones described, unless the
+        result's types changed since (DDL between the describe and the run), in
+        which case the run, now final, decides by its own; a type this path cannot
+        read is then an error (the statement ran, it is not run again)."""
+        if checkout.columns is not None and schema.equals(checkout.schema, check_metadata=True):
+            return checkout.columns
+        try:
+            columns = layout(schema)
+        except Unsupported as error:
+            if checkout.key is not None:
+                self._layouts.put(checkout.key, (None, schema))  # guarded from now on
+            raise QueryError(
+                f"{self.config.name}: the result's column types changed since the statement "
+                f"was described ({error}); it was stopped, run it again"
+            ) from None
+        if checkout.key is not None:
+            self._layouts.put(checkout.key, (columns, schema))
+        return columns
 
     def _describe(
         self, connection: PoolProxiedConnection, plan: _Plan
@@ -286,7 +322,7 @@ class ArrowReader:
             if deadline is not None:
                 deadline.start()
             reader = _execute(cursor, plan)
-            columns = _same_layout(reader.schema, checkout)
+            columns = self._same_layout(reader.schema, checkout)
             with frames.gc_paused():  # JSON and UUID columns make a value per row
                 frame = read_converting(reader, columns)
         except (adbc_driver_manager.Error, pa.ArrowException, OSError):
@@ -347,7 +383,7 @@ class ArrowReader:
             cursor = checkout.connection.cursor()
             try:
                 reader = _execute(cursor, plan)
-                columns = _same_layout(reader.schema, checkout)
+                columns = self._same_layout(reader.schema, checkout)
                 yield True
                 pending = reader.schema.empty_table()
                 finished = empty = True
@@ -383,6 +419,43 @@ class _Plan:
     statement: Positional
     bind: pa.RecordBatch | None
 
+    def key(self) -> _Key:
+        """What a description depends on: the text and the types of its binds."""
+        types = () if self.bind is None else tuple(str(kind) for kind in self.bind.schema.types)
+        return self.statement.sql, types
+
+
+_Key = tuple[str, tuple[str, ...]]
+_Described = tuple["_Layout", pa.Schema | None]
+
+
+class _Layouts:
+    """The statements a reader described, newest kept (a few hundred)."""
+
+    _KEEP = 256
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[_Key, _Described] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: _Key) -> _Described | None:
+        with self._lock:
+            found = self._known.get(key)
+            if found is not None:
+                self._known.move_to_end(key)
+            return found
+
+    def put(self, key: _Key, described: _Described) -> None:
+        with self._lock:
+            self._known[key] = described
+            self._known.move_to_end(key)
+            while len(self._known) > self._KEEP:
+                self._known.popitem(last=False)
+
+    def forget(self, key: _Key) -> None:
+        with self._lock:
+            self._known.pop(key, None)
+
 
 # Each result column's rule ([] on SQLite, which has its own); None: the guarded path.
 _Layout = list[Column] | None
@@ -390,27 +463,14 @@ _Layout = list[Column] | None
 
 @dataclass(frozen=True)
 class _Checkout:
-    connection: PoolProxiedConnection
+    connection: Any  # PoolProxiedConnection; None when the guarded path was known
     columns: _Layout
     schema: pa.Schema | None = None  # as described (PostgreSQL)
+    key: _Key | None = None
 
 
 class _Lost(Exception):
     """The connection was gone before the statement ran."""
-
-
-def _same_layout(schema: pa.Schema, checkout: _Checkout) -> list[Column]:
-    """The rules for the result being read: the ones described, unless the server
-    changed its mind between the describe and the run (DDL in between), in which
-    case the run is final and its own schema decides."""
-    if checkout.columns is not None and schema.equals(checkout.schema, check_metadata=True):
-        return checkout.columns
-    try:
-        return layout(schema)
-    except Unsupported as error:
-        raise QueryError(
-            f"the result's column types changed while the statement ran ({error})"
-        ) from None
 
 
 # Batches of about 4 MB instead of the driver's 16: the Python values of a batch are
