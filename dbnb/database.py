@@ -13,7 +13,6 @@ from sqlalchemy import exc, select
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
-from sqlmodel import Session
 
 from dbnb import health as health_
 from dbnb import monitor
@@ -29,11 +28,13 @@ from dbnb.errors import (
 from dbnb.read import arrow, arrow_columns, failures, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
-from dbnb.write import Mode, resolve, write_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from dbnb.write import Mode
 
 Params = Mapping[str, Any]
 M = TypeVar("M")
@@ -138,6 +139,8 @@ class Database:
     def session(self, write: bool = False) -> Iterator[Session]:
         """A SQLModel/SQLAlchemy session: read-only, or with ``write=True`` one transaction
         that commits when the block ends and rolls back if it raises."""
+        from sqlmodel import Session  # SQLModel loads with the first session
+
         with (
             self.connection(write=write) as connection,
             Session(bind=connection, expire_on_commit=False) as session,
@@ -388,10 +391,14 @@ class Database:
         A bad row raises ``dbnb.ValidationError`` before anything is sent; a row
         the database refuses raises ``dbnb.WriteError``; either way nothing is written.
         """
+        from dbnb.write import write_rows  # the write path loads with the first write
+
         return write_rows(self, data, target, mode, key=key, create=create, progress=progress)
 
     def create_tables(self, *models: Any) -> None:
         """Create the tables of these model classes (or ``Table``s) that do not exist yet."""
+        from dbnb.write import resolve
+
         tables = [resolve(model)[0] for model in models]
         with self.connection(write=True) as connection, connection.begin():
             for table in sort_tables([table for table in tables if table is not None]):
@@ -414,6 +421,8 @@ class Database:
         conditions = where if isinstance(where, list | tuple) else [where]
         statement = statement.where(*(c for c in conditions if c is not None))
         if order_by is None:
+            from dbnb.write import resolve
+
             table = resolve(model)[0]
             order_by = list(table.primary_key.columns) if table is not None else []
         statement = statement.order_by(
