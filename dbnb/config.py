@@ -15,15 +15,25 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import platformdirs
-import yaml
 
+from dbnb.config_values import (
+    BadValue,
+    as_bool,
+    as_float,
+    as_int,
+    as_mapping,
+    as_milliseconds,
+    as_text,
+    expand_env,
+    line_of,
+    read_yaml,
+)
 from dbnb.errors import ConfigError, UnknownConnectionError
 
 if TYPE_CHECKING:
@@ -44,10 +54,6 @@ DRIVERS = {
 # Top-level sections other tools keep in the same infra.yaml are left alone;
 # these are the ones dbnb reads.
 TOP_LEVEL_KEYS = ("default", "databases")
-
-_ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*)\}")
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 
 
 @dataclass(frozen=True)
@@ -149,133 +155,26 @@ class Config:
         return ": ".join([*where, problem.reason])
 
 
-# --- reading the YAML -------------------------------------------------------------
-
-
-class _Mapping(dict[str, Any]):
-    """A YAML mapping that remembers the line of each of its keys."""
-
-    lines: dict[str, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
-    mapping = _Mapping(
-        {str(key): value for key, value in loader.construct_mapping(node, deep=True).items()}
-    )
-    mapping.lines = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _line(mapping: Any, key: str) -> int | None:
-    return mapping.lines.get(key) if isinstance(mapping, _Mapping) else None
-
-
-# --- values -------------------------------------------------------------------------
-
-
-class BadValue(Exception):
-    """A bad value; the caller adds file, line, connection and key."""
-
-
-def expand_env(value: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a literal ``$``)."""
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, operator, fallback = match.group(1), match.group(2), match.group(3)
-        if operator is None and fallback:
-            raise BadValue(f"malformed reference {match.group(0)!r}; use ${{{name}:-default}}")
-        found = environ.get(name)
-        if found is None or (found == "" and operator == ":-"):
-            if operator is not None:
-                return fallback
-            raise BadValue(
-                f"environment variable {name} is not set "
-                f"(set it, or write ${{{name}:-default}} for a fallback)"
-            )
-        return found
-
-    return _ENV_REFERENCE.sub(substitute, value)
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise BadValue(f"expected a whole number, got {type(value).__name__}")
-    try:
-        return int(value)
-    except ValueError:
-        raise BadValue(f"expected a whole number, got {value!r}") from None
-
-
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise BadValue(f"expected a number of seconds, got {type(value).__name__}")
-    try:
-        return float(value)
-    except ValueError:
-        raise BadValue(f"expected a number of seconds, got {value!r}") from None
-
-
-def _as_milliseconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise BadValue(f"expected a number of milliseconds, got {type(value).__name__}")
-    try:
-        milliseconds = float(value)
-    except ValueError:
-        raise BadValue(f"expected a number of milliseconds, got {value!r}") from None
-    if milliseconds < 0:
-        raise BadValue(f"expected a number of milliseconds, 0 or more, got {value!r}")
-    return milliseconds
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-        return value.lower() in _TRUE
-    raise BadValue(f"expected true or false, got {value!r}")
-
-
-def as_text(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise BadValue(f"expected text, got {type(value).__name__}")
-    return str(value)
-
-
-def _as_mapping(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadValue(f"expected a mapping, got {type(value).__name__}")
-    return dict(value)
-
-
 # Every key a `databases:` entry may have, and how its value is read.
 ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "type": as_text,
     "url": as_text,
     "host": as_text,
-    "port": _as_int,
+    "port": as_int,
     "database": as_text,
     "user": as_text,
     "password": as_text,
-    "readonly": _as_bool,
-    "pool_size": _as_int,
-    "max_overflow": _as_int,
-    "pool_timeout": _as_float,
-    "pool_recycle": _as_int,
-    "pool_pre_ping": _as_bool,
-    "connect_args": _as_mapping,
-    "statement_timeout": _as_float,
-    "max_rows": _as_int,
-    "slow_query_ms": _as_milliseconds,
-    "log_parameters": _as_bool,
+    "readonly": as_bool,
+    "pool_size": as_int,
+    "max_overflow": as_int,
+    "pool_timeout": as_float,
+    "pool_recycle": as_int,
+    "pool_pre_ping": as_bool,
+    "connect_args": as_mapping,
+    "statement_timeout": as_float,
+    "max_rows": as_int,
+    "slow_query_ms": as_milliseconds,
+    "log_parameters": as_bool,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password")
 
@@ -303,7 +202,7 @@ def _connection(
     base: Path,
 ) -> ConnectionConfig:
     def fail(message: str, key: str | None = None) -> ConfigError:
-        at = _line(entry, key) if key else line
+        at = line_of(entry, key) if key else line
         return ConfigError(message, path=path, line=at, connection=name, key=key)
 
     if not isinstance(entry, dict):
@@ -416,27 +315,6 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
 # --- whole files --------------------------------------------------------------------
 
 
-def read_yaml(text: str, *, path: Path | None = None) -> Any:
-    """A config file's YAML document; its mappings remember their keys' lines (``line_of``).
-
-    Other top-level sections of the same file (``pgserver:``, ``migrations:``)
-    are read through this too, so every section's errors name file and line alike.
-    """
-    try:
-        return yaml.load(text, Loader=_LineLoader) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise ConfigError(
-            f"invalid YAML: {problem}", path=path, line=mark.line + 1 if mark else None
-        ) from None
-
-
-def line_of(mapping: Any, key: str) -> int | None:
-    """The line of ``key`` in a mapping read by ``read_yaml``, if known."""
-    return _line(mapping, key)
-
-
 def parse_config(
     text: str, *, environ: Mapping[str, str] | None = None, path: Path | str | None = None
 ) -> Config:
@@ -454,7 +332,7 @@ def parse_config(
             raise ConfigError(
                 "unknown key; did you mean 'databases'?",
                 path=path,
-                line=_line(document, near[0]),
+                line=line_of(document, near[0]),
                 key=near[0],
             )
     databases = document.get("databases") or {}
@@ -462,7 +340,7 @@ def parse_config(
         raise ConfigError(
             "expected a mapping of connection names to settings",
             path=path,
-            line=_line(document, "databases"),
+            line=line_of(document, "databases"),
             key="databases",
         )
     # One entry's problem fails that entry when it is used, not the whole file.
@@ -473,7 +351,7 @@ def parse_config(
             connections[str(name)] = _connection(
                 str(name),
                 entry,
-                line=_line(databases, str(name)),
+                line=line_of(databases, str(name)),
                 environ=environ,
                 path=path,
                 base=base,
@@ -488,14 +366,14 @@ def parse_config(
             default = expand_env(as_text(default), environ)
         except BadValue as problem:
             raise ConfigError(
-                str(problem), path=path, line=_line(document, "default"), key="default"
+                str(problem), path=path, line=line_of(document, "default"), key="default"
             ) from None
         # Naming a broken entry is fine: using the default raises that entry's error.
         if default not in names:
             raise ConfigError(
                 f"names no connection; known connections: {', '.join(names) or 'none'}",
                 path=path,
-                line=_line(document, "default"),
+                line=line_of(document, "default"),
                 key="default",
             )
     elif names:

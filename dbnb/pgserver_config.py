@@ -16,15 +16,8 @@ from typing import Any
 import platformdirs
 from sqlalchemy.engine import URL
 
-from dbnb.config import (
-    BadValue,
-    _as_int,
-    as_text,
-    expand_env,
-    find_config_file,
-    line_of,
-    read_yaml,
-)
+from dbnb.config import find_config_file
+from dbnb.config_values import BadValue, as_int, as_text, expand_env, line_of, read_yaml
 from dbnb.errors import ConfigError
 
 SECTION = "pgserver"
@@ -103,7 +96,7 @@ def _as_name(value: Any) -> str:
 KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "version": ("version", _as_version),
     "name": ("name", _as_name),
-    "port": ("port", _as_int),
+    "port": ("port", as_int),
     "user": ("user", as_text),
     "pass": ("password", as_text),
     "password": ("password", as_text),
