@@ -324,7 +324,7 @@ def record(
     outcome: int | BaseException,
 ) -> None:
     """Record a statement that ran outside SQLAlchemy's events (the columnar read
-    path, ``arrow.py``): its rows, or the error it ended with; masked and logged as
+    path, ``dbnb/read/arrow.py``): its rows, or the error it ended with; masked and logged as
     the others are."""
     monitor = _Monitor.of(config, HISTORY)
     rows, error = (outcome, None) if isinstance(outcome, int) else (-1, one_line(outcome))

@@ -1,6 +1,6 @@
 """What a statement's run raised, as dbnb's errors: the one translation of the
 guarded path's failures, shared by ``Database.query``, ``aquery`` and notebook
-cells (the columnar path words the same errors in ``arrow.py``)."""
+cells (the columnar path words the same errors in ``dbnb/read/arrow.py``)."""
 
 from __future__ import annotations
 
