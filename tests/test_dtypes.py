@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb.read import arrow, arrow_sqlite, sqlite_describe
+from dbnb.read import arrow, arrow_sqlite, dtypes, sqlite_describe, sqlite_types
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -355,11 +355,10 @@ def test_a_value_its_declared_type_cannot_hold_is_kept(
 
 
 def frames_dtype(declared: str) -> Any:
-    from dbnb.read import frames
 
-    found = frames.sqlite_declared(declared)
+    found = sqlite_types.declared(declared)
     assert found is not None
-    return object if found.kind == frames.OBJECT else pd.ArrowDtype(found.kind)
+    return object if found.kind == dtypes.OBJECT else pd.ArrowDtype(found.kind)
 
 
 # --- SQLite: the guarded path declares types too ----------------------------------------
@@ -513,15 +512,15 @@ def test_whole_columns_convert_as_each_value_would(declared: str) -> None:
     # out as the per-value conversion (the guarded path's) makes it, or be left to it.
     from dbnb.read import frames
 
-    found = frames.sqlite_declared(declared)
+    found = sqlite_types.declared(declared)
     assert found is not None
     good = EDGES[declared][0]
     assert found.whole is not None
-    assert frames.whole_column(pa.chunked_array([pa.array([good, None])]), found) is not None
+    assert sqlite_types.whole_column(pa.chunked_array([pa.array([good, None])]), found) is not None
     for value in EDGES[declared]:
         for values in ([value], [good, value, None]):
             each = frames.column(values, found)
-            whole = frames.whole_column(pa.chunked_array([pa.array(values)]), found)
+            whole = sqlite_types.whole_column(pa.chunked_array([pa.array(values)]), found)
             if whole is None:
                 continue  # left to the per-value conversion, as it should be
             whole = pd.Series(whole)

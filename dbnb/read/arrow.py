@@ -40,10 +40,7 @@ convert); in-memory databases stay on the guarded path.
 
 from __future__ import annotations
 
-import re
 import threading
-import urllib.parse
-from collections import OrderedDict
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,11 +53,11 @@ import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import engines, limits, readonly
+from dbnb.engine import limits, readonly
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import PoolTimeoutError, QueryError
-from dbnb.read import arrow_sqlite, frames
+from dbnb.read import arrow_sqlite, frames, libpq
 from dbnb.read.arrow_columns import (
     Column,
     OutOfRange,
@@ -70,8 +67,9 @@ from dbnb.read.arrow_columns import (
     normalise,
     read_converting,
 )
+from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
 from dbnb.read.arrow_sqlite import Unfaithful
-from dbnb.sql.params import Dialect, Positional, Unbindable, bind_batch, to_positional
+from dbnb.sql.params import Dialect, Unbindable, bind_batch, to_positional
 
 # --- connections ----------------------------------------------------------------------
 
@@ -98,31 +96,6 @@ def _sqlite_file(config: ConnectionConfig) -> str | None:
     return database
 
 
-def _postgresql_uri(config: ConnectionConfig) -> str:
-    # The driver arguments of the guarded engine (application_name, options, ...), so
-    # both paths connect alike; then every transaction is read-only on the server.
-    url = config.url
-    query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
-    arguments = engines.engine_arguments(config)
-    query.update({key: str(value) for key, value in arguments.connect_args.items()})
-    if "-c default_transaction_read_only=on" not in query.get("options", ""):
-        query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
-    auth = ""
-    if url.username:
-        auth = urllib.parse.quote(url.username, safe="")
-        if url.password:
-            auth += ":" + urllib.parse.quote(str(url.password), safe="")
-        auth += "@"
-    host = url.host or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{url.port}" if url.port else ""
-    database = urllib.parse.quote(url.database or "", safe="")
-    # libpq decodes %20 but not "+" for a space (urlencode's default).
-    options = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
-    return f"postgresql://{auth}{host}{port}/{database}?{options}"
-
-
 class ArrowReader:
     """The ADBC connections of one named connection, and reads through them."""
 
@@ -130,7 +103,7 @@ class ArrowReader:
         self.config = config
         self.dialect = dialect_of(config)
         self._budget = budget
-        self._layouts = _Layouts()  # statements described before, by text and bind types
+        self._layouts = Layouts()  # statements described before, by text and bind types
         self._pool: QueuePool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
@@ -148,7 +121,7 @@ class ArrowReader:
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
             return arrow_sqlite.connect(_sqlite_file(self.config) or "")
-        return adbc_postgresql.connect(_postgresql_uri(self.config), autocommit=False)
+        return adbc_postgresql.connect(libpq.postgresql_uri(self.config), autocommit=False)
 
     def _get_pool(self) -> QueuePool:
         with self._lock:
@@ -186,7 +159,7 @@ class ArrowReader:
             connection.close()
 
     @contextmanager
-    def _described(self, plan: _Plan) -> Iterator[_Checkout]:
+    def _described(self, plan: Plan) -> Iterator[_Checkout]:
         """A pooled connection, and the result columns of ``plan`` described on it.
 
         On PostgreSQL the statement is described first (parsed, its result columns
@@ -238,8 +211,8 @@ class ArrowReader:
         return columns
 
     def _describe(
-        self, connection: PoolProxiedConnection, plan: _Plan
-    ) -> tuple[_Layout, pa.Schema | None]:
+        self, connection: PoolProxiedConnection, plan: Plan
+    ) -> tuple[Layout, pa.Schema | None]:
         """The rule for each result column of ``plan`` on PostgreSQL, learnt without
         running it, and the schema described; ``None`` rules when the columnar path
         cannot give the guarded path's frame (a type outside the table, or a
@@ -251,9 +224,9 @@ class ArrowReader:
         try:
             schema = cursor.adbc_execute_schema(plan.statement.sql, plan.bind)
         except (adbc_driver_manager.Error, OSError) as error:
-            if _cancelled(error):
+            if libpq.cancelled(error):
                 raise KeyboardInterrupt from None
-            if _is_lost(error):
+            if libpq.is_lost(error):
                 raise _Lost from None
             connection.rollback()  # the failed parse aborted the transaction
             return None, None
@@ -264,7 +237,7 @@ class ArrowReader:
         except Unsupported:
             return None, schema
 
-    def plan(self, sql: Any, params: Mapping[str, Any]) -> _Plan | None:
+    def plan(self, sql: Any, params: Mapping[str, Any]) -> Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
         if self.dialect is None or not isinstance(sql, str):
             return None
@@ -272,11 +245,11 @@ class ArrowReader:
         if statement is None:
             return None
         try:
-            return _Plan(statement, bind_batch(statement, params, self.dialect))
+            return Plan(statement, bind_batch(statement, params, self.dialect))
         except (Unbindable, UnicodeEncodeError, pa.ArrowException):
             return None  # the guarded path names the value it cannot send
 
-    def read_frame(self, plan: _Plan, timeout: float | None = None) -> pd.DataFrame | None:
+    def read_frame(self, plan: Plan, timeout: float | None = None) -> pd.DataFrame | None:
         """The whole result as a DataFrame; None to take the guarded path, decided
         before the statement runs. Past ``timeout`` seconds the statement is
         cancelled: ``QueryTimeoutError``. Once it has run, any error is final."""
@@ -305,7 +278,7 @@ class ArrowReader:
         return frame
 
     def _read_postgresql(
-        self, checkout: _Checkout, plan: _Plan, timeout: float | None
+        self, checkout: _Checkout, plan: Plan, timeout: float | None
     ) -> pd.DataFrame:
         cursor = checkout.connection.cursor()
         # Past the deadline the server cancels the statement (PQcancel, safe from
@@ -347,10 +320,10 @@ class ArrowReader:
         """The error of a statement that ran (and is not run again): Ctrl-C (the
         driver cancelled the statement on the server), a read-only refusal, a lost
         connection, or the server's message, worded as on the guarded path."""
-        if _cancelled(error):
+        if libpq.cancelled(error):
             return KeyboardInterrupt()
-        primary = _message(error)
-        if _is_lost(error):
+        primary = libpq.message(error)
+        if libpq.is_lost(error):
             return QueryError(
                 f"{self.config.name}: {primary} (the connection was lost; "
                 "the next statement reconnects)"
@@ -359,7 +332,7 @@ class ArrowReader:
             return readonly.refusal(self.config.name, primary)
         return QueryError(f"{self.config.name}: {primary}")
 
-    def stream(self, plan: _Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
+    def stream(self, plan: Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
         """Normalised tables of ``rows`` rows (the last may be shorter), read as they
         arrive; None to take the guarded path, decided before the statement runs.
         The connection stays out until the iterator is exhausted or closed."""
@@ -375,7 +348,7 @@ class ArrowReader:
         self.served += 1
         return chunks
 
-    def _chunks(self, plan: _Plan, rows: int) -> Generator[Any]:
+    def _chunks(self, plan: Plan, rows: int) -> Generator[Any]:
         with self._described(plan) as checkout:
             if checkout.columns is None:
                 yield None
@@ -415,58 +388,11 @@ class ArrowReader:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    statement: Positional
-    bind: pa.RecordBatch | None
-
-    def key(self) -> _Key:
-        """What a description depends on: the text and the types of its binds."""
-        types = () if self.bind is None else tuple(str(kind) for kind in self.bind.schema.types)
-        return self.statement.sql, types
-
-
-_Key = tuple[str, tuple[str, ...]]
-_Described = tuple["_Layout", pa.Schema | None]
-
-
-class _Layouts:
-    """The statements a reader described, newest kept (a few hundred)."""
-
-    _KEEP = 256
-
-    def __init__(self) -> None:
-        self._known: OrderedDict[_Key, _Described] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: _Key) -> _Described | None:
-        with self._lock:
-            found = self._known.get(key)
-            if found is not None:
-                self._known.move_to_end(key)
-            return found
-
-    def put(self, key: _Key, described: _Described) -> None:
-        with self._lock:
-            self._known[key] = described
-            self._known.move_to_end(key)
-            while len(self._known) > self._KEEP:
-                self._known.popitem(last=False)
-
-    def forget(self, key: _Key) -> None:
-        with self._lock:
-            self._known.pop(key, None)
-
-
-# Each result column's rule ([] on SQLite, which has its own); None: the guarded path.
-_Layout = list[Column] | None
-
-
-@dataclass(frozen=True)
 class _Checkout:
     connection: Any  # PoolProxiedConnection; None when the guarded path was known
-    columns: _Layout
+    columns: Layout
     schema: pa.Schema | None = None  # as described (PostgreSQL)
-    key: _Key | None = None
+    key: Key | None = None
 
 
 class _Lost(Exception):
@@ -478,47 +404,9 @@ class _Lost(Exception):
 _BATCH_BYTES = 4 << 20
 
 
-def _execute(cursor: Any, plan: _Plan) -> pa.RecordBatchReader:
+def _execute(cursor: Any, plan: Plan) -> pa.RecordBatchReader:
     cursor.adbc_statement.set_options(
         **{"adbc.postgresql.batch_size_hint_bytes": str(_BATCH_BYTES)}
     )
     cursor.execute(plan.statement.sql, plan.bind)
     return cursor.fetch_record_batch()
-
-
-# How libpq words a connection that is gone.
-_LOST = (
-    "terminating connection",
-    "server closed the connection",
-    "no connection to the server",
-    "connection to server was lost",
-)
-# SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator
-# intervention (the server shutting down, the backend terminated).
-_LOST_STATES = ("08", "57P")
-
-
-def _is_lost(error: BaseException) -> bool:
-    if isinstance(error, OSError):
-        return True
-    sqlstate = getattr(error, "sqlstate", None) or ""
-    text = " ".join(str(error).split())
-    return sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST)
-
-
-def _cancelled(error: BaseException) -> bool:
-    """A statement the driver cancelled because of Ctrl-C (not a server timeout)."""
-    return "canceling statement due to user request" in " ".join(str(error).split())
-
-
-_LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
-
-
-def _message(error: BaseException) -> str:
-    """The server's own message: the primary diagnostic, else libpq's text trimmed."""
-    details = dict(getattr(error, "details", None) or [])
-    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY")
-    if isinstance(primary, bytes):
-        return primary.decode(errors="replace")
-    text = " ".join(str(error).split())
-    return _LIBPQ_PREFIX.sub("", text).split(". SQLSTATE")[0].strip() or type(error).__name__

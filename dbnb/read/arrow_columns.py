@@ -2,7 +2,7 @@
 
 ADBC's PostgreSQL driver names each column's PostgreSQL type in the field
 metadata. ``layout`` gives each column its rule: passed through when ADBC
-already gives the documented Arrow type (``frames.PG_TYPES``), cast
+already gives the documented Arrow type (``dtypes.PG_TYPES``), cast
 (``numeric(p, s)`` to ``decimal128``, ``interval`` to ``duration``), or made
 into Python values (JSON, UUID, unconstrained numerics), as the guarded path
 makes them. ``read_converting`` makes those Python values of one batch on a
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb.read import frames
+from dbnb.read import dtypes
 
 _PG_TYPE = b"POSTGRESQL:type"
 _PG_TYPMOD = b"POSTGRESQL:typmod"
@@ -66,10 +66,10 @@ def layout(schema: pa.Schema) -> list[Column]:
 def _pg_column(field: pa.Field) -> Column:
     metadata = field.metadata or {}
     name = metadata.get(_PG_TYPE, b"").decode()
-    if name in _INFINITIES and frames.PG_TYPES.get(name) == field.type:
+    if name in _INFINITIES and dtypes.PG_TYPES.get(name) == field.type:
         kind = "date" if name == "date" else "timestamp"
         return Column(to_arrow=lambda array: _finite(array, kind, _INFINITIES[name]))
-    if frames.PG_TYPES.get(name) == field.type:  # already the documented type
+    if dtypes.PG_TYPES.get(name) == field.type:  # already the documented type
         return Column()
     if name == "numeric":
         typmod = int(metadata.get(_PG_TYPMOD, b"-1"))

@@ -21,9 +21,9 @@ connections) mends them:
   here is known then, and takes the guarded path before anything ran. Once it
   has run, its result or its error is final (``Failed``), never a second run.
 
-A column declared as one of ``frames.SQLITE_DECLARED`` reads as a ``select()``
+A column declared as one of ``sqlite_types.DECLARED`` reads as a ``select()``
 of it would, exactly as the guarded path reads it (``frames.column``; a whole
-column at once where Arrow vouches for each value, ``frames.whole_column``).
+column at once where Arrow vouches for each value, ``sqlite_types.whole_column``).
 
 Read-only as the guarded path is: files open with ``mode=ro`` and
 ``PRAGMA query_only``, only one statement that starts as a query ever runs
@@ -56,7 +56,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb.read import frames
+from dbnb.read import frames, sqlite_types
 from dbnb.read.arrow_columns import TimedOut
 from dbnb.sql.params import Positional
 
@@ -285,7 +285,7 @@ def _to_frame(read: _Read) -> pd.DataFrame:
             )
         if bad:
             continue  # an error is coming: no need to build the rest
-        declared = frames.sqlite_declared(described.declared[index])
+        declared = sqlite_types.declared(described.declared[index])
         whole: Any = None  # the column in Arrow, all at once
         # The driver's column, kept integers and reals put back (None: they cannot be).
         merged = chunked if found is None else _merged(chunked, found)
@@ -294,7 +294,7 @@ def _to_frame(read: _Read) -> pd.DataFrame:
         elif merged is not None and declared is None:
             whole = pd.arrays.ArrowExtensionArray(merged)
         elif merged is not None and declared is not None:
-            whole = frames.whole_column(merged, declared)
+            whole = sqlite_types.whole_column(merged, declared)
         # Else one Python value per row, as sqlite3 gives them to the guarded path.
         data[index] = (
             whole if whole is not None else frames.column(_values(chunked, found), declared)

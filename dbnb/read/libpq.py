@@ -1,0 +1,74 @@
+"""How the columnar path reaches PostgreSQL through libpq, and reads its failures:
+the connection URI, a connection that is gone, a cancel, the server's own message.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from dbnb.config import ConnectionConfig
+from dbnb.engine import engines
+
+
+def postgresql_uri(config: ConnectionConfig) -> str:
+    # The driver arguments of the guarded engine (application_name, options, ...), so
+    # both paths connect alike; then every transaction is read-only on the server.
+    url = config.url
+    query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
+    arguments = engines.engine_arguments(config)
+    query.update({key: str(value) for key, value in arguments.connect_args.items()})
+    if "-c default_transaction_read_only=on" not in query.get("options", ""):
+        query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
+    auth = ""
+    if url.username:
+        auth = urllib.parse.quote(url.username, safe="")
+        if url.password:
+            auth += ":" + urllib.parse.quote(str(url.password), safe="")
+        auth += "@"
+    host = url.host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{url.port}" if url.port else ""
+    database = urllib.parse.quote(url.database or "", safe="")
+    # libpq decodes %20 but not "+" for a space (urlencode's default).
+    options = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return f"postgresql://{auth}{host}{port}/{database}?{options}"
+
+
+# How libpq words a connection that is gone.
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "connection to server was lost",
+)
+# SQLSTATE classes of a connection that is gone: 08 connection exception, 57P operator
+# intervention (the server shutting down, the backend terminated).
+_LOST_STATES = ("08", "57P")
+
+
+def is_lost(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    text = " ".join(str(error).split())
+    return sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST)
+
+
+def cancelled(error: BaseException) -> bool:
+    """A statement the driver cancelled because of Ctrl-C (not a server timeout)."""
+    return "canceling statement due to user request" in " ".join(str(error).split())
+
+
+_LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
+
+
+def message(error: BaseException) -> str:
+    """The server's own message: the primary diagnostic, else libpq's text trimmed."""
+    details = dict(getattr(error, "details", None) or [])
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY")
+    if isinstance(primary, bytes):
+        return primary.decode(errors="replace")
+    text = " ".join(str(error).split())
+    return _LIBPQ_PREFIX.sub("", text).split(". SQLSTATE")[0].strip() or type(error).__name__

@@ -1,0 +1,254 @@
+"""SQLite's declared types: a table column declared DATETIME, DATE, BOOLEAN,
+NUMERIC(p, s), JSON, CHAR(32), ... reads as a ``select()`` of it reads, through
+SQLAlchemy's own SQLite processors, on both SQLite paths (``frames`` for the
+guarded one, ``arrow_sqlite`` for the columnar one). A value its type cannot hold is
+kept as it is stored (``convert`` says it did not fit).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import pysqlite
+
+from dbnb.read.dtypes import UTC_MICROS, arrow_type
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A SQLite column's declared type, read as a ``select()`` of it is read: each value
+    through ``convert`` (SQLAlchemy's own SQLite processor, which raises ``ValueError``
+    or ``TypeError`` for a value that does not fit), the column as ``kind``. ``whole``
+    converts a column Arrow already holds at once, or says None when it cannot vouch
+    that each value would come out as ``convert`` makes it."""
+
+    kind: pa.DataType
+    convert: Callable[[Any], Any]
+    whole: Callable[[pa.ChunkedArray], pa.ChunkedArray | None] | None = None
+
+
+# The declared types (sqlite3_column_decltype) that give a plain query's column the
+# dtype a select() of it has: what SQLAlchemy (and so SQLModel and dbnb.write) declare
+# on SQLite. DATETIME is UTC, as dbnb stores aware datetimes and as SQLModel's
+# datetime fields are. A declared INTEGER, REAL, TEXT or BLOB column's storage class
+# already gives a select()'s dtype.
+# Also NUMERIC(p, s) and DECIMAL(p, s) (with a precision: a bare NUMERIC follows its
+# storage classes), and CHAR(32), SQLAlchemy's Uuid on SQLite (32 hex digits).
+DECLARED: dict[str, sqltypes.TypeEngine[Any]] = {
+    "DATETIME": sqltypes.DateTime(timezone=True),
+    "TIMESTAMP": sqltypes.DateTime(timezone=True),
+    "DATE": sqltypes.Date(),
+    "TIME": sqltypes.Time(),
+    "BOOLEAN": sqltypes.Boolean(),
+    "SMALLINT": sqltypes.SmallInteger(),
+    "JSON": sqltypes.JSON(),
+}
+_DECLTYPE = re.compile(r"\s*([A-Za-z][A-Za-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*")
+_SQLITE = pysqlite.dialect()
+
+
+class _Misfit(ValueError):
+    """A value its column's declared type does not hold."""
+
+
+@functools.lru_cache(maxsize=256)
+def declared(decltype: str | None) -> Declared | None:
+    """How a SQLite column declared as ``decltype`` reads, or None: by storage classes."""
+    match = _DECLTYPE.fullmatch(decltype or "")
+    if match is None:
+        return None
+    name = match.group(1).upper()
+    precision = int(match.group(2)) if match.group(2) else None
+    scale = int(match.group(3)) if match.group(3) else None
+    sql_type: sqltypes.TypeEngine[Any] | None
+    if name in ("NUMERIC", "DECIMAL") and precision is not None:
+        sql_type = sqltypes.Numeric(precision, scale)
+    elif name == "CHAR" and precision == 32 and scale is None:
+        sql_type = sqltypes.Uuid()
+    else:
+        sql_type = DECLARED.get(name) if precision is None else None
+    if sql_type is None:
+        return None
+    kind = arrow_type(sql_type)
+    assert kind is not None
+    whole = _WHOLE.get(type(sql_type))
+    if pa.types.is_decimal(kind):
+        whole = _decimals(kind)
+    return Declared(kind, _converter(sql_type), whole)
+
+
+def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
+    """A value as a select() of ``sql_type`` reads it; ``_Misfit`` when the type does
+    not hold it exactly (the processors alone would turn 2 into True, 0.125 into 0.12)."""
+    process = sql_type.dialect_impl(_SQLITE).result_processor(_SQLITE, None)
+    if isinstance(sql_type, sqltypes.Boolean):
+        return _boolean
+    if isinstance(sql_type, sqltypes.Integer):
+        return _integer
+    if isinstance(sql_type, sqltypes.Uuid):
+        return _uuid
+    assert process is not None
+    if isinstance(sql_type, sqltypes.Numeric):
+        return functools.partial(_number, process)
+    if isinstance(sql_type, sqltypes.JSON):
+        return functools.partial(_json, process)
+    return functools.partial(_text, process, naive=isinstance(sql_type, sqltypes.Time))
+
+
+def _boolean(value: Any) -> bool:
+    if type(value) is not int or value not in (0, 1):
+        raise _Misfit(value)
+    return value == 1
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int:
+        raise _Misfit(value)
+    return value
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if type(value) is not str or len(value) != 32:
+        raise _Misfit(value)
+    found = uuid.UUID(value)
+    if found.hex != value:  # upper case, say: not what SQLAlchemy stores
+        raise _Misfit(value)
+    return found
+
+
+def _number(process: Callable[[Any], Any], value: Any) -> Any:
+    if type(value) not in (int, float):
+        raise _Misfit(value)
+    found = process(value)  # a Decimal at the column's scale
+    if (float(found) if type(value) is float else found) != value:
+        raise _Misfit(value)  # digits beyond the scale, or an integer a double rounds
+    return found
+
+
+def _json(process: Callable[[Any], Any], value: Any) -> Any:
+    if type(value) not in (str, int, float):  # numbers: JSON's numeric affinity stored them
+        raise _Misfit(value)
+    return process(value)
+
+
+def _text(process: Callable[[Any], Any], value: Any, *, naive: bool = False) -> Any:
+    if type(value) is not str:
+        raise _Misfit(value)
+    found = process(value)
+    if naive and found.tzinfo is not None:
+        raise _Misfit(value)  # a time with an offset: time64 has none
+    return found
+
+
+def whole_column(array: pa.Array | pa.ChunkedArray, declared: Declared) -> Any:
+    """A column Arrow holds (integers or reals, text, ...) read as declared, all at once;
+    None when only the per-value conversion (``column``) can say what it becomes."""
+    converted = declared.whole(array) if declared.whole is not None else None
+    return pd.arrays.ArrowExtensionArray(converted) if converted is not None else None
+
+
+# The text SQLAlchemy stores a DATETIME or DATE as (microseconds optional): Arrow
+# parses exactly these as datetime.fromisoformat does, rejecting the same impossible
+# dates and times; all but year 0, which is checked apart.
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$"
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _parsed(chunked: pa.ChunkedArray, pattern: str, kind: pa.DataType) -> pa.ChunkedArray | None:
+    if not pa.types.is_string(chunked.type) or chunked.null_count == len(chunked):
+        return None
+    if not pc.all(pc.match_substring_regex(chunked, pattern)).as_py():
+        return None
+    try:
+        parsed = chunked.cast(kind)
+    except pa.ArrowInvalid:
+        return None  # Feb 30, 24:00: the per-value path keeps them as they are
+    if pc.min(pc.year(parsed)).as_py() < 1:
+        return None
+    return parsed
+
+
+def _datetimes(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    parsed = _parsed(chunked, _DATETIME_TEXT, pa.timestamp("us"))
+    return parsed.cast(UTC_MICROS) if parsed is not None else None  # naive is UTC
+
+
+def _dates(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    return _parsed(chunked, _DATE_TEXT, pa.date32())
+
+
+def _decimals(kind: pa.DataType) -> Callable[[pa.ChunkedArray], pa.Array | None]:
+    """Integers and reals as the Decimals of ``kind`` a select() makes of them. Each value
+    fits when a Decimal of the column's scale reads back as it exactly; where no two such
+    Decimals read back as the same double (below 2**52 / 10**scale), that one is the one
+    SQLAlchemy's processor makes (it rounds the value to the scale)."""
+    scale = 10.0**kind.scale
+
+    def decimals(array: pa.ChunkedArray) -> pa.Array | None:
+        if array.null_count == len(array) or kind.scale > 15:
+            return None
+        if pa.types.is_integer(array.type):
+            bounds = pc.min_max(array)
+            if max(-bounds["min"].as_py(), bounds["max"].as_py()) > 2**53:
+                return None  # SQLAlchemy's processor rounds it through a double
+        elif not pa.types.is_floating(array.type):
+            return None
+        values = pc.fill_null(array.cast(pa.float64()), 0).to_numpy(zero_copy_only=False)
+        if not (np.abs(values) < 2.0**52 / scale).all():  # NaN and infinities too
+            return None
+        unscaled = np.rint(values * scale)
+        if (
+            not (unscaled / scale == values).all()
+            or not (np.abs(unscaled) < 10.0**kind.precision).all()
+        ):
+            return None  # digits beyond the scale, or beyond the precision
+        valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+        integers = pa.array(unscaled.astype(np.int64), mask=~valid)
+        exact = integers.cast(pa.decimal128(38, 0))  # 128 bits: the unscaled Decimals
+        return pa.Array.from_buffers(kind, len(exact), exact.buffers(), exact.null_count)
+
+    return decimals
+
+
+def _booleans(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    if not pa.types.is_integer(chunked.type) or chunked.null_count == len(chunked):
+        return None
+    bounds = pc.min_max(chunked)
+    if bounds["min"].as_py() < 0 or bounds["max"].as_py() > 1:
+        return None
+    return pc.equal(chunked, 1)
+
+
+_WHOLE: dict[type[Any], Callable[[pa.ChunkedArray], pa.ChunkedArray | None]] = {
+    sqltypes.DateTime: _datetimes,
+    sqltypes.Date: _dates,
+    sqltypes.Boolean: _booleans,
+}
+
+
+def convert(values: Sequence[Any], declared: Declared) -> tuple[list[Any], bool]:
+    """Each value converted as its declared type says, and whether all of them fit;
+    one that does not is kept as it is (the caller then makes an object column)."""
+    converted: list[Any] = []
+    fits = True
+    process = declared.convert
+    for value in values:
+        if value is None:
+            converted.append(None)
+            continue
+        try:
+            converted.append(process(value))
+        except (ValueError, TypeError, OverflowError):
+            converted.append(value)
+            fits = False
+    return converted, fits
