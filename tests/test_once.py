@@ -280,6 +280,21 @@ def test_statement_timeout_stops_every_result_type_once(registry: dbnb.Registry,
     assert re.search("statement.timeout", mine["error"].iloc[0])
 
 
+@pytest.mark.parametrize("function", ["f_int", "f_array", "f_enum"])
+def test_a_statement_past_its_timeout_ran_once(
+    registry: dbnb.Registry, counted_database: str, function: str
+) -> None:
+    # The function returns before the sleep starts, so the server counts each run.
+    limited = registry.connect("limited")
+
+    def read() -> None:
+        with pytest.raises(dbnb.QueryTimeoutError):
+            limited.query(f"SELECT {function}() AS v, pg_sleep(30) AS s")
+
+    _, ran = once(counted_database, function, read, registry)
+    assert ran == 1
+
+
 # --- one connection budget per name -----------------------------------------------------
 
 
