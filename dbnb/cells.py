@@ -18,9 +18,9 @@ import pandas as pd
 from sqlalchemy.engine import CursorResult
 
 from dbnb import monitor
-from dbnb.database import Database
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
+from dbnb.facade import Facade
 from dbnb.read import failures, frames
 from dbnb.sql import binds, sqltext
 
@@ -39,7 +39,7 @@ class CellResult:
 
 
 @remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
-def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+def run(db: Facade, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
     """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
 
     The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
@@ -62,13 +62,18 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
-    if len(statements) == 1 and not write and limit is None:
+    # A database reached without SQLAlchemy runs a cell its own way (None: it does not).
+    ran = db.run_cell([statement.sql for statement in statements], values, write=write)
+    if ran is not None:
+        frame, changed = ran.frame, ran.changed
+        source = None if ran.source is None else statements[ran.source]
+    elif len(statements) == 1 and not write and limit is None:
         # One read is a query: Database.query chooses its path (the columnar one when
         # it can, decided before it runs) and records it in the history.
         frame = db.query(statements[0].sql, values[0], progress=False)
         source = statements[0]
     try:
-        if frame is None:
+        if frame is None and ran is None:
             with db.connection(write=write) as connection, connection.begin() as transaction:
                 if limit is not None:
                     # As in Database.query: stream, so a runaway result stops at the cap.
@@ -118,7 +123,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
 _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
 
 
-def _refuse_transaction_control(db: Database, statement: sqltext.Statement, number: int) -> None:
+def _refuse_transaction_control(db: Facade, statement: sqltext.Statement, number: int) -> None:
     words = statement.keywords
     if not words or words[0] not in _TRANSACTION_CONTROL:
         return

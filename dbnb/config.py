@@ -49,6 +49,9 @@ DRIVERS = {
     "sqlite": "sqlite+pysqlite",
     "postgresql": "postgresql+psycopg",
     "postgres": "postgresql+psycopg",
+    # Apache Spark through Spark Connect: no SQLAlchemy dialect, its own backend.
+    "spark": "spark",
+    "sc": "spark",
 }
 
 # Top-level sections other tools keep in the same infra.yaml are left alone;
@@ -164,6 +167,7 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "database": as_text,
     "user": as_text,
     "password": as_text,
+    "token": as_text,  # Spark Connect's bearer token: kept where a password is, masked alike
     "readonly": as_bool,
     "pool_size": as_int,
     "max_overflow": as_int,
@@ -176,7 +180,7 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "slow_query_ms": as_milliseconds,
     "log_parameters": as_bool,
 }
-_PARTS = ("type", "host", "port", "database", "user", "password")
+_PARTS = ("type", "host", "port", "database", "user", "password", "token")
 
 
 def _expand_all(value: Any, environ: Mapping[str, str]) -> Any:
@@ -268,10 +272,12 @@ def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> U
             raise fail("not a valid database URL", "url") from None
         return _with_driver(url)
     if "type" in values:
+        if "token" in values and "password" in values:
+            raise fail("give either password or token, not both", "token")
         return URL.create(
             DRIVERS.get(values["type"].lower(), values["type"]),
             username=values.get("user"),
-            password=values.get("password"),
+            password=values.get("password", values.get("token")),
             host=values.get("host"),
             port=values.get("port"),
             database=values.get("database"),
@@ -281,9 +287,22 @@ def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> U
 
 def _with_driver(url: URL) -> URL:
     """``postgresql://`` and ``postgres://`` URLs use psycopg 3; others keep their driver."""
+    if url.drivername == "sc":
+        return _spark_connect(url)
     if url.drivername in DRIVERS:
         return url.set(drivername=DRIVERS[url.drivername])
     return url
+
+
+def _spark_connect(url: URL) -> URL:
+    """Spark Connect's ``sc://host:port/;token=...;user_id=...`` as ``spark://user:token@host:port``:
+    the token takes a password's place, so it is masked wherever a password is."""
+    settings = dict(part.split("=", 1) for part in (url.database or "").split(";") if "=" in part)
+    token = settings.pop("token", None) or url.password
+    user = settings.pop("user_id", None) or url.username
+    return type(url).create(
+        "spark", username=user, password=token, host=url.host, port=url.port, query=settings
+    )
 
 
 def _sqlite_relative_to(url: URL, base: Path) -> URL:

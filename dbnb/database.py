@@ -20,11 +20,8 @@ from dbnb.config import ConnectionConfig
 from dbnb.engine import limits, readonly
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
-from dbnb.errors import (
-    DbnbError,
-    ReadOnlyError,
-    one_line,
-)
+from dbnb.errors import DbnbError, one_line
+from dbnb.facade import Facade
 from dbnb.read import arrow, failures, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
@@ -40,7 +37,7 @@ Params = Mapping[str, Any]
 M = TypeVar("M")
 
 
-class Database:
+class Database(Facade):
     """A named connection: a lazily created pooled engine, read-only sessions, queries.
 
     Get one with ``dbnb.connect(name)``; every caller that asks for the same
@@ -48,21 +45,13 @@ class Database:
     """
 
     def __init__(self, config: ConnectionConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
         # One budget of server connections for every path of this name.
         self.budget = ConnectionBudget(config)
         self._arrow = arrow.ArrowReader(config, self.budget)  # the columnar read path
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def __repr__(self) -> str:
-        mode = ", readonly" if self.config.readonly else ""
-        return f"<Database {self.name!r} {self.config.safe_url}{mode}>"
 
     @property
     def engine(self) -> Engine:
@@ -104,14 +93,6 @@ class Database:
         self.close()
 
     # --- sessions -------------------------------------------------------------------
-
-    def require_writable(self) -> None:
-        """Raise ``ReadOnlyError`` if this connection is marked ``readonly: true``."""
-        if self.config.readonly:
-            where = f" in {self.config.source}" if self.config.source else ""
-            raise ReadOnlyError(
-                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
-            )
 
     @contextmanager
     def connection(

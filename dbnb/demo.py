@@ -22,6 +22,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 import dbnb
 from dbnb import inspect
+from dbnb.facade import Facade
 
 TABLE = "demo_shield"
 
@@ -52,7 +53,7 @@ SAMPLE = [
 ]
 
 
-def prepare(db: dbnb.Database) -> None:
+def prepare(db: Facade) -> None:
     """Create the demo's table if it is missing and add the sample rows it lacks."""
     if TABLE in set(inspect.tables(db)["table"]):
         found = list(inspect.describe(db, TABLE)["column"])
@@ -71,7 +72,7 @@ def prepare(db: dbnb.Database) -> None:
         )
 
 
-def show(db: dbnb.Database) -> None:
+def show(db: Facade) -> None:
     """Read the table back, typed, and watch the read-only path refuse a write."""
     frame = db.query(
         f"SELECT name, defense_rating, enchanted FROM {TABLE} WHERE defense_rating >= :minimum "

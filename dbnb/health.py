@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from dbnb.database import Database
+    from dbnb.facade import Facade
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
 # Dialects whose read-only guard dbnb installs, and so can verify.
@@ -92,23 +93,24 @@ def frame(healths: Iterable[Health]) -> pd.DataFrame:
     return table.astype(FRAME_DTYPES)
 
 
-def check_all(databases: Iterable[Database], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
+def check_all(databases: Iterable[Facade], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
     """Check several connections at once, so that all of them together take about
     as long as the slowest one (at most about ``timeout``), in the order given."""
     chosen = list(databases)
     if not chosen:
         return []
     with ThreadPoolExecutor(max_workers=min(len(chosen), 8)) as pool:
-        return list(pool.map(lambda db: check(db, timeout=timeout), chosen))
+        # Each connection checks itself: its facade knows how (SQLAlchemy's: ``check``).
+        return list(pool.map(lambda db: db.health(timeout=timeout), chosen))
 
 
 def check_named(
-    connect: Callable[[str], Database], names: Iterable[str], *, timeout: int = CONNECT_TIMEOUT
+    connect: Callable[[str], Facade], names: Iterable[str], *, timeout: int = CONNECT_TIMEOUT
 ) -> list[Health]:
     """``check_all`` by name (``connect``: the registry's): an entry of the config that
     is broken (a missing variable, a bad key) is a row with its problem, not a failure
     of the whole check."""
-    found: list[Database | Health] = []
+    found: list[Facade | Health] = []
     for name in names:
         try:
             found.append(connect(name))

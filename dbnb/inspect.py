@@ -19,29 +19,30 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
 from dbnb.errors import DbnbError, QueryError, one_line
+from dbnb.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
-
-TABLE_COLUMNS = ["schema", "table", "kind"]
-DESCRIBE_COLUMNS = ["column", "type", "nullable", "default", "primary_key", "references"]
+    from dbnb.facade import Facade
 
 
-def _database(db: Database | str | None) -> Database:
+def _database(db: Facade | str | None) -> Facade:
     """A ``Database`` as given, or the one ``dbnb.connect`` gives for a name (None: default)."""
-    from dbnb.database import Database
+    from dbnb.facade import Facade
     from dbnb.registry import connect
 
-    return db if isinstance(db, Database) else connect(db)
+    return db if isinstance(db, Facade) else connect(db)
 
 
-def tables(db: Database | str | None = None, schema: str | None = None) -> pd.DataFrame:
+def tables(db: Facade | str | None = None, schema: str | None = None) -> pd.DataFrame:
     """The tables and views of ``schema`` (default: the connection's default schema).
 
     ``db`` is a ``Database``, a connection name, or None for the default one.
     Columns: ``schema``, ``table``, ``kind`` (``table`` or ``view``), sorted by name.
     """
     db = _database(db)
+    catalog = db.catalog()  # a database's own listing (Spark's), else SQLAlchemy's inspector
+    if catalog is not None:
+        return catalog.tables(schema)
     with db.connection() as connection:
         inspector = _inspector(db, connection)
         try:
@@ -54,7 +55,7 @@ def tables(db: Database | str | None = None, schema: str | None = None) -> pd.Da
     return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype("string")
 
 
-def describe(db: Database | str | None, table: str, schema: str | None = None) -> pd.DataFrame:
+def describe(db: Facade | str | None, table: str, schema: str | None = None) -> pd.DataFrame:
     """The columns of ``table`` (``schema.table`` works too), in their order.
 
     Columns: ``column``, ``type`` (as the database spells it), ``nullable``,
@@ -62,6 +63,9 @@ def describe(db: Database | str | None, table: str, schema: str | None = None) -
     ``references`` (``table.column`` a foreign key points to, or None).
     """
     db = _database(db)
+    catalog = db.catalog()
+    if catalog is not None:
+        return catalog.describe(table, schema)
     with db.connection() as connection:
         inspector = _inspector(db, connection)
         try:
@@ -111,7 +115,7 @@ def _references(foreign_keys: list[Any]) -> dict[str, str]:
     return found
 
 
-def _inspector(db: Database, connection: sqlalchemy.Connection) -> sqlalchemy.Inspector:
+def _inspector(db: Facade, connection: sqlalchemy.Connection) -> sqlalchemy.Inspector:
     try:
         return sqlalchemy.inspect(connection)
     except exc.SQLAlchemyError as error:
@@ -119,7 +123,7 @@ def _inspector(db: Database, connection: sqlalchemy.Connection) -> sqlalchemy.In
 
 
 def _locate(
-    db: Database, inspector: sqlalchemy.Inspector, table: str, schema: str | None
+    db: Facade, inspector: sqlalchemy.Inspector, table: str, schema: str | None
 ) -> tuple[str | None, str]:
     """The schema and name of ``table``; ``schema.table`` is split when no table has the dots."""
     if inspector.has_table(table, schema=schema):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from dbnb.database import Database
 from dbnb.engine import readonly
 from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.facade import Facade
 from dbnb.registry import connect
 
 
-def sql_engine(connection: Database | str | None = None, *, write: bool = False) -> Engine:
+def sql_engine(connection: Facade | str | None = None, *, write: bool = False) -> Engine:
     """The engine of a dbnb connection for another SQL tool: read-only unless ``write``."""
-    db = connection if isinstance(connection, Database) else connect(connection)
+    db = connection if isinstance(connection, Facade) else connect(connection)
     if not write:
         return db.engine
     if db.config.readonly:

@@ -25,8 +25,8 @@ from traitlets import Integer
 
 from dbnb import cells, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
-from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.facade import Facade
 from dbnb.registry import Registry
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
@@ -164,10 +164,10 @@ class DbMagics(Magics):
         # The current name, not its Database: a broken default is listed, not raised.
         return connections(config, self.current if self.current is not None else config.default)
 
-    def _database(self, name: str | None = None) -> Database:
+    def _database(self, name: str | None = None) -> Facade:
         return self.registry.connect(name if name is not None else self.current)
 
-    def _query(self, db: Database, sql: str, *, out: str | None, write: bool) -> Any:
+    def _query(self, db: Facade, sql: str, *, out: str | None, write: bool) -> Any:
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:

@@ -44,8 +44,8 @@ from sqlalchemy import MetaData
 
 from dbnb.config import Config
 from dbnb.config_values import BadValue, as_text, expand_env, line_of, read_yaml
-from dbnb.database import Database
 from dbnb.errors import ConfigError, MigrationError
+from dbnb.facade import Facade
 from dbnb.registry import Registry, default_registry
 
 SECTION = "migrations"
@@ -172,7 +172,7 @@ def run_environment() -> None:
     from alembic import context
 
     alembic_config = context.config
-    database: Database | None = alembic_config.attributes.get("dbnb_database")
+    database: Facade | None = alembic_config.attributes.get("dbnb_database")
     metadata: MetaData | None = alembic_config.attributes.get("dbnb_metadata")
     write: bool = alembic_config.attributes.get("dbnb_write", True)
     if database is None:
@@ -210,7 +210,7 @@ def run_environment() -> None:
 
 @dataclass
 class _Target:
-    database: Database
+    database: Facade
     directory: Path
     metadata: MetaData | None
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from dbnb.config import Config, load_config, url_connection
 from dbnb.database import Database
+from dbnb.engine.backend import facade_for
+from dbnb.facade import Facade
 
 
 def _looks_like_url(name: str) -> bool:
@@ -14,7 +16,8 @@ def _looks_like_url(name: str) -> bool:
 
 
 class Registry:
-    """Owns one ``Database`` (and so one pool) per connection name or URL.
+    """Owns one ``Database`` (and so one pool) per connection name or URL (or, for a
+    database reached without SQLAlchemy, its backend's facade: ``dbnb.facade``).
 
     ``Registry(config)`` for an explicit config; ``Registry()`` loads the
     config by the documented lookup order on first use.
@@ -23,7 +26,7 @@ class Registry:
     def __init__(self, config: Config | Path | str | None = None) -> None:
         self._source = config
         self._config = config if isinstance(config, Config) else None
-        self._databases: dict[str, Database] = {}
+        self._databases: dict[str, Facade] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -45,7 +48,7 @@ class Registry:
     def default(self) -> str | None:
         return self.config.default
 
-    def connect(self, name_or_url: str | None = None) -> Database:
+    def connect(self, name_or_url: str | None = None) -> Facade:
         """The ``Database`` for a configured name, a URL, or (None) the default.
 
         A broken entry (a missing variable, a bad key) raises its ``ConfigError`` here.
@@ -57,7 +60,8 @@ class Registry:
             key = connection.name
         with self._lock:
             if key not in self._databases:
-                self._databases[key] = Database(connection)
+                # A database reached without SQLAlchemy (Spark) brings its own facade.
+                self._databases[key] = facade_for(connection) or Database(connection)
             return self._databases[key]
 
     def close(self) -> None:
@@ -81,7 +85,7 @@ def default_registry() -> Registry:
         return _default
 
 
-def connect(name_or_url: str | None = None) -> Database:
+def connect(name_or_url: str | None = None) -> Facade:
     """A named connection from the config, a database URL, or (no argument) the default."""
     return default_registry().connect(name_or_url)
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
+    from dbnb.facade import Facade
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -83,3 +84,29 @@ _HOMES = {
 def backend_for(dialect: str) -> Backend:
     """The home of the database SQLAlchemy names ``dialect``."""
     return cast("Backend", importlib.import_module(_HOMES.get(dialect, "dbnb.backends.generic")))
+
+
+# --- Databases reached without SQLAlchemy ----------------------------------------------
+# A database with no SQLAlchemy dialect brings its own facade: the registry asks its
+# home to open one per name, and every front end uses it as it uses ``Database``.
+
+
+class FacadeBackend(Protocol):
+    """The home of a database reached without SQLAlchemy."""
+
+    def open(self, config: ConnectionConfig) -> Facade:
+        """The facade of connection ``config`` (its client loads on first use)."""
+
+
+# Each such database's home, by the backend name of its config.
+_FACADE_HOMES = {
+    "spark": "dbnb.backends.spark",
+}
+
+
+def facade_for(config: ConnectionConfig) -> Facade | None:
+    """The facade ``config``'s own backend opens; None: SQLAlchemy's ``Database`` serves it."""
+    home = _FACADE_HOMES.get(config.backend)
+    if home is None:
+        return None
+    return cast("FacadeBackend", importlib.import_module(home)).open(config)

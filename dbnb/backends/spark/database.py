@@ -1,0 +1,241 @@
+"""``SparkDatabase``: the facade of a Spark connection (``dbnb.facade.Facade``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from dbnb import monitor
+from dbnb.backends.spark import reads, types
+from dbnb.backends.spark.session import Session
+from dbnb.config import ConnectionConfig
+from dbnb.errors import DbnbError, QueryError, one_line
+from dbnb.facade import Catalog, CellRun, Facade
+from dbnb.health import CONNECT_TIMEOUT, Health
+from dbnb.read import failures, frames, parquet
+from dbnb.sql import binds
+
+if TYPE_CHECKING:
+    from dbnb.write import Mode
+
+Params = Mapping[str, Any]
+
+
+class SparkDatabase(Facade):
+    """A named Spark connection, through Spark Connect: reads, writes, health.
+
+    One Spark Connect session per name, opened on first use and shared by every
+    caller of the name (Spark Connect runs a session's operations concurrently).
+    """
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        self.session_ = Session(config)
+
+    @property
+    def spark(self) -> Any:
+        """The ``pyspark.sql.connect`` ``SparkSession`` behind the name, opened on first use."""
+        return self.session_.get()
+
+    def close(self) -> None:
+        self.session_.close()
+
+    # --- reads ------------------------------------------------------------------------
+
+    def query(  # type: ignore[override]  # the overloads are the Facade's
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows.
+
+        Only what Spark parses as a query runs (``dbnb.backends.spark.reads``);
+        ``:name`` placeholders are Spark's named parameters. ``progress`` is ignored:
+        Spark sends the result in a few large Arrow batches.
+        """
+        sql = self._text(sql)
+        values = binds.prepare(sql, params, "spark", self.name)
+        in_force = self.config.statement_timeout if timeout is None else timeout
+        if chunksize is not None:
+            rows = _positive(chunksize)
+            return (types.to_frame(table) for table in self._tables(sql, values, rows, in_force))
+        limit = self.config.max_rows if max_rows is None else max_rows
+        return types.to_frame(self._table(sql, values, limit, in_force))
+
+    def query_to_parquet(
+        self,
+        sql: Any,
+        path: str | os.PathLike[str],
+        params: Params | None = None,
+        *,
+        chunksize: int = 100_000,
+    ) -> int:
+        """Write one query's result to a Parquet file, one row group per ``chunksize``
+        rows, whole or not at all; the rows written."""
+        sql = self._text(sql)
+        values = binds.prepare(sql, params, "spark", self.name)
+        rows = _positive(chunksize)
+        return parquet.write(self._tables(sql, values, rows, self.config.statement_timeout), path)
+
+    def _text(self, sql: Any) -> str:
+        if not isinstance(sql, str):
+            raise DbnbError(
+                f"connection {self.name!r} (spark) takes SQL text; a SQLAlchemy select() "
+                "needs a SQLAlchemy dialect, which Spark has not"
+            )
+        return sql
+
+    def _table(
+        self, sql: str, values: Params, limit: int | None, timeout: float | None
+    ) -> pa.Table:
+        """The whole result, cut at ``limit`` rows by Spark (RowLimitError past it)."""
+        recording = monitor.Recording(self.config, sql, values)
+        try:
+            spark = self.spark
+            proto = reads.plan(spark, sql, values, None if limit is None else limit + 1)
+            schema = reads.analyse(spark, proto, sql, values, self.name)
+            parts = list(self._translated(reads.stream(spark, proto, self.config, timeout)))
+            table = pa.concat_tables(parts) if parts else schema.empty_table()
+            if limit is not None and table.num_rows > limit:
+                raise failures.translate(frames.TooManyRows(limit), self.name, limit=limit)
+            table = types.normalise(table)
+        except BaseException as error:
+            recording.finish(error)
+            raise
+        recording.finish(table.num_rows)
+        return table
+
+    def _tables(
+        self, sql: str, values: Params, rows: int, timeout: float | None
+    ) -> Iterator[pa.Table]:
+        """The result in tables of ``rows`` rows (the last may be shorter), read as they
+        are consumed; one empty table with the columns for an empty result."""
+        recording = monitor.Recording(self.config, sql, values)
+        count = 0
+        try:
+            spark = self.spark
+            proto = reads.plan(spark, sql, values)
+            schema = reads.analyse(spark, proto, sql, values, self.name)
+            sent = self._translated(reads.stream(spark, proto, self.config, timeout))
+            for table in _rebatched(sent, rows, schema):
+                count += table.num_rows
+                yield types.normalise(table)
+        except GeneratorExit:
+            recording.finish(count)  # the caller stopped early; the rest was interrupted
+            raise
+        except BaseException as error:
+            recording.finish(error)
+            raise
+        recording.finish(count)
+
+    def _translated(self, tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        """``tables``, with Spark's failures as dbnb's ``QueryError``."""
+        try:
+            yield from tables
+        except reads.spark_errors() as error:
+            raise QueryError(f"{self.name}: {reads.message(error)}") from None
+
+    # --- writes and cells ---------------------------------------------------------------
+
+    def write(
+        self,
+        data: Any,
+        target: Any,
+        mode: Mode = "append",
+        *,
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        progress: bool | None = None,
+    ) -> int:
+        """Validate ``data`` against the table, then write it with Spark's DataFrame
+        writer: ``append``, or ``replace`` (the table's rows become exactly these).
+        ``create=True`` creates a missing table from the data's columns."""
+        from dbnb.backends.spark import writes
+
+        return writes.write(self, data, target, mode, key=key, create=create)
+
+    def run_cell(
+        self, statements: Sequence[str], values: Sequence[Params], *, write: bool
+    ) -> CellRun:
+        """A cell's statements in order: each read is a query (guarded as ``query``);
+        with ``write``, each runs as Spark runs SQL (commands included). Spark has no
+        transactions: statements before a failing one stay done."""
+        from dbnb.backends.spark import writes
+
+        if not write:
+            frame = None
+            for sql, params in zip(statements, values, strict=True):
+                frame = types.to_frame(
+                    self._table(sql, params, self.config.max_rows, self.config.statement_timeout)
+                )
+            return CellRun(frame=frame, source=len(statements) - 1, changed=0)
+        return writes.run_commands(self, statements, values)
+
+    # --- health and catalog ---------------------------------------------------------------
+
+    def health(self, timeout: int = CONNECT_TIMEOUT) -> Health:
+        """Reachable, Spark's version, the latency of a ``SELECT 1``, and the read-only
+        guard proved by a ``CREATE TABLE`` it must refuse. Never raises."""
+        unreachable: tuple[type[BaseException], ...] = (DbnbError, *reads.spark_errors())
+        try:
+            spark = self.spark
+            started = time.perf_counter()
+            self._table("SELECT 1", {}, None, float(max(timeout, 1)))
+            latency = (time.perf_counter() - started) * 1000.0
+            version = f"Spark {spark.version}"
+        except unreachable as error:
+            return Health(self.name, reachable=False, error=self.session_.mask(one_line(error)))
+        try:
+            self._table("CREATE TABLE dbnb_health_probe (id INT)", {}, None, None)
+        except DbnbError as error:
+            enforced = "read-only here" in str(error)
+            problem = None if enforced else self.session_.mask(one_line(error))
+        else:
+            enforced, problem = False, "read-only is not enforced: a CREATE TABLE was accepted"
+        return Health(
+            self.name,
+            reachable=True,
+            server_version=version,
+            latency_ms=latency,
+            readonly_enforced=enforced,
+            error=problem,
+        )
+
+    def catalog(self) -> Catalog:
+        from dbnb.backends.spark.catalog import SparkCatalog
+
+        return SparkCatalog(self)
+
+
+def _rebatched(tables: Iterator[pa.Table], rows: int, schema: pa.Schema) -> Iterator[pa.Table]:
+    """``tables`` as tables of exactly ``rows`` rows (the last may be shorter)."""
+    pending: list[pa.Table] = []
+    held = 0
+    given = False
+    for table in tables:
+        pending.append(table)
+        held += table.num_rows
+        while held >= rows:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, rows)
+            given = True
+            rest = whole.slice(rows)
+            pending, held = [rest], rest.num_rows
+    if held or not given:
+        yield pa.concat_tables(pending) if pending else schema.empty_table()
+
+
+def _positive(chunksize: int) -> int:
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+    return chunksize

@@ -1,0 +1,195 @@
+"""``Facade``: what every named connection offers, whichever way it is reached.
+
+Most databases are reached through SQLAlchemy (``dbnb.database.Database``).
+A database that has no SQLAlchemy dialect (Apache Spark, through Spark
+Connect) brings its own facade from its backend (``dbnb.engine.backend.facade_for``),
+which implements this same public API: ``query`` (with ``chunksize``),
+``query_to_parquet``, ``write``, ``health``, ``close``, ``name``/``config``.
+What only SQLAlchemy can give (``engine``, ``session``, ``connection``, models)
+raises one ``DbnbError`` naming the connection there.
+
+Front ends (cells, magics, the CLI, ``dbnb.inspect``, health) take a ``Facade``
+and ask it, never which database it is: where they need something a facade
+does its own way, it is a method here whose default is SQLAlchemy's way
+(``catalog()`` and ``run_cell()`` return None: "use the SQLAlchemy connection").
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, overload
+
+from dbnb.config import ConnectionConfig
+from dbnb.errors import DbnbError, ReadOnlyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Connection, Engine
+    from sqlmodel import Session
+
+    from dbnb.health import Health
+    from dbnb.write import Mode
+
+Params = Mapping[str, Any]
+
+# The columns of ``dbnb.tables()`` and ``dbnb.describe()``, on every database.
+TABLE_COLUMNS = ["schema", "table", "kind"]
+DESCRIBE_COLUMNS = ["column", "type", "nullable", "default", "primary_key", "references"]
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """What a facade's own run of a cell's statements did."""
+
+    frame: pd.DataFrame | None  # the rows of the last statement that returned rows
+    source: int | None  # that statement's index
+    changed: int  # rows changed, where the database counts them (else 0)
+
+
+class Catalog(abc.ABC):
+    """A database's own listing of tables and columns (``%db tables``, ``describe``)."""
+
+    @abc.abstractmethod
+    def tables(self, schema: str | None) -> pd.DataFrame:
+        """Columns ``TABLE_COLUMNS``, sorted by name."""
+
+    @abc.abstractmethod
+    def describe(self, table: str, schema: str | None) -> pd.DataFrame:
+        """Columns ``DESCRIBE_COLUMNS``, in the table's order."""
+
+
+class Facade(abc.ABC):
+    """One named connection: its queries, writes, health; shared by every caller of the name."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __repr__(self) -> str:
+        mode = ", readonly" if self.config.readonly else ""
+        return f"<{type(self).__name__} {self.name!r} {self.config.safe_url}{mode}>"
+
+    def require_writable(self) -> None:
+        """Raise ``ReadOnlyError`` if this connection is marked ``readonly: true``."""
+        if self.config.readonly:
+            where = f" in {self.config.source}" if self.config.source else ""
+            raise ReadOnlyError(
+                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
+            )
+
+    # --- what every connection does -------------------------------------------------
+
+    @overload
+    def query(
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: None = None,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def query(
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int,
+    ) -> Iterator[pd.DataFrame]: ...
+
+    @abc.abstractmethod
+    def query(
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        """Run one read-only statement; its rows as a DataFrame (or chunks of one)."""
+
+    @abc.abstractmethod
+    def query_to_parquet(
+        self,
+        sql: Any,
+        path: str | os.PathLike[str],
+        params: Params | None = None,
+        *,
+        chunksize: int = 100_000,
+    ) -> int:
+        """Write one read-only statement's result to a Parquet file; the rows written."""
+
+    @abc.abstractmethod
+    def write(
+        self,
+        data: Any,
+        target: Any,
+        mode: Mode = "append",
+        *,
+        key: str | Sequence[str] | None = None,
+        create: bool = False,
+        progress: bool | None = None,
+    ) -> int:
+        """Validate every row of ``data``, then write them all; the rows written."""
+
+    @abc.abstractmethod
+    def health(self, timeout: int = 5) -> Health:
+        """Whether this connection works; never raises for a connection problem."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close what this connection holds open. Idempotent."""
+
+    # --- what a facade may do its own way (None: SQLAlchemy's way) --------------------
+
+    def catalog(self) -> Catalog | None:
+        """Its own listing of tables and columns; None: SQLAlchemy's inspector reads them."""
+        return None
+
+    def run_cell(
+        self, statements: Sequence[str], values: Sequence[Params], *, write: bool
+    ) -> CellRun | None:
+        """Run a ``%%db`` cell's statements its own way; None: on a SQLAlchemy connection."""
+        return None
+
+    # --- what only SQLAlchemy gives ------------------------------------------------------
+
+    def _no_sqlalchemy(self, what: str) -> NoReturn:
+        raise DbnbError(
+            f"connection {self.name!r} ({self.config.backend}) is not reached through "
+            f"SQLAlchemy, so it has no {what}; use db.query(...) to read and db.write(...) to write"
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The pooled SQLAlchemy engine (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.engine")
+
+    def connection(
+        self, *, write: bool = False, timeout: float | None = None
+    ) -> AbstractContextManager[Connection]:
+        """A pooled SQLAlchemy connection (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.connection()")
+
+    def session(self, write: bool = False) -> AbstractContextManager[Session]:
+        """A SQLModel/SQLAlchemy session (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.session()")
+
+    def create_tables(self, *models: Any) -> None:
+        """Create model tables (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.create_tables()")
