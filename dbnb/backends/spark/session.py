@@ -53,6 +53,17 @@ def client_module() -> Any:
     return session
 
 
+def _retries() -> Any:
+    """Spark Connect's client retries an unreachable server for ten minutes by default;
+    a notebook should hear within seconds (about 5 s here, as other databases' connect
+    timeout)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    return DefaultPolicy(
+        max_retries=4, initial_backoff=250, backoff_multiplier=2.0, max_backoff=2000
+    )
+
+
 class Session:
     """One connection's Spark Connect session, opened on first use, closed by ``close``."""
 
@@ -68,7 +79,9 @@ class Session:
                 module = client_module()
                 try:
                     builder = module.SparkSession.builder.remote(remote_url(self.config))
-                    self._spark = builder.create()
+                    spark = builder.create()
+                    spark.client.set_retry_policies([_retries()])
+                    self._spark = spark
                 except Exception as error:
                     raise self.unreachable(error) from None
             return self._spark

@@ -21,7 +21,6 @@ from dbnb import monitor
 from dbnb.backends.spark import reads, types
 from dbnb.errors import DbnbError, QueryError, ValidationError, WriteError
 from dbnb.facade import CellRun
-from dbnb.read import parquet
 
 if TYPE_CHECKING:
     from dbnb.backends.spark.database import SparkDatabase
@@ -97,7 +96,8 @@ def _arrow(data: Any, name: str) -> pa.Table:
         rows = [row.model_dump() if hasattr(row, "model_dump") else dict(row) for row in data]
         data = pd.DataFrame(rows)
     try:
-        return parquet.frame_to_arrow(data.reset_index(drop=True))
+        # NaN in a float column is pandas' missing value: NULL, as other databases write it.
+        return pa.Table.from_pandas(data, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise ValidationError(f"table {name!r}: {error}; nothing was written") from None
 
