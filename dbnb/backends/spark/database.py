@@ -96,23 +96,38 @@ class SparkDatabase(Facade):
         return sql
 
     def _table(
-        self, sql: str, values: Params, limit: int | None, timeout: float | None
+        self,
+        sql: str,
+        values: Params,
+        limit: int | None,
+        timeout: float | None,
+        *,
+        recorded: bool = True,
     ) -> pa.Table:
-        """The whole result, cut at ``limit`` rows by Spark (RowLimitError past it)."""
-        recording = monitor.Recording(self.config, sql, values)
+        """The whole result, cut at ``limit`` rows by Spark (RowLimitError past it);
+        in the history unless it is housekeeping (``recorded=False``: health)."""
+        recording = monitor.Recording(self.config, sql, values) if recorded else None
         try:
             spark = self.spark
             proto = reads.plan(spark, sql, values, None if limit is None else limit + 1)
             schema = reads.analyse(spark, proto, sql, values, self.name)
-            parts = list(self._translated(reads.stream(spark, proto, self.config, timeout)))
-            table = pa.concat_tables(parts) if parts else schema.empty_table()
+            try:
+                table = reads.run_tagged(
+                    spark, lambda: spark.client.to_table(proto, {})[0], self.config, timeout
+                )
+            except reads.spark_errors() as error:
+                raise QueryError(f"{self.name}: {reads.message(error)}") from None
+            if table.num_columns != len(schema):
+                table = schema.empty_table()  # an empty result, as Spark sent it
             if limit is not None and table.num_rows > limit:
                 raise failures.translate(frames.TooManyRows(limit), self.name, limit=limit)
             table = types.normalise(table)
         except BaseException as error:
-            recording.finish(error)
+            if recording is not None:
+                recording.finish(error)
             raise
-        recording.finish(table.num_rows)
+        if recording is not None:
+            recording.finish(table.num_rows)
         return table
 
     def _tables(
@@ -190,13 +205,13 @@ class SparkDatabase(Facade):
         try:
             spark = self.spark
             started = time.perf_counter()
-            self._table("SELECT 1", {}, None, float(max(timeout, 1)))
+            self._table("SELECT 1", {}, None, float(max(timeout, 1)), recorded=False)
             latency = (time.perf_counter() - started) * 1000.0
             version = f"Spark {spark.version}"
         except unreachable as error:
             return Health(self.name, reachable=False, error=self.session_.mask(one_line(error)))
         try:
-            self._table("CREATE TABLE dbnb_health_probe (id INT)", {}, None, None)
+            self._table("CREATE TABLE dbnb_health_probe (id INT)", {}, None, None, recorded=False)
         except DbnbError as error:
             enforced = "read-only here" in str(error)
             problem = None if enforced else self.session_.mask(one_line(error))
