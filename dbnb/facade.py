@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError, ReadOnlyError
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
+M = TypeVar("M")
 
 # The columns of ``dbnb.tables()`` and ``dbnb.describe()``, on every database.
 TABLE_COLUMNS = ["schema", "table", "kind"]
@@ -193,3 +194,33 @@ class Facade(abc.ABC):
     def create_tables(self, *models: Any) -> None:
         """Create model tables (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.create_tables()")
+
+    def read_models(
+        self,
+        model: type[M],
+        where: Any = None,
+        *,
+        order_by: Any = None,
+        limit: int | None = None,
+    ) -> list[M]:
+        """A model's rows as instances (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.read_models()")
+
+    def async_session(self, write: bool = False) -> Any:
+        """An async session (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.async_session()")
+
+    async def aquery(
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> pd.DataFrame:
+        """``query()`` for async code (SQLAlchemy connections only)."""
+        self._no_sqlalchemy("db.aquery()")
+
+    async def aclose(self) -> None:
+        """``close()`` from async code."""
+        self.close()
