@@ -280,7 +280,7 @@ def test_ctrl_c_stops_the_spark_job_and_the_next_query_is_fast(lake: Any) -> Non
     started = time.monotonic()
     with interrupt_after(1.0), pytest.raises(KeyboardInterrupt):
         lake.query(SLOW)
-    assert time.monotonic() - started < 4  # about 2 s after Ctrl-C at most
+    assert time.monotonic() - started - 1.0 < 2.5  # stopped within about 2 s of Ctrl-C
     after = time.monotonic()
     assert lake.query("SELECT 2 AS ok")["ok"].tolist() == [2]
     assert time.monotonic() - after < 5
