@@ -5,8 +5,8 @@
 Starts a local Spark Connect server from the installed pyspark (as the tests do),
 creates the table (bigint, timestamp, date, string, int, decimal(12,2), double,
 boolean, a JSON string, a nullable int) and prints, for each reader, the median of
-``--repeat`` runs after a warm-up and its ratio to the fastest, measured in the same
-run: dbnb ``db.query``, ``spark.sql(...).toArrow().to_pandas()`` and
+``--repeat`` runs after a warm-up (the readers taking turns) and its ratio to the
+fastest, measured in the same run: dbnb ``db.query``, ``spark.sql(...).toArrow().to_pandas()`` and
 ``spark.sql(...).toPandas()``. Also how long the server took to answer.
 """
 
@@ -52,14 +52,18 @@ def create(spark: Any, rows: int) -> None:
     )
 
 
-def timed(reader: Callable[[], Any], runs: int) -> tuple[float, int]:
-    rows = len(reader())  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        reader()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), rows
+def timed(readers: dict[str, Callable[[], Any]], runs: int) -> dict[str, tuple[float, int]]:
+    """The median seconds of each reader (and its rows), after one warm-up each; the
+    readers take turns, round by round, so a busy moment of the machine falls on all."""
+    rows = {name: len(reader()) for name, reader in readers.items()}  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    for round_ in range(runs):
+        names = list(readers)
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            started = time.perf_counter()
+            readers[name]()
+            times[name].append(time.perf_counter() - started)
+    return {name: (statistics.median(times[name]), rows[name]) for name in readers}
 
 
 def main() -> None:
@@ -87,9 +91,7 @@ def main() -> None:
                 "spark.sql().toArrow().to_pandas()": lambda: spark.sql(SQL).toArrow().to_pandas(),
                 "spark.sql().toPandas()": lambda: spark.sql(SQL).toPandas(),
             }
-            results = {}
-            for name, reader in readers.items():
-                results[name] = timed(reader, args.repeat)
+            results = timed(readers, args.repeat)
             best = min(seconds for seconds, _ in results.values())
             print(f"\n{'reader':<36} {'median':>8} {'x best':>7}")
             for name, (seconds, rows) in results.items():
