@@ -17,13 +17,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+from IPython.core.completer import (
+    CompletionContext,
+    SimpleCompletion,
+    SimpleMatcherResult,
+    context_matcher,
+)
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, health, inspect, monitor
+from dbnb import cells, complete, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
@@ -71,6 +77,8 @@ class DbMagics(Magics):
             "history": self._history,
             "write": self._write,
         }
+        # Each connection's tables and columns for completion, read in the background.
+        self.schemas = complete.SchemaCache()
 
     # --- the magic ------------------------------------------------------------------
 
@@ -179,6 +187,8 @@ class DbMagics(Magics):
                     f"connection {db.name!r} is readonly: true{where}; it never writes"
                 ) from None
             raise  # worded for a cell already: "add --write to the %%db line"
+        if write and complete.changes_schema(sql, db.config.backend):
+            self.schemas.invalidate(db.name)  # completion reads the new tables next time
         print(_summary(result))
         frame = result.frame
         if frame is None:
@@ -202,9 +212,14 @@ class DbMagics(Magics):
         print(f"using {db.name} ({db.config.safe_url}{mode})")
 
     def _tables(self, words: list[str]) -> pd.DataFrame:
+        refresh = "--refresh" in words
+        words = [word for word in words if word != "--refresh"]
         if len(words) > 1:
-            raise UsageError("usage: %db tables [SCHEMA]")
-        return inspect.tables(self._database(), schema=words[0] if words else None)
+            raise UsageError("usage: %db tables [--refresh] [SCHEMA]")
+        db = self._database()
+        if refresh:  # what completion offers, read again now
+            self.schemas.refresh(db.name, db)
+        return inspect.tables(db, schema=words[0] if words else None)
 
     def _describe(self, words: list[str]) -> pd.DataFrame:
         if len(words) != 1:
@@ -234,6 +249,69 @@ class DbMagics(Magics):
         written = db.write(frame, table, mode=mode)  # type: ignore[arg-type]
         rows = "row" if written == 1 else "rows"
         print(f"{db.name}: {written:,} {rows} written to {table} ({mode})")
+
+    # --- completion -----------------------------------------------------------------
+
+    def complete(self, context: CompletionContext) -> SimpleMatcherResult:
+        """IPython's matcher for ``%db`` lines and ``%%db`` cells (``dbnb.complete``)."""
+        lines = context.full_text.split("\n")
+        offset = sum(len(line) + 1 for line in lines[: context.cursor_line])
+        try:
+            found = complete.complete(
+                context.full_text, offset + context.cursor_position, self._sources()
+            )
+        except DbnbError:  # a broken config: typing goes on, `%db` will say what is wrong
+            found = None
+        if found is None or not context.token.endswith(found.fragment):
+            return {"completions": [], "suppress": False}
+        return {
+            "completions": [SimpleCompletion(text, type=kind) for text, kind in found.items],
+            "matched_fragment": found.fragment,
+            "suppress": True,  # SQL is no Python: its names are the only ones that fit
+            "ordered": True,
+        }
+
+    def _sources(self) -> complete.Sources:
+        return complete.Sources(
+            connections=self.registry.names,
+            subcommands=[*self._subcommands, "frames"],
+            current=self.current,
+            schema=self._schema,
+            dialect=self._dialect,
+            variables=self._variables,
+            frames=self._frame_names,
+        )
+
+    def _schema(self, name: str | None) -> complete.Schema | None:
+        try:
+            db = self._database(name)
+        except DbnbError:
+            return None
+        return self.schemas.get(db.name, db)
+
+    def _dialect(self, name: str | None) -> str:
+        try:
+            return self._database(name).config.backend
+        except DbnbError:
+            return "postgresql"
+
+    def _variables(self) -> list[str]:
+        hidden = self.user_shell.user_ns_hidden
+        return [
+            name
+            for name, value in self.user_shell.user_ns.items()
+            if not name.startswith("_")
+            and name not in hidden
+            and not callable(value)
+            and type(value).__name__ != "module"
+        ]
+
+    def _frame_names(self) -> list[str]:
+        return sorted(
+            name
+            for name, value in self.user_shell.user_ns.items()
+            if not name.startswith("_") and isinstance(value, pd.DataFrame)
+        )
 
     # --- display --------------------------------------------------------------------
 
@@ -357,6 +435,18 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     formatters = shell.display_formatter.formatters
     formatters["text/html"].for_type(pd.DataFrame, magics.format_html)
     formatters["text/plain"].for_type(pd.DataFrame, magics.format_text)
+    completer: Any = shell.Completer
+    if completer is not None:
+        completer.custom_matchers.append(_matcher(magics))
+
+
+def _matcher(magics: DbMagics) -> Callable[[CompletionContext], SimpleMatcherResult]:
+    @context_matcher()  # type: ignore[misc]
+    def dbnb_matcher(context: CompletionContext) -> SimpleMatcherResult:
+        return magics.complete(context)
+
+    dbnb_matcher.dbnb_magics = magics  # type: ignore[attr-defined]  # found again to unload
+    return dbnb_matcher
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
@@ -369,6 +459,13 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     if shell.display_formatter is not None:
         for mime in _FORMATS:
             shell.display_formatter.formatters[mime].type_printers.pop(pd.DataFrame, None)
+    completer: Any = shell.Completer
+    if completer is not None:
+        completer.custom_matchers[:] = [
+            matcher
+            for matcher in completer.custom_matchers
+            if getattr(matcher, "dbnb_magics", None) is not magics
+        ]
     configurables: list[Any] = shell.configurables
     if magics in configurables:
         configurables.remove(magics)
