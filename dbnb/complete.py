@@ -428,10 +428,11 @@ def _statement_around(text: str, found: Sequence[sqlscan.Token], cursor: int) ->
     return start, end
 
 
-_FROM_ITEM = re.compile(
-    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+((?:\w+\.)?\w+)(?:\s+(?:AS\s+)?(\w+))?", re.IGNORECASE
-)
-_LIST_ITEM = re.compile(r",\s*((?:\w+\.)?\w+)(?:\s+(?:AS\s+)?(\w+))?", re.IGNORECASE)
+# A table and its alias; a clause word after the table is no alias, and is left for
+# the next match (`FROM a JOIN b`).
+_ALIAS = r"(?:\s+(?:AS\s+)?(?!(?:" + "|".join(sorted(_CLAUSE_WORDS)) + r")\b)(\w+))?"
+_FROM_ITEM = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+((?:\w+\.)?\w+)" + _ALIAS, re.IGNORECASE)
+_LIST_ITEM = re.compile(r",\s*((?:\w+\.)?\w+)" + _ALIAS, re.IGNORECASE)
 
 
 def _aliases(statement: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, complete, health, inspect, monitor
+from dbnb import cells, complete, framesql, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
@@ -37,7 +38,7 @@ from dbnb.registry import Registry
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
-_OPTIONS_WITH_VALUE = {"-o", "--out"}
+_OPTIONS_WITH_VALUE = {"-o", "--out", "--as"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
 
@@ -66,6 +67,7 @@ class DbMagics(Magics):
         self.user_shell = shell  # typed: Magics.shell may be None
         self.registry = registry if registry is not None else Registry()
         self.current: str | None = None  # None: the config's default connection
+        self._told_frames = False  # a config connection `frames` hides the built-in one
         # The frames this magic returned, by id: only those get the display cap,
         # not every frame derived from them (pandas copies attrs onto those).
         self._capped: dict[int, weakref.ref[pd.DataFrame]] = {}
@@ -88,6 +90,13 @@ class DbMagics(Magics):
         "--out",
         metavar="VAR",
         help="also store the result, every row of it, in the notebook variable VAR",
+    )
+    @argument(
+        "--as",
+        dest="output",
+        choices=["pandas", "polars", "arrow"],
+        default="pandas",
+        help="the result as a pandas DataFrame (default), a polars DataFrame or a pyarrow Table",
     )
     @argument(
         "--write",
@@ -117,8 +126,13 @@ class DbMagics(Magics):
         %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
                                   in one transaction; MODE: append (default), upsert, replace
 
-        %%db [NAME] [-o VAR] [--write]
+        %db frames SELECT ...     SQL over the notebook's DataFrames (DuckDB), read-only
+
+        %%db [NAME] [-o VAR] [--write] [--as pandas|polars|arrow]
         SELECT ... WHERE region = :region
+
+        %%db frames [-o VAR]      SQL over the notebook's pandas/polars/Arrow frames,
+        SELECT ... FROM df        by their variable names (DuckDB, read-only)
 
         A `# comment` may end the %%db line and a %db line that is not SQL
         (`%db use warehouse  # the replica`); in a line query, write SQL's `-- comment`.
@@ -146,12 +160,17 @@ class DbMagics(Magics):
             if options:
                 raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
             return self._list()
+        if words[0].lower() == framesql.NAME and self._builtin_frames():
+            sql = rest[len(words[0]) :]
+            return self._frames(sql, out=args.out, write=args.write, output=args.output)
         subcommand = self._subcommands.get(words[0].lower())
         if subcommand is not None:
             if options:
                 raise UsageError(f"%db {words[0]} takes no options")
             return subcommand(words[1:])
-        return self._query(self._database(), rest, out=args.out, write=args.write)
+        return self._query(
+            self._database(), rest, out=args.out, write=args.write, output=args.output
+        )
 
     def _cell(self, line: str, cell: str) -> Any:
         args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
@@ -160,8 +179,10 @@ class DbMagics(Magics):
                 f"%%db takes one connection name, got {' '.join(args.words)!r}; "
                 "write the SQL in the cell body"
             )
+        if args.words and args.words[0] == framesql.NAME and self._builtin_frames():
+            return self._frames(cell, out=args.out, write=args.write, output=args.output)
         db = self._database(args.words[0] if args.words else None)
-        return self._query(db, cell, out=args.out, write=args.write)
+        return self._query(db, cell, out=args.out, write=args.write, output=args.output)
 
     # --- queries --------------------------------------------------------------------
 
@@ -175,11 +196,13 @@ class DbMagics(Magics):
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
 
-    def _query(self, db: Database, sql: str, *, out: str | None, write: bool) -> Any:
+    def _query(
+        self, db: Database, sql: str, *, out: str | None, write: bool, output: str = "pandas"
+    ) -> Any:
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
-            result = cells.run(db, sql, self.user_shell.user_ns, write=write)
+            result = cells.run(db, sql, self.user_shell.user_ns, write=write, output=output)
         except ReadOnlyError:
             if db.config.readonly or write:
                 where = f" ({db.config.source})" if db.config.source else ""
@@ -190,14 +213,53 @@ class DbMagics(Magics):
         if write and complete.changes_schema(sql, db.config.backend):
             self.schemas.invalidate(db.name)  # completion reads the new tables next time
         print(_summary(result))
-        frame = result.frame
+        return self._keep(result.frame, out)
+
+    def _keep(self, frame: Any, out: str | None) -> Any:
+        """Store a result in ``out`` if asked, and cap its display (pandas frames)."""
         if frame is None:
             return None
         if out is not None:
             self.user_shell.user_ns[out] = frame
+        if not isinstance(frame, pd.DataFrame):
+            return frame
         key = id(frame)
         self._capped[key] = weakref.ref(frame, lambda _: self._capped.pop(key, None))
         return frame
+
+    def _builtin_frames(self) -> bool:
+        """Whether ``frames`` is the built-in DuckDB over notebook frames: a connection
+        of that name in the config wins (said once)."""
+        try:
+            named = framesql.NAME in self.registry.names
+        except DbnbError:
+            return True  # a config that cannot be read has no `frames` entry to prefer
+        if named and not self._told_frames:
+            self._told_frames = True
+            print(
+                "frames: using the connection 'frames' of the config; "
+                "rename it to query the notebook's DataFrames with %%db frames"
+            )
+        return not named
+
+    def _frames(self, sql: str, *, out: str | None, write: bool, output: str) -> Any:
+        if write:
+            raise UsageError("%%db frames reads only: --write does not apply")
+        if out is not None and not out.isidentifier():
+            raise UsageError(f"-o {out}: not a valid Python variable name")
+        namespace = self.user_shell.user_ns
+        # Only the frames the SQL may name are shown to DuckDB (names ignore case there).
+        named = {word.lower() for word in re.findall(r"\w+", sql)}
+        frames = {
+            name: value
+            for name, value in namespace.items()
+            if name.lower() in named and not name.startswith("_") and framesql.is_frame(value)
+        }
+        started = time.perf_counter()
+        frame = framesql.query_frames(sql, frames, namespace, output=output)  # type: ignore[arg-type]
+        rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+        print(f"{framesql.NAME}: {rows} in {_seconds(time.perf_counter() - started)}")
+        return self._keep(frame, out)
 
     # --- subcommands ----------------------------------------------------------------
 
@@ -283,6 +345,8 @@ class DbMagics(Magics):
         )
 
     def _schema(self, name: str | None) -> complete.Schema | None:
+        if name == framesql.NAME and self._quiet_builtin_frames():
+            return self._frames_schema()
         try:
             db = self._database(name)
         except DbnbError:
@@ -294,6 +358,21 @@ class DbMagics(Magics):
             return self._database(name).config.backend
         except DbnbError:
             return "postgresql"
+
+    def _quiet_builtin_frames(self) -> bool:
+        try:
+            return framesql.NAME not in self.registry.names
+        except DbnbError:
+            return True
+
+    def _frames_schema(self) -> complete.Schema:
+        """The notebook's frames as tables, their columns as columns."""
+        tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        for name, value in self.user_shell.user_ns.items():
+            if not name.startswith("_") and framesql.is_frame(value):
+                columns = getattr(value, "column_names", None) or list(value.columns)
+                tables[(None, name)] = tuple(str(column) for column in columns)
+        return complete.Schema(default=None, tables=tables)
 
     def _variables(self) -> list[str]:
         hidden = self.user_shell.user_ns_hidden
