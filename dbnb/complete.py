@@ -42,8 +42,35 @@ FORMATS = ("pandas", "polars", "arrow")
 VALUE_OPTIONS = frozenset({"-o", "--out", "--as", "--csv", "--parquet", "--bins"})
 # Words that end a FROM item, so they are never taken for its alias.
 _CLAUSE_WORDS = frozenset(
-    "WHERE GROUP ORDER HAVING LIMIT OFFSET JOIN INNER LEFT RIGHT FULL CROSS OUTER NATURAL ON "
-    "USING UNION EXCEPT INTERSECT WINDOW SET VALUES RETURNING AS LATERAL FETCH FOR".split()
+    [
+        "WHERE",
+        "GROUP",
+        "ORDER",
+        "HAVING",
+        "LIMIT",
+        "OFFSET",
+        "JOIN",
+        "INNER",
+        "LEFT",
+        "RIGHT",
+        "FULL",
+        "CROSS",
+        "OUTER",
+        "NATURAL",
+        "ON",
+        "USING",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "WINDOW",
+        "SET",
+        "VALUES",
+        "RETURNING",
+        "AS",
+        "LATERAL",
+        "FETCH",
+        "FOR",
+    ]
 )
 # Most schemas whose tables one read takes (a server with thousands reads the first ones).
 MAX_SCHEMAS = 50
@@ -240,12 +267,11 @@ def complete(text: str, cursor: int, sources: Sources) -> Completions | None:
     start = text.rfind("\n", 0, cursor) + 1
     end = text.find("\n", cursor)
     line = text[start : len(text) if end < 0 else end]
-    found = None
-    for found in _LINE.finditer(line, 0, cursor - start):
-        pass
-    if found is None:
+    found = list(_LINE.finditer(line, 0, cursor - start))[-1:]  # the last %db before it
+    if not found:
         return None
-    return _line(line[found.end() :], cursor - start - found.end(), sources)
+    after = found[0].end()
+    return _line(line[after:], cursor - start - after, sources)
 
 
 def _header(typed: str, sources: Sources) -> Completions:
@@ -445,7 +471,11 @@ def _aliases(statement: str) -> dict[str, str]:
         _add(found, match.group(1), match.group(2))
     for position in spans:
         # A FROM list: `FROM a x, b y` up to the clause that ends it.
-        ending = re.search(r"\b(WHERE|GROUP|ORDER|HAVING|LIMIT|JOIN|ON|UNION)\b|\)", statement[position:], re.IGNORECASE)
+        ending = re.search(
+            r"\b(WHERE|GROUP|ORDER|HAVING|LIMIT|JOIN|ON|UNION)\b|\)",
+            statement[position:],
+            re.IGNORECASE,
+        )
         clause = statement[position : position + ending.start() if ending else len(statement)]
         for match in _LIST_ITEM.finditer(clause):
             _add(found, match.group(1), match.group(2))

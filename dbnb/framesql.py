@@ -131,7 +131,9 @@ def _documented(table: pa.Table) -> pa.Table:
         if pa.types.is_timestamp(kind) and kind.tz is not None:
             chunked = chunked.cast(pa.timestamp("us", tz="UTC"))
         elif kind == pa.month_day_nano_interval():
-            chunked = pa.chunked_array([_duration(chunk) for chunk in chunked.chunks], pa.duration("us"))
+            chunked = pa.chunked_array(
+                [_duration(chunk) for chunk in chunked.chunks], pa.duration("us")
+            )
         arrays.append(chunked)
     return pa.Table.from_arrays(arrays, names=table.column_names)
 
@@ -139,7 +141,7 @@ def _documented(table: pa.Table) -> pa.Table:
 def _duration(array: pa.Array) -> pa.Array:
     """Intervals counted as psycopg counts PostgreSQL's: a year is 365 days, a month 30."""
     values = array.to_pylist()
-    micros = []
+    micros: list[int | None] = []
     for value in values:
         if value is None:
             micros.append(None)

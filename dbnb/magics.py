@@ -34,6 +34,7 @@ from dbnb import cells, complete, framesql, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.read import formats
 from dbnb.registry import Registry
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
@@ -202,7 +203,9 @@ class DbMagics(Magics):
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
-            result = cells.run(db, sql, self.user_shell.user_ns, write=write, output=output)
+            result = cells.run(
+                db, sql, self.user_shell.user_ns, write=write, output=formats.check(output)
+            )
         except ReadOnlyError:
             if db.config.readonly or write:
                 where = f" ({db.config.source})" if db.config.source else ""
@@ -314,7 +317,7 @@ class DbMagics(Magics):
 
     # --- completion -----------------------------------------------------------------
 
-    def complete(self, context: CompletionContext) -> SimpleMatcherResult:
+    def completions(self, context: CompletionContext) -> SimpleMatcherResult:
         """IPython's matcher for ``%db`` lines and ``%%db`` cells (``dbnb.complete``)."""
         lines = context.full_text.split("\n")
         offset = sum(len(line) + 1 for line in lines[: context.cursor_line])
@@ -519,13 +522,15 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         completer.custom_matchers.append(_matcher(magics))
 
 
-def _matcher(magics: DbMagics) -> Callable[[CompletionContext], SimpleMatcherResult]:
-    @context_matcher()  # type: ignore[misc]
-    def dbnb_matcher(context: CompletionContext) -> SimpleMatcherResult:
-        return magics.complete(context)
+def _matcher(magics: DbMagics) -> Any:
+    """IPython's matcher (API v2) for ``%db``, marked with its magics to unload it."""
 
-    dbnb_matcher.dbnb_magics = magics  # type: ignore[attr-defined]  # found again to unload
-    return dbnb_matcher
+    def dbnb_matcher(context: CompletionContext) -> SimpleMatcherResult:
+        return magics.completions(context)
+
+    matcher: Any = context_matcher()(dbnb_matcher)
+    matcher.dbnb_magics = magics
+    return matcher
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

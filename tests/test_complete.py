@@ -167,9 +167,7 @@ def test_schema_qualified_tables_on_postgresql(ip: InteractiveShell) -> None:
         run(ip, "--write", "DROP SCHEMA cmp_sales CASCADE")
 
 
-def test_a_ddl_cell_and_tables_refresh_read_the_schema_again(
-    ip: InteractiveShell, on: str
-) -> None:
+def test_a_ddl_cell_and_tables_refresh_read_the_schema_again(ip: InteractiveShell, on: str) -> None:
     assert completions(ip, "%db SELECT * FROM cmp_") == ["cmp_orders", "cmp_regions"]
     run(ip, "--write", "CREATE TABLE cmp_added (x INTEGER)")  # DDL: the cache is dropped
     try:

@@ -76,6 +76,6 @@ def test_a_kernel_completes_every_context(kernel: BlockingKernelClient) -> None:
         "region",
         "total",
     ]
-    assert complete(kernel, "%db SELECT * FROM k_orders WHERE region = :region_w")[
-        "matches"
-    ] == ["region_wanted"]
+    assert complete(kernel, "%db SELECT * FROM k_orders WHERE region = :region_w")["matches"] == [
+        "region_wanted"
+    ]

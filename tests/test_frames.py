@@ -113,7 +113,7 @@ def test_anything_but_a_query_is_refused(sql: str, refused: str) -> None:
     ],
 )
 def test_files_are_out_of_reach(sql: str) -> None:
-    with pytest.raises(dbnb.QueryError, match="disabled by configuration|does not exist"):
+    with pytest.raises(dbnb.QueryError, match=r"disabled by configuration|does not exist"):
         dbnb.query_frames(sql, {"orders": ORDERS})
 
 
@@ -141,7 +141,9 @@ def test_statements_are_recorded_in_the_history() -> None:
     assert list(history["rows"]) == [3]
 
 
-def test_cell_over_notebook_frames(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cell_over_notebook_frames(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     ip.user_ns.update(orders=ORDERS, regions=pl.from_pandas(REGIONS), wanted="US")
     names = set(ip.user_ns)
     result = run(ip, "frames -o by_region", JOIN)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -36,9 +36,10 @@ OUTPUTS: tuple[Output, ...] = ("pandas", "polars", "arrow")
 
 def check(output: str) -> Output:
     """``output`` if it names a format; else a ``ValueError`` that lists them."""
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
-    return cast("Output", output)
+    for known in OUTPUTS:
+        if output == known:
+            return known
+    raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
 
 
 def from_frame(frame: pd.DataFrame, output: Output) -> Any:
@@ -56,7 +57,10 @@ def from_arrow(table: pa.Table, output: Output) -> Any:
     if output == "polars":
         polars = _polars()
         return polars.from_arrow(_for_polars(table))
-    columns = {index: pd.arrays.ArrowExtensionArray(table.column(index)) for index in range(table.num_columns)}
+    columns = {
+        index: pd.arrays.ArrowExtensionArray(table.column(index))
+        for index in range(table.num_columns)
+    }
     frame = pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
     frame.columns = pd.Index(table.column_names, dtype=object)
     return frame
@@ -99,7 +103,5 @@ def _polars() -> Any:
     try:
         import polars
     except ImportError:
-        raise DbnbError(
-            'output="polars" needs polars: pip install "dbnb[polars]"'
-        ) from None
+        raise DbnbError('output="polars" needs polars: pip install "dbnb[polars]"') from None
     return polars
