@@ -120,6 +120,7 @@ class DbMagics(Magics):
         %db use NAME              make NAME the current connection
         %db SELECT ...            run SQL on the current connection
         %db tables [SCHEMA]       the tables and views of the current connection
+                                  (--refresh: what Tab offers is read again too)
         %db describe TABLE        the columns of TABLE: type, nullability, keys
         %db health [NAME ...]     reachable, server version, latency, read-only verified
                                   (default: every connection)

@@ -424,7 +424,9 @@ def tab(text, cursor=None):
         """%%db local --write
 DROP TABLE IF EXISTS nb_orders;
 DROP TABLE IF EXISTS nb_regions;
-CREATE TABLE nb_orders (id INTEGER PRIMARY KEY, region_id INTEGER, total NUMERIC(10, 2), placed DATETIME);
+CREATE TABLE nb_orders (
+    id INTEGER PRIMARY KEY, region_id INTEGER, total NUMERIC(10, 2), placed DATETIME
+);
 CREATE TABLE nb_regions (region_id INTEGER PRIMARY KEY, region TEXT);
 INSERT INTO nb_regions VALUES (1, 'EU'), (2, 'US');
 INSERT INTO nb_orders (region_id, total, placed) VALUES
