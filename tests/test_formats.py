@@ -13,7 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import text
 
 import dbnb
-from dbnb.read import arrow_columns
+from dbnb.backends.postgresql import adbc
 from tests.magic_fixtures import db as run
 
 pytestmark = pytest.mark.usefixtures("read_path")  # the columnar path and the guarded one
@@ -161,8 +161,8 @@ def test_postgresql_arrow_builds_no_pandas_frame(
     def no_frame(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pandas frame was built")
 
-    monkeypatch.setattr(arrow_columns, "to_frame", no_frame)
-    monkeypatch.setattr(arrow_columns, "read_converting", no_frame)
+    monkeypatch.setattr(adbc, "to_frame", no_frame)
+    monkeypatch.setattr(adbc, "read_converting", no_frame)
     table = typed.query("SELECT n, j, u FROM fmt", output="arrow")
     assert table.schema.field("n").type == pa.decimal128(10, 2)
     assert pl.from_arrow(table.select(["n"])).schema["n"] == pl.Decimal(10, 2)
