@@ -18,10 +18,12 @@ from dbnb.magics import DbMagics
 from tests.magic_fixtures import db as run
 
 TABLES = """
+DROP VIEW IF EXISTS cmp_totals;
 DROP TABLE IF EXISTS cmp_orders;
 DROP TABLE IF EXISTS cmp_regions;
 CREATE TABLE cmp_orders (id INTEGER PRIMARY KEY, region TEXT, total REAL);
 CREATE TABLE cmp_regions (region TEXT, region_name TEXT);
+CREATE VIEW cmp_totals AS SELECT region, sum(total) AS region_total FROM cmp_orders GROUP BY region;
 """
 
 
@@ -59,7 +61,12 @@ def on(ip: InteractiveShell, backend: str) -> Iterator[str]:
     run(ip, "--write", TABLES)
     eventually(ip, "%db SELECT * FROM cmp_")  # the schema read since the DDL is in
     yield backend
-    run(ip, "--write", "DROP TABLE IF EXISTS cmp_orders; DROP TABLE IF EXISTS cmp_regions")
+    run(
+        ip,
+        "--write",
+        "DROP VIEW IF EXISTS cmp_totals; DROP TABLE IF EXISTS cmp_orders; "
+        "DROP TABLE IF EXISTS cmp_regions",
+    )
 
 
 def test_subcommands_after_db(ip: InteractiveShell) -> None:
@@ -95,13 +102,20 @@ def test_tables_after_from_join_into_update_table(ip: InteractiveShell, on: str)
         "%db TABLE cmp_",
         "%db SELECT * FROM cmp_orders, cmp_",
     ):
-        assert completions(ip, line) == ["cmp_orders", "cmp_regions"], line
+        assert completions(ip, line) == ["cmp_orders", "cmp_regions", "cmp_totals"], line
     assert completions(ip, "%db SELECT * FROM cmp_r") == ["cmp_regions"]
+    cell, cursor = at("%db SELECT t.| FROM cmp_totals t")  # a view's columns too
+    assert completions(ip, cell, cursor) == ["region", "region_total"]
     assert completions(ip, "%db select * from CMP_O") == ["cmp_orders"]  # any case
 
 
 def test_tables_after_describe_and_in_cells(ip: InteractiveShell, on: str) -> None:
     assert completions(ip, "%db describe cmp_o") == ["cmp_orders"]
+    # profile TABLE and plot KIND SOURCE COLUMN, as API.md names them.
+    assert completions(ip, "%db profile cmp_r") == ["cmp_regions"]
+    assert completions(ip, "%db plot ") == ["hist", "bar", "box"]
+    assert completions(ip, "%db plot hist cmp_o") == ["cmp_orders"]
+    assert completions(ip, "%db plot hist cmp_orders to") == ["total"]
     cell, cursor = at(f"%%db {on}\nSELECT *\nFROM cmp_o|\nWHERE id = 1")
     assert completions(ip, cell, cursor) == ["cmp_orders"]
 
@@ -168,7 +182,7 @@ def test_schema_qualified_tables_on_postgresql(ip: InteractiveShell) -> None:
 
 
 def test_a_ddl_cell_and_tables_refresh_read_the_schema_again(ip: InteractiveShell, on: str) -> None:
-    assert completions(ip, "%db SELECT * FROM cmp_") == ["cmp_orders", "cmp_regions"]
+    assert completions(ip, "%db SELECT * FROM cmp_") == ["cmp_orders", "cmp_regions", "cmp_totals"]
     run(ip, "--write", "CREATE TABLE cmp_added (x INTEGER)")  # DDL: the cache is dropped
     try:
         assert eventually(ip, "%db SELECT * FROM cmp_a") == ["cmp_added"]
