@@ -49,6 +49,8 @@ def test_a_frame_joined_with_a_polars_frame_and_an_arrow_table() -> None:
     arrow_orders = pa.Table.from_pandas(ORDERS, preserve_index=False)
     result = dbnb.query_frames(JOIN, {"orders": arrow_orders, "regions": regions})
     assert list(result["total"]) == [15.5, 7.25]
+    result = dbnb.query_frames(JOIN, {"orders": ORDERS, "regions": regions.lazy()})
+    assert list(result["region"]) == ["EU", "US"]
 
 
 def test_placeholders_are_bound_not_spliced() -> None:
