@@ -21,7 +21,7 @@ from dbnb import monitor
 from dbnb.database import Database
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
-from dbnb.read import failures, frames
+from dbnb.read import failures, formats, frames
 from dbnb.sql import binds, sqltext
 
 
@@ -29,7 +29,7 @@ from dbnb.sql import binds, sqltext
 class CellResult:
     """What a cell did: the rows of its last statement that returned rows, if any."""
 
-    frame: pd.DataFrame | None
+    frame: Any  # a pandas DataFrame, or the `output` format's frame; None: no rows
     connection: str
     statements: int
     # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
@@ -39,13 +39,22 @@ class CellResult:
 
 
 @remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
-def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+def run(
+    db: Database,
+    sql: str,
+    namespace: Mapping[str, Any],
+    *,
+    write: bool = False,
+    output: formats.Output = "pandas",
+) -> CellResult:
     """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
 
     The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
     statement that produced it), ``connection``, ``elapsed`` (seconds, whole
     cell), ``rows`` and ``parameters`` (the names bound, never their values).
+    With ``output`` "polars" or "arrow" the frame is of that kind (no attrs).
     """
+    formats.check(output)
     statements = sqltext.split(sql, db.config.backend)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
@@ -56,7 +65,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
         for statement in statements
     ]
     started = time.perf_counter()
-    frame: pd.DataFrame | None = None
+    frame: Any = None
     source: sqltext.Statement | None = None
     changed = 0
     limit = db.config.max_rows
@@ -65,7 +74,8 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     if len(statements) == 1 and not write and limit is None:
         # One read is a query: Database.query chooses its path (the columnar one when
         # it can, decided before it runs) and records it in the history.
-        frame = db.query(statements[0].sql, values[0], progress=False)
+        # (A polars or Arrow result comes straight from the columnar path's Arrow.)
+        frame = db.query(statements[0].sql, values[0], progress=False, output=output)
         source = statements[0]
     try:
         if frame is None:
@@ -96,7 +106,9 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
             where = f"statement {number} of {len(statements)}: "
         raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
     elapsed = time.perf_counter() - started
-    if frame is not None and source is not None:
+    if isinstance(frame, pd.DataFrame) and output != "pandas":
+        frame = formats.from_frame(frame, output)
+    if isinstance(frame, pd.DataFrame) and source is not None:
         frame.attrs.update(
             sql=source.sql,
             connection=db.name,
