@@ -394,7 +394,7 @@ scratch = dbnb.sql_engine("postgres", write=True)
 ]
 
 
-NOTEBOOKS["06_typing_frames_formats"] = [
+NOTEBOOKS["07_typing_frames_formats"] = [
     (
         "md",
         """# Help while typing, SQL over DataFrames, polars and Arrow results
