@@ -152,11 +152,12 @@ def test_an_unknown_output_is_refused(typed: dbnb.Database) -> None:
         typed.query("SELECT 1", output="excel")  # type: ignore[call-overload]
 
 
+# Only the columnar PostgreSQL path hands its Arrow tables on as they are.
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("read_path", ["arrow"])
 def test_postgresql_arrow_builds_no_pandas_frame(
-    typed: dbnb.Database, backend: str, read_path: str, monkeypatch: pytest.MonkeyPatch
+    typed: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend != "postgresql" or read_path != "arrow":
-        pytest.skip("the columnar PostgreSQL path hands its Arrow tables on as they are")
 
     def no_frame(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pandas frame was built")
