@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, ExceptionContext
@@ -38,6 +39,26 @@ class Backend(Protocol):
 
     def limit_reached(self, context: ExceptionContext) -> Limit | None:
         """Whether a failure is a statement_timeout or an interrupt ending it."""
+
+    # --- seeing the data (issue 14): the SQL of dbnb.see's plots, profiles and plans ---
+
+    def explain_statement(self, sql: str, analyze: bool) -> str | None:
+        """The statement showing ``sql``'s plan; None: ``analyze`` runs ``sql`` itself."""
+
+    def plan_text(self, rows: Sequence[Sequence[Any]]) -> str:
+        """The plan's rows as text, one line per step."""
+
+    def plan_summary(self, plan: str) -> str:
+        """One line: the plan's estimated cost and rows (and actual ones, analyzed)."""
+
+    def histogram_bin(self, value: str, low: str, high: str, bins: int) -> str:
+        """SQL: the 0-based bin of ``value`` among ``bins`` from ``low`` to ``high``."""
+
+    def quartiles(self, value: str, source: str) -> str:
+        """SQL: one row ``n, low, q1, median, q3, high`` of ``value`` over ``source``."""
+
+    def comparable(self, value: str, kind: str) -> str:
+        """SQL: ``value`` ordered as Python orders the values read."""
 
 
 # Each database's home, by SQLAlchemy dialect name.

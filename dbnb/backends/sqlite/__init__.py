@@ -24,6 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
+from dbnb.backends.sqlite.see import (  # noqa: F401 (its Backend's SQL for dbnb.see)
+    comparable,
+    explain_statement,
+    histogram_bin,
+    plan_summary,
+    plan_text,
+    quartiles,
+)
 from dbnb.engine import drivers
 from dbnb.engine.limits import timeout_of
 from dbnb.engine.readonly import is_write
