@@ -9,6 +9,7 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import weakref
@@ -28,10 +29,11 @@ from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.registry import Registry
+from dbnb.see import exports
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
-_OPTIONS_WITH_VALUE = {"-o", "--out"}
+_OPTIONS_WITH_VALUE = {"-o", "--out", "--csv", "--parquet"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
 
@@ -70,6 +72,8 @@ class DbMagics(Magics):
             "health": self._health,
             "history": self._history,
             "write": self._write,
+            "plot": self._plot,
+            "profile": self._profile,
         }
 
     # --- the magic ------------------------------------------------------------------
@@ -87,6 +91,8 @@ class DbMagics(Magics):
         help="allow DML/DDL: all statements run in one write transaction, "
         "committed together or not at all",
     )
+    @argument("--csv", metavar="PATH", help="also write the result to PATH as CSV")
+    @argument("--parquet", metavar="PATH", help="also write the result to PATH as Parquet")
     @argument(
         "words",
         nargs="*",
@@ -108,8 +114,17 @@ class DbMagics(Magics):
         %db history [N]           the newest N statements dbnb ran (default 20)
         %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
                                   in one transaction; MODE: append (default), upsert, replace
+        %db plot KIND TABLE COLUMN [--bins N] [--top N]
+                                  hist, bar or box of COLUMN, computed by the database
+        %db profile TABLE         per-column statistics computed by the database
+        %db explain [--analyze] SQL  the plan of SQL, full width, with a summary line
 
-        %%db [NAME] [-o VAR] [--write]
+        %%db plot KIND - COLUMN [--bins N] [--top N]
+        SELECT ...                the plot of COLUMN of the cell's query, aggregated there
+        %%db explain [--analyze]
+        SELECT ...                the plan of the cell's statement
+
+        %%db [NAME] [-o VAR] [--write] [--csv PATH] [--parquet PATH]
         SELECT ... WHERE region = :region
 
         A `# comment` may end the %%db line and a %db line that is not SQL
@@ -119,8 +134,10 @@ class DbMagics(Magics):
         returns rows is shown. `:name` is bound from the notebook variable
         `name` as a parameter, never pasted into the SQL. Without --write,
         every statement runs read-only and a write is refused. The result
-        shows at most `%config DbMagics.display_limit` rows (default 20);
-        `_` and the -o variable hold every row.
+        shows at most `%config DbMagics.display_limit` rows (default 20)
+        under a line naming the connection, the rows and the time taken;
+        `_` and the -o variable hold every row. --csv and --parquet also write
+        every row to a file (JSON columns as JSON text), whole or not at all.
         """
         with _user_errors():
             if cell is None:
@@ -131,6 +148,10 @@ class DbMagics(Magics):
         options, rest = _split_options(line)
         args = parse_argstring(self.db, " ".join(options))
         words = rest.split()
+        if words and words[0].lower() == "explain":  # SQL follows: kept as written
+            if options:
+                raise UsageError("%db explain takes no options before it")
+            return self._explain(rest[len(words[0]) :])
         if not words or words[0].startswith("#") or words[0].lower() in self._subcommands:
             rest = _without_comment(rest)  # not SQL: `# ...` is a comment here
             words = rest.split()
@@ -143,9 +164,19 @@ class DbMagics(Magics):
             if options:
                 raise UsageError(f"%db {words[0]} takes no options")
             return subcommand(words[1:])
-        return self._query(self._database(), rest, out=args.out, write=args.write)
+        return self._query(
+            self._database(),
+            rest,
+            out=args.out,
+            write=args.write,
+            csv=args.csv,
+            parquet=args.parquet,
+        )
 
     def _cell(self, line: str, cell: str) -> Any:
+        head = _without_comment(line).split()
+        if head and head[0].lower() in ("plot", "explain"):  # the cell is their query
+            return self._see_cell(head[0].lower(), head[1:], cell)
         args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
         if len(args.words) > 1:
             raise UsageError(
@@ -153,7 +184,9 @@ class DbMagics(Magics):
                 "write the SQL in the cell body"
             )
         db = self._database(args.words[0] if args.words else None)
-        return self._query(db, cell, out=args.out, write=args.write)
+        return self._query(
+            db, cell, out=args.out, write=args.write, csv=args.csv, parquet=args.parquet
+        )
 
     # --- queries --------------------------------------------------------------------
 
@@ -167,7 +200,16 @@ class DbMagics(Magics):
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
 
-    def _query(self, db: Database, sql: str, *, out: str | None, write: bool) -> Any:
+    def _query(
+        self,
+        db: Database,
+        sql: str,
+        *,
+        out: str | None,
+        write: bool,
+        csv: str | None = None,
+        parquet: str | None = None,
+    ) -> Any:
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
@@ -179,10 +221,17 @@ class DbMagics(Magics):
                     f"connection {db.name!r} is readonly: true{where}; it never writes"
                 ) from None
             raise  # worded for a cell already: "add --write to the %%db line"
-        print(_summary(result))
         frame = result.frame
         if frame is None:
+            print(_summary(result))
+            if csv or parquet:
+                raise UsageError("--csv/--parquet: the cell returned no rows to write")
             return None
+        # The summary line shows above the frame's display (_banner), not printed.
+        for path, writer in ((csv, exports.to_csv), (parquet, exports.to_parquet)):
+            if path:
+                written = writer(frame, os.path.expanduser(path))
+                print(f"{written:,} row{'' if written == 1 else 's'} written to {path}")
         if out is not None:
             self.user_shell.user_ns[out] = frame
         key = id(frame)
@@ -235,11 +284,60 @@ class DbMagics(Magics):
         rows = "row" if written == 1 else "rows"
         print(f"{db.name}: {written:,} {rows} written to {table} ({mode})")
 
+    def _plot(self, words: list[str]) -> Any:
+        kind, source, column, bins, top = cells.plot_arguments(words, cell=False)
+        return self._database().plot(kind, source, column, bins=bins, top=top)
+
+    def _profile(self, words: list[str]) -> pd.DataFrame:
+        if len(words) != 1:
+            raise UsageError("usage: %db profile TABLE")
+        return self._database().profile(words[0])
+
+    def _explain(self, rest: str, sql: str | None = None) -> Any:
+        words = rest.split()
+        analyze = bool(words) and words[0] == "--analyze"
+        if analyze:
+            rest = rest.split(None, 1)[1] if len(words) > 1 else ""
+        sql = rest if sql is None else sql
+        if not sql.strip():
+            raise UsageError("usage: %db explain [--analyze] SQL")
+        db = self._database()
+        query, values = cells.one_statement(db, sql, self.user_shell.user_ns)
+        return db.explain(query, values, analyze=analyze)
+
+    def _see_cell(self, subcommand: str, words: list[str], cell: str) -> Any:
+        if subcommand == "explain":
+            if words not in ([], ["--analyze"]):
+                raise UsageError("usage: %%db explain [--analyze], with the SQL in the cell")
+            return self._explain(" ".join(words), cell)
+        kind, _, column, bins, top = cells.plot_arguments(words, cell=True)
+        db = self._database()
+        query, values = cells.one_statement(db, cell, self.user_shell.user_ns)
+        return db.plot(kind, query, column, values, bins=bins, top=top)
+
     # --- display --------------------------------------------------------------------
 
     def _is_capped(self, frame: pd.DataFrame) -> bool:
+        return self.display_limit > 0 and self._returned(frame)
+
+    def _returned(self, frame: pd.DataFrame) -> bool:
+        """Whether the magic returned this very frame (not one derived from it)."""
         ref = self._capped.get(id(frame))
-        return self.display_limit > 0 and ref is not None and ref() is frame
+        return ref is not None and ref() is frame
+
+    def _banner(self, frame: pd.DataFrame) -> str | None:
+        """The line above a result: connection, rows, elapsed; "showing N of M rows"
+        when the display is capped. The frame itself is not changed."""
+        if not self._returned(frame) or "connection" not in frame.attrs:
+            return None
+        rows = len(frame)
+        line = (
+            f"{frame.attrs['connection']}: {rows:,} row{'' if rows == 1 else 's'} "
+            f"in {_seconds(float(frame.attrs.get('elapsed', 0.0)))}"
+        )
+        if self._is_capped(frame) and rows > self.display_limit:
+            line += f", showing {self.display_limit} of {rows:,} rows"
+        return line
 
     @contextmanager
     def _display_options(self, frame: pd.DataFrame) -> Iterator[None]:
@@ -252,12 +350,16 @@ class DbMagics(Magics):
 
     def format_html(self, frame: pd.DataFrame) -> str | None:
         with self._display_options(frame):
-            html: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
-            return html
+            shown: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
+        banner = self._banner(frame)
+        if shown is None or banner is None:
+            return shown
+        return f'<p class="dbnb-banner"><small>{html.escape(banner)}</small></p>\n{shown}'
 
     def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+        banner = self._banner(frame)
         with self._display_options(frame):
-            printer.text(repr(frame))
+            printer.text(repr(frame) if banner is None else f"{banner}\n{frame!r}")
 
 
 def connections(config: Config, current: str | None) -> pd.DataFrame:

@@ -118,17 +118,22 @@ def kind_of(column_type: Any) -> str:
 
 
 def _typed(values: list[Any], dtype: Any, kind: str) -> list[Any]:
-    """min, max and top as ``db.query`` types the column: an aggregate's value comes
+    """min, max and top as ``db.query`` types the column: an aggregate's value may come
     back untyped on SQLite (a timestamp as text, a boolean as 0/1)."""
-    if kind == "bool":
-        values = [None if _missing(v) else bool(v) for v in values]
-    if dtype is None or str(dtype) == "object" or kind in ("number", "text", "other"):
-        return [None if _missing(v) else v for v in values]
-    try:
-        typed = pd.Series(values, dtype=object).astype(dtype)
-    except (TypeError, ValueError):
-        return [None if _missing(v) else v for v in values]
-    return [None if _missing(v) else v for v in typed.tolist()]
+    typed = []
+    for value in values:
+        if _missing(value):
+            typed.append(None)
+        elif kind == "bool":
+            typed.append(bool(value))
+        elif dtype is None or str(dtype) == "object" or kind in ("number", "text", "other"):
+            typed.append(value)
+        else:
+            try:
+                typed.append(pd.Series([value], dtype=object).astype(dtype).iloc[0])
+            except (TypeError, ValueError):
+                typed.append(value)
+    return typed
 
 
 def _missing(value: Any) -> bool:
