@@ -22,7 +22,7 @@ from dbnb.see import plots
 from tests.fixtures import rows
 
 matplotlib.use("Agg")  # no display: plots draw to memory
-from matplotlib import pyplot  # noqa: E402 (after choosing the backend)
+from matplotlib import pyplot
 
 TABLE = "see_orders"
 DDL = {
@@ -36,6 +36,7 @@ DDL = {
 # Mixed case, accents and a sign: a collation-aware min() would disagree with Python's.
 REGIONS = ["EU", "eu", "US", "Ürün", "b", "_x", None]
 ROWS = 240
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _data(backend: str) -> pd.DataFrame:
