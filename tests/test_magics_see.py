@@ -96,7 +96,7 @@ def test_explain_shows_the_whole_plan_with_its_summary(
         assert "n <> 129" in shown  # not cut at a column's width
         assert re.match(r"estimated cost [\d.]+, [\d,]+ rows$", plan.summary)
     else:
-        assert plan.summary.startswith("1 steps: 1 full scans")
+        assert plan.summary.startswith("1 step: 1 full scan")
     cell = run(ip, "explain --analyze", f"SELECT * FROM {docs}\nWHERE n = :wanted")
     assert "actual" in cell.summary or "ran: 1 rows in " in cell.summary
 

@@ -264,7 +264,7 @@ def test_explain_is_the_plan_as_text(orders: dbnb.Database, backend: str) -> Non
         assert " rows" in plan.summary
     else:
         assert plan == "QUERY PLAN\n|--SCAN see_orders\n`--USE TEMP B-TREE FOR ORDER BY"
-        assert plan.summary == "2 steps: 1 full scans, 0 index searches (no cost estimate)"
+        assert plan.summary == "2 steps: 1 full scan, 0 index searches (no cost estimate)"
 
 
 def test_sqlite_plans_are_drawn_as_a_tree(orders: dbnb.Database, backend: str) -> None:

@@ -40,7 +40,17 @@ def plan_summary(plan: str) -> str:
     details = [line.lstrip("|`- ") for line in plan.splitlines()[1:]]
     scans = sum(detail.startswith("SCAN") for detail in details)
     searches = sum(detail.startswith("SEARCH") for detail in details)
-    return f"{len(details)} steps: {scans} full scans, {searches} index searches (no cost estimate)"
+    counts = ", ".join(
+        [
+            _count(scans, "full scan", "full scans"),
+            _count(searches, "index search", "index searches"),
+        ]
+    )
+    return f"{_count(len(details), 'step', 'steps')}: {counts} (no cost estimate)"
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _floor(expression: str) -> str:
