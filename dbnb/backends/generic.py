@@ -101,6 +101,15 @@ def quartiles_by_rank(value: str, source: str, floor: Callable[[str], str]) -> s
     )
 
 
+def most_frequent(value: str, ordered: str, source: str) -> str:
+    """SQL: the most frequent non-NULL ``value`` of ``source``, of equals the first in
+    ``ordered``'s order: a scalar subquery (a scan of its own)."""
+    return (
+        f"(SELECT {value} FROM {source} WHERE {value} IS NOT NULL GROUP BY {value} "
+        f"ORDER BY count(*) DESC, {ordered} LIMIT 1)"
+    )
+
+
 def comparable(value: str, kind: str) -> str:
     """``value`` as min, max and a tie between most frequent values compare it, in the
     order Python compares the values read (``kind``: number, text, bool, time, other)."""

@@ -60,6 +60,10 @@ class Backend(Protocol):
     def comparable(self, value: str, kind: str) -> str:
         """SQL: ``value`` ordered as Python orders the values read."""
 
+    def most_frequent(self, value: str, ordered: str, source: str) -> str:
+        """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
+        in ``ordered``'s order."""
+
 
 # Each database's home, by SQLAlchemy dialect name.
 _HOMES = {

@@ -5,8 +5,9 @@
 frequent ones the smallest) for every column, as pandas computes them on the
 same rows: text compared as Python compares str, values typed as ``db.query``
 types the table's columns. The statements: the table's columns from the catalog,
-one read of no rows for their dtypes, and one aggregate statement (a scan per
-column's ``top``); no row of the table is fetched.
+one read of no rows for their dtypes, and one aggregate statement (``top`` is
+PostgreSQL's ``mode()`` in the same scan, elsewhere a subquery scanning again);
+no row of the table is fetched.
 """
 
 from __future__ import annotations
@@ -90,11 +91,8 @@ def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str
             items.append(f"max({ordered}) AS {prefix}max")
         if kind == "number":
             items.append(f"avg({value}) AS {prefix}mean")
-        top_order = "" if kind == "other" else f", {ordered}"
-        items.append(
-            f"(SELECT {counted} FROM {where} WHERE {value} IS NOT NULL GROUP BY {counted} "
-            f"ORDER BY count(*) DESC{top_order} LIMIT 1) AS {prefix}top"
-        )
+        top_order = counted if kind == "other" else ordered
+        items.append(f"{backend.most_frequent(counted, top_order, where)} AS {prefix}top")
     return f"SELECT {', '.join(items)} FROM {where}"
 
 
@@ -120,7 +118,7 @@ def kind_of(column_type: Any) -> str:
 def _typed(values: list[Any], dtype: Any, kind: str) -> list[Any]:
     """min, max and top as ``db.query`` types the column: an aggregate's value may come
     back untyped on SQLite (a timestamp as text, a boolean as 0/1)."""
-    typed = []
+    typed: list[Any] = []
     for value in values:
         if _missing(value):
             typed.append(None)

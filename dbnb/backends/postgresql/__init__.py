@@ -30,6 +30,7 @@ from dbnb.backends.postgresql.see import (  # noqa: F401 (its Backend's SQL for 
     comparable,
     explain_statement,
     histogram_bin,
+    most_frequent,
     plan_summary,
     plan_text,
     quartiles,

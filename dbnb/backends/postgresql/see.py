@@ -62,6 +62,12 @@ def quartiles(value: str, source: str) -> str:
     )
 
 
+def most_frequent(value: str, ordered: str, source: str) -> str:
+    """mode(): in the same scan as the other aggregates; of equally frequent values
+    it gives the first in ``ordered``'s order (the value as ``ordered`` casts it)."""
+    return f"mode() WITHIN GROUP (ORDER BY {ordered})"
+
+
 def comparable(value: str, kind: str) -> str:
     """Text in byte order (as Python compares str; the database's collation may not),
     booleans as 0/1 (PostgreSQL has no min(boolean))."""

@@ -28,6 +28,7 @@ from dbnb.backends.sqlite.see import (  # noqa: F401 (its Backend's SQL for dbnb
     comparable,
     explain_statement,
     histogram_bin,
+    most_frequent,
     plan_summary,
     plan_text,
     quartiles,

@@ -66,6 +66,10 @@ def quartiles(value: str, source: str) -> str:
     return generic.quartiles_by_rank(value, source, _floor)
 
 
+def most_frequent(value: str, ordered: str, source: str) -> str:
+    return generic.most_frequent(value, ordered, source)
+
+
 def comparable(value: str, kind: str) -> str:
     """Values as they are: SQLite's BINARY collation orders text as Python does."""
     return value
