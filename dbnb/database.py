@@ -25,7 +25,7 @@ from dbnb.errors import (
     ReadOnlyError,
     one_line,
 )
-from dbnb.read import arrow, arrow_columns, failures, frames, parquet
+from dbnb.read import arrow, failures, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
 
@@ -302,13 +302,13 @@ class Database:
 
     def _columnar_stream(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None
-    ) -> Iterator[tuple[Any, list[arrow_columns.Column]]] | None:
+    ) -> Iterator[arrow.Chunk] | None:
         """Tables of ``rows`` rows from the columnar path, recorded in the history when
         the stream ends; None to take the guarded path (decided before it runs).
 
-        SQLite infers a column's type from its first rows, so a later row can change
-        it: streams on SQLite keep the guarded path's per-chunk rules."""
-        if self._arrow.dialect != "postgresql" or not self._columnar(timeout):
+        A backend whose columns' types can change from one row to the next (SQLite)
+        does not stream: its chunks keep the guarded path's per-chunk rules."""
+        if not self._arrow.streams or not self._columnar(timeout):
             return None
         plan = self._arrow.plan(sql, values)
         if plan is None:
@@ -328,8 +328,8 @@ class Database:
         if stream is None:
             yield from self._guarded_chunks(sql, values, rows, timeout)
             return
-        for table, columns in stream:
-            yield arrow_columns.to_frame(table, columns)
+        for chunk in stream:
+            yield chunk.frame()
 
     def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
         stream = self._columnar_stream(sql, values, _positive(rows), None)
@@ -337,8 +337,8 @@ class Database:
             for frame in self._guarded_chunks(sql, values, _positive(rows)):
                 yield parquet.frame_to_arrow(frame)
             return
-        for table, _ in stream:
-            yield table
+        for chunk in stream:
+            yield chunk.table
 
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
@@ -478,15 +478,15 @@ class Database:
 
 
 def _recorded(
-    stream: Generator[tuple[Any, list[arrow_columns.Column]]], recording: monitor.Recording
-) -> Iterator[tuple[Any, list[arrow_columns.Column]]]:
+    stream: Generator[arrow.Chunk], recording: monitor.Recording
+) -> Iterator[arrow.Chunk]:
     """``stream``, recorded with the rows it gave when it ends, fails or is closed."""
     rows = 0
     try:
         with closing(stream):
-            for table, columns in stream:
-                rows += table.num_rows
-                yield table, columns
+            for chunk in stream:
+                rows += chunk.table.num_rows
+                yield chunk
     except GeneratorExit:
         recording.finish(rows)  # the caller stopped early; the rest was never sent
         raise

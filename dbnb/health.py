@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
 # Dialects whose read-only guard dbnb installs, and so can verify.
-_GUARDED = ("postgresql", "sqlite")
-_SERVER_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
 _PROBE_TABLE = "dbnb_health_probe"
 
 
@@ -181,11 +179,15 @@ def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], s
 
 
 def _readonly_enforced(connection: Connection) -> tuple[bool | None, str | None]:
-    """Attempt a write the read-only transaction must refuse; the caller rolls back."""
-    if connection.dialect.name not in _GUARDED:
+    """Attempt a write the read-only transaction must refuse; the caller rolls back.
+    None where the database's backend installs no guard to check."""
+    from dbnb.engine.backend import backend_for
+
+    probe = backend_for(connection.dialect.name).write_probe(_PROBE_TABLE)
+    if probe is None:
         return None, None
     try:
-        connection.exec_driver_sql(f"CREATE TEMP TABLE {_PROBE_TABLE} (x INTEGER)")
+        connection.exec_driver_sql(probe)
     except ReadOnlyError:
         return True, None
     return False, "read-only is not enforced: a write in a read-only transaction was accepted"
@@ -195,7 +197,9 @@ def _server_version(engine: Engine) -> str | None:
     info = engine.dialect.server_version_info
     if not info:
         return None
-    name = _SERVER_NAMES.get(engine.dialect.name, engine.dialect.name)
+    from dbnb.engine.backend import backend_for
+
+    name = backend_for(engine.dialect.name).server_name or engine.dialect.name
     return f"{name} {'.'.join(str(part) for part in info)}"
 
 

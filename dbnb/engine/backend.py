@@ -1,8 +1,9 @@
 """The engine layer's one view of a database: the ``Backend`` interface.
 
 What is specific to one database (how it is made to refuse writes, how its
-statements time out and stop on Ctrl-C, how it says it refused a write) lives
-in that database's home, ``dbnb/backends/NAME.py``. The engine layer finds it
+statements time out and stop on Ctrl-C, how it says it refused a write, how it
+reads columnar results and describes its types, how it writes in bulk, how its
+health is probed) lives in that database's home, ``dbnb/backends/NAME/``. The engine layer finds it
 by the dialect's name at run time, as SQLAlchemy finds its dialects, and never
 imports it: a backend builds on the engine layer, and adding a database adds a
 module (``generic`` serves every other SQLAlchemy dialect, with no guard).
@@ -16,9 +17,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine, ExceptionContext
+    from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
+    from dbnb.read.columnar import Columnar
+    from dbnb.read.frames import Kind
+    from dbnb.write.bulk import BulkWriter, Sent
+    from dbnb.write.columns import WriteRules
+    from dbnb.write.validate import Checked
 
 Limit = Literal["timeout", "interrupt"]
 
@@ -27,6 +33,9 @@ class Backend(Protocol):
     """What the engine layer asks of a database's home."""
 
     name: str
+    server_name: str | None  # as health names the server ("PostgreSQL"); None: the dialect's
+    async_driver: str | None  # SQLAlchemy's async driver for async sessions; None: none
+    write_rules: WriteRules  # what its columns hold, checked before a write sends anything
 
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """Make the database itself refuse writes in every read transaction."""
@@ -40,7 +49,30 @@ class Backend(Protocol):
     def limit_reached(self, context: ExceptionContext) -> Limit | None:
         """Whether a failure is a statement_timeout or an interrupt ending it."""
 
-    # --- seeing the data (issue 14): the SQL of dbnb.see's plots, profiles and plans ---
+    # Reads and their types (dbnb.read)
+
+    def columnar(self, config: ConnectionConfig) -> Columnar | None:
+        """The columnar (ADBC) reads of ``config``, or None: the guarded path only."""
+
+    def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type as the database described a guarded result: exact, so it
+        wins over the statement's own types; None where it says nothing."""
+
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type where neither the database nor the statement said one."""
+
+    # Writes (dbnb.write)
+
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """How checked rows are sent in ``connection``'s open transaction."""
+
+    # Health (dbnb.health)
+
+    def write_probe(self, table: str) -> str | None:
+        """A write creating ``table`` that the read-only transaction must refuse, to
+        prove the guard works; None where there is no guard of dbnb's to prove."""
+
+    # Seeing the data (dbnb.see, issue 14): the SQL of plots, profiles and plans
 
     def explain_statement(self, sql: str, analyze: bool) -> str | None:
         """The statement showing ``sql``'s plan; None: ``analyze`` runs ``sql`` itself."""
