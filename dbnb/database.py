@@ -384,20 +384,16 @@ class Database:
         top: int = 10,
         ax: Axes | None = None,
     ) -> Axes:
-        """Plot ``column`` of ``source`` (a table's name, or a query bound from
-        ``params``) with numbers the database computes in one aggregate statement:
-        ``"hist"`` (``bins`` equal bins), ``"bar"`` (the ``top`` most frequent values)
-        or ``"box"`` (quartiles; whiskers at min and max). Only the aggregate rows
-        are fetched. Draws on ``ax`` (a new figure's when None) and returns it;
-        needs matplotlib (``pip install 'dbnb[plots]'``)."""
+        """Plot ``column`` of ``source`` (a table, or a query bound from ``params``) from
+        one aggregate statement: ``"hist"`` (``bins``), ``"bar"`` (the ``top`` values),
+        ``"box"``; only aggregate rows travel. Returns the Axes (``ax`` or a new one)."""
         from dbnb.see import plots  # matplotlib loads with the first plot
 
         return plots.plot(self, kind, source, column, params, bins=bins, top=top, ax=ax)
 
     def profile(self, table: str) -> pd.DataFrame:
-        """One row per column of ``table``: ``column``, ``type``, ``count`` (non-NULL),
-        ``nulls``, ``distinct``, ``min``, ``max``, ``mean`` (numbers) and ``top`` (the
-        most frequent value), computed by the database without fetching the table."""
+        """Per-column ``count``, ``nulls``, ``distinct``, ``min``, ``max``, ``mean``,
+        ``top`` of ``table``, computed by the database without fetching the table."""
         from dbnb.see import profile
 
         return profile.profile(self, table)
