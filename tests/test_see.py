@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -20,6 +22,7 @@ from sqlalchemy import text
 import dbnb
 from dbnb.see import plots
 from tests.fixtures import rows
+from tests.test_imports import loaded_by
 
 matplotlib.use("Agg")  # no display: plots draw to memory
 from matplotlib import pyplot
@@ -184,6 +187,22 @@ def test_plot_errors_are_one_line(orders: dbnb.Database) -> None:
         orders.plot("hist", TABLE, "nope")
 
 
+def test_matplotlib_loads_with_the_first_plot(tmp_path: Path) -> None:
+    setup = f"import dbnb\ndb = dbnb.connect('sqlite:///{tmp_path / 'x.db'}')\n"
+    read = "db.query('SELECT 1 AS x'); db.explain('SELECT 1')\n"
+    assert "matplotlib" not in loaded_by(setup + read)
+    assert "matplotlib" in loaded_by(setup + read + "db.plot('bar', 'SELECT 1 AS x', 'x')\n")
+
+
+def test_without_matplotlib_a_plot_names_the_extra(
+    orders: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    missing = r"^plots need matplotlib: pip install 'dbnb\[plots\]'$"
+    with pytest.raises(dbnb.DbnbError, match=missing):
+        orders.plot("hist", TABLE, "qty")
+
+
 def test_hist_of_one_value_is_one_bar(orders: dbnb.Database) -> None:
     ax = orders.plot("hist", f"SELECT qty FROM {TABLE} WHERE qty = 5", "qty", bins=3)
     assert [patch.get_height() for patch in ax.patches] == [
@@ -267,9 +286,8 @@ def test_explain_is_the_plan_as_text(orders: dbnb.Database, backend: str) -> Non
         assert plan.summary == "2 steps: 1 full scan, 0 index searches (no cost estimate)"
 
 
-def test_sqlite_plans_are_drawn_as_a_tree(orders: dbnb.Database, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("SQLite's EXPLAIN QUERY PLAN")
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's EXPLAIN QUERY PLAN
+def test_sqlite_plans_are_drawn_as_a_tree(orders: dbnb.Database) -> None:
     plan = orders.explain(
         f"SELECT * FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE qty > 3) "
         f"UNION SELECT * FROM {TABLE} WHERE id = 1"
