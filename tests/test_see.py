@@ -318,3 +318,34 @@ def test_explain_analyze_of_a_write_is_refused_and_changes_nothing(
     with pytest.raises(dbnb.ReadOnlyError):
         orders.explain(f"UPDATE {TABLE} SET qty = 0 WHERE id = :id", {"id": 1}, analyze=True)
     assert rows(orders, TABLE) == before
+
+
+# --- any other dialect: the generic backend's standard SQL ------------------------------
+
+
+def test_generic_sql_on_duckdb(tmp_path: Path) -> None:
+    db = dbnb.connect(f"duckdb:///{tmp_path / 'lake.duckdb'}")
+    with db.session(write=True) as session:
+        session.execute(text("CREATE TABLE t (v DOUBLE, g VARCHAR)"))
+        session.execute(
+            text(
+                "INSERT INTO t SELECT i % 101, CASE WHEN i % 3 = 0 THEN 'a' END "
+                "FROM range(999) r(i)"
+            )
+        )
+    values = db.query("SELECT v FROM t")["v"].astype(float)
+    ax = db.plot("hist", "t", "v", bins=7)
+    assert [patch.get_height() for patch in ax.patches] == list(np.histogram(values, bins=7)[0])
+    found = plots.quartiles(db, "t", "v")
+    assert [found["q1"], found["median"], found["q3"]] == pytest.approx(
+        values.quantile([0.25, 0.5, 0.75]).tolist()
+    )
+    ax = db.plot("bar", "t", "g")
+    assert sorted(patch.get_height() for patch in ax.patches) == [333, 666]
+    profile = db.profile("t").set_index("column")
+    assert profile.loc["g", "nulls"] == 666
+    assert profile.loc["v", "distinct"] == 101
+    assert profile.loc["g", "top"] == "a"
+    plan = db.explain("SELECT * FROM t WHERE v > 3", analyze=True)
+    assert "Seq Scan" in plan or "SEQ_SCAN" in plan
+    assert f"ran: {int((values > 3).sum()):,} rows in " in plan.summary

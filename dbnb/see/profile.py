@@ -20,7 +20,7 @@ import sqlalchemy
 from sqlalchemy import exc, types
 
 from dbnb.engine.backend import backend_for
-from dbnb.errors import QueryError, one_line
+from dbnb.errors import QueryError
 from dbnb.see import sources
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean",
 def profile(db: Database, table: str) -> pd.DataFrame:
     """One row per column of ``table`` (``schema.table`` too); see the module's doc."""
     schema, name = _locate(db, table)
-    columns = _columns(db, schema, name)
     where = sources.quote_table(db, f"{schema}.{name}" if schema else name)
     shapes = db.query(f"SELECT * FROM {where} WHERE 1 = 0", progress=False)  # dtypes, no rows
+    columns = _columns(db, schema, name) or _columns_of(shapes)
     statement = profile_sql(db, where, [(column, kind) for column, _, kind in columns])
     row = db.query(statement, progress=False).iloc[0]
     total = int(row["total"])
@@ -139,17 +139,38 @@ def _missing(value: Any) -> bool:
 
 
 def _columns(db: Database, schema: str | None, table: str) -> list[tuple[str, str, str]]:
-    """The columns of ``table``: name, type as the database spells it, kind."""
+    """The columns of ``table``: name, type as the database spells it, kind; none when
+    the dialect cannot reflect them (duckdb-engine's reflection has gaps)."""
     with db.connection() as connection:
         try:
             reflected = sqlalchemy.inspect(connection).get_columns(table, schema=schema)
-        except exc.SQLAlchemyError as error:
-            raise QueryError(f"{db.name}: cannot profile {table!r}: {one_line(error)}") from None
+        except exc.SQLAlchemyError:
+            connection.rollback()
+            return []
         dialect = connection.dialect
         return [
             (column["name"], _type_name(column["type"], dialect), kind_of(column["type"]))
             for column in reflected
         ]
+
+
+def _columns_of(shapes: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The columns as a read of no rows types them, where the catalog says nothing."""
+    found = []
+    for column in shapes.columns:
+        dtype = shapes[column].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = "bool"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            kind = "number"
+        elif pd.api.types.is_string_dtype(dtype) and str(dtype) != "object":
+            kind = "text"
+        elif "date" in str(dtype) or "time" in str(dtype):
+            kind = "time"
+        else:
+            kind = "other"
+        found.append((str(column), str(dtype), kind))
+    return found
 
 
 def _type_name(column_type: Any, dialect: Any) -> str:
