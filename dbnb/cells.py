@@ -22,7 +22,7 @@ from dbnb import monitor
 from dbnb.database import Database
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
-from dbnb.read import failures, frames
+from dbnb.read import failures, formats, frames
 from dbnb.sql import binds, sqltext
 
 
@@ -30,7 +30,7 @@ from dbnb.sql import binds, sqltext
 class CellResult:
     """What a cell did: the rows of its last statement that returned rows, if any."""
 
-    frame: pd.DataFrame | None
+    frame: Any  # a pandas DataFrame, or the `output` format's frame; None: no rows
     connection: str
     statements: int
     # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
@@ -40,13 +40,22 @@ class CellResult:
 
 
 @remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
-def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+def run(
+    db: Database,
+    sql: str,
+    namespace: Mapping[str, Any],
+    *,
+    write: bool = False,
+    output: formats.Output = "pandas",
+) -> CellResult:
     """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
 
     The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
     statement that produced it), ``connection``, ``elapsed`` (seconds, whole
     cell), ``rows`` and ``parameters`` (the names bound, never their values).
+    With ``output`` "polars" or "arrow" the frame is of that kind (no attrs).
     """
+    formats.check(output)
     statements = sqltext.split(sql, db.config.backend)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
@@ -57,7 +66,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
         for statement in statements
     ]
     started = time.perf_counter()
-    frame: pd.DataFrame | None = None
+    frame: Any = None
     source: sqltext.Statement | None = None
     changed = 0
     limit = db.config.max_rows
@@ -66,7 +75,8 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     if len(statements) == 1 and not write and limit is None:
         # One read is a query: Database.query chooses its path (the columnar one when
         # it can, decided before it runs) and records it in the history.
-        frame = db.query(statements[0].sql, values[0], progress=False)
+        # (A polars or Arrow result comes straight from the columnar path's Arrow.)
+        frame = db.query(statements[0].sql, values[0], progress=False, output=output)
         source = statements[0]
     try:
         if frame is None:
@@ -97,7 +107,9 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
             where = f"statement {number} of {len(statements)}: "
         raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
     elapsed = time.perf_counter() - started
-    if frame is not None and source is not None:
+    if isinstance(frame, pd.DataFrame) and output != "pandas":
+        frame = formats.from_frame(frame, output)
+    if isinstance(frame, pd.DataFrame) and source is not None:
         frame.attrs.update(
             sql=source.sql,
             connection=db.name,
@@ -187,3 +199,30 @@ def plot_arguments(words: list[str], *, cell: bool) -> tuple[str, str, str, int,
         raise DbnbError(f"usage: {parser.prog} hist|bar|box {where} [--bins N] [--top N]")
     kind, source, column = args.words
     return kind, source, column, args.bins, args.top
+
+
+def plot(db: Database, words: list[str], namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db plot KIND TABLE COLUMN ...``, or ``%%db plot KIND - COLUMN ...`` over the
+    cell's query, bound from ``namespace``: the Axes ``db.plot`` drew."""
+    kind, source, column, bins, top = plot_arguments(words, cell=cell is not None)
+    params = None
+    if cell is not None:
+        source, params = one_statement(db, cell, namespace)
+    return db.plot(kind, source, column, params, bins=bins, top=top)
+
+
+def explain(db: Database, rest: str, namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db explain [--analyze] SQL``, or ``%%db explain [--analyze]`` with the SQL in
+    the cell: ``db.explain`` of that one statement, bound from ``namespace``."""
+    words = rest.split()
+    analyze = bool(words) and words[0] == "--analyze"
+    if cell is not None:
+        if words not in ([], ["--analyze"]):
+            raise DbnbError("usage: %%db explain [--analyze], with the SQL in the cell")
+        sql = cell
+    else:
+        sql = (rest.split(None, 1)[1] if len(words) > 1 else "") if analyze else rest
+    if not sql.strip():
+        raise DbnbError("usage: %db explain [--analyze] SQL")
+    query, values = one_statement(db, sql, namespace)
+    return db.explain(query, values, analyze=analyze)

@@ -6,9 +6,10 @@ import os
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, closing, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import exc, select
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
@@ -25,7 +26,7 @@ from dbnb.errors import (
     ReadOnlyError,
     one_line,
 )
-from dbnb.read import arrow, failures, frames, parquet
+from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
 
@@ -178,6 +179,7 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: None = None,
+        output: Literal["pandas"] = "pandas",
     ) -> pd.DataFrame: ...
 
     @overload
@@ -190,7 +192,21 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int,
+        output: Literal["pandas"] = "pandas",
     ) -> Iterator[pd.DataFrame]: ...
+
+    @overload
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+        output: Literal["polars", "arrow"],
+    ) -> Any: ...
 
     def query(
         self,
@@ -201,7 +217,8 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int | None = None,
-    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        output: formats.Output = "pandas",
+    ) -> Any:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
@@ -212,8 +229,12 @@ class Database:
         as they are fetched; by default only when someone is watching (a
         terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
         of at most N rows each, read as they are consumed (memory bounded by one
-        chunk; max_rows and progress do not apply).
+        chunk; max_rows and progress do not apply). ``output="polars"`` or
+        ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
+        with the types ``dbnb.read.formats`` documents.
         """
+        if formats.check(output) != "pandas":
+            return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
         values = binds.prepare(sql, params, self.config.backend, self.name)
         if chunksize is not None:
             return self._query_chunks(sql, values, _positive(chunksize), timeout)
@@ -247,6 +268,33 @@ class Database:
             finally:
                 connection.rollback()
         return frame
+
+    def _query_as(
+        self,
+        output: formats.Output,
+        sql: str | Executable,
+        params: Params | None,
+        timeout: float | None,
+        max_rows: int | None,
+        progress: bool | None,
+        chunksize: int | None,
+    ) -> Any:
+        """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
+        when it streams this statement (decided before it runs); else the frame."""
+        values = binds.prepare(sql, params, self.config.backend, self.name)
+        rows = _positive(chunksize) if chunksize is not None else _WHOLE
+        limit = self.config.max_rows if max_rows is None else max_rows
+        stream = None
+        if chunksize is not None or (progress is not True and limit is None):
+            stream = self._columnar_stream(sql, values, rows, timeout)
+        if stream is not None and chunksize is not None:
+            return formats.tables_as((chunk.table for chunk in stream), output)
+        if stream is not None:
+            return formats.from_arrow(pa.concat_tables([chunk.table for chunk in stream]), output)
+        if chunksize is not None:
+            return formats.frames_as(self._guarded_chunks(sql, values, rows, timeout), output)
+        frame = self.query(sql, params, timeout=timeout, max_rows=max_rows, progress=progress)
+        return formats.from_frame(frame, output)
 
     async def aquery(
         self,
@@ -490,6 +538,9 @@ def _recorded(
         recording.finish(error)
         raise
     recording.finish(rows)
+
+
+_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
 
 
 def _positive(chunksize: int) -> int:

@@ -544,6 +544,115 @@ SELECT id, doc FROM dbnb_nb_see WHERE id <= 2 ORDER BY id""",
     ),
     ("code", 'print(open("../etc/data/dbnb_nb_see.csv").read())'),
     ("code", "%db --write DROP TABLE dbnb_nb_see"),
+    ("code", "%%db local --write\nDROP TABLE see_orders"),
+]
+
+NOTEBOOKS["07_typing_frames_formats"] = [
+    (
+        "md",
+        """# Help while typing, SQL over DataFrames, polars and Arrow results
+
+**Tab completes** in `%db` lines and `%%db` cells: subcommands, connection
+names, tables (with their schema) after `FROM`/`JOIN`/`INTO`/`UPDATE`/`TABLE`
+and `describe`, columns after `table.` or `alias.` and wherever the `FROM`
+clause names the table, and `:variables`. It runs in the kernel, through
+IPython's own completer, so JupyterLab, Notebook, VS Code and terminal IPython
+all get it. A notebook cannot press Tab, so this one asks the kernel's completer
+directly, as a front end does.""",
+    ),
+    (
+        "code",
+        """%load_ext dbnb
+from IPython.core.completer import provisionalcompleter
+
+
+def tab(text, cursor=None):
+    \"\"\"What Tab offers at `cursor` (default: the end) of a cell holding `text`.\"\"\"
+    with provisionalcompleter():
+        found = get_ipython().Completer.completions(text, len(text) if cursor is None else cursor)
+        return [completion.text for completion in found]""",
+    ),
+    (
+        "code",
+        """%%db local --write
+DROP TABLE IF EXISTS nb_orders;
+DROP TABLE IF EXISTS nb_regions;
+CREATE TABLE nb_orders (
+    id INTEGER PRIMARY KEY, region_id INTEGER, total NUMERIC(10, 2), placed DATETIME
+);
+CREATE TABLE nb_regions (region_id INTEGER PRIMARY KEY, region TEXT);
+INSERT INTO nb_regions VALUES (1, 'EU'), (2, 'US');
+INSERT INTO nb_orders (region_id, total, placed) VALUES
+    (1, 120.50, '2024-05-01 08:30:00'), (2, 80.00, '2024-05-02 12:00:00'), (1, 42.25, NULL);""",
+    ),
+    (
+        "md",
+        """The schema is read once per connection, in the background, and kept: a slow
+or unreachable server never holds up typing (Tab answers within about 200 ms
+with what it has). A `--write` cell that runs DDL, like the one above, and
+`%db tables --refresh` read it again.""",
+    ),
+    ("code", "%db tables --refresh"),
+    ("code", 'tab("%db ")'),
+    ("code", 'tab("%db use ")'),
+    ("code", 'tab("%%db local\\nSELECT * FROM nb_")'),
+    ("code", 'cell = "%db SELECT o. FROM nb_orders o"\ntab(cell, cell.index("o.") + 2)'),
+    ("code", 'tab("%db SELECT * FROM nb_orders JOIN nb_regions USING (region_id) WHERE re")'),
+    ("code", 'wanted_region = "EU"\ntab("%db SELECT * FROM nb_regions WHERE region = :wanted")'),
+    (
+        "md",
+        """## Results as pandas, polars or Arrow
+
+`--as polars` or `--as arrow` (with `-o`) and `db.query(..., output=...)` give the
+result in the frame library you work in, with the types kept: the decimal stays
+a `decimal128(10, 2)`, the time stamp is UTC.""",
+    ),
+    (
+        "code",
+        """%%db local -o orders_pl --as polars
+SELECT * FROM nb_orders ORDER BY id""",
+    ),
+    ("code", "orders_pl.schema"),
+    (
+        "code",
+        """import dbnb
+
+table = dbnb.connect("local").query("SELECT id, total, placed FROM nb_orders", output="arrow")
+table.schema""",
+    ),
+    (
+        "md",
+        """## SQL over the notebook's DataFrames
+
+`%%db frames` runs DuckDB over the notebook's pandas DataFrames, polars frames
+and Arrow tables, by their variable names, with the same `-o`, `:name` binding,
+display and history as any connection. It reads only: DuckDB's file access,
+`COPY ... TO`, `ATTACH` and extensions are off, and no variable is written but
+the `-o` one. `dbnb.query_frames(sql, {"name": frame})` does the same from Python.""",
+    ),
+    (
+        "code",
+        """import pandas as pd
+
+regions_df = pd.DataFrame({"region_id": [1, 2], "manager": ["Ada", "Brian"]})
+least = 50""",
+    ),
+    (
+        "code",
+        """%%db frames -o by_manager
+SELECT manager, count(*) AS orders, sum(total) AS total
+FROM orders_pl JOIN regions_df USING (region_id)
+WHERE total > :least
+GROUP BY manager ORDER BY manager""",
+    ),
+    ("code", "by_manager.dtypes"),
+    ("code", "%%db frames\nCOPY regions_df TO 'regions.csv'", ERROR),
+    (
+        "md",
+        "Each statement over frames is in the history, under the connection name `frames`:",
+    ),
+    ("code", 'dbnb.history(2)[["connection", "sql", "rows"]]'),
+    ("code", "%%db local --write\nDROP TABLE nb_orders;\nDROP TABLE nb_regions;"),
 ]
 
 

@@ -185,3 +185,17 @@ def test_the_display_says_when_it_is_capped(ip: InteractiveShell, db: dbnb.Datab
     ip.run_line_magic("config", "DbMagics.display_limit = 0")
     assert "showing" not in ip.display_formatter.format(frame)[0]["text/plain"]
     assert len(frame) == 100
+
+
+def test_exports_of_polars_and_arrow_results(
+    ip: InteractiveShell, docs: str, tmp_path: Path
+) -> None:
+    table = run(ip, f"--as arrow --parquet {tmp_path / 'a.parquet'}", f"SELECT id, n FROM {docs}")
+    assert (
+        pq.read_table(tmp_path / "a.parquet").column("n").to_pylist()
+        == table.column("n").to_pylist()
+    )
+    frame = run(ip, f"--as polars --csv {tmp_path / 'p.csv'}", f"SELECT id, doc FROM {docs}")
+    written = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert len(written) == frame.height == 4
+    assert {"a": True, "b": [1, "x"]} in [json.loads(text) for text in written["doc"] if text]

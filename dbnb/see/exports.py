@@ -20,8 +20,11 @@ from dbnb.errors import DbnbError, one_line
 from dbnb.read import parquet
 
 
-def to_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> int:
-    """Write ``frame`` to ``path`` as CSV (no index); returns the rows written."""
+def to_csv(frame: Any, path: str | os.PathLike[str]) -> int:
+    """Write ``frame`` (pandas, polars or Arrow) to ``path`` as CSV (no index); returns
+    the rows written."""
+    if not isinstance(frame, pd.DataFrame):
+        frame = frame.to_pandas()  # polars and pyarrow both have it
     target = Path(path)
     partial = target.with_name(f".{target.name}.partial")
     try:
@@ -35,10 +38,17 @@ def to_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> int:
     return len(frame)
 
 
-def to_parquet(frame: pd.DataFrame, path: str | os.PathLike[str]) -> int:
-    """Write ``frame`` to ``path`` as one Parquet file; returns the rows written."""
+def to_parquet(frame: Any, path: str | os.PathLike[str]) -> int:
+    """Write ``frame`` (pandas, polars or Arrow) to ``path`` as one Parquet file;
+    returns the rows written."""
+    if isinstance(frame, pd.DataFrame):
+        table = parquet.frame_to_arrow(frame)
+    else:  # a pyarrow Table as it is, a polars DataFrame as its Arrow
+        table = (
+            frame if hasattr(frame, "schema") and hasattr(frame, "num_rows") else frame.to_arrow()
+        )
     try:
-        return parquet.write([parquet.frame_to_arrow(frame)], path)
+        return parquet.write([table], path)
     except OSError as error:
         raise DbnbError(f"cannot write {path}: {one_line(error)}") from None
 
