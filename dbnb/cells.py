@@ -9,10 +9,11 @@ that commits once at the end, or not at all.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 from sqlalchemy.engine import CursorResult
@@ -163,3 +164,65 @@ def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[
 def _short(sql: str, width: int = 60) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def one_statement(
+    db: Database, sql: str, namespace: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The one statement of ``sql`` and its ``:name`` values from ``namespace``, for
+    what takes a single query (``%%db plot``, ``%%db explain``)."""
+    statements = sqltext.split(sql, db.config.backend)
+    if len(statements) != 1:
+        raise DbnbError(
+            f"{db.name}: write one statement here, not {len(statements)}"
+            if statements
+            else "there is no SQL to run (the cell is empty or only comments)"
+        )
+    return statements[0].sql, _values(statements[0], namespace)
+
+
+class _Arguments(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise DbnbError(f"{self.prog}: {message}")
+
+
+def plot_arguments(words: list[str], *, cell: bool) -> tuple[str, str, str, int, int]:
+    """``KIND SOURCE COLUMN [--bins N] [--top N]`` of ``%db plot`` (SOURCE is ``-`` in
+    ``%%db plot``, whose cell is the query): kind, source, column, bins, top."""
+    parser = _Arguments(prog="%%db plot" if cell else "%db plot", add_help=False)
+    parser.add_argument("words", nargs="*")
+    parser.add_argument("--bins", type=int, default=10)
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(words)
+    if len(args.words) != 3 or (cell and args.words[1] != "-"):
+        where = "- COLUMN (the query in the cell)" if cell else "TABLE COLUMN"
+        raise DbnbError(f"usage: {parser.prog} hist|bar|box {where} [--bins N] [--top N]")
+    kind, source, column = args.words
+    return kind, source, column, args.bins, args.top
+
+
+def plot(db: Database, words: list[str], namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db plot KIND TABLE COLUMN ...``, or ``%%db plot KIND - COLUMN ...`` over the
+    cell's query, bound from ``namespace``: the Axes ``db.plot`` drew."""
+    kind, source, column, bins, top = plot_arguments(words, cell=cell is not None)
+    params = None
+    if cell is not None:
+        source, params = one_statement(db, cell, namespace)
+    return db.plot(kind, source, column, params, bins=bins, top=top)
+
+
+def explain(db: Database, rest: str, namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db explain [--analyze] SQL``, or ``%%db explain [--analyze]`` with the SQL in
+    the cell: ``db.explain`` of that one statement, bound from ``namespace``."""
+    words = rest.split()
+    analyze = bool(words) and words[0] == "--analyze"
+    if cell is not None:
+        if words not in ([], ["--analyze"]):
+            raise DbnbError("usage: %%db explain [--analyze], with the SQL in the cell")
+        sql = cell
+    else:
+        sql = (rest.split(None, 1)[1] if len(words) > 1 else "") if analyze else rest
+    if not sql.strip():
+        raise DbnbError("usage: %db explain [--analyze] SQL")
+    query, values = one_statement(db, sql, namespace)
+    return db.explain(query, values, analyze=analyze)

@@ -31,10 +31,12 @@ from dbnb.read import progress as progress_
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -416,6 +418,41 @@ class Database:
         read-only enforcement and pool status; waits at most about ``timeout`` seconds
         to connect. Never raises for a connection problem: it is in ``.error``."""
         return health_.check(self, timeout=timeout)
+
+    # --- seeing the data: computed by the database (dbnb.see) ---------------------------
+
+    def plot(
+        self,
+        kind: str,
+        source: str,
+        column: str,
+        params: Params | None = None,
+        *,
+        bins: int = 10,
+        top: int = 10,
+        ax: Axes | None = None,
+    ) -> Axes:
+        """Plot ``column`` of ``source`` (a table, or a query bound from ``params``) from
+        one aggregate statement: ``"hist"`` (``bins``), ``"bar"`` (the ``top`` values),
+        ``"box"``; only aggregate rows travel. Returns the Axes (``ax`` or a new one)."""
+        from dbnb.see import plots  # matplotlib loads with the first plot
+
+        return plots.plot(self, kind, source, column, params, bins=bins, top=top, ax=ax)
+
+    def profile(self, table: str) -> pd.DataFrame:
+        """Per-column ``count``, ``nulls``, ``distinct``, ``min``, ``max``, ``mean``,
+        ``top`` of ``table``, computed by the database without fetching the table."""
+        from dbnb.see import profile
+
+        return profile.profile(self, table)
+
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+        """The plan of ``sql`` as text (a ``str`` with a one-line ``.summary``):
+        PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN as a tree. ``analyze=True``
+        runs the statement, inside the read-only transaction, so a write is refused."""
+        from dbnb.see import plans
+
+        return plans.explain(self, sql, params, analyze=analyze)
 
     # --- writes and models ------------------------------------------------------------
 

@@ -9,6 +9,7 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import time
@@ -36,10 +37,11 @@ from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.read import formats
 from dbnb.registry import Registry
+from dbnb.see import exports
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
-_OPTIONS_WITH_VALUE = {"-o", "--out", "--as"}
+_OPTIONS_WITH_VALUE = {"-o", "--out", "--as", "--csv", "--parquet"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
 
@@ -79,6 +81,8 @@ class DbMagics(Magics):
             "health": self._health,
             "history": self._history,
             "write": self._write,
+            "plot": self._plot,
+            "profile": self._profile,
         }
         # Each connection's tables and columns for completion, read in the background.
         self.schemas = complete.SchemaCache()
@@ -99,6 +103,8 @@ class DbMagics(Magics):
         default="pandas",
         help="the result as a pandas DataFrame (default), a polars DataFrame or a pyarrow Table",
     )
+    @argument("--csv", metavar="PATH", help="also write the result to PATH as CSV")
+    @argument("--parquet", metavar="PATH", help="also write the result to PATH as Parquet")
     @argument(
         "--write",
         action="store_true",
@@ -128,10 +134,19 @@ class DbMagics(Magics):
         %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
                                   in one transaction; MODE: append (default), upsert, replace
 
+        %db plot KIND TABLE COLUMN [--bins N] [--top N]
+                                  hist, bar or box of COLUMN, computed by the database
+        %db profile TABLE         per-column statistics computed by the database
+        %db explain [--analyze] SQL  the plan of SQL, full width, with a summary line
         %db frames SELECT ...     SQL over the notebook's DataFrames (DuckDB), read-only
 
-        %%db [NAME] [-o VAR] [--write] [--as pandas|polars|arrow]
+        %%db [NAME] [-o VAR] [--write] [--as pandas|polars|arrow] [--csv|--parquet PATH]
         SELECT ... WHERE region = :region
+
+        %%db plot KIND - COLUMN [--bins N] [--top N]
+        SELECT ...                the plot of COLUMN of the cell's query, aggregated there
+        %%db explain [--analyze]
+        SELECT ...                the plan of the cell's statement
 
         %%db frames [-o VAR]      SQL over the notebook's pandas/polars/Arrow frames,
         SELECT ... FROM df        by their variable names (DuckDB, read-only)
@@ -143,8 +158,10 @@ class DbMagics(Magics):
         returns rows is shown. `:name` is bound from the notebook variable
         `name` as a parameter, never pasted into the SQL. Without --write,
         every statement runs read-only and a write is refused. The result
-        shows at most `%config DbMagics.display_limit` rows (default 20);
-        `_` and the -o variable hold every row.
+        shows at most `%config DbMagics.display_limit` rows (default 20)
+        under a line naming the connection, the rows and the time taken;
+        `_` and the -o variable hold every row. --csv and --parquet also write
+        every row to a file (JSON columns as JSON text), whole or not at all.
         """
         with _user_errors():
             if cell is None:
@@ -155,6 +172,11 @@ class DbMagics(Magics):
         options, rest = _split_options(line)
         args = parse_argstring(self.db, " ".join(options))
         words = rest.split()
+        if words and words[0].lower() == "explain":  # SQL follows: kept as written
+            if options:
+                raise UsageError("%db explain takes no options before it")
+            namespace = self.user_shell.user_ns
+            return cells.explain(self._database(), rest[len(words[0]) :], namespace, None)
         if not words or words[0].startswith("#") or words[0].lower() in self._subcommands:
             rest = _without_comment(rest)  # not SQL: `# ...` is a comment here
             words = rest.split()
@@ -170,11 +192,14 @@ class DbMagics(Magics):
             if options:
                 raise UsageError(f"%db {words[0]} takes no options")
             return subcommand(words[1:])
-        return self._query(
-            self._database(), rest, out=args.out, write=args.write, output=args.output
-        )
+        return self._query(self._database(), rest, args)
 
     def _cell(self, line: str, cell: str) -> Any:
+        head = _without_comment(line).split()
+        if head and head[0].lower() in ("plot", "explain"):  # the cell is their query
+            run = cells.plot if head[0].lower() == "plot" else cells.explain
+            words: Any = head[1:] if run is cells.plot else " ".join(head[1:])
+            return run(self._database(), words, self.user_shell.user_ns, cell)
         args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
         if len(args.words) > 1:
             raise UsageError(
@@ -184,7 +209,7 @@ class DbMagics(Magics):
         if args.words and args.words[0] == framesql.NAME and self._builtin_frames():
             return self._frames(cell, out=args.out, write=args.write, output=args.output)
         db = self._database(args.words[0] if args.words else None)
-        return self._query(db, cell, out=args.out, write=args.write, output=args.output)
+        return self._query(db, cell, args)
 
     # --- queries --------------------------------------------------------------------
 
@@ -198,9 +223,8 @@ class DbMagics(Magics):
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
 
-    def _query(
-        self, db: Database, sql: str, *, out: str | None, write: bool, output: str = "pandas"
-    ) -> Any:
+    def _query(self, db: Database, sql: str, args: Any) -> Any:
+        out, write, output = args.out, args.write, args.output
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
@@ -216,7 +240,14 @@ class DbMagics(Magics):
             raise  # worded for a cell already: "add --write to the %%db line"
         if write and complete.changes_schema(sql, db.config.backend):
             self.schemas.invalidate(db.name)  # completion reads the new tables next time
-        print(_summary(result))
+        if not isinstance(result.frame, pd.DataFrame):  # a pandas result shows it (_banner)
+            print(_summary(result))
+        if (args.csv or args.parquet) and result.frame is None:
+            raise UsageError("--csv/--parquet: the cell returned no rows to write")
+        for path, writer in ((args.csv, exports.to_csv), (args.parquet, exports.to_parquet)):
+            if path:
+                written = writer(result.frame, os.path.expanduser(path))
+                print(f"{written:,} row{'' if written == 1 else 's'} written to {path}")
         return self._keep(result.frame, out)
 
     def _keep(self, frame: Any, out: str | None) -> Any:
@@ -301,6 +332,14 @@ class DbMagics(Magics):
             raise UsageError("usage: %db history [N]  (the newest N statements, default 20)")
         return monitor.history(limit=int(words[0]) if words else _HISTORY_SHOWN)
 
+    def _plot(self, words: list[str]) -> Any:
+        return cells.plot(self._database(), words, self.user_shell.user_ns, None)
+
+    def _profile(self, words: list[str]) -> pd.DataFrame:
+        if len(words) != 1:
+            raise UsageError("usage: %db profile TABLE")
+        return self._database().profile(words[0])
+
     def _write(self, words: list[str]) -> None:
         # The subcommand is the explicit act, as db.write() is; a readonly
         # connection still never writes, and a bad row is named before anything is sent.
@@ -340,7 +379,7 @@ class DbMagics(Magics):
     def _sources(self) -> complete.Sources:
         return complete.Sources(
             connections=self.registry.names,
-            subcommands=[*self._subcommands, "frames"],
+            subcommands=[*self._subcommands, "explain", "frames"],
             current=self.current,
             schema=self._schema,
             dialect=self._dialect,
@@ -399,8 +438,26 @@ class DbMagics(Magics):
     # --- display --------------------------------------------------------------------
 
     def _is_capped(self, frame: pd.DataFrame) -> bool:
+        return self.display_limit > 0 and self._returned(frame)
+
+    def _returned(self, frame: pd.DataFrame) -> bool:
+        """Whether the magic returned this very frame (not one derived from it)."""
         ref = self._capped.get(id(frame))
-        return self.display_limit > 0 and ref is not None and ref() is frame
+        return ref is not None and ref() is frame
+
+    def _banner(self, frame: pd.DataFrame) -> str | None:
+        """The line above a result: connection, rows, elapsed; "showing N of M rows"
+        when the display is capped. The frame itself is not changed."""
+        if not self._returned(frame) or "connection" not in frame.attrs:
+            return None
+        rows = len(frame)
+        line = (
+            f"{frame.attrs['connection']}: {rows:,} row{'' if rows == 1 else 's'} "
+            f"in {_seconds(float(frame.attrs.get('elapsed', 0.0)))}"
+        )
+        if self._is_capped(frame) and rows > self.display_limit:
+            line += f", showing {self.display_limit} of {rows:,} rows"
+        return line
 
     @contextmanager
     def _display_options(self, frame: pd.DataFrame) -> Iterator[None]:
@@ -413,12 +470,16 @@ class DbMagics(Magics):
 
     def format_html(self, frame: pd.DataFrame) -> str | None:
         with self._display_options(frame):
-            html: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
-            return html
+            shown: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
+        banner = self._banner(frame)
+        if shown is None or banner is None:
+            return shown
+        return f'<p class="dbnb-banner"><small>{html.escape(banner)}</small></p>\n{shown}'
 
     def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+        banner = self._banner(frame)
         with self._display_options(frame):
-            printer.text(repr(frame))
+            printer.text(repr(frame) if banner is None else f"{banner}\n{frame!r}")
 
 
 def connections(config: Config, current: str | None) -> pd.DataFrame:

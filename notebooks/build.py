@@ -394,6 +394,159 @@ scratch = dbnb.sql_engine("postgres", write=True)
 ]
 
 
+NOTEBOOKS["06_see_the_data"] = [
+    (
+        "md",
+        """# See the data: plots, profiles and plans computed by the database
+
+The database does the counting and only its answer travels: a histogram of a
+table brings back its bins, a profile one row of statistics. Everything runs
+through the read-only path, with bound `:names`, and lands in the history.
+First on the embedded SQLite file (`local`), then on PostgreSQL (`postgres`).
+Plots need matplotlib (`pip install 'dbnb[plots]'`).""",
+    ),
+    ("code", "%load_ext dbnb"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS see_orders;
+CREATE TABLE see_orders (
+    id INTEGER PRIMARY KEY, region TEXT, total REAL, placed DATETIME, doc JSON
+);
+CREATE INDEX see_orders_region ON see_orders (region);
+INSERT INTO see_orders
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+SELECT i,
+       CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN 'US' WHEN 2 THEN 'APAC' ELSE 'EU' END,
+       (i * 37) % 500 + 0.25,
+       datetime('2024-01-01', '+' || i || ' hours'),
+       json_object('k', i % 3, 'vip', json(CASE WHEN i % 7 = 0 THEN 'true' ELSE 'false' END))
+FROM n;""",
+    ),
+    (
+        "md",
+        """## A result says what it is
+
+The line above a result names the connection, the rows and the time taken,
+and how many rows the display shows; the DataFrame itself holds every row.""",
+    ),
+    ("code", "%db SELECT * FROM see_orders ORDER BY id"),
+    ("code", "len(_)"),
+    (
+        "md",
+        """## Plots computed by the database
+
+`%db plot KIND TABLE COLUMN`: `hist` (`--bins N`), `bar` (`--top N`), `box`.
+One aggregate statement is sent; the history shows what came back.""",
+    ),
+    ("code", "%db plot hist see_orders total --bins 10"),
+    ("code", 'import dbnb\n\ndbnb.history(1)[["connection", "rows"]]'),
+    ("code", "%db plot bar see_orders region"),
+    (
+        "md",
+        """In a cell, the plot reads the cell's query, aggregated on the server as a
+subquery; `:region` is bound from the notebook's variable.""",
+    ),
+    ("code", 'region = "EU"'),
+    (
+        "code",
+        """%%db plot box - total
+SELECT total FROM see_orders WHERE region = :region""",
+    ),
+    (
+        "md",
+        """## Profiles
+
+One row per column, computed by one aggregate statement: the same numbers
+pandas gives on the same rows.""",
+    ),
+    ("code", "%db profile see_orders"),
+    (
+        "md",
+        """## Plans
+
+SQLite's `EXPLAIN QUERY PLAN` as a tree, with a summary line. SQLite has no
+`EXPLAIN ANALYZE`: `--analyze` runs the statement, read-only, and times it.""",
+    ),
+    (
+        "code",
+        "%db explain SELECT region, count(*) FROM see_orders WHERE region = 'EU' OR id < 10 "
+        "GROUP BY region",
+    ),
+    ("code", "%db explain --analyze SELECT * FROM see_orders WHERE region = 'US'"),
+    ("md", "Analyzing a write is refused, and nothing changes:"),
+    ("code", "%db explain --analyze DELETE FROM see_orders", ERROR),
+    ("code", "%db SELECT count(*) AS orders FROM see_orders"),
+    (
+        "md",
+        """## Exports
+
+`--csv PATH` / `--parquet PATH` write every row as well as returning them,
+whole or not at all. JSON columns are written as JSON text:""",
+    ),
+    (
+        "code",
+        """%%db --csv ../etc/data/see_orders.csv
+SELECT id, doc FROM see_orders WHERE id <= 3 ORDER BY id""",
+    ),
+    (
+        "code",
+        """import json
+
+import pandas as pd
+
+written = pd.read_csv("../etc/data/see_orders.csv")
+print(open("../etc/data/see_orders.csv").read())
+[json.loads(text) for text in written["doc"]]""",
+    ),
+    (
+        "md",
+        """## The same on PostgreSQL
+
+20 000 rows, analyzed (every row sampled, so the estimates are the same each run).""",
+    ),
+    ("code", "%db use postgres"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS dbnb_nb_see;
+CREATE TABLE dbnb_nb_see AS
+SELECT g AS id,
+       (ARRAY['EU', 'US', 'APAC', NULL])[g % 4 + 1] AS region,
+       round(((g * 37) % 500 + 0.25)::numeric, 2)::numeric(10, 2) AS total,
+       timestamptz '2024-01-01 00:00+00' + g * interval '1 hour' AS placed,
+       jsonb_build_object('k', g % 3, 'vip', g % 7 = 0) AS doc
+FROM generate_series(1, 20000) AS g;
+ANALYZE dbnb_nb_see;""",
+    ),
+    ("code", "%db plot hist dbnb_nb_see total --bins 20"),
+    ("code", 'dbnb.history(1)[["connection", "rows"]]'),
+    ("code", "%db plot bar dbnb_nb_see region --top 3"),
+    ("code", "%db profile dbnb_nb_see"),
+    (
+        "md",
+        """PostgreSQL's own `EXPLAIN`, full width, under a summary of the top node's
+estimate; with `--analyze`, the actual rows and time too (`EXPLAIN (ANALYZE, BUFFERS)`).""",
+    ),
+    ("code", "%db explain SELECT region, sum(total) FROM dbnb_nb_see GROUP BY region ORDER BY 2"),
+    (
+        "code",
+        """plan = dbnb.connect("postgres").explain(
+    "SELECT * FROM dbnb_nb_see WHERE total > :least", {"least": 400}, analyze=True
+)
+print(plan.summary)""",
+    ),
+    ("code", "%db explain --analyze DELETE FROM dbnb_nb_see", ERROR),
+    (
+        "code",
+        """%%db --csv ../etc/data/dbnb_nb_see.csv
+SELECT id, doc FROM dbnb_nb_see WHERE id <= 2 ORDER BY id""",
+    ),
+    ("code", 'print(open("../etc/data/dbnb_nb_see.csv").read())'),
+    ("code", "%db --write DROP TABLE dbnb_nb_see"),
+    ("code", "%%db local --write\nDROP TABLE see_orders"),
+]
+
 NOTEBOOKS["07_typing_frames_formats"] = [
     (
         "md",
