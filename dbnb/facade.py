@@ -21,17 +21,20 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, overload
 
 from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError, ReadOnlyError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
     from sqlalchemy.engine import Connection, Engine
     from sqlmodel import Session
 
     from dbnb.health import Health
+    from dbnb.read.formats import Output
+    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -97,6 +100,7 @@ class Facade(abc.ABC):
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: None = None,
+        output: Literal["pandas"] = "pandas",
     ) -> pd.DataFrame: ...
 
     @overload
@@ -109,7 +113,21 @@ class Facade(abc.ABC):
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int,
+        output: Literal["pandas"] = "pandas",
     ) -> Iterator[pd.DataFrame]: ...
+
+    @overload
+    def query(
+        self,
+        sql: Any,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+        output: Literal["polars", "arrow"],
+    ) -> Any: ...
 
     @abc.abstractmethod
     def query(
@@ -121,8 +139,10 @@ class Facade(abc.ABC):
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int | None = None,
-    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
-        """Run one read-only statement; its rows as a DataFrame (or chunks of one)."""
+        output: Output = "pandas",
+    ) -> Any:
+        """Run one read-only statement; its rows as a DataFrame (or chunks of one), or
+        as polars or Arrow (``output``)."""
 
     @abc.abstractmethod
     def query_to_parquet(
@@ -220,6 +240,30 @@ class Facade(abc.ABC):
     ) -> pd.DataFrame:
         """``query()`` for async code (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.aquery()")
+
+    # --- what dbnb.see computes through SQLAlchemy (not yet on other databases) ---------
+
+    def plot(
+        self,
+        kind: str,
+        source: str,
+        column: str,
+        params: Params | None = None,
+        *,
+        bins: int = 10,
+        top: int = 10,
+        ax: Axes | None = None,
+    ) -> Axes:
+        """A plot computed by the database (SQLAlchemy connections only, for now)."""
+        self._no_sqlalchemy("db.plot()")
+
+    def profile(self, table: str) -> pd.DataFrame:
+        """Per-column statistics (SQLAlchemy connections only, for now)."""
+        self._no_sqlalchemy("db.profile()")
+
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+        """The plan of ``sql`` (SQLAlchemy connections only, for now)."""
+        self._no_sqlalchemy("db.explain()")
 
     async def aclose(self) -> None:
         """``close()`` from async code."""

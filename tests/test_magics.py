@@ -11,7 +11,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb.magics import DbMagics, _user_errors, _without_comment
+from dbnb.cells import without_comment
+from dbnb.magics import DbMagics, _user_errors
 from tests.fixtures import SECRET, config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 
@@ -313,7 +314,7 @@ listed = %db   # list connections
     with pytest.raises(UsageError, match="unknown connection 'a#b'"):
         run(ip, "use a#b")
     quoted = """x --csv "no #1.csv" 'a #b'"""
-    assert _without_comment(f"{quoted}  # a comment") == quoted
+    assert without_comment(f"{quoted}  # a comment") == quoted
 
 
 def test_a_line_query_is_sql_to_its_end(ip: InteractiveShell, db: dbnb.Database) -> None:
@@ -348,7 +349,10 @@ def test_summary_line_and_provenance(
     ip.user_ns["secret_id"] = 2
     capsys.readouterr()
     frame = run(ip, db.name, "SELECT name FROM items WHERE id <> :secret_id ORDER BY id")
-    assert re.fullmatch(rf"{db.name}: 2 rows in \d+\.\d ms\n", capsys.readouterr().out)
+    # A result's summary line is the first line of its display (not printed).
+    assert capsys.readouterr().out == ""
+    shown = ip.display_formatter.format(frame)[0]["text/plain"]
+    assert re.match(rf"{db.name}: 2 rows in \d+\.\d ms\n", shown)
     assert frame.attrs["sql"] == "SELECT name FROM items WHERE id <> :secret_id ORDER BY id"
     assert frame.attrs["connection"] == db.name
     assert frame.attrs["rows"] == 2

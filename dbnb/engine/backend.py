@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
@@ -71,6 +72,30 @@ class Backend(Protocol):
     def write_probe(self, table: str) -> str | None:
         """A write creating ``table`` that the read-only transaction must refuse, to
         prove the guard works; None where there is no guard of dbnb's to prove."""
+
+    # Seeing the data (dbnb.see, issue 14): the SQL of plots, profiles and plans
+
+    def explain_statement(self, sql: str, analyze: bool) -> str | None:
+        """The statement showing ``sql``'s plan; None: ``analyze`` runs ``sql`` itself."""
+
+    def plan_text(self, rows: Sequence[Sequence[Any]]) -> str:
+        """The plan's rows as text, one line per step."""
+
+    def plan_summary(self, plan: str) -> str:
+        """One line: the plan's estimated cost and rows (and actual ones, analyzed)."""
+
+    def histogram_bin(self, value: str, low: str, high: str, bins: int) -> str:
+        """SQL: the 0-based bin of ``value`` among ``bins`` from ``low`` to ``high``."""
+
+    def quartiles(self, value: str, source: str) -> str:
+        """SQL: one row ``n, low, q1, median, q3, high`` of ``value`` over ``source``."""
+
+    def comparable(self, value: str, kind: str) -> str:
+        """SQL: ``value`` ordered as Python orders the values read."""
+
+    def most_frequent(self, value: str, ordered: str, source: str) -> str:
+        """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
+        in ``ordered``'s order."""
 
 
 # Each database's home, by SQLAlchemy dialect name.

@@ -4,6 +4,7 @@
 ``guards.py``  read-only enforced by the database, statement_timeout and Ctrl-C
 ``adbc.py``    columnar reads through ADBC; ``types.py`` the guarded path's types
 ``bulk.py``    bulk writes
+``see.py``     the SQL of plots, profiles and plans (dbnb.see)
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from dbnb.backends.postgresql.guards import (
     limit_reached,
     refusal_reason,
 )
+from dbnb.backends.postgresql.see import (
+    comparable,
+    explain_statement,
+    histogram_bin,
+    most_frequent,
+    plan_summary,
+    plan_text,
+    quartiles,
+)
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -33,11 +43,18 @@ if TYPE_CHECKING:
 __all__ = [
     "bulk_writer",
     "columnar",
+    "comparable",
     "declared_kinds",
+    "explain_statement",
+    "histogram_bin",
     "install_guards",
     "install_limits",
     "leading_keywords",
     "limit_reached",
+    "most_frequent",
+    "plan_summary",
+    "plan_text",
+    "quartiles",
     "refusal_reason",
     "result_kinds",
     "write_probe",

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from dbnb import monitor
@@ -17,7 +16,7 @@ from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError, QueryError, one_line
 from dbnb.facade import Catalog, CellRun, Facade
 from dbnb.health import CONNECT_TIMEOUT, Health
-from dbnb.read import failures, frames, parquet
+from dbnb.read import failures, formats, frames, parquet
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ class SparkDatabase(Facade):
 
     # --- reads ------------------------------------------------------------------------
 
-    def query(  # type: ignore[override]  # the overloads are the Facade's
+    def query(
         self,
         sql: Any,
         params: Params | None = None,
@@ -56,21 +55,24 @@ class SparkDatabase(Facade):
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int | None = None,
-    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
-        """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows.
+        output: formats.Output = "pandas",
+    ) -> Any:
+        """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows
+        (``output``: or as polars or Arrow, straight from Spark's Arrow).
 
         Only what Spark parses as a query runs (``dbnb.backends.spark.reads``);
         ``:name`` placeholders are Spark's named parameters. ``progress`` is ignored:
         Spark sends the result in a few large Arrow batches.
         """
+        output = formats.check(output)
         sql = self._text(sql)
         values = binds.prepare(sql, params, "spark", self.name)
         in_force = self.config.statement_timeout if timeout is None else timeout
         if chunksize is not None:
             rows = _positive(chunksize)
-            return (types.to_frame(table) for table in self._tables(sql, values, rows, in_force))
+            return (_as(table, output) for table in self._tables(sql, values, rows, in_force))
         limit = self.config.max_rows if max_rows is None else max_rows
-        return types.to_frame(self._table(sql, values, limit, in_force))
+        return _as(self._table(sql, values, limit, in_force), output)
 
     def query_to_parquet(
         self,
@@ -230,6 +232,11 @@ class SparkDatabase(Facade):
         from dbnb.backends.spark.catalog import SparkCatalog
 
         return SparkCatalog(self)
+
+
+def _as(table: pa.Table, output: formats.Output) -> Any:
+    """A normalised result in the ``output`` format (pandas: the documented dtypes)."""
+    return types.to_frame(table) if output == "pandas" else formats.from_arrow(table, output)
 
 
 def _rebatched(tables: Iterator[pa.Table], rows: int, schema: pa.Schema) -> Iterator[pa.Table]:
