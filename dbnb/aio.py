@@ -49,7 +49,12 @@ if TYPE_CHECKING:
     from dbnb.database import Database
 
 # The async driver dbnb uses for each backend's sync one.
-ASYNC_DRIVERS = {"postgresql": "postgresql+psycopg_async", "sqlite": "sqlite+aiosqlite"}
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+psycopg_async",
+    "sqlite": "sqlite+aiosqlite",
+    # aiomysql is PyMySQL under asyncio: the same protocol code, errors and guards.
+    "mysql": "mysql+aiomysql",
+}
 _closing: set[asyncio.Task[None]] = set()
 
 

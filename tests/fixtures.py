@@ -1,10 +1,11 @@
-"""Database fixtures: a throwaway PostgreSQL database per test run, SQLite files per test.
+"""Database fixtures: throwaway PostgreSQL and MariaDB databases per test run, SQLite files per test.
 
 They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
 
-PostgreSQL is the server every dbnb machine runs (127.0.0.1:5432, user postgres,
-trust auth). Without it these fixtures fail under CI and skip elsewhere, saying
-how to start it.
+PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and MariaDB
+(127.0.0.1:3306, root, no password) are the servers every dbnb machine runs.
+Without them these fixtures fail under CI and skip elsewhere, saying how to
+start them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from dbnb import testing
 from dbnb.read import arrow
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
-BACKENDS = ["sqlite", "postgresql"]
+MYSQL_ADMIN = os.environ.get("DBNB_TEST_MYSQL", testing.DEFAULT_MYSQL_ADMIN_URL)
+BACKENDS = ["sqlite", "postgresql", "mysql"]
 SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
 
 
@@ -51,6 +53,19 @@ def pg_database() -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """A MariaDB database created for this test run and dropped after it."""
+    with ExitStack() as stack:
+        try:
+            name = stack.enter_context(testing.throwaway_mysql_database(MYSQL_ADMIN))
+        except dbnb.DbnbError as error:
+            if os.environ.get("CI"):
+                pytest.fail(str(error))
+            pytest.skip(str(error))
+        yield name
+
+
 class Item(SQLModel, table=True):
     """The `items` table the `db` fixture creates."""
 
@@ -59,8 +74,11 @@ class Item(SQLModel, table=True):
     name: str
 
 
-def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
-    """A config with a SQLite and a PostgreSQL connection, each also as a readonly twin."""
+def config_text(
+    tmp_path: Path, pg_database: str, mysql_database: str | None = None, **extra: str
+) -> str:
+    """A config with a SQLite, a PostgreSQL and (given its database) a MariaDB connection,
+    each also as a readonly twin."""
     pg = f"""
     type: postgresql
     host: 127.0.0.1
@@ -82,6 +100,15 @@ def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
         f"  postgresql_ro:{pg}",
         "    readonly: true",
     ]
+    if mysql_database is not None:
+        mysql = f"""
+    type: mysql
+    host: 127.0.0.1
+    port: 3306
+    database: {mysql_database}
+    user: root
+    password: ${{DBNB_TEST_SECRET:-}}"""
+        lines += [f"  mysql:{mysql}", f"  mysql_ro:{mysql}", "    readonly: true"]
     for name, body in extra.items():
         lines.append(f"  {name}:")
         lines.extend(f"    {line}" for line in body.strip().splitlines())
@@ -107,10 +134,10 @@ def readme_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def config_path(tmp_path: Path, pg_database: str) -> Path:
+def config_path(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
     path = tmp_path / "etc" / "infra.yaml"
     path.parent.mkdir()
-    path.write_text(config_text(tmp_path, pg_database))
+    path.write_text(config_text(tmp_path, pg_database, mysql_database))
     return path
 
 

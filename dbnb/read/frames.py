@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
-from dbnb.read import sqlite_describe, sqlite_types
+from dbnb.read import mysql_types, sqlite_describe, sqlite_types
 from dbnb.read.dtypes import OBJECT, PG_TYPES, UTC_MICROS, arrow_type, decimal
 from dbnb.read.sqlite_types import Declared
 
@@ -30,8 +30,9 @@ from dbnb.read.sqlite_types import Declared
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
 
 
-# A column's type: Arrow's, a SQLite declared type, or None (look at the values).
-Kind: TypeAlias = "pa.DataType | Declared | None"
+# A column's type: Arrow's, a SQLite declared type, a MySQL type with its conversion,
+# or None (look at the values).
+Kind: TypeAlias = "pa.DataType | Declared | mysql_types.Converted | None"
 
 
 class TooManyRows(Exception):
@@ -113,6 +114,13 @@ def column_types(result: CursorResult[Any], statement: Executable | None, count:
     kinds: list[Kind] = [
         a if a is not None else b for a, b in zip(from_cursor, from_statement, strict=True)
     ]
+    if result.dialect.name in ("mysql", "mariadb"):
+        # MariaDB's JSON reaches the client as text: a select()'s JSON type says objects,
+        # and SQLAlchemy has parsed the values already.
+        kinds = [
+            b if b == OBJECT and not isinstance(a, mysql_types.Converted) else a
+            for a, b in zip(kinds, from_statement, strict=True)
+        ]
     if any(kind is None for kind in kinds) and result.dialect.name == "sqlite":
         declared = _types_from_sqlite(result, count)
         kinds = [a if a is not None else b for a, b in zip(kinds, declared, strict=True)]
@@ -128,10 +136,14 @@ def _types_from_statement(statement: Executable | None, count: int) -> list[pa.D
     return [arrow_type(column.type) for column in columns]
 
 
-def _types_from_cursor(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
+def _types_from_cursor(result: CursorResult[Any], count: int) -> list[Kind]:
     description = getattr(result.cursor, "description", None) or []
     # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
     cursor = getattr(result.cursor, "_cursor", result.cursor)
+    # PyMySQL keeps the description packets of the result it reads as `_result.fields`.
+    fields = getattr(getattr(cursor, "_result", None), "fields", None)
+    if fields is not None and result.dialect.name in ("mysql", "mariadb"):
+        return list(mysql_types.from_fields(fields)) if len(fields) == count else [None] * count
     connection = getattr(cursor, "connection", None)
     adapters = getattr(connection, "adapters", None)
     if adapters is None or len(description) != count:  # not psycopg: nothing to learn
@@ -164,6 +176,8 @@ def column(values: Sequence[Any], kind: Kind) -> pd.Series:
     if isinstance(kind, Declared):
         converted, fits = sqlite_types.convert(values, kind)
         return _series(converted, kind.kind) if fits else _objects(converted)
+    if isinstance(kind, mysql_types.Converted):
+        return _series(kind.convert(values), kind.kind)
     return _series(values, kind)
 
 
