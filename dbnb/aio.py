@@ -8,7 +8,8 @@
 
 Jupyter runs cells in an event loop, so ``await`` works at the top level of a
 notebook cell. PostgreSQL goes through psycopg's async driver
-(``postgresql+psycopg_async``), SQLite through aiosqlite.
+(``postgresql+psycopg_async``), SQLite through aiosqlite, MariaDB and MySQL
+through aiomysql.
 
 An ``AsyncEngine`` wraps a sync engine, and SQLAlchemy runs that engine's
 events inside the event loop's greenlet: the guards of ``dbnb.readonly`` and
@@ -66,7 +67,7 @@ def create_async_engine(
     driver = ASYNC_DRIVERS.get(config.backend)
     if driver is None:
         raise ConfigError(
-            f"async sessions support {' and '.join(ASYNC_DRIVERS)}, not {config.backend}",
+            f"async sessions support {', '.join(ASYNC_DRIVERS)}, not {config.backend}",
             connection=config.name,
             key="type",
         )

@@ -47,7 +47,7 @@ READINGS = Table(
     "readings",
     MetaData(),
     Column("id", Integer, primary_key=True),
-    Column("region", String),
+    Column("region", String(20)),  # MySQL wants a VARCHAR length
     Column("score", Float),
     Column("flag", Boolean),
     Column("amount", Numeric(10, 2)),

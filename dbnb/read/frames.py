@@ -116,9 +116,13 @@ def column_types(result: CursorResult[Any], statement: Executable | None, count:
     ]
     if result.dialect.name in ("mysql", "mariadb"):
         # MariaDB's JSON reaches the client as text: a select()'s JSON type says objects,
-        # and SQLAlchemy has parsed the values already.
+        # and SQLAlchemy has parsed the values already. A DATETIME holds what dbnb wrote
+        # of a DateTime(timezone=True): the UTC time.
         kinds = [
-            b if b == OBJECT and not isinstance(a, mysql_types.Converted) else a
+            b
+            if (b == OBJECT and not isinstance(a, mysql_types.Converted))
+            or (b == UTC_MICROS and a == pa.timestamp("us"))
+            else a
             for a, b in zip(kinds, from_statement, strict=True)
         ]
     if any(kind is None for kind in kinds) and result.dialect.name == "sqlite":

@@ -140,7 +140,31 @@ def _for_driver(value: Any, dialect: str) -> Any:
         return _for_sqlite(value)
     if dialect == "postgresql":
         _check_postgresql(value)
+    if dialect in ("mysql", "mariadb"):
+        return _for_mysql(value)
     return value
+
+
+def _for_mysql(value: Any) -> Any:
+    """The value as PyMySQL escapes it; an aware datetime at its UTC time, the time zone
+    of dbnb's sessions (PyMySQL would drop the offset). PyMySQL would send any other
+    object as its str(): refused instead."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, list):
+        return _each(_for_mysql, value)
+    if isinstance(value, UUID):
+        return str(value)
+    if value is None or isinstance(value, _MYSQL):
+        return value
+    raise _Refused(
+        f"{_a(value)} value; PyMySQL takes numbers, text, bytes, dates and times, Decimal, "
+        "UUID, None, and lists after IN"
+    )
+
+
+# What PyMySQL escapes as itself (pymysql.converters.encoders).
+_MYSQL = (bool, int, float, str, bytes, bytearray, Decimal, datetime, date, time, timedelta)
 
 
 def _for_sqlite(value: Any) -> Any:

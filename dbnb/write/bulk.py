@@ -17,6 +17,10 @@ SQLite
     SQLAlchemy bind processor, so rows read back exactly as SQLAlchemy wrote
     them; an upsert is ``INSERT ... ON CONFLICT (key) DO UPDATE``.
 
+MariaDB and MySQL
+    ``dbnb/write/bulk_mysql.py``: PyMySQL's ``executemany``, which sends a batch
+    as one multi-row ``INSERT``; an upsert is ``INSERT ... ON DUPLICATE KEY UPDATE``.
+
 A row the database refuses is found again from the error (PostgreSQL's COPY
 line, or the key values in its detail; SQLite's count of rows already
 inserted) and named in a ``WriteError``. The caller's transaction then rolls
@@ -109,6 +113,10 @@ def send(
     ) as bar:
         if connection.dialect.name == "postgresql":
             return _PostgreSQL(connection, checked, bar).send(mode, keys)
+        if connection.dialect.name in ("mysql", "mariadb"):
+            from dbnb.write.bulk_mysql import MySQLWriter  # it builds on this module
+
+            return MySQLWriter(connection, checked, bar).send(mode, keys)
         return _SQLite(connection, checked, bar).send(mode, keys)
 
 
@@ -277,7 +285,7 @@ class _PostgreSQL:
         return pa.table(arrays)
 
     def _copy_text(self, cursor: psycopg.Cursor[Any], statement: str) -> None:
-        columns = [_python_values(self.checked, name) for name in self.names]
+        columns = [python_values(self.checked, name) for name in self.names]
         rows = zip(*columns, strict=True)
         with cursor.copy(statement) as copy:
             while batch := list(islice(rows, BATCH_ROWS)):
@@ -298,7 +306,7 @@ class _PostgreSQL:
             column = column or key.group(1)
             if position is None:
                 position = _find_key(self.checked, key.group(1), key.group(2))
-        return _rejected(self.checked, reason, position, column)
+        return rejected(self.checked, reason, position, column)
 
 
 class _SQLite:
@@ -353,7 +361,7 @@ class _SQLite:
         spec = self.checked.specs[name]
         column = self.checked.columns[name]
         if spec.kind == "json":
-            return _python_values(self.checked, name)  # JSON text, as SQLAlchemy stores it
+            return python_values(self.checked, name)  # JSON text, as SQLAlchemy stores it
         dialect = self.connection.dialect
         impl = unwrap(spec.sql_type).dialect_impl(dialect)
         if isinstance(column, pa.Array):
@@ -365,7 +373,7 @@ class _SQLite:
                 return pc.strftime(naive, "%Y-%m-%d %H:%M:%S").to_pylist()  # type: ignore[no-any-return]
             if spec.kind == "date" and text_format == _SQLITE_DATE:
                 return column.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
-        values = _python_values(self.checked, name)
+        values = python_values(self.checked, name)
         process = impl.bind_processor(dialect)
         return values if process is None else list(map(process, values))
 
@@ -378,7 +386,7 @@ class _SQLite:
             column = ", ".join(names)
         if position >= len(self.checked):
             position = len(self.checked) - 1
-        return _rejected(self.checked, f"SQLite refused the row: {message}", position, column)
+        return rejected(self.checked, f"SQLite refused the row: {message}", position, column)
 
 
 def _on_conflict(
@@ -407,14 +415,14 @@ def _on_conflict(
     return clause
 
 
-def _rejected(
+def rejected(
     checked: Checked, reason: str, position: int | None, column: str | None
 ) -> WriteError:
     value = None
     if position is not None and column is not None:
         names = [name.strip().strip('"') for name in column.split(",")]
         if all(name in checked.columns for name in names):
-            values = tuple(_python_values(checked, name, position)[0] for name in names)
+            values = tuple(python_values(checked, name, position)[0] for name in names)
             value = values[0] if len(values) == 1 else values
     return WriteError.at(
         checked.table.name,
@@ -433,7 +441,7 @@ def _find_key(checked: Checked, columns: str, values: str) -> int | None:
         return None
     mask = None
     for name, text in zip(names, texts, strict=True):
-        column = _python_values(checked, name)
+        column = python_values(checked, name)
         try:
             as_text = pa.array([None if v is None else str(v) for v in column], pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -445,7 +453,7 @@ def _find_key(checked: Checked, columns: str, values: str) -> int | None:
     return int(pc.index(mask, True).as_py())
 
 
-def _python_values(checked: Checked, name: str, position: int | None = None) -> list[Any]:
+def python_values(checked: Checked, name: str, position: int | None = None) -> list[Any]:
     """A column's values as the Python objects a driver adapts (UUIDs, Decimals, datetimes)."""
     values = checked.columns[name]
     if position is not None:

@@ -33,7 +33,10 @@ Limits
     from a second, short-lived connection (``cancel``), closes the interrupted
     one, and SQLAlchemy discards it from the pool.
 
-Types: ``dbnb.backends.mysql.types``; the session time zone is UTC (``+00:00``).
+Types
+    Read as ``dbnb/read/mysql_types.py`` says; the session time zone is UTC
+    (``+00:00``), so TIMESTAMP values come back as UTC times. Tables dbnb creates
+    keep microseconds and doubles (``ddl``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 
 from dbnb.backends.mysql import cancel, statements
+from dbnb.backends.mysql import ddl as ddl  # the DDL rules of generic types, registered
 from dbnb.engine import drivers, remedies
 from dbnb.engine.limits import timeout_of
 from dbnb.engine.readonly import is_write, managed, refusal

@@ -8,20 +8,23 @@ read-only, statements that change things without writing a table: a ``COMMIT``
 READ WRITE``, ``SELECT ... INTO OUTFILE`` (a file on the server), ``ANALYZE
 TABLE``, ``FLUSH``, ``USE`` (which the next user of the pooled connection would
 inherit), a ``CALL`` or ``EXECUTE`` whose body could do any of those. So a read
-may send only
+may not send
 
-- reads: ``SELECT``, ``WITH``, ``VALUES``, ``TABLE``, ``SHOW``, ``DESCRIBE``,
-  ``DESC``, ``EXPLAIN``, ``HELP``, ``DO``, ``ANALYZE SELECT``, savepoints;
-- ``SET`` of user variables and session settings, but not of the transaction,
-  the character set (PyMySQL escapes values for it), the time zone (TIMESTAMPs
-  come back in UTC: ``dbnb.backends.mysql.types``), ``autocommit``, anything
-  ``*read_only``, nor ``GLOBAL``, ``PERSIST``, ``STATEMENT``, ``PASSWORD``,
-  ``ROLE``; ``SET TRANSACTION READ WRITE`` goes to the server, which refuses it;
-- writes the server itself refuses in a read-only transaction (``INSERT``,
-  ``UPDATE``, ``DELETE``, ``REPLACE``, DDL, ``GRANT``, ``LOAD DATA``, ...), so
-  that the refusal is the server's;
+- transaction control (``BEGIN``, ``START``, ``COMMIT``, ``ROLLBACK`` but for
+  ``ROLLBACK TO SAVEPOINT``, ``END``, ``XA``);
+- statements with effects outside the transaction (``SIDE_EFFECTS``: ``CALL``,
+  ``PREPARE``/``EXECUTE``, ``LOCK``, ``USE``, ``FLUSH``, ``KILL``, ...) and
+  ``ANALYZE TABLE``;
+- ``SET`` of the transaction's or session's mode, the character set (PyMySQL
+  escapes values for it), the time zone (TIMESTAMPs come back in UTC:
+  ``dbnb/read/mysql_types.py``), ``autocommit``, anything ``*read_only``, nor
+  ``SET GLOBAL``/``PERSIST``/``STATEMENT``/``PASSWORD``/``ROLE``; user variables
+  and other session settings are fine, and ``SET TRANSACTION READ WRITE`` goes
+  to the server, which refuses it;
 
-one statement per call (PyMySQL connects without ``CLIENT.MULTI_STATEMENTS``,
+and everything else goes to the server, which refuses writes in a read-only
+transaction (``INSERT``, ``UPDATE``, DDL, ``GRANT``, ``LOAD DATA``, ...): the
+refusal is the server's. One statement per call (PyMySQL connects without ``CLIENT.MULTI_STATEMENTS``,
 and a text of several statements is refused before it is sent), and never with
 ``INTO OUTFILE`` or ``INTO DUMPFILE`` anywhere in its code, executable comments
 (``/*! ... */``) included.
@@ -33,28 +36,31 @@ import re
 
 from dbnb.sql import sqlscan
 
-READS = {"SELECT", "WITH", "VALUES", "TABLE", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "HELP", "DO"}
-# Sent so that the server refuses them (error 1792, "Cannot execute statement in a
-# READ ONLY transaction").
-SERVER_REFUSES = {
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "REPLACE",
-    "CREATE",
-    "ALTER",
-    "DROP",
-    "TRUNCATE",
-    "RENAME",
-    "GRANT",
-    "REVOKE",
-    "LOAD",
-    "OPTIMIZE",
-    "REPAIR",
-    "INSTALL",
-    "UNINSTALL",
+# Statements with effects outside the read-only transaction that are not writes to a
+# table (the server runs them in one): refused before they are sent.
+SIDE_EFFECTS = {
+    "CALL",  # a procedure may COMMIT, change the session, then write
+    "PREPARE",  # dynamic SQL hides the statement it runs from this check
+    "EXECUTE",
+    "DEALLOCATE",
+    "LOCK",  # commits implicitly
+    "UNLOCK",
+    "USE",  # the next user of the pooled connection would inherit the database
+    "FLUSH",
+    "KILL",
+    "RESET",
+    "PURGE",
+    "SHUTDOWN",
+    "RESTART",
+    "BINLOG",
+    "CACHE",
+    "CHANGE",
+    "STOP",
+    "BACKUP",
+    "CLONE",
+    "HANDLER",
 }
-_SAVEPOINTS = {"SAVEPOINT", "RELEASE"}
+_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "ROLLBACK", "END", "XA"}
 _ANALYZE_WRITES = {"TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL", "PERSISTENT"}
 _SET_REFUSED = re.compile(
     r"\b(?:GLOBAL|PERSIST|PERSIST_ONLY|STATEMENT|PASSWORD|ROLE|NAMES|CHARSET|CHARACTER"
@@ -76,25 +82,23 @@ def refused(statement: str) -> str | None:
     code = _code(statement, found)
     if _INTO_FILE.search(code):
         return "SELECT ... INTO OUTFILE/DUMPFILE writes a file on the server"
-    words = sqlscan.keywords(statement, found, 0, 3)
+    words = sqlscan.keywords(statement, found, 0, 2)
     first = words[0] if words else ""
     second = words[1] if len(words) > 1 else ""
-    if first in READS or first in SERVER_REFUSES or first in _SAVEPOINTS:
-        return None
     if first == "ROLLBACK" and second == "TO":
         return None  # ROLLBACK TO SAVEPOINT stays inside the read-only transaction
-    if first == "ANALYZE":
-        return None if second not in _ANALYZE_WRITES else "ANALYZE TABLE writes statistics"
-    if first == "SET":
-        if second == "TRANSACTION":
-            return None  # the server refuses it inside a transaction (error 1568)
-        match = _SET_REFUSED.search(code)
-        if match is None:
-            return None
-        return f"SET {match.group().upper()} ... could leave read-only mode or change the session"
-    if first in {"BEGIN", "START", "COMMIT", "ROLLBACK", "END", "XA"}:
+    if first in _TRANSACTION_CONTROL:
         return f"transaction control ({first}) is refused in a read-only session"
-    return f"{first or 'this statement'} is not a read (reads run SELECT, WITH, SHOW, EXPLAIN, ...)"
+    if first == "ANALYZE" and second in _ANALYZE_WRITES:
+        return "ANALYZE TABLE writes statistics"
+    if first in SIDE_EFFECTS:
+        return f"{first} has effects outside the read-only transaction"
+    if first == "SET" and second != "TRANSACTION":  # SET TRANSACTION: the server refuses it
+        match = _SET_REFUSED.search(code)
+        if match is not None:
+            return f"SET {match.group().upper()} could leave read-only mode or change the session"
+    # Anything else goes to the server, which refuses writes (and what it cannot parse).
+    return None
 
 
 def _code(statement: str, found: tuple[sqlscan.Token, ...]) -> str:
