@@ -95,8 +95,10 @@ def prepare(
             value = _python(values[name])
             if name in statement.in_bare and not isinstance(value, list):
                 value = [value]  # `IN :ids` with one value
-            if dialect == "sqlite" and isinstance(value, list) and name not in listed:
-                raise _Refused("a list value; SQLite takes a list only after IN (x IN :ids)")
+            if dialect in _NO_ARRAYS and isinstance(value, list) and name not in listed:
+                raise _Refused(
+                    f"a list value; {_NO_ARRAYS[dialect]} takes a list only after IN (x IN :ids)"
+                )
             values[name] = _for_driver(value, dialect)
         except _Refused as refused:
             raise ParameterError(f"{connection}: cannot bind :{name}, {refused}") from None
@@ -162,6 +164,9 @@ def _for_mysql(value: Any) -> Any:
         "UUID, None, and lists after IN"
     )
 
+
+# Databases without array values: a list binds only after IN.
+_NO_ARRAYS = {"sqlite": "SQLite", "mysql": "MySQL", "mariadb": "MySQL"}
 
 # What PyMySQL escapes as itself (pymysql.converters.encoders).
 _MYSQL = (bool, int, float, str, bytes, bytearray, Decimal, datetime, date, time, timedelta)

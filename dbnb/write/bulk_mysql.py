@@ -67,7 +67,10 @@ class MySQLWriter:
         written = 0
         start, rows, size = 0, [], 0
         for position, row in enumerate(zip(*columns, strict=True)):
-            text = "(" + ", ".join(escape(value) for value in row) + ")"
+            try:
+                text = "(" + ", ".join(escape(value) for value in row) + ")"
+            except Exception:  # PyMySQL's: "inf can not be used with MySQL", ...
+                raise self._unsendable(position, names, row) from None
             rows.append(text)
             size += len(text) + 2
             if size >= STATEMENT_BYTES:
@@ -96,9 +99,21 @@ class MySQLWriter:
     def _values(self, name: str) -> list[Any]:
         spec = self.checked.specs[name]
         values = python_values(self.checked, name)
+        if spec.kind == "json":
+            return values  # JSON text already, as SQLAlchemy stores it
         dialect = self.connection.dialect
         process = unwrap(spec.sql_type).dialect_impl(dialect).bind_processor(dialect)
         return values if process is None else list(map(process, values))
+
+    def _unsendable(self, position: int, names: list[str], row: tuple[Any, ...]) -> WriteError:
+        """A value MySQL has no form for (an infinite or NaN float), named."""
+        for name, value in zip(names, row, strict=True):
+            try:
+                self.raw.escape(value)
+            except Exception as error:
+                reason = f"MariaDB/MySQL cannot store {value!r} ({error})"
+                return rejected(self.checked, reason, position, name)
+        return rejected(self.checked, "MariaDB/MySQL cannot store a value", position, None)
 
     def _rejected(self, error: Exception, start: int) -> WriteError:
         message = str(error.args[1]) if len(error.args) > 1 else str(error)

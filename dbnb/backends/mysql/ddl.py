@@ -1,11 +1,14 @@
 """MySQL's column types for SQLAlchemy's generic ones, so values round-trip exactly.
 
 SQLAlchemy declares a generic ``DateTime`` as ``DATETIME``, ``Time`` as ``TIME``
-and ``Float`` as ``FLOAT`` on MySQL and MariaDB: whole seconds, and four-byte
-floats, where PostgreSQL and SQLite keep microseconds and Python's doubles. So
-a model's ``datetime`` or ``float`` field would lose digits on the way in. With
-dbnb's MySQL backend loaded, those generic types are declared ``DATETIME(6)``,
-``TIME(6)`` and ``DOUBLE``; a MySQL type given explicitly (``mysql.DATETIME(fsp=3)``,
+``Float`` as ``FLOAT`` and a ``Numeric`` without precision as ``DECIMAL`` on
+MySQL and MariaDB: whole seconds, four-byte floats and whole numbers (MySQL's
+``DECIMAL`` is ``DECIMAL(10, 0)``), where PostgreSQL and SQLite keep
+microseconds, Python's doubles and the digits given. So a model's ``datetime``,
+``float`` or ``Decimal`` field would lose digits on the way in, without an error.
+With dbnb's MySQL backend loaded, those generic types are declared
+``DATETIME(6)``, ``TIME(6)``, ``DOUBLE`` and ``DECIMAL(65, 30)`` (MySQL's
+widest); a MySQL type given explicitly (``mysql.DATETIME(fsp=3)``,
 ``mysql.FLOAT``) keeps its own declaration. This is a rule of SQLAlchemy's DDL
 compiler for the MySQL dialects, for the whole process (SQLAlchemy's
 ``sqlalchemy.ext.compiler``), made when dbnb first connects to MariaDB or MySQL.
@@ -46,3 +49,11 @@ def _float(type_: Any, compiler: Any, **kw: Any) -> str:
     if type(type_) is sqltypes.Float and type_.precision is None:
         return "DOUBLE"
     return str(compiler.visit_float(type_, **kw))
+
+
+@compiles(sqltypes.Numeric, "mysql")
+@compiles(sqltypes.Numeric, "mariadb")
+def _numeric(type_: Any, compiler: Any, **kw: Any) -> str:
+    if type(type_) is sqltypes.Numeric and type_.precision is None:
+        return "DECIMAL(65, 30)"
+    return str(compiler.visit_numeric(type_, **kw))
