@@ -32,7 +32,7 @@ class Run:
 
 
 @pytest.fixture
-def cli_config(tmp_path: Path, pg_database: str) -> Path:
+def cli_config(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
     """The test config plus `down`, a connection with a password to a port nobody serves."""
     path = tmp_path / "etc" / "infra.yaml"
     path.parent.mkdir(exist_ok=True)
@@ -40,6 +40,7 @@ def cli_config(tmp_path: Path, pg_database: str) -> Path:
         config_text(
             tmp_path,
             pg_database,
+            mysql_database,
             down=f"type: postgresql\nhost: 127.0.0.1\nport: 1\nuser: me\npassword: {SECRET}",
         )
     )
@@ -399,7 +400,7 @@ def add_view_and_typed_table(db: dbnb.Database) -> None:
         session.execute(text("CREATE VIEW gadget_codes AS SELECT code FROM gadgets"))
 
 
-def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
+def test_inspect_tables_and_describe(db: dbnb.Database, backend: str) -> None:
     add_view_and_typed_table(db)
     listed = inspect.tables(db)
     assert list(listed.columns) == ["schema", "table", "kind"]
@@ -420,15 +421,16 @@ def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
         "references",
     ]
     assert described["column"].tolist() == ["code", "part", "price", "note"]
+    # MariaDB names the types as it stores them: INTEGER(11), DECIMAL.
     assert described["type"].str.upper().tolist() == [
         "VARCHAR(10)",
-        "INTEGER",
-        "NUMERIC(8, 2)",
+        "INTEGER(11)" if backend == "mysql" else "INTEGER",
+        "DECIMAL(8, 2)" if backend == "mysql" else "NUMERIC(8, 2)",
         "TEXT",
     ]
     assert described["nullable"].tolist() == [False, False, True, True]
     assert described["primary_key"].tolist() == [True, True, False, False]
-    assert described["default"].iloc[2] in ("0", "0.0", "'0'::numeric")
+    assert described["default"].iloc[2] in ("0", "0.0", "'0'::numeric", "0.00")
     assert described["default"].iloc[:2].isna().all()
 
     with pytest.raises(dbnb.QueryError, match="no table 'gadget'; did you mean gadgets"):
