@@ -1,4 +1,4 @@
-"""Database fixtures: throwaway PostgreSQL and MariaDB databases per test run, SQLite files per test.
+"""Database fixtures: throwaway PostgreSQL and MariaDB databases per run, SQLite files per test.
 
 They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
 

@@ -199,7 +199,7 @@ def test_in_with_an_empty_list_or_one_value(readings: dbnb.Database) -> None:
 @pytest.mark.usefixtures("read_path")
 def test_any_takes_a_list_as_an_array_on_postgresql(readings: dbnb.Database, backend: str) -> None:
     if backend in ("sqlite", "mysql"):
-        with pytest.raises(dbnb.ParameterError, match="(SQLite|MySQL) takes a list only after IN"):
+        with pytest.raises(dbnb.ParameterError, match=r"(SQLite|MySQL) takes a list only after IN"):
             ids(readings, "id = ANY(:ids)", ids=[1, 3])
         return
     assert ids(readings, "id = ANY(:ids)", ids=[1, 3]) == [1, 3]

@@ -55,7 +55,8 @@ typed = Table(
     Column("big", BigInteger),
     Column("maybe_int", Integer),
     Column("flag", Boolean),
-    Column("real", Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")),  # MySQL's FLOAT: 4 bytes
+    # MySQL's FLOAT has 4 bytes.
+    Column("real", Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")),
     Column("money", Numeric(12, 2)),
     Column("label", String(20)),
     Column("note", Text),

@@ -72,7 +72,7 @@ ESCAPES = {
 def test_query_refuses_writes(db: dbnb.Database, backend: str, sql: str) -> None:
     if backend in ("sqlite", "mysql") and "RETURNING" in sql:
         # SQLite and MariaDB have no writable CTEs.
-        with pytest.raises(dbnb.QueryError, match="syntax error|SQL syntax"):
+        with pytest.raises(dbnb.QueryError, match=r"syntax error|SQL syntax"):
             db.query(sql)
         assert rows(db) == ORIGINAL
         return

@@ -415,9 +415,7 @@ def _on_conflict(
     return clause
 
 
-def rejected(
-    checked: Checked, reason: str, position: int | None, column: str | None
-) -> WriteError:
+def rejected(checked: Checked, reason: str, position: int | None, column: str | None) -> WriteError:
     value = None
     if position is not None and column is not None:
         names = [name.strip().strip('"') for name in column.split(",")]

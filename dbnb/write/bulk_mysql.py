@@ -56,7 +56,7 @@ class MySQLWriter:
         cursor = self.raw.cursor()
         try:
             if mode == "replace":
-                self._run(cursor, f"DELETE FROM {self.target}", 0, 0)
+                self._run(cursor, f"DELETE FROM {self.target}", 0, upsert=False)
             return self._insert(cursor, head, tail, names, upsert=mode == "upsert")
         finally:
             cursor.close()
@@ -74,15 +74,15 @@ class MySQLWriter:
             rows.append(text)
             size += len(text) + 2
             if size >= STATEMENT_BYTES:
-                written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert)
+                written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
                 self.bar.update(len(rows))
                 start, rows, size = position + 1, [], 0
         if rows:
-            written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert)
+            written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
             self.bar.update(len(rows))
         return written
 
-    def _run(self, cursor: Any, statement: str, start: int, upsert: bool) -> int:
+    def _run(self, cursor: Any, statement: str, start: int, *, upsert: bool) -> int:
         import pymysql
 
         try:

@@ -166,7 +166,8 @@ def _commit(connection: Connection) -> None:
 def _after_execute(connection: Connection, connection_name: str) -> None:
     if is_write(connection):
         return
-    status = connection.connection.driver_connection.server_status
+    driver_connection: Any = connection.connection.driver_connection
+    status = driver_connection.server_status
     if status is not None and not status & _IN_TRANSACTION:
         # The statement ended dbnb's read-only transaction: no later one may run here.
         connection.invalidate()

@@ -24,10 +24,10 @@ may not send
 
 and everything else goes to the server, which refuses writes in a read-only
 transaction (``INSERT``, ``UPDATE``, DDL, ``GRANT``, ``LOAD DATA``, ...): the
-refusal is the server's. One statement per call (PyMySQL connects without ``CLIENT.MULTI_STATEMENTS``,
-and a text of several statements is refused before it is sent), and never with
-``INTO OUTFILE`` or ``INTO DUMPFILE`` anywhere in its code, executable comments
-(``/*! ... */``) included.
+refusal is the server's. One statement per call (PyMySQL connects without
+``CLIENT.MULTI_STATEMENTS``, and a text of several statements is refused before it
+is sent), and never with ``INTO OUTFILE`` or ``INTO DUMPFILE`` anywhere in its
+code, executable comments (``/*! ... */``) included.
 """
 
 from __future__ import annotations
@@ -69,9 +69,7 @@ _SET_REFUSED = re.compile(
     re.IGNORECASE,
 )
 _INTO_FILE = re.compile(r"\bINTO\s+(?:OUTFILE|DUMPFILE)\b", re.IGNORECASE)
-ONE_STATEMENT = (
-    "one statement per call (several statements in one call could leave read-only mode)"
-)
+ONE_STATEMENT = "one statement per call (several statements in one call could leave read-only mode)"
 
 
 def refused(statement: str) -> str | None:
