@@ -130,11 +130,20 @@ def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -
 
     listed = json.loads(dbnb_cli("list", "--format", "json", config=cli_config).out)
     by_name = {entry["name"]: entry for entry in listed}
-    assert list(by_name) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro", "down"]
+    assert list(by_name) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+        "down",
+    ]
     assert [name for name, entry in by_name.items() if entry["default"] == "*"] == ["sqlite"]
     assert [name for name, entry in by_name.items() if entry["readonly"]] == [
         "sqlite_ro",
         "postgresql_ro",
+        "mysql_ro",
     ]
     assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
 
@@ -224,7 +233,7 @@ def test_a_bad_key_fails_only_its_entry(tmp_path: Path) -> None:
 # --- health -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sqlite", "postgresql_ro"])
+@pytest.mark.parametrize("name", ["sqlite", "postgresql_ro", "mysql_ro"])
 def test_health_of_a_healthy_connection_exits_0(cli_config: Path, name: str) -> None:
     run = dbnb_cli("health", name, "--format", "json", config=cli_config)
     assert run.code == 0, run.err
@@ -246,9 +255,11 @@ def test_health_exits_1_when_any_connection_is_unhealthy(cli_config: Path) -> No
         "sqlite_ro",
         "postgresql",
         "postgresql_ro",
+        "mysql",
+        "mysql_ro",
         "down",
     ]
-    assert checked["ok"].tolist() == [True, True, True, True, False]
+    assert checked["ok"].tolist() == [True, True, True, True, True, True, False]
 
 
 def test_unknown_connection_and_bad_config_are_one_line_exit_1(
@@ -256,8 +267,9 @@ def test_unknown_connection_and_bad_config_are_one_line_exit_1(
 ) -> None:
     unknown = dbnb_cli("health", "nope", config=cli_config)
     assert unknown.code == 1
-    assert "unknown connection 'nope'; known connections: down, postgresql" in one_error_line(
-        unknown
+    assert (
+        "unknown connection 'nope'; known connections: down, mysql, mysql_ro, postgresql"
+        in one_error_line(unknown)
     )
 
     # A broken entry is listed, and fails when it is used, with the same one line.

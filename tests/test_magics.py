@@ -45,14 +45,28 @@ def test_the_magic_holds_its_own_registry(ip: InteractiveShell) -> None:
     magics = ip.magics_manager.registry["DbMagics"]
     assert isinstance(magics, DbMagics)
     assert "registry" in vars(magics)
-    assert magics.registry.names == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    assert magics.registry.names == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
 
 
 def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) -> None:
     listed = run(ip, "")
-    assert list(listed["connection"]) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
-    assert list(listed["current"]) == ["*", "", "", ""]
-    assert list(listed["readonly"]) == [False, True, False, True]
+    assert list(listed["connection"]) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
+    assert list(listed["current"]) == ["*", "", "", "", "", ""]
+    assert list(listed["readonly"]) == [False, True, False, True, False, True]
     run(ip, "use postgresql")
     assert list(run(ip, "")["current"]) == ["", "", "*", ""]
 
@@ -433,7 +447,14 @@ def test_health_checks_the_connections(ip: InteractiveShell) -> None:
     assert report["server_version"].str.startswith("PostgreSQL").all()
     assert (report["latency_ms"] > 0).all()
     everything = run(ip, "health")
-    assert list(everything["connection"]) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    assert list(everything["connection"]) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
     with pytest.raises(UsageError, match="unknown connection 'nope'"):
         run(ip, "health nope")
 

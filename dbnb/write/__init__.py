@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapper
 
 from dbnb.errors import DbnbError, ValidationError
 from dbnb.write import bulk, validate
+from dbnb.write import bulk_mysql as bulk_mysql  # its writer, in bulk.WRITERS
 
 if TYPE_CHECKING:
     from dbnb.database import Database

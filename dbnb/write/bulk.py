@@ -50,6 +50,9 @@ from dbnb.write.columns import unwrap
 from dbnb.write.validate import Checked
 
 BATCH_ROWS = 20_000
+# The writers of databases whose module builds on this one (dbnb/write/bulk_mysql.py),
+# by dialect name; dbnb.write loads them.
+WRITERS: dict[str, Callable[[Connection, Checked, tqdm[Any]], Any]] = {}
 # Show the bar only for writes that last longer than this (seconds).
 PROGRESS_DELAY = 1.0
 
@@ -113,10 +116,9 @@ def send(
     ) as bar:
         if connection.dialect.name == "postgresql":
             return _PostgreSQL(connection, checked, bar).send(mode, keys)
-        if connection.dialect.name in ("mysql", "mariadb"):
-            from dbnb.write.bulk_mysql import MySQLWriter  # it builds on this module
-
-            return MySQLWriter(connection, checked, bar).send(mode, keys)
+        writer = WRITERS.get(connection.dialect.name)
+        if writer is not None:
+            return int(writer(connection, checked, bar).send(mode, keys))
         return _SQLite(connection, checked, bar).send(mode, keys)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
 from dbnb.errors import WriteError
-from dbnb.write.bulk import python_values, rejected
+from dbnb.write.bulk import WRITERS, python_values, rejected
 from dbnb.write.columns import unwrap
 from dbnb.write.validate import Checked
 
@@ -161,3 +161,6 @@ def _refused_row(checked: Checked, columns: list[str], entry: str) -> int | None
     if not matching:
         return None
     return matching[1] if len(matching) > 1 else matching[0]
+
+
+WRITERS["mysql"] = WRITERS["mariadb"] = MySQLWriter
