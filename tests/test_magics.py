@@ -68,7 +68,7 @@ def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) ->
     assert list(listed["current"]) == ["*", "", "", "", "", ""]
     assert list(listed["readonly"]) == [False, True, False, True, False, True]
     run(ip, "use postgresql")
-    assert list(run(ip, "")["current"]) == ["", "", "*", ""]
+    assert list(run(ip, "")["current"]) == ["", "", "*", "", "", ""]
 
 
 def test_use_an_unknown_connection_names_the_known_ones(ip: InteractiveShell) -> None:
