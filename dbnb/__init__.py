@@ -35,6 +35,7 @@ from dbnb.errors import (
 if TYPE_CHECKING:
     from dbnb.config import Config, ConnectionConfig, load_config, parse_config
     from dbnb.database import Database
+    from dbnb.framesql import query_frames
     from dbnb.health import Health
     from dbnb.inspect import describe, tables
     from dbnb.interop import sql_engine
@@ -57,6 +58,7 @@ _LAZY = {
     "history": "monitor",
     "load_config": "config",
     "parse_config": "config",
+    "query_frames": "framesql",
     "set_history_size": "monitor",
     "sql_engine": "interop",
     "tables": "inspect",
@@ -126,6 +128,7 @@ __all__ = [
     "load_config",
     "load_ipython_extension",
     "parse_config",
+    "query_frames",
     "set_history_size",
     "sql_engine",
     "tables",

@@ -8,8 +8,7 @@
 
 Jupyter runs cells in an event loop, so ``await`` works at the top level of a
 notebook cell. PostgreSQL goes through psycopg's async driver
-(``postgresql+psycopg_async``), SQLite through aiosqlite, MariaDB and MySQL
-through aiomysql.
+(``postgresql+psycopg_async``), SQLite through aiosqlite.
 
 An ``AsyncEngine`` wraps a sync engine, and SQLAlchemy runs that engine's
 events inside the event loop's greenlet: the guards of ``dbnb.readonly`` and
@@ -37,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import drivers, limits, readonly, remedies
+from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import engine_arguments, install_guards
 from dbnb.errors import (
@@ -49,13 +49,6 @@ from dbnb.sql import binds
 if TYPE_CHECKING:
     from dbnb.database import Database
 
-# The async driver dbnb uses for each backend's sync one.
-ASYNC_DRIVERS = {
-    "postgresql": "postgresql+psycopg_async",
-    "sqlite": "sqlite+aiosqlite",
-    # aiomysql is PyMySQL under asyncio: the same protocol code, errors and guards.
-    "mysql": "mysql+aiomysql",
-}
 _closing: set[asyncio.Task[None]] = set()
 
 
@@ -64,10 +57,10 @@ def create_async_engine(
 ) -> AsyncEngine:
     """A pooled async engine for ``config``, with dbnb's read-only guards attached; with a
     ``budget``, its server connections count against the connection's one budget."""
-    driver = ASYNC_DRIVERS.get(config.backend)
+    driver = backend_for(config.backend).async_driver
     if driver is None:
         raise ConfigError(
-            f"async sessions support {', '.join(ASYNC_DRIVERS)}, not {config.backend}",
+            f"async sessions are not available for {config.backend} connections",
             connection=config.name,
             key="type",
         )

@@ -9,10 +9,11 @@ that commits once at the end, or not at all.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 from sqlalchemy.engine import CursorResult
@@ -21,7 +22,7 @@ from dbnb import monitor
 from dbnb.database import Database
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
-from dbnb.read import failures, frames
+from dbnb.read import failures, formats, frames
 from dbnb.sql import binds, sqltext
 
 
@@ -29,7 +30,7 @@ from dbnb.sql import binds, sqltext
 class CellResult:
     """What a cell did: the rows of its last statement that returned rows, if any."""
 
-    frame: pd.DataFrame | None
+    frame: Any  # a pandas DataFrame, or the `output` format's frame; None: no rows
     connection: str
     statements: int
     # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
@@ -39,13 +40,22 @@ class CellResult:
 
 
 @remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
-def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = False) -> CellResult:
+def run(
+    db: Database,
+    sql: str,
+    namespace: Mapping[str, Any],
+    *,
+    write: bool = False,
+    output: formats.Output = "pandas",
+) -> CellResult:
     """Run every statement of ``sql`` on ``db``, binding ``:name`` from ``namespace``.
 
     The returned frame carries its provenance in ``frame.attrs``: ``sql`` (the
     statement that produced it), ``connection``, ``elapsed`` (seconds, whole
     cell), ``rows`` and ``parameters`` (the names bound, never their values).
+    With ``output`` "polars" or "arrow" the frame is of that kind (no attrs).
     """
+    formats.check(output)
     statements = sqltext.split(sql, db.config.backend)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
@@ -56,7 +66,7 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
         for statement in statements
     ]
     started = time.perf_counter()
-    frame: pd.DataFrame | None = None
+    frame: Any = None
     source: sqltext.Statement | None = None
     changed = 0
     limit = db.config.max_rows
@@ -65,7 +75,8 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
     if len(statements) == 1 and not write and limit is None:
         # One read is a query: Database.query chooses its path (the columnar one when
         # it can, decided before it runs) and records it in the history.
-        frame = db.query(statements[0].sql, values[0], progress=False)
+        # (A polars or Arrow result comes straight from the columnar path's Arrow.)
+        frame = db.query(statements[0].sql, values[0], progress=False, output=output)
         source = statements[0]
     try:
         if frame is None:
@@ -96,7 +107,9 @@ def run(db: Database, sql: str, namespace: Mapping[str, Any], *, write: bool = F
             where = f"statement {number} of {len(statements)}: "
         raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
     elapsed = time.perf_counter() - started
-    if frame is not None and source is not None:
+    if isinstance(frame, pd.DataFrame) and output != "pandas":
+        frame = formats.from_frame(frame, output)
+    if isinstance(frame, pd.DataFrame) and source is not None:
         frame.attrs.update(
             sql=source.sql,
             connection=db.name,
@@ -151,3 +164,65 @@ def _values(statement: sqltext.Statement, namespace: Mapping[str, Any]) -> dict[
 def _short(sql: str, width: int = 60) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def one_statement(
+    db: Database, sql: str, namespace: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The one statement of ``sql`` and its ``:name`` values from ``namespace``, for
+    what takes a single query (``%%db plot``, ``%%db explain``)."""
+    statements = sqltext.split(sql, db.config.backend)
+    if len(statements) != 1:
+        raise DbnbError(
+            f"{db.name}: write one statement here, not {len(statements)}"
+            if statements
+            else "there is no SQL to run (the cell is empty or only comments)"
+        )
+    return statements[0].sql, _values(statements[0], namespace)
+
+
+class _Arguments(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise DbnbError(f"{self.prog}: {message}")
+
+
+def plot_arguments(words: list[str], *, cell: bool) -> tuple[str, str, str, int, int]:
+    """``KIND SOURCE COLUMN [--bins N] [--top N]`` of ``%db plot`` (SOURCE is ``-`` in
+    ``%%db plot``, whose cell is the query): kind, source, column, bins, top."""
+    parser = _Arguments(prog="%%db plot" if cell else "%db plot", add_help=False)
+    parser.add_argument("words", nargs="*")
+    parser.add_argument("--bins", type=int, default=10)
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(words)
+    if len(args.words) != 3 or (cell and args.words[1] != "-"):
+        where = "- COLUMN (the query in the cell)" if cell else "TABLE COLUMN"
+        raise DbnbError(f"usage: {parser.prog} hist|bar|box {where} [--bins N] [--top N]")
+    kind, source, column = args.words
+    return kind, source, column, args.bins, args.top
+
+
+def plot(db: Database, words: list[str], namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db plot KIND TABLE COLUMN ...``, or ``%%db plot KIND - COLUMN ...`` over the
+    cell's query, bound from ``namespace``: the Axes ``db.plot`` drew."""
+    kind, source, column, bins, top = plot_arguments(words, cell=cell is not None)
+    params = None
+    if cell is not None:
+        source, params = one_statement(db, cell, namespace)
+    return db.plot(kind, source, column, params, bins=bins, top=top)
+
+
+def explain(db: Database, rest: str, namespace: Mapping[str, Any], cell: str | None) -> Any:
+    """``%db explain [--analyze] SQL``, or ``%%db explain [--analyze]`` with the SQL in
+    the cell: ``db.explain`` of that one statement, bound from ``namespace``."""
+    words = rest.split()
+    analyze = bool(words) and words[0] == "--analyze"
+    if cell is not None:
+        if words not in ([], ["--analyze"]):
+            raise DbnbError("usage: %%db explain [--analyze], with the SQL in the cell")
+        sql = cell
+    else:
+        sql = (rest.split(None, 1)[1] if len(words) > 1 else "") if analyze else rest
+    if not sql.strip():
+        raise DbnbError("usage: %db explain [--analyze] SQL")
+    query, values = one_statement(db, sql, namespace)
+    return db.explain(query, values, analyze=analyze)

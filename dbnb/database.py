@@ -6,9 +6,10 @@ import os
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, closing, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import exc, select
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row
 from sqlalchemy.sql import Executable
@@ -25,15 +26,17 @@ from dbnb.errors import (
     ReadOnlyError,
     one_line,
 )
-from dbnb.read import arrow, arrow_columns, failures, frames, parquet
+from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -176,6 +179,7 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: None = None,
+        output: Literal["pandas"] = "pandas",
     ) -> pd.DataFrame: ...
 
     @overload
@@ -188,7 +192,21 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int,
+        output: Literal["pandas"] = "pandas",
     ) -> Iterator[pd.DataFrame]: ...
+
+    @overload
+    def query(
+        self,
+        sql: str | Executable,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int | None = None,
+        output: Literal["polars", "arrow"],
+    ) -> Any: ...
 
     def query(
         self,
@@ -199,7 +217,8 @@ class Database:
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int | None = None,
-    ) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        output: formats.Output = "pandas",
+    ) -> Any:
         """Run one read-only statement and return its rows as a DataFrame.
 
         ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
@@ -210,8 +229,12 @@ class Database:
         as they are fetched; by default only when someone is watching (a
         terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
         of at most N rows each, read as they are consumed (memory bounded by one
-        chunk; max_rows and progress do not apply).
+        chunk; max_rows and progress do not apply). ``output="polars"`` or
+        ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
+        with the types ``dbnb.read.formats`` documents.
         """
+        if formats.check(output) != "pandas":
+            return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
         values = binds.prepare(sql, params, self.config.backend, self.name)
         if chunksize is not None:
             return self._query_chunks(sql, values, _positive(chunksize), timeout)
@@ -245,6 +268,33 @@ class Database:
             finally:
                 connection.rollback()
         return frame
+
+    def _query_as(
+        self,
+        output: formats.Output,
+        sql: str | Executable,
+        params: Params | None,
+        timeout: float | None,
+        max_rows: int | None,
+        progress: bool | None,
+        chunksize: int | None,
+    ) -> Any:
+        """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
+        when it streams this statement (decided before it runs); else the frame."""
+        values = binds.prepare(sql, params, self.config.backend, self.name)
+        rows = _positive(chunksize) if chunksize is not None else _WHOLE
+        limit = self.config.max_rows if max_rows is None else max_rows
+        stream = None
+        if chunksize is not None or (progress is not True and limit is None):
+            stream = self._columnar_stream(sql, values, rows, timeout)
+        if stream is not None and chunksize is not None:
+            return formats.tables_as((chunk.table for chunk in stream), output)
+        if stream is not None:
+            return formats.from_arrow(pa.concat_tables([chunk.table for chunk in stream]), output)
+        if chunksize is not None:
+            return formats.frames_as(self._guarded_chunks(sql, values, rows, timeout), output)
+        frame = self.query(sql, params, timeout=timeout, max_rows=max_rows, progress=progress)
+        return formats.from_frame(frame, output)
 
     async def aquery(
         self,
@@ -300,13 +350,13 @@ class Database:
 
     def _columnar_stream(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None
-    ) -> Iterator[tuple[Any, list[arrow_columns.Column]]] | None:
+    ) -> Iterator[arrow.Chunk] | None:
         """Tables of ``rows`` rows from the columnar path, recorded in the history when
         the stream ends; None to take the guarded path (decided before it runs).
 
-        SQLite infers a column's type from its first rows, so a later row can change
-        it: streams on SQLite keep the guarded path's per-chunk rules."""
-        if self._arrow.dialect != "postgresql" or not self._columnar(timeout):
+        A backend whose columns' types can change from one row to the next (SQLite)
+        does not stream: its chunks keep the guarded path's per-chunk rules."""
+        if not self._arrow.streams or not self._columnar(timeout):
             return None
         plan = self._arrow.plan(sql, values)
         if plan is None:
@@ -326,8 +376,8 @@ class Database:
         if stream is None:
             yield from self._guarded_chunks(sql, values, rows, timeout)
             return
-        for table, columns in stream:
-            yield arrow_columns.to_frame(table, columns)
+        for chunk in stream:
+            yield chunk.frame()
 
     def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
         stream = self._columnar_stream(sql, values, _positive(rows), None)
@@ -335,8 +385,8 @@ class Database:
             for frame in self._guarded_chunks(sql, values, _positive(rows)):
                 yield parquet.frame_to_arrow(frame)
             return
-        for table, _ in stream:
-            yield table
+        for chunk in stream:
+            yield chunk.table
 
     def _guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
@@ -368,6 +418,41 @@ class Database:
         read-only enforcement and pool status; waits at most about ``timeout`` seconds
         to connect. Never raises for a connection problem: it is in ``.error``."""
         return health_.check(self, timeout=timeout)
+
+    # --- seeing the data: computed by the database (dbnb.see) ---------------------------
+
+    def plot(
+        self,
+        kind: str,
+        source: str,
+        column: str,
+        params: Params | None = None,
+        *,
+        bins: int = 10,
+        top: int = 10,
+        ax: Axes | None = None,
+    ) -> Axes:
+        """Plot ``column`` of ``source`` (a table, or a query bound from ``params``) from
+        one aggregate statement: ``"hist"`` (``bins``), ``"bar"`` (the ``top`` values),
+        ``"box"``; only aggregate rows travel. Returns the Axes (``ax`` or a new one)."""
+        from dbnb.see import plots  # matplotlib loads with the first plot
+
+        return plots.plot(self, kind, source, column, params, bins=bins, top=top, ax=ax)
+
+    def profile(self, table: str) -> pd.DataFrame:
+        """Per-column ``count``, ``nulls``, ``distinct``, ``min``, ``max``, ``mean``,
+        ``top`` of ``table``, computed by the database without fetching the table."""
+        from dbnb.see import profile
+
+        return profile.profile(self, table)
+
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+        """The plan of ``sql`` as text (a ``str`` with a one-line ``.summary``):
+        PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN as a tree. ``analyze=True``
+        runs the statement, inside the read-only transaction, so a write is refused."""
+        from dbnb.see import plans
+
+        return plans.explain(self, sql, params, analyze=analyze)
 
     # --- writes and models ------------------------------------------------------------
 
@@ -437,15 +522,15 @@ class Database:
 
 
 def _recorded(
-    stream: Generator[tuple[Any, list[arrow_columns.Column]]], recording: monitor.Recording
-) -> Iterator[tuple[Any, list[arrow_columns.Column]]]:
+    stream: Generator[arrow.Chunk], recording: monitor.Recording
+) -> Iterator[arrow.Chunk]:
     """``stream``, recorded with the rows it gave when it ends, fails or is closed."""
     rows = 0
     try:
         with closing(stream):
-            for table, columns in stream:
-                rows += table.num_rows
-                yield table, columns
+            for chunk in stream:
+                rows += chunk.table.num_rows
+                yield chunk
     except GeneratorExit:
         recording.finish(rows)  # the caller stopped early; the rest was never sent
         raise
@@ -453,6 +538,9 @@ def _recorded(
         recording.finish(error)
         raise
     recording.finish(rows)
+
+
+_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
 
 
 def _positive(chunksize: int) -> int:

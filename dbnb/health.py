@@ -4,7 +4,7 @@
 with a short connect timeout, so a server that does not answer costs a few
 seconds, never a hang, and a busy pool cannot block the check. On it, inside a
 read-only transaction, it times a ``SELECT 1`` round trip and then attempts a
-harmless write (``CREATE TEMPORARY TABLE``) that the database must refuse; the
+harmless write (``CREATE TEMP TABLE``) that the database must refuse; the
 transaction is rolled back and the connection closed, so nothing is left
 behind either way. The pool's status comes from the connection's own pool,
 which the check does not touch.
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
 # Dialects whose read-only guard dbnb installs, and so can verify.
-_GUARDED = ("postgresql", "sqlite", "mysql", "mariadb")
-_SERVER_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}
 _PROBE_TABLE = "dbnb_health_probe"
 
 
@@ -181,12 +179,15 @@ def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], s
 
 
 def _readonly_enforced(connection: Connection) -> tuple[bool | None, str | None]:
-    """Attempt a write the read-only transaction must refuse; the caller rolls back."""
-    if connection.dialect.name not in _GUARDED:
+    """Attempt a write the read-only transaction must refuse; the caller rolls back.
+    None where the database's backend installs no guard to check."""
+    from dbnb.engine.backend import backend_for
+
+    probe = backend_for(connection.dialect.name).write_probe(_PROBE_TABLE)
+    if probe is None:
         return None, None
     try:
-        # TEMPORARY: the spelling PostgreSQL, SQLite and MySQL share.
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_PROBE_TABLE} (x INTEGER)")
+        connection.exec_driver_sql(probe)
     except ReadOnlyError:
         return True, None
     return False, "read-only is not enforced: a write in a read-only transaction was accepted"
@@ -196,8 +197,10 @@ def _server_version(engine: Engine) -> str | None:
     info = engine.dialect.server_version_info
     if not info:
         return None
-    name = _SERVER_NAMES.get(engine.dialect.name, engine.dialect.name)
-    if getattr(engine.dialect, "is_mariadb", False):
+    from dbnb.engine.backend import backend_for
+
+    name = backend_for(engine.dialect.name).server_name or engine.dialect.name
+    if getattr(engine.dialect, "is_mariadb", False):  # SQLAlchemy's MySQL dialect tells
         name = "MariaDB"
     return f"{name} {'.'.join(str(part) for part in info)}"
 

@@ -9,29 +9,39 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+from IPython.core.completer import (
+    CompletionContext,
+    SimpleCompletion,
+    SimpleMatcherResult,
+    context_matcher,
+)
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, health, inspect, monitor
+from dbnb import cells, complete, framesql, health, inspect, monitor
 from dbnb.config import Config, ConnectionConfig
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.read import formats
 from dbnb.registry import Registry
+from dbnb.see import exports
 
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
-_OPTIONS_WITH_VALUE = {"-o", "--out"}
+_OPTIONS_WITH_VALUE = {"-o", "--out", "--as", "--csv", "--parquet"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
 
@@ -60,6 +70,7 @@ class DbMagics(Magics):
         self.user_shell = shell  # typed: Magics.shell may be None
         self.registry = registry if registry is not None else Registry()
         self.current: str | None = None  # None: the config's default connection
+        self._told_frames = False  # a config connection `frames` hides the built-in one
         # The frames this magic returned, by id: only those get the display cap,
         # not every frame derived from them (pandas copies attrs onto those).
         self._capped: dict[int, weakref.ref[pd.DataFrame]] = {}
@@ -70,7 +81,11 @@ class DbMagics(Magics):
             "health": self._health,
             "history": self._history,
             "write": self._write,
+            "plot": self._plot,
+            "profile": self._profile,
         }
+        # Each connection's tables and columns for completion, read in the background.
+        self.schemas = complete.SchemaCache()
 
     # --- the magic ------------------------------------------------------------------
 
@@ -81,6 +96,15 @@ class DbMagics(Magics):
         metavar="VAR",
         help="also store the result, every row of it, in the notebook variable VAR",
     )
+    @argument(
+        "--as",
+        dest="output",
+        choices=["pandas", "polars", "arrow"],
+        default="pandas",
+        help="the result as a pandas DataFrame (default), a polars DataFrame or a pyarrow Table",
+    )
+    @argument("--csv", metavar="PATH", help="also write the result to PATH as CSV")
+    @argument("--parquet", metavar="PATH", help="also write the result to PATH as Parquet")
     @argument(
         "--write",
         action="store_true",
@@ -102,6 +126,7 @@ class DbMagics(Magics):
         %db use NAME              make NAME the current connection
         %db SELECT ...            run SQL on the current connection
         %db tables [SCHEMA]       the tables and views of the current connection
+                                  (--refresh: what Tab offers is read again too)
         %db describe TABLE        the columns of TABLE: type, nullability, keys
         %db health [NAME ...]     reachable, server version, latency, read-only verified
                                   (default: every connection)
@@ -109,8 +134,22 @@ class DbMagics(Magics):
         %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
                                   in one transaction; MODE: append (default), upsert, replace
 
-        %%db [NAME] [-o VAR] [--write]
+        %db plot KIND TABLE COLUMN [--bins N] [--top N]
+                                  hist, bar or box of COLUMN, computed by the database
+        %db profile TABLE         per-column statistics computed by the database
+        %db explain [--analyze] SQL  the plan of SQL, full width, with a summary line
+        %db frames SELECT ...     SQL over the notebook's DataFrames (DuckDB), read-only
+
+        %%db [NAME] [-o VAR] [--write] [--as pandas|polars|arrow] [--csv|--parquet PATH]
         SELECT ... WHERE region = :region
+
+        %%db plot KIND - COLUMN [--bins N] [--top N]
+        SELECT ...                the plot of COLUMN of the cell's query, aggregated there
+        %%db explain [--analyze]
+        SELECT ...                the plan of the cell's statement
+
+        %%db frames [-o VAR]      SQL over the notebook's pandas/polars/Arrow frames,
+        SELECT ... FROM df        by their variable names (DuckDB, read-only)
 
         A `# comment` may end the %%db line and a %db line that is not SQL
         (`%db use warehouse  # the replica`); in a line query, write SQL's `-- comment`.
@@ -119,8 +158,10 @@ class DbMagics(Magics):
         returns rows is shown. `:name` is bound from the notebook variable
         `name` as a parameter, never pasted into the SQL. Without --write,
         every statement runs read-only and a write is refused. The result
-        shows at most `%config DbMagics.display_limit` rows (default 20);
-        `_` and the -o variable hold every row.
+        shows at most `%config DbMagics.display_limit` rows (default 20)
+        under a line naming the connection, the rows and the time taken;
+        `_` and the -o variable hold every row. --csv and --parquet also write
+        every row to a file (JSON columns as JSON text), whole or not at all.
         """
         with _user_errors():
             if cell is None:
@@ -131,6 +172,11 @@ class DbMagics(Magics):
         options, rest = _split_options(line)
         args = parse_argstring(self.db, " ".join(options))
         words = rest.split()
+        if words and words[0].lower() == "explain":  # SQL follows: kept as written
+            if options:
+                raise UsageError("%db explain takes no options before it")
+            namespace = self.user_shell.user_ns
+            return cells.explain(self._database(), rest[len(words[0]) :], namespace, None)
         if not words or words[0].startswith("#") or words[0].lower() in self._subcommands:
             rest = _without_comment(rest)  # not SQL: `# ...` is a comment here
             words = rest.split()
@@ -138,22 +184,32 @@ class DbMagics(Magics):
             if options:
                 raise UsageError("%db: options need SQL after them, e.g. %db -o df SELECT 1")
             return self._list()
+        if words[0].lower() == framesql.NAME and self._builtin_frames():
+            sql = rest[len(words[0]) :]
+            return self._frames(sql, out=args.out, write=args.write, output=args.output)
         subcommand = self._subcommands.get(words[0].lower())
         if subcommand is not None:
             if options:
                 raise UsageError(f"%db {words[0]} takes no options")
             return subcommand(words[1:])
-        return self._query(self._database(), rest, out=args.out, write=args.write)
+        return self._query(self._database(), rest, args)
 
     def _cell(self, line: str, cell: str) -> Any:
+        head = _without_comment(line).split()
+        if head and head[0].lower() in ("plot", "explain"):  # the cell is their query
+            run = cells.plot if head[0].lower() == "plot" else cells.explain
+            words: Any = head[1:] if run is cells.plot else " ".join(head[1:])
+            return run(self._database(), words, self.user_shell.user_ns, cell)
         args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
         if len(args.words) > 1:
             raise UsageError(
                 f"%%db takes one connection name, got {' '.join(args.words)!r}; "
                 "write the SQL in the cell body"
             )
+        if args.words and args.words[0] == framesql.NAME and self._builtin_frames():
+            return self._frames(cell, out=args.out, write=args.write, output=args.output)
         db = self._database(args.words[0] if args.words else None)
-        return self._query(db, cell, out=args.out, write=args.write)
+        return self._query(db, cell, args)
 
     # --- queries --------------------------------------------------------------------
 
@@ -167,11 +223,14 @@ class DbMagics(Magics):
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
 
-    def _query(self, db: Database, sql: str, *, out: str | None, write: bool) -> Any:
+    def _query(self, db: Database, sql: str, args: Any) -> Any:
+        out, write, output = args.out, args.write, args.output
         if out is not None and not out.isidentifier():
             raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
-            result = cells.run(db, sql, self.user_shell.user_ns, write=write)
+            result = cells.run(
+                db, sql, self.user_shell.user_ns, write=write, output=formats.check(output)
+            )
         except ReadOnlyError:
             if db.config.readonly or write:
                 where = f" ({db.config.source})" if db.config.source else ""
@@ -179,15 +238,63 @@ class DbMagics(Magics):
                     f"connection {db.name!r} is readonly: true{where}; it never writes"
                 ) from None
             raise  # worded for a cell already: "add --write to the %%db line"
-        print(_summary(result))
-        frame = result.frame
+        if write and complete.changes_schema(sql, db.config.backend):
+            self.schemas.invalidate(db.name)  # completion reads the new tables next time
+        if not isinstance(result.frame, pd.DataFrame):  # a pandas result shows it (_banner)
+            print(_summary(result))
+        if (args.csv or args.parquet) and result.frame is None:
+            raise UsageError("--csv/--parquet: the cell returned no rows to write")
+        for path, writer in ((args.csv, exports.to_csv), (args.parquet, exports.to_parquet)):
+            if path:
+                written = writer(result.frame, os.path.expanduser(path))
+                print(f"{written:,} row{'' if written == 1 else 's'} written to {path}")
+        return self._keep(result.frame, out)
+
+    def _keep(self, frame: Any, out: str | None) -> Any:
+        """Store a result in ``out`` if asked, and cap its display (pandas frames)."""
         if frame is None:
             return None
         if out is not None:
             self.user_shell.user_ns[out] = frame
+        if not isinstance(frame, pd.DataFrame):
+            return frame
         key = id(frame)
         self._capped[key] = weakref.ref(frame, lambda _: self._capped.pop(key, None))
         return frame
+
+    def _builtin_frames(self) -> bool:
+        """Whether ``frames`` is the built-in DuckDB over notebook frames: a connection
+        of that name in the config wins (said once)."""
+        try:
+            named = framesql.NAME in self.registry.names
+        except DbnbError:
+            return True  # a config that cannot be read has no `frames` entry to prefer
+        if named and not self._told_frames:
+            self._told_frames = True
+            print(
+                "frames: using the connection 'frames' of the config; "
+                "rename it to query the notebook's DataFrames with %%db frames"
+            )
+        return not named
+
+    def _frames(self, sql: str, *, out: str | None, write: bool, output: str) -> Any:
+        if write:
+            raise UsageError("%%db frames reads only: --write does not apply")
+        if out is not None and not out.isidentifier():
+            raise UsageError(f"-o {out}: not a valid Python variable name")
+        namespace = self.user_shell.user_ns
+        # Only the frames the SQL may name are shown to DuckDB (names ignore case there).
+        named = {word.lower() for word in re.findall(r"\w+", sql)}
+        frames = {
+            name: value
+            for name, value in namespace.items()
+            if name.lower() in named and not name.startswith("_") and framesql.is_frame(value)
+        }
+        started = time.perf_counter()
+        frame = framesql.query_frames(sql, frames, namespace, output=output)  # type: ignore[arg-type]
+        rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
+        print(f"{framesql.NAME}: {rows} in {_seconds(time.perf_counter() - started)}")
+        return self._keep(frame, out)
 
     # --- subcommands ----------------------------------------------------------------
 
@@ -202,9 +309,14 @@ class DbMagics(Magics):
         print(f"using {db.name} ({db.config.safe_url}{mode})")
 
     def _tables(self, words: list[str]) -> pd.DataFrame:
+        refresh = "--refresh" in words
+        words = [word for word in words if word != "--refresh"]
         if len(words) > 1:
-            raise UsageError("usage: %db tables [SCHEMA]")
-        return inspect.tables(self._database(), schema=words[0] if words else None)
+            raise UsageError("usage: %db tables [--refresh] [SCHEMA]")
+        db = self._database()
+        if refresh:  # what completion offers, read again now
+            self.schemas.refresh(db.name, db)
+        return inspect.tables(db, schema=words[0] if words else None)
 
     def _describe(self, words: list[str]) -> pd.DataFrame:
         if len(words) != 1:
@@ -219,6 +331,14 @@ class DbMagics(Magics):
         if len(words) > 1 or (words and not words[0].isdigit()):
             raise UsageError("usage: %db history [N]  (the newest N statements, default 20)")
         return monitor.history(limit=int(words[0]) if words else _HISTORY_SHOWN)
+
+    def _plot(self, words: list[str]) -> Any:
+        return cells.plot(self._database(), words, self.user_shell.user_ns, None)
+
+    def _profile(self, words: list[str]) -> pd.DataFrame:
+        if len(words) != 1:
+            raise UsageError("usage: %db profile TABLE")
+        return self._database().profile(words[0])
 
     def _write(self, words: list[str]) -> None:
         # The subcommand is the explicit act, as db.write() is; a readonly
@@ -235,11 +355,109 @@ class DbMagics(Magics):
         rows = "row" if written == 1 else "rows"
         print(f"{db.name}: {written:,} {rows} written to {table} ({mode})")
 
+    # --- completion -----------------------------------------------------------------
+
+    def completions(self, context: CompletionContext) -> SimpleMatcherResult:
+        """IPython's matcher for ``%db`` lines and ``%%db`` cells (``dbnb.complete``)."""
+        lines = context.full_text.split("\n")
+        offset = sum(len(line) + 1 for line in lines[: context.cursor_line])
+        try:
+            found = complete.complete(
+                context.full_text, offset + context.cursor_position, self._sources()
+            )
+        except DbnbError:  # a broken config: typing goes on, `%db` will say what is wrong
+            found = None
+        if found is None or not context.token.endswith(found.fragment):
+            return {"completions": [], "suppress": False}
+        return {
+            "completions": [SimpleCompletion(text, type=kind) for text, kind in found.items],
+            "matched_fragment": found.fragment,
+            "suppress": True,  # SQL is no Python: its names are the only ones that fit
+            "ordered": True,
+        }
+
+    def _sources(self) -> complete.Sources:
+        return complete.Sources(
+            connections=self.registry.names,
+            subcommands=[*self._subcommands, "explain", "frames"],
+            current=self.current,
+            schema=self._schema,
+            dialect=self._dialect,
+            variables=self._variables,
+            frames=self._frame_names,
+        )
+
+    def _schema(self, name: str | None) -> complete.Schema | None:
+        if name == framesql.NAME and self._quiet_builtin_frames():
+            return self._frames_schema()
+        try:
+            db = self._database(name)
+        except DbnbError:
+            return None
+        return self.schemas.get(db.name, db)
+
+    def _dialect(self, name: str | None) -> str:
+        try:
+            return self._database(name).config.backend
+        except DbnbError:
+            return "postgresql"
+
+    def _quiet_builtin_frames(self) -> bool:
+        try:
+            return framesql.NAME not in self.registry.names
+        except DbnbError:
+            return True
+
+    def _frames_schema(self) -> complete.Schema:
+        """The notebook's frames as tables, their columns as columns."""
+        tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        for name, value in self.user_shell.user_ns.items():
+            if not name.startswith("_") and framesql.is_frame(value):
+                columns = getattr(value, "column_names", None) or list(value.columns)
+                tables[(None, name)] = tuple(str(column) for column in columns)
+        return complete.Schema(default=None, tables=tables)
+
+    def _variables(self) -> list[str]:
+        hidden = self.user_shell.user_ns_hidden
+        return [
+            name
+            for name, value in self.user_shell.user_ns.items()
+            if not name.startswith("_")
+            and name not in hidden
+            and not callable(value)
+            and type(value).__name__ != "module"
+        ]
+
+    def _frame_names(self) -> list[str]:
+        return sorted(
+            name
+            for name, value in self.user_shell.user_ns.items()
+            if not name.startswith("_") and isinstance(value, pd.DataFrame)
+        )
+
     # --- display --------------------------------------------------------------------
 
     def _is_capped(self, frame: pd.DataFrame) -> bool:
+        return self.display_limit > 0 and self._returned(frame)
+
+    def _returned(self, frame: pd.DataFrame) -> bool:
+        """Whether the magic returned this very frame (not one derived from it)."""
         ref = self._capped.get(id(frame))
-        return self.display_limit > 0 and ref is not None and ref() is frame
+        return ref is not None and ref() is frame
+
+    def _banner(self, frame: pd.DataFrame) -> str | None:
+        """The line above a result: connection, rows, elapsed; "showing N of M rows"
+        when the display is capped. The frame itself is not changed."""
+        if not self._returned(frame) or "connection" not in frame.attrs:
+            return None
+        rows = len(frame)
+        line = (
+            f"{frame.attrs['connection']}: {rows:,} row{'' if rows == 1 else 's'} "
+            f"in {_seconds(float(frame.attrs.get('elapsed', 0.0)))}"
+        )
+        if self._is_capped(frame) and rows > self.display_limit:
+            line += f", showing {self.display_limit} of {rows:,} rows"
+        return line
 
     @contextmanager
     def _display_options(self, frame: pd.DataFrame) -> Iterator[None]:
@@ -252,12 +470,16 @@ class DbMagics(Magics):
 
     def format_html(self, frame: pd.DataFrame) -> str | None:
         with self._display_options(frame):
-            html: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
-            return html
+            shown: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
+        banner = self._banner(frame)
+        if shown is None or banner is None:
+            return shown
+        return f'<p class="dbnb-banner"><small>{html.escape(banner)}</small></p>\n{shown}'
 
     def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+        banner = self._banner(frame)
         with self._display_options(frame):
-            printer.text(repr(frame))
+            printer.text(repr(frame) if banner is None else f"{banner}\n{frame!r}")
 
 
 def connections(config: Config, current: str | None) -> pd.DataFrame:
@@ -357,6 +579,20 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     formatters = shell.display_formatter.formatters
     formatters["text/html"].for_type(pd.DataFrame, magics.format_html)
     formatters["text/plain"].for_type(pd.DataFrame, magics.format_text)
+    completer: Any = shell.Completer
+    if completer is not None:
+        completer.custom_matchers.append(_matcher(magics))
+
+
+def _matcher(magics: DbMagics) -> Any:
+    """IPython's matcher (API v2) for ``%db``, marked with its magics to unload it."""
+
+    def dbnb_matcher(context: CompletionContext) -> SimpleMatcherResult:
+        return magics.completions(context)
+
+    matcher: Any = context_matcher()(dbnb_matcher)
+    matcher.dbnb_magics = magics
+    return matcher
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
@@ -369,6 +605,13 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     if shell.display_formatter is not None:
         for mime in _FORMATS:
             shell.display_formatter.formatters[mime].type_printers.pop(pd.DataFrame, None)
+    completer: Any = shell.Completer
+    if completer is not None:
+        completer.custom_matchers[:] = [
+            matcher
+            for matcher in completer.custom_matchers
+            if getattr(matcher, "dbnb_magics", None) is not magics
+        ]
     configurables: list[Any] = shell.configurables
     if magics in configurables:
         configurables.remove(magics)

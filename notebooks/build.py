@@ -394,6 +394,268 @@ scratch = dbnb.sql_engine("postgres", write=True)
 ]
 
 
+NOTEBOOKS["06_see_the_data"] = [
+    (
+        "md",
+        """# See the data: plots, profiles and plans computed by the database
+
+The database does the counting and only its answer travels: a histogram of a
+table brings back its bins, a profile one row of statistics. Everything runs
+through the read-only path, with bound `:names`, and lands in the history.
+First on the embedded SQLite file (`local`), then on PostgreSQL (`postgres`).
+Plots need matplotlib (`pip install 'dbnb[plots]'`).""",
+    ),
+    ("code", "%load_ext dbnb"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS see_orders;
+CREATE TABLE see_orders (
+    id INTEGER PRIMARY KEY, region TEXT, total REAL, placed DATETIME, doc JSON
+);
+CREATE INDEX see_orders_region ON see_orders (region);
+INSERT INTO see_orders
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+SELECT i,
+       CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN 'US' WHEN 2 THEN 'APAC' ELSE 'EU' END,
+       (i * 37) % 500 + 0.25,
+       datetime('2024-01-01', '+' || i || ' hours'),
+       json_object('k', i % 3, 'vip', json(CASE WHEN i % 7 = 0 THEN 'true' ELSE 'false' END))
+FROM n;""",
+    ),
+    (
+        "md",
+        """## A result says what it is
+
+The line above a result names the connection, the rows and the time taken,
+and how many rows the display shows; the DataFrame itself holds every row.""",
+    ),
+    ("code", "%db SELECT * FROM see_orders ORDER BY id"),
+    ("code", "len(_)"),
+    (
+        "md",
+        """## Plots computed by the database
+
+`%db plot KIND TABLE COLUMN`: `hist` (`--bins N`), `bar` (`--top N`), `box`.
+One aggregate statement is sent; the history shows what came back.""",
+    ),
+    ("code", "%db plot hist see_orders total --bins 10"),
+    ("code", 'import dbnb\n\ndbnb.history(1)[["connection", "rows"]]'),
+    ("code", "%db plot bar see_orders region"),
+    (
+        "md",
+        """In a cell, the plot reads the cell's query, aggregated on the server as a
+subquery; `:region` is bound from the notebook's variable.""",
+    ),
+    ("code", 'region = "EU"'),
+    (
+        "code",
+        """%%db plot box - total
+SELECT total FROM see_orders WHERE region = :region""",
+    ),
+    (
+        "md",
+        """## Profiles
+
+One row per column, computed by one aggregate statement: the same numbers
+pandas gives on the same rows.""",
+    ),
+    ("code", "%db profile see_orders"),
+    (
+        "md",
+        """## Plans
+
+SQLite's `EXPLAIN QUERY PLAN` as a tree, with a summary line. SQLite has no
+`EXPLAIN ANALYZE`: `--analyze` runs the statement, read-only, and times it.""",
+    ),
+    (
+        "code",
+        "%db explain SELECT region, count(*) FROM see_orders WHERE region = 'EU' OR id < 10 "
+        "GROUP BY region",
+    ),
+    ("code", "%db explain --analyze SELECT * FROM see_orders WHERE region = 'US'"),
+    ("md", "Analyzing a write is refused, and nothing changes:"),
+    ("code", "%db explain --analyze DELETE FROM see_orders", ERROR),
+    ("code", "%db SELECT count(*) AS orders FROM see_orders"),
+    (
+        "md",
+        """## Exports
+
+`--csv PATH` / `--parquet PATH` write every row as well as returning them,
+whole or not at all. JSON columns are written as JSON text:""",
+    ),
+    (
+        "code",
+        """%%db --csv ../etc/data/see_orders.csv
+SELECT id, doc FROM see_orders WHERE id <= 3 ORDER BY id""",
+    ),
+    (
+        "code",
+        """import json
+
+import pandas as pd
+
+written = pd.read_csv("../etc/data/see_orders.csv")
+print(open("../etc/data/see_orders.csv").read())
+[json.loads(text) for text in written["doc"]]""",
+    ),
+    (
+        "md",
+        """## The same on PostgreSQL
+
+20 000 rows, analyzed (every row sampled, so the estimates are the same each run).""",
+    ),
+    ("code", "%db use postgres"),
+    (
+        "code",
+        """%%db --write
+DROP TABLE IF EXISTS dbnb_nb_see;
+CREATE TABLE dbnb_nb_see AS
+SELECT g AS id,
+       (ARRAY['EU', 'US', 'APAC', NULL])[g % 4 + 1] AS region,
+       round(((g * 37) % 500 + 0.25)::numeric, 2)::numeric(10, 2) AS total,
+       timestamptz '2024-01-01 00:00+00' + g * interval '1 hour' AS placed,
+       jsonb_build_object('k', g % 3, 'vip', g % 7 = 0) AS doc
+FROM generate_series(1, 20000) AS g;
+ANALYZE dbnb_nb_see;""",
+    ),
+    ("code", "%db plot hist dbnb_nb_see total --bins 20"),
+    ("code", 'dbnb.history(1)[["connection", "rows"]]'),
+    ("code", "%db plot bar dbnb_nb_see region --top 3"),
+    ("code", "%db profile dbnb_nb_see"),
+    (
+        "md",
+        """PostgreSQL's own `EXPLAIN`, full width, under a summary of the top node's
+estimate; with `--analyze`, the actual rows and time too (`EXPLAIN (ANALYZE, BUFFERS)`).""",
+    ),
+    ("code", "%db explain SELECT region, sum(total) FROM dbnb_nb_see GROUP BY region ORDER BY 2"),
+    (
+        "code",
+        """plan = dbnb.connect("postgres").explain(
+    "SELECT * FROM dbnb_nb_see WHERE total > :least", {"least": 400}, analyze=True
+)
+print(plan.summary)""",
+    ),
+    ("code", "%db explain --analyze DELETE FROM dbnb_nb_see", ERROR),
+    (
+        "code",
+        """%%db --csv ../etc/data/dbnb_nb_see.csv
+SELECT id, doc FROM dbnb_nb_see WHERE id <= 2 ORDER BY id""",
+    ),
+    ("code", 'print(open("../etc/data/dbnb_nb_see.csv").read())'),
+    ("code", "%db --write DROP TABLE dbnb_nb_see"),
+    ("code", "%%db local --write\nDROP TABLE see_orders"),
+]
+
+NOTEBOOKS["07_typing_frames_formats"] = [
+    (
+        "md",
+        """# Help while typing, SQL over DataFrames, polars and Arrow results
+
+**Tab completes** in `%db` lines and `%%db` cells: subcommands, connection
+names, tables (with their schema) after `FROM`/`JOIN`/`INTO`/`UPDATE`/`TABLE`
+and `describe`, columns after `table.` or `alias.` and wherever the `FROM`
+clause names the table, and `:variables`. It runs in the kernel, through
+IPython's own completer, so JupyterLab, Notebook, VS Code and terminal IPython
+all get it. A notebook cannot press Tab, so this one asks the kernel's completer
+directly, as a front end does.""",
+    ),
+    (
+        "code",
+        """%load_ext dbnb
+from IPython.core.completer import provisionalcompleter
+
+
+def tab(text, cursor=None):
+    \"\"\"What Tab offers at `cursor` (default: the end) of a cell holding `text`.\"\"\"
+    with provisionalcompleter():
+        found = get_ipython().Completer.completions(text, len(text) if cursor is None else cursor)
+        return [completion.text for completion in found]""",
+    ),
+    (
+        "code",
+        """%%db local --write
+DROP TABLE IF EXISTS nb_orders;
+DROP TABLE IF EXISTS nb_regions;
+CREATE TABLE nb_orders (
+    id INTEGER PRIMARY KEY, region_id INTEGER, total NUMERIC(10, 2), placed DATETIME
+);
+CREATE TABLE nb_regions (region_id INTEGER PRIMARY KEY, region TEXT);
+INSERT INTO nb_regions VALUES (1, 'EU'), (2, 'US');
+INSERT INTO nb_orders (region_id, total, placed) VALUES
+    (1, 120.50, '2024-05-01 08:30:00'), (2, 80.00, '2024-05-02 12:00:00'), (1, 42.25, NULL);""",
+    ),
+    (
+        "md",
+        """The schema is read once per connection, in the background, and kept: a slow
+or unreachable server never holds up typing (Tab answers within about 200 ms
+with what it has). A `--write` cell that runs DDL, like the one above, and
+`%db tables --refresh` read it again.""",
+    ),
+    ("code", "%db tables --refresh"),
+    ("code", 'tab("%db ")'),
+    ("code", 'tab("%db use ")'),
+    ("code", 'tab("%%db local\\nSELECT * FROM nb_")'),
+    ("code", 'cell = "%db SELECT o. FROM nb_orders o"\ntab(cell, cell.index("o.") + 2)'),
+    ("code", 'tab("%db SELECT * FROM nb_orders JOIN nb_regions USING (region_id) WHERE re")'),
+    ("code", 'wanted_region = "EU"\ntab("%db SELECT * FROM nb_regions WHERE region = :wanted")'),
+    (
+        "md",
+        """## Results as pandas, polars or Arrow
+
+`--as polars` or `--as arrow` (with `-o`) and `db.query(..., output=...)` give the
+result in the frame library you work in, with the types kept: the decimal stays
+a `decimal128(10, 2)`, the time stamp is UTC.""",
+    ),
+    (
+        "code",
+        """%%db local -o orders_pl --as polars
+SELECT * FROM nb_orders ORDER BY id""",
+    ),
+    ("code", "orders_pl.schema"),
+    (
+        "code",
+        """import dbnb
+
+table = dbnb.connect("local").query("SELECT id, total, placed FROM nb_orders", output="arrow")
+table.schema""",
+    ),
+    (
+        "md",
+        """## SQL over the notebook's DataFrames
+
+`%%db frames` runs DuckDB over the notebook's pandas DataFrames, polars frames
+and Arrow tables, by their variable names, with the same `-o`, `:name` binding,
+display and history as any connection. It reads only: DuckDB's file access,
+`COPY ... TO`, `ATTACH` and extensions are off, and no variable is written but
+the `-o` one. `dbnb.query_frames(sql, {"name": frame})` does the same from Python.""",
+    ),
+    (
+        "code",
+        """import pandas as pd
+
+regions_df = pd.DataFrame({"region_id": [1, 2], "manager": ["Ada", "Brian"]})
+least = 50""",
+    ),
+    (
+        "code",
+        """%%db frames -o by_manager
+SELECT manager, count(*) AS orders, sum(total) AS total
+FROM orders_pl JOIN regions_df USING (region_id)
+WHERE total > :least
+GROUP BY manager ORDER BY manager""",
+    ),
+    ("code", "by_manager.dtypes"),
+    ("code", "%%db frames\nCOPY regions_df TO 'regions.csv'", ERROR),
+    (
+        "md",
+        "Each statement over frames is in the history, under the connection name `frames`:",
+    ),
+    ("code", 'dbnb.history(2)[["connection", "sql", "rows"]]'),
+    ("code", "%%db local --write\nDROP TABLE nb_orders;\nDROP TABLE nb_regions;"),
+]
+
+
 def run(name: str, cells: Cells) -> nbformat.NotebookNode:
     """The notebook ``name``, run top to bottom, with its outputs."""
     notebook = new_notebook()

@@ -16,7 +16,9 @@ from sqlmodel import select
 
 import dbnb
 from bench import standard
-from dbnb.read import arrow, arrow_columns
+from dbnb.backends.postgresql import adbc as pg_columnar
+from dbnb.backends.postgresql import columns as arrow_columns
+from dbnb.read import arrow
 from tests.fixtures import PG_ADMIN, Item, rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
@@ -79,7 +81,7 @@ def test_json_over_many_batches_is_equal_on_both_paths(
 ) -> None:
     # Small driver batches: several are parsed on the worker thread while the next
     # is read, each in several slices; NULLs, arrays and non-ASCII text among them.
-    monkeypatch.setattr(arrow, "_BATCH_BYTES", 64 << 10)
+    monkeypatch.setattr(pg_columnar, "_BATCH_BYTES", 64 << 10)
     monkeypatch.setattr(arrow_columns, "_JSON_SLICE", 1000)
     batches = []
     convert = arrow_columns._convert_batch
@@ -194,7 +196,10 @@ def test_columnar_connections_refuse_writes_at_the_server(db: dbnb.Database) -> 
     # Sent straight to a pooled ADBC connection, past the statement check:
     # the database itself refuses every write.
     for sql in UNFILTERED_WRITES:
-        with pytest.raises(adbc_driver_manager.Error), db._arrow._checkout() as connection:
+        with (
+            pytest.raises(adbc_driver_manager.Error),
+            db._arrow._checkout(db._arrow.columnar) as connection,
+        ):
             cursor = connection.cursor()
             try:
                 cursor.execute(sql)
@@ -246,11 +251,11 @@ def test_close_disposes_the_columnar_pool(db: dbnb.Database) -> None:
 def test_in_memory_sqlite_and_other_dialects_use_the_guarded_path(tmp_path) -> None:
     # Another connection to ":memory:" would see another database.
     memory = dbnb.Registry().connect("sqlite://")
-    assert memory._arrow.dialect is None
+    assert memory._arrow.columnar is None
     assert memory.query("SELECT 1 AS one")["one"].tolist() == [1]
     memory.close()
     duck = dbnb.Registry().connect(f"duckdb:///{tmp_path / 'x.duckdb'}")
-    assert duck._arrow.dialect is None
+    assert duck._arrow.columnar is None
     duck.close()
 
 

@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import event
 
 import dbnb
-from dbnb.read import arrow, arrow_sqlite
+from dbnb.backends.sqlite import adbc as arrow_sqlite
+from dbnb.read import arrow
 
 
 @pytest.fixture
@@ -175,7 +176,7 @@ def test_describing_a_statement_never_runs_it(db: dbnb.Database) -> None:
     fill(db, [1])
     sql = "SELECT abs(-9223372036854775807 - v) AS a, v FROM t"
     db.query("SELECT 1 AS one")  # opens the pool
-    with db._arrow._checkout() as connection, connection.cursor() as cursor:
+    with db._arrow._checkout(db._arrow.columnar) as connection, connection.cursor() as cursor:
         described = arrow_sqlite._describe(cursor, sql)
         assert (described.names, described.declared) == (["a", "v"], [None, None])
         with pytest.raises(adbc_driver_manager.Error, match="integer overflow"):
@@ -366,7 +367,7 @@ def test_columnar_connections_cannot_write_or_load_extensions(db: dbnb.Database)
         "PRAGMA query_only = OFF",
         "SELECT load_extension('libc.so.6')",
     ):
-        with db._arrow._checkout() as connection:
+        with db._arrow._checkout(db._arrow.columnar) as connection:
             cursor = connection.cursor()
             try:
                 cursor.execute(sql)
@@ -385,7 +386,7 @@ def test_without_the_extension_sqlite_reads_take_the_guarded_path(
 ) -> None:
     monkeypatch.setattr(arrow_sqlite, "_EXTENSION", None)
     database = dbnb.Registry().connect(f"sqlite:///{tmp_path / 'x.db'}")
-    assert database._arrow.dialect is None
+    assert database._arrow.columnar is None
     assert database.query("SELECT 1 AS one")["one"].tolist() == [1]
     database.close()
 

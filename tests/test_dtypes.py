@@ -41,7 +41,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb.read import arrow, arrow_sqlite, dtypes, sqlite_describe, sqlite_types
+from dbnb.backends.sqlite import adbc as arrow_sqlite
+from dbnb.backends.sqlite import describe as sqlite_describe
+from dbnb.backends.sqlite import types as sqlite_types
+from dbnb.read import arrow, dtypes
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -425,7 +428,7 @@ def test_in_memory_max_rows_and_chunks_read_declared_types() -> None:
     with database.session(write=True) as session:
         session.execute(text(DECLARED))
         session.execute(text(DECLARED_ROW))
-    assert database._arrow.dialect is None  # in memory: the guarded path
+    assert database._arrow.columnar is None  # in memory: the guarded path
     found = [
         database.query("SELECT * FROM t"),
         database.query("SELECT * FROM t", max_rows=5),
@@ -448,7 +451,7 @@ def test_without_the_extension_or_the_description_plain_sql_still_reads(
         connection.execute(DECLARED_ROW)
     monkeypatch.setattr(arrow_sqlite, "_EXTENSION", None)
     database = dbnb.Registry().connect(f"sqlite:///{sqlite_file.engine.url.database}")
-    assert database._arrow.dialect is None  # no extension: the guarded path
+    assert database._arrow.columnar is None  # no extension: the guarded path
     assert _declared_dtypes([database.query("SELECT * FROM t")]) == [DECLARED_DTYPES]
     # Where the library cannot be asked (another Python, hidden symbols): storage classes.
     monkeypatch.setattr(sqlite_describe, "_state", {"library": None})

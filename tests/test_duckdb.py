@@ -80,7 +80,7 @@ def test_named_duckdb_connection_queries_with_bound_parameters(duck: dbnb.Databa
     frame = duck.query("SELECT id, region FROM orders WHERE region = :r ORDER BY id", {"r": "EU"})
     assert frame.to_dict("list") == {"id": [1, 3], "region": ["EU", "EU"]}
     assert str(frame["region"].dtype) == "string[pyarrow]"
-    assert duck._arrow.dialect is None  # no ADBC driver here: the generic path serves it
+    assert duck._arrow.columnar is None  # no ADBC driver here: the generic path serves it
 
 
 def test_select_keeps_the_documented_dtypes(duck: dbnb.Database) -> None:
@@ -109,6 +109,22 @@ def test_reads_are_rolled_back_but_not_refused(duck: dbnb.Database) -> None:
     # No server-side read-only guard on other dialects: the read is rolled back.
     duck.query("DELETE FROM orders")
     assert duck.query("SELECT count(*) AS n FROM orders")["n"].tolist() == [3]
+
+
+def test_writes_go_through_the_generic_backend(duck: dbnb.Database) -> None:
+    # Any other dialect writes with SQLAlchemy's executemany, validated as elsewhere.
+    rows = pd.DataFrame({"id": [4, 5], "region": ["US", "EU"], "total": [Decimal("1.25"), None]})
+    assert duck.write(rows, orders) == 2  # its model: duckdb_engine cannot reflect a table
+    found = duck.query("SELECT id, total FROM orders WHERE id >= 4 ORDER BY id")
+    assert found["id"].tolist() == [4, 5]
+    assert found["total"].iloc[0] == Decimal("1.25")
+    assert pd.isna(found["total"].iloc[1])
+    with pytest.raises(dbnb.WriteError, match=r"upsert is not available on duckdb"):
+        duck.write(rows, orders, mode="upsert")
+    assert duck.query("SELECT count(*) AS n FROM orders")["n"].tolist() == [5]  # nothing more
+    with pytest.raises(dbnb.ValidationError, match="region"):
+        duck.write(pd.DataFrame({"id": [6], "region": [7.5]}), orders)
+    assert duck.query("SELECT count(*) AS n FROM orders")["n"].tolist() == [5]
 
 
 def test_chunks_and_parquet(duck: dbnb.Database, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ HEAVY = (
     "adbc_driver_sqlite",
     "adbc_driver_postgresql",
     "IPython",
+    "matplotlib",
 )
 
 # Runs `body` in a fresh interpreter, then prints which of HEAVY it loaded, as JSON.

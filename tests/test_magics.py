@@ -365,7 +365,10 @@ def test_summary_line_and_provenance(
     ip.user_ns["secret_id"] = 2
     capsys.readouterr()
     frame = run(ip, db.name, "SELECT name FROM items WHERE id <> :secret_id ORDER BY id")
-    assert re.fullmatch(rf"{db.name}: 2 rows in \d+\.\d ms\n", capsys.readouterr().out)
+    # A result's summary line is the first line of its display (not printed).
+    assert capsys.readouterr().out == ""
+    shown = ip.display_formatter.format(frame)[0]["text/plain"]
+    assert re.match(rf"{db.name}: 2 rows in \d+\.\d ms\n", shown)
     assert frame.attrs["sql"] == "SELECT name FROM items WHERE id <> :secret_id ORDER BY id"
     assert frame.attrs["connection"] == db.name
     assert frame.attrs["rows"] == 2

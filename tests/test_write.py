@@ -15,6 +15,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uniqu
 from sqlmodel import Field, SQLModel, select
 
 import dbnb
+from dbnb.engine.backend import backend_for
 from dbnb.write import validate
 from tests.fixtures import PG_ADMIN, Item, rows
 
@@ -212,11 +213,12 @@ def test_time_zones_must_match_the_column(backend: str) -> None:
     )
     naive = pd.Series(pd.to_datetime(["2024-01-01 12:00"]))
     aware = naive.dt.tz_localize("UTC")
+    rules = backend_for(backend).write_rules
     with pytest.raises(dbnb.ValidationError, match="naive timestamp in a column WITH time zone"):
-        validate.check(pd.DataFrame({"aware": naive}), table, backend)
+        validate.check(pd.DataFrame({"aware": naive}), table, rules)
     with pytest.raises(dbnb.ValidationError, match="time-zone-aware timestamp in a column WITHOUT"):
-        validate.check(pd.DataFrame({"naive": aware}), table, backend)
-    checked = validate.check(pd.DataFrame({"aware": aware, "naive": naive}), table, backend)
+        validate.check(pd.DataFrame({"naive": aware}), table, rules)
+    checked = validate.check(pd.DataFrame({"aware": aware, "naive": naive}), table, rules)
     assert checked.columns["aware"].type == pa.timestamp("us", tz="UTC")
 
 

@@ -3,14 +3,25 @@ only PostgreSQL and SQLite refuse writes on dbnb's behalf), no timeout of dbnb's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine, ExceptionContext
+    from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.backend import Limit
+    from dbnb.read.columnar import Columnar
+    from dbnb.read.frames import Kind
+    from dbnb.write.bulk import BulkWriter, Sent
+    from dbnb.write.validate import Checked
 
+server_name: str | None = None  # as health reports its version
+# The async driver of async sessions (dbnb.aio), beside the sync one.
+async_driver: str | None = None
+write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more
 name = "generic"
 
 
@@ -28,3 +39,111 @@ def refusal_reason(error: BaseException) -> str | None:
 
 def limit_reached(context: ExceptionContext) -> Limit | None:
     return None
+
+
+def columnar(config: ConnectionConfig) -> Columnar | None:
+    return None  # reads take the guarded path
+
+
+def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    return [None] * count  # the statement's types, else the values
+
+
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    return [None] * count
+
+
+def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+    """SQLAlchemy's executemany; no upsert (its clause is each dialect's own)."""
+    from dbnb.write.bulk import ExecutemanyWriter
+
+    return ExecutemanyWriter(connection, checked, sent)
+
+
+def write_probe(table: str) -> str | None:
+    return None  # no guard of dbnb's to check
+
+
+# --- seeing the data (issue 14): the SQL dbnb.see sends, in standard SQL -------------
+# Shared by the databases whose home does not say otherwise (SQLite reuses most of it).
+
+
+def explain_statement(sql: str, analyze: bool) -> str | None:
+    """The statement showing ``sql``'s plan; None when only running ``sql`` can
+    measure it (``analyze``), as here: EXPLAIN ANALYZE is not standard."""
+    return None if analyze else f"EXPLAIN {sql}"
+
+
+def plan_text(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows an EXPLAIN returned, one line each."""
+    return "\n".join(" | ".join("" if cell is None else str(cell) for cell in row) for row in rows)
+
+
+def plan_summary(plan: str) -> str:
+    """One line about the plan's estimates: none that dbnb reads here."""
+    return "no cost estimate"
+
+
+def floor(expression: str) -> str:
+    return f"FLOOR({expression})"
+
+
+def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
+    """The 0-based bin of ``value`` among ``bins`` equal bins from ``low`` to ``high``,
+    the last one closed (as numpy.histogram); 0 when every value is the same."""
+    return bin_by_floor(value, low, high, bins, floor)
+
+
+def bin_by_floor(value: str, low: str, high: str, bins: int, floor: Callable[[str], str]) -> str:
+    position = f"({value} - {low}) * 1.0 * {bins} / ({high} - {low})"
+    return (
+        f"CASE WHEN {high} = {low} THEN 0 WHEN {value} >= {high} THEN {bins - 1} "
+        f"ELSE {floor(position)} END"
+    )
+
+
+def quartiles(value: str, source: str) -> str:
+    """One row: ``n, low, q1, median, q3, high`` of the non-NULL ``value``s of ``source``,
+    the quartiles interpolated linearly (pandas' and numpy's default)."""
+    return quartiles_by_rank(value, source, floor)
+
+
+QUANTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
+
+
+def quartiles_by_rank(value: str, source: str, floor: Callable[[str], str]) -> str:
+    """``quartiles`` for a database without percentile functions: each quartile lies
+    between the values ranked at ``floor(p * (n - 1))`` and the next, picked by one
+    pass over the ranked values (their rows never leave the database)."""
+    picks, results = [], []
+    for name, p in QUANTILES.items():
+        rank = floor(f"{p} * (n - 1)")
+        picks.append(f"max(CASE WHEN i = {rank} THEN x END) AS {name}_a")
+        picks.append(f"max(CASE WHEN i = {rank} + 1 THEN x END) AS {name}_b")
+        fraction = f"({p} * (n - 1) - {floor(f'{p} * (n - 1)')})"
+        results.append(
+            f"{name}_a + (COALESCE({name}_b, {name}_a) - {name}_a) * {fraction} AS {name}"
+        )
+    return (
+        "WITH ranked AS (SELECT x, row_number() OVER (ORDER BY x) - 1 AS i, "
+        f"count(*) OVER () AS n FROM (SELECT {value} AS x FROM {source}) AS dbnb_values "
+        "WHERE x IS NOT NULL), "
+        f"picked AS (SELECT max(n) AS n, min(x) AS low, max(x) AS high, {', '.join(picks)} "
+        "FROM ranked) "
+        f"SELECT COALESCE(n, 0) AS n, low, {', '.join(results)}, high FROM picked"
+    )
+
+
+def most_frequent(value: str, ordered: str, source: str) -> str:
+    """SQL: the most frequent non-NULL ``value`` of ``source``, of equals the first in
+    ``ordered``'s order: a scalar subquery (a scan of its own)."""
+    return (
+        f"(SELECT {value} FROM {source} WHERE {value} IS NOT NULL GROUP BY {value} "
+        f"ORDER BY count(*) DESC, {ordered} LIMIT 1)"
+    )
+
+
+def comparable(value: str, kind: str) -> str:
+    """``value`` as min, max and a tie between most frequent values compare it, in the
+    order Python compares the values read (``kind``: number, text, bool, time, other)."""
+    return value

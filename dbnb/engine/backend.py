@@ -1,8 +1,9 @@
 """The engine layer's one view of a database: the ``Backend`` interface.
 
 What is specific to one database (how it is made to refuse writes, how its
-statements time out and stop on Ctrl-C, how it says it refused a write) lives
-in that database's home, ``dbnb/backends/NAME.py``. The engine layer finds it
+statements time out and stop on Ctrl-C, how it says it refused a write, how it
+reads columnar results and describes its types, how it writes in bulk, how its
+health is probed) lives in that database's home, ``dbnb/backends/NAME/``. The engine layer finds it
 by the dialect's name at run time, as SQLAlchemy finds its dialects, and never
 imports it: a backend builds on the engine layer, and adding a database adds a
 module (``generic`` serves every other SQLAlchemy dialect, with no guard).
@@ -12,12 +13,18 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine, ExceptionContext
+    from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
+    from dbnb.read.columnar import Columnar
+    from dbnb.read.frames import Kind
+    from dbnb.write.bulk import BulkWriter, Sent
+    from dbnb.write.columns import WriteRules
+    from dbnb.write.validate import Checked
 
 Limit = Literal["timeout", "interrupt"]
 
@@ -26,6 +33,9 @@ class Backend(Protocol):
     """What the engine layer asks of a database's home."""
 
     name: str
+    server_name: str | None  # as health names the server ("PostgreSQL"); None: the dialect's
+    async_driver: str | None  # SQLAlchemy's async driver for async sessions; None: none
+    write_rules: WriteRules  # what its columns hold, checked before a write sends anything
 
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """Make the database itself refuse writes in every read transaction."""
@@ -38,6 +48,53 @@ class Backend(Protocol):
 
     def limit_reached(self, context: ExceptionContext) -> Limit | None:
         """Whether a failure is a statement_timeout or an interrupt ending it."""
+
+    # Reads and their types (dbnb.read)
+
+    def columnar(self, config: ConnectionConfig) -> Columnar | None:
+        """The columnar (ADBC) reads of ``config``, or None: the guarded path only."""
+
+    def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type as the database described a guarded result: exact, so it
+        wins over the statement's own types; None where it says nothing."""
+
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type where neither the database nor the statement said one."""
+
+    # Writes (dbnb.write)
+
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """How checked rows are sent in ``connection``'s open transaction."""
+
+    # Health (dbnb.health)
+
+    def write_probe(self, table: str) -> str | None:
+        """A write creating ``table`` that the read-only transaction must refuse, to
+        prove the guard works; None where there is no guard of dbnb's to prove."""
+
+    # Seeing the data (dbnb.see, issue 14): the SQL of plots, profiles and plans
+
+    def explain_statement(self, sql: str, analyze: bool) -> str | None:
+        """The statement showing ``sql``'s plan; None: ``analyze`` runs ``sql`` itself."""
+
+    def plan_text(self, rows: Sequence[Sequence[Any]]) -> str:
+        """The plan's rows as text, one line per step."""
+
+    def plan_summary(self, plan: str) -> str:
+        """One line: the plan's estimated cost and rows (and actual ones, analyzed)."""
+
+    def histogram_bin(self, value: str, low: str, high: str, bins: int) -> str:
+        """SQL: the 0-based bin of ``value`` among ``bins`` from ``low`` to ``high``."""
+
+    def quartiles(self, value: str, source: str) -> str:
+        """SQL: one row ``n, low, q1, median, q3, high`` of ``value`` over ``source``."""
+
+    def comparable(self, value: str, kind: str) -> str:
+        """SQL: ``value`` ordered as Python orders the values read."""
+
+    def most_frequent(self, value: str, ordered: str, source: str) -> str:
+        """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
+        in ``ordered``'s order."""
 
 
 # Each database's home, by SQLAlchemy dialect name.

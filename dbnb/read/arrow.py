@@ -1,41 +1,27 @@
-"""The columnar read path: ADBC connections to PostgreSQL, pooled per ``Database``,
-that only ever read.
+"""The columnar read path: ADBC connections, pooled per ``Database``, that only ever read.
 
-ADBC's PostgreSQL driver hands results over as Arrow record batches (a binary
-COPY underneath), which become Arrow-backed pandas columns without a Python
-object per value. The path is chosen before a statement runs, never after:
+ADBC drivers hand results over as Arrow record batches, which become
+Arrow-backed pandas columns without a Python object per value. What each
+database does differently is its backend's ``Columnar`` (``read/columnar.py``);
+what they share is here. The path is chosen before a statement runs, never
+after:
 
-- **Described first**: the statement is described on a pooled connection
-  (parsed, its result columns named and typed, nothing executed); it runs here
-  only if every column has a rule (``arrow_columns.layout``), else the caller
-  runs it on the guarded path. Once it ran here, its error is final: Ctrl-C,
-  a statement_timeout (kept on the client, the statement cancelled when it
-  passes), a read-only refusal, a lost connection or the server's message,
-  worded as on the guarded path. No statement ever runs twice.
+- **Decided first**: a statement runs here only if its plan can be bound for the
+  driver and, where the database describes statements ahead (PostgreSQL), every
+  result column has a rule; else the caller runs it on the guarded path. Once
+  it ran here, its error is final: Ctrl-C, a statement_timeout, a read-only
+  refusal, a lost connection or the database's message, worded as on the
+  guarded path. No statement ever runs twice.
 - **Pooled within the connection's budget**: each ``Database`` keeps a
   ``QueuePool`` of ADBC connections whose server connections count against
-  the one ``ConnectionBudget`` of the name (``dbnb.budget``); the describe is
-  also the checkout's ping.
-- **Read-only, enforced by the database**: connections are opened with
-  ``default_transaction_read_only=on`` (libpq ``options``) and autocommit off,
-  so every statement runs in a read-only transaction, whose snapshot the
-  describe takes before anything in the caller's statement runs (after that
-  the server refuses ``SET TRANSACTION READ WRITE`` and
-  ``set_config('transaction_read_only', ...)``). Every transaction is rolled
-  back, which also undoes whatever a query set. Only one statement that starts
-  as a query (``params.to_positional``) is ever sent, so transaction control
-  and ``SET`` never reach these connections.
-- **Bound parameters**: ``:name`` binds become ``$n``; values go in an Arrow
-  batch typed as psycopg would type them (the smallest integer type, ...).
-- **Same dtypes**: the Arrow types are normalised to the documented table
-  (``frames.py``); JSON, UUID and unconstrained numerics become Python objects.
-
-A connection that saw an error is thrown away, never pooled again.
-
-SQLite files are read through ADBC's SQLite driver as ``arrow_sqlite`` explains
-(a SQLite extension of dbnb's own describes the statement without running it,
-makes Ctrl-C stop the engine, and keeps aside every value the driver would
-convert); in-memory databases stay on the guarded path.
+  the one ``ConnectionBudget`` of the name (``dbnb.engine.budget``); the describe
+  is also the checkout's ping.
+- **Read-only, enforced by the database** on each backend's connections, and
+  only one statement that starts as a query (``params.to_positional``) is ever
+  sent, so transaction control and ``SET`` never reach them. Every transaction
+  is rolled back; a connection that saw an error is thrown away.
+- **Bound parameters**: ``:name`` binds become positional ones; values go in an
+  Arrow batch typed as the guarded driver would type them.
 """
 
 from __future__ import annotations
@@ -46,54 +32,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import adbc_driver_manager
-import adbc_driver_postgresql.dbapi as adbc_postgresql
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, readonly
+from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import PoolTimeoutError, QueryError
-from dbnb.read import arrow_sqlite, frames, libpq
-from dbnb.read.arrow_columns import (
-    Column,
+from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
+from dbnb.read.columnar import (
+    Columnar,
+    Failed,
+    Lost,
     OutOfRange,
+    Rules,
     TimedOut,
     Unsupported,
-    layout,
-    normalise,
-    read_converting,
 )
-from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
-from dbnb.read.arrow_sqlite import Unfaithful
-from dbnb.sql.params import Dialect, Unbindable, bind_batch, to_positional
+from dbnb.sql.params import Unbindable, bind_batch, to_positional
 
 # --- connections ----------------------------------------------------------------------
 
 
-def dialect_of(config: ConnectionConfig) -> Dialect | None:
-    """Which ADBC driver can serve ``config``'s reads, if any."""
-    if config.url.drivername == "postgresql+psycopg" and _scalar_args(config):
-        return "postgresql"
-    if config.url.drivername == "sqlite+pysqlite" and _sqlite_file(config) is not None:
-        return "sqlite" if arrow_sqlite.available() else None
-    return None
-
-
-def _scalar_args(config: ConnectionConfig) -> bool:
-    return all(isinstance(value, str | int | float) for value in config.connect_args.values())
-
-
-def _sqlite_file(config: ConnectionConfig) -> str | None:
-    """The file of a SQLite connection; None for an in-memory database (another
-    connection would see another database) or a URI with options of its own."""
-    database = config.url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or config.url.query:
-        return None
-    return database
+def columnar_for(config: ConnectionConfig) -> Columnar | None:
+    """The columnar reads of ``config``'s database, if its backend can serve them."""
+    return backend_for(config.backend).columnar(config)
 
 
 class ArrowReader:
@@ -101,12 +66,17 @@ class ArrowReader:
 
     def __init__(self, config: ConnectionConfig, budget: ConnectionBudget) -> None:
         self.config = config
-        self.dialect = dialect_of(config)
+        self.columnar = columnar_for(config)
         self._budget = budget
         self._layouts = Layouts()  # statements described before, by text and bind types
         self._pool: QueuePool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
+
+    @property
+    def streams(self) -> bool:
+        """Whether results may be read here in chunks as they arrive."""
+        return self.columnar is not None and self.columnar.streams
 
     def close(self) -> None:
         with self._lock:
@@ -118,17 +88,12 @@ class ArrowReader:
         """Connections in use (0 when nothing is being read)."""
         return self._pool.checkedout() if self._pool is not None else 0
 
-    def _connect(self) -> Any:
-        if self.dialect == "sqlite":
-            return arrow_sqlite.connect(_sqlite_file(self.config) or "")
-        return adbc_postgresql.connect(libpq.postgresql_uri(self.config), autocommit=False)
-
-    def _get_pool(self) -> QueuePool:
+    def _get_pool(self, columnar: Columnar) -> QueuePool:
         with self._lock:
             if self._pool is None:
                 recycle = self.config.pool_recycle
                 self._pool = QueuePool(
-                    lambda: self._budget.open_with("columnar", self._connect),
+                    lambda: self._budget.open_with("columnar", columnar.connect),
                     **self._budget.pool_options(),
                     recycle=-1 if recycle is None else recycle,
                     # _checkout rolls back itself (and throws away what failed):
@@ -139,9 +104,9 @@ class ArrowReader:
             return self._pool
 
     @contextmanager
-    def _checkout(self) -> Iterator[PoolProxiedConnection]:
+    def _checkout(self, columnar: Columnar) -> Iterator[PoolProxiedConnection]:
         """A pooled ADBC connection, thrown away if anything goes wrong while it is out."""
-        pool = self._get_pool()
+        pool = self._get_pool(columnar)
         try:
             connection = pool.connect()
         except PoolTimeoutError:
@@ -159,93 +124,71 @@ class ArrowReader:
             connection.close()
 
     @contextmanager
-    def _described(self, plan: Plan) -> Iterator[_Checkout]:
+    def _described(self, columnar: Columnar, plan: Plan) -> Iterator[_Checkout]:
         """A pooled connection, and the result columns of ``plan`` described on it.
 
-        On PostgreSQL the statement is described first (parsed, its result columns
-        named and typed, nothing executed). That round trip is also the checkout's
-        ping: a connection the server dropped while it idled fails it, and is
-        replaced, before the statement has run anywhere. With ``pool_pre_ping:
-        false`` (no round trip spent on liveness), a statement described before is
-        not described again: the types it was described with are checked against
-        the run's own. A statement known to need the guarded path takes it at once,
-        without a connection of this path."""
+        Where the database describes statements ahead (parsed, result columns named
+        and typed, nothing executed), that round trip is also the checkout's ping: a
+        connection the server dropped while it idled fails it, and is replaced,
+        before the statement has run anywhere. With ``pool_pre_ping: false`` (no
+        round trip spent on liveness), a statement described before is not described
+        again: the types it was described with are checked against the run's own. A
+        statement known to need the guarded path takes it at once, without a
+        connection of this path."""
         key = plan.key()
-        known = self._layouts.get(key) if self.dialect == "postgresql" else None
+        known = self._layouts.get(key) if columnar.describes else None
         if known is not None and known[0] is None:
             yield _Checkout(None, None)  # the guarded path, decided before it ran
             return
         for attempt in (1, 2):
             try:
-                with self._checkout() as connection:
+                with self._checkout(columnar) as connection:
                     if known is not None and not self.config.pool_pre_ping:
                         columns, schema = known
                     else:
-                        columns, schema = self._describe(connection, plan)
+                        columns, schema = columnar.describe(connection, plan)
                         if schema is not None:
                             self._layouts.put(key, (columns, schema))
                     yield _Checkout(connection, columns, schema, key)
                     return
-            except _Lost:
+            except Lost:
                 if attempt == 2:
                     raise Unsupported("ADBC connections keep failing") from None
 
-    def _same_layout(self, schema: pa.Schema, checkout: _Checkout) -> list[Column]:
+    def _same_layout(self, columnar: Columnar, checkout: _Checkout) -> Rules:
         """The rules for the result being read: the ones described, unless the
         result's types changed since (DDL between the describe and the run), in
         which case the run, now final, decides by its own; a type this path cannot
         read is then an error (the statement ran, it is not run again)."""
-        if checkout.columns is not None and schema.equals(checkout.schema, check_metadata=True):
-            return checkout.columns
-        try:
-            columns = layout(schema)
-        except Unsupported as error:
-            if checkout.key is not None:
-                self._layouts.put(checkout.key, (None, schema))  # guarded from now on
-            raise QueryError(
-                f"{self.config.name}: the result's column types changed since the statement "
-                f"was described ({error}); it was stopped, run it again"
-            ) from None
-        if checkout.key is not None:
-            self._layouts.put(checkout.key, (columns, schema))
-        return columns
 
-    def _describe(
-        self, connection: PoolProxiedConnection, plan: Plan
-    ) -> tuple[Layout, pa.Schema | None]:
-        """The rule for each result column of ``plan`` on PostgreSQL, learnt without
-        running it, and the schema described; ``None`` rules when the columnar path
-        cannot give the guarded path's frame (a type outside the table, or a
-        statement the server will not prepare: the guarded path then runs it, once,
-        and gives its message)."""
-        if self.dialect != "postgresql":
-            return [], None
-        cursor = connection.cursor()
-        try:
-            schema = cursor.adbc_execute_schema(plan.statement.sql, plan.bind)
-        except (adbc_driver_manager.Error, OSError) as error:
-            if libpq.cancelled(error):
-                raise KeyboardInterrupt from None
-            if libpq.is_lost(error):
-                raise _Lost from None
-            connection.rollback()  # the failed parse aborted the transaction
-            return None, None
-        finally:
-            cursor.close()
-        try:
-            return layout(schema), schema
-        except Unsupported:
-            return None, schema
+        def rules(schema: pa.Schema) -> Layout:
+            if checkout.columns is not None and schema.equals(checkout.schema, check_metadata=True):
+                return checkout.columns
+            try:
+                columns = columnar.layout(schema)
+            except Unsupported as error:
+                if checkout.key is not None:
+                    self._layouts.put(checkout.key, (None, schema))  # guarded from now on
+                raise QueryError(
+                    f"{self.config.name}: the result's column types changed since the "
+                    f"statement was described ({error}); it was stopped, run it again"
+                ) from None
+            if checkout.key is not None:
+                self._layouts.put(checkout.key, (columns, schema))
+            return columns
+
+        return rules
 
     def plan(self, sql: Any, params: Mapping[str, Any]) -> Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
-        if self.dialect is None or not isinstance(sql, str):
+        if self.columnar is None or not isinstance(sql, str):
             return None
-        statement = to_positional(sql, self.dialect)
+        dialect = self.columnar.dialect
+        statement = to_positional(sql, dialect)
         if statement is None:
             return None
         try:
-            return Plan(statement, bind_batch(statement, params, self.dialect))
+            return Plan(statement, bind_batch(statement, params, dialect))
         except (Unbindable, UnicodeEncodeError, pa.ArrowException):
             return None  # the guarded path names the value it cannot send
 
@@ -253,94 +196,37 @@ class ArrowReader:
         """The whole result as a DataFrame; None to take the guarded path, decided
         before the statement runs. Past ``timeout`` seconds the statement is
         cancelled: ``QueryTimeoutError``. Once it has run, any error is final."""
+        columnar = self.columnar
+        assert columnar is not None, "plan() gives no plan without a columnar backend"
         try:
-            with self._described(plan) as checkout:
+            with self._described(columnar, plan) as checkout:
                 if checkout.columns is None:
                     return None
-                if self.dialect == "sqlite":
-                    try:
-                        frame = arrow_sqlite.read_frame(
-                            checkout.connection, plan.statement, plan.bind, timeout
-                        )
-                    except arrow_sqlite.Failed as error:  # it ran: its error, never a rerun
-                        raise QueryError(f"{self.config.name}: {error}") from None
-                else:
-                    frame = self._read_postgresql(checkout, plan, timeout)
+                rules = self._same_layout(columnar, checkout)
+                frame = columnar.read_frame(checkout.connection, plan, timeout, rules)
         except TimedOut:
             raise limits.timeout_error(self.config, timeout) from None
-        except (Unsupported, Unfaithful):
+        except Unsupported:
             return None
-        except OutOfRange as error:
+        except (OutOfRange, Failed) as error:  # it ran: its error, never a rerun
             raise QueryError(f"{self.config.name}: {error}") from None
-        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
-            raise self._final_error(error) from None
+        except columnar.errors as error:
+            raise columnar.final_error(error, self.config.name) from None
         self.served += 1
         return frame
 
-    def _read_postgresql(
-        self, checkout: _Checkout, plan: Plan, timeout: float | None
-    ) -> pd.DataFrame:
-        cursor = checkout.connection.cursor()
-        # Past the deadline the server cancels the statement (PQcancel, safe from
-        # another thread); the connection, which then saw a cancel, is thrown away
-        # by the checkout.
-        fired = threading.Event()
-
-        def cancel() -> None:
-            fired.set()
-            cursor.adbc_cancel()
-
-        deadline = threading.Timer(timeout, cancel) if timeout else None
-        try:
-            if deadline is not None:
-                deadline.start()
-            reader = _execute(cursor, plan)
-            columns = self._same_layout(reader.schema, checkout)
-            with frames.gc_paused():  # JSON and UUID columns make a value per row
-                frame = read_converting(reader, columns)
-        except (adbc_driver_manager.Error, pa.ArrowException, OSError):
-            if fired.is_set():
-                raise TimedOut from None
-            raise
-        except KeyboardInterrupt:
-            # Ctrl-C between two of the driver's calls (its own calls cancel on
-            # their own): stop the statement on the server before letting go.
-            cursor.adbc_cancel()
-            raise
-        finally:
-            if deadline is not None:
-                deadline.cancel()
-                deadline.join()  # a cancel under way ends before the cursor closes
-            cursor.close()
-        if fired.is_set():
-            raise TimedOut  # the cancel came as the last rows did
-        return frame
-
-    def _final_error(self, error: BaseException) -> BaseException:
-        """The error of a statement that ran (and is not run again): Ctrl-C (the
-        driver cancelled the statement on the server), a read-only refusal, a lost
-        connection, or the server's message, worded as on the guarded path."""
-        if libpq.cancelled(error):
-            return KeyboardInterrupt()
-        primary = libpq.message(error)
-        if libpq.is_lost(error):
-            return QueryError(
-                f"{self.config.name}: {primary} (the connection was lost; "
-                "the next statement reconnects)"
-            )
-        if backend_for("postgresql").refusal_reason(error) is not None:
-            return readonly.refusal(self.config.name, primary)
-        return QueryError(f"{self.config.name}: {primary}")
-
-    def stream(self, plan: Plan, rows: int) -> Generator[tuple[pa.Table, list[Column]]] | None:
+    def stream(self, plan: Plan, rows: int) -> Generator[Chunk] | None:
         """Normalised tables of ``rows`` rows (the last may be shorter), read as they
         arrive; None to take the guarded path, decided before the statement runs.
         The connection stays out until the iterator is exhausted or closed."""
-        chunks = self._chunks(plan, rows)
+        columnar = self.columnar
+        assert columnar is not None
+        assert columnar.streams
+        chunks = self._chunks(columnar, plan, rows)
         try:
             taken = next(chunks)  # describes, and runs the statement if this path takes it
-        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
-            raise self._final_error(error) from None
+        except columnar.errors as error:
+            raise columnar.final_error(error, self.config.name) from None
         except Unsupported:
             return None
         if taken is None:
@@ -348,15 +234,16 @@ class ArrowReader:
         self.served += 1
         return chunks
 
-    def _chunks(self, plan: Plan, rows: int) -> Generator[Any]:
-        with self._described(plan) as checkout:
+    def _chunks(self, columnar: Columnar, plan: Plan, rows: int) -> Generator[Any]:
+        name = self.config.name
+        with self._described(columnar, plan) as checkout:
             if checkout.columns is None:
                 yield None
                 return
             cursor = checkout.connection.cursor()
             try:
-                reader = _execute(cursor, plan)
-                columns = self._same_layout(reader.schema, checkout)
+                reader = columnar.execute(cursor, plan)
+                columns = self._same_layout(columnar, checkout)(reader.schema)
                 yield True
                 pending = reader.schema.empty_table()
                 finished = empty = True
@@ -366,47 +253,37 @@ class ArrowReader:
                         pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
                         while pending.num_rows >= rows:
                             empty = False
-                            yield normalise(pending.slice(0, rows), columns), columns
+                            yield Chunk(columnar, columns, pending.slice(0, rows))
                             pending = pending.slice(rows)
                     finished = True
-                except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
-                    raise self._final_error(error) from None
+                except columnar.errors as error:
+                    raise columnar.final_error(error, name) from None
                 except OutOfRange as error:
-                    raise QueryError(f"{self.config.name}: {error}") from None
+                    raise QueryError(f"{name}: {error}") from None
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()
                 if pending.num_rows or empty:  # an empty result still has its columns
-                    yield normalise(pending, columns), columns
+                    yield Chunk(columnar, columns, pending)
             finally:
                 cursor.close()
 
-    @property
-    def _dialect(self) -> Dialect:
-        assert self.dialect is not None
-        return self.dialect
+
+class Chunk:
+    """Some rows of a stream: ``table`` in dbnb's Arrow types, ``frame()`` in pandas."""
+
+    def __init__(self, columnar: Columnar, layout: Layout, raw: pa.Table) -> None:
+        self._columnar = columnar
+        self._layout = layout
+        self.table = columnar.normalise(raw, layout)
+
+    def frame(self) -> pd.DataFrame:
+        return self._columnar.to_frame(self.table, self._layout)
 
 
 @dataclass(frozen=True)
 class _Checkout:
     connection: Any  # PoolProxiedConnection; None when the guarded path was known
     columns: Layout
-    schema: pa.Schema | None = None  # as described (PostgreSQL)
+    schema: pa.Schema | None = None  # as described
     key: Key | None = None
-
-
-class _Lost(Exception):
-    """The connection was gone before the statement ran."""
-
-
-# Batches of about 4 MB instead of the driver's 16: the Python values of a batch are
-# made while the next one is read, and the last batch (made after the read) is short.
-_BATCH_BYTES = 4 << 20
-
-
-def _execute(cursor: Any, plan: Plan) -> pa.RecordBatchReader:
-    cursor.adbc_statement.set_options(
-        **{"adbc.postgresql.batch_size_hint_bytes": str(_BATCH_BYTES)}
-    )
-    cursor.execute(plan.statement.sql, plan.bind)
-    return cursor.fetch_record_batch()

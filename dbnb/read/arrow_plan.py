@@ -10,14 +10,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
-from dbnb.read.arrow_columns import Column
 from dbnb.sql.params import Positional
 
-# Each result column's rule ([] on SQLite, which has its own); None: the guarded path.
-Layout = list[Column] | None
+# Each result column's rule, the backend's own ([] where a read makes its own
+# frame); None: the guarded path.
+Layout = list[Any] | None
 
 
 @dataclass(frozen=True)

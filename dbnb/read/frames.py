@@ -3,7 +3,8 @@
 A column's type comes from the best source there is: the SQLAlchemy types of a
 ``select()``; else the database's own description of the result (PostgreSQL
 type OIDs; the declared type of a SQLite table's column, for the types
-``sqlite_types.DECLARED`` lists); else the values themselves (SQLite's storage
+``backends/sqlite/types.DECLARED`` lists: each backend's ``result_kinds`` and
+``declared_kinds``); else the values themselves (SQLite's storage
 classes). Each column becomes an Arrow-backed pandas dtype (the ones
 ``dtype_backend="pyarrow"`` gives) where Arrow holds the values exactly, and an
 object column of Python values where it cannot: JSON, UUID, arrays,
@@ -15,24 +16,33 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
-from dbnb.read import mysql_types, sqlite_describe, sqlite_types
-from dbnb.read.dtypes import OBJECT, PG_TYPES, UTC_MICROS, arrow_type, decimal
-from dbnb.read.sqlite_types import Declared
+from dbnb.engine.backend import backend_for
+from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type
 
 # Arrow types a column of unknown type may be inferred as; anything else stays objects.
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
 
 
-# A column's type: Arrow's, a SQLite declared type, a MySQL type with its conversion,
-# or None (look at the values).
-Kind: TypeAlias = "pa.DataType | Declared | mysql_types.Converted | None"
+@runtime_checkable
+class Converter(Protocol):
+    """A column whose values a backend converts first (SQLite's declared types), then
+    makes a column of ``kind`` if they all fit."""
+
+    kind: pa.DataType
+
+    def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
+        """Each value converted, and whether all of them fit (else kept as they are)."""
+
+
+# A column's type: Arrow's, a backend's converter, or None (look at the values).
+Kind: TypeAlias = "pa.DataType | Converter | None"
 
 
 class TooManyRows(Exception):
@@ -109,26 +119,15 @@ def column_types(result: CursorResult[Any], statement: Executable | None, count:
     # The database's own description is exact (PostgreSQL keeps int2/int4/int8
     # apart); the statement's SQLAlchemy types fill in where it says nothing (SQLite),
     # and SQLite's declared types where there are none (plain SQL).
-    from_cursor = _types_from_cursor(result, count)
-    from_statement = _types_from_statement(statement, count)
-    kinds: list[Kind] = [
-        a if a is not None else b for a, b in zip(from_cursor, from_statement, strict=True)
-    ]
-    if result.dialect.name in ("mysql", "mariadb"):
-        # MariaDB's JSON reaches the client as text: a select()'s JSON type says objects,
-        # and SQLAlchemy has parsed the values already. A DATETIME holds what dbnb wrote
-        # of a DateTime(timezone=True): the UTC time.
-        kinds = [
-            b
-            if (b == OBJECT and not isinstance(a, mysql_types.Converted))
-            or (b == UTC_MICROS and a == pa.timestamp("us"))
-            else a
-            for a, b in zip(kinds, from_statement, strict=True)
-        ]
-    if any(kind is None for kind in kinds) and result.dialect.name == "sqlite":
-        declared = _types_from_sqlite(result, count)
-        kinds = [a if a is not None else b for a, b in zip(kinds, declared, strict=True)]
+    backend = backend_for(result.dialect.name)
+    kinds = _either(backend.result_kinds(result, count), _types_from_statement(statement, count))
+    if any(kind is None for kind in kinds):
+        kinds = _either(kinds, backend.declared_kinds(result, count))
     return kinds
+
+
+def _either(first: Sequence[Kind], then: Sequence[Kind]) -> list[Kind]:
+    return [a if a is not None else b for a, b in zip(first, then, strict=True)]
 
 
 def _types_from_statement(statement: Executable | None, count: int) -> list[pa.DataType | None]:
@@ -140,48 +139,11 @@ def _types_from_statement(statement: Executable | None, count: int) -> list[pa.D
     return [arrow_type(column.type) for column in columns]
 
 
-def _types_from_cursor(result: CursorResult[Any], count: int) -> list[Kind]:
-    description = getattr(result.cursor, "description", None) or []
-    # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
-    cursor = getattr(result.cursor, "_cursor", result.cursor)
-    # PyMySQL keeps the description packets of the result it reads as `_result.fields`.
-    fields = getattr(getattr(cursor, "_result", None), "fields", None)
-    if fields is not None and result.dialect.name in ("mysql", "mariadb"):
-        return list(mysql_types.from_fields(fields)) if len(fields) == count else [None] * count
-    connection = getattr(cursor, "connection", None)
-    adapters = getattr(connection, "adapters", None)
-    if adapters is None or len(description) != count:  # not psycopg: nothing to learn
-        return [None] * count
-    kinds: list[pa.DataType | None] = []
-    for column in description:
-        info = adapters.types.get(column.type_code)
-        name = info.name if info is not None else None
-        if info is not None and getattr(info, "array_oid", None) == column.type_code:
-            # psycopg finds an array's OID under its element type: int4[] is not int4.
-            kinds.append(OBJECT)
-        elif name == "numeric":
-            kinds.append(decimal(column.precision, column.scale))
-        elif name is not None and name in PG_TYPES:
-            kinds.append(PG_TYPES[name])
-        else:
-            kinds.append(OBJECT if name is not None and name.startswith("_") else None)
-    return kinds
-
-
-def _types_from_sqlite(result: CursorResult[Any], count: int) -> list[Declared | None]:
-    declared = sqlite_describe.of_result(result)
-    if declared is None or len(declared) != count:
-        return [None] * count
-    return [sqlite_types.declared(name) for name in declared]
-
-
 def column(values: Sequence[Any], kind: Kind) -> pd.Series:
     """One column's values as a Series of ``kind`` (None: as the values say)."""
-    if isinstance(kind, Declared):
-        converted, fits = sqlite_types.convert(values, kind)
+    if isinstance(kind, Converter):
+        converted, fits = kind.convert_all(values)
         return _series(converted, kind.kind) if fits else _objects(converted)
-    if isinstance(kind, mysql_types.Converted):
-        return _series(kind.convert(values), kind.kind)
     return _series(values, kind)
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import MetaData, Table, UniqueConstraint, exc, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 
+from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ValidationError
 from dbnb.write import bulk, validate
-from dbnb.write import bulk_mysql as bulk_mysql  # its writer, in bulk.WRITERS
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -76,12 +76,13 @@ def _check(
     data: Any,
     table: Table,
     aliases: dict[str, str],
-    backend: str,
+    dialect: str,
     mode: str,
     key: str | Sequence[str] | None,
 ) -> validate.Checked:
     frame = to_frame(data, table)
-    checked = validate.check(frame, table, backend, aliases=aliases)
+    rules = backend_for(dialect).write_rules
+    checked = validate.check(frame, table, rules, aliases=aliases)
     if mode == "upsert":
         checked.keys = upsert_keys(table, key)
         for name in checked.keys:

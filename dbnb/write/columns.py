@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,21 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class WriteRules:
+    """What one database's columns hold, so a value that would not fit is named
+    before anything is sent: each backend's ``write_rules``."""
+
+    database: str = "the database"  # as messages name it
+    integer: pa.DataType = field(default_factory=pa.int64)  # an Integer column's width
+    small_integer: pa.DataType = field(default_factory=pa.int64)  # a SmallInteger column's
+    single_float: bool = False  # REAL and Float(precision <= 24) hold 4 bytes
+    keeps_nan: bool = True  # False: a NaN would be stored as NULL, so it is refused
+    text_holds_nul: bool = True  # False: text and JSON cannot hold the NUL character
+    # MySQL: BOOLEAN is TINYINT(1), and a table read from the database says TINYINT(1).
+    tinyint1_is_bool: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,30 +56,31 @@ def unwrap(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
     return sql_type
 
 
-def spec_for(sql_type: sqltypes.TypeEngine[Any], backend: str) -> Spec:
-    """The kind and wire type of a column type on ``backend`` ('postgresql', 'sqlite', ...)."""
+def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
+    """The kind and wire type of a column type on a database with these ``rules``."""
     t = unwrap(sql_type)
-    pg = backend == "postgresql"
 
     def make(kind: str, arrow: pa.DataType | None) -> Spec:
         return Spec(kind, arrow, t)
 
-    if isinstance(t, sqltypes.Boolean):
+    if isinstance(t, sqltypes.Boolean) or (
+        rules.tinyint1_is_bool and getattr(t, "display_width", None) == 1
+    ):
         return make("bool", pa.bool_())
     if isinstance(t, sqltypes.Enum):
         return make("enum", pa.string())
     if isinstance(t, sqltypes.SmallInteger):
-        return make("int", pa.int16() if pg else pa.int64())
+        return make("int", rules.small_integer)
     if isinstance(t, sqltypes.BigInteger):
         return make("int", pa.int64())
     if isinstance(t, sqltypes.Integer):
         # PostgreSQL's integer is 4 bytes; SQLite's INTEGER holds 8.
-        return make("int", pa.int32() if pg else pa.int64())
+        return make("int", rules.integer)
     if isinstance(t, sqltypes.Float) or (isinstance(t, sqltypes.Numeric) and not t.asdecimal):
         single = isinstance(t, sqltypes.REAL) or (
             isinstance(t, sqltypes.Float) and t.precision is not None and t.precision <= 24
         )
-        return make("float", pa.float32() if pg and single else pa.float64())
+        return make("float", pa.float32() if rules.single_float and single else pa.float64())
     if isinstance(t, sqltypes.Numeric):
         if t.precision is not None and t.precision <= 38:
             return make("decimal", pa.decimal128(t.precision, t.scale or 0))
@@ -82,7 +98,7 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], backend: str) -> Spec:
     if isinstance(t, sqltypes.Uuid):
         return make("uuid", pa.binary(16))
     if isinstance(t, sqltypes.ARRAY):
-        item = spec_for(t.item_type, backend)
+        item = spec_for(t.item_type, rules)
         if item.arrow is None or item.kind in ("json", "uuid", "enum", "array"):
             return make("other", None)
         return make("array", pa.list_(item.arrow))

@@ -24,7 +24,7 @@ from sqlalchemy import Column
 from sqlalchemy import types as sqltypes
 
 from dbnb.errors import ValidationError
-from dbnb.write.columns import Spec, json_encoder, plain, type_name
+from dbnb.write.columns import Spec, WriteRules, json_encoder, plain, type_name
 
 _INT_RANGES = {16: (-(2**15), 2**15 - 1), 32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
 
@@ -57,14 +57,14 @@ class ColumnConversion:
         column: Column[Any],
         spec: Spec,
         series: pd.Series,
-        backend: str,
+        rules: WriteRules,
     ) -> None:
         self.table = table
         self.label = label  # the user's name for the row at a position
         self.column = column
         self.spec = spec
         self.series = series
-        self.backend = backend
+        self.rules = rules
 
     def fail(self, position: int, reason: str, value: Any = None) -> ValidationError:
         if value is None:
@@ -184,7 +184,7 @@ class ColumnConversion:
         if not any(check(array.type) for check in numeric):
             raise self.wrong_type(array)
         array = array.cast(target, safe=False)
-        if self.backend == "sqlite":
+        if not self.rules.keeps_nan:
             # SQLite has no NaN: it stores one as NULL, so say so up front.
             array = pc.if_else(pc.is_nan(array), pa.scalar(None, target), array)
         return array
@@ -233,10 +233,11 @@ class ColumnConversion:
                 position = _first(too_long)
                 size = len(array[position].as_py())
                 raise self.fail(position, f"{size} characters, longer than {length}")
-        if self.backend == "postgresql":
+        if not self.rules.text_holds_nul:
             nul = pc.match_substring(array, "\x00")
             if _any(nul):
-                raise self.fail(_first(nul), "PostgreSQL text cannot hold the NUL character")
+                database = self.rules.database
+                raise self.fail(_first(nul), f"{database} text cannot hold the NUL character")
         return array
 
     def to_date(self, array: pa.Array) -> pa.Array:
@@ -329,11 +330,12 @@ class ColumnConversion:
                     raise self.fail(position, f"not JSON: {error}", value) from None
             raise
         array = pa.array(text, type=pa.string())
-        if self.backend == "postgresql" and isinstance(self.spec.sql_type, sqltypes.JSON):
+        if not self.rules.text_holds_nul and isinstance(self.spec.sql_type, sqltypes.JSON):
             # An escaped NUL, not an escaped backslash followed by "u0000".
             nul = pc.match_substring_regex(array, r"(^|[^\\])(\\\\)*\\u0000")
             if _any(nul):
-                raise self.fail(_first(nul), "PostgreSQL JSON cannot hold the NUL character")
+                database = self.rules.database
+                raise self.fail(_first(nul), f"{database} JSON cannot hold the NUL character")
         return array
 
     def from_uuid(self) -> pa.Array:

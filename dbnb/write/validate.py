@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Column, Table
 
 from dbnb.errors import ValidationError
-from dbnb.write.columns import Spec, has_default, plain, python_default, spec_for
+from dbnb.write.columns import Spec, WriteRules, has_default, plain, python_default, spec_for
 from dbnb.write.convert import ColumnConversion
 
 
@@ -48,7 +48,7 @@ class Checked:
 def check(
     frame: pd.DataFrame,
     table: Table,
-    backend: str,
+    rules: WriteRules,
     *,
     aliases: dict[str, str] | None = None,
     labels: pd.Index | None = None,
@@ -79,7 +79,7 @@ def check(
         given[column_name] = frame[label]
 
     for column in table.columns:
-        spec = spec_for(column.type, backend)
+        spec = spec_for(column.type, rules)
         series = given.get(column.name)
         if series is None:
             values = python_default(column, len(frame))
@@ -92,13 +92,13 @@ def check(
                     )
                 continue
             series = pd.Series(values, index=frame.index, dtype=object)
-        converted = _convert(checked, column, spec, series, backend)
+        converted = _convert(checked, column, spec, series, rules)
         if _null_count(converted) == len(frame) and len(frame) and has_default(column):
             values = python_default(column, len(frame))
             if values is None:
                 continue  # the database fills it in
             series = pd.Series(values, index=frame.index, dtype=object)
-            converted = _convert(checked, column, spec, series, backend)
+            converted = _convert(checked, column, spec, series, rules)
         if not column.nullable and _null_count(converted):
             position = _first_null(converted)
             raise ValidationError.at(
@@ -126,7 +126,7 @@ def _first_null(values: pa.Array | list[Any]) -> int:
 
 
 def _convert(
-    checked: Checked, column: Column[Any], spec: Spec, series: pd.Series, backend: str
+    checked: Checked, column: Column[Any], spec: Spec, series: pd.Series, rules: WriteRules
 ) -> pa.Array | list[Any]:
-    conversion = ColumnConversion(checked.table.name, checked.label, column, spec, series, backend)
+    conversion = ColumnConversion(checked.table.name, checked.label, column, spec, series, rules)
     return conversion.convert()

@@ -17,7 +17,7 @@ may not send
   ``ANALYZE TABLE``;
 - ``SET`` of the transaction's or session's mode, the character set (PyMySQL
   escapes values for it), the time zone (TIMESTAMPs come back in UTC:
-  ``dbnb/read/mysql_types.py``), ``autocommit``, anything ``*read_only``, nor
+  ``dbnb/backends/mysql/types.py``), ``autocommit``, anything ``*read_only``, nor
   ``SET GLOBAL``/``PERSIST``/``STATEMENT``/``PASSWORD``/``ROLE``; user variables
   and other session settings are fine, and ``SET TRANSACTION READ WRITE`` goes
   to the server, which refuses it;

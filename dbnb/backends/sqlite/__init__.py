@@ -1,177 +1,103 @@
-"""SQLite's home: read-only enforced by the engine, statements stopped between steps.
+"""SQLite's home: everything dbnb does differently on SQLite, behind the
+``Backend`` interface (``dbnb.engine.backend``).
 
-Read-only
-    A read sets ``PRAGMA query_only`` and an authorizer that allows only reads,
-    so SQLite itself refuses writes, ``ATTACH`` (and ``VACUUM INTO``, which
-    attaches), and any ``PRAGMA`` that would switch ``query_only`` off. A
-    connection starts locked this way and is unlocked only by a write
-    transaction.
-
-Limits
-    A progress handler aborts a statement once its statement_timeout passes, and
-    lets Ctrl-C abort it between two steps of SQLite's engine instead of when it
-    finishes.
-
-The guards call the driver through ``dbnb.engine.drivers``, so they serve
-sqlite3 and aiosqlite alike.
+``guards.py``  read-only enforced by the database, statement_timeout and Ctrl-C
+``adbc.py``    columnar reads through ADBC; ``types.py`` the guarded path's types
+``bulk.py``    bulk writes
+``see.py``     the SQL of plots, profiles and plans (dbnb.see)
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
-
-from dbnb.engine import drivers
-from dbnb.engine.limits import timeout_of
-from dbnb.engine.readonly import is_write
+from dbnb.backends.sqlite.guards import (
+    install_guards,
+    install_limits,
+    limit_reached,
+    refusal_reason,
+)
+from dbnb.backends.sqlite.see import (
+    comparable,
+    explain_statement,
+    histogram_bin,
+    most_frequent,
+    plan_summary,
+    plan_text,
+    quartiles,
+)
+from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine, ExceptionContext
-    from sqlalchemy.pool import ConnectionPoolEntry
+    from sqlalchemy.engine import Connection, CursorResult
 
     from dbnb.config import ConnectionConfig
-    from dbnb.engine.backend import Limit
+    from dbnb.read.columnar import Columnar
+    from dbnb.read.frames import Kind
+    from dbnb.write.bulk import BulkWriter, Sent
+    from dbnb.write.validate import Checked
+
+__all__ = [
+    "bulk_writer",
+    "columnar",
+    "comparable",
+    "declared_kinds",
+    "explain_statement",
+    "histogram_bin",
+    "install_guards",
+    "install_limits",
+    "limit_reached",
+    "most_frequent",
+    "plan_summary",
+    "plan_text",
+    "quartiles",
+    "refusal_reason",
+    "result_kinds",
+    "write_probe",
+]
 
 name = "sqlite"
-
-# Authorizer actions a read may take.
-_READ_ACTIONS = {
-    sqlite3.SQLITE_SELECT,
-    sqlite3.SQLITE_READ,
-    sqlite3.SQLITE_FUNCTION,
-    sqlite3.SQLITE_RECURSIVE,
-    # Transaction control cannot unlock anything: query_only stays on.
-    sqlite3.SQLITE_TRANSACTION,
-    sqlite3.SQLITE_SAVEPOINT,
-}
-# Pragmas that only describe the schema, allowed with an argument.
-_INTROSPECTION_PRAGMAS = {
-    "table_info",
-    "table_xinfo",
-    "table_list",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "foreign_key_check",
-    "integrity_check",
-    "quick_check",
-}
-# Pragmas that write even without an argument.
-_WRITING_PRAGMAS = {"optimize", "wal_checkpoint", "incremental_vacuum"}
-_SCHEMA_TABLES = {"sqlite_master", "sqlite_temp_master", "sqlite_schema"}
-_MULTIPLE_STATEMENTS = "You can only execute one statement at a time."
-_ONE_STATEMENT = (
-    "one statement per call (several statements in one call could leave read-only mode)"
-)
-
-_WATCH = "dbnb_watch"
-_STEPS = 10_000  # engine steps between two looks at the clock (~1 ms)
+server_name: str | None = "SQLite"  # as health reports its version
+# The async driver of async sessions (dbnb.aio), beside the sync one.
+async_driver: str | None = "sqlite+aiosqlite"
+# What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL).
+write_rules = WriteRules("SQLite", keeps_nan=False)
 
 
-def install_guards(engine: Engine, connection_name: str) -> None:
-    event.listen(engine, "connect", _connect)
-    event.listen(engine, "begin", _begin)
+# --- reads and their types ------------------------------------------------------------
 
 
-def install_limits(engine: Engine, config: ConnectionConfig) -> None:
-    def connect(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        watch = record.info[_WATCH] = _Watch()
-        drivers.call(record.driver_connection, "set_progress_handler", watch, _STEPS)
+def columnar(config: ConnectionConfig) -> Columnar | None:
+    """ADBC's SQLite driver with dbnb's extension (``adbc.py``), for SQLite files."""
+    from dbnb.backends.sqlite import adbc
 
-    def before_execute(connection: Connection, *_: Any) -> None:
-        watch: _Watch = connection.connection.info[_WATCH]
-        timeout = timeout_of(connection, config)
-        watch.deadline = time.monotonic() + timeout if timeout else None
-        watch.timed_out = False
-
-    event.listen(engine, "connect", connect)
-    event.listen(engine, "before_cursor_execute", before_execute)
+    return adbc.SQLiteColumnar(config) if adbc.serves(config) else None
 
 
-def refusal_reason(error: BaseException) -> str | None:
-    if isinstance(error, sqlite3.ProgrammingError):
-        return _ONE_STATEMENT if str(error) == _MULTIPLE_STATEMENTS else None
-    if not isinstance(error, sqlite3.Error):
-        return None
-    # SQLITE_READONLY (query_only) and SQLITE_AUTH (the authorizer).
-    refused = getattr(error, "sqlite_errorcode", None) in (
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_AUTH,
-    ) or str(error) in ("not authorized", "authorization denied")
-    return f"SQLite refused a statement that would write ({error})" if refused else None
+def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    return [None] * count  # sqlite3 describes no types: the statement's, then declared
 
 
-def limit_reached(context: ExceptionContext) -> Limit | None:
-    error = context.original_exception
-    if not (isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"):
-        return None
-    connection = context.connection
-    watch = connection.connection.info.get(_WATCH) if connection is not None else None
-    return "timeout" if watch is not None and watch.timed_out else "interrupt"
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """Each column's declared type, read as a ``select()`` reads it (``types.py``)."""
+    from dbnb.backends.sqlite import types
+
+    return list(types.declared_kinds(result, count))
 
 
-class _Watch:
-    """The progress handler of one connection: aborts past the deadline."""
-
-    def __init__(self) -> None:
-        self.deadline: float | None = None
-        self.timed_out = False
-
-    def __call__(self) -> int:
-        # A KeyboardInterrupt raised in here (the signal handler runs at the next
-        # Python instruction, which is this function) also aborts the statement.
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.timed_out = True
-            return 1
-        return 0
+# --- writes ---------------------------------------------------------------------------
 
 
-# --- the guards' events -------------------------------------------------------------
+def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+    """``executemany`` of SQLAlchemy's stored forms, upserts by ON CONFLICT (``bulk.py``)."""
+    from dbnb.backends.sqlite import bulk
+
+    return bulk.SQLiteWriter(connection, checked, sent)
 
 
-def authorize_read(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
-    """The authorizer of a read: SQLite denies everything else."""
-    if action in _READ_ACTIONS:
-        return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_PRAGMA and arg1 is not None:
-        pragma = arg1.lower()
-        if pragma in _INTROSPECTION_PRAGMAS:
-            return sqlite3.SQLITE_OK
-        if arg2 is None and pragma not in _WRITING_PRAGMAS:
-            return sqlite3.SQLITE_OK
-    # Table-valued pragma functions (pragma_table_info) report the schema table
-    # as updated while they plan; query_only still refuses any real write.
-    if action == sqlite3.SQLITE_UPDATE and arg1 in _SCHEMA_TABLES:
-        return sqlite3.SQLITE_OK
-    return sqlite3.SQLITE_DENY
+# --- health ---------------------------------------------------------------------------
 
 
-def _connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    # Transactions are begun by the `begin` event below, not by the driver
-    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl);
-    # SQLAlchemy's aiosqlite adapter sets it on aiosqlite's own thread.
-    dbapi_connection.isolation_level = None
-    _lock(record.driver_connection)
-
-
-def _lock(driver_connection: Any) -> None:
-    drivers.call(driver_connection, "set_authorizer", None)
-    drivers.run(driver_connection, "PRAGMA query_only = ON")
-    drivers.call(driver_connection, "set_authorizer", authorize_read)
-
-
-def _begin(connection: Connection) -> None:
-    driver_connection = connection.connection.driver_connection
-    if is_write(connection):
-        drivers.call(driver_connection, "set_authorizer", None)
-        drivers.run(driver_connection, "PRAGMA query_only = OFF")
-        # IMMEDIATE takes the write lock up front, so a write that first reads
-        # cannot deadlock against another writer when it upgrades.
-        drivers.run(driver_connection, "BEGIN IMMEDIATE")
-    else:
-        _lock(driver_connection)
-        drivers.run(driver_connection, "BEGIN")
+def write_probe(table: str) -> str | None:
+    """A write the read-only transaction must refuse: health's proof of the guard."""
+    return f"CREATE TEMP TABLE {table} (x INTEGER)"

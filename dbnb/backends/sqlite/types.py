@@ -1,7 +1,7 @@
 """SQLite's declared types: a table column declared DATETIME, DATE, BOOLEAN,
 NUMERIC(p, s), JSON, CHAR(32), ... reads as a ``select()`` of it reads, through
 SQLAlchemy's own SQLite processors, on both SQLite paths (``frames`` for the
-guarded one, ``arrow_sqlite`` for the columnar one). A value its type cannot hold is
+guarded one, ``adbc`` for the columnar one). A value its type cannot hold is
 kept as it is stored (``convert`` says it did not fit).
 """
 
@@ -35,6 +35,10 @@ class Declared:
     kind: pa.DataType
     convert: Callable[[Any], Any]
     whole: Callable[[pa.ChunkedArray], pa.ChunkedArray | None] | None = None
+
+    def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
+        """Each value converted (``frames.Converter``): see ``convert``."""
+        return convert(values, self)
 
 
 # The declared types (sqlite3_column_decltype) that give a plain query's column the
@@ -252,3 +256,14 @@ def convert(values: Sequence[Any], declared: Declared) -> tuple[list[Any], bool]
             converted.append(value)
             fits = False
     return converted, fits
+
+
+def declared_kinds(result: Any, count: int) -> list[Declared | None]:
+    """The declared type of each column of a guarded result (``frames.column_types``):
+    what a plain query of a table's columns reads as, as a ``select()`` of them would."""
+    from dbnb.backends.sqlite import describe
+
+    found = describe.of_result(result)
+    if found is None or len(found) != count:
+        return [None] * count
+    return [declared(name) for name in found]

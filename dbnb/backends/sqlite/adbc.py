@@ -21,9 +21,9 @@ connections) mends them:
   here is known then, and takes the guarded path before anything ran. Once it
   has run, its result or its error is final (``Failed``), never a second run.
 
-A column declared as one of ``sqlite_types.DECLARED`` reads as a ``select()``
+A column declared as one of ``types.DECLARED`` reads as a ``select()``
 of it would, exactly as the guarded path reads it (``frames.column``; a whole
-column at once where Arrow vouches for each value, ``sqlite_types.whole_column``).
+column at once where Arrow vouches for each value, ``types.whole_column``).
 
 Read-only as the guarded path is: files open with ``mode=ro`` and
 ``PRAGMA query_only``, only one statement that starts as a query ever runs
@@ -56,9 +56,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb.read import frames, sqlite_types
-from dbnb.read.arrow_columns import TimedOut
-from dbnb.sql.params import Positional
+from dbnb.backends.sqlite import types as sqlite_types
+from dbnb.config import ConnectionConfig
+from dbnb.errors import QueryError
+from dbnb.read import frames
+from dbnb.read.arrow_plan import Layout, Plan
+from dbnb.read.columnar import Failed, Rules, TimedOut, Unsupported
+from dbnb.sql.params import Dialect, Positional
 
 T = TypeVar("T")
 
@@ -86,14 +90,6 @@ _EXACT = 2**53  # a double holds every integer up to this exactly
 
 # Each connection's sqlite3 handle, for sqlite3_interrupt.
 _HANDLES: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-class Unfaithful(Exception):
-    """The statement cannot be read here; it has not run: take the guarded path."""
-
-
-class Failed(Exception):
-    """The statement ran and failed with SQLite's message; it must not run again."""
 
 
 def available() -> bool:
@@ -154,13 +150,13 @@ def read_frame(
     timeout: float | None = None,
 ) -> pd.DataFrame:
     """The result of ``statement`` as the guarded path would give it, the statement run
-    once. ``Unfaithful`` before it ran when it cannot be read here; ``Failed`` when it
+    once. ``Unsupported`` before it ran when it cannot be read here; ``Failed`` when it
     ran and failed; ``KeyboardInterrupt`` (Ctrl-C) or ``TimedOut`` (``timeout``
     seconds) once the engine has stopped."""
     if _OWN_FUNCTIONS.search(statement.sql):
-        raise Unfaithful("the statement calls dbnb's own SQLite functions")
+        raise Unsupported("the statement calls dbnb's own SQLite functions")
     if "\x00" in statement.sql:  # the driver would cut the statement there
-        raise Unfaithful("a NUL character in the statement")
+        raise Unsupported("a NUL character in the statement")
 
     def read() -> _Read:
         with connection.cursor() as cursor:
@@ -170,7 +166,7 @@ def read_frame(
                 cursor.adbc_statement.set_options(**_ONE_BATCH)
                 cursor.adbc_prepare(sql)  # execute() below runs this very statement
             except adbc_driver_manager.Error as error:
-                raise Unfaithful(str(error)) from None
+                raise Unsupported(str(error)) from None
             try:
                 cursor.execute(sql, bind)
                 read = _Read(described, cursor.fetch_arrow_table())
@@ -193,14 +189,14 @@ def read_frame(
 
 
 def _describe(cursor: Any, sql: str) -> _Described:
-    """The result columns of ``sql``, prepared and never run; ``Unfaithful`` when SQLite
+    """The result columns of ``sql``, prepared and never run; ``Unsupported`` when SQLite
     will not prepare it (the guarded path then gives its error)."""
     try:
         # The statement as a literal: binding it would cost more than the rest together.
         cursor.execute(_DESCRIBE.format(sql.replace("'", "''")))
         blob = cursor.fetch_arrow_table().column(0)[0].as_py()
     except adbc_driver_manager.Error as error:
-        raise Unfaithful(str(error)) from None
+        raise Unsupported(str(error)) from None
     (count,) = struct.unpack_from("=i", blob)
     offset = 4
     texts: list[str | None] = []
@@ -214,7 +210,7 @@ def _describe(cursor: Any, sql: str) -> _Described:
         offset += length
     names = texts[0::2]
     if any(name is None for name in names):
-        raise Unfaithful("a column without a name")
+        raise Unsupported("a column without a name")
     return _Described([str(name) for name in names], texts[1::2])
 
 
@@ -464,3 +460,61 @@ def _stop_and_wait(future: futures.Future[Any], stop: Callable[[], None]) -> Non
 
 # Threads that run the reads, one per concurrent read, started as needed and kept.
 _WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dbnb-sqlite-read")
+
+
+def serves(config: ConnectionConfig) -> bool:
+    """Whether ``config``'s reads can take this path: a SQLite file through sqlite3,
+    the extension built. An in-memory database stays on the guarded path (another
+    connection would see another database), as does a URI with options of its own."""
+    database = config.url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    return (
+        config.url.drivername == "sqlite+pysqlite"
+        and not in_memory
+        and not config.url.query
+        and available()
+    )
+
+
+class SQLiteColumnar:
+    """The columnar reads of one SQLite file (``dbnb.read.columnar.Columnar``). Its
+    statements are described as they run (``read_frame``), so none is described
+    ahead, and a type can change from one row to the next: no streams."""
+
+    dialect: Dialect = "sqlite"
+    describes = False
+    streams = False
+    errors: tuple[type[BaseException], ...] = (
+        adbc_driver_manager.Error,
+        pa.ArrowException,
+        OSError,
+    )
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+
+    def connect(self) -> Any:
+        return connect(self.config.url.database or "")
+
+    def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
+        return [], None
+
+    def layout(self, schema: pa.Schema) -> Layout:
+        return []  # each read makes its own frame
+
+    def read_frame(
+        self, connection: Any, plan: Plan, timeout: float | None, rules: Rules
+    ) -> pd.DataFrame:
+        return read_frame(connection, plan.statement, plan.bind, timeout)
+
+    def execute(self, cursor: Any, plan: Plan) -> pa.RecordBatchReader:
+        raise Unsupported("SQLite results are not streamed here")
+
+    def normalise(self, table: pa.Table, layout: Layout) -> pa.Table:
+        return table
+
+    def to_frame(self, table: pa.Table, layout: Layout) -> pd.DataFrame:
+        raise Unsupported("SQLite results are not streamed here")
+
+    def final_error(self, error: BaseException, name: str) -> BaseException:
+        return QueryError(f"{name}: {' '.join(str(error).split())}")

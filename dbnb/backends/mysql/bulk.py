@@ -23,10 +23,9 @@ from typing import Any
 
 from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.engine import Connection
-from tqdm import tqdm
 
 from dbnb.errors import WriteError
-from dbnb.write.bulk import WRITERS, python_values, rejected
+from dbnb.write.bulk import python_values, rejected
 from dbnb.write.columns import unwrap
 from dbnb.write.validate import Checked
 
@@ -36,10 +35,14 @@ _DUPLICATE = re.compile(r"Duplicate entry '(.*)' for key '(?:[^']*\.)?([^']*)'")
 
 
 class MySQLWriter:
-    def __init__(self, connection: Connection, checked: Checked, bar: tqdm[Any]) -> None:
+    """Rows sent as multi-row INSERTs (``dbnb.write.bulk``'s ``BulkWriter``)."""
+
+    def __init__(
+        self, connection: Connection, checked: Checked, sent: Callable[[int], object]
+    ) -> None:
         self.connection = connection
         self.checked = checked
-        self.bar = bar
+        self.sent = sent
         self.raw: Any = connection.connection.driver_connection
         preparer = connection.dialect.identifier_preparer
         self.quote: Callable[[str], str] = preparer.quote
@@ -75,11 +78,11 @@ class MySQLWriter:
             size += len(text) + 2
             if size >= STATEMENT_BYTES:
                 written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
-                self.bar.update(len(rows))
+                self.sent(len(rows))
                 start, rows, size = position + 1, [], 0
         if rows:
             written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
-            self.bar.update(len(rows))
+            self.sent(len(rows))
         return written
 
     def _run(self, cursor: Any, statement: str, start: int, *, upsert: bool) -> int:
@@ -161,6 +164,3 @@ def _refused_row(checked: Checked, columns: list[str], entry: str) -> int | None
     if not matching:
         return None
     return matching[1] if len(matching) > 1 else matching[0]
-
-
-WRITERS["mysql"] = WRITERS["mariadb"] = MySQLWriter

@@ -25,21 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dbnb.read import dtypes
+from dbnb.read.columnar import OutOfRange, Unsupported
 
 _PG_TYPE = b"POSTGRESQL:type"
 _PG_TYPMOD = b"POSTGRESQL:typmod"
-
-
-class Unsupported(Exception):
-    """The columnar path cannot give exactly the guarded path's result."""
-
-
-class TimedOut(Exception):
-    """The read ran past its statement_timeout and was cancelled."""
-
-
-class OutOfRange(Exception):
-    """A value pandas cannot hold, which the guarded path refuses too (its message)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""MariaDB's and MySQL's column types, as the server describes a result's columns.
+"""MariaDB's and MySQL's type rules on the guarded path: a result's columns as the
+server describes them.
 
 PyMySQL keeps each column's description packet (type, flags, character set,
 length, scale); dbnb reads it to type the column as the README's dtype table
-says, for plain SQL and ``select()`` alike:
+says. It is exact (``result_kinds``), and wins over a ``select()``'s own types,
+but for two kinds of column where the statement knows more: text (MariaDB's
+``JSON`` is text on the wire) and ``DATETIME`` (where dbnb stores a
+``DateTime(timezone=True)`` as its UTC time); those come from the statement, or
+for plain SQL from the description as well (``declared_kinds``):
 
 - integers by size and sign: ``TINYINT`` int8 (unsigned int16), ``SMALLINT``
   int16 (int32), ``MEDIUMINT`` and ``INT`` int32 (int64), ``BIGINT`` int64
@@ -27,9 +32,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, TypeAlias
 
 import pyarrow as pa
+from sqlalchemy.engine import CursorResult
 
 from dbnb.read.dtypes import OBJECT, UTC_MICROS, decimal
 
@@ -61,20 +67,57 @@ _JSON = 245
 _TEXTS = {15, 249, 250, 251, 252, 253, 254}  # VARCHAR, the BLOBs, VAR_STRING, STRING
 
 
-class Converted(NamedTuple):
-    """A column whose values the driver gives in another form than its Arrow type's."""
+class Converted:
+    """A column whose values the driver gives in another form than its Arrow type's
+    (``dbnb.read.frames.Converter``)."""
 
-    kind: pa.DataType
-    convert: Callable[[Sequence[Any]], Sequence[Any]]
+    def __init__(
+        self, kind: pa.DataType, convert: Callable[[Sequence[Any]], tuple[list[Any], bool]]
+    ) -> None:
+        self.kind = kind
+        self.convert = convert
+
+    def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
+        return self.convert(values)
 
 
-def from_fields(fields: Sequence[Any]) -> list[pa.DataType | Converted | None]:
-    """Each column's type, from PyMySQL's ``FieldDescriptorPacket``s."""
-    return [_kind(field) for field in fields]
+Kind: TypeAlias = "pa.DataType | Converted | None"
 
 
-def _kind(field: Any) -> pa.DataType | Converted | None:
-    code, flags = field.type_code, field.flags
+def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """The exact types of a result's columns; None for text and DATETIME columns,
+    which a ``select()``'s types may say more of."""
+    return [
+        None if _statement_knows_more(field) else kind for field, kind in _described(result, count)
+    ]
+
+
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """Every column's type as described, for what neither said: plain SQL's text and
+    DATETIME columns."""
+    return [kind for _, kind in _described(result, count)]
+
+
+def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
+    # SQLAlchemy's async adapter keeps aiomysql's cursor as `_cursor` (dbnb.aio);
+    # PyMySQL keeps the description packets of the result it read as `_result.fields`.
+    cursor = getattr(result.cursor, "_cursor", result.cursor)
+    fields = getattr(getattr(cursor, "_result", None), "fields", None)
+    if fields is None or len(fields) != count:
+        return [(None, None)] * count
+    return [(field, _kind(field)) for field in fields]
+
+
+def _statement_knows_more(field: Any) -> bool:
+    if field is None:
+        return True
+    text = field.type_code in _TEXTS and field.charsetnr != _BINARY_CHARSET
+    return bool(text or field.type_code == 12)  # DATETIME
+
+
+def _kind(field: Any) -> Kind:
+    code: int = field.type_code
+    flags: int = field.flags
     if code == 1 and field.length == 1:  # TINYINT(1): BOOLEAN
         return Converted(pa.bool_(), _booleans)
     if code in _INTEGERS:
@@ -95,11 +138,11 @@ def _kind(field: Any) -> pa.DataType | Converted | None:
     return None
 
 
-def _booleans(values: Sequence[Any]) -> list[Any]:
-    return [None if value is None else bool(value) for value in values]
+def _booleans(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    return [None if value is None else bool(value) for value in values], True
 
 
-def _times(values: Sequence[Any]) -> Sequence[Any]:
+def _times(values: Sequence[Any]) -> tuple[list[Any], bool]:
     """TIME values come as timedeltas (or times, through SQLAlchemy's Time): times of day
     when all of them are one."""
     if all(
@@ -108,9 +151,10 @@ def _times(values: Sequence[Any]) -> Sequence[Any]:
         return [
             (dt.datetime.min + value).time() if isinstance(value, dt.timedelta) else value
             for value in values
-        ]
-    return values  # past a day or negative: kept as timedeltas (an object column)
+        ], True
+    return list(values), False  # past a day or negative: kept as timedeltas (objects)
 
 
-def _documents(values: Sequence[Any]) -> list[Any]:
-    return [json.loads(value) if isinstance(value, str | bytes) else value for value in values]
+def _documents(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    parsed = [json.loads(value) if isinstance(value, str | bytes) else value for value in values]
+    return parsed, True

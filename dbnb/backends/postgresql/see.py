@@ -1,0 +1,78 @@
+"""What ``dbnb.see`` asks of PostgreSQL: EXPLAIN (ANALYZE, BUFFERS) and its summary,
+width_bucket for bins, percentile_cont for quartiles, text ordered byte-wise."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from dbnb.backends import generic
+
+_COST = re.compile(r"\(cost=[\d.]+\.\.(?P<cost>[\d.]+) rows=(?P<rows>\d+)")
+_ACTUAL = re.compile(r"\(actual time=[\d.]+\.\.(?P<time>[\d.]+) rows=(?P<rows>[\d.]+)")
+_EXECUTION = re.compile(r"^\s*Execution Time: (?P<ms>[\d.]+) ms", re.MULTILINE)
+
+
+def explain_statement(sql: str, analyze: bool) -> str | None:
+    """EXPLAIN, or EXPLAIN (ANALYZE, BUFFERS): run inside the read-only transaction,
+    where the server refuses a write being analyzed."""
+    return f"EXPLAIN (ANALYZE, BUFFERS) {sql}" if analyze else f"EXPLAIN {sql}"
+
+
+def plan_text(rows: Sequence[Sequence[Any]]) -> str:
+    """The ``QUERY PLAN`` rows, one line each, as psql shows them."""
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def plan_summary(plan: str) -> str:
+    """The top node's estimate (total cost, rows) and, when analyzed, its actual rows
+    and the execution time."""
+    parts = []
+    cost = _COST.search(plan)
+    if cost:
+        parts.append(f"estimated cost {cost['cost']}, {int(cost['rows']):,} rows")
+    actual = _ACTUAL.search(plan)
+    if actual:
+        parts.append(f"actual {float(actual['rows']):,.0f} rows")
+    execution = _EXECUTION.search(plan)
+    if execution:
+        parts.append(f"execution {execution['ms']} ms")
+    return "; ".join(parts) or "no cost estimate"
+
+
+def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
+    # width_bucket puts high itself in bin bins + 1: the last bin is closed, as numpy's.
+    as_double = f"CAST({value} AS double precision)"
+    bounds = f"CAST({low} AS double precision), CAST({high} AS double precision)"
+    return (
+        f"CASE WHEN {high} = {low} THEN 0 "
+        f"ELSE LEAST(width_bucket({as_double}, {bounds}, {bins}), {bins}) - 1 END"
+    )
+
+
+def quartiles(value: str, source: str) -> str:
+    cont = ", ".join(
+        f"percentile_cont({p}) WITHIN GROUP (ORDER BY x) AS {name}"
+        for name, p in generic.QUANTILES.items()
+    )
+    return (
+        f"SELECT count(x) AS n, min(x) AS low, {cont}, max(x) AS high "
+        f"FROM (SELECT CAST({value} AS double precision) AS x FROM {source}) AS dbnb_values"
+    )
+
+
+def most_frequent(value: str, ordered: str, source: str) -> str:
+    """mode(): in the same scan as the other aggregates; of equally frequent values
+    it gives the first in ``ordered``'s order (the value as ``ordered`` casts it)."""
+    return f"mode() WITHIN GROUP (ORDER BY {ordered})"
+
+
+def comparable(value: str, kind: str) -> str:
+    """Text in byte order (as Python compares str; the database's collation may not),
+    booleans as 0/1 (PostgreSQL has no min(boolean))."""
+    if kind == "text":
+        return f'{value} COLLATE "C"'
+    if kind == "bool":
+        return f"CAST({value} AS integer)"
+    return value

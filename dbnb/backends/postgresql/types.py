@@ -1,0 +1,37 @@
+"""PostgreSQL's type rules on the guarded path: a result's columns as psycopg
+describes them (type OIDs, numeric precision and scale), which are exact: the
+database keeps int2/int4/int8 apart where a ``select()``'s types might not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy.engine import CursorResult
+
+from dbnb.read.dtypes import OBJECT, PG_TYPES, decimal
+
+
+def result_kinds(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
+    description = getattr(result.cursor, "description", None) or []
+    # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
+    cursor = getattr(result.cursor, "_cursor", result.cursor)
+    connection = getattr(cursor, "connection", None)
+    adapters = getattr(connection, "adapters", None)
+    if adapters is None or len(description) != count:  # not psycopg: nothing to learn
+        return [None] * count
+    kinds: list[pa.DataType | None] = []
+    for column in description:
+        info = adapters.types.get(column.type_code)
+        name = info.name if info is not None else None
+        if info is not None and getattr(info, "array_oid", None) == column.type_code:
+            # psycopg finds an array's OID under its element type: int4[] is not int4.
+            kinds.append(OBJECT)
+        elif name == "numeric":
+            kinds.append(decimal(column.precision, column.scale))
+        elif name is not None and name in PG_TYPES:
+            kinds.append(PG_TYPES[name])
+        else:
+            kinds.append(OBJECT if name is not None and name.startswith("_") else None)
+    return kinds

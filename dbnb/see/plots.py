@@ -1,0 +1,199 @@
+"""Plots whose numbers the database computes: one aggregate statement per plot.
+
+``hist`` sends the bins' counts, ``bar`` the top values' counts, ``box`` the
+quartiles: only those rows travel, whatever the size of the table. The rows are
+read with ``db.query`` (bound, read-only, recorded in the history), then drawn
+with matplotlib, which loads with the first plot.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from dbnb.engine.backend import backend_for
+from dbnb.errors import DbnbError
+from dbnb.see import sources
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from dbnb.database import Database
+
+Kind = Literal["hist", "bar", "box"]
+KINDS = ("hist", "bar", "box")
+DEFAULT_BINS = 10
+DEFAULT_TOP = 10
+
+
+def plot(
+    db: Database,
+    kind: str,
+    source: str,
+    column: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    bins: int = DEFAULT_BINS,
+    top: int = DEFAULT_TOP,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw ``kind`` of ``column`` of ``source`` (a table or a query) on ``ax``
+    (a new figure's when None) and return the Axes."""
+    if kind not in KINDS:
+        raise DbnbError(f"plot kind {kind!r} is not one of {', '.join(KINDS)}")
+    for name, number in (("bins", bins), ("top", top)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise DbnbError(f"{name} must be a positive whole number, not {number!r}")
+    axes = _axes(ax)
+    where = sources.from_clause(db, source)
+    value = sources.quote_column(db, column)
+    named = f"{column} of {sources.label(source)}"
+    if kind == "hist":
+        _hist(db, axes, where, value, params, bins, named)
+    elif kind == "bar":
+        _bar(db, axes, where, value, params, top, named)
+    else:
+        _box(db, axes, where, value, params, column, named)
+    return axes
+
+
+def histogram_sql(db: Database, where: str, value: str, bins: int) -> str:
+    """One statement: the non-empty bins' numbers and counts, with the range binned."""
+    rule = backend_for(db.engine.dialect.name).histogram_bin("x", "low", "high", bins)
+    return (
+        f"WITH dbnb_values AS (SELECT {value} AS x FROM {where}), "
+        "dbnb_range AS (SELECT min(x) AS low, max(x) AS high FROM dbnb_values) "
+        f"SELECT {rule} AS bin, count(*) AS n, min(low) AS low, min(high) AS high "
+        "FROM dbnb_values CROSS JOIN dbnb_range WHERE x IS NOT NULL GROUP BY 1 ORDER BY 1"
+    )
+
+
+def _hist(
+    db: Database,
+    ax: Axes,
+    where: str,
+    value: str,
+    params: Mapping[str, Any] | None,
+    bins: int,
+    named: str,
+) -> None:
+    rows = db.query(histogram_sql(db, where, value, bins), params, progress=False)
+    counts = [0] * bins
+    low = high = 0.0
+    for number, count, first, last in rows.itertuples(index=False, name=None):
+        counts[int(number)] = int(count)
+        low, high = _number(first, named), _number(last, named)
+    if low == high:  # one value (or none): one bar around it, as numpy draws it
+        edges = [low - 0.5 + index / bins for index in range(bins + 1)]
+    else:
+        edges = [low + (high - low) * index / bins for index in range(bins + 1)]
+    widths = [right - left for left, right in itertools.pairwise(edges)]
+    ax.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
+    ax.set_title(f"{named}: {sum(counts):,} values in {bins} bins")
+    ax.set_xlabel(named.split(" of ", 1)[0])
+    ax.set_ylabel("rows")
+
+
+def bar_sql(where: str, value: str, top: int) -> str:
+    """One statement: the ``top`` most frequent values and their counts, with the
+    rows and the values there are in all (a window over the groups)."""
+    return (
+        "SELECT value, n, total, groups FROM ("
+        f"SELECT {value} AS value, count(*) AS n, sum(count(*)) OVER () AS total, "
+        f"count(*) OVER () AS groups FROM {where} GROUP BY {value}"
+        f") AS dbnb_counts ORDER BY n DESC, value LIMIT {top}"
+    )
+
+
+def _bar(
+    db: Database,
+    ax: Axes,
+    where: str,
+    value: str,
+    params: Mapping[str, Any] | None,
+    top: int,
+    named: str,
+) -> None:
+    rows = db.query(bar_sql(where, value, top), params, progress=False)
+    labels = ["NULL" if _missing(item) else str(item) for item in rows["value"]]
+    counts = [int(n) for n in rows["n"]]
+    ax.bar(range(len(counts)), counts, tick_label=labels)
+    total = int(rows["total"].iloc[0]) if len(rows) else 0
+    groups = int(rows["groups"].iloc[0]) if len(rows) else 0
+    others = total - sum(counts)
+    rest = f", {others:,} rows in the others" if others else ""
+    ax.set_title(f"{named}: top {len(counts)} of {groups:,} values{rest}")
+    ax.set_xlabel(named.split(" of ", 1)[0])
+    ax.set_ylabel("rows")
+    if any(len(text) > 6 for text in labels):
+        ax.tick_params(axis="x", labelrotation=45)
+
+
+def box_sql(db: Database, where: str, value: str) -> str:
+    return backend_for(db.engine.dialect.name).quartiles(value, where)
+
+
+def quartiles(
+    db: Database, source: str, column: str, params: Mapping[str, Any] | None = None
+) -> dict[str, float | int | None]:
+    """``n, low, q1, median, q3, high`` of ``column`` over ``source``, from one statement."""
+    statement = box_sql(db, sources.from_clause(db, source), sources.quote_column(db, column))
+    row = db.query(statement, params, progress=False).iloc[0]
+    found: dict[str, float | int | None] = {"n": int(row["n"])}
+    for name in ("low", "q1", "median", "q3", "high"):
+        found[name] = None if _missing(row[name]) else _number(row[name], column)
+    return found
+
+
+def _box(
+    db: Database,
+    ax: Axes,
+    where: str,
+    value: str,
+    params: Mapping[str, Any] | None,
+    column: str,
+    named: str,
+) -> None:
+    row = db.query(box_sql(db, where, value), params, progress=False).iloc[0]
+    n = int(row["n"])
+    if n:
+        stats = {
+            "label": column,
+            "whislo": _number(row["low"], named),
+            "q1": _number(row["q1"], named),
+            "med": _number(row["median"], named),
+            "q3": _number(row["q3"], named),
+            "whishi": _number(row["high"], named),
+            "fliers": [],
+        }
+        ax.bxp([stats], showfliers=False)
+    ax.set_title(f"{named}: {n:,} values (whiskers at min and max)")
+    ax.set_ylabel(column)
+
+
+def _axes(ax: Axes | None) -> Axes:
+    try:
+        from matplotlib import pyplot
+    except ImportError:
+        raise DbnbError("plots need matplotlib: pip install 'dbnb[plots]'") from None
+    if ax is not None:
+        return ax
+    _, axes = pyplot.subplots()
+    return axes
+
+
+def _number(value: Any, named: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DbnbError(
+            f"{named}: {value!r} is not a number; hist and box need a numeric column "
+            "(bar counts any values)"
+        ) from None
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))

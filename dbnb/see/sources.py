@@ -1,0 +1,51 @@
+"""What a plot or a profile reads: a table's name, or a query, as SQL's FROM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dbnb.errors import DbnbError
+from dbnb.sql import sqlscan
+
+if TYPE_CHECKING:
+    from dbnb.database import Database
+
+# The first words of a source that is a query rather than a table's name.
+_QUERY_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
+
+
+def is_query(source: str, dialect: str) -> bool:
+    words = sqlscan.leading_keywords(source, dialect, 1)
+    return bool(words) and words[0] in _QUERY_WORDS and len(source.split()) > 1
+
+
+def from_clause(db: Database, source: str) -> str:
+    """``source`` as the FROM of an aggregate: a query becomes a subquery (its rows are
+    aggregated by the database, never fetched), a name is quoted (``schema.table`` too)."""
+    source = source.strip()
+    if not source:
+        raise DbnbError(f"{db.name}: name a table or write a query to read from")
+    dialect = db.engine.dialect
+    if is_query(source, dialect.name):
+        return f"({source.rstrip().rstrip(';')}) AS dbnb_source"
+    return quote_table(db, source)
+
+
+def quote_table(db: Database, table: str) -> str:
+    preparer = db.engine.dialect.identifier_preparer
+    schema, dot, name = table.rpartition(".")
+    if dot and schema:
+        return f"{preparer.quote_schema(schema)}.{preparer.quote(name)}"
+    return preparer.quote(table)
+
+
+def quote_column(db: Database, column: str) -> str:
+    if not column or not column.strip():
+        raise DbnbError(f"{db.name}: name the column to plot")
+    return db.engine.dialect.identifier_preparer.quote(column)
+
+
+def label(source: str, width: int = 40) -> str:
+    """A source as a title names it: a table by its name, a query shortened."""
+    flat = " ".join(source.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
