@@ -10,6 +10,7 @@ that commits once at the end, or not at all.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,46 +67,15 @@ def run(
         for statement in statements
     ]
     started = time.perf_counter()
-    frame: Any = None
-    source: sqltext.Statement | None = None
-    changed = 0
-    limit = db.config.max_rows
-    number = 0
-    result: CursorResult[Any] | None = None
-    if len(statements) == 1 and not write and limit is None:
+    if len(statements) == 1 and not write and db.config.max_rows is None:
         # One read is a query: Database.query chooses its path (the columnar one when
         # it can, decided before it runs) and records it in the history.
         # (A polars or Arrow result comes straight from the columnar path's Arrow.)
         frame = db.query(statements[0].sql, values[0], progress=False, output=output)
-        source = statements[0]
-    try:
-        if frame is None:
-            with db.connection(write=write) as connection, connection.begin() as transaction:
-                if limit is not None:
-                    # As in Database.query: stream, so a runaway result stops at the cap.
-                    connection = connection.execution_options(stream_results=True)
-                for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
-                    number = index + 1  # for the error message
-                    clause = statement.to_text(params)
-                    # The statement's history record stays open until its rows are fetched.
-                    result = connection.execute(
-                        clause, params, execution_options={monitor.REPORTS_FETCH: True}
-                    )
-                    if result.returns_rows:
-                        frame = frames.to_frame(result, clause, max_rows=limit, fetch=_FETCH)
-                        source = statement
-                    else:
-                        monitor.fetched(result, None)
-                        changed += max(result.rowcount, 0)
-                if not write:
-                    transaction.rollback()
-    except failures.TRANSLATED as error:
-        where = ""
-        if isinstance(error, frames.TooManyRows):
-            where = f"statement {number}: "
-        elif len(statements) > 1:
-            where = f"statement {number} of {len(statements)}: "
-        raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
+        source: sqltext.Statement | None = statements[0]
+        changed = 0
+    else:
+        frame, source, changed = _run_all(db, statements, values, write=write)
     elapsed = time.perf_counter() - started
     if isinstance(frame, pd.DataFrame) and output != "pandas":
         frame = formats.from_frame(frame, output)
@@ -129,6 +99,47 @@ def run(
 
 # Statements that would end or start a transaction in the middle of a cell.
 _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE"}
+
+
+def _run_all(
+    db: Database, statements: list[sqltext.Statement], values: list[Any], *, write: bool
+) -> tuple[Any, sqltext.Statement | None, int]:
+    """Every statement in one transaction (committed only when ``write``): the last
+    result's frame, the statement that made it, and the rows the others changed."""
+    frame: Any = None
+    source: sqltext.Statement | None = None
+    changed = 0
+    limit = db.config.max_rows
+    number = 0
+    result: CursorResult[Any] | None = None
+    try:
+        with db.connection(write=write) as connection, connection.begin() as transaction:
+            if limit is not None:
+                # As in Database.query: stream, so a runaway result stops at the cap.
+                connection = connection.execution_options(stream_results=True)
+            for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                number = index + 1  # for the error message
+                clause = statement.to_text(params)
+                # The statement's history record stays open until its rows are fetched.
+                result = connection.execute(
+                    clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                )
+                if result.returns_rows:
+                    frame = frames.to_frame(result, clause, max_rows=limit, fetch=_FETCH)
+                    source = statement
+                else:
+                    monitor.fetched(result, None)
+                    changed += max(result.rowcount, 0)
+            if not write:
+                transaction.rollback()
+    except failures.TRANSLATED as error:
+        where = ""
+        if isinstance(error, frames.TooManyRows):
+            where = f"statement {number}: "
+        elif len(statements) > 1:
+            where = f"statement {number} of {len(statements)}: "
+        raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
+    return frame, source, changed
 
 
 def _refuse_transaction_control(db: Database, statement: sqltext.Statement, number: int) -> None:
@@ -226,3 +237,45 @@ def explain(db: Database, rest: str, namespace: Mapping[str, Any], cell: str | N
         raise DbnbError("usage: %db explain [--analyze] SQL")
     query, values = one_statement(db, sql, namespace)
     return db.explain(query, values, analyze=analyze)
+
+
+# --- the words of a `%db` line ------------------------------------------------------
+
+# A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
+_OPTIONS_WITH_VALUE = {"-o", "--out", "--as", "--csv", "--parquet"}
+
+
+def split_options(line: str) -> tuple[list[str], str]:
+    """Split a ``%db`` line into its leading options and the rest, kept verbatim (SQL)."""
+    options: list[str] = []
+    wants_value = False
+    for match in re.finditer(r"\S+", line):
+        token = match.group()
+        if wants_value or _OPTION.fullmatch(token):
+            options.append(token)
+            wants_value = not wants_value and token in _OPTIONS_WITH_VALUE
+            continue
+        return options, line[match.start() :].strip()
+    return options, ""
+
+
+def without_comment(words: str) -> str:
+    """``words`` up to a ``#`` that starts a word outside quotes, as a shell reads a comment.
+
+    Only for what on a ``%db``/``%%db`` line is not SQL: options, a connection name,
+    a subcommand and its arguments (``%db use warehouse  # the replica``). A line
+    query is SQL to its end and is never cut: in PostgreSQL ``#`` is an operator
+    (``5 # 3``, ``doc #>> '{a,b}'``), so stripping it would change the query; SQL's
+    own ``-- ...`` is the comment there.
+    """
+    quote: str | None = None
+    for index, char in enumerate(words):
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or words[index - 1].isspace()):
+            return words[:index].rstrip()
+    return words

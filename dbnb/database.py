@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, closing, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import exc, select
-from sqlalchemy.engine import Connection, CursorResult, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 
 from dbnb import health as health_
-from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits, readonly
 from dbnb.engine.budget import ConnectionBudget
@@ -26,8 +24,7 @@ from dbnb.errors import (
     ReadOnlyError,
     one_line,
 )
-from dbnb.read import arrow, failures, formats, frames, parquet
-from dbnb.read import progress as progress_
+from dbnb.read import arrow, formats, parquet, reads
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
@@ -58,6 +55,7 @@ class Database:
         # One budget of server connections for every path of this name.
         self.budget = ConnectionBudget(config)
         self._arrow = arrow.ArrowReader(config, self.budget)  # the columnar read path
+        self._reads = reads.Reads(config, self._arrow, self.connection)
 
     @property
     def name(self) -> str:
@@ -236,38 +234,10 @@ class Database:
         if formats.check(output) != "pandas":
             return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
         values = binds.prepare(sql, params, self.config.backend, self.name)
-        if chunksize is not None:
-            return self._query_chunks(sql, values, _positive(chunksize), timeout)
         limit = self.config.max_rows if max_rows is None else max_rows
-        if progress is not True and limit is None:
-            frame = self._columnar_frame(sql, values, timeout)
-            if frame is not None:
-                return frame
-        statement = binds.executable(sql, values, self.config.backend)
-
-        def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
-            return progress_.fetch_rows(result, progress, count=count, label=self.name)
-
-        with self.connection(timeout=timeout) as connection:
-            if limit is not None:
-                # Stream from the server, so a runaway result stops at the cap
-                # instead of filling the client's memory first.
-                connection = connection.execution_options(stream_results=True)
-            result: CursorResult[Any] | None = None
-            try:
-                result = connection.execute(
-                    statement,
-                    values,
-                    execution_options={monitor.REPORTS_FETCH: True},
-                )
-                frame = frames.to_frame(
-                    result, statement, max_rows=limit, fetch=monitor.reported(fetch)
-                )
-            except failures.TRANSLATED as error:
-                raise failures.translate(error, self.name, limit=limit, result=result) from None
-            finally:
-                connection.rollback()
-        return frame
+        if chunksize is not None:
+            return self._reads.chunks(sql, values, reads.positive(chunksize), timeout)
+        return self._reads.frame(sql, values, timeout=timeout, limit=limit, progress=progress)
 
     def _query_as(
         self,
@@ -279,22 +249,9 @@ class Database:
         progress: bool | None,
         chunksize: int | None,
     ) -> Any:
-        """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
-        when it streams this statement (decided before it runs); else the frame."""
         values = binds.prepare(sql, params, self.config.backend, self.name)
-        rows = _positive(chunksize) if chunksize is not None else _WHOLE
         limit = self.config.max_rows if max_rows is None else max_rows
-        stream = None
-        if chunksize is not None or (progress is not True and limit is None):
-            stream = self._columnar_stream(sql, values, rows, timeout)
-        if stream is not None and chunksize is not None:
-            return formats.tables_as((chunk.table for chunk in stream), output)
-        if stream is not None:
-            return formats.from_arrow(pa.concat_tables([chunk.table for chunk in stream]), output)
-        if chunksize is not None:
-            return formats.frames_as(self._guarded_chunks(sql, values, rows, timeout), output)
-        frame = self.query(sql, params, timeout=timeout, max_rows=max_rows, progress=progress)
-        return formats.from_frame(frame, output)
+        return self._reads.output(output, sql, values, timeout, limit, progress, chunksize)
 
     async def aquery(
         self,
@@ -320,98 +277,7 @@ class Database:
         """Write the result of one read-only statement to a Parquet file, ``chunksize``
         rows at a time, and return the number of rows written."""
         values = binds.prepare(sql, params, self.config.backend, self.name)
-        return parquet.write(self._arrow_chunks(sql, values, chunksize), path)
-
-    def _columnar(self, timeout: float | None, max_rows: int | None = None) -> bool:
-        """Whether the columnar path may stream a read (chunks, Parquet): a stream under
-        statement_timeout or max_rows takes the guarded path, which enforces them."""
-        in_force = self.config.statement_timeout if timeout is None else timeout
-        return max_rows is None and not in_force
-
-    def _columnar_frame(
-        self, sql: str | Executable, values: Params, timeout: float | None
-    ) -> pd.DataFrame | None:
-        """The frame from the columnar path, recorded in the history as the guarded
-        path's statements are (its error too); None to take the guarded path, which
-        is decided before the statement runs."""
-        plan = self._arrow.plan(sql, values)
-        if plan is None:
-            return None
-        in_force = self.config.statement_timeout if timeout is None else timeout
-        recording = monitor.Recording(self.config, plan.statement.sql, values)
-        try:
-            frame = self._arrow.read_frame(plan, in_force or None)
-        except BaseException as error:
-            recording.finish(error)
-            raise
-        if frame is not None:
-            recording.finish(len(frame))
-        return frame
-
-    def _columnar_stream(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None
-    ) -> Iterator[arrow.Chunk] | None:
-        """Tables of ``rows`` rows from the columnar path, recorded in the history when
-        the stream ends; None to take the guarded path (decided before it runs).
-
-        A backend whose columns' types can change from one row to the next (SQLite)
-        does not stream: its chunks keep the guarded path's per-chunk rules."""
-        if not self._arrow.streams or not self._columnar(timeout):
-            return None
-        plan = self._arrow.plan(sql, values)
-        if plan is None:
-            return None
-        recording = monitor.Recording(self.config, plan.statement.sql, values)
-        try:
-            stream = self._arrow.stream(plan, rows)
-        except BaseException as error:
-            recording.finish(error)
-            raise
-        return None if stream is None else _recorded(stream, recording)
-
-    def _query_chunks(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
-    ) -> Iterator[pd.DataFrame]:
-        stream = self._columnar_stream(sql, values, rows, timeout)
-        if stream is None:
-            yield from self._guarded_chunks(sql, values, rows, timeout)
-            return
-        for chunk in stream:
-            yield chunk.frame()
-
-    def _arrow_chunks(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
-        stream = self._columnar_stream(sql, values, _positive(rows), None)
-        if stream is None:
-            for frame in self._guarded_chunks(sql, values, _positive(rows)):
-                yield parquet.frame_to_arrow(frame)
-            return
-        for chunk in stream:
-            yield chunk.table
-
-    def _guarded_chunks(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
-    ) -> Iterator[pd.DataFrame]:
-        statement = binds.executable(sql, values, self.config.backend)
-        with self.connection(timeout=timeout) as connection:
-            try:
-                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
-                result = streaming.execute(statement, values)
-                with closing(result):  # a server-side cursor, if abandoned half-way
-                    if not result.returns_rows:
-                        yield pd.DataFrame()
-                        return
-                    names = list(result.keys())
-                    types = frames.column_types(result, statement, len(names))
-                    empty = True
-                    for part in result.partitions(rows):
-                        empty = False
-                        yield frames.build_frame(names, list(zip(*part, strict=True)), types)
-                    if empty:
-                        yield frames.build_frame(names, [()] * len(names), types)
-            except failures.TRANSLATED as error:
-                raise failures.translate(error, self.name) from None
-            finally:
-                connection.rollback()
+        return parquet.write(self._reads.tables(sql, values, chunksize), path)
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
         """Whether this connection works: reachability, server version, latency,
@@ -519,31 +385,3 @@ class Database:
             found = list(session.execute(statement).scalars())
             session.expunge_all()  # usable after the read-only session rolls back
         return found
-
-
-def _recorded(
-    stream: Generator[arrow.Chunk], recording: monitor.Recording
-) -> Iterator[arrow.Chunk]:
-    """``stream``, recorded with the rows it gave when it ends, fails or is closed."""
-    rows = 0
-    try:
-        with closing(stream):
-            for chunk in stream:
-                rows += chunk.table.num_rows
-                yield chunk
-    except GeneratorExit:
-        recording.finish(rows)  # the caller stopped early; the rest was never sent
-        raise
-    except BaseException as error:
-        recording.finish(error)
-        raise
-    recording.finish(rows)
-
-
-_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
-
-
-def _positive(chunksize: int) -> int:
-    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
-    return chunksize

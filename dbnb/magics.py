@@ -9,11 +9,9 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,17 +29,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cells, complete, framesql, health, inspect, monitor
-from dbnb.config import Config, ConnectionConfig
+from dbnb import cell_display, cells, complete, framesql, health, inspect, monitor
 from dbnb.database import Database
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.read import formats
 from dbnb.registry import Registry
 from dbnb.see import exports
 
-# A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
-_OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
-_OPTIONS_WITH_VALUE = {"-o", "--out", "--as", "--csv", "--parquet"}
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
 
@@ -73,7 +67,7 @@ class DbMagics(Magics):
         self._told_frames = False  # a config connection `frames` hides the built-in one
         # The frames this magic returned, by id: only those get the display cap,
         # not every frame derived from them (pandas copies attrs onto those).
-        self._capped: dict[int, weakref.ref[pd.DataFrame]] = {}
+        self.display = cell_display.ResultDisplay(lambda: int(self.display_limit))
         self._subcommands: dict[str, Callable[[list[str]], Any]] = {
             "use": self._use,
             "tables": self._tables,
@@ -169,7 +163,7 @@ class DbMagics(Magics):
             return self._cell(line, cell)
 
     def _line(self, line: str) -> Any:
-        options, rest = _split_options(line)
+        options, rest = cells.split_options(line)
         args = parse_argstring(self.db, " ".join(options))
         words = rest.split()
         if words and words[0].lower() == "explain":  # SQL follows: kept as written
@@ -178,7 +172,7 @@ class DbMagics(Magics):
             namespace = self.user_shell.user_ns
             return cells.explain(self._database(), rest[len(words[0]) :], namespace, None)
         if not words or words[0].startswith("#") or words[0].lower() in self._subcommands:
-            rest = _without_comment(rest)  # not SQL: `# ...` is a comment here
+            rest = cells.without_comment(rest)  # not SQL: `# ...` is a comment here
             words = rest.split()
         if not words:
             if options:
@@ -195,12 +189,12 @@ class DbMagics(Magics):
         return self._query(self._database(), rest, args)
 
     def _cell(self, line: str, cell: str) -> Any:
-        head = _without_comment(line).split()
+        head = cells.without_comment(line).split()
         if head and head[0].lower() in ("plot", "explain"):  # the cell is their query
             run = cells.plot if head[0].lower() == "plot" else cells.explain
             words: Any = head[1:] if run is cells.plot else " ".join(head[1:])
             return run(self._database(), words, self.user_shell.user_ns, cell)
-        args = parse_argstring(self.db, _without_comment(line))  # the SQL is in the cell
+        args = parse_argstring(self.db, cells.without_comment(line))  # the SQL is in the cell
         if len(args.words) > 1:
             raise UsageError(
                 f"%%db takes one connection name, got {' '.join(args.words)!r}; "
@@ -218,7 +212,9 @@ class DbMagics(Magics):
         if not config.names:
             self._database()  # raises the error that says how to configure a connection
         # The current name, not its Database: a broken default is listed, not raised.
-        return connections(config, self.current if self.current is not None else config.default)
+        return cell_display.connections(
+            config, self.current if self.current is not None else config.default
+        )
 
     def _database(self, name: str | None = None) -> Database:
         return self.registry.connect(name if name is not None else self.current)
@@ -241,7 +237,7 @@ class DbMagics(Magics):
         if write and complete.changes_schema(sql, db.config.backend):
             self.schemas.invalidate(db.name)  # completion reads the new tables next time
         if not isinstance(result.frame, pd.DataFrame):  # a pandas result shows it (_banner)
-            print(_summary(result))
+            print(cell_display.summary(result))
         if (args.csv or args.parquet) and result.frame is None:
             raise UsageError("--csv/--parquet: the cell returned no rows to write")
         for path, writer in ((args.csv, exports.to_csv), (args.parquet, exports.to_parquet)):
@@ -258,8 +254,7 @@ class DbMagics(Magics):
             self.user_shell.user_ns[out] = frame
         if not isinstance(frame, pd.DataFrame):
             return frame
-        key = id(frame)
-        self._capped[key] = weakref.ref(frame, lambda _: self._capped.pop(key, None))
+        self.display.returned(frame)
         return frame
 
     def _builtin_frames(self) -> bool:
@@ -293,7 +288,7 @@ class DbMagics(Magics):
         started = time.perf_counter()
         frame = framesql.query_frames(sql, frames, namespace, output=output)  # type: ignore[arg-type]
         rows = f"{len(frame)} row" + ("" if len(frame) == 1 else "s")
-        print(f"{framesql.NAME}: {rows} in {_seconds(time.perf_counter() - started)}")
+        print(f"{framesql.NAME}: {rows} in {cell_display.seconds(time.perf_counter() - started)}")
         return self._keep(frame, out)
 
     # --- subcommands ----------------------------------------------------------------
@@ -435,136 +430,6 @@ class DbMagics(Magics):
             if not name.startswith("_") and isinstance(value, pd.DataFrame)
         )
 
-    # --- display --------------------------------------------------------------------
-
-    def _is_capped(self, frame: pd.DataFrame) -> bool:
-        return self.display_limit > 0 and self._returned(frame)
-
-    def _returned(self, frame: pd.DataFrame) -> bool:
-        """Whether the magic returned this very frame (not one derived from it)."""
-        ref = self._capped.get(id(frame))
-        return ref is not None and ref() is frame
-
-    def _banner(self, frame: pd.DataFrame) -> str | None:
-        """The line above a result: connection, rows, elapsed; "showing N of M rows"
-        when the display is capped. The frame itself is not changed."""
-        if not self._returned(frame) or "connection" not in frame.attrs:
-            return None
-        rows = len(frame)
-        line = (
-            f"{frame.attrs['connection']}: {rows:,} row{'' if rows == 1 else 's'} "
-            f"in {_seconds(float(frame.attrs.get('elapsed', 0.0)))}"
-        )
-        if self._is_capped(frame) and rows > self.display_limit:
-            line += f", showing {self.display_limit} of {rows:,} rows"
-        return line
-
-    @contextmanager
-    def _display_options(self, frame: pd.DataFrame) -> Iterator[None]:
-        if self._is_capped(frame):
-            limit = self.display_limit
-            with pd.option_context("display.max_rows", limit, "display.min_rows", limit):
-                yield
-        else:
-            yield
-
-    def format_html(self, frame: pd.DataFrame) -> str | None:
-        with self._display_options(frame):
-            shown: str | None = getattr(frame, "_repr_html_")()  # noqa: B009 (not in the stubs)
-        banner = self._banner(frame)
-        if shown is None or banner is None:
-            return shown
-        return f'<p class="dbnb-banner"><small>{html.escape(banner)}</small></p>\n{shown}'
-
-    def format_text(self, frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
-        banner = self._banner(frame)
-        with self._display_options(frame):
-            printer.text(repr(frame) if banner is None else f"{banner}\n{frame!r}")
-
-
-def connections(config: Config, current: str | None) -> pd.DataFrame:
-    """What ``%db`` lists: one row per configured connection, ``*`` on the current one.
-
-    When an entry is broken (a missing variable, a bad key), a ``problem`` column
-    says what is wrong with it on its row; using it raises that ``ConfigError``.
-    """
-    names = config.names
-    entries = [config.connections.get(name) for name in names]
-    listed = pd.DataFrame(
-        {
-            "current": ["*" if name == current else "" for name in names],
-            "connection": names,
-            "type": [entry.backend if entry else "" for entry in entries],
-            "url": [_short_url(entry) if entry else "" for entry in entries],
-            "readonly": [entry.readonly if entry else pd.NA for entry in entries],
-        }
-    ).astype({"current": "string", "connection": "string", "type": "string", "url": "string"})
-    if config.problems:
-        listed["readonly"] = listed["readonly"].astype("boolean")
-        listed["problem"] = pd.array([config.problem(name) or "" for name in names], "string")
-    return listed
-
-
-def _short_url(entry: ConnectionConfig) -> str:
-    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
-    database = entry.url.database or ""
-    if entry.backend != "sqlite" or not os.path.isabs(database):
-        return entry.safe_url
-    relative = os.path.relpath(database)
-    if len(relative) >= len(database):
-        return entry.safe_url
-    return entry.url.set(database=relative).render_as_string(hide_password=True)
-
-
-def _split_options(line: str) -> tuple[list[str], str]:
-    """Split a ``%db`` line into its leading options and the rest, kept verbatim (SQL)."""
-    options: list[str] = []
-    wants_value = False
-    for match in re.finditer(r"\S+", line):
-        token = match.group()
-        if wants_value or _OPTION.fullmatch(token):
-            options.append(token)
-            wants_value = not wants_value and token in _OPTIONS_WITH_VALUE
-            continue
-        return options, line[match.start() :].strip()
-    return options, ""
-
-
-def _without_comment(words: str) -> str:
-    """``words`` up to a ``#`` that starts a word outside quotes, as a shell reads a comment.
-
-    Only for what on a ``%db``/``%%db`` line is not SQL: options, a connection name,
-    a subcommand and its arguments (``%db use warehouse  # the replica``). A line
-    query is SQL to its end and is never cut: in PostgreSQL ``#`` is an operator
-    (``5 # 3``, ``doc #>> '{a,b}'``), so stripping it would change the query; SQL's
-    own ``-- ...`` is the comment there.
-    """
-    quote: str | None = None
-    for index, char in enumerate(words):
-        if quote is not None:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "#" and (index == 0 or words[index - 1].isspace()):
-            return words[:index].rstrip()
-    return words
-
-
-def _summary(result: cells.CellResult) -> str:
-    """One line: connection, rows, elapsed."""
-    statements = f"{result.statements} statements, " if result.statements > 1 else ""
-    if result.frame is not None:
-        rows = f"{result.rows} row" + ("" if result.rows == 1 else "s")
-    else:
-        rows = f"{result.rows} row{'' if result.rows == 1 else 's'} changed"
-    done = ", committed" if result.write else ""
-    return f"{result.connection}: {statements}{rows}{done} in {_seconds(result.elapsed)}"
-
-
-def _seconds(elapsed: float) -> str:
-    return f"{elapsed * 1000:.1f} ms" if elapsed < 1 else f"{elapsed:.2f} s"
-
 
 # --- the extension hooks ------------------------------------------------------------
 
@@ -577,8 +442,8 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     shell.register_magics(magics)
     assert shell.display_formatter is not None
     formatters = shell.display_formatter.formatters
-    formatters["text/html"].for_type(pd.DataFrame, magics.format_html)
-    formatters["text/plain"].for_type(pd.DataFrame, magics.format_text)
+    formatters["text/html"].for_type(pd.DataFrame, magics.display.format_html)
+    formatters["text/plain"].for_type(pd.DataFrame, magics.display.format_text)
     completer: Any = shell.Completer
     if completer is not None:
         completer.custom_matchers.append(_matcher(magics))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from databases import own_databases
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -682,7 +683,11 @@ def run(name: str, cells: Cells) -> nbformat.NotebookNode:
 
 def build(name: str, cells: Cells) -> Path:
     path = HERE / f"{name}.ipynb"
-    nbformat.write(run(name, cells), path)
+    text = nbformat.writes(run(name, cells))
+    run_database = os.environ.get("PGDATABASE", "")
+    if run_database.startswith("dbnb_nb_"):  # the run's own: saved as the config's default
+        text = text.replace(f":5432/{run_database}", ":5432/test")
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 
@@ -789,6 +794,11 @@ def main(argv: list[str] | None = None) -> int:
         help="write nothing; exit 1 if a saved notebook differs from what build.py writes",
     )
     args = parser.parse_args(argv)
+    with own_databases():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     names = [
         name
         for name in NOTEBOOKS

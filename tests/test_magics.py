@@ -11,7 +11,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb.magics import DbMagics, _user_errors, _without_comment
+from dbnb.cells import without_comment
+from dbnb.magics import DbMagics, _user_errors
 from tests.fixtures import SECRET, config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 
@@ -330,7 +331,7 @@ listed = %db   # list connections
     with pytest.raises(UsageError, match="unknown connection 'a#b'"):
         run(ip, "use a#b")
     quoted = """x --csv "no #1.csv" 'a #b'"""
-    assert _without_comment(f"{quoted}  # a comment") == quoted
+    assert without_comment(f"{quoted}  # a comment") == quoted
 
 
 def test_a_line_query_is_sql_to_its_end(ip: InteractiveShell, db: dbnb.Database) -> None:

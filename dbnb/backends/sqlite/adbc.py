@@ -43,11 +43,8 @@ import re
 import struct
 import urllib.parse
 import weakref
-from collections.abc import Callable
-from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -58,13 +55,12 @@ import pyarrow.compute as pc
 
 from dbnb.backends.sqlite import types as sqlite_types
 from dbnb.config import ConnectionConfig
+from dbnb.engine.interrupts import interruptible
 from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
 from dbnb.read.columnar import Failed, Rules, TimedOut, Unsupported
 from dbnb.sql.params import Dialect, Positional
-
-T = TypeVar("T")
 
 _EXTENSION_SPEC = importlib.util.find_spec("dbnb._sqlite_watch")
 _EXTENSION = _EXTENSION_SPEC.origin if _EXTENSION_SPEC is not None else None
@@ -178,7 +174,10 @@ def read_frame(
                 raise Failed(_STEP_FAILED.sub("", str(error))) from None
         return read
 
-    done = interruptible(read, lambda: interrupt(connection), timeout)
+    try:
+        done = interruptible(read, lambda: interrupt(connection), timeout)
+    except TimeoutError:
+        raise TimedOut from None
     try:
         return _to_frame(done)
     except Failed:
@@ -427,39 +426,6 @@ def _first_not_utf8(chunked: pa.ChunkedArray, index: int) -> tuple[int, int, byt
         if raw is not None and isinstance(_text(raw), _NotUtf8):
             return position, index, raw
     raise AssertionError("Arrow found text that is not UTF-8, Python none")
-
-
-# --- Ctrl-C and timeouts -----------------------------------------------------------------
-
-
-def interruptible(
-    run: Callable[[], T], stop: Callable[[], None], timeout: float | None = None
-) -> T:
-    """``run()`` on a worker thread. Ctrl-C while it runs, or ``timeout`` seconds
-    passing, calls ``stop()`` and waits for ``run`` to end; then raises
-    ``KeyboardInterrupt`` or ``TimedOut`` here."""
-    future = _WORKERS.submit(run)
-    try:
-        return future.result(timeout)
-    except futures.TimeoutError:
-        _stop_and_wait(future, stop)
-        raise TimedOut from None
-    except KeyboardInterrupt:
-        _stop_and_wait(future, stop)
-        raise
-
-
-def _stop_and_wait(future: futures.Future[Any], stop: Callable[[], None]) -> None:
-    stop()
-    while not future.done():  # the engine stops at its next step; wait for it
-        try:
-            futures.wait([future])
-        except KeyboardInterrupt:
-            stop()  # pressed again: still, never close the connection under it
-
-
-# Threads that run the reads, one per concurrent read, started as needed and kept.
-_WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="dbnb-sqlite-read")
 
 
 def serves(config: ConnectionConfig) -> bool:

@@ -1,0 +1,224 @@
+"""One named connection's reads: the columnar path where that was chosen before the
+statement ran (``arrow.ArrowReader``), else the guarded SQLAlchemy path; whole
+results, chunks, Arrow tables and the other result formats. Every read is
+recorded in the history, its error too, and runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy.engine import Connection, CursorResult, Row
+from sqlalchemy.sql import Executable
+
+from dbnb import monitor
+from dbnb.config import ConnectionConfig
+from dbnb.read import arrow, failures, formats, frames, parquet
+from dbnb.read import progress as progress_
+from dbnb.sql import binds
+
+Params = Mapping[str, Any]
+# A pooled connection in a read-only transaction (``Database.connection``).
+Connect = Callable[..., AbstractContextManager[Connection]]
+
+
+class Reads:
+    """The reads of one named connection."""
+
+    def __init__(
+        self, config: ConnectionConfig, columnar: arrow.ArrowReader, connect: Connect
+    ) -> None:
+        self.config = config
+        self.arrow = columnar
+        self.connect = connect
+
+    def frame(
+        self,
+        sql: str | Executable,
+        values: Params,
+        *,
+        timeout: float | None,
+        limit: int | None,
+        progress: bool | None,
+    ) -> pd.DataFrame:
+        """The whole result of one statement, its values already bound (``binds.prepare``)."""
+        if progress is not True and limit is None:
+            frame = self.columnar_frame(sql, values, timeout)
+            if frame is not None:
+                return frame
+        statement = binds.executable(sql, values, self.config.backend)
+
+        def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
+            return progress_.fetch_rows(result, progress, count=count, label=self.config.name)
+
+        with self.connect(timeout=timeout) as connection:
+            if limit is not None:
+                # Stream from the server, so a runaway result stops at the cap
+                # instead of filling the client's memory first.
+                connection = connection.execution_options(stream_results=True)
+            result: CursorResult[Any] | None = None
+            try:
+                result = connection.execute(
+                    statement,
+                    values,
+                    execution_options={monitor.REPORTS_FETCH: True},
+                )
+                frame = frames.to_frame(
+                    result, statement, max_rows=limit, fetch=monitor.reported(fetch)
+                )
+            except failures.TRANSLATED as error:
+                raise failures.translate(
+                    error, self.config.name, limit=limit, result=result
+                ) from None
+            finally:
+                connection.rollback()
+        return frame
+
+    def output(
+        self,
+        output: formats.Output,
+        sql: str | Executable,
+        values: Params,
+        timeout: float | None,
+        limit: int | None,
+        progress: bool | None,
+        chunksize: int | None,
+    ) -> Any:
+        """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
+        when it streams this statement (decided before it runs); else the frame."""
+        rows = positive(chunksize) if chunksize is not None else _WHOLE
+        stream = None
+        if chunksize is not None or (progress is not True and limit is None):
+            stream = self.columnar_stream(sql, values, rows, timeout)
+        if stream is not None and chunksize is not None:
+            return formats.tables_as((chunk.table for chunk in stream), output)
+        if stream is not None:
+            return formats.from_arrow(pa.concat_tables([chunk.table for chunk in stream]), output)
+        if chunksize is not None:
+            return formats.frames_as(self.guarded_chunks(sql, values, rows, timeout), output)
+        frame = self.frame(sql, values, timeout=timeout, limit=limit, progress=progress)
+        return formats.from_frame(frame, output)
+
+    def columnar_allowed(self, timeout: float | None, max_rows: int | None = None) -> bool:
+        """Whether the columnar path may stream a read (chunks, Parquet): a stream under
+        statement_timeout or max_rows takes the guarded path, which enforces them."""
+        in_force = self.config.statement_timeout if timeout is None else timeout
+        return max_rows is None and not in_force
+
+    def columnar_frame(
+        self, sql: str | Executable, values: Params, timeout: float | None
+    ) -> pd.DataFrame | None:
+        """The frame from the columnar path, recorded in the history as the guarded
+        path's statements are (its error too); None to take the guarded path, which
+        is decided before the statement runs."""
+        plan = self.arrow.plan(sql, values)
+        if plan is None:
+            return None
+        in_force = self.config.statement_timeout if timeout is None else timeout
+        recording = monitor.Recording(self.config, plan.statement.sql, values)
+        try:
+            frame = self.arrow.read_frame(plan, in_force or None)
+        except BaseException as error:
+            recording.finish(error)
+            raise
+        if frame is not None:
+            recording.finish(len(frame))
+        return frame
+
+    def columnar_stream(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None
+    ) -> Iterator[arrow.Chunk] | None:
+        """Tables of ``rows`` rows from the columnar path, recorded in the history when
+        the stream ends; None to take the guarded path (decided before it runs).
+
+        A backend whose columns' types can change from one row to the next (SQLite)
+        does not stream: its chunks keep the guarded path's per-chunk rules."""
+        if not self.arrow.streams or not self.columnar_allowed(timeout):
+            return None
+        plan = self.arrow.plan(sql, values)
+        if plan is None:
+            return None
+        recording = monitor.Recording(self.config, plan.statement.sql, values)
+        try:
+            stream = self.arrow.stream(plan, rows)
+        except BaseException as error:
+            recording.finish(error)
+            raise
+        return None if stream is None else recorded(stream, recording)
+
+    def chunks(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+    ) -> Iterator[pd.DataFrame]:
+        stream = self.columnar_stream(sql, values, rows, timeout)
+        if stream is None:
+            yield from self.guarded_chunks(sql, values, rows, timeout)
+            return
+        for chunk in stream:
+            yield chunk.frame()
+
+    def tables(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
+        stream = self.columnar_stream(sql, values, positive(rows), None)
+        if stream is None:
+            for frame in self.guarded_chunks(sql, values, positive(rows)):
+                yield parquet.frame_to_arrow(frame)
+            return
+        for chunk in stream:
+            yield chunk.table
+
+    def guarded_chunks(
+        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+    ) -> Iterator[pd.DataFrame]:
+        statement = binds.executable(sql, values, self.config.backend)
+        with self.connect(timeout=timeout) as connection:
+            try:
+                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
+                result = streaming.execute(statement, values)
+                with closing(result):  # a server-side cursor, if abandoned half-way
+                    if not result.returns_rows:
+                        yield pd.DataFrame()
+                        return
+                    names = list(result.keys())
+                    types = frames.column_types(result, statement, len(names))
+                    empty = True
+                    for part in result.partitions(rows):
+                        empty = False
+                        yield frames.build_frame(names, list(zip(*part, strict=True)), types)
+                    if empty:
+                        yield frames.build_frame(names, [()] * len(names), types)
+            except failures.TRANSLATED as error:
+                raise failures.translate(error, self.config.name) from None
+            finally:
+                connection.rollback()
+
+
+def recorded(stream: Generator[arrow.Chunk], recording: monitor.Recording) -> Iterator[arrow.Chunk]:
+    """``stream``, recorded with the rows it gave when it ends, fails or is closed."""
+    rows = 0
+    try:
+        with closing(stream):
+            for chunk in stream:
+                rows += chunk.table.num_rows
+                yield chunk
+    except GeneratorExit:
+        recording.finish(rows)  # the caller stopped early; the rest was never sent
+        raise
+    except BaseException as error:
+        recording.finish(error)
+        raise
+    recording.finish(rows)
+
+
+_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
+
+
+_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
+
+
+def positive(chunksize: int) -> int:
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+    return chunksize

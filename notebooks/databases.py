@@ -1,0 +1,39 @@
+"""The databases the example notebooks run against: their own, every run.
+
+The notebooks use the project's ``etc/infra.yaml``, whose PostgreSQL connections
+read ``${PGDATABASE:-test}`` and whose SQLite one reads
+``${LOCAL_DATABASE:-data/app.db}``. ``notebooks/build.py`` and the nbval run
+(``conftest.py``) point those at a PostgreSQL database created for the run and
+dropped after it, and at ``etc/data/notebooks.db``, made anew: the notebooks
+start from nothing whatever a user (or ``make demo``) keeps in ``etc/data/app.db``,
+and two runs on one server never share a table. ``notebooks/sanitize.cfg``
+masks the run's database name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from dbnb import DbnbError, testing
+
+SQLITE = Path(__file__).resolve().parent.parent / "etc" / "data" / "notebooks.db"
+
+
+@contextmanager
+def own_databases() -> Iterator[None]:
+    """Point the notebooks' connections at databases of this run's own."""
+    with ExitStack() as stack:
+        SQLITE.unlink(missing_ok=True)
+        os.environ["LOCAL_DATABASE"] = f"data/{SQLITE.name}"
+        admin = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
+        try:
+            name = stack.enter_context(testing.throwaway_pg_database(admin, prefix="dbnb_nb"))
+        except DbnbError:
+            if os.environ.get("CI"):
+                raise  # CI has the server: a missing one is a failure
+        else:
+            os.environ["PGDATABASE"] = name  # kernels started from here inherit it
+        yield
