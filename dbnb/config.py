@@ -49,6 +49,10 @@ DRIVERS = {
     "sqlite": "sqlite+pysqlite",
     "postgresql": "postgresql+psycopg",
     "postgres": "postgresql+psycopg",
+    # MariaDB and MySQL speak one protocol: PyMySQL, pure Python, serves both
+    # (dbnb/backends/mysql/__init__.py says why this driver).
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
     # Apache Spark through Spark Connect: no SQLAlchemy dialect, its own backend.
     "spark": "spark",
     "sc": "spark",
@@ -282,11 +286,13 @@ def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> U
             port=values.get("port"),
             database=values.get("database"),
         )
-    raise fail("missing key 'type' (sqlite, postgresql, ...) or 'url'")
+    raise fail("missing key 'type' (sqlite, postgresql, mysql, ...) or 'url'")
 
 
 def _with_driver(url: URL) -> URL:
-    """``postgresql://`` and ``postgres://`` URLs use psycopg 3; others keep their driver."""
+    """``postgresql://`` and ``postgres://`` URLs use psycopg 3, ``mysql://`` and
+    ``mariadb://`` PyMySQL, ``sc://`` (Spark Connect) dbnb's Spark backend; others keep
+    their driver."""
     if url.drivername == "sc":
         return _spark_connect(url)
     if url.drivername in DRIVERS:

@@ -202,6 +202,8 @@ def _server_version(engine: Engine) -> str | None:
     from dbnb.engine.backend import backend_for
 
     name = backend_for(engine.dialect.name).server_name or engine.dialect.name
+    if getattr(engine.dialect, "is_mariadb", False):  # SQLAlchemy's MySQL dialect tells
+        name = "MariaDB"
     return f"{name} {'.'.join(str(part) for part in info)}"
 
 

@@ -10,12 +10,15 @@ Fixtures
                               whose connection ``test`` is ``dbnb_database``
     dbnb_registry   function  a ``dbnb.Registry`` over ``dbnb_config``
     dbnb_pg_url     session   the URL of a PostgreSQL database created and dropped for the run
+    dbnb_mysql_url  session   the URL of a MariaDB/MySQL database created and dropped for the run
     dbnb_sqlite_url session   the URL of a SQLite file in the run's temp folder
 
 Settings (ini file, or ``-o name=value``; the environment variable wins)
-    dbnb_backend        sqlite (default) or postgresql          $DBNB_TEST_BACKEND
+    dbnb_backend        sqlite (default), postgresql or mysql   $DBNB_TEST_BACKEND
     dbnb_pg_admin_url   where throwaway databases are created   $DBNB_TEST_PG
                         (default postgresql://postgres@127.0.0.1:5432/test)
+    dbnb_mysql_admin_url  the same on MariaDB/MySQL             $DBNB_TEST_MYSQL
+                        (default mysql://root@127.0.0.1:3306/)
     dbnb_models         module (or module:attribute) of the models whose tables
                         ``dbnb_database`` creates
 
@@ -46,17 +49,27 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_MYSQL_ADMIN_URL = "mysql://root@127.0.0.1:3306/"
 # dbnb_backend values and the fixture that makes each kind of database.
-BACKENDS = {"sqlite": "dbnb_sqlite_url", "postgresql": "dbnb_pg_url"}
+BACKENDS = {"sqlite": "dbnb_sqlite_url", "postgresql": "dbnb_pg_url", "mysql": "dbnb_mysql_url"}
 TEST_CONNECTION = "test"
 
 _SETTINGS = {
     # ini name: (environment variable, default, help)
-    "dbnb_backend": ("DBNB_TEST_BACKEND", "sqlite", "sqlite or postgresql: dbnb_database's kind"),
+    "dbnb_backend": (
+        "DBNB_TEST_BACKEND",
+        "sqlite",
+        "sqlite, postgresql or mysql: dbnb_database's kind",
+    ),
     "dbnb_pg_admin_url": (
         "DBNB_TEST_PG",
         DEFAULT_PG_ADMIN_URL,
         "PostgreSQL URL where dbnb creates and drops throwaway test databases",
+    ),
+    "dbnb_mysql_admin_url": (
+        "DBNB_TEST_MYSQL",
+        DEFAULT_MYSQL_ADMIN_URL,
+        "MariaDB/MySQL URL where dbnb creates and drops throwaway test databases",
     ),
     "dbnb_models": (None, "", "module (or module:attribute) whose tables dbnb_database creates"),
 }
@@ -118,6 +131,45 @@ def throwaway_pg_database(admin_url: str, prefix: str = "dbnb_test") -> Iterator
             )
 
 
+@contextmanager
+def throwaway_mysql_database(admin_url: str, prefix: str = "dbnb_test") -> Iterator[str]:
+    """Create a MariaDB/MySQL database with a fresh name, yield the name, drop it after.
+
+    Raises ``DbnbError`` saying how to start the server when it is not reachable.
+    """
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    safe = url.render_as_string(hide_password=True)
+    try:
+        admin = pymysql.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            password=url.password or "",
+            connect_timeout=5,
+            autocommit=True,
+        )
+    except pymysql.err.OperationalError as error:
+        raise DbnbError(
+            f"MariaDB/MySQL is not reachable at {safe} ({error.args[-1]}); start it (for a "
+            "local one: `service mariadb start`), or point $DBNB_TEST_MYSQL / "
+            "dbnb_mysql_admin_url at a server"
+        ) from None
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        try:
+            yield name
+        finally:
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        admin.close()
+
+
 def database_url(admin_url: str, name: str) -> str:
     """``admin_url`` pointing at the database ``name`` instead."""
     from sqlalchemy.engine import make_url
@@ -158,6 +210,18 @@ def dbnb_pg_url(pytestconfig: pytest.Config) -> Iterator[str]:
     with ExitStack() as stack:
         try:
             name = stack.enter_context(throwaway_pg_database(admin_url))
+        except DbnbError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield database_url(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def dbnb_mysql_url(pytestconfig: pytest.Config) -> Iterator[str]:
+    """The URL of a MariaDB/MySQL database created for this test run and dropped after it."""
+    admin_url = setting(pytestconfig, "dbnb_mysql_admin_url")
+    with ExitStack() as stack:
+        try:
+            name = stack.enter_context(throwaway_mysql_database(admin_url))
         except DbnbError as error:
             pytest.fail(str(error), pytrace=False)
         yield database_url(admin_url, name)

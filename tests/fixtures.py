@@ -1,10 +1,11 @@
-"""Database fixtures: a throwaway PostgreSQL database per test run, SQLite files per test.
+"""Database fixtures: throwaway PostgreSQL and MariaDB databases per run, SQLite files per test.
 
 They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
 
-PostgreSQL is the server every dbnb machine runs (127.0.0.1:5432, user postgres,
-trust auth). Without it these fixtures fail under CI and skip elsewhere, saying
-how to start it.
+PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and MariaDB
+(127.0.0.1:3306, root, no password) are the servers every dbnb machine runs.
+Without them these fixtures fail under CI and skip elsewhere, saying how to
+start them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from dbnb import testing
 from dbnb.read import arrow
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
-BACKENDS = ["sqlite", "postgresql"]
+MYSQL_ADMIN = os.environ.get("DBNB_TEST_MYSQL", testing.DEFAULT_MYSQL_ADMIN_URL)
+BACKENDS = ["sqlite", "postgresql", "mysql"]
 SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
 
 
@@ -61,6 +63,19 @@ def pg_database() -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """A MariaDB database created for this test run and dropped after it."""
+    with ExitStack() as stack:
+        try:
+            name = stack.enter_context(testing.throwaway_mysql_database(MYSQL_ADMIN))
+        except dbnb.DbnbError as error:
+            if os.environ.get("CI"):
+                pytest.fail(str(error))
+            pytest.skip(str(error))
+        yield name
+
+
 class Item(SQLModel, table=True):
     """The `items` table the `db` fixture creates."""
 
@@ -69,8 +84,11 @@ class Item(SQLModel, table=True):
     name: str
 
 
-def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
-    """A config with a SQLite and a PostgreSQL connection, each also as a readonly twin."""
+def config_text(
+    tmp_path: Path, pg_database: str, mysql_database: str | None = None, **extra: str
+) -> str:
+    """A config with a SQLite, a PostgreSQL and (given its database) a MariaDB connection,
+    each also as a readonly twin."""
     pg = f"""
     type: postgresql
     host: 127.0.0.1
@@ -92,6 +110,15 @@ def config_text(tmp_path: Path, pg_database: str, **extra: str) -> str:
         f"  postgresql_ro:{pg}",
         "    readonly: true",
     ]
+    if mysql_database is not None:
+        mysql = f"""
+    type: mysql
+    host: 127.0.0.1
+    port: 3306
+    database: {mysql_database}
+    user: root
+    password: ${{DBNB_TEST_SECRET:-}}"""
+        lines += [f"  mysql:{mysql}", f"  mysql_ro:{mysql}", "    readonly: true"]
     for name, body in extra.items():
         lines.append(f"  {name}:")
         lines.extend(f"    {line}" for line in body.strip().splitlines())
@@ -117,10 +144,10 @@ def readme_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def config_path(tmp_path: Path, pg_database: str) -> Path:
+def config_path(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
     path = tmp_path / "etc" / "infra.yaml"
     path.parent.mkdir()
-    path.write_text(config_text(tmp_path, pg_database))
+    path.write_text(config_text(tmp_path, pg_database, mysql_database))
     return path
 
 
@@ -131,8 +158,22 @@ def registry(config_path: Path) -> Iterator[dbnb.Registry]:
     registry.close()
 
 
+# Test modules whose MariaDB case is not proved yet (issue 17), and why: skipped, not hidden.
+NOT_YET_ON_MYSQL = {
+    "test_see.py": "dbnb.see on MariaDB: reflected JSON columns are LONGTEXT (db.write of "
+    "dicts into them is refused) and its collations group 'EU' with 'eu'",
+    "test_magics_see.py": "dbnb.see on MariaDB: EXPLAIN's summary and JSON exports of "
+    "MariaDB's text JSON columns",
+    "test_formats.py": "output='arrow'/'polars' on MariaDB: its SQL needs MariaDB's own "
+    "spellings (no NULLS LAST, no interval) and JSON comes as text",
+}
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    reason = NOT_YET_ON_MYSQL.get(request.path.name)
+    if request.param == "mysql" and reason is not None:
+        pytest.skip(reason)
     return str(request.param)
 
 
@@ -143,6 +184,12 @@ READ_PATHS = ["arrow", "guarded"]
 def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test on each read path: the columnar (ADBC) one, and the guarded SQLAlchemy
     one alone. Use with ``pytestmark = pytest.mark.usefixtures("read_path")``."""
+    if (
+        request.param == "arrow"
+        and "backend" in request.fixturenames
+        and request.getfixturevalue("backend") == "mysql"
+    ):
+        pytest.skip("MariaDB has no columnar read path yet: its guarded path is the one tested")
     if request.param == "guarded":
         monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
     return str(request.param)

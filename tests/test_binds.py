@@ -47,7 +47,7 @@ READINGS = Table(
     "readings",
     MetaData(),
     Column("id", Integer, primary_key=True),
-    Column("region", String),
+    Column("region", String(20)),  # MySQL wants a VARCHAR length
     Column("score", Float),
     Column("flag", Boolean),
     Column("amount", Numeric(10, 2)),
@@ -198,8 +198,8 @@ def test_in_with_an_empty_list_or_one_value(readings: dbnb.Database) -> None:
 
 @pytest.mark.usefixtures("read_path")
 def test_any_takes_a_list_as_an_array_on_postgresql(readings: dbnb.Database, backend: str) -> None:
-    if backend == "sqlite":
-        with pytest.raises(dbnb.ParameterError, match="SQLite takes a list only after IN"):
+    if backend in ("sqlite", "mysql"):
+        with pytest.raises(dbnb.ParameterError, match=r"(SQLite|MySQL) takes a list only after IN"):
             ids(readings, "id = ANY(:ids)", ids=[1, 3])
         return
     assert ids(readings, "id = ANY(:ids)", ids=[1, 3]) == [1, 3]
@@ -219,6 +219,8 @@ def test_an_unbindable_value_is_one_line_naming_it(readings: dbnb.Database, back
     ]
     if backend == "sqlite":
         cases.append((2**70, f"{name}: cannot bind :cid, an int value beyond 64 bits"))
+    elif backend == "mysql":
+        cases.append(({"a": 1}, f"{name}: cannot bind :cid, a dict value; PyMySQL takes"))
     else:
         cases.append(({"a": 1}, f"{name}: cannot bind :cid, a dict value; psycopg has no adapter"))
     for value, message in cases:

@@ -32,7 +32,7 @@ class Run:
 
 
 @pytest.fixture
-def cli_config(tmp_path: Path, pg_database: str) -> Path:
+def cli_config(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
     """The test config plus `down`, a connection with a password to a port nobody serves."""
     path = tmp_path / "etc" / "infra.yaml"
     path.parent.mkdir(exist_ok=True)
@@ -40,6 +40,7 @@ def cli_config(tmp_path: Path, pg_database: str) -> Path:
         config_text(
             tmp_path,
             pg_database,
+            mysql_database,
             down=f"type: postgresql\nhost: 127.0.0.1\nport: 1\nuser: me\npassword: {SECRET}",
         )
     )
@@ -129,11 +130,20 @@ def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -
 
     listed = json.loads(dbnb_cli("list", "--format", "json", config=cli_config).out)
     by_name = {entry["name"]: entry for entry in listed}
-    assert list(by_name) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro", "down"]
+    assert list(by_name) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+        "down",
+    ]
     assert [name for name, entry in by_name.items() if entry["default"] == "*"] == ["sqlite"]
     assert [name for name, entry in by_name.items() if entry["readonly"]] == [
         "sqlite_ro",
         "postgresql_ro",
+        "mysql_ro",
     ]
     assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
 
@@ -223,7 +233,7 @@ def test_a_bad_key_fails_only_its_entry(tmp_path: Path) -> None:
 # --- health -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["sqlite", "postgresql_ro"])
+@pytest.mark.parametrize("name", ["sqlite", "postgresql_ro", "mysql_ro"])
 def test_health_of_a_healthy_connection_exits_0(cli_config: Path, name: str) -> None:
     run = dbnb_cli("health", name, "--format", "json", config=cli_config)
     assert run.code == 0, run.err
@@ -245,9 +255,11 @@ def test_health_exits_1_when_any_connection_is_unhealthy(cli_config: Path) -> No
         "sqlite_ro",
         "postgresql",
         "postgresql_ro",
+        "mysql",
+        "mysql_ro",
         "down",
     ]
-    assert checked["ok"].tolist() == [True, True, True, True, False]
+    assert checked["ok"].tolist() == [True, True, True, True, True, True, False]
 
 
 def test_unknown_connection_and_bad_config_are_one_line_exit_1(
@@ -255,8 +267,9 @@ def test_unknown_connection_and_bad_config_are_one_line_exit_1(
 ) -> None:
     unknown = dbnb_cli("health", "nope", config=cli_config)
     assert unknown.code == 1
-    assert "unknown connection 'nope'; known connections: down, postgresql" in one_error_line(
-        unknown
+    assert (
+        "unknown connection 'nope'; known connections: down, mysql, mysql_ro, postgresql"
+        in one_error_line(unknown)
     )
 
     # A broken entry is listed, and fails when it is used, with the same one line.
@@ -399,7 +412,7 @@ def add_view_and_typed_table(db: dbnb.Database) -> None:
         session.execute(text("CREATE VIEW gadget_codes AS SELECT code FROM gadgets"))
 
 
-def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
+def test_inspect_tables_and_describe(db: dbnb.Database, backend: str) -> None:
     add_view_and_typed_table(db)
     listed = inspect.tables(db)
     assert list(listed.columns) == ["schema", "table", "kind"]
@@ -420,15 +433,16 @@ def test_inspect_tables_and_describe(db: dbnb.Database) -> None:
         "references",
     ]
     assert described["column"].tolist() == ["code", "part", "price", "note"]
+    # MariaDB names the types as it stores them: INTEGER(11), DECIMAL.
     assert described["type"].str.upper().tolist() == [
         "VARCHAR(10)",
-        "INTEGER",
-        "NUMERIC(8, 2)",
+        "INTEGER(11)" if backend == "mysql" else "INTEGER",
+        "DECIMAL(8, 2)" if backend == "mysql" else "NUMERIC(8, 2)",
         "TEXT",
     ]
     assert described["nullable"].tolist() == [False, False, True, True]
     assert described["primary_key"].tolist() == [True, True, False, False]
-    assert described["default"].iloc[2] in ("0", "0.0", "'0'::numeric")
+    assert described["default"].iloc[2] in ("0", "0.0", "'0'::numeric", "0.00")
     assert described["default"].iloc[:2].isna().all()
 
     with pytest.raises(dbnb.QueryError, match="no table 'gadget'; did you mean gadgets"):

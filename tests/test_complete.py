@@ -78,13 +78,22 @@ def test_subcommands_after_db(ip: InteractiveShell) -> None:
 
 
 def test_connection_names_after_use_and_on_the_cell_line(ip: InteractiveShell) -> None:
-    assert completions(ip, "%db use ") == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    assert completions(ip, "%db use ") == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
     assert completions(ip, "%db use post") == ["postgresql", "postgresql_ro"]
     assert completions(ip, "%%db ") == [
         "sqlite",
         "sqlite_ro",
         "postgresql",
         "postgresql_ro",
+        "mysql",
+        "mysql_ro",
         "frames",
     ]
     assert completions(ip, "%%db -o out sqlite") == ["sqlite", "sqlite_ro"]

@@ -51,7 +51,9 @@ def test_database_url_is_the_default_without_a_file(
 
 
 def test_unknown_name_lists_known_names(registry: dbnb.Registry) -> None:
-    with pytest.raises(dbnb.UnknownConnectionError, match="known connections: postgresql, "):
+    with pytest.raises(
+        dbnb.UnknownConnectionError, match="known connections: mysql, mysql_ro, postgresql, "
+    ):
         registry.connect("nope")
 
 

@@ -1,9 +1,10 @@
-"""The dtype table of the README, row by row, on SQLite and PostgreSQL; plain SQL on
-SQLite by its columns' declared types."""
+"""The dtype table of the README, row by row, on SQLite, PostgreSQL and MariaDB; plain
+SQL on SQLite by its columns' declared types."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import uuid
 from decimal import Decimal
@@ -35,6 +36,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -56,14 +58,16 @@ typed = Table(
     Column("big", BigInteger),
     Column("maybe_int", Integer),
     Column("flag", Boolean),
-    Column("real", Float),
+    # MySQL's FLOAT has 4 bytes.
+    Column("real", Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")),
     Column("money", Numeric(12, 2)),
     Column("label", String(20)),
     Column("note", Text),
-    Column("at", DateTime(timezone=True)),
-    Column("naive", DateTime),
+    # MySQL keeps fractions of a second only when told how many digits (fsp).
+    Column("at", DateTime(timezone=True).with_variant(mysql.TIMESTAMP(fsp=6), "mysql")),
+    Column("naive", DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")),
     Column("day", Date),
-    Column("clock", Time),
+    Column("clock", Time().with_variant(mysql.TIME(fsp=6), "mysql")),
     Column("blob", LargeBinary),
     Column("doc", JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")),
     Column("ident", Uuid),
@@ -110,6 +114,23 @@ DTYPES: dict[str, tuple[Any, Any]] = {
     "doc": (object, object),
     "ident": (object, object),
 }
+# MariaDB, where it differs from PostgreSQL.
+MYSQL: dict[str, Any] = {
+    "id": "int32[pyarrow]",  # INT
+    "maybe_int": "int32[pyarrow]",
+    "small": "int16[pyarrow]",  # SMALLINT
+    "flag": "bool[pyarrow]",  # BOOLEAN is TINYINT(1)
+}
+# MariaDB's plain SQL: JSON is a LONGTEXT there, and a UUID comes as text.
+PLAIN_MYSQL: dict[str, Any] = {"doc": "string[pyarrow]", "ident": "string[pyarrow]"}
+
+
+def expected_dtype(backend: str, column: str, plain: bool = False) -> Any:
+    if backend == "mysql":
+        if plain and column in PLAIN_MYSQL:
+            return PLAIN_MYSQL[column]
+        return MYSQL.get(column, DTYPES[column][0])
+    return DTYPES[column][0 if backend == "postgresql" else 1]
 
 
 @pytest.fixture
@@ -120,7 +141,9 @@ def typed_db(registry: dbnb.Registry, backend: str) -> dbnb.Database:
         metadata.create_all(session.connection())
         at_utc = FULL["at"]
         row = dict(FULL)
-        if backend == "sqlite":  # SQLite stores no offset: dbnb's convention is UTC
+        if backend in ("sqlite", "mysql"):
+            # SQLite stores no offset: dbnb's convention is UTC; MariaDB's TIMESTAMP takes
+            # the session's time zone, UTC in dbnb's sessions (PyMySQL drops an offset).
             row["at"] = at_utc.astimezone(dt.UTC).replace(tzinfo=None)
         session.execute(insert(typed), [row, EMPTY])
     return database
@@ -141,8 +164,8 @@ PLAIN_SQLITE = {"naive": "timestamp[us, tz=UTC][pyarrow]"}
 
 @pytest.mark.parametrize("column", list(DTYPES))
 def test_dtype_table(typed_db: dbnb.Database, backend: str, column: str) -> None:
-    expected = DTYPES[column][0 if backend == "postgresql" else 1]
     for plain, frame in enumerate(frames(typed_db, backend)):
+        expected = expected_dtype(backend, column, bool(plain))
         if plain and backend == "sqlite":
             expected = PLAIN_SQLITE.get(column, expected)
         series = frame[column]
@@ -156,18 +179,24 @@ def test_dtype_table(typed_db: dbnb.Database, backend: str, column: str) -> None
             assert str(value.tz) == "UTC"
         elif column == "naive":
             want = pd.Timestamp(want, tz="UTC" if plain and backend == "sqlite" else None)
+        elif plain and backend == "mysql" and column in PLAIN_MYSQL:
+            # MariaDB 10.7+ has a UUID type (dashes), MySQL a CHAR(32) (hex digits).
+            want = json.dumps(want) if column == "doc" else want.hex
+            value = json.dumps(json.loads(value)) if column == "doc" else value.replace("-", "")
         assert value == want, (column, value, want)
         assert type(value) is not float or column == "real"
 
 
 def test_values_are_exact(typed_db: dbnb.Database, backend: str) -> None:
-    for frame in frames(typed_db, backend):
+    for plain, frame in enumerate(frames(typed_db, backend)):
         row = frame.iloc[0]
         assert row["money"] == Decimal("1234567890.12")  # exact, no float on the way
+        assert row["big"] == 2**62
+        if plain and backend == "mysql":
+            continue  # MariaDB's JSON and SQLAlchemy's Uuid reach plain SQL as text
         assert isinstance(row["doc"], dict)
         assert row["doc"]["a"][2] == {"b": None}
         assert isinstance(row["ident"], uuid.UUID)
-        assert row["big"] == 2**62
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -207,7 +236,7 @@ def test_sqlite_plain_sql_of_no_rows_keeps_the_declared_dtypes(typed_db: dbnb.Da
 def test_empty_result_keeps_dtypes(typed_db: dbnb.Database, backend: str) -> None:
     frame = typed_db.query(select(typed).where(typed.c.id < 0))
     assert len(frame) == 0
-    expected = [DTYPES[c][0 if backend == "postgresql" else 1] for c in DTYPES]
+    expected = [expected_dtype(backend, c) for c in DTYPES]
     assert list(frame.dtypes) == expected
 
 

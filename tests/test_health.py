@@ -14,7 +14,7 @@ from dbnb import health
 from dbnb.engine import engines
 from tests.fixtures import SECRET
 
-SERVER_NAMES = {"sqlite": "SQLite ", "postgresql": "PostgreSQL "}
+SERVER_NAMES = {"sqlite": "SQLite ", "postgresql": "PostgreSQL ", "mysql": "MariaDB "}
 
 
 @pytest.fixture

@@ -20,12 +20,14 @@ SLOW = {
     "postgresql": "SELECT pg_sleep(20) IS NULL AS slept",
     "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
     "WHERE i < 2000000000) SELECT count(*) AS slept FROM n",
+    "mysql": "SELECT SLEEP(20) AS slept",
 }
 SLOW_WRITE = {
     "postgresql": "INSERT INTO items SELECT 100 + g, 'x' FROM generate_series(1, 5) g "
     "WHERE pg_sleep(20) IS NOT NULL",
     "sqlite": "INSERT INTO items SELECT i + 100, 'x' FROM (WITH RECURSIVE n(i) AS (SELECT 1 "
     "UNION ALL SELECT i + 1 FROM n WHERE i < 2000000000) SELECT i FROM n)",
+    "mysql": "INSERT INTO items SELECT 100 + seq, 'x' FROM seq_1_to_5 WHERE SLEEP(20) = 0",
 }
 
 
@@ -43,6 +45,12 @@ def interrupt_after(seconds: float) -> Iterator[None]:
 
 
 def still_running(database: dbnb.Database, backend: str) -> int:
+    if backend == "mysql":
+        frame = database.query(
+            "SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE "
+            "'%SLEEP(20)%' AND id <> connection_id() AND db = database()"
+        )
+        return int(frame["n"].iloc[0])
     if backend != "postgresql":
         return 0
     frame = database.query(
@@ -52,20 +60,32 @@ def still_running(database: dbnb.Database, backend: str) -> int:
     return int(frame["n"].iloc[0])
 
 
-def limited(tmp_path: Path, pg_database: str, open_registry, backend: str, **settings: object):
+def limited(
+    tmp_path: Path,
+    pg_database: str,
+    open_registry,
+    backend: str,
+    mysql_database: str | None = None,
+    **settings: object,
+):
     extra = "\n".join(f"{key}: {value}" for key, value in settings.items())
-    target = (
-        "type: sqlite\ndatabase: limited.db"
-        if backend == "sqlite"
-        else f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\ndatabase: {pg_database}"
-    )
+    target = {
+        "sqlite": "type: sqlite\ndatabase: limited.db",
+        "postgresql": f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\ndatabase: {pg_database}",
+    }.get(backend, "")
+    if backend == "mysql":
+        target = f"type: mysql\nhost: 127.0.0.1\nuser: root\ndatabase: {mysql_database}"
     path = tmp_path / "limits.yaml"
     path.write_text(config_text(tmp_path, pg_database, limited=f"{target}\n{extra}"))
     return open_registry(path).connect("limited")
 
 
-def test_statement_timeout_from_the_config(tmp_path, pg_database, open_registry, backend) -> None:
-    database = limited(tmp_path, pg_database, open_registry, backend, statement_timeout=0.3)
+def test_statement_timeout_from_the_config(
+    tmp_path, pg_database, mysql_database, open_registry, backend
+) -> None:
+    database = limited(
+        tmp_path, pg_database, open_registry, backend, mysql_database, statement_timeout=0.3
+    )
     with pytest.raises(dbnb.QueryTimeoutError) as caught:
         database.query(SLOW[backend])
     message = str(caught.value)
@@ -90,8 +110,10 @@ def test_timeout_ends_a_write_and_rolls_it_back(db: dbnb.Database, backend: str)
     assert rows(db) == ORIGINAL
 
 
-def test_max_rows_stops_a_runaway_result(tmp_path, pg_database, open_registry, backend) -> None:
-    database = limited(tmp_path, pg_database, open_registry, backend, max_rows=10)
+def test_max_rows_stops_a_runaway_result(
+    tmp_path, pg_database, mysql_database, open_registry, backend
+) -> None:
+    database = limited(tmp_path, pg_database, open_registry, backend, mysql_database, max_rows=10)
     many = (
         "SELECT generate_series(1, 100000000) AS g"  # in the select list: streamed, not stored
         if backend == "postgresql"

@@ -46,16 +46,30 @@ def test_the_magic_holds_its_own_registry(ip: InteractiveShell) -> None:
     magics = ip.magics_manager.registry["DbMagics"]
     assert isinstance(magics, DbMagics)
     assert "registry" in vars(magics)
-    assert magics.registry.names == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    assert magics.registry.names == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
 
 
 def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) -> None:
     listed = run(ip, "")
-    assert list(listed["connection"]) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
-    assert list(listed["current"]) == ["*", "", "", ""]
-    assert list(listed["readonly"]) == [False, True, False, True]
+    assert list(listed["connection"]) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
+    assert list(listed["current"]) == ["*", "", "", "", "", ""]
+    assert list(listed["readonly"]) == [False, True, False, True, False, True]
     run(ip, "use postgresql")
-    assert list(run(ip, "")["current"]) == ["", "", "*", ""]
+    assert list(run(ip, "")["current"]) == ["", "", "*", "", "", ""]
 
 
 def test_use_an_unknown_connection_names_the_known_ones(ip: InteractiveShell) -> None:
@@ -254,7 +268,8 @@ def test_write_rolls_back_every_statement_on_error(ip: InteractiveShell, db: dbn
         "INSERT INTO items VALUES (4, 'four'); DELETE FROM items WHERE id = 1; "
         "INSERT INTO items VALUES (2, 'again')"
     )
-    with pytest.raises(UsageError, match=rf"^{db.name}: statement 3 of 3: .*(unique|UNIQUE)"):
+    refused = "(unique|UNIQUE|Duplicate entry)"  # MariaDB: "Duplicate entry '2' for key"
+    with pytest.raises(UsageError, match=rf"^{db.name}: statement 3 of 3: .*{refused}"):
         run(ip, f"{db.name} --write", cell)
     assert rows(db) == [(1, "one"), (2, "two"), (3, "three")]
 
@@ -272,6 +287,8 @@ def test_sql_errors_carry_the_server_message(ip: InteractiveShell, db: dbnb.Data
     message = (
         r"syntax error at or near \"SELEC\" \(at character 1\)"
         if db.name == "postgresql"
+        else "error in your SQL syntax"
+        if db.name == "mysql"
         else "syntax error"
     )
     with pytest.raises(UsageError, match=rf"^{db.name}: .*{message}"):
@@ -434,7 +451,14 @@ def test_health_checks_the_connections(ip: InteractiveShell) -> None:
     assert report["server_version"].str.startswith("PostgreSQL").all()
     assert (report["latency_ms"] > 0).all()
     everything = run(ip, "health")
-    assert list(everything["connection"]) == ["sqlite", "sqlite_ro", "postgresql", "postgresql_ro"]
+    assert list(everything["connection"]) == [
+        "sqlite",
+        "sqlite_ro",
+        "postgresql",
+        "postgresql_ro",
+        "mysql",
+        "mysql_ro",
+    ]
     with pytest.raises(UsageError, match="unknown connection 'nope'"):
         run(ip, "health nope")
 

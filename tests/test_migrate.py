@@ -14,8 +14,8 @@ from sqlalchemy import inspect, text
 
 import dbnb
 from dbnb import cli, migrate
-from dbnb.testing import database_url, throwaway_pg_database
-from tests.fixtures import PG_ADMIN, rows
+from dbnb.testing import database_url, throwaway_mysql_database, throwaway_pg_database
+from tests.fixtures import MYSQL_ADMIN, PG_ADMIN, rows
 
 MODELS_V1 = """
 from sqlalchemy import String
@@ -53,11 +53,19 @@ def fresh_pg() -> Iterator[str]:
         yield database_url(PG_ADMIN, name)
 
 
+@pytest.fixture(scope="module")
+def fresh_mysql() -> Iterator[str]:
+    """A MariaDB database of this module's own, as ``fresh_pg``."""
+    with throwaway_mysql_database(MYSQL_ADMIN, prefix="dbnb_migrate") as name:
+        yield database_url(MYSQL_ADMIN, name)
+
+
 @pytest.fixture
 def project(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     fresh_pg: str,
+    fresh_mysql: str,
     open_registry: Callable[[Path], dbnb.Registry],
 ) -> Iterator[tuple[dbnb.Registry, str, str]]:
     """A project folder: config with a migrations: block, models v1 and v2 as modules."""
@@ -73,14 +81,16 @@ def project(
         "  sqlite:\n    type: sqlite\n    database: data/app.db\n"
         f"  postgresql:\n    url: {fresh_pg}\n"
         f"  postgresql_ro:\n    url: {fresh_pg}\n    readonly: true\n"
+        f"  mysql:\n    url: {fresh_mysql}\n"
         f"migrations:\n  models: {v1}:Base\n  directory: ../migrations\n"
     )
     registry = open_registry(config)
     yield registry, v1, f"{v2}:Base"
-    # Leave the module's PostgreSQL database as it was found.
-    with registry.connect("postgresql").session(write=True) as session:
-        for table in ("books", "authors", "alembic_version"):
-            session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    # Leave the module's PostgreSQL and MariaDB databases as they were found.
+    for name in ("postgresql", "mysql"):
+        with registry.connect(name).session(write=True) as session:
+            for table in ("books", "authors", "alembic_version"):
+                session.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
 
 def tables(database: dbnb.Database) -> set[str]:
@@ -88,7 +98,7 @@ def tables(database: dbnb.Database) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_round_trip_add_a_model_autogenerate_upgrade_check_downgrade(
     project: tuple[dbnb.Registry, str, str], backend: str, tmp_path: Path
 ) -> None:

@@ -46,7 +46,9 @@ def test_sqlmodel_select(db: dbnb.Database) -> None:
 
 
 def test_casts_and_percent_signs_are_left_alone(db: dbnb.Database, backend: str) -> None:
-    cast = "CAST(:n AS INTEGER)" if backend == "sqlite" else "(:n)::integer"
+    cast = {"sqlite": "CAST(:n AS INTEGER)", "mysql": "CAST(:n AS SIGNED)"}.get(
+        backend, "(:n)::integer"
+    )
     frame = db.query(
         f"SELECT {cast} + 1 AS n, '100%' AS pct, name FROM items WHERE name LIKE 't%' ORDER BY id",
         {"n": 41},
@@ -65,7 +67,9 @@ def test_duplicate_column_names_are_kept(db: dbnb.Database) -> None:
 
 
 def test_statement_without_rows_gives_an_empty_frame(db: dbnb.Database, backend: str) -> None:
-    statement = "PRAGMA foreign_keys" if backend == "sqlite" else "SET LOCAL statement_timeout = 0"
+    statement = {"sqlite": "PRAGMA foreign_keys", "mysql": "SET @dbnb_probe = 1"}.get(
+        backend, "SET LOCAL statement_timeout = 0"
+    )
     frame = db.query(statement)
     assert isinstance(frame, pd.DataFrame)
 

@@ -53,13 +53,26 @@ ESCAPES = {
         ["PRAGMA user_version = 7"],
         ["SELECT 1; DELETE FROM items"],
     ],
+    "mysql": [
+        ["SET TRANSACTION READ WRITE", "DELETE FROM items"],
+        ["SET SESSION TRANSACTION READ WRITE", "COMMIT", "DELETE FROM items"],
+        ["SET SESSION tx_read_only = 0", "CREATE TABLE other (x INTEGER)"],
+        ["SET autocommit = 1", "DELETE FROM items"],
+        ["COMMIT", "DELETE FROM items"],
+        ["ROLLBACK", "SET TRANSACTION READ WRITE", "DELETE FROM items"],
+        ["START TRANSACTION READ WRITE", "DELETE FROM items"],
+        ["SELECT 1; DELETE FROM items"],
+        ["SELECT * FROM items FOR UPDATE"],
+        ["CREATE TABLE other (x INTEGER)"],  # commits implicitly, then runs read-only
+    ],
 }
 
 
 @pytest.mark.parametrize("sql", WRITES)
 def test_query_refuses_writes(db: dbnb.Database, backend: str, sql: str) -> None:
-    if backend == "sqlite" and "RETURNING" in sql:
-        with pytest.raises(dbnb.QueryError, match="syntax error"):  # SQLite has no writable CTEs
+    if backend in ("sqlite", "mysql") and "RETURNING" in sql:
+        # SQLite and MariaDB have no writable CTEs.
+        with pytest.raises(dbnb.QueryError, match=r"syntax error|SQL syntax"):
             db.query(sql)
         assert rows(db) == ORIGINAL
         return
@@ -178,3 +191,47 @@ def test_objects_read_in_a_read_session_stay_usable_after_it(db: dbnb.Database) 
     assert first.name == "two"
     assert db.engine.pool.checkedout() == 0
     assert rows(db)[0] == (1, "one")  # and nothing was written
+
+
+# --- MariaDB and MySQL ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_mysql_words_in_literals_and_comments_are_no_statements(db: dbnb.Database) -> None:
+    # Only code counts: a literal, a quoted name or a comment holding the refused words
+    # is read as it is; an executable comment (/*! ... */) is code, and refused.
+    frame = db.query(
+        "SELECT 'x; COMMIT; SELECT 1 INTO OUTFILE ''/tmp/x''' AS `INTO OUTFILE`, "
+        "\"SET autocommit = 1\" AS s -- ; COMMIT\n# INTO DUMPFILE '/tmp/y'\n"
+    )
+    assert frame.columns.tolist() == ["INTO OUTFILE", "s"]
+    assert frame["s"].tolist() == ["SET autocommit = 1"]
+    with pytest.raises(dbnb.ReadOnlyError, match="INTO OUTFILE"):
+        db.query("SELECT 1 /*!50000 INTO OUTFILE '/tmp/dbnb-never' */")
+    with pytest.raises(dbnb.ReadOnlyError, match="one statement per call"):
+        db.query("SELECT 1 /*! ; COMMIT */")
+    # Session settings that are not the session's mode stay a user's to make.
+    with db.session() as session:
+        session.execute(text("SET @dbnb_probe = 41"))
+        session.execute(text("SET SESSION group_concat_max_len = 100000"))
+        assert session.execute(text("SELECT @dbnb_probe + 1")).scalar() == 42
+
+
+def test_mysql_readonly_true_opens_the_session_read_only(registry: dbnb.Registry) -> None:
+    # Even a connection made with dbnb's driver arguments and none of its engine events
+    # (another tool's, say) starts read-only on a readonly: true connection.
+    import sqlalchemy
+
+    from dbnb.engine.engines import engine_arguments
+
+    for name, read_only in (("mysql_ro", 1), ("mysql", 0)):
+        arguments = engine_arguments(registry.config.get(name), pooled=False)
+        bare = sqlalchemy.create_engine(arguments.url, connect_args=arguments.connect_args)
+        raw = bare.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT @@session.tx_read_only")
+            assert cursor.fetchone() == (read_only,), name
+        finally:
+            raw.close()
+            bare.dispose()

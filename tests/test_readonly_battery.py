@@ -8,6 +8,8 @@ as before, no file was created, and the pool is clean.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,74 @@ SQLITE_CASES: dict[str, list[str]] = {
 }
 
 
+# MariaDB: files the server would write or read are in /tmp, where its user can reach.
+OUTFILE = f"/tmp/dbnb-battery-{uuid.uuid4().hex}"
+LOADFILE = Path(f"/tmp/dbnb-battery-load-{uuid.uuid4().hex}")
+MYSQL_SETUP = [
+    "DROP SEQUENCE IF EXISTS battery_seq",
+    "CREATE SEQUENCE battery_seq",
+    "CREATE OR REPLACE FUNCTION battery_wipe() RETURNS INT MODIFIES SQL DATA "
+    "BEGIN DELETE FROM items; RETURN 1; END",
+    "CREATE OR REPLACE PROCEDURE battery_wipe_proc() "
+    "BEGIN COMMIT; SET SESSION TRANSACTION READ WRITE; DELETE FROM items; END",
+]
+
+MYSQL_CASES: dict[str, list[str]] = {
+    "insert": ["INSERT INTO items VALUES (4, 'four')"],
+    "insert on duplicate key update": [
+        "INSERT INTO items VALUES (1, 'x') ON DUPLICATE KEY UPDATE name = 'x'"
+    ],
+    "replace": ["REPLACE INTO items VALUES (1, 'x')"],
+    "update": ["UPDATE items SET name = 'x'"],
+    "delete": ["DELETE FROM items"],
+    "delete returning": ["DELETE FROM items RETURNING id"],
+    "truncate": ["TRUNCATE items"],
+    "drop table": ["DROP TABLE items"],
+    "create table (commits implicitly)": ["CREATE TABLE battery_new (x int)"],
+    "create or replace table": ["CREATE OR REPLACE TABLE items (x int)"],
+    "alter table": ["ALTER TABLE items ADD COLUMN extra int"],
+    "create index": ["CREATE INDEX battery_idx ON items (id)"],
+    "rename table": ["RENAME TABLE items TO battery_renamed"],
+    "temporary table": ["CREATE TEMPORARY TABLE battery_tmp (x int)"],
+    "create view": ["CREATE VIEW battery_view AS SELECT * FROM items"],
+    "create database": ["CREATE DATABASE battery_db"],
+    "create user": ["CREATE USER battery_user"],
+    "select for update": ["SELECT * FROM items FOR UPDATE"],
+    "nextval": ["SELECT NEXTVAL(battery_seq)"],
+    "setval": ["SELECT SETVAL(battery_seq, 100)"],
+    "function that writes": ["SELECT battery_wipe()"],
+    "procedure that commits": ["CALL battery_wipe_proc()"],
+    "prepared statement": ["PREPARE battery_p FROM 'DELETE FROM items'", "EXECUTE battery_p"],
+    "execute immediate": ["EXECUTE IMMEDIATE 'SET SESSION TRANSACTION READ WRITE'"],
+    "compound statement": ["BEGIN NOT ATOMIC DELETE FROM items; END"],
+    "load data": [f"LOAD DATA INFILE '{LOADFILE}' INTO TABLE items"],
+    "into outfile": [f"SELECT * FROM items INTO OUTFILE '{OUTFILE}'"],
+    "into dumpfile": [f"SELECT name FROM items LIMIT 1 INTO DUMPFILE '{OUTFILE}'"],
+    "into outfile in an executable comment": [f"SELECT 1 /*! INTO OUTFILE '{OUTFILE}' */"],
+    "analyze table": ["ANALYZE TABLE items"],
+    "flush": ["FLUSH TABLES"],
+    "lock tables": ["LOCK TABLES items WRITE"],
+    "use another database": ["USE mysql"],
+    "set transaction read write": ["SET TRANSACTION READ WRITE", "DELETE FROM items"],
+    "set session transaction read write": [
+        "SET SESSION TRANSACTION READ WRITE",
+        "CREATE TABLE battery_new (x int)",
+    ],
+    "tx_read_only off": ["SET SESSION tx_read_only = 0", "CREATE TABLE battery_new (x int)"],
+    "set statement": ["SET STATEMENT tx_read_only = 0 FOR CREATE TABLE battery_new (x int)"],
+    "autocommit": ["SET autocommit = 1", "DELETE FROM items"],
+    "commit then write": ["COMMIT", "DELETE FROM items"],
+    "commit behind a comment": ["/* hi */ # there\n COMMIT", "DELETE FROM items"],
+    "rollback then read write": ["ROLLBACK", "SET TRANSACTION READ WRITE", "DELETE FROM items"],
+    "nested start transaction": ["START TRANSACTION READ WRITE", "DELETE FROM items"],
+    "begin": ["BEGIN", "DELETE FROM items"],
+    "xa": ["XA START 'battery'"],
+    "several statements in one call": ["SELECT 1; COMMIT; DELETE FROM items"],
+    "character set": ["SET NAMES gbk"],
+    "global setting": ["SET GLOBAL max_connections = 7"],
+}
+
+
 def snapshot(database: dbnb.Database, backend: str) -> dict[str, object]:
     """What a write could change besides the rows: schema, sequences, settings."""
     if backend == "postgresql":
@@ -128,6 +198,19 @@ def snapshot(database: dbnb.Database, backend: str) -> dict[str, object]:
             "WHERE table_name = 'items'",
             "prepared": "SELECT count(*) AS v FROM pg_prepared_xacts",
             "large objects": "SELECT count(*) AS v FROM pg_largeobject_metadata",
+        }
+    elif backend == "mysql":
+        queries = {
+            "tables": "SELECT group_concat(table_name, table_type ORDER BY table_name) AS v "
+            "FROM information_schema.tables WHERE table_schema = database()",
+            "columns": "SELECT count(*) AS v FROM information_schema.columns "
+            "WHERE table_schema = database() AND table_name = 'items'",
+            "indexes": "SELECT count(*) AS v FROM information_schema.statistics "
+            "WHERE table_schema = database()",
+            "sequence": "SELECT next_not_cached_value AS v FROM battery_seq",
+            "databases": "SELECT count(*) AS v FROM information_schema.schemata",
+            "users": "SELECT count(*) AS v FROM mysql.user",
+            "max_connections": "SELECT @@global.max_connections AS v",
         }
     else:
         queries = {
@@ -144,18 +227,24 @@ SQLITE_SETUP = ["CREATE INDEX items_by_name ON items (name)"]  # so REINDEX has 
 
 
 @pytest.fixture
-def battery_db(db: dbnb.Database, backend: str) -> dbnb.Database:
+def battery_db(db: dbnb.Database, backend: str) -> Iterator[dbnb.Database]:
+    setup = {"postgresql": PG_SETUP, "sqlite": SQLITE_SETUP, "mysql": MYSQL_SETUP}[backend]
     with db.session(write=True) as session:
-        for statement in PG_SETUP if backend == "postgresql" else SQLITE_SETUP:
+        for statement in setup:
             session.execute(text(statement))
-    return db
+    LOADFILE.write_text("7\tseven\n")
+    LOADFILE.chmod(0o644)
+    yield db
+    LOADFILE.unlink()
 
 
 def cases(backend: str) -> list[tuple[str, list[str]]]:
-    return list((PG_CASES if backend == "postgresql" else SQLITE_CASES).items())
+    return list(
+        {"postgresql": PG_CASES, "sqlite": SQLITE_CASES, "mysql": MYSQL_CASES}[backend].items()
+    )
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite", "mysql"])
 def test_battery_has_at_least_twenty_distinct_ways(backend: str) -> None:
     statements = {tuple(case) for _, case in cases(backend)}
     assert len(statements) >= 20
@@ -183,6 +272,7 @@ def test_every_way_is_refused_and_changes_nothing(
         assert battery_db.engine.pool.checkedout() == 0, name
         assert battery_db._arrow.checkedout() == 0, name
     assert list(workdir.iterdir()) == []
+    assert not Path(OUTFILE).exists()  # MariaDB's INTO OUTFILE would have written it
     # session.commit() in a read session keeps nothing either.
     with battery_db.session() as session:
         if backend == "postgresql":

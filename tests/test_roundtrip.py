@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -231,7 +232,8 @@ COLUMNS: dict[str, st.SearchStrategy[Any]] = {
     "ts": st.datetimes(
         min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=ZONES
     ),
-    "u": st.uuids(),
+    # RFC 4122 UUIDs of a known version: MariaDB's UUID type refuses the others.
+    "u": st.uuids().map(lambda u: uuid.UUID(int=u.int, version=4)),
     "doc": st.dictionaries(TEXT, JSON_VALUES, max_size=3),
     "mood": st.sampled_from(Mood),
 }
@@ -252,6 +254,13 @@ RECORD = st.fixed_dictionaries(
 def test_any_rows_round_trip(everything: dbnb.Database, records: list[dict[str, Any]]) -> None:
     records = [{"id": position, **record} for position, record in enumerate(records)]
     frame = typed_frame(everything, Everything, records)
+    if everything.config.backend == "mysql" and any(
+        value in (math.inf, -math.inf) for record in records for value in record.values()
+    ):
+        # MySQL's DOUBLE has no infinities: refused, and nothing written.
+        with pytest.raises(dbnb.WriteError, match="cannot store"):
+            everything.write(frame, Everything, mode="replace")
+        return
     assert everything.write(frame, Everything, mode="replace") == len(records)
     pd.testing.assert_frame_equal(read_back(everything, Everything), frame)
 
@@ -333,7 +342,7 @@ def test_declarative_classes_and_attribute_names(registry: dbnb.Registry, backen
     found = database.read_models(Ledger)
     assert [(row.entry, row.note) for row in found] == [(1, "none"), (2, "none")]
     assert found[1].amount == small
-    if backend == "postgresql":  # SQLite keeps numerics as floats
+    if backend == "postgresql":  # SQLite keeps numerics as floats, MySQL 65 digits at most
         assert found[0].amount == huge
     with pytest.raises(dbnb.ValidationError, match="given twice"):
         database.write(pd.DataFrame({"entry": [3], "id": [3]}), Ledger)

@@ -53,12 +53,14 @@ def test_query_binds_a_placeholder_before_a_cast(registry: dbnb.Registry) -> Non
 
 
 @pytest.mark.usefixtures("read_path")
-def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database) -> None:
+def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database, backend: str) -> None:
     frame = db.query("SELECT ':id' AS s, name FROM items WHERE id = :id -- :note", {"id": 2})
     assert frame.to_dict("records") == [{"s": ":id", "name": "two"}]
     # text() would take the backslash of \: for its escape, in a literal too.
     frame = db.query("SELECT 'a\\:b \\: c' AS s, :id AS id", {"id": 2})
-    assert frame.to_dict("records") == [{"s": "a\\:b \\: c", "id": 2}]
+    # In MariaDB's literals a backslash escapes the next character: it sent 'a\:b \: c'.
+    want = "a:b : c" if backend == "mysql" else "a\\:b \\: c"
+    assert frame.to_dict("records") == [{"s": want, "id": 2}]
 
 
 def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:

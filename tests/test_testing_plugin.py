@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import testing
-from tests.fixtures import PG_ADMIN
+from tests.fixtures import MYSQL_ADMIN, PG_ADMIN
 
 MODELS = """
 from sqlmodel import Field, SQLModel
@@ -118,12 +118,13 @@ def test_plugin_is_registered_through_the_pytest11_entry_point() -> None:
 
 @pytest.mark.parametrize(
     ("backend", "autoload"),
-    [("sqlite", False), ("postgresql", True)],
-    ids=["sqlite-with-p-option", "postgresql-through-entry-point"],
+    [("sqlite", False), ("postgresql", True), ("mysql", True)],
+    ids=["sqlite-with-p-option", "postgresql-through-entry-point", "mysql-through-entry-point"],
 )
 def test_sample_project_rolls_back_each_test(tmp_path: Path, backend: str, autoload: bool) -> None:
     project = write_project(tmp_path / "project")
     args = ["-o", f"dbnb_backend={backend}", "-o", f"dbnb_pg_admin_url={PG_ADMIN}"]
+    args += ["-o", f"dbnb_mysql_admin_url={MYSQL_ADMIN}"]
     if not autoload:
         args += ["-p", "dbnb.testing"]
     result = run_pytest(project, *args, autoload=autoload)
@@ -135,6 +136,13 @@ def test_sample_project_rolls_back_each_test(tmp_path: Path, backend: str, autol
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
             assert found.fetchone() is None
+    elif backend == "mysql":
+        admin = dbnb.connect(MYSQL_ADMIN)
+        found = admin.query(
+            "SELECT count(*) AS n FROM information_schema.schemata WHERE schema_name = :name",
+            {"name": database},
+        )
+        assert found["n"].tolist() == [0]
     else:
         assert Path(database).name == "test.db"
 
@@ -165,7 +173,7 @@ def test_unknown_backend_is_one_clear_line(tmp_path: Path) -> None:
     project = write_project(tmp_path / "project")
     result = run_pytest(project, "-p", "dbnb.testing", "-o", "dbnb_backend=oracle", autoload=False)
     assert result.returncode == 1
-    assert "dbnb_backend is 'oracle'; use one of sqlite, postgresql" in result.stdout
+    assert "dbnb_backend is 'oracle'; use one of sqlite, postgresql, mysql" in result.stdout
 
 
 def test_unreachable_server_says_how_to_start_one() -> None:

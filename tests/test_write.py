@@ -302,6 +302,15 @@ def _fail_on_row(database: dbnb.Database, id_: int) -> None:
                     "FOR EACH ROW EXECUTE FUNCTION write_boom()"
                 )
             )
+        elif database.engine.dialect.name == "mysql":
+            session.execute(text("DROP TRIGGER IF EXISTS write_boom"))
+            session.execute(
+                text(
+                    "CREATE TRIGGER write_boom BEFORE INSERT ON items FOR EACH ROW BEGIN "
+                    f"IF NEW.id = {id_} THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'boom'; "
+                    "END IF; END"
+                )
+            )
         else:
             session.execute(
                 text(
@@ -312,7 +321,7 @@ def _fail_on_row(database: dbnb.Database, id_: int) -> None:
 
 
 def test_an_error_half_way_through_a_large_write_leaves_the_table_unchanged(
-    db: dbnb.Database,
+    db: dbnb.Database, backend: str
 ) -> None:
     # More rows than one batch (dbnb.bulk.BATCH_ROWS), failing in the second batch.
     count = 30_000
@@ -320,7 +329,8 @@ def test_an_error_half_way_through_a_large_write_leaves_the_table_unchanged(
     frame = pd.DataFrame({"id": range(10, 10 + count), "name": [f"n{i}" for i in range(count)]})
     with pytest.raises(dbnb.WriteError, match="boom") as caught:
         db.write(frame, Item)
-    assert caught.value.row == 25_000 - 10
+    # MariaDB does not say which row of a multi-row INSERT a trigger refused.
+    assert caught.value.row == (None if backend == "mysql" else 25_000 - 10)
     assert rows(db) == ORIGINAL
     with db.session(write=True) as session:
         assert session.execute(text("SELECT count(*) FROM items")).scalar() == 3
@@ -369,11 +379,18 @@ class Fresh(SQLModel, table=True):
     size: int | None = Field(default=None, sa_type=Integer)
 
 
-def test_create_true_makes_the_table_in_the_same_transaction(db: dbnb.Database) -> None:
+def test_create_true_makes_the_table_in_the_same_transaction(
+    db: dbnb.Database, backend: str
+) -> None:
     with db.session(write=True) as session:
         session.execute(text(f"DROP TABLE IF EXISTS {Fresh.__tablename__}"))
     with pytest.raises(dbnb.WriteError):  # a refused row: the new table is rolled back too
         db.write(pd.DataFrame({"id": [1, 1], "label": ["a", "b"]}), Fresh, create=True)
+    if backend == "mysql":
+        # MySQL commits a CREATE TABLE at once: the table stays, the rows do not.
+        assert rows(db, Fresh.__tablename__) == []
+        with db.session(write=True) as session:
+            session.execute(text(f"DROP TABLE {Fresh.__tablename__}"))
     with pytest.raises(dbnb.DbnbError, match="has no table"):
         db.write(pd.DataFrame({"id": [1]}), Fresh.__tablename__)
     with pytest.raises(dbnb.DbnbError, match="has no table 'write_fresh'; create it"):

@@ -102,6 +102,8 @@ class Backend(Protocol):
 _HOMES = {
     "postgresql": "dbnb.backends.postgresql",
     "sqlite": "dbnb.backends.sqlite",
+    "mysql": "dbnb.backends.mysql",
+    "mariadb": "dbnb.backends.mysql",  # SQLAlchemy's name for a mariadb:// URL's dialect
 }
 
 

@@ -24,6 +24,9 @@ log = logging.getLogger("dbnb")
 # PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
 APPLICATION_NAME = "dbnb"
 
+# MySQL's protocol flag CLIENT_MULTI_STATEMENTS (pymysql.constants.CLIENT).
+_MULTI_STATEMENTS = 1 << 16
+
 # Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
 EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
 
@@ -83,6 +86,15 @@ def engine_arguments(
         if settings:
             existing = connect_args.get("options", "")
             connect_args["options"] = " ".join([existing, *settings]).strip()
+    elif config.backend == "mysql":
+        # Never several statements in one call (dbnb/backends/mysql/statements.py).
+        connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
+        if connect_timeout is not None:
+            connect_args["connect_timeout"] = connect_timeout
+            connect_args["read_timeout"] = connect_timeout
+        if config.readonly:
+            # Belt and braces: even a transaction dbnb did not begin reads only.
+            connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
     return EngineArguments(url, connect_args, options, budget)
 
 

@@ -95,8 +95,10 @@ def prepare(
             value = _python(values[name])
             if name in statement.in_bare and not isinstance(value, list):
                 value = [value]  # `IN :ids` with one value
-            if dialect == "sqlite" and isinstance(value, list) and name not in listed:
-                raise _Refused("a list value; SQLite takes a list only after IN (x IN :ids)")
+            if dialect in _NO_ARRAYS and isinstance(value, list) and name not in listed:
+                raise _Refused(
+                    f"a list value; {_NO_ARRAYS[dialect]} takes a list only after IN (x IN :ids)"
+                )
             values[name] = _for_driver(value, dialect)
         except _Refused as refused:
             raise ParameterError(f"{connection}: cannot bind :{name}, {refused}") from None
@@ -140,7 +142,34 @@ def _for_driver(value: Any, dialect: str) -> Any:
         return _for_sqlite(value)
     if dialect == "postgresql":
         _check_postgresql(value)
+    if dialect in ("mysql", "mariadb"):
+        return _for_mysql(value)
     return value
+
+
+def _for_mysql(value: Any) -> Any:
+    """The value as PyMySQL escapes it; an aware datetime at its UTC time, the time zone
+    of dbnb's sessions (PyMySQL would drop the offset). PyMySQL would send any other
+    object as its str(): refused instead."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, list):
+        return _each(_for_mysql, value)
+    if isinstance(value, UUID):
+        return str(value)
+    if value is None or isinstance(value, _MYSQL):
+        return value
+    raise _Refused(
+        f"{_a(value)} value; PyMySQL takes numbers, text, bytes, dates and times, Decimal, "
+        "UUID, None, and lists after IN"
+    )
+
+
+# Databases without array values: a list binds only after IN.
+_NO_ARRAYS = {"sqlite": "SQLite", "mysql": "MySQL", "mariadb": "MySQL"}
+
+# What PyMySQL escapes as itself (pymysql.converters.encoders).
+_MYSQL = (bool, int, float, str, bytes, bytearray, Decimal, datetime, date, time, timedelta)
 
 
 def _for_sqlite(value: Any) -> Any:

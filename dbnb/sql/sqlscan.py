@@ -25,10 +25,15 @@ own lexers (PostgreSQL's ``src/backend/parser/scan.l``, SQLite's ``tokenize.c``)
   ``[...]``; ``--`` and ``/* ... */`` comments, which do not nest (the first
   ``*/`` ends one); placeholders of its own ``?``, ``?1``, ``@x``, ``$x``, ``:1``.
 
+- MySQL and MariaDB: literals ``'...'`` and ``"..."`` (``''`` is a quote and a
+  backslash escapes); quoted identifiers ```...```; ``#`` and ``-- `` comments
+  to the end of the line and ``/* ... */`` comments, which do not nest; but
+  ``/*! ... */`` and ``/*M! ... */`` are code the server runs, and are read as
+  code; placeholders of its own ``?``.
+
 A quote or block comment left open runs to the end of the text (an
-``unterminated`` token). A third dialect (MySQL's ``#`` comments and backslash
-escapes, Spark's backquotes and nesting comments) is one more ``Rules`` value:
-its regular-expression fragments.
+``unterminated`` token). Another dialect (Spark's backquotes and nesting
+comments) is one more ``Rules`` value: its regular-expression fragments.
 
 Why a scanner of dbnb's own rather than sqlglot's tokenizer, which knows
 PostgreSQL, SQLite, MySQL and Spark quoting and reads the nested comment,
@@ -91,6 +96,8 @@ class Rules:
     placeholders: tuple[str, ...]
     # Every character a token can start with: the scanner skips any other at once.
     starts: str
+    # A block comment, when comments do not nest.
+    block_comment: str = r"/\*.*?\*/"
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,7 +105,7 @@ class Rules:
 
 
 def _compile(rules: Rules) -> re.Pattern[str]:
-    block = r"(?P<nested>/\*)" if rules.nested_comments else r"(?P<block>/\*.*?\*/)"
+    block = r"(?P<nested>/\*)" if rules.nested_comments else f"(?P<block>{rules.block_comment})"
     alternatives = [
         f"(?P<line>{rules.line_comment})",
         block,
@@ -151,7 +158,23 @@ SQLITE = Rules(
     starts="'\"`[-/$:;\\?@",
 )
 
-_RULES = {"postgresql": POSTGRESQL, "sqlite": SQLITE}
+MYSQL = Rules(
+    name="mysql",
+    # `#` to the end of the line, and `--` followed by a space or a control character
+    # (MySQL's lexer, sql_lex.cc; MariaDB's is the same).
+    line_comment=r"(?:#|--(?=[\x00-\x20]|\Z))[^\n]*+",
+    nested_comments=False,
+    # '...' and "..." are literals (unless ANSI_QUOTES): '' and a backslash escape.
+    strings=(r"'(?:[^'\\]++|\\.|'')*+'", r'"(?:[^"\\]++|\\.|"")*+"'),
+    identifiers=(r"`(?:[^`]++|``)*+`",),
+    openers=("'", '"', "`", r"/\*(?!M?!)"),
+    placeholders=(r"\?",),
+    starts="'\"`-/#$:;\\?",
+    # /*! ... */ and /*M! ... */ are code that MySQL and MariaDB run: not comments.
+    block_comment=r"/\*(?!M?!).*?\*/",
+)
+
+_RULES = {"postgresql": POSTGRESQL, "sqlite": SQLITE, "mysql": MYSQL, "mariadb": MYSQL}
 
 
 def rules_for(dialect: str) -> Rules:

@@ -31,6 +31,8 @@ class WriteRules:
     single_float: bool = False  # REAL and Float(precision <= 24) hold 4 bytes
     keeps_nan: bool = True  # False: a NaN would be stored as NULL, so it is refused
     text_holds_nul: bool = True  # False: text and JSON cannot hold the NUL character
+    # MySQL: BOOLEAN is TINYINT(1), and a table read from the database says TINYINT(1).
+    tinyint1_is_bool: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
     def make(kind: str, arrow: pa.DataType | None) -> Spec:
         return Spec(kind, arrow, t)
 
-    if isinstance(t, sqltypes.Boolean):
+    if isinstance(t, sqltypes.Boolean) or (
+        rules.tinyint1_is_bool and getattr(t, "display_width", None) == 1
+    ):
         return make("bool", pa.bool_())
     if isinstance(t, sqltypes.Enum):
         return make("enum", pa.string())

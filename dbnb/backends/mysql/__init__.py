@@ -1,0 +1,117 @@
+"""MariaDB's and MySQL's home: everything dbnb does differently there, behind the
+``Backend`` interface (``dbnb.engine.backend``).
+
+``guards.py``      read-only enforced by the server, statement_timeout and Ctrl-C;
+                   the driver (PyMySQL, aiomysql) and why
+``statements.py``  what a read may not send, because the server would run it
+``cancel.py``      Ctrl-C: ``KILL QUERY`` from a second connection
+``types.py``       a result's types, from the server's column descriptions
+``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
+``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
+``dbnb.see``'s SQL is the generic, standard one (window functions, ``FLOOR``, ``LIMIT``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from dbnb.backends.generic import (
+    comparable,
+    explain_statement,
+    histogram_bin,
+    most_frequent,
+    plan_summary,
+    plan_text,
+    quartiles,
+)
+from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
+from dbnb.backends.mysql.guards import (
+    install_guards,
+    install_limits,
+    limit_reached,
+    refusal_reason,
+)
+from dbnb.write.columns import WriteRules
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult
+
+    from dbnb.config import ConnectionConfig
+    from dbnb.read.columnar import Columnar
+    from dbnb.read.frames import Kind
+    from dbnb.write.bulk import BulkWriter, Sent
+    from dbnb.write.validate import Checked
+
+__all__ = [
+    "bulk_writer",
+    "columnar",
+    "comparable",
+    "declared_kinds",
+    "explain_statement",
+    "histogram_bin",
+    "install_guards",
+    "install_limits",
+    "limit_reached",
+    "most_frequent",
+    "plan_summary",
+    "plan_text",
+    "quartiles",
+    "refusal_reason",
+    "result_kinds",
+    "write_probe",
+]
+
+name = "mysql"
+server_name: str | None = "MySQL"  # as health reports its version (MariaDB: by its dialect)
+# The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
+async_driver: str | None = "mysql+aiomysql"
+# What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
+# bulk.py names them).
+write_rules = WriteRules(
+    "MariaDB/MySQL",
+    integer=pa.int32(),
+    small_integer=pa.int16(),
+    keeps_nan=False,
+    tinyint1_is_bool=True,
+)
+
+
+# --- reads and their types ------------------------------------------------------------
+
+
+def columnar(config: ConnectionConfig) -> Columnar | None:
+    return None  # no columnar reader yet: the guarded path (PyMySQL)
+
+
+def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """The server's description of each column (``types.py``), where it is exact."""
+    from dbnb.backends.mysql import types
+
+    return list(types.result_kinds(result, count))
+
+
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """The described type of a text or DATETIME column no ``select()`` typed."""
+    from dbnb.backends.mysql import types
+
+    return list(types.declared_kinds(result, count))
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+    """Multi-row INSERTs, upserts by ON DUPLICATE KEY UPDATE (``bulk.py``)."""
+    from dbnb.backends.mysql import bulk
+
+    return bulk.MySQLWriter(connection, checked, sent)
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+def write_probe(table: str) -> str | None:
+    """A write the read-only transaction must refuse: health's proof of the guard."""
+    return f"CREATE TEMPORARY TABLE {table} (x INTEGER)"

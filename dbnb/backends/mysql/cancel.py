@@ -1,0 +1,73 @@
+"""Ctrl-C on MariaDB/MySQL: ``KILL QUERY`` from a second connection.
+
+PyMySQL stops waiting when Ctrl-C interrupts it, but the server goes on running
+the statement (and holding its locks) until it ends. So dbnb opens a short-lived
+second connection with the same credentials, kills the statement of the
+interrupted connection's server thread, and closes the interrupted connection,
+whose protocol stream stopped mid-reply; SQLAlchemy then discards it from the
+pool. The second connection is outside the connection's budget: it lives for
+one statement, and a full pool must not stop a cancel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import ExceptionContext
+
+    from dbnb.config import ConnectionConfig
+
+log = logging.getLogger("dbnb")
+_KILL_TIMEOUT = 5  # seconds to connect and kill
+
+
+def kill_running(context: ExceptionContext, config: ConnectionConfig) -> None:
+    """Kill the statement an interrupt stopped waiting for; close its connection."""
+    connection = context.connection
+    if connection is None or connection.invalidated:
+        return
+    driver_connection: Any = connection.connection.driver_connection
+    thread_id = _thread_id(driver_connection)
+    if thread_id is not None:
+        try:
+            _kill(config, thread_id)
+        except Exception as error:  # the interrupt itself must go on
+            log.warning("%s: could not KILL QUERY %s: %s", config.name, thread_id, error)
+    with contextlib.suppress(Exception):
+        # aiomysql's close() is sync as well.
+        driver_connection.close()
+
+
+def _thread_id(driver_connection: Any) -> int | None:
+    try:
+        return int(driver_connection.thread_id())
+    except Exception:  # not connected
+        return None
+
+
+def _kill(config: ConnectionConfig, thread_id: int) -> None:
+    import pymysql
+
+    url = config.url
+    arguments: dict[str, Any] = {
+        key: value
+        for key, value in config.connect_args.items()
+        if key in ("ssl", "unix_socket", "charset", "auth_plugin_map", "ssl_ca", "ssl_cert")
+    }
+    killer = pymysql.connect(
+        host=url.host or "localhost",
+        port=url.port or 3306,
+        user=url.username or "",
+        password=url.password or "",
+        connect_timeout=_KILL_TIMEOUT,
+        read_timeout=_KILL_TIMEOUT,
+        **arguments,
+    )
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute("KILL QUERY %s", (thread_id,))
+    finally:
+        killer.close()

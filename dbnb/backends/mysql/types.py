@@ -1,0 +1,160 @@
+"""MariaDB's and MySQL's type rules on the guarded path: a result's columns as the
+server describes them.
+
+PyMySQL keeps each column's description packet (type, flags, character set,
+length, scale); dbnb reads it to type the column as the README's dtype table
+says. It is exact (``result_kinds``), and wins over a ``select()``'s own types,
+but for two kinds of column where the statement knows more: text (MariaDB's
+``JSON`` is text on the wire) and ``DATETIME`` (where dbnb stores a
+``DateTime(timezone=True)`` as its UTC time); those come from the statement, or
+for plain SQL from the description as well (``declared_kinds``):
+
+- integers by size and sign: ``TINYINT`` int8 (unsigned int16), ``SMALLINT``
+  int16 (int32), ``MEDIUMINT`` and ``INT`` int32 (int64), ``BIGINT`` int64
+  (unsigned: uint64); ``TINYINT(1)``, which ``BOOLEAN`` is, bool;
+- ``DECIMAL(p, s)`` decimal128(p, s), exact (the packet's length is p, plus one
+  for the point and one for the sign);
+- ``FLOAT`` float32, ``DOUBLE`` float64;
+- ``DATETIME`` timestamp[us]; ``TIMESTAMP`` timestamp[us, tz=UTC]: dbnb's
+  sessions run with ``time_zone = '+00:00'``, so the server converts the stored
+  instant to UTC; ``DATE`` date32; ``TIME`` time64[us] when every value is a time
+  of day (MySQL's TIME reaches -838:59:59 to 838:59:59: then Python timedeltas);
+- ``CHAR``/``VARCHAR``/``TEXT``/``ENUM``/``SET`` string (a ``SET`` value is its
+  members joined by commas, as the server sends it); ``BINARY``/``VARBINARY``/
+  ``BLOB``/``BIT`` binary (the binary character set, 63, tells them apart);
+- MySQL's ``JSON`` objects (parsed); MariaDB's ``JSON`` is a ``LONGTEXT`` with a
+  check and reaches the client as text: plain SQL gives the text, a ``select()``
+  of a SQLAlchemy ``JSON`` column the objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+
+import pyarrow as pa
+from sqlalchemy.engine import CursorResult
+
+from dbnb.read.dtypes import OBJECT, UTC_MICROS, decimal
+
+_BINARY_CHARSET = 63
+_UNSIGNED = 32
+_DAY = dt.timedelta(days=1)
+
+# type code (pymysql.constants.FIELD_TYPE) -> (signed, unsigned) integer types
+_INTEGERS = {
+    1: (pa.int8(), pa.int16()),  # TINY
+    2: (pa.int16(), pa.int32()),  # SHORT
+    9: (pa.int32(), pa.int32()),  # INT24
+    3: (pa.int32(), pa.int64()),  # LONG
+    8: (pa.int64(), pa.uint64()),  # LONGLONG
+    13: (pa.int16(), pa.int16()),  # YEAR
+}
+_FIXED = {
+    4: pa.float32(),  # FLOAT
+    5: pa.float64(),  # DOUBLE
+    10: pa.date32(),  # DATE
+    14: pa.date32(),  # NEWDATE
+    12: pa.timestamp("us"),  # DATETIME
+    7: UTC_MICROS,  # TIMESTAMP
+    16: pa.binary(),  # BIT
+}
+_DECIMALS = {0, 246}  # DECIMAL, NEWDECIMAL
+_TIME = 11
+_JSON = 245
+_TEXTS = {15, 249, 250, 251, 252, 253, 254}  # VARCHAR, the BLOBs, VAR_STRING, STRING
+
+
+class Converted:
+    """A column whose values the driver gives in another form than its Arrow type's
+    (``dbnb.read.frames.Converter``)."""
+
+    def __init__(
+        self, kind: pa.DataType, convert: Callable[[Sequence[Any]], tuple[list[Any], bool]]
+    ) -> None:
+        self.kind = kind
+        self.convert = convert
+
+    def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
+        return self.convert(values)
+
+
+Kind: TypeAlias = "pa.DataType | Converted | None"
+
+
+def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """The exact types of a result's columns; None for text and DATETIME columns,
+    which a ``select()``'s types may say more of."""
+    return [
+        None if _statement_knows_more(field) else kind for field, kind in _described(result, count)
+    ]
+
+
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+    """Every column's type as described, for what neither said: plain SQL's text and
+    DATETIME columns."""
+    return [kind for _, kind in _described(result, count)]
+
+
+def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
+    # SQLAlchemy's async adapter keeps aiomysql's cursor as `_cursor` (dbnb.aio);
+    # PyMySQL keeps the description packets of the result it read as `_result.fields`.
+    cursor = getattr(result.cursor, "_cursor", result.cursor)
+    fields = getattr(getattr(cursor, "_result", None), "fields", None)
+    if fields is None or len(fields) != count:
+        return [(None, None)] * count
+    return [(field, _kind(field)) for field in fields]
+
+
+def _statement_knows_more(field: Any) -> bool:
+    if field is None:
+        return True
+    text = field.type_code in _TEXTS and field.charsetnr != _BINARY_CHARSET
+    return bool(text or field.type_code == 12)  # DATETIME
+
+
+def _kind(field: Any) -> Kind:
+    code: int = field.type_code
+    flags: int = field.flags
+    if code == 1 and field.length == 1:  # TINYINT(1): BOOLEAN
+        return Converted(pa.bool_(), _booleans)
+    if code in _INTEGERS:
+        signed, unsigned = _INTEGERS[code]
+        return unsigned if flags & _UNSIGNED else signed
+    if code in _FIXED:
+        return _FIXED[code]
+    if code in _DECIMALS:
+        point = 1 if field.scale else 0
+        sign = 0 if flags & _UNSIGNED else 1
+        return decimal(field.length - point - sign, field.scale)
+    if code == _TIME:
+        return Converted(pa.time64("us"), _times)
+    if code == _JSON:
+        return Converted(OBJECT, _documents)
+    if code in _TEXTS:
+        return pa.binary() if field.charsetnr == _BINARY_CHARSET else pa.string()
+    return None
+
+
+def _booleans(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    return [None if value is None else bool(value) for value in values], True
+
+
+def _times(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    """TIME values come as timedeltas (or times, through SQLAlchemy's Time): times of day
+    when all of them are one."""
+    if all(
+        not isinstance(value, dt.timedelta) or dt.timedelta(0) <= value < _DAY for value in values
+    ):
+        return [
+            (dt.datetime.min + value).time() if isinstance(value, dt.timedelta) else value
+            for value in values
+        ], True
+    return list(values), False  # past a day or negative: kept as timedeltas (objects)
+
+
+def _documents(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    parsed = [json.loads(value) if isinstance(value, str | bytes) else value for value in values]
+    return parsed, True
