@@ -184,12 +184,6 @@ READ_PATHS = ["arrow", "guarded"]
 def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test on each read path: the columnar (ADBC) one, and the guarded SQLAlchemy
     one alone. Use with ``pytestmark = pytest.mark.usefixtures("read_path")``."""
-    if (
-        request.param == "arrow"
-        and "backend" in request.fixturenames
-        and request.getfixturevalue("backend") == "mysql"
-    ):
-        pytest.skip("MariaDB has no columnar read path yet: its guarded path is the one tested")
     if request.param == "guarded":
         monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
     return str(request.param)
