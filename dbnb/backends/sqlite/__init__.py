@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dbnb.backends.generic import mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -47,6 +48,7 @@ __all__ = [
     "install_guards",
     "install_limits",
     "limit_reached",
+    "mean",
     "most_frequent",
     "plan_summary",
     "plan_text",
