@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -379,3 +380,18 @@ def test_generic_sql_on_duckdb(tmp_path: Path) -> None:
     plan = db.explain("SELECT * FROM t WHERE v > 3", analyze=True)
     assert "Seq Scan" in plan or "SEQ_SCAN" in plan
     assert f"ran: {int((values > 3).sum()):,} rows in " in plan.summary
+
+
+@pytest.mark.parametrize("backend", ["mysql"])  # MariaDB's JSON plan of a join, read
+def test_mariadb_summary_of_a_join_counts_the_rows_it_gave(orders: dbnb.Database) -> None:
+    sql = (
+        f"SELECT a.id FROM {TABLE} a JOIN {TABLE} b ON b.id = a.id + 1 "
+        "WHERE a.qty > :q ORDER BY a.id"
+    )
+    expected = len(orders.query(sql, {"q": 50}))
+    plan = orders.explain(sql, {"q": 50})
+    assert re.fullmatch(r"estimated [\d,]+ rows", plan.summary)
+    analyzed = orders.explain(sql, {"q": 50}, analyze=True)
+    assert re.fullmatch(
+        rf"estimated [\d,]+ rows; actual {expected:,} rows; execution [\d.]+ ms", analyzed.summary
+    )
