@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.backend import Limit
+    from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -152,3 +153,9 @@ def comparable(value: str, kind: str) -> str:
     """``value`` as min, max and a tie between most frequent values compare it, in the
     order Python compares the values read (``kind``: number, text, bool, time, other)."""
     return value
+
+
+def engine_arguments(
+    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+) -> EngineArguments:
+    return arguments  # the dialect's own defaults

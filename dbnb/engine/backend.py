@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
+    from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -48,6 +49,14 @@ class Backend(Protocol):
 
     def limit_reached(self, context: ExceptionContext) -> Limit | None:
         """Whether a failure is a statement_timeout or an interrupt ending it."""
+
+    # The engine (dbnb.engine.engines)
+
+    def engine_arguments(
+        self, arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+    ) -> EngineArguments:
+        """What the database's driver is given beyond the config's own (read-only
+        sessions, ``connect_timeout`` seconds for health checks, files, pooling)."""
 
     # Reads and their types (dbnb.read)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy
@@ -16,16 +15,11 @@ from sqlalchemy.pool import NullPool
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits, readonly
+from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import ConfigError
 
 log = logging.getLogger("dbnb")
-
-# PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
-APPLICATION_NAME = "dbnb"
-
-# MySQL's protocol flag CLIENT_MULTI_STATEMENTS (pymysql.constants.CLIENT).
-_MULTI_STATEMENTS = 1 << 16
 
 # Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
 EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
@@ -61,41 +55,9 @@ def engine_arguments(
         options.update(pool_options(config, budget))
     else:
         options, budget = {"poolclass": NullPool}, None
-    connect_args = dict(config.connect_args)
-    if config.backend == "sqlite":
-        url = sqlite_url(url, readonly=config.readonly)
-        # The pool hands connections to whichever thread asks; sessions never
-        # share one between threads at the same time.
-        connect_args.setdefault("check_same_thread", False)
-        if is_memory(url):
-            # One in-memory database per connection would lose data between
-            # sessions; the default pool for it keeps one per thread, sized by nobody.
-            for option in ("pool_size", "max_overflow", "pool_timeout"):
-                options.pop(option, None)
-            budget = None
-    elif config.backend == "postgresql":
-        connect_args.setdefault("application_name", APPLICATION_NAME)
-        settings = []
-        if connect_timeout is not None:
-            connect_args["connect_timeout"] = connect_timeout
-            # ...and no statement on such a connection waits longer than that either.
-            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
-        if config.readonly:
-            # Belt and braces: even a transaction dbnb did not begin reads only.
-            settings.append("-c default_transaction_read_only=on")
-        if settings:
-            existing = connect_args.get("options", "")
-            connect_args["options"] = " ".join([existing, *settings]).strip()
-    elif config.backend == "mysql":
-        # Never several statements in one call (dbnb/backends/mysql/statements.py).
-        connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
-        if connect_timeout is not None:
-            connect_args["connect_timeout"] = connect_timeout
-            connect_args["read_timeout"] = connect_timeout
-        if config.readonly:
-            # Belt and braces: even a transaction dbnb did not begin reads only.
-            connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
-    return EngineArguments(url, connect_args, options, budget)
+    arguments = EngineArguments(url, dict(config.connect_args), options, budget)
+    # What the database's own driver is given (read-only sessions, timeouts, files).
+    return backend_for(config.backend).engine_arguments(arguments, config, connect_timeout)
 
 
 def create_engine(
@@ -166,20 +128,3 @@ def budgeted(engine: Engine, budget: ConnectionBudget, path: str) -> None:
 
     event.listen(engine, "do_connect", connect)
     budget.attach(engine.pool, path)
-
-
-def is_memory(url: URL) -> bool:
-    database = url.database or ""
-    return database in ("", ":memory:") or "mode=memory" in database
-
-
-def sqlite_url(url: URL, *, readonly: bool) -> URL:
-    """Create the file's folder; open ``readonly: true`` files read-only at the OS level."""
-    database = url.database or ""
-    if is_memory(url) or database.startswith("file:"):
-        return url
-    path = Path(database)
-    if readonly:
-        return url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return url

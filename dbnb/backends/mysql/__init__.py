@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult
 
     from dbnb.config import ConnectionConfig
+    from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -118,3 +119,26 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 def write_probe(table: str) -> str | None:
     """A write the read-only transaction must refuse: health's proof of the guard."""
     return f"CREATE TEMPORARY TABLE {table} (x INTEGER)"
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+# MySQL's protocol flag CLIENT_MULTI_STATEMENTS (pymysql.constants.CLIENT).
+_MULTI_STATEMENTS = 1 << 16
+
+
+def engine_arguments(
+    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+) -> EngineArguments:
+    """PyMySQL's: never several statements in one call; a connect timeout that also
+    caps each read (health checks); ``readonly: true`` sessions read-only."""
+    connect_args = arguments.connect_args
+    # Never several statements in one call (dbnb/backends/mysql/statements.py).
+    connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = connect_timeout
+        connect_args["read_timeout"] = connect_timeout
+    if config.readonly:
+        # Belt and braces: even a transaction dbnb did not begin reads only.
+        connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
+    return arguments

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult
 
     from dbnb.config import ConnectionConfig
+    from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -113,3 +114,30 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 def write_probe(table: str) -> str | None:
     """A write the read-only transaction must refuse: health's proof of the guard."""
     return f"CREATE TEMP TABLE {table} (x INTEGER)"
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+# PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
+APPLICATION_NAME = "dbnb"
+
+
+def engine_arguments(
+    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+) -> EngineArguments:
+    """psycopg's: dbnb's application_name; a connect timeout that also caps each
+    statement (health checks); ``readonly: true`` sessions read-only by default."""
+    connect_args = arguments.connect_args
+    connect_args.setdefault("application_name", APPLICATION_NAME)
+    settings = []
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = connect_timeout
+        # ...and no statement on such a connection waits longer than that either.
+        settings.append(f"-c statement_timeout={connect_timeout * 1000}")
+    if config.readonly:
+        # Belt and braces: even a transaction dbnb did not begin reads only.
+        settings.append("-c default_transaction_read_only=on")
+    if settings:
+        existing = connect_args.get("options", "")
+        connect_args["options"] = " ".join([existing, *settings]).strip()
+    return arguments

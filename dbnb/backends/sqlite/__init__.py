@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from dbnb.backends.generic import mean
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult
 
     from dbnb.config import ConnectionConfig
+    from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
@@ -103,3 +105,28 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 def write_probe(table: str) -> str | None:
     """A write the read-only transaction must refuse: health's proof of the guard."""
     return f"CREATE TEMP TABLE {table} (x INTEGER)"
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+def engine_arguments(
+    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+) -> EngineArguments:
+    """sqlite3's: the file's folder created (read-only files opened read-only by the
+    OS); connections used by whichever thread the pool hands them to; an in-memory
+    database unpooled and outside the budget (another connection, another database)."""
+    from dbnb.backends.sqlite import files
+
+    url = files.sqlite_url(arguments.url, readonly=config.readonly)
+    # The pool hands connections to whichever thread asks; sessions never
+    # share one between threads at the same time.
+    arguments.connect_args.setdefault("check_same_thread", False)
+    options, budget = arguments.options, arguments.budget
+    if files.is_memory(url):
+        # One in-memory database per connection would lose data between
+        # sessions; the default pool for it keeps one per thread, sized by nobody.
+        for option in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(option, None)
+        budget = None
+    return dataclasses.replace(arguments, url=url, options=options, budget=budget)
