@@ -158,22 +158,8 @@ def registry(config_path: Path) -> Iterator[dbnb.Registry]:
     registry.close()
 
 
-# Test modules whose MariaDB case is not proved yet (issue 17), and why: skipped, not hidden.
-NOT_YET_ON_MYSQL = {
-    "test_see.py": "dbnb.see on MariaDB: reflected JSON columns are LONGTEXT (db.write of "
-    "dicts into them is refused) and its collations group 'EU' with 'eu'",
-    "test_magics_see.py": "dbnb.see on MariaDB: EXPLAIN's summary and JSON exports of "
-    "MariaDB's text JSON columns",
-    "test_formats.py": "output='arrow'/'polars' on MariaDB: its SQL needs MariaDB's own "
-    "spellings (no NULLS LAST, no interval) and JSON comes as text",
-}
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    reason = NOT_YET_ON_MYSQL.get(request.path.name)
-    if request.param == "mysql" and reason is not None:
-        pytest.skip(reason)
     return str(request.param)
 
 

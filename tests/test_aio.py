@@ -145,7 +145,7 @@ async def test_aquery_error_names_the_connection(adb: dbnb.Database) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("name", ["sqlite_ro", "postgresql_ro"])
+@pytest.mark.parametrize("name", ["sqlite_ro", "postgresql_ro", "mysql_ro"])
 async def test_readonly_connection_refuses_an_async_write_session(
     registry: dbnb.Registry, name: str
 ) -> None:

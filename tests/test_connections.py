@@ -136,15 +136,15 @@ pool_recycle: 60
     assert (budget.pool_size, budget.max_overflow, budget.limit, budget.timeout) == (3, 7, 10, 4.0)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_pool_limit_is_honoured_and_clear(
-    tmp_path: Path, pg_database: str, kind: str, open_registry
+    tmp_path: Path, pg_database: str, mysql_database: str, kind: str, open_registry
 ) -> None:
-    target = (
-        "type: sqlite\ndatabase: tiny.db"
-        if kind == "sqlite"
-        else f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\ndatabase: {pg_database}"
-    )
+    target = {
+        "sqlite": "type: sqlite\ndatabase: tiny.db",
+        "postgresql": f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\ndatabase: {pg_database}",
+        "mysql": f"type: mysql\nhost: 127.0.0.1\nuser: root\ndatabase: {mysql_database}",
+    }[kind]
     path = tmp_path / "infra.yaml"
     path.write_text(
         config_text(

@@ -27,6 +27,10 @@ TABLE = {
     "sqlite": """CREATE TABLE fmt (
         i INTEGER, b BIGINT, n NUMERIC(10, 2), t DATETIME, d DATE, s TEXT, j JSON,
         u CHAR(32), f FLOAT, bl BOOLEAN)""",
+    # MariaDB: TIMESTAMP is an instant (read in UTC), DATETIME a wall time; UUID is 10.7's.
+    "mysql": """CREATE TABLE fmt (
+        i INT, b BIGINT, n DECIMAL(10, 2), t TIMESTAMP(6) NULL, ts DATETIME(6),
+        d DATE, s TEXT, j JSON, u UUID, f DOUBLE, bl BOOLEAN)""",
 }
 ROWS = {
     "postgresql": """INSERT INTO fmt VALUES
@@ -38,38 +42,55 @@ ROWS = {
         (1, 9007199254740993, 1.25, '2024-05-01 08:30:00.123456', '2024-05-01', 'é',
          '{"a": [1, 2]}', '12345678123456781234567812345678', 0.5, 1),
         (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)""",
+    "mysql": """INSERT INTO fmt VALUES
+        (1, 9007199254740993, 1.25, '2024-05-01 08:30:00.123456', '2024-05-01 10:30:00',
+         '2024-05-01', 'é', '{"a": [1, 2]}', '12345678-1234-5678-1234-567812345678', 0.5, true),
+        (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)""",
 }
 # The Arrow type of each column: the documented dtypes' Arrow types, JSON and UUID
-# as Arrow's extension types, an unconstrained numeric as its decimal text.
+# as Arrow's extension types, an unconstrained numeric as its decimal text. MariaDB
+# sends JSON (a LONGTEXT) and UUID as text, with no type of their own on the wire.
 ARROW = {
-    "i": {"postgresql": pa.int32(), "sqlite": pa.int64()},
-    "b": {"postgresql": pa.int64(), "sqlite": pa.int64()},
-    "n": {"postgresql": pa.decimal128(10, 2), "sqlite": pa.decimal128(10, 2)},
+    "i": {"postgresql": pa.int32(), "sqlite": pa.int64(), "mysql": pa.int32()},
+    "b": {"postgresql": pa.int64(), "sqlite": pa.int64(), "mysql": pa.int64()},
+    "n": {
+        "postgresql": pa.decimal128(10, 2),
+        "sqlite": pa.decimal128(10, 2),
+        "mysql": pa.decimal128(10, 2),
+    },
     "big": {"postgresql": pa.string()},
-    "t": {"postgresql": pa.timestamp("us", "UTC"), "sqlite": pa.timestamp("us", "UTC")},
-    "ts": {"postgresql": pa.timestamp("us")},
-    "d": {"postgresql": pa.date32(), "sqlite": pa.date32()},
-    "s": {"postgresql": pa.string(), "sqlite": pa.string()},
-    "j": {"postgresql": pa.json_(), "sqlite": pa.json_()},
-    "u": {"postgresql": pa.uuid(), "sqlite": pa.uuid()},
+    "t": {
+        "postgresql": pa.timestamp("us", "UTC"),
+        "sqlite": pa.timestamp("us", "UTC"),
+        "mysql": pa.timestamp("us", "UTC"),
+    },
+    "ts": {"postgresql": pa.timestamp("us"), "mysql": pa.timestamp("us")},
+    "d": {"postgresql": pa.date32(), "sqlite": pa.date32(), "mysql": pa.date32()},
+    "s": {"postgresql": pa.string(), "sqlite": pa.string(), "mysql": pa.string()},
+    "j": {"postgresql": pa.json_(), "sqlite": pa.json_(), "mysql": pa.string()},
+    "u": {"postgresql": pa.uuid(), "sqlite": pa.uuid(), "mysql": pa.string()},
     "iv": {"postgresql": pa.duration("us")},
-    "f": {"postgresql": pa.float64(), "sqlite": pa.float64()},
-    "bl": {"postgresql": pa.bool_(), "sqlite": pa.bool_()},
+    "f": {"postgresql": pa.float64(), "sqlite": pa.float64(), "mysql": pa.float64()},
+    "bl": {"postgresql": pa.bool_(), "sqlite": pa.bool_(), "mysql": pa.bool_()},
 }
 POLARS = {
-    "i": {"postgresql": pl.Int32, "sqlite": pl.Int64},
-    "b": {"postgresql": pl.Int64, "sqlite": pl.Int64},
-    "n": {"postgresql": pl.Decimal(10, 2), "sqlite": pl.Decimal(10, 2)},
+    "i": {"postgresql": pl.Int32, "sqlite": pl.Int64, "mysql": pl.Int32},
+    "b": {"postgresql": pl.Int64, "sqlite": pl.Int64, "mysql": pl.Int64},
+    "n": {"postgresql": pl.Decimal(10, 2), "sqlite": pl.Decimal(10, 2), "mysql": pl.Decimal(10, 2)},
     "big": {"postgresql": pl.String},
-    "t": {"postgresql": pl.Datetime("us", "UTC"), "sqlite": pl.Datetime("us", "UTC")},
-    "ts": {"postgresql": pl.Datetime("us")},
-    "d": {"postgresql": pl.Date, "sqlite": pl.Date},
-    "s": {"postgresql": pl.String, "sqlite": pl.String},
-    "j": {"postgresql": pl.String, "sqlite": pl.String},
-    "u": {"postgresql": pl.String, "sqlite": pl.String},
+    "t": {
+        "postgresql": pl.Datetime("us", "UTC"),
+        "sqlite": pl.Datetime("us", "UTC"),
+        "mysql": pl.Datetime("us", "UTC"),
+    },
+    "ts": {"postgresql": pl.Datetime("us"), "mysql": pl.Datetime("us")},
+    "d": {"postgresql": pl.Date, "sqlite": pl.Date, "mysql": pl.Date},
+    "s": {"postgresql": pl.String, "sqlite": pl.String, "mysql": pl.String},
+    "j": {"postgresql": pl.String, "sqlite": pl.String, "mysql": pl.String},
+    "u": {"postgresql": pl.String, "sqlite": pl.String, "mysql": pl.String},
     "iv": {"postgresql": pl.Duration("us"), "sqlite": None},
-    "f": {"postgresql": pl.Float64, "sqlite": pl.Float64},
-    "bl": {"postgresql": pl.Boolean, "sqlite": pl.Boolean},
+    "f": {"postgresql": pl.Float64, "sqlite": pl.Float64, "mysql": pl.Float64},
+    "bl": {"postgresql": pl.Boolean, "sqlite": pl.Boolean, "mysql": pl.Boolean},
 }
 
 
@@ -87,14 +108,15 @@ def expected(table: dict[str, dict[str, object]], backend: str) -> dict[str, obj
 
 
 def test_arrow_keeps_every_type(typed: dbnb.Database, backend: str) -> None:
-    table = typed.query("SELECT * FROM fmt ORDER BY i NULLS LAST", output="arrow")
+    table = typed.query("SELECT * FROM fmt ORDER BY i IS NULL, i", output="arrow")
     assert isinstance(table, pa.Table)
     assert {field.name: field.type for field in table.schema} == expected(ARROW, backend)
     first = table.slice(0, 1).to_pylist()[0]
     assert first["n"] == Decimal("1.25")
     assert first["b"] == 9007199254740993  # past 2**53: no float on the way
     assert first["t"] == pd.Timestamp("2024-05-01 08:30:00.123456", tz="UTC")
-    assert first["u"] == UID  # arrow.uuid: 16 bytes, read back as a UUID
+    # arrow.uuid: 16 bytes, read back as a UUID; MariaDB's UUID reaches the client as text
+    assert first["u"] == (str(UID) if backend == "mysql" else UID)
     assert first["j"].replace(" ", "") == '{"a":[1,2]}'  # the JSON text
     if backend == "postgresql":
         assert first["big"] == "12345678901234567890123456789012345678901.5"  # every digit
@@ -103,7 +125,7 @@ def test_arrow_keeps_every_type(typed: dbnb.Database, backend: str) -> None:
 
 
 def test_polars_keeps_every_type(typed: dbnb.Database, backend: str) -> None:
-    frame = typed.query("SELECT * FROM fmt ORDER BY i NULLS LAST", output="polars")
+    frame = typed.query("SELECT * FROM fmt ORDER BY i IS NULL, i", output="polars")
     assert isinstance(frame, pl.DataFrame)
     wanted = {name: kind for name, kind in expected(POLARS, backend).items() if kind is not None}
     assert dict(frame.schema) == wanted

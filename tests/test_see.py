@@ -1,11 +1,12 @@
-"""Seeing the data: plots and profiles computed by the database, plans, on SQLite and
-PostgreSQL. Each number is checked against pandas/numpy on the same rows, and the
+"""Seeing the data: plots and profiles computed by the database, plans, on SQLite,
+PostgreSQL and MariaDB. Each number is checked against pandas/numpy on the same rows, and the
 history shows that only aggregate rows came back."""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +36,10 @@ DDL = {
     "sqlite": f"""CREATE TABLE {TABLE} (
         id INTEGER PRIMARY KEY, region TEXT, total NUMERIC, score REAL,
         qty INTEGER, placed DATETIME, day DATE, ok BOOLEAN, doc JSON)""",
+    # TEXT in the server's default, case-insensitive collation: dbnb must not rely on it.
+    "mysql": f"""CREATE TABLE {TABLE} (
+        id INTEGER PRIMARY KEY, region TEXT, total DECIMAL(10, 2), score DOUBLE,
+        qty INTEGER, placed DATETIME, day DATE, ok BOOLEAN, doc JSON)""",
 }
 # Mixed case, accents and a sign: a collation-aware min() would disagree with Python's.
 REGIONS = ["EU", "eu", "US", "Ürün", "b", "_x", None]
@@ -61,8 +66,10 @@ def _data(backend: str) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(records)
-    if backend == "sqlite":  # DATETIME is written without a time zone
+    if backend in ("sqlite", "mysql"):  # DATETIME is written without a time zone
         frame["placed"] = frame["placed"].dt.tz_localize(None)
+    if backend == "mysql":  # MariaDB's JSON is a LONGTEXT (with a check): its text is written
+        frame["doc"] = frame["doc"].map(lambda doc: None if doc is None else json.dumps(doc))
     return frame
 
 
@@ -107,12 +114,20 @@ def test_hist_counts_are_numpys_and_only_the_bins_travel(orders: dbnb.Database) 
     assert plotted["rows"].iloc[0] == 10
 
 
-def test_bar_counts_per_value_sum_to_the_row_count(orders: dbnb.Database) -> None:
+def test_bar_counts_per_value_sum_to_the_row_count(orders: dbnb.Database, backend: str) -> None:
     dbnb.clear_history()
     ax = orders.plot("bar", TABLE, "region", top=10)
-    assert dbnb.history()["rows"].tolist() == [7]  # one statement: a row per value
-    counts = orders.query(f"SELECT region FROM {TABLE}")["region"].value_counts(dropna=False)
+    sent = dbnb.history()["rows"].tolist()
+    regions = orders.query(f"SELECT region FROM {TABLE}")["region"]
+    if backend == "mysql":
+        # The bars are the database's GROUP BY, and MariaDB's default collation is
+        # case-insensitive: 'EU' and 'eu' are one value there (shown as either).
+        regions = regions.str.lower()
+    counts = regions.value_counts(dropna=False)
+    assert sent == [len(counts)]  # one statement: a row per value
     labels = [label.get_text() for label in ax.get_xticklabels()]
+    if backend == "mysql":
+        labels = [label if label == "NULL" else label.lower() for label in labels]
     heights = [int(patch.get_height()) for patch in ax.patches]
     assert sum(heights) == ROWS
     shown = dict(zip(labels, heights, strict=True))
@@ -121,9 +136,14 @@ def test_bar_counts_per_value_sum_to_the_row_count(orders: dbnb.Database) -> Non
     assert ax.get_title() == f"region of {TABLE}: top {len(counts)} of {len(counts)} values"
 
 
-def test_bar_top_n_says_how_many_rows_are_in_the_others(orders: dbnb.Database) -> None:
+def test_bar_top_n_says_how_many_rows_are_in_the_others(
+    orders: dbnb.Database, backend: str
+) -> None:
     ax = orders.plot("bar", TABLE, "region", top=2)
-    counts = orders.query(f"SELECT region FROM {TABLE}")["region"].value_counts(dropna=False)
+    regions = orders.query(f"SELECT region FROM {TABLE}")["region"]
+    if backend == "mysql":  # GROUP BY in a case-insensitive collation (see above)
+        regions = regions.str.lower()
+    counts = regions.value_counts(dropna=False)
     heights = [int(patch.get_height()) for patch in ax.patches]
     assert heights == list(counts.iloc[:2])
     others = ROWS - sum(heights)
@@ -281,6 +301,13 @@ def test_explain_is_the_plan_as_text(orders: dbnb.Database, backend: str) -> Non
         assert "Seq Scan on see_orders" in plan
         assert plan.summary.startswith("estimated cost ")
         assert " rows" in plan.summary
+    elif backend == "mysql":  # MariaDB's EXPLAIN FORMAT=JSON: rows estimated, no cost
+        document = json.loads(plan)
+        ordered = document["query_block"]["nested_loop"][0]["read_sorted_file"]["filesort"]
+        assert ordered["sort_key"] == f"{TABLE}.qty"
+        assert ordered["table"]["table_name"] == TABLE
+        estimate = ordered["table"]["rows"] * ordered["table"]["filtered"] / 100
+        assert plan.summary == f"estimated {round(estimate):,} rows"
     else:
         assert plan == "QUERY PLAN\n|--SCAN see_orders\n`--USE TEMP B-TREE FOR ORDER BY"
         assert plan.summary == "2 steps: 1 full scan, 0 index searches (no cost estimate)"
@@ -305,6 +332,10 @@ def test_explain_analyze_runs_the_statement_read_only(orders: dbnb.Database, bac
         assert "actual time=" in plan
         assert "Execution Time:" in plan
         assert f"actual {expected:,} rows" in plan.summary
+    elif backend == "mysql":  # MariaDB's ANALYZE FORMAT=JSON: r_ figures measured
+        table = json.loads(plan)["query_block"]["nested_loop"][0]["table"]
+        assert table["r_rows"] == ROWS  # every row was read, once
+        assert f"actual {expected:,} rows; execution " in plan.summary
     else:
         assert f"ran: {expected:,} rows in " in plan.summary
 
@@ -349,3 +380,18 @@ def test_generic_sql_on_duckdb(tmp_path: Path) -> None:
     plan = db.explain("SELECT * FROM t WHERE v > 3", analyze=True)
     assert "Seq Scan" in plan or "SEQ_SCAN" in plan
     assert f"ran: {int((values > 3).sum()):,} rows in " in plan.summary
+
+
+@pytest.mark.parametrize("backend", ["mysql"])  # MariaDB's JSON plan of a join, read
+def test_mariadb_summary_of_a_join_counts_the_rows_it_gave(orders: dbnb.Database) -> None:
+    sql = (
+        f"SELECT a.id FROM {TABLE} a JOIN {TABLE} b ON b.id = a.id + 1 "
+        "WHERE a.qty > :q ORDER BY a.id"
+    )
+    expected = len(orders.query(sql, {"q": 50}))
+    plan = orders.explain(sql, {"q": 50})
+    assert re.fullmatch(r"estimated [\d,]+ rows", plan.summary)
+    analyzed = orders.explain(sql, {"q": 50}, analyze=True)
+    assert re.fullmatch(
+        rf"estimated [\d,]+ rows; actual {expected:,} rows; execution [\d.]+ ms", analyzed.summary
+    )

@@ -144,6 +144,11 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     )
 
 
+def mean(value: str) -> str:
+    """SQL: the mean of a number column (the database's own ``avg``)."""
+    return f"avg({value})"
+
+
 def comparable(value: str, kind: str) -> str:
     """``value`` as min, max and a tie between most frequent values compare it, in the
     order Python compares the values read (``kind``: number, text, bool, time, other)."""

@@ -106,6 +106,9 @@ class Backend(Protocol):
         """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
         in ``ordered``'s order."""
 
+    def mean(self, value: str) -> str:
+        """SQL: the mean of the numbers ``value``, as exact as pandas' float mean."""
+
 
 # Each database's home, by SQLAlchemy dialect name.
 _HOMES = {

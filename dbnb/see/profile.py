@@ -34,7 +34,7 @@ def profile(db: Database, table: str) -> pd.DataFrame:
     schema, name = _locate(db, table)
     where = sources.quote_table(db, f"{schema}.{name}" if schema else name)
     shapes = db.query(f"SELECT * FROM {where} WHERE 1 = 0", progress=False)  # dtypes, no rows
-    columns = _columns(db, schema, name) or _columns_of(shapes)
+    columns = _as_read(_columns(db, schema, name), shapes) or _columns_of(shapes)
     statement = profile_sql(db, where, [(column, kind) for column, _, kind in columns])
     row = db.query(statement, progress=False).iloc[0]
     total = int(row["total"])
@@ -83,6 +83,8 @@ def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str
         ordered = backend.comparable(value, kind)
         # A value with no ordering or equality (json) is counted as its text.
         counted = f"CAST({value} AS {_text_type(db)})" if kind == "other" else value
+        if kind == "text":  # distinct as Python's str: not by a case-insensitive collation
+            counted = ordered
         prefix = f"c{index}_"
         items.append(f"count({value}) AS {prefix}count")
         items.append(f"count(DISTINCT {counted}) AS {prefix}distinct")
@@ -90,7 +92,7 @@ def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str
             items.append(f"min({ordered}) AS {prefix}min")
             items.append(f"max({ordered}) AS {prefix}max")
         if kind == "number":
-            items.append(f"avg({value}) AS {prefix}mean")
+            items.append(f"{backend.mean(value)} AS {prefix}mean")
         top_order = counted if kind == "other" else ordered
         items.append(f"{backend.most_frequent(counted, top_order, where)} AS {prefix}top")
     return f"SELECT {', '.join(items)} FROM {where}"
@@ -152,6 +154,23 @@ def _columns(db: Database, schema: str | None, table: str) -> list[tuple[str, st
             (column["name"], _type_name(column["type"], dialect), kind_of(column["type"]))
             for column in reflected
         ]
+
+
+def _as_read(
+    columns: list[tuple[str, str, str]], shapes: pd.DataFrame
+) -> list[tuple[str, str, str]]:
+    """A column ``db.query`` reads as booleans is summarized as booleans, whatever its
+    declared type (MariaDB's BOOLEAN is a TINYINT(1), reflected as an integer)."""
+    return [
+        (
+            column,
+            type_name,
+            "bool"
+            if column in shapes and pd.api.types.is_bool_dtype(shapes[column].dtype)
+            else kind,
+        )
+        for column, type_name, kind in columns
+    ]
 
 
 def _columns_of(shapes: pd.DataFrame) -> list[tuple[str, str, str]]:

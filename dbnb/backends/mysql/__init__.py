@@ -8,7 +8,8 @@
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
 ``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
-``dbnb.see``'s SQL is the generic, standard one (window functions, ``FLOOR``, ``LIMIT``).
+``see.py``         the SQL of plots, profiles and plans (dbnb.see): EXPLAIN FORMAT=JSON,
+                   DOUBLE bins and quartiles, text compared byte-wise
 """
 
 from __future__ import annotations
@@ -17,21 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import (
-    comparable,
-    explain_statement,
-    histogram_bin,
-    most_frequent,
-    plan_summary,
-    plan_text,
-    quartiles,
-)
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql.guards import (
     install_guards,
     install_limits,
     limit_reached,
     refusal_reason,
+)
+from dbnb.backends.mysql.see import (
+    comparable,
+    explain_statement,
+    histogram_bin,
+    mean,
+    most_frequent,
+    plan_summary,
+    plan_text,
+    quartiles,
 )
 from dbnb.write.columns import WriteRules
 
@@ -55,6 +57,7 @@ __all__ = [
     "install_guards",
     "install_limits",
     "limit_reached",
+    "mean",
     "most_frequent",
     "plan_summary",
     "plan_text",

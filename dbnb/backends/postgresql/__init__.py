@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from dbnb.backends.generic import mean
 from dbnb.backends.postgresql.guards import (
     install_guards,
     install_limits,
@@ -52,6 +53,7 @@ __all__ = [
     "install_limits",
     "leading_keywords",
     "limit_reached",
+    "mean",
     "most_frequent",
     "plan_summary",
     "plan_text",

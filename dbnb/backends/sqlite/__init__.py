@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from dbnb.backends.generic import mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -49,6 +50,7 @@ __all__ = [
     "install_guards",
     "install_limits",
     "limit_reached",
+    "mean",
     "most_frequent",
     "plan_summary",
     "plan_text",
