@@ -17,21 +17,14 @@ the one a cell would run.
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import exc
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine.reflection import ObjectKind
-
-from dbnb.errors import DbnbError
-from dbnb.sql import sqlscan, sqltext
-
-if TYPE_CHECKING:
-    from dbnb.facade import Catalog, Facade
+from dbnb.schema_cache import Schema as Schema
+from dbnb.schema_cache import SchemaCache as SchemaCache
+from dbnb.schema_cache import changes_schema as changes_schema
+from dbnb.schema_cache import read_schema as read_schema
+from dbnb.sql import sqlscan
 
 # Words after which SQL names a table (and `%db` subcommands that take one).
 TABLE_KEYWORDS = frozenset({"FROM", "JOIN", "INTO", "UPDATE", "TABLE"})
@@ -72,170 +65,6 @@ _CLAUSE_WORDS = frozenset(
         "FOR",
     ]
 )
-# Most schemas whose tables one read takes (a server with thousands reads the first ones).
-MAX_SCHEMAS = 50
-_PG_SYSTEM = ("pg_", "information_schema")
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A connection's tables and views, each with its column names."""
-
-    default: str | None
-    tables: Mapping[tuple[str | None, str], tuple[str, ...]]
-
-    def table_names(self) -> list[str]:
-        """Names as a user types them: bare in the default schema, ``schema.table`` elsewhere."""
-        return sorted(
-            name if schema in (None, self.default) else f"{schema}.{name}"
-            for schema, name in self.tables
-        )
-
-    def schemas(self) -> set[str]:
-        return {schema for schema, _ in self.tables if schema is not None}
-
-    def tables_in(self, schema: str) -> list[str]:
-        wanted = schema.lower()
-        return sorted(
-            name for owner, name in self.tables if owner is not None and owner.lower() == wanted
-        )
-
-    def columns_of(self, table: str) -> tuple[str, ...] | None:
-        """The columns of ``table`` (``schema.table`` works), matched without case."""
-        owner, _, name = table.rpartition(".")
-        wanted = name.lower()
-        for (schema, known), columns in self.tables.items():
-            if known.lower() != wanted:
-                continue
-            if (owner and (schema or "").lower() == owner.lower()) or (
-                not owner and schema in (None, self.default)
-            ):
-                return columns
-        return None
-
-
-def read_schema(db: Facade) -> Schema:
-    """Every table and view of ``db`` with its columns, in one read-only connection.
-
-    SQLAlchemy reads them in bulk (one catalog query per schema on PostgreSQL, one
-    ``PRAGMA`` per table on SQLite), so a schema of 1,000 tables is one round trip.
-    """
-    catalog = db.catalog()  # a database's own listing (Spark's), else SQLAlchemy's inspector
-    if catalog is not None:
-        return _catalog_schema(catalog)
-    with db.connection() as connection:
-        inspector = sa_inspect(connection)
-        default = inspector.default_schema_name
-        names = [
-            name
-            for name in inspector.get_schema_names()
-            if name == default or not name.startswith(_PG_SYSTEM)
-        ]
-        names = sorted(names, key=lambda name: name != default)[:MAX_SCHEMAS]
-        tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
-        for schema in names:
-            found = inspector.get_multi_columns(schema=schema, kind=ObjectKind.ANY)
-            for (_, table), columns in found.items():
-                tables[(schema, table)] = tuple(column["name"] for column in columns)
-        connection.rollback()
-    return Schema(default=default, tables=tables)
-
-
-def _catalog_schema(catalog: Catalog) -> Schema:
-    """The tables of the default schema and their columns, from a database's catalog."""
-    listed = catalog.tables(None)
-    default = str(listed["schema"].iloc[0]) if len(listed) else None
-    tables: dict[tuple[str | None, str], tuple[str, ...]] = {
-        (str(schema), str(table)): tuple(str(c) for c in catalog.describe(table, schema)["column"])
-        for schema, table in zip(listed["schema"], listed["table"], strict=True)
-    }
-    return Schema(default=default, tables=tables)
-
-
-@dataclass
-class _Entry:
-    schema: Schema | None = None
-    loading: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    failed_at: float | None = None
-
-
-class SchemaCache:
-    """Each connection's ``Schema``, read once in a background thread and kept.
-
-    ``get`` never waits more than ``wait`` seconds: past that it answers None
-    (nothing known yet) and the read goes on for the next request. A read that
-    failed is tried again after ``retry`` seconds.
-    """
-
-    def __init__(
-        self,
-        read: Callable[[Facade], Schema] = read_schema,
-        *,
-        wait: float = 0.15,
-        retry: float = 30.0,
-    ) -> None:
-        self.read = read
-        self.wait = wait
-        self.retry = retry
-        self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, db: Facade) -> Schema | None:
-        """What is known of ``db`` (cached under ``key``), waiting at most ``wait`` seconds."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.schema is not None:
-                return entry.schema
-            if entry is None or (
-                entry.failed_at is not None and time.monotonic() - entry.failed_at > self.retry
-            ):
-                entry = self._entries[key] = _Entry()
-            if entry.loading is None:
-                entry.loading = threading.Thread(
-                    target=self._load, args=(entry, db), name=f"dbnb-schema-{key}", daemon=True
-                )
-                entry.loading.start()
-        entry.done.wait(self.wait)
-        return entry.schema
-
-    def _load(self, entry: _Entry, db: Facade) -> None:
-        try:
-            entry.schema = self.read(db)
-        except (DbnbError, exc.SQLAlchemyError, OSError):
-            # A completion has no one to tell: it answers without the schema, and
-            # the next request after `retry` seconds tries again.
-            entry.failed_at = time.monotonic()
-        finally:
-            entry.done.set()
-
-    def refresh(self, key: str, db: Facade) -> Schema:
-        """Read ``db``'s schema now (``%db tables --refresh``) and keep it."""
-        schema = self.read(db)
-        done = _Entry(schema=schema)
-        done.done.set()
-        with self._lock:
-            self._entries[key] = done
-        return schema
-
-    def invalidate(self, key: str | None = None) -> None:
-        """Forget ``key``'s schema (every one with None): the next request reads it again."""
-        with self._lock:
-            if key is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(key, None)
-
-
-def changes_schema(sql: str, dialect: str) -> bool:
-    """Whether a cell's statements include DDL, after which its schema is read again."""
-    ddl = {"CREATE", "DROP", "ALTER", "RENAME", "TRUNCATE", "COMMENT", "ATTACH", "DETACH"}
-    return any(
-        statement.keywords and statement.keywords[0] in ddl
-        for statement in sqltext.split(sql, dialect)
-    )
-
-
 # --- what to offer ------------------------------------------------------------------
 
 
