@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import exc, select
@@ -148,70 +148,19 @@ class Database(Facade):
 
     # --- queries --------------------------------------------------------------------
 
-    @overload
-    def query(
+    def _query(
         self,
         sql: str | Executable,
-        params: Params | None = None,
+        params: Params | None,
         *,
-        timeout: float | None = None,
-        max_rows: int | None = None,
-        progress: bool | None = None,
-        chunksize: None = None,
-        output: Literal["pandas"] = "pandas",
-    ) -> pd.DataFrame: ...
-
-    @overload
-    def query(
-        self,
-        sql: str | Executable,
-        params: Params | None = None,
-        *,
-        timeout: float | None = None,
-        max_rows: int | None = None,
-        progress: bool | None = None,
-        chunksize: int,
-        output: Literal["pandas"] = "pandas",
-    ) -> Iterator[pd.DataFrame]: ...
-
-    @overload
-    def query(
-        self,
-        sql: str | Executable,
-        params: Params | None = None,
-        *,
-        timeout: float | None = None,
-        max_rows: int | None = None,
-        progress: bool | None = None,
-        chunksize: int | None = None,
-        output: Literal["polars", "arrow"],
-    ) -> Any: ...
-
-    def query(
-        self,
-        sql: str | Executable,
-        params: Params | None = None,
-        *,
-        timeout: float | None = None,
-        max_rows: int | None = None,
-        progress: bool | None = None,
-        chunksize: int | None = None,
-        output: formats.Output = "pandas",
+        timeout: float | None,
+        max_rows: int | None,
+        progress: bool | None,
+        chunksize: int | None,
+        output: formats.Output,
     ) -> Any:
-        """Run one read-only statement and return its rows as a DataFrame.
-
-        ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
-        (never spliced into the text; ``:n::int`` casts, and colons inside
-        literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
-        ``timeout`` (seconds) and ``max_rows`` override the connection's
-        statement_timeout and max_rows for this call. ``progress`` counts rows
-        as they are fetched; by default only when someone is watching (a
-        terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
-        of at most N rows each, read as they are consumed (memory bounded by one
-        chunk; max_rows and progress do not apply). ``output="polars"`` or
-        ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
-        with the types ``dbnb.read.formats`` documents.
-        """
+        """``query`` on the SQLAlchemy engine: the columnar path when it was chosen
+        before the statement ran, else the guarded one."""
         if formats.check(output) != "pandas":
             return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
         values = binds.prepare(sql, params, self.config.backend, self.name)

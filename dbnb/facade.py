@@ -129,7 +129,6 @@ class Facade(abc.ABC):
         output: Literal["polars", "arrow"],
     ) -> Any: ...
 
-    @abc.abstractmethod
     def query(
         self,
         sql: Any,
@@ -141,8 +140,43 @@ class Facade(abc.ABC):
         chunksize: int | None = None,
         output: Output = "pandas",
     ) -> Any:
-        """Run one read-only statement; its rows as a DataFrame (or chunks of one), or
-        as polars or Arrow (``output``)."""
+        """Run one read-only statement and return its rows as a DataFrame.
+
+        ``sql`` is SQL text with ``:name`` placeholders, bound from ``params``
+        (never spliced into the text; ``:n::int`` casts, and colons inside
+        literals and comments are no placeholders), or a SQLAlchemy/SQLModel ``select()``.
+        ``timeout`` (seconds) and ``max_rows`` override the connection's
+        statement_timeout and max_rows for this call. ``progress`` counts rows
+        as they are fetched; by default only when someone is watching (a
+        terminal or a notebook). With ``chunksize=N``, an iterator of DataFrames
+        of at most N rows each, read as they are consumed (memory bounded by one
+        chunk; max_rows and progress do not apply). ``output="polars"`` or
+        ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
+        with the types ``dbnb.read.formats`` documents.
+        """
+        return self._query(
+            sql,
+            params,
+            timeout=timeout,
+            max_rows=max_rows,
+            progress=progress,
+            chunksize=chunksize,
+            output=output,
+        )
+
+    @abc.abstractmethod
+    def _query(
+        self,
+        sql: Any,
+        params: Params | None,
+        *,
+        timeout: float | None,
+        max_rows: int | None,
+        progress: bool | None,
+        chunksize: int | None,
+        output: Output,
+    ) -> Any:
+        """``query``, this database's way (its arguments as ``query`` was given them)."""
 
     @abc.abstractmethod
     def query_to_parquet(

@@ -46,7 +46,7 @@ class SparkDatabase(Facade):
 
     # --- reads ------------------------------------------------------------------------
 
-    def query(
+    def _query(
         self,
         sql: Any,
         params: Params | None = None,
