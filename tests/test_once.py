@@ -332,14 +332,24 @@ def test_mixed_load_never_holds_more_than_the_budget(
 ) -> None:
     tiny = registry.connect("tiny")
     tiny.budget.timeout = 30.0  # under load, wait for a slot rather than fail
-    most = 0
+    most = most_open = 0
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def watch() -> None:
-        nonlocal most
+        nonlocal most, most_open
         while not stop.is_set():
-            most = max(most, server_connections(counted_database))
+            most_open = max(most_open, tiny.budget.open)
+            seen = server_connections(counted_database)
+            # A connection the budget closed to free its slot leaves the server's
+            # list when its backend has exited, a moment later: an extra one counts
+            # only if it is still there after that moment.
+            for _ in range(4):
+                if seen <= 2:
+                    break
+                time.sleep(0.05)
+                seen = server_connections(counted_database)
+            most = max(most, seen)
 
     def work(kind: int) -> None:
         try:
@@ -367,7 +377,7 @@ def test_mixed_load_never_holds_more_than_the_budget(
     watcher.join()
     assert not errors, errors
     assert 1 <= most <= 2, f"{most} server connections for pool_size 2 + max_overflow 0"
-    assert tiny.budget.open <= 2
+    assert 1 <= most_open <= 2, f"the budget held {most_open} connections at once"
     tiny.close()
     assert tiny.budget.open == 0
 
