@@ -7,7 +7,7 @@ import pytest
 pytest_plugins = ["tests.fixtures", "tests.magic_fixtures", "tests.spark_fixtures"]
 
 # Backends with no columnar read path: one read path, the guarded one.
-GUARDED_ONLY = {"mysql"}
+GUARDED_ONLY: set[str] = set()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

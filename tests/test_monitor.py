@@ -113,7 +113,7 @@ def test_queries_are_recorded_with_placeholders_rows_and_time(watched: dbnb.Data
     record = history.iloc[-1]
     assert record["sql"].startswith("SELECT id, name FROM items WHERE id >= ")
     assert ":low" not in record["sql"]  # the driver's placeholder, not the value
-    # sqlite3's ?, psycopg's %(low)s, or $1 / ?1 from the columnar (ADBC) path
+    # sqlite3's ?, psycopg's and PyMySQL's %(low)s, or $1 / ?1 / %s from the columnar path
     assert record["sql"].endswith(
         (
             "?  ORDER BY id",
@@ -121,6 +121,7 @@ def test_queries_are_recorded_with_placeholders_rows_and_time(watched: dbnb.Data
             "%(low)s ORDER BY id",
             "$1 ORDER BY id",
             "?1 ORDER BY id",
+            "%s ORDER BY id",
         )
     )
     assert record["rows"] == len(frame) == 2  # counted by the query layer as it fetched

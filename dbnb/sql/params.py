@@ -1,7 +1,8 @@
 """SQL text for the columnar path: one read statement, its ``:name`` binds made positional.
 
 ADBC's drivers take positional parameters (``$1`` on PostgreSQL, ``?1`` on
-SQLite), while dbnb's SQL text uses ``:name``. ``to_positional`` rewrites the
+SQLite), and PyMySQL renders ``%s`` ones (MariaDB's columnar path), while dbnb's
+SQL text uses ``:name``. ``to_positional`` rewrites the
 binds and nothing else, and only when it can prove the text is what the
 guarded path would run. It reads the text with ``dbnb.sqlscan``, as the
 guarded path's ``dbnb.sqltext`` does, so both find the same binds in the same
@@ -36,12 +37,13 @@ import pyarrow as pa
 
 from dbnb.sql import sqlscan
 
-Dialect = Literal["postgresql", "sqlite"]
+Dialect = Literal["postgresql", "sqlite", "mysql"]
 
 _INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
 _QUERY_KEYWORDS = {
     "postgresql": {"SELECT", "WITH", "VALUES", "TABLE"},
     "sqlite": {"SELECT", "WITH", "VALUES"},
+    "mysql": {"SELECT", "WITH", "VALUES"},
 }
 _REFUSED = {"unterminated", "placeholder", "escape"}
 
@@ -59,7 +61,8 @@ class Unbindable(Exception):
 
 
 def to_positional(sql: str, dialect: Dialect) -> Positional | None:
-    """``sql`` with ``:name`` binds as ``$n``/``?n``, or None if it is not one plain query.
+    """``sql`` with ``:name`` binds as ``$n``/``?n``/``%s``, or None if it is not one plain
+    query.
     Recent texts are remembered, as ``sqlscan.scan`` does."""
     if len(sql) > sqlscan.CACHED_LENGTH:
         return _to_positional(sql, dialect)
@@ -82,6 +85,8 @@ def _to_positional(sql: str, dialect: Dialect) -> Positional | None:
     binds = [index for index, token in enumerate(inside) if token.kind == "bind"]
     if any(sqlscan.after_in(sql, inside, index) is True for index in binds):
         return None  # `x IN :ids`: the guarded path expands it
+    if dialect == "mysql":
+        return _pyformat(sql, [inside[index] for index in binds], start, stop)
     names: dict[str, int] = {}
     pieces: list[str] = []
     cursor = start
@@ -92,6 +97,23 @@ def _to_positional(sql: str, dialect: Dialect) -> Positional | None:
         pieces += [sql[cursor : token.start], f"{mark}{number}"]
         cursor = token.end
     pieces.append(sql[cursor:stop])
+    return Positional("".join(pieces), tuple(names))
+
+
+def _pyformat(sql: str, binds: list[sqlscan.Token], start: int, stop: int) -> Positional:
+    """PyMySQL's binds: ``%s`` in order of appearance, a name as often as it appears;
+    every other ``%`` doubled once there is a bind (PyMySQL renders the values into
+    the text with ``%``, as it does on the guarded path)."""
+    if not binds:
+        return Positional(sql[start:stop], ())
+    pieces: list[str] = []
+    names: list[str] = []
+    cursor = start
+    for token in binds:
+        pieces += [sql[cursor : token.start].replace("%", "%%"), "%s"]
+        names.append(sql[token.start + 1 : token.end])
+        cursor = token.end
+    pieces.append(sql[cursor:stop].replace("%", "%%"))
     return Positional("".join(pieces), tuple(names))
 
 

@@ -5,6 +5,7 @@
                    the driver (PyMySQL, aiomysql) and why
 ``statements.py``  what a read may not send, because the server would run it
 ``cancel.py``      Ctrl-C: ``KILL QUERY`` from a second connection
+``reads.py``       fast reads: connectorx into Arrow, described first, read-only (MariaDB)
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
 ``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
@@ -86,7 +87,10 @@ write_rules = WriteRules(
 
 
 def columnar(config: ConnectionConfig) -> Columnar | None:
-    return None  # no columnar reader yet: the guarded path (PyMySQL)
+    """connectorx's reads into Arrow, described first (``columnar.py``; MariaDB)."""
+    from dbnb.backends.mysql import reads
+
+    return reads.MySQLColumnar(config) if reads.serves(config) else None
 
 
 def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:

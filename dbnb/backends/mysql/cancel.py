@@ -49,25 +49,50 @@ def _thread_id(driver_connection: Any) -> int | None:
 
 
 def _kill(config: ConnectionConfig, thread_id: int) -> None:
-    import pymysql
-
-    url = config.url
-    arguments: dict[str, Any] = {
-        key: value
-        for key, value in config.connect_args.items()
-        if key in ("ssl", "unix_socket", "charset", "auth_plugin_map", "ssl_ca", "ssl_cert")
-    }
-    killer = pymysql.connect(
-        host=url.host or "localhost",
-        port=url.port or 3306,
-        user=url.username or "",
-        password=url.password or "",
-        connect_timeout=_KILL_TIMEOUT,
-        read_timeout=_KILL_TIMEOUT,
-        **arguments,
-    )
+    killer = connect(config, timeout=_KILL_TIMEOUT)
     try:
         with killer.cursor() as cursor:
             cursor.execute("KILL QUERY %s", (thread_id,))
     finally:
         killer.close()
+
+
+def kill_marked(config: ConnectionConfig, mark: str) -> bool:
+    """Kill the statements whose text holds ``mark`` (a read of another driver's
+    connection, whose server thread dbnb does not know); whether there was one."""
+    killer = connect(config, timeout=_KILL_TIMEOUT)
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST"
+                " WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                (f"%{mark}%",),
+            )
+            found = [row[0] for row in cursor.fetchall()]
+            for thread_id in found:
+                cursor.execute("KILL QUERY %s", (thread_id,))
+        return bool(found)
+    finally:
+        killer.close()
+
+
+# PyMySQL arguments a second connection takes from the first (how it reaches the server).
+_SHARED = ("ssl", "unix_socket", "charset", "auth_plugin_map", "ssl_ca", "ssl_cert")
+
+
+def connect(config: ConnectionConfig, *, timeout: float, **arguments: Any) -> Any:
+    """A PyMySQL connection of its own with ``config``'s credentials (outside the pools)."""
+    import pymysql
+
+    url = config.url
+    shared = {key: value for key, value in config.connect_args.items() if key in _SHARED}
+    return pymysql.connect(
+        host=url.host or "localhost",
+        port=url.port or 3306,
+        user=url.username or "",
+        password=url.password or "",
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        **shared,
+        **arguments,
+    )

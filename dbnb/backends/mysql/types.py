@@ -88,14 +88,15 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
     """The exact types of a result's columns; None for text and DATETIME columns,
     which a ``select()``'s types may say more of."""
     return [
-        None if _statement_knows_more(field) else kind for field, kind in _described(result, count)
+        None if _statement_knows_more(field) else found
+        for field, found in _described(result, count)
     ]
 
 
 def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
     """Every column's type as described, for what neither said: plain SQL's text and
     DATETIME columns."""
-    return [kind for _, kind in _described(result, count)]
+    return [found for _, found in _described(result, count)]
 
 
 def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
@@ -105,7 +106,7 @@ def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
     fields = getattr(getattr(cursor, "_result", None), "fields", None)
     if fields is None or len(fields) != count:
         return [(None, None)] * count
-    return [(field, _kind(field)) for field in fields]
+    return [(field, kind(field)) for field in fields]
 
 
 def _statement_knows_more(field: Any) -> bool:
@@ -115,7 +116,8 @@ def _statement_knows_more(field: Any) -> bool:
     return bool(text or field.type_code == 12)  # DATETIME
 
 
-def _kind(field: Any) -> Kind:
+def kind(field: Any) -> Kind:
+    """The type of the column a description packet describes (None: not known here)."""
     code: int = field.type_code
     flags: int = field.flags
     if code == 1 and field.length == 1:  # TINYINT(1): BOOLEAN
@@ -136,6 +138,11 @@ def _kind(field: Any) -> Kind:
     if code in _TEXTS:
         return pa.binary() if field.charsetnr == _BINARY_CHARSET else pa.string()
     return None
+
+
+def is_json(field: Any) -> bool:
+    """MySQL's JSON type (MariaDB's JSON is text)."""
+    return bool(field.type_code == _JSON)
 
 
 def _booleans(values: Sequence[Any]) -> tuple[list[Any], bool]:
