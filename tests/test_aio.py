@@ -159,15 +159,23 @@ async def test_readonly_connection_refuses_an_async_write_session(
 def test_close_from_sync_code_closes_the_async_pool(db: dbnb.Database, backend: str) -> None:
     # A notebook or script that used the async API, then closes the registry
     # from sync code: no connection is left open (a ResourceWarning would fail here).
-    if backend == "mysql":
-        pytest.skip(
-            "aiomysql closes a connection through its event loop: once asyncio.run() has "
-            "ended that loop, its pooled connections cannot be closed (known limitation)"
-        )
     frame = asyncio.run(db.aquery("SELECT count(*) AS n FROM items"))
     assert frame["n"].tolist() == [3]
     db.close()
     assert db._async_engine is None
+
+
+def test_each_asyncio_run_reads_on_its_own_event_loop(db: dbnb.Database) -> None:
+    # A script calls asyncio.run() once per batch of work: each run has a loop of its
+    # own, and a connection a finished loop opened must not be handed to the next one.
+    for expected in (1, 2, 3):
+        frame = asyncio.run(
+            db.aquery("SELECT count(*) AS n FROM items WHERE id <= :i", {"i": expected})
+        )
+        assert frame["n"].tolist() == [expected]
+    assert db.budget.in_use().get("async", 0) <= db.budget.pool_size
+    db.close()
+    assert db.budget.open == 0
 
 
 @pytest.mark.asyncio

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlalchemy.pool import NullPool
 
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql.guards import (
@@ -145,4 +146,10 @@ def engine_arguments(
     if config.readonly:
         # Belt and braces: even a transaction dbnb did not begin reads only.
         connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
+    if arguments.url.drivername == async_driver:
+        # aiomysql's connections belong to the event loop that opened them: a pooled one
+        # is unusable, and cannot even be closed, once asyncio.run() has ended its loop.
+        # So an async session opens its connection and closes it in its own loop.
+        arguments.options.clear()
+        arguments.options["poolclass"] = NullPool
     return arguments
