@@ -32,6 +32,12 @@ from dbnb.write.validate import Checked
 STATEMENT_BYTES = 1 << 20
 _SUMMARY = re.compile(r"Records:\s*(\d+)\s+Duplicates:\s*(\d+)")
 _DUPLICATE = re.compile(r"Duplicate entry '(.*)' for key '(?:[^']*\.)?([^']*)'")
+# "... a foreign key constraint fails (`db`.`child`, CONSTRAINT `fk` FOREIGN KEY (`a`, `b`)
+# REFERENCES `parent` (`x`, `y`) ...)": the columns here, the table and columns there.
+_FOREIGN_KEY = re.compile(
+    r"FOREIGN KEY \((?P<columns>[^)]*)\) REFERENCES (?P<table>`[^`]*`(?:\.`[^`]*`)?) "
+    r"\((?P<referenced>[^)]*)\)"
+)
 
 
 class MySQLWriter:
@@ -59,7 +65,7 @@ class MySQLWriter:
         cursor = self.raw.cursor()
         try:
             if mode == "replace":
-                self._run(cursor, f"DELETE FROM {self.target}", 0, upsert=False)
+                self._run(cursor, f"DELETE FROM {self.target}", range(0), upsert=False)
             return self._insert(cursor, head, tail, names, upsert=mode == "upsert")
         finally:
             cursor.close()
@@ -77,21 +83,23 @@ class MySQLWriter:
             rows.append(text)
             size += len(text) + 2
             if size >= STATEMENT_BYTES:
-                written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
+                batch = range(start, position + 1)
+                written += self._run(cursor, head + ", ".join(rows) + tail, batch, upsert=upsert)
                 self.sent(len(rows))
                 start, rows, size = position + 1, [], 0
         if rows:
-            written += self._run(cursor, head + ", ".join(rows) + tail, start, upsert=upsert)
+            batch = range(start, start + len(rows))
+            written += self._run(cursor, head + ", ".join(rows) + tail, batch, upsert=upsert)
             self.sent(len(rows))
         return written
 
-    def _run(self, cursor: Any, statement: str, start: int, *, upsert: bool) -> int:
+    def _run(self, cursor: Any, statement: str, batch: range, *, upsert: bool) -> int:
         import pymysql
 
         try:
             affected = int(cursor.execute(statement))
         except pymysql.MySQLError as error:
-            raise self._rejected(error, start) from None
+            raise self._rejected(error, cursor, batch) from None
         if not upsert:
             return affected
         # PyMySQL keeps the OK packet's summary ("Records: 3  Duplicates: 1  Warnings: 0").
@@ -118,9 +126,19 @@ class MySQLWriter:
                 return rejected(self.checked, reason, position, name)
         return rejected(self.checked, "MariaDB/MySQL cannot store a value", position, None)
 
-    def _rejected(self, error: Exception, start: int) -> WriteError:
+    def _rejected(self, error: Exception, cursor: Any, batch: range) -> WriteError:
         message = str(error.args[1]) if len(error.args) > 1 else str(error)
         reason = f"MariaDB/MySQL refused the row: {message}"
+        reference = _FOREIGN_KEY.search(message)
+        if reference is not None:
+            # The server does not say which row: the first of the batch whose key is not
+            # in the referenced table, asked in the same transaction (the failed statement
+            # alone was rolled back).
+            columns = _names(reference["columns"])
+            position = self._unreferenced(cursor, batch, columns, reference)
+            if position is not None:
+                return rejected(self.checked, reason, position, ", ".join(columns))
+            return rejected(self.checked, reason, None, None)
         found = _DUPLICATE.search(message)
         if found is None:
             return rejected(self.checked, reason, None, None)
@@ -131,6 +149,39 @@ class MySQLWriter:
             if position is not None:
                 return rejected(self.checked, reason, position, ", ".join(columns))
         return rejected(self.checked, reason, None, None)
+
+    def _unreferenced(
+        self, cursor: Any, batch: range, columns: list[str], reference: re.Match[str]
+    ) -> int | None:
+        """The first row of ``batch`` whose ``columns`` (none NULL) name no row of the
+        referenced table; None if that cannot be told."""
+        import pymysql
+
+        if not all(column in self.checked.columns for column in columns):
+            return None
+        values = [self._values(column)[batch.start : batch.stop] for column in columns]
+        keys = [key for key in zip(*values, strict=True) if None not in key]
+        if not keys:
+            return None
+        referenced = ", ".join(f"`{name}`" for name in _names(reference["referenced"]))
+        wanted = ", ".join(f"({', '.join(['%s'] * len(columns))})" for _ in keys)
+        try:
+            cursor.execute(
+                f"SELECT {referenced} FROM {reference['table']} WHERE ({referenced}) IN ({wanted})",
+                [value for key in keys for value in key],
+            )
+            present = {tuple(str(value) for value in row) for row in cursor.fetchall()}
+        except pymysql.MySQLError:
+            return None
+        for position, key in zip(batch, zip(*values, strict=True), strict=True):
+            if None not in key and tuple(str(value) for value in key) not in present:
+                return position
+        return None
+
+
+def _names(quoted: str) -> list[str]:
+    """```a`, `b``` -> ['a', 'b']."""
+    return [name.strip().strip("`") for name in quoted.split(",")]
 
 
 def _key_columns(table: Table, key: str) -> list[list[str]]:
