@@ -201,9 +201,7 @@ def _server_version(engine: Engine) -> str | None:
         return None
     from dbnb.engine.backend import backend_for
 
-    name = backend_for(engine.dialect.name).server_name or engine.dialect.name
-    if getattr(engine.dialect, "is_mariadb", False):  # SQLAlchemy's MySQL dialect tells
-        name = "MariaDB"
+    name = backend_for(engine.dialect.name).server_name(engine.dialect) or engine.dialect.name
     return f"{name} {'.'.join(str(part) for part in info)}"
 
 

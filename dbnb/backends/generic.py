@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+    from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.backend import Limit
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
-server_name: str | None = None  # as health reports its version
 # The async driver of async sessions (dbnb.aio), beside the sync one.
 async_driver: str | None = None
 write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more
@@ -59,6 +58,10 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     from dbnb.write.bulk import ExecutemanyWriter
 
     return ExecutemanyWriter(connection, checked, sent)
+
+
+def server_name(dialect: Dialect) -> str | None:
+    return None  # health names the server by its dialect
 
 
 def write_probe(table: str) -> str | None:

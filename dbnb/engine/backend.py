@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+    from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -35,9 +35,12 @@ class Backend(Protocol):
     """What the engine layer asks of a database's home."""
 
     name: str
-    server_name: str | None  # as health names the server ("PostgreSQL"); None: the dialect's
     async_driver: str | None  # SQLAlchemy's async driver for async sessions; None: none
     write_rules: WriteRules  # what its columns hold, checked before a write sends anything
+
+    def server_name(self, dialect: Dialect) -> str | None:
+        """The server's name as health reports its version ("PostgreSQL"); None: the
+        dialect's."""
 
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """Make the database itself refuse writes in every read transaction."""

@@ -215,9 +215,6 @@ def recorded(stream: Generator[arrow.Chunk], recording: monitor.Recording) -> It
 _WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
 
 
-_WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
-
-
 def positive(chunksize: int) -> int:
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
         raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")

@@ -40,7 +40,7 @@ from dbnb.backends.mysql.see import (
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.engine import Connection, CursorResult, Dialect
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -70,7 +70,6 @@ __all__ = [
 ]
 
 name = "mysql"
-server_name: str | None = "MySQL"  # as health reports its version (MariaDB: by its dialect)
 # The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
 async_driver: str | None = "mysql+aiomysql"
 # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
@@ -119,6 +118,11 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 
 
 # --- health ---------------------------------------------------------------------------
+
+
+def server_name(dialect: Dialect) -> str | None:
+    """MariaDB or MySQL, as health reports its version: SQLAlchemy's dialect tells."""
+    return "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
 
 
 def write_probe(table: str) -> str | None:

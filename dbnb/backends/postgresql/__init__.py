@@ -33,7 +33,7 @@ from dbnb.backends.postgresql.see import (
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.engine import Connection, CursorResult, Dialect
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 name = "postgresql"
-server_name: str | None = "PostgreSQL"  # as health reports its version
 # The async driver of async sessions (dbnb.aio), beside the sync one.
 async_driver: str | None = "postgresql+psycopg_async"
 # What its columns hold: integer is 4 bytes, real 4, and text no NUL character.
@@ -109,6 +108,10 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 
 
 # --- health ---------------------------------------------------------------------------
+
+
+def server_name(dialect: Dialect) -> str | None:
+    return "PostgreSQL"  # as health reports its version
 
 
 def write_probe(table: str) -> str | None:

@@ -31,7 +31,7 @@ from dbnb.backends.sqlite.see import (
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.engine import Connection, CursorResult, Dialect
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 name = "sqlite"
-server_name: str | None = "SQLite"  # as health reports its version
 # The async driver of async sessions (dbnb.aio), beside the sync one.
 async_driver: str | None = "sqlite+aiosqlite"
 # What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL).
@@ -100,6 +99,10 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
 
 
 # --- health ---------------------------------------------------------------------------
+
+
+def server_name(dialect: Dialect) -> str | None:
+    return "SQLite"  # as health reports its version
 
 
 def write_probe(table: str) -> str | None:
