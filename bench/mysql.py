@@ -1,15 +1,13 @@
-"""MariaDB: writing and reading the standard table, dbnb against the usual ways.
+"""MariaDB: writing the standard table, dbnb against the usual ways (reads: bench/read.py).
 
-    .venv/bin/python bench/mysql.py                         # 100,000 rows written, 1,000,000 read
-    .venv/bin/python bench/mysql.py --write-rows 20000 --read-rows 100000 --runs 1
+    .venv/bin/python bench/mysql.py                         # 100,000 rows written
+    .venv/bin/python bench/mysql.py --write-rows 20000 --runs 1
 
 Writes: the same DataFrame (`bench.standard.frame`) into a fresh `bench_standard`
 table: dbnb's `db.write` (validated, one transaction; append, and an upsert over
 rows that are all there), against `DataFrame.to_sql` (pandas' default, one
 `executemany`, which PyMySQL sends as multi-row INSERTs) and `to_sql(method="multi")`.
-Reads: the whole table into a DataFrame, dbnb's `db.query` (read-only, typed)
-against `pandas.read_sql` on the same SQLAlchemy engine and connectorx (Arrow, no
-guard). Each timing is the median of `--runs` runs after a warm-up, in a throwaway
+Each timing is the median of `--runs` runs after a warm-up, in a throwaway
 database on MariaDB at 127.0.0.1:3306 (`$DBNB_BENCH_MYSQL`).
 """
 
@@ -73,7 +71,6 @@ def timed(label: str, runs: int, setup: Callable[[], None], work: Callable[[], o
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-rows", type=int, default=100_000)
-    parser.add_argument("--read-rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with testing.throwaway_mysql_database(ADMIN, prefix="dbnb_bench") as name:
@@ -81,7 +78,6 @@ def main() -> None:
         db = dbnb.connect(url)
         try:
             writes(db, args)
-            reads(db, args)
         finally:
             db.close()
 
@@ -141,43 +137,6 @@ def writes(db: dbnb.Database, args: argparse.Namespace) -> None:
     print(
         "  ratios (time / dbnb append): "
         + ", ".join(f"{label} {seconds / append:.2f}x" for label, seconds in results.items())
-    )
-
-
-def reads(db: dbnb.Database, args: argparse.Namespace) -> None:
-    print(f"\nReading {args.read_rows:,} rows from MariaDB into a DataFrame")
-    frame = standard.frame(args.read_rows)
-    recreate(db, frame)
-    sql = f"SELECT * FROM {standard.TABLE}"
-    engine = sqlalchemy_engine(db.config.url)
-    results = {
-        "dbnb query": timed(
-            "dbnb query (read-only, typed)", args.runs, lambda: None, lambda: db.query(sql)
-        ),
-        "pandas read_sql": timed(
-            "pandas read_sql (SQLAlchemy, PyMySQL)",
-            args.runs,
-            lambda: None,
-            lambda: pd.read_sql(sql, engine),
-        ),
-    }
-    try:
-        import connectorx as cx
-
-        raw = db.config.url.set(drivername="mysql").render_as_string(hide_password=False)
-        results["connectorx"] = timed(
-            "connectorx (Arrow, no guard)",
-            args.runs,
-            lambda: None,
-            lambda: cx.read_sql(raw, sql, return_type="arrow"),
-        )
-    except ImportError:
-        print("  connectorx: not installed (pip install 'dbnb[bench]')")
-    engine.dispose()
-    query = results["dbnb query"]
-    print(
-        "  ratios (time / dbnb query): "
-        + ", ".join(f"{label} {seconds / query:.2f}x" for label, seconds in results.items())
     )
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
                                    [--sections speed memory latency]
+                                   [--databases postgresql sqlite mariadb]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -14,6 +15,12 @@ after one warm-up, and its ratio to the floor:
   away by libpq, plus psql's start-up of a few milliseconds);
 - SQLite has no COPY: its ratios are to the fastest of its peers
   (pandas.read_sql over sqlite3, ADBC, connectorx).
+- MariaDB (database `dbnb_bench`; $DBNB_BENCH_MYSQL names the server, default
+  mysql://root@127.0.0.1:3306) neither: its ratios are to the fastest of its peers
+  (connectorx to pandas or to Arrow, pandas.read_sql over PyMySQL); the `mysql`
+  client's text protocol
+  into /dev/null (`--quick`, no formatting) is shown beside them as the server's
+  own pace.
 
 The slow peers (pandas.read_sql and jupysql at 1M rows or more) run --slow-repeat
 times without a warm-up, to keep the whole run to a few minutes.
@@ -49,6 +56,8 @@ import standard
 PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_DATABASE = "dbnb_bench"
 PG_URL = f"{PG_SERVER}/{PG_DATABASE}"
+MYSQL_SERVER = os.environ.get("DBNB_BENCH_MYSQL", "mysql://root@127.0.0.1:3306")
+MYSQL_URL = f"{MYSQL_SERVER}/{PG_DATABASE}"
 SQL = f"SELECT * FROM {standard.TABLE}"
 ONE_ROW = f"SELECT * FROM {standard.TABLE} WHERE id = :id"
 SLOW = {"pandas.read_sql", "jupysql %sql"}
@@ -124,6 +133,61 @@ def sqlite_readers(config: Path, path: Path) -> dict[str, Reader | str]:
         "pandas.read_sql": read_sql,
         "jupysql %sql": jupysql_reader(f"sqlite:///{path}"),
     }
+
+
+def mysql_readers(config: Path) -> dict[str, Reader | str]:
+    import connectorx as cx
+    import sqlalchemy
+
+    import dbnb
+
+    db = dbnb.Registry(config).connect("bench_mysql")
+    pymysql_url = MYSQL_URL.replace("mysql://", "mysql+pymysql://")
+    engine = sqlalchemy.create_engine(pymysql_url)
+    url = sqlalchemy.make_url(MYSQL_URL)
+
+    def client() -> None:
+        command = ["mysql", "--quick", "--batch", "--skip-column-names"]
+        command += [f"--host={url.host}", f"--port={url.port or 3306}"]
+        command += [f"--user={url.username}", f"--password={url.password or ''}"]
+        with open(os.devnull, "wb") as sink:
+            subprocess.run([*command, url.database or "", "-e", SQL], check=True, stdout=sink)
+
+    return {
+        "mysql client to /dev/null": client,
+        "dbnb Database.query": lambda: db.query(SQL),
+        "dbnb %%db": magic_reader(config, "bench_mysql"),
+        "connectorx": lambda: cx.read_sql(f"{MYSQL_URL}?prefer_socket=false", SQL),
+        "connectorx to Arrow": lambda: cx.read_sql(
+            f"{MYSQL_URL}?prefer_socket=false", SQL, return_type="arrow"
+        ),
+        "pandas.read_sql": lambda: pd.read_sql(SQL, engine),
+        "jupysql %sql": jupysql_reader(pymysql_url),
+    }
+
+
+def create_mysql_table(rows: int) -> None:
+    import pymysql
+    import sqlalchemy
+
+    url = sqlalchemy.make_url(MYSQL_URL)
+
+    def connect(database: str | None = url.database) -> Any:
+        return pymysql.connect(
+            host=url.host,
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            database=database,
+        )
+
+    server = connect(None)
+    try:
+        with server.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}`")
+    finally:
+        server.close()
+    standard.create_mysql(connect, rows)
 
 
 def _shell() -> Any:
@@ -203,6 +267,10 @@ def measure(
             results[name] = f"n/a: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
         print(f"  measured {name}", file=sys.stderr)
     return results
+
+
+def best_of(results: dict[str, float | str], peers: tuple[str, ...]) -> float:
+    return min(v for k, v in results.items() if k in peers and isinstance(v, float))
 
 
 def print_table(title: str, results: dict[str, float | str], base: float, base_name: str) -> None:
@@ -341,6 +409,7 @@ def write_config(folder: Path, sqlite_path: Path) -> Path:
         f"  bench_pg:\n    url: {PG_URL}\n"
         f"  bench_pg_noping:\n    url: {PG_URL}\n    pool_pre_ping: false\n"
         f"  bench_sqlite:\n    type: sqlite\n    database: {sqlite_path}\n"
+        f"  bench_mysql:\n    url: {MYSQL_URL}\n"
     )
     return config
 
@@ -356,6 +425,13 @@ def main() -> None:
         nargs="+",
         choices=["speed", "memory", "latency"],
         default=["speed", "memory", "latency"],
+    )
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=["postgresql", "sqlite", "mariadb"],
+        default=["postgresql", "sqlite", "mariadb"],
+        help="where the speed section reads from",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -377,14 +453,20 @@ def main() -> None:
         standard.create_sqlite(sqlite_path, rows)
         if "speed" not in args.sections:
             break
-        pg = measure(pg_readers(config), rows, args)
-        floor = pg["COPY floor (psql \\copy binary)"]
-        assert isinstance(floor, float)
-        print_table(f"PostgreSQL, {rows:,} rows, {SQL}", pg, floor, "floor")
-        lite = measure(sqlite_readers(config, sqlite_path), rows, args)
-        peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
-        best = min(v for k, v in lite.items() if k in peers and isinstance(v, float))
-        print_table(f"SQLite, {rows:,} rows", lite, best, "best peer")
+        if "postgresql" in args.databases:
+            pg = measure(pg_readers(config), rows, args)
+            floor = pg["COPY floor (psql \\copy binary)"]
+            assert isinstance(floor, float)
+            print_table(f"PostgreSQL, {rows:,} rows, {SQL}", pg, floor, "floor")
+        if "sqlite" in args.databases:
+            lite = measure(sqlite_readers(config, sqlite_path), rows, args)
+            peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
+            print_table(f"SQLite, {rows:,} rows", lite, best_of(lite, peers), "best peer")
+        if "mariadb" in args.databases:
+            create_mysql_table(rows)
+            maria = measure(mysql_readers(config), rows, args)
+            peers = ("pandas.read_sql", "connectorx", "connectorx to Arrow")
+            print_table(f"MariaDB, {rows:,} rows", maria, best_of(maria, peers), "best peer")
     if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
     if "latency" in args.sections:
