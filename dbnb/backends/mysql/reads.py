@@ -42,6 +42,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +62,7 @@ from dbnb.sql import sqlscan
 from dbnb.sql.params import Dialect
 
 _CONNECT_TIMEOUT = 10  # seconds, for the describing connection
+_TLS = "the server offers TLS, which connectorx's connection would not use"
 _STOP_WAIT = 30.0  # seconds Ctrl-C keeps killing the marked statement until it ends
 # MariaDB's errors: the statement ran past max_statement_time; KILL QUERY stopped it.
 _TIMED_OUT = 1969
@@ -99,15 +101,13 @@ class _Slot:
     describes statements, opened when needed and closed before connectorx opens the
     connection that reads, so a slot never holds two server connections."""
 
-    def __init__(self, config: ConnectionConfig) -> None:
-        self._config = config
+    def __init__(self, open_describer: Callable[[], Any]) -> None:
+        self._open_describer = open_describer
         self._describer: Any = None
 
     def describer(self) -> Any:
         if self._describer is None:
-            self._describer = cancel.connect(
-                self._config, timeout=_CONNECT_TIMEOUT, database=self._config.url.database
-            )
+            self._describer = self._open_describer()
         return self._describer
 
     def release(self) -> None:
@@ -133,9 +133,31 @@ class MySQLColumnar:
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
+        # Whether the server offers TLS, learnt by the first describing connection.
+        # PyMySQL uses TLS where the server offers it; connectorx's connection would
+        # not, so such a server's reads take the guarded path. Where it offers none,
+        # describing connections skip building a TLS context (most of their set-up).
+        self._offers_tls: bool | None = None
 
     def connect(self) -> Any:
-        return _Slot(self.config)
+        return _Slot(self._open_describer)
+
+    def _open_describer(self) -> Any:
+        from pymysql.constants import CLIENT
+
+        if self._offers_tls:
+            raise Unsupported(_TLS)
+        plain = {"ssl_disabled": True} if self._offers_tls is False else {}
+        database = self.config.url.database
+        describer = cancel.connect(
+            self.config, timeout=_CONNECT_TIMEOUT, database=database, **plain
+        )
+        if self._offers_tls is None:
+            self._offers_tls = bool(describer.server_capabilities & CLIENT.SSL)
+            if self._offers_tls:
+                describer.close()
+                raise Unsupported(_TLS)
+        return describer
 
     def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
         return [], None
