@@ -127,6 +127,20 @@ def test_ctrl_c_kills_the_read_on_the_server(maria: dbnb.Database) -> None:
     assert maria._arrow.served == served + 1, "the next read takes the columnar path again"
 
 
+def test_ctrl_c_on_the_guarded_path_kills_it_and_says_nothing_more(
+    maria: dbnb.Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A TIME column keeps the read on PyMySQL: KILL QUERY stops it there too, and the
+    interrupted connection is closed once (no "Already closed" in the log)."""
+    served = maria._arrow.served
+    with pytest.raises(KeyboardInterrupt), interrupt_after(0.5):
+        maria.query("SELECT SLEEP(20) AS slept, CAST('01:00:00' AS TIME) AS t")
+    assert maria._arrow.served == served
+    assert [record.getMessage() for record in caplog.records if record.levelno >= 30] == []
+    assert maria.engine.pool.checkedout() == 0
+    assert maria.query("SELECT count(*) AS n FROM numbers")["n"].tolist() == [1000]
+
+
 def test_a_function_that_writes_is_refused_before_it_runs(maria: dbnb.Database) -> None:
     with maria.session(write=True) as session:
         session.execute(text("DROP FUNCTION IF EXISTS wipe"))

@@ -2,16 +2,15 @@
 
 PyMySQL stops waiting when Ctrl-C interrupts it, but the server goes on running
 the statement (and holding its locks) until it ends. So dbnb opens a short-lived
-second connection with the same credentials, kills the statement of the
-interrupted connection's server thread, and closes the interrupted connection,
-whose protocol stream stopped mid-reply; SQLAlchemy then discards it from the
-pool. The second connection is outside the connection's budget: it lives for
-one statement, and a full pool must not stop a cancel.
+second connection with the same credentials and kills the statement of the
+interrupted connection's server thread; SQLAlchemy then discards the interrupted
+connection, whose protocol stream stopped mid-reply, and closes it. The second
+connection is outside the connection's budget: it lives for one statement, and a
+full pool must not stop a cancel.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ _KILL_TIMEOUT = 5  # seconds to connect and kill
 
 
 def kill_running(context: ExceptionContext, config: ConnectionConfig) -> None:
-    """Kill the statement an interrupt stopped waiting for; close its connection."""
+    """Kill the statement an interrupt stopped waiting for."""
     connection = context.connection
     if connection is None or connection.invalidated:
         return
@@ -36,9 +35,8 @@ def kill_running(context: ExceptionContext, config: ConnectionConfig) -> None:
             _kill(config, thread_id)
         except Exception as error:  # the interrupt itself must go on
             log.warning("%s: could not KILL QUERY %s: %s", config.name, thread_id, error)
-    with contextlib.suppress(Exception):
-        # aiomysql's close() is sync as well.
-        driver_connection.close()
+    # SQLAlchemy then discards the connection, whose reply stopped half-way (an
+    # interrupt counts as a lost connection to it), and closes it: once, by itself.
 
 
 def _thread_id(driver_connection: Any) -> int | None:
