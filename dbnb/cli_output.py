@@ -59,7 +59,7 @@ def render(frame: pd.DataFrame, form: str) -> str:
     if frame.empty:
         return "  ".join(str(column) for column in frame.columns) + "\n(no rows)\n"
     with pd.option_context("display.width", None, "display.max_colwidth", None):
-        return frame.to_string(index=False) + "\n"
+        return _with_text_for_objects(frame, keep_documents=True).to_string(index=False) + "\n"
 
 
 def _json_value(value: Any) -> Any:
@@ -75,11 +75,12 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Decimal):
-        return str(value)  # a float would round it
+        return format(value, "f")  # a float would round it; str() may say 1E-20
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, timedelta):
-        return pd.Timedelta(value).isoformat()
+    if isinstance(value, timedelta):  # ISO 8601, signed as a whole: -P0DT12H30M0S
+        sign = "-" if value < timedelta(0) else ""
+        return sign + pd.Timedelta(abs(value)).isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if hasattr(value, "item"):  # NumPy scalars
@@ -87,25 +88,47 @@ def _json_value(value: Any) -> Any:
     return str(value)  # UUID, IP addresses, ranges...
 
 
-def _with_text_for_objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """JSON documents and arrays as JSON text, bytes as hex: what a CSV reader can take back."""
+def _with_text_for_objects(frame: pd.DataFrame, *, keep_documents: bool = False) -> pd.DataFrame:
+    """JSON documents and arrays as JSON text, bytes as hex, exact decimals and signed
+    durations as the database writes them: what a CSV reader can take back (a table
+    shows documents as they are, ``keep_documents``)."""
     import pandas as pd
     import pyarrow as pa
 
     plain = frame.copy()
     for name, dtype in frame.dtypes.items():
-        binary = isinstance(dtype, pd.ArrowDtype) and pa.types.is_binary(dtype.pyarrow_dtype)
-        if binary or pd.api.types.is_object_dtype(dtype):
-            plain[name] = frame[name].map(_csv_value).astype(object)
+        arrow = dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else None
+        written = arrow is not None and (pa.types.is_binary(arrow) or pa.types.is_decimal(arrow))
+        if written or pd.api.types.is_object_dtype(dtype):
+            convert = _shown_value if keep_documents else _csv_value
+            values = [convert(value) for value in frame[name]]  # None stays None
+            plain[name] = pd.Series(values, index=frame.index, dtype=object)
     return plain
 
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(_json_value(value), ensure_ascii=False)
+    return _shown_value(value)
+
+
+def _shown_value(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, timedelta):
+        return _clock(value)
     return value
+
+
+def _clock(value: timedelta) -> str:
+    """A duration as MariaDB/MySQL write a TIME: -12:30:00, 838:59:59.5."""
+    sign = "-" if value < timedelta(0) else ""
+    whole, micros = divmod(abs(value) // timedelta(microseconds=1), 1_000_000)
+    hours, rest = divmod(whole, 3600)
+    text = f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{text}.{micros:06d}".rstrip("0") if micros else text
 
 
 # --- commands -----------------------------------------------------------------------

@@ -350,6 +350,34 @@ def test_json_and_csv_keep_postgresql_values(registry: dbnb.Registry, cli_config
     ]
 
 
+TYPED_MARIADB = (
+    "SELECT CAST('-12:30:00' AS TIME) AS behind, CAST('838:59:59.5' AS TIME(1)) AS most, "
+    "CAST(-0.00000000000000000001 AS DECIMAL(30, 20)) AS tiny"
+)
+
+
+def test_mariadb_times_past_a_day_and_tiny_decimals_read_as_written(cli_config: Path) -> None:
+    """MariaDB's TIME reaches +-838 hours (Python timedeltas): shown as the server writes
+    it, signed as a whole; an exact decimal never in scientific notation."""
+    as_json, as_csv, as_table = dbnb_clis(
+        ["query", "mysql", TYPED_MARIADB, "-f", "json"],
+        ["query", "mysql", TYPED_MARIADB, "-f", "csv"],
+        ["query", "mysql", TYPED_MARIADB],
+        config=cli_config,
+    )
+    assert as_json.code == as_csv.code == as_table.code == 0, as_json.err + as_csv.err
+    assert json.loads(as_json.out) == [
+        {"behind": "-P0DT12H30M0S", "most": "P34DT22H59M59.5S", "tiny": "-0.00000000000000000001"}
+    ]
+    assert as_csv.out.splitlines()[1] == "-12:30:00,838:59:59.5,-0.00000000000000000001"
+    assert as_table.out.split() == [
+        "behind",
+        "most",
+        "tiny",
+        *as_csv.out.splitlines()[1].split(","),
+    ]
+
+
 def test_query_output_to_a_file(registry: dbnb.Registry, cli_config: Path, tmp_path: Path) -> None:
     db = registry.connect("sqlite")  # writing the file is the same for every database
     output = tmp_path / "items.csv"
