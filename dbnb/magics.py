@@ -233,7 +233,7 @@ class DbMagics(Magics):
                 raise ReadOnlyError(
                     f"connection {db.name!r} is readonly: true{where}; it never writes"
                 ) from None
-            raise  # worded for a cell already: "add --write to the %%db line"
+            raise  # worded for a cell already: "add --write to the %db or %%db line"
         if write and complete.changes_schema(sql, db.config.backend):
             self.schemas.invalidate(db.name)  # completion reads the new tables next time
         if not isinstance(result.frame, pd.DataFrame):  # a pandas result shows it (_banner)

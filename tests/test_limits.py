@@ -90,6 +90,7 @@ def test_statement_timeout_from_the_config(
         database.query(SLOW[backend])
     message = str(caught.value)
     assert "connection 'limited': the statement ran past its statement_timeout of 0.3 s" in message
+    assert "raise statement_timeout in the config (" in message
     assert "limits.yaml" in message
     assert still_running(database, backend) == 0
     assert database.engine.pool.checkedout() == 0
@@ -97,7 +98,8 @@ def test_statement_timeout_from_the_config(
 
 
 def test_timeout_per_call_overrides_the_config(db: dbnb.Database, backend: str) -> None:
-    with pytest.raises(dbnb.QueryTimeoutError, match=r"statement_timeout of 0\.2 s"):
+    said = r"statement_timeout of 0\.2 s and was cancelled \(this call's\); pass a larger timeout="
+    with pytest.raises(dbnb.QueryTimeoutError, match=said):
         db.query(SLOW[backend], timeout=0.2)
     assert db.query("SELECT count(*) AS n FROM items")["n"].tolist() == [3]
 

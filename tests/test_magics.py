@@ -224,7 +224,7 @@ def test_an_unknown_placeholder_is_named(ip: InteractiveShell, db: dbnb.Database
 def test_a_write_without_write_says_to_add_it(ip: InteractiveShell, db: dbnb.Database) -> None:
     refusal = (
         rf"^connection '{db.name}' is read-only here: [^;]+; "
-        r"to write on purpose, add --write to the %%db line$"
+        r"to write on purpose, add --write to the %db or %%db line$"
     )
     with pytest.raises(UsageError, match=refusal):
         run(ip, db.name, "SELECT 1; DELETE FROM items")

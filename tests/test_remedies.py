@@ -58,7 +58,7 @@ def test_tools_handed_db_engine_are_told_of_create_tables_and_sql_engine(
 def test_cells_are_told_of_write(ip: InteractiveShell, db: dbnb.Database) -> None:
     with pytest.raises(UsageError) as caught:
         run_magic(ip, db.name, "DELETE FROM items")
-    assert str(caught.value).endswith("to write on purpose, add --write to the %%db line")
+    assert str(caught.value).endswith("to write on purpose, add --write to the %db or %%db line")
     assert len(rows(db)) == 3
 
 
@@ -76,4 +76,8 @@ def test_the_command_line_is_told_of_its_options(
     assert capped.code == 1
     assert "pass --max-rows or raise max_rows in the config" in one_error_line(capped)
     assert slow.code == 1
-    assert one_error_line(slow).endswith("or pass --timeout")
+    # The limit was the call's own: the remedy is the call's option, not the config.
+    assert one_error_line(slow).endswith(
+        "statement_timeout of 0.2 s and was cancelled (this call's); pass a larger --timeout "
+        "(0: none)"
+    )

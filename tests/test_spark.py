@@ -387,7 +387,7 @@ def test_magics_on_a_spark_connection(shell: InteractiveShell, lake: Any, table:
     frame = run_magic(shell, "lake -o found", f"SELECT id FROM {table} WHERE name = :who")
     assert frame["id"].tolist() == [1]
     assert shell.user_ns["found"] is frame
-    with pytest.raises(UsageError, match=r"read-only here.*add --write to the %%db line"):
+    with pytest.raises(UsageError, match=r"read-only here.*add --write to the %db or %%db line"):
         run_magic(shell, "lake", f"DELETE FROM {table}")
     run_magic(shell, "use lake")
     tables = run_magic(shell, "tables")

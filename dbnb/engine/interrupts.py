@@ -1,18 +1,65 @@
-"""Ctrl-C for a driver that cannot be interrupted while it waits: the call runs on a
-worker thread, and Ctrl-C (or a timeout) on the caller's thread asks the database
-to stop it, then waits for the call to end, so a connection is never closed
-under a statement still running. SQLite's columnar reads use it
-(``sqlite3_interrupt``); so can any backend whose driver blocks signals.
+"""Ctrl-C while a statement runs.
+
+``interruptible``: for a driver that cannot be interrupted while it waits, the call
+runs on a worker thread, and Ctrl-C (or a timeout) on the caller's thread asks the
+database to stop it, then waits for the call to end, so a connection is never
+closed under a statement still running. SQLite's and MariaDB's columnar reads use
+it (``sqlite3_interrupt``, ``KILL QUERY``); so can any backend whose driver blocks
+signals.
+
+``wake_on_ctrl_c``: Ctrl-C must also wake the main thread from the system call it
+blocks in (a driver's ``recv``, a wait for a worker). Python's own SIGINT handler
+lets the kernel interrupt those calls; polars, which ADBC's DB-API module imports
+when it is installed, replaces it with one that has the kernel resume them
+(``SA_RESTART``, pola-rs/polars#21739), so ``KeyboardInterrupt`` would come only
+once the statement had ended. dbnb clears that flag before each statement and
+keeps the handler itself (it passes the signal on to Python's).
 """
 
 from __future__ import annotations
 
+import ctypes
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_SA_RESTART = 0x10000000  # Linux
+
+
+class _SigAction(ctypes.Structure):
+    """glibc's ``struct sigaction`` on Linux (x86-64 and AArch64 alike)."""
+
+    _fields_ = (
+        ("handler", ctypes.c_void_p),
+        ("mask", ctypes.c_ulong * 16),
+        ("flags", ctypes.c_int),
+        ("restorer", ctypes.c_void_p),
+    )
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+_LIBC = _libc() if sys.platform == "linux" else None
+
+
+def wake_on_ctrl_c() -> None:
+    """Make Ctrl-C interrupt the main thread's blocking system calls again, if a
+    library's SIGINT handler asked the kernel to resume them (the handler stays)."""
+    if _LIBC is None or threading.current_thread() is not threading.main_thread():
+        return
+    current = _SigAction()
+    if _LIBC.sigaction(signal.SIGINT, None, ctypes.byref(current)) != 0:
+        return
+    if current.flags & _SA_RESTART:
+        current.flags &= ~_SA_RESTART
+        _LIBC.sigaction(signal.SIGINT, ctypes.byref(current), None)
 
 
 def interruptible(
@@ -21,6 +68,7 @@ def interruptible(
     """``run()`` on a worker thread. Ctrl-C while it runs, or ``timeout`` seconds
     passing, calls ``stop()`` and waits for ``run`` to end; then raises
     ``KeyboardInterrupt`` or ``TimeoutError`` here."""
+    wake_on_ctrl_c()
     future = _WORKERS.submit(run)
     try:
         return future.result(timeout)

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import remedies
+from dbnb.engine import interrupts, remedies
 from dbnb.engine.backend import backend_for
 from dbnb.errors import QueryTimeoutError
 
@@ -47,6 +47,8 @@ def install(engine: Engine, config: ConnectionConfig) -> None:
             raise timeout_error(config, timeout) from None
 
     event.listen(engine, "handle_error", translate)
+    # Ctrl-C must wake a driver blocked in recv() (dbnb.engine.interrupts says why not).
+    event.listen(engine, "before_cursor_execute", lambda *_: interrupts.wake_on_ctrl_c())
 
 
 def _close_interrupted_cursor(context: ExceptionContext) -> None:
@@ -61,9 +63,13 @@ def _close_interrupted_cursor(context: ExceptionContext) -> None:
 
 def timeout_error(config: ConnectionConfig, timeout: float | None) -> QueryTimeoutError:
     """The one error of a statement cancelled at its statement_timeout, on either path."""
+    ran = (
+        f"connection {config.name!r}: the statement ran past its statement_timeout of "
+        f"{timeout:g} s and was cancelled"
+    )
+    if timeout != config.statement_timeout:  # the call's own (timeout=, --timeout)
+        return QueryTimeoutError(f"{ran} (this call's); {remedies.how_to_pass_a_longer_timeout()}")
     where = f" ({config.source})" if config.source else ""
     return QueryTimeoutError(
-        f"connection {config.name!r}: the statement ran past its statement_timeout of "
-        f"{timeout:g} s and was cancelled; raise statement_timeout in the config{where} "
-        f"{remedies.how_to_raise_timeout()}"
+        f"{ran}; raise statement_timeout in the config{where} {remedies.how_to_raise_timeout()}"
     )

@@ -21,7 +21,7 @@ _ORIGIN: ContextVar[Origin] = ContextVar("dbnb_origin", default="python")
 _HOW_TO_WRITE: dict[Origin, str] = {
     "python": "to write on purpose, use db.session(write=True) or db.write(...)",
     "async": "to write on purpose, use db.async_session(write=True) or db.write(...)",
-    "cell": "to write on purpose, add --write to the %%db line",
+    "cell": "to write on purpose, add --write to the %db or %%db line",
     "cli": "dbnb query only reads; write from Python (db.write(...), "
     "db.session(write=True)) or in a %%db NAME --write cell",
     "engine": "db.engine reads only: create a model's tables with db.create_tables(Model); "
@@ -34,6 +34,13 @@ _RAISE_MAX_ROWS: dict[Origin, str] = {
     "cell": "raise max_rows in the config",
     "cli": "pass --max-rows or raise max_rows in the config",
     "engine": "raise max_rows in the config",
+}
+_LONGER_TIMEOUT: dict[Origin, str] = {
+    "python": "pass a larger timeout= to query() (0: none)",
+    "async": "pass a larger timeout= to aquery() (0: none)",
+    "cell": "raise statement_timeout in the config",
+    "cli": "pass a larger --timeout (0: none)",
+    "engine": "raise statement_timeout in the config",
 }
 _RAISE_TIMEOUT: dict[Origin, str] = {
     "python": "or pass timeout= to query()",
@@ -69,3 +76,7 @@ def how_to_raise_max_rows() -> str:
 
 def how_to_raise_timeout() -> str:
     return _RAISE_TIMEOUT[current()]
+
+
+def how_to_pass_a_longer_timeout() -> str:
+    return _LONGER_TIMEOUT[current()]

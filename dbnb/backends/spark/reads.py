@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, remedies
+from dbnb.engine import interrupts, limits, remedies
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError
 from dbnb.sql import sqltext
 
@@ -128,6 +128,7 @@ def run_tagged(
     spark: Any, work: Callable[[], Any], config: ConnectionConfig, timeout: float | None
 ) -> Any:
     """``work()`` on a worker thread, tagged; Ctrl-C or ``timeout`` interrupts it on the server."""
+    interrupts.wake_on_ctrl_c()
     tag = f"dbnb-{uuid.uuid4().hex}"
 
     def tagged() -> Any:
@@ -163,6 +164,7 @@ def stream(
     """The tables of the run of ``proto`` as Spark sends them, read on a worker thread at
     most two ahead; Ctrl-C, ``timeout`` (for the whole stream) or closing the iterator
     interrupts the run on the server."""
+    interrupts.wake_on_ctrl_c()
     tag = f"dbnb-{uuid.uuid4().hex}"
     tables: queue.Queue[Any] = queue.Queue(maxsize=2)
     stopped = threading.Event()
