@@ -157,6 +157,10 @@ def one_line(error: BaseException | None) -> str:
     through the driver's error it wraps, without its link to background reading."""
     orig = getattr(error, "orig", None)
     source = orig if isinstance(orig, BaseException) else error
-    text = " ".join(str(source).split()) if source is not None else ""
-    text = text.split("(Background on this error")[0].strip()
+    args: tuple[Any, ...] = getattr(source, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        raw = args[1]  # PyMySQL's (code, message): the server's message alone
+    else:
+        raw = str(source) if source is not None else ""
+    text = " ".join(raw.split()).split("(Background on this error")[0].strip()
     return text or type(source).__name__
