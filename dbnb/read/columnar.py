@@ -86,3 +86,27 @@ class Columnar(Protocol):
     def final_error(self, error: BaseException, name: str) -> BaseException:
         """The error of a statement that ran (never run again), worded as on the
         guarded path: Ctrl-C, a read-only refusal, a lost connection, its message."""
+
+
+class ReadWhole:
+    """What a ``Columnar`` whose reads describe their own statement as they run, and
+    are read whole, answers to the rest (SQLite's and MariaDB's): nothing described
+    ahead, no streams."""
+
+    describes = False
+    streams = False
+
+    def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
+        return [], None
+
+    def layout(self, schema: pa.Schema) -> Layout:
+        return []  # each read makes its own frame
+
+    def execute(self, cursor: Any, plan: Plan) -> pa.RecordBatchReader:
+        raise Unsupported("this database's results are read whole")
+
+    def normalise(self, table: pa.Table, layout: Layout) -> pa.Table:
+        return table
+
+    def to_frame(self, table: pa.Table, layout: Layout) -> pd.DataFrame:
+        raise Unsupported("this database's results are read whole")

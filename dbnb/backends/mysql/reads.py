@@ -55,8 +55,8 @@ from dbnb.config import ConnectionConfig
 from dbnb.engine import readonly
 from dbnb.engine.interrupts import interruptible
 from dbnb.errors import QueryError, one_line
-from dbnb.read.arrow_plan import Layout, Plan
-from dbnb.read.columnar import Failed, Rules, TimedOut, Unsupported
+from dbnb.read.arrow_plan import Plan
+from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
 from dbnb.read.dtypes import UTC_MICROS
 from dbnb.sql import sqlscan
 from dbnb.sql.params import Dialect
@@ -122,13 +122,11 @@ class _Slot:
         self.release()
 
 
-class MySQLColumnar:
+class MySQLColumnar(ReadWhole):
     """The columnar reads of one MariaDB connection (``dbnb.read.columnar.Columnar``).
     Each read describes its statement itself (``read_frame``), and is read whole."""
 
     dialect: Dialect = "mysql"
-    describes = False
-    streams = False
     errors: tuple[type[BaseException], ...] = (RuntimeError, OSError)
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -158,12 +156,6 @@ class MySQLColumnar:
                 describer.close()
                 raise Unsupported(_TLS)
         return describer
-
-    def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
-        return [], None
-
-    def layout(self, schema: pa.Schema) -> Layout:
-        return []  # each read makes its own frame
 
     def read_frame(
         self, connection: Any, plan: Plan, timeout: float | None, rules: Rules
@@ -243,17 +235,8 @@ class MySQLColumnar:
                 raise KeyboardInterrupt from None
             raise
 
-    def execute(self, cursor: Any, plan: Plan) -> pa.RecordBatchReader:
-        raise Unsupported("MariaDB results are read whole here")
-
-    def normalise(self, table: pa.Table, layout: Layout) -> pa.Table:
-        return table
-
-    def to_frame(self, table: pa.Table, layout: Layout) -> pd.DataFrame:
-        raise Unsupported("MariaDB results are read whole here")
-
     def final_error(self, error: BaseException, name: str) -> BaseException:
-        """The guarded path's words: PyMySQL's ``(code, 'message')``, or its refusal."""
+        """The guarded path's words: the server's message, or its refusal."""
         import pymysql
 
         code, message = _server_error(error)

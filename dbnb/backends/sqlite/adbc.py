@@ -58,8 +58,8 @@ from dbnb.config import ConnectionConfig
 from dbnb.engine.interrupts import interruptible
 from dbnb.errors import QueryError
 from dbnb.read import frames
-from dbnb.read.arrow_plan import Layout, Plan
-from dbnb.read.columnar import Failed, Rules, TimedOut, Unsupported
+from dbnb.read.arrow_plan import Plan
+from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
 from dbnb.sql.params import Dialect, Positional
 
 _EXTENSION_SPEC = importlib.util.find_spec("dbnb._sqlite_watch")
@@ -442,14 +442,12 @@ def serves(config: ConnectionConfig) -> bool:
     )
 
 
-class SQLiteColumnar:
+class SQLiteColumnar(ReadWhole):
     """The columnar reads of one SQLite file (``dbnb.read.columnar.Columnar``). Its
     statements are described as they run (``read_frame``), so none is described
     ahead, and a type can change from one row to the next: no streams."""
 
     dialect: Dialect = "sqlite"
-    describes = False
-    streams = False
     errors: tuple[type[BaseException], ...] = (
         adbc_driver_manager.Error,
         pa.ArrowException,
@@ -462,25 +460,10 @@ class SQLiteColumnar:
     def connect(self) -> Any:
         return connect(self.config.url.database or "")
 
-    def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
-        return [], None
-
-    def layout(self, schema: pa.Schema) -> Layout:
-        return []  # each read makes its own frame
-
     def read_frame(
         self, connection: Any, plan: Plan, timeout: float | None, rules: Rules
     ) -> pd.DataFrame:
         return read_frame(connection, plan.statement, plan.bind, timeout)
-
-    def execute(self, cursor: Any, plan: Plan) -> pa.RecordBatchReader:
-        raise Unsupported("SQLite results are not streamed here")
-
-    def normalise(self, table: pa.Table, layout: Layout) -> pa.Table:
-        return table
-
-    def to_frame(self, table: pa.Table, layout: Layout) -> pd.DataFrame:
-        raise Unsupported("SQLite results are not streamed here")
 
     def final_error(self, error: BaseException, name: str) -> BaseException:
         return QueryError(f"{name}: {' '.join(str(error).split())}")
