@@ -1,7 +1,8 @@
-"""Writing 100,000 rows of the standard table to PostgreSQL: dbnb against the usual ways.
+"""Writing 100,000 rows of the standard table to PostgreSQL and MariaDB: dbnb against the
+usual ways.
 
     .venv/bin/python bench/write.py              # 100,000 rows, median of 5 runs after a warm-up
-    .venv/bin/python bench/write.py --rows 20000 --runs 3
+    .venv/bin/python bench/write.py --rows 20000 --runs 3 --databases mariadb
 
 Every method writes the same DataFrame (`bench.standard.frame`) into a freshly
 created `bench_standard` table, in a throwaway database dropped at the end.
@@ -10,6 +11,11 @@ whatever the method needs to turn the frame into rows (for dbnb: validation of
 every row). The upsert writes the same rows again over a table that already
 holds them (every row conflicts and is updated). SQLModel's `add_all` is timed
 once: it takes tens of seconds.
+
+MariaDB ($DBNB_BENCH_MYSQL, default mysql://root@127.0.0.1:3306/): dbnb's append and
+upsert against `DataFrame.to_sql` (pandas' default, one `executemany`, which
+PyMySQL sends as multi-row INSERTs) and `to_sql(method="multi")`, in a throwaway
+database.
 """
 
 from __future__ import annotations
@@ -44,14 +50,17 @@ from sqlalchemy import (
     make_url,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import JSON
 from sqlmodel import Field, Session, SQLModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dbnb
 from bench import standard
+from dbnb import testing
 
 ADMIN = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_ADMIN = os.environ.get("DBNB_BENCH_MYSQL", "mysql://root@127.0.0.1:3306/")
 COLUMNS = list(standard.frame(1).columns)
 
 
@@ -67,7 +76,7 @@ class BenchRow(SQLModel, table=True):
     price: Decimal = Field(sa_type=Numeric(12, 2))
     score: float = Field(sa_type=Float)
     flag: bool = Field(sa_type=Boolean)
-    payload: dict = Field(sa_type=JSONB)  # type: ignore[type-arg]
+    payload: dict = Field(sa_type=JSON().with_variant(JSONB(), "postgresql"))  # type: ignore[type-arg]
     maybe_int: int | None = Field(default=None, sa_type=Integer)
 
 
@@ -157,8 +166,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-slow", action="store_true", help="leave out add_all and to_sql")
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=["postgresql", "mariadb"],
+        default=["postgresql", "mariadb"],
+    )
     args = parser.parse_args()
+    if "postgresql" in args.databases:
+        on_postgresql(args)
+    if "mariadb" in args.databases:
+        with testing.throwaway_mysql_database(MYSQL_ADMIN, prefix="dbnb_bench") as name:
+            db = dbnb.connect(testing.database_url(MYSQL_ADMIN, name))
+            try:
+                on_mariadb(db, args)
+            finally:
+                db.close()
 
+
+def on_postgresql(args: argparse.Namespace) -> None:
     name = f"dbnb_bench_write_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -278,6 +304,68 @@ def run(args: argparse.Namespace, conninfo: str, url: str) -> None:
         ratio = results[label] / append
         verdict = "met" if ratio <= 2 else "NOT met"
         print(f"  {label + ' / append':<37} {ratio:5.2f}  (target <= 2.0: {verdict})")
+
+
+def on_mariadb(db: dbnb.Database, args: argparse.Namespace) -> None:
+    frame = standard.frame(args.rows)
+    # What to_sql can send through PyMySQL: JSON as text, timestamps naive UTC.
+    plain = frame.assign(
+        name=frame["name"].astype(object),
+        payload=frame["payload"].map(json.dumps),
+        ts=frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None),
+    )
+    engine = create_engine(db.config.url)
+
+    def recreate(rows: pd.DataFrame | None = None) -> None:
+        with db.session(write=True) as session:
+            BenchRow.metadata.drop_all(session.connection())
+        db.create_tables(BenchRow)
+        if rows is not None:
+            db.write(rows, BenchRow)
+
+    def timed(label: str, setup: Callable[[], None], work: Callable[[], object]) -> float:
+        times = []
+        for attempt in range(args.runs + 1):
+            setup()
+            started = time.perf_counter()
+            work()
+            if attempt:  # the first is the warm-up
+                times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        print(f"  {label:<44} {median:7.3f} s   (runs: {', '.join(f'{t:.3f}' for t in times)})")
+        return median
+
+    print(f"\nWriting {len(frame):,} rows to MariaDB, median of {args.runs} runs after a warm-up")
+    results = {
+        "dbnb append": timed("dbnb write (append)", recreate, lambda: db.write(frame, BenchRow)),
+        "dbnb upsert": timed(
+            "dbnb write (upsert, every row there)",
+            lambda: recreate(frame),
+            lambda: db.write(frame, BenchRow, mode="upsert"),
+        ),
+        "to_sql": timed(
+            "pandas to_sql",
+            recreate,
+            lambda: plain.to_sql(standard.TABLE, engine, if_exists="append", index=False),
+        ),
+        'to_sql(method="multi")': timed(
+            'pandas to_sql(method="multi", chunksize=1000)',
+            recreate,
+            lambda: plain.to_sql(
+                standard.TABLE,
+                engine,
+                if_exists="append",
+                index=False,
+                method="multi",
+                chunksize=1000,
+            ),
+        ),
+    }
+    engine.dispose()
+    append = results["dbnb append"]
+    print("Ratios (time / dbnb append):")
+    for label, seconds in results.items():
+        print(f"  {label:<30} {seconds / append:6.2f}x")
 
 
 if __name__ == "__main__":
