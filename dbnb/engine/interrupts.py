@@ -22,6 +22,7 @@ import ctypes
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +79,17 @@ def interruptible(
     except KeyboardInterrupt:
         _stop_and_wait(future, stop)
         raise
+
+
+def repeat_until(
+    stop: Callable[[], object], done: Callable[[], bool], *, every: float, at_most: float
+) -> None:
+    """``stop()`` every ``every`` seconds until ``done()`` (``at_most`` seconds in all): a
+    statement that had not reached the server yet, or was sent again, is stopped too."""
+    deadline = time.monotonic() + at_most
+    while not done() and time.monotonic() < deadline:
+        stop()
+        time.sleep(every)
 
 
 def _stop_and_wait(future: futures.Future[Any], stop: Callable[[], None]) -> None:

@@ -37,10 +37,10 @@ fails after the statement ran. So dbnb keeps its rules around it:
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +53,7 @@ from dbnb.backends.mysql import cancel, statements, types
 from dbnb.backends.mysql.guards import SESSION_TIME_ZONE, refusal_reason
 from dbnb.config import ConnectionConfig
 from dbnb.engine import readonly
-from dbnb.engine.interrupts import interruptible
+from dbnb.engine.interrupts import interruptible, repeat_until
 from dbnb.errors import QueryError, one_line
 from dbnb.read.arrow_plan import Plan
 from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
@@ -218,12 +218,10 @@ class MySQLColumnar(ReadWhole):
                 finished.set()
 
         def stop() -> None:
-            deadline = time.monotonic() + _STOP_WAIT
             # Until the read ends: connectorx may not have sent it yet, or send it again
             # after a killed prepare (with LIMIT 0).
-            while not finished.is_set() and time.monotonic() < deadline:
-                cancel.kill_marked(self.config, mark)
-                finished.wait(0.05)
+            kill = functools.partial(cancel.kill_marked, self.config, mark)
+            repeat_until(kill, finished.is_set, every=0.05, at_most=_STOP_WAIT)
 
         try:
             return interruptible(run, stop)

@@ -151,11 +151,12 @@ def run_tagged(
 
 def _interrupt(spark: Any, tag: str, done: Callable[[], bool]) -> None:
     """Interrupt the runs tagged ``tag`` until they have ended (at most ``_STOP_WAIT``)."""
-    deadline = time.monotonic() + _STOP_WAIT
-    while not done() and time.monotonic() < deadline:
+
+    def interrupt() -> None:
         with contextlib.suppress(Exception):
             spark.interruptTag(tag)
-        time.sleep(_RETRY_INTERRUPT)
+
+    interrupts.repeat_until(interrupt, done, every=_RETRY_INTERRUPT, at_most=_STOP_WAIT)
 
 
 def stream(
