@@ -5,7 +5,7 @@ signal (pola-rs/polars#21739), and ADBC's DB-API module imports polars when it i
 installed: without ``dbnb.engine.interrupts.wake_on_ctrl_c``, a driver waiting in
 ``recv()`` or a wait for a worker thread would go on until the statement ended.
 Each case runs in a fresh process, as a script or a terminal would, with polars
-imported first.
+imported first (and once with SIGINT set aside in C, as a native library can).
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from tests.fixtures import MYSQL_ADMIN, PG_ADMIN
 
 SCRIPT = textwrap.dedent(
     """
-    import signal, sys, threading, time
+    import ctypes, signal, sys, threading, time
     import polars  # its SIGINT handler, first
     import dbnb
 
-    url, sql, path = sys.argv[1:]
+    url, sql, path, native = sys.argv[1:]
+    if native == "ignore":  # a library that set SIGINT aside in C, unseen by Python
+        ctypes.CDLL(None).signal(signal.SIGINT, ctypes.c_void_p(1))  # SIG_IGN
     # max_rows keeps a read on the guarded path (it streams, to stop at the cap).
     options = {"max_rows": 1000} if path == "guarded" else {}
     db = dbnb.connect(url)
@@ -49,9 +51,9 @@ SQLITE_SLOW = (
 )
 
 
-def run(url: str, sql: str, path: str) -> float:
+def run(url: str, sql: str, path: str, native: str = "polars") -> float:
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, url, sql, path],
+        [sys.executable, "-c", SCRIPT, url, sql, path, native],
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,3 +83,8 @@ def test_mariadb(mysql_database: str, path: str) -> None:
 def test_postgresql(pg_database: str, path: str) -> None:
     url = testing.database_url(PG_ADMIN, pg_database)
     assert run(url, "SELECT pg_sleep(20) IS NULL AS slept", path) < 5
+
+
+def test_a_native_handler_that_ignores_sigint(tmp_path) -> None:
+    """Python's handler comes back whatever replaced it below Python's sight."""
+    assert run(f"sqlite:///{tmp_path / 'slow.db'}", SQLITE_SLOW, "columnar", "ignore") < 5

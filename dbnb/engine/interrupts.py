@@ -9,18 +9,17 @@ signals.
 
 ``wake_on_ctrl_c``: Ctrl-C must also wake the main thread from the system call it
 blocks in (a driver's ``recv``, a wait for a worker). Python's own SIGINT handler
-lets the kernel interrupt those calls; polars, which ADBC's DB-API module imports
-when it is installed, replaces it with one that has the kernel resume them
-(``SA_RESTART``, pola-rs/polars#21739), so ``KeyboardInterrupt`` would come only
-once the statement had ended. dbnb clears that flag before each statement and
-keeps the handler itself (it passes the signal on to Python's).
+lets the kernel interrupt those calls and marks the signal for the interpreter.
+Native libraries replace it at the C level, where Python cannot see it: polars
+(which ADBC's DB-API module imports when it is installed) with one that has the
+kernel resume such calls (``SA_RESTART``, pola-rs/polars#21739), ADBC for the
+length of a call of its own. So, before each statement, dbnb installs the
+Python-level handler again, which puts Python's own C handler back.
 """
 
 from __future__ import annotations
 
-import ctypes
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,38 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_SA_RESTART = 0x10000000  # Linux
-
-
-class _SigAction(ctypes.Structure):
-    """glibc's ``struct sigaction`` on Linux (x86-64 and AArch64 alike)."""
-
-    _fields_ = (
-        ("handler", ctypes.c_void_p),
-        ("mask", ctypes.c_ulong * 16),
-        ("flags", ctypes.c_int),
-        ("restorer", ctypes.c_void_p),
-    )
-
-
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-_LIBC = _libc() if sys.platform == "linux" else None
 
 
 def wake_on_ctrl_c() -> None:
-    """Make Ctrl-C interrupt the main thread's blocking system calls again, if a
-    library's SIGINT handler asked the kernel to resume them (the handler stays)."""
-    if _LIBC is None or threading.current_thread() is not threading.main_thread():
+    """Give SIGINT back to Python's own handler (the Python-level one is kept: default,
+    IPython's, the user's), so Ctrl-C interrupts the main thread's blocking calls."""
+    if threading.current_thread() is not threading.main_thread():
         return
-    current = _SigAction()
-    if _LIBC.sigaction(signal.SIGINT, None, ctypes.byref(current)) != 0:
-        return
-    if current.flags & _SA_RESTART:
-        current.flags &= ~_SA_RESTART
-        _LIBC.sigaction(signal.SIGINT, ctypes.byref(current), None)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        signal.signal(signal.SIGINT, handler)
 
 
 def interruptible(
