@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 import dbnb
 from dbnb.backends.sqlite import adbc as arrow_sqlite
@@ -415,3 +415,32 @@ def test_a_timeout_interrupts_a_columnar_read(
     assert db._arrow.checkedout() == 0
     history = dbnb.history()
     assert "statement_timeout of 0.3 s" in history[history["sql"] == slow]["error"].iloc[-1]
+
+
+def test_no_adbc_call_is_made_from_the_main_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADBC's DB-API takes SIGINT over while a call it makes from the main thread lasts,
+    and turns Ctrl-C into a cancel SQLite ignores: a Ctrl-C then would be lost (the
+    read would run to its end). Every ADBC call of a SQLite read, its connection's
+    opening included, runs on a worker thread, where Ctrl-C reaches Python."""
+    from adbc_driver_manager import dbapi
+
+    on_main: list[str] = []
+    blocking = dbapi._blocking_call
+
+    def watched(func: Any, args: Any, kwargs: Any, cancel: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            on_main.append(getattr(func, "__name__", repr(func)))
+        return blocking(func, args, kwargs, cancel)
+
+    monkeypatch.setattr(dbapi, "_blocking_call", watched)
+    database = dbnb.connect(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with database.session(write=True) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+        session.execute(text("INSERT INTO t VALUES (1), (2)"))
+    served = database._arrow.served
+    assert database.query("SELECT x FROM t ORDER BY x")["x"].tolist() == [1, 2]
+    assert database.query("SELECT count(*) AS n FROM t")["n"].tolist() == [2]
+    assert database._arrow.served == served + 2, "both read on the columnar path"
+    assert on_main == []

@@ -458,7 +458,10 @@ class SQLiteColumnar(ReadWhole):
         self.config = config
 
     def connect(self) -> Any:
-        return connect(self.config.url.database or "")
+        # On a worker thread, as every ADBC call here: a call from the main thread takes
+        # SIGINT over while it lasts, and turns Ctrl-C into a cancel SQLite ignores.
+        path = self.config.url.database or ""
+        return interruptible(lambda: connect(path), lambda: None)
 
     def read_frame(
         self, connection: Any, plan: Plan, timeout: float | None, rules: Rules
