@@ -326,6 +326,7 @@ def test_ctrl_c_stops_the_engine_before_it_returns(
 ) -> None:
     slow = SLOW
     assert db._arrow.plan(slow, {}) is not None  # this read takes the columnar path
+    db.query("SELECT 1 AS one")  # the pool's connection, opened before (on a worker too)
     ended: list[BaseException | None] = []
     interruptible = arrow_sqlite.interruptible
 
