@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -31,6 +32,19 @@ PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
 MYSQL_ADMIN = os.environ.get("DBNB_TEST_MYSQL", testing.DEFAULT_MYSQL_ADMIN_URL)
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 SECRET = "pw-Zq8!never-shown"  # a password no output may ever contain
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_reaches_python() -> Iterator[None]:
+    """The suite presses Ctrl-C (SIGINT to the main thread). A harness that starts it as
+    a background job hands it SIGINT ignored, which dbnb rightly leaves alone: Python's
+    default handler is put in place for the run, as in a terminal or a notebook."""
+    before = signal.getsignal(signal.SIGINT)
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(autouse=True)
