@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -235,3 +236,16 @@ def server_home() -> Iterator[Path]:
     home.chmod(0o755)
     yield home
     shutil.rmtree(home, ignore_errors=True)
+
+
+def settled_count(count: Callable[[], int], limit: int) -> int:
+    """``count()`` of server connections; a count over ``limit`` counts only if it is still
+    there a moment later: a connection the budget closed to free its slot leaves the
+    server's list when its backend has exited, not at once."""
+    seen = count()
+    for _ in range(4):
+        if seen <= limit:
+            break
+        time.sleep(0.05)
+        seen = count()
+    return seen

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from tests.fixtures import config_text
+from tests.fixtures import config_text, settled_count
 from tests.test_limits import interrupt_after
 
 
@@ -250,12 +250,7 @@ pool_timeout: 30
     def watch() -> None:
         nonlocal most
         while not stop.is_set():
-            seen = server_connections(mysql_database)
-            for _ in range(4):  # a closed connection leaves the list a moment later
-                if seen <= 2:
-                    break
-                time.sleep(0.05)
-                seen = server_connections(mysql_database)
+            seen = settled_count(lambda: server_connections(mysql_database), 2)
             most = max(most, seen)
 
     def work(kind: int) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import testing
-from tests.fixtures import PG_ADMIN, config_text
+from tests.fixtures import PG_ADMIN, config_text, settled_count
 from tests.magic_fixtures import db as run_magic
 from tests.test_limits import interrupt_after
 
@@ -340,15 +340,7 @@ def test_mixed_load_never_holds_more_than_the_budget(
         nonlocal most, most_open
         while not stop.is_set():
             most_open = max(most_open, tiny.budget.open)
-            seen = server_connections(counted_database)
-            # A connection the budget closed to free its slot leaves the server's
-            # list when its backend has exited, a moment later: an extra one counts
-            # only if it is still there after that moment.
-            for _ in range(4):
-                if seen <= 2:
-                    break
-                time.sleep(0.05)
-                seen = server_connections(counted_database)
+            seen = settled_count(lambda: server_connections(counted_database), 2)
             most = max(most, seen)
 
     def work(kind: int) -> None:

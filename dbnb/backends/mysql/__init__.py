@@ -87,7 +87,7 @@ write_rules = WriteRules(
 
 
 def columnar(config: ConnectionConfig) -> Columnar | None:
-    """connectorx's reads into Arrow, described first (``columnar.py``; MariaDB)."""
+    """connectorx's reads into Arrow, described first (``reads.py``; MariaDB)."""
     from dbnb.backends.mysql import reads
 
     return reads.MySQLColumnar(config) if reads.serves(config) else None
