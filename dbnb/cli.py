@@ -20,10 +20,11 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dbnb.cli_output import write_frame
 from dbnb.config import CONFIG_ENV
@@ -391,6 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as the command's other messages are: one line on stderr."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -399,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dbnb.registry import Registry  # the library loads once the arguments are good
 
     registry = Registry(args.config)
+    warnings.showwarning = _one_line_warning
     try:
         with remedies.origin("cli"):  # errors name the options to use (--max-rows, ...)
             code: int = args.run(registry, args)

@@ -80,6 +80,7 @@ class ConnectionConfig:
     max_rows: int | None = None
     slow_query_ms: float | None = None  # statements slower than this are logged at WARNING
     log_parameters: bool = False  # parameter values in history and logs: only if asked
+    read_role: str | None = None  # reads run as this role (PostgreSQL): least privilege
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
 
     @property
@@ -183,6 +184,7 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "max_rows": as_int,
     "slow_query_ms": as_milliseconds,
     "log_parameters": as_bool,
+    "read_role": as_text,
 }
 _PARTS = ("type", "host", "port", "database", "user", "password", "token")
 
@@ -256,6 +258,7 @@ def _connection(
         max_rows=values.get("max_rows"),
         slow_query_ms=values.get("slow_query_ms"),
         log_parameters=values.get("log_parameters", False),
+        read_role=values.get("read_role"),
         source=f"{path}:{line}" if path and line else None,
     )
 

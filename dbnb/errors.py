@@ -14,6 +14,8 @@
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
+    PrivilegeWarning              reads run with more privilege than reading (no read_role)
+
 Every message is one line that names the user's own values (file and line,
 connection, key) and, where there is one, what to do instead. No message ever
 carries a password.
@@ -150,6 +152,10 @@ class MigrationError(DbnbError):
 
 class ServerError(DbnbError):
     """The local development PostgreSQL server (``pgserver:``) could not be run or reached."""
+
+
+class PrivilegeWarning(UserWarning):
+    """Reads run as a superuser (or with SUPER/FILE) and no ``read_role`` is set."""
 
 
 def one_line(error: BaseException | None) -> str:

@@ -75,6 +75,12 @@ _SETTINGS = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # A test database is a throwaway one, often made by a superuser: reading there
+    # with more privilege than reading is the point, not a warning.
+    config.addinivalue_line("filterwarnings", "ignore::dbnb.errors.PrivilegeWarning")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (_, default, help_) in _SETTINGS.items():
         parser.addini(name, help_, default=default)

@@ -102,12 +102,8 @@ async def test_aquery_refuses_several_statements(adb: dbnb.Database) -> None:
 
 @pytest.mark.asyncio
 async def test_transaction_control_does_not_unlock_an_async_read(adb: dbnb.Database) -> None:
-    if adb.config.backend in ("postgresql", "mysql"):
-        # PostgreSQL's and MariaDB's guards refuse it outright, as in sync sessions.
-        with pytest.raises(dbnb.ReadOnlyError, match="transaction control"):
-            await adb.aquery("COMMIT")
-    else:
-        # SQLite may end the transaction; query_only and the authorizer stay on.
+    # Every database's read refuses it before it is sent, as in sync sessions.
+    with pytest.raises(dbnb.ReadOnlyError, match="transaction control"):
         await adb.aquery("COMMIT")
     # The pool still hands out working, still read-only connections.
     assert len(await adb.aquery("SELECT * FROM items")) == 3

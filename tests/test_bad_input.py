@@ -65,8 +65,14 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         dbnb.UnknownConnectionError,
         ["unknown connection 'b'", "known connections: a"],
     ),
-    "SQL syntax error": (
+    # Told before it is sent: no statement of any database starts so.
+    "a statement no database has": (
         lambda db, tmp: db.query("SELEC 1"),
+        dbnb.QueryError,
+        ['syntax error at "SELEC": no statement starts with it', "did you mean SELECT?"],
+    ),
+    "SQL syntax error": (
+        lambda db, tmp: db.query("SELECT 1 FROM WHERE"),
         dbnb.QueryError,
         ["syntax error"],
     ),

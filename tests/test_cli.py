@@ -50,10 +50,14 @@ def cli_config(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
     return path
 
 
-def dbnb_cli(*args: str, config: Path | None = None, program: list[str] | None = None) -> Run:
+def dbnb_cli(
+    *args: str, config: Path | None = None, program: list[str] | None = None, warn: bool = False
+) -> Run:
     env = dict(os.environ)  # already without the developer's DBNB_* (isolated_env)
     if config is not None:
         env["DBNB_CONFIG"] = str(config)
+    if not warn:  # the test servers' superusers: each run would warn (see the test of it)
+        env["PYTHONWARNINGS"] = "ignore:connection ':UserWarning"  # PrivilegeWarning's
     done = subprocess.run(
         [*(program or [sys.executable, "-m", "dbnb"]), *args],
         capture_output=True,
@@ -517,3 +521,14 @@ def test_demo_command(cli_config: Path) -> None:
     assert run.code == 0, run.err
     assert "refused, as it should be" in run.out
     assert "shields still there: 3" in run.out
+
+
+def test_a_superuser_read_warns_on_one_line(cli_config: Path) -> None:
+    done = dbnb_cli("query", "postgresql", "SELECT 1 AS x", config=cli_config, warn=True)
+    assert done.code == 0, done.err
+    assert done.err.splitlines() == [
+        "dbnb: warning: connection 'postgresql' reads as the superuser 'postgres': dbnb "
+        "refuses the known server-side effects (programs, files, signals, other "
+        "connections) on reads, but a function can still reach them; set read_role: (a "
+        "role that can only read, e.g. pg_read_all_data) for the least privilege"
+    ]

@@ -285,13 +285,16 @@ def test_a_readonly_connection_never_writes(
 
 def test_sql_errors_carry_the_server_message(ip: InteractiveShell, db: dbnb.Database) -> None:
     message = (
-        r"syntax error at or near \"SELEC\" \(at character 1\)"
+        r"syntax error at or near \"WHERE\""
         if db.name == "postgresql"
         else "error in your SQL syntax"
         if db.name == "mysql"
         else "syntax error"
     )
     with pytest.raises(UsageError, match=rf"^{db.name}: .*{message}"):
+        run(ip, db.name, "SELECT 1 FROM WHERE")
+    # A first word that starts no statement is told before anything is sent.
+    with pytest.raises(UsageError, match=rf'^{db.name}: syntax error at "SELEC".*SELECT\?$'):
         run(ip, db.name, "SELEC 1")
 
 

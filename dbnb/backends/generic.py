@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 # The async driver of async sessions (dbnb.aio), beside the sync one.
 async_driver: str | None = None
+read_rules = None  # no server-side guard to back an allow-list: reads are rolled back
 write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more
 name = "generic"
 
@@ -162,3 +163,8 @@ def engine_arguments(
     arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
 ) -> EngineArguments:
     return arguments  # the dialect's own defaults
+
+
+def excess_privilege(driver_connection: Any) -> str | None:
+    """Nothing known of another database's privileges."""
+    return None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dbnb.facade import Facade
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
+    from dbnb.sql.readable import ReadRules
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.columns import WriteRules
     from dbnb.write.validate import Checked
@@ -37,6 +38,8 @@ class Backend(Protocol):
     name: str
     async_driver: str | None  # SQLAlchemy's async driver for async sessions; None: none
     write_rules: WriteRules  # what its columns hold, checked before a write sends anything
+    # What a read may send, checked before it is sent; None: the server's guards alone.
+    read_rules: ReadRules | None
 
     def server_name(self, dialect: Dialect) -> str | None:
         """The server's name as health reports its version ("PostgreSQL"); None: the
@@ -47,6 +50,10 @@ class Backend(Protocol):
 
     def install_limits(self, engine: Engine, config: ConnectionConfig) -> None:
         """Make statement_timeout (and Ctrl-C) end a statement in the database."""
+
+    def excess_privilege(self, driver_connection: Any) -> str | None:
+        """What a connection may do beyond reading that a read-only transaction does
+        not stop ("as the superuser postgres"), for a warning; None: nothing."""
 
     def refusal_reason(self, error: BaseException) -> str | None:
         """Why the database refused a statement as a write, on one line; None if not."""

@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, readonly
+from dbnb.engine import limits, privileges, readonly
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import ConfigError
@@ -96,6 +96,7 @@ def install_guards(engine: Engine, config: ConnectionConfig) -> None:
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     readonly.install(engine, connection_name=config.name)
+    privileges.install(engine, config, backend_for(engine.dialect.name))
     limits.install(engine, config)
 
 

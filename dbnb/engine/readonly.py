@@ -14,12 +14,16 @@ message, whose remedy fits where the user is (``dbnb.engine.remedies``).
 
 from __future__ import annotations
 
-from sqlalchemy import event
+import re
+from typing import Any
+
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from dbnb.engine import remedies
 from dbnb.engine.backend import backend_for
-from dbnb.errors import ReadOnlyError
+from dbnb.errors import QueryError, ReadOnlyError
+from dbnb.sql import readable
 
 WRITE_OPTION = "dbnb_write"
 
@@ -47,6 +51,20 @@ def install(engine: Engine, *, connection_name: str) -> None:
     """Attach the database's read-only guards to a new engine, and word its refusals."""
     backend = backend_for(engine.dialect.name)
     backend.install_guards(engine, connection_name)
+    rules = backend.read_rules
+    if rules is not None:
+
+        def allow_list(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+            # Before the database's own guards see it: a read sends only what reads.
+            if not is_write(connection):
+                refused = readable.refusal(statement, rules)
+                if refused is not None and refused.syntax:
+                    raise QueryError(f"{connection_name}: {refused}")
+                if refused is not None:
+                    raise refusal(connection_name, refused.reason, connection)
+
+        event.listen(engine, "before_cursor_execute", allow_list)
+        _start_writes_afresh(engine, rules)
 
     def translate(context: ExceptionContext) -> None:
         connection = context.connection
@@ -57,3 +75,44 @@ def install(engine: Engine, *, connection_name: str) -> None:
             raise refusal(connection_name, reason, connection) from None
 
     event.listen(engine, "handle_error", translate)
+
+
+# What a write may run without leaving anything in its session: statements on data and
+# schema. Anything else (SET, USE, PREPARE, LISTEN, a temporary table, a session lock)
+# could change what the next user of the pooled connection gets.
+_PLAIN_WRITES = {
+    "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "TRUNCATE", "CREATE", "ALTER", "DROP",
+    "COMMENT", "GRANT", "REVOKE", "RENAME", "ANALYZE", "VACUUM", "REFRESH", "REINDEX",
+}  # fmt: skip
+_TEMPORARY = re.compile(r"\bTEMP(?:ORARY)?\b", re.IGNORECASE)
+_SESSION_CHANGED = "dbnb_session_changed"
+
+
+def _start_writes_afresh(engine: Engine, rules: readable.ReadRules) -> None:
+    """A write session that changed its session (``SET sql_mode``, ``USE``, ``SET
+    search_path``, a lock) gives its connection back to be closed: every session starts
+    from the configured state, never from what an earlier one left."""
+
+    def note(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if is_write(connection) and changes_session(statement, rules):
+            connection.connection.info[_SESSION_CHANGED] = True
+
+    def checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_SESSION_CHANGED, False):
+            raise exc.DisconnectionError("its session was changed by a write")  # a new one
+
+    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine.pool, "checkout", checkout)
+
+
+def changes_session(statement: str, rules: readable.ReadRules) -> bool:
+    """Whether a write's ``statement`` may leave state in its session."""
+    if readable.refusal(statement, rules) is None:
+        return False  # a read would run it: it leaves nothing
+    words = readable.leading_words(statement, count=1)
+    first = words[0] if words else ""
+    if first == "CREATE":
+        return _TEMPORARY.search(statement) is not None
+    return first not in _PLAIN_WRITES or bool(
+        rules.functions is not None and rules.functions.search(statement)
+    )

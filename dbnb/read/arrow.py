@@ -51,6 +51,7 @@ from dbnb.read.columnar import (
     TimedOut,
     Unsupported,
 )
+from dbnb.sql import readable
 from dbnb.sql.params import Unbindable, bind_batch, to_positional
 
 # --- connections ----------------------------------------------------------------------
@@ -184,6 +185,9 @@ class ArrowReader:
         if self.columnar is None or not isinstance(sql, str):
             return None
         dialect = self.columnar.dialect
+        rules = backend_for(dialect).read_rules
+        if rules is not None and readable.refusal(sql, rules) is not None:
+            return None  # the guarded path refuses it, with its message, before sending it
         statement = to_positional(sql, dialect)
         if statement is None:
             return None

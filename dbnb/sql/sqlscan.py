@@ -54,6 +54,7 @@ tokenizer is kept as an independent reading in the tests
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,7 +175,21 @@ MYSQL = Rules(
     block_comment=r"/\*(?!M?!).*?\*/",
 )
 
-_RULES = {"postgresql": POSTGRESQL, "sqlite": SQLITE, "mysql": MYSQL, "mariadb": MYSQL}
+# The same text as a session with sql_mode NO_BACKSLASH_ESCAPES reads it: a backslash
+# is a plain character. A read is checked by both readings (dbnb.sql.readable).
+MYSQL_NO_BACKSLASH = dataclasses.replace(
+    MYSQL,
+    name="mysql_no_backslash",
+    strings=(r"'(?:[^']++|'')*+'", r'"(?:[^"]++|"")*+"'),
+)
+
+_RULES = {
+    "postgresql": POSTGRESQL,
+    "sqlite": SQLITE,
+    "mysql": MYSQL,
+    "mariadb": MYSQL,
+    "mysql_no_backslash": MYSQL_NO_BACKSLASH,
+}
 
 
 def rules_for(dialect: str) -> Rules:

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql.guards import (
+    excess_privilege,
     install_guards,
     install_limits,
     limit_reached,
@@ -37,6 +38,8 @@ from dbnb.backends.mysql.see import (
     plan_text,
     quartiles,
 )
+from dbnb.backends.mysql.statements import READ_RULES as read_rules
+from dbnb.errors import ConfigError
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "excess_privilege",
     "explain_statement",
     "histogram_bin",
     "install_guards",
@@ -64,6 +68,7 @@ __all__ = [
     "plan_summary",
     "plan_text",
     "quartiles",
+    "read_rules",
     "refusal_reason",
     "result_kinds",
     "write_probe",
@@ -90,7 +95,18 @@ def columnar(config: ConnectionConfig) -> Columnar | None:
     """connectorx's reads into Arrow, described first (``reads.py``; MariaDB)."""
     from dbnb.backends.mysql import reads
 
+    _no_read_role(config)
     return reads.MySQLColumnar(config) if reads.serves(config) else None
+
+
+def _no_read_role(config: ConnectionConfig) -> None:
+    if config.read_role:
+        raise ConfigError(
+            "read_role: MariaDB and MySQL roles add privileges to the user's own and take "
+            "none away; give reads an entry of their own, as a user granted SELECT only",
+            connection=config.name,
+            key="read_role",
+        )
 
 
 def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
@@ -141,6 +157,7 @@ def engine_arguments(
 ) -> EngineArguments:
     """PyMySQL's: never several statements in one call; a connect timeout that also
     caps each read (health checks); ``readonly: true`` sessions read-only."""
+    _no_read_role(config)
     connect_args = arguments.connect_args
     # Never several statements in one call (dbnb/backends/mysql/statements.py).
     connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS

@@ -39,11 +39,12 @@ times (``types.py``).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
-from dbnb.backends.mysql import cancel, statements
+from dbnb.backends.mysql import cancel
 from dbnb.engine import drivers, remedies
 from dbnb.engine.limits import timeout_of
 from dbnb.engine.readonly import is_write, managed, refusal
@@ -76,17 +77,9 @@ def install_guards(engine: Engine, connection_name: str) -> None:
     event.listen(engine, "connect", _connect)
     event.listen(engine, "begin", _begin)
 
-    def before_execute(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if is_write(connection):
-            return
-        reason = statements.refused(statement)
-        if reason is not None:
-            raise refusal(connection_name, reason, connection)
-
     def after_execute(connection: Connection, *_: Any) -> None:
         _after_execute(connection, connection_name)
 
-    event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "after_cursor_execute", after_execute)
     event.listen(engine, "commit", _commit)
 
@@ -107,6 +100,24 @@ def install_limits(engine: Engine, config: ConnectionConfig) -> None:
 
     event.listen(engine, "begin", begin)
     event.listen(engine, "handle_error", handle_error)
+
+
+# Global privileges a read-only transaction does not stop: files, and the server's
+# own state (other sessions, settings); ALL PRIVILEGES holds them all.
+_BEYOND_READING = re.compile(r"\bGRANT (?:ALL PRIVILEGES|.*?\b(?:SUPER|FILE)\b.*?) ON \*\.\*")
+
+
+def excess_privilege(driver_connection: Any) -> str | None:
+    """A user's reads that hold SUPER or FILE on every database (``SHOW GRANTS``)."""
+    cursor = drivers.call(driver_connection, "cursor")
+    try:
+        drivers.call(cursor, "execute", "SHOW GRANTS")
+        grants = [str(row[0]) for row in drivers.call(cursor, "fetchall")]
+    finally:
+        drivers.call(cursor, "close")
+    if any(_BEYOND_READING.search(grant) for grant in grants):
+        return "with SUPER or FILE privileges"
+    return None
 
 
 def refusal_reason(error: BaseException) -> str | None:

@@ -1,112 +1,176 @@
-"""Which statements a MariaDB/MySQL read may send: the server refuses writes in a
-read-only transaction, and dbnb refuses, before sending them, the statements the
-server would run anyway.
+"""What a MariaDB/MySQL read may send (``dbnb.sql.readable``), before it is sent.
 
 MariaDB and MySQL run, inside ``START TRANSACTION READ ONLY`` with the session
-read-only, statements that change things without writing a table: a ``COMMIT``
-(and the transaction after it is the session's), ``SET SESSION TRANSACTION
-READ WRITE``, ``SELECT ... INTO OUTFILE`` (a file on the server), ``ANALYZE
-TABLE``, ``FLUSH``, ``USE`` (which the next user of the pooled connection would
-inherit), a ``CALL`` or ``EXECUTE`` whose body could do any of those. So a read
-may not send
+read-only, statements that change things without writing a table: ``COMMIT``
+(and the transaction after it is the session's), ``SET`` of the session
+(``sql_mode``, which changes how later writes store values and how text is
+escaped), ``USE`` (which the next user of the pooled connection would inherit),
+``SELECT ... INTO OUTFILE`` (a file on the server), ``SELECT ... INTO @var`` and
+``@var := ...`` (user variables outlive the read), ``GET_LOCK`` (a named lock
+the pooled connection keeps), ``LOAD_FILE`` (a server file), ``FLUSH``,
+``KILL``, ``HANDLER``, ``PREPARE``, temporary tables, and a ``CALL`` whose body
+could do any of those. So a read runs only ``SELECT``, ``WITH`` (no
+data-modifying part), ``VALUES``, ``TABLE``, ``SHOW``, ``DESCRIBE``/``DESC``,
+``EXPLAIN`` and ``ANALYZE`` of a read, ``HELP`` and savepoints; never ``INTO``
+nor ``:=``; and calls none of ``SIDE_EFFECTS``.
 
-- transaction control (``BEGIN``, ``START``, ``COMMIT``, ``ROLLBACK`` but for
-  ``ROLLBACK TO SAVEPOINT``, ``END``, ``XA``);
-- statements with effects outside the transaction (``SIDE_EFFECTS``: ``CALL``,
-  ``PREPARE``/``EXECUTE``, ``LOCK``, ``USE``, ``FLUSH``, ``KILL``, ...) and
-  ``ANALYZE TABLE``;
-- ``SET`` of the transaction's or session's mode, the character set (PyMySQL
-  escapes values for it), the time zone (TIMESTAMPs come back in UTC:
-  ``dbnb/backends/mysql/types.py``), ``autocommit``, anything ``*read_only``, nor
-  ``SET GLOBAL``/``PERSIST``/``STATEMENT``/``PASSWORD``/``ROLE``; user variables
-  and other session settings are fine, and ``SET TRANSACTION READ WRITE`` goes
-  to the server, which refuses it;
-
-and everything else goes to the server, which refuses writes in a read-only
-transaction (``INSERT``, ``UPDATE``, DDL, ``GRANT``, ``LOAD DATA``, ...): the
-refusal is the server's. One statement per call (PyMySQL connects without
-``CLIENT.MULTI_STATEMENTS``, and a text of several statements is refused before it
-is sent), and never with ``INTO OUTFILE`` or ``INTO DUMPFILE`` anywhere in its
-code, executable comments (``/*! ... */``) included.
+Executable comments (``/*! ... */``, ``/*!50000 ... */``, ``/*M! ... */``) are
+read as the code they are, and the text is read twice: with backslash escapes
+and without (``NO_BACKSLASH_ESCAPES``), so no session ``sql_mode`` can make a
+literal end where this check did not see it end. One statement per call:
+PyMySQL connects without ``CLIENT.MULTI_STATEMENTS``, and a text of several is
+refused before it is sent.
 """
 
 from __future__ import annotations
 
 import re
 
-from dbnb.sql import sqlscan
+from dbnb.sql import readable
+from dbnb.sql.readable import ReadRules, calls
 
-# Statements with effects outside the read-only transaction that are not writes to a
-# table (the server runs them in one): refused before they are sent.
-SIDE_EFFECTS = {
-    "CALL",  # a procedure may COMMIT, change the session, then write
-    "PREPARE",  # dynamic SQL hides the statement it runs from this check
-    "EXECUTE",
-    "DEALLOCATE",
-    "LOCK",  # commits implicitly
-    "UNLOCK",
-    "USE",  # the next user of the pooled connection would inherit the database
-    "FLUSH",
-    "KILL",
-    "RESET",
-    "PURGE",
-    "SHUTDOWN",
-    "RESTART",
-    "BINLOG",
-    "CACHE",
-    "CHANGE",
-    "STOP",
-    "BACKUP",
-    "CLONE",
-    "HANDLER",
-}
-_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "ROLLBACK", "END", "XA"}
-_ANALYZE_WRITES = {"TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL", "PERSISTENT"}
-_SET_REFUSED = re.compile(
-    r"\b(?:GLOBAL|PERSIST|PERSIST_ONLY|STATEMENT|PASSWORD|ROLE|NAMES|CHARSET|CHARACTER"
-    r"|character_set_\w+|collation_\w+|time_zone|autocommit|\w*read_only|completion_type"
-    r"|session_track\w*|TRANSACTION)\b",
-    re.IGNORECASE,
+SIDE_EFFECTS = calls(
+    r"get_lock",
+    r"release_(?:all_)?locks?",
+    r"load_file",
+    r"sys_(?:exec|eval)",  # the well-known UDFs that run a program
 )
-_INTO_FILE = re.compile(r"\bINTO\s+(?:OUTFILE|DUMPFILE)\b", re.IGNORECASE)
-ONE_STATEMENT = "one statement per call (several statements in one call could leave read-only mode)"
+_INTO = re.compile(r"\bINTO\b\s*(\w*)", re.IGNORECASE)
+_ASSIGN = re.compile(r":=")
+_ANALYZE_RUNS = {"SELECT", "WITH", "VALUES", "FORMAT", "INSERT", "UPDATE", "DELETE"}
+# MariaDB's ANALYZE [FORMAT=JSON] stmt and MySQL's EXPLAIN ANALYZE run the statement.
+_ANALYZED = re.compile(
+    r"[\s(]*(?:(?:EXPLAIN|DESCRIBE|DESC)\s+)?ANALYZE\b(?:\s+FORMAT\s*=\s*\w+)?", re.IGNORECASE
+)
+ONE_STATEMENT = readable.ONE_STATEMENT
+
+
+def _analyzed(_words: tuple[str, ...], code: str) -> int | None:
+    """Where the statement an ``ANALYZE`` runs starts in ``code``; None when nothing
+    runs (an ``EXPLAIN``, a ``DESCRIBE``)."""
+    found = _ANALYZED.match(code)
+    return found.end() if found else None
+
+
+def _extra(code: str, words: tuple[str, ...]) -> str | None:
+    if words[0] == "ANALYZE" and (len(words) < 2 or words[1] not in _ANALYZE_RUNS):
+        return "ANALYZE TABLE writes statistics"
+    into = _INTO.search(code)
+    if into is not None:
+        target = into.group(1).upper()
+        if target in ("OUTFILE", "DUMPFILE"):
+            return f"SELECT ... INTO {target} writes a file on the server"
+        return "SELECT ... INTO sets variables that outlive the read"
+    if _ASSIGN.search(code):
+        return "@variable := ... sets a variable that outlives the read"
+    return None
+
+
+READ_RULES = ReadRules(
+    dialect="mysql",
+    kinds=frozenset(
+        {
+            "SELECT",
+            "WITH",
+            "VALUES",
+            "TABLE",
+            "SHOW",
+            "DESCRIBE",
+            "DESC",
+            "EXPLAIN",
+            "ANALYZE",
+            "HELP",
+            "SAVEPOINT",
+            "RELEASE",
+            "ROLLBACK",
+        }
+    ),
+    functions=SIDE_EFFECTS,
+    runs_inner=_analyzed,
+    extra=_extra,
+    alternatives=("mysql_no_backslash",),
+    # MariaDB's statements (sql_yacc.yy's verb_clause), compound statements included.
+    statements=frozenset(
+        [
+            "ALTER",
+            "ANALYZE",
+            "BACKUP",
+            "BEGIN",
+            "BINLOG",
+            "CACHE",
+            "CALL",
+            "CHANGE",
+            "CHECK",
+            "CHECKSUM",
+            "COMMIT",
+            "CREATE",
+            "DEALLOCATE",
+            "DELETE",
+            "DESC",
+            "DESCRIBE",
+            "DO",
+            "DROP",
+            "EXECUTE",
+            "EXPLAIN",
+            "FLUSH",
+            "FOR",
+            "GET",
+            "GRANT",
+            "HANDLER",
+            "HELP",
+            "IF",
+            "INSERT",
+            "INSTALL",
+            "KILL",
+            "LOAD",
+            "LOCK",
+            "LOOP",
+            "OPTIMIZE",
+            "PREPARE",
+            "PURGE",
+            "RELEASE",
+            "RENAME",
+            "REPAIR",
+            "REPEAT",
+            "REPLACE",
+            "RESET",
+            "RESIGNAL",
+            "RETURN",
+            "REVOKE",
+            "ROLLBACK",
+            "SAVEPOINT",
+            "SELECT",
+            "SET",
+            "SHOW",
+            "SHUTDOWN",
+            "SIGNAL",
+            "START",
+            "STOP",
+            "TABLE",
+            "TRUNCATE",
+            "UNINSTALL",
+            "UNLOCK",
+            "UPDATE",
+            "USE",
+            "VALUES",
+            "WHILE",
+            "WITH",
+            "XA",
+            "CASE",
+            "DECLARE",
+            "LEAVE",
+            "ITERATE",
+            "OPEN",
+            "CLOSE",
+            "FETCH",
+            "RESTART",
+            "CLONE",
+        ]
+    ),
+)
 
 
 def refused(statement: str) -> str | None:
     """Why a read may not send ``statement``, on one line; None if it may."""
-    found = sqlscan.scan(statement, "mysql")
-    if len(sqlscan.statements(statement, found)) > 1:
-        return ONE_STATEMENT
-    code = _code(statement, found)
-    if _INTO_FILE.search(code):
-        return "SELECT ... INTO OUTFILE/DUMPFILE writes a file on the server"
-    words = sqlscan.keywords(statement, found, 0, 2)
-    first = words[0] if words else ""
-    second = words[1] if len(words) > 1 else ""
-    if first == "ROLLBACK" and second == "TO":
-        return None  # ROLLBACK TO SAVEPOINT stays inside the read-only transaction
-    if first in _TRANSACTION_CONTROL:
-        return f"transaction control ({first}) is refused in a read-only session"
-    if first == "ANALYZE" and second in _ANALYZE_WRITES:
-        return "ANALYZE TABLE writes statistics"
-    if first in SIDE_EFFECTS:
-        return f"{first} has effects outside the read-only transaction"
-    if first == "SET" and second != "TRANSACTION":  # SET TRANSACTION: the server refuses it
-        match = _SET_REFUSED.search(code)
-        if match is not None:
-            return f"SET {match.group().upper()} could leave read-only mode or change the session"
-    # Anything else goes to the server, which refuses writes (and what it cannot parse).
-    return None
-
-
-def _code(statement: str, found: tuple[sqlscan.Token, ...]) -> str:
-    """The text with its literals, quoted identifiers and comments blanked out."""
-    parts: list[str] = []
-    position = 0
-    for token in found:
-        parts.append(statement[position : token.start])
-        keep = token.kind in ("bind", "cast", "escape", "semicolon", "placeholder")
-        parts.append(statement[token.start : token.end] if keep else " ")
-        position = token.end
-    parts.append(statement[position:])
-    return "".join(parts)
+    refusal = readable.refusal(statement, READ_RULES)
+    return None if refusal is None else refusal.reason

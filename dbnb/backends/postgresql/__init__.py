@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from dbnb.backends.generic import mean
 from dbnb.backends.postgresql.guards import (
+    READ_ROLE_OPTION,
+    excess_privilege,
     install_guards,
     install_limits,
     leading_keywords,
@@ -30,6 +32,7 @@ from dbnb.backends.postgresql.see import (
     plan_text,
     quartiles,
 )
+from dbnb.backends.postgresql.statements import READ_RULES as read_rules
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "excess_privilege",
     "explain_statement",
     "histogram_bin",
     "install_guards",
@@ -58,6 +62,7 @@ __all__ = [
     "plan_summary",
     "plan_text",
     "quartiles",
+    "read_rules",
     "refusal_reason",
     "result_kinds",
     "write_probe",
@@ -143,4 +148,7 @@ def engine_arguments(
     if settings:
         existing = connect_args.get("options", "")
         connect_args["options"] = " ".join([existing, *settings]).strip()
+    if config.read_role:
+        # Each read transaction takes this role (guards._begin); writes keep the user's.
+        arguments.options["execution_options"] = {READ_ROLE_OPTION: config.read_role}
     return arguments

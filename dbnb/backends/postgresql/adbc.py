@@ -33,7 +33,7 @@ from dbnb.backends.postgresql import libpq
 from dbnb.backends.postgresql.columns import Column, layout, normalise, read_converting, to_frame
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
-from dbnb.engine import readonly
+from dbnb.engine import privileges, readonly
 from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
@@ -69,7 +69,15 @@ class PostgreSQLColumnar:
         self.config = config
 
     def connect(self) -> Any:
-        return adbc_postgresql.connect(libpq.postgresql_uri(self.config), autocommit=False)
+        connection = adbc_postgresql.connect(libpq.postgresql_uri(self.config), autocommit=False)
+        if privileges.needed(self.config):  # until this entry has warned, or has a read_role
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('is_superuser'), current_user")
+                superuser, user = cursor.fetchone()
+            connection.rollback()
+            privilege = f"as the superuser {user!r}" if superuser == "on" else None
+            privileges.check(self.config, privilege)
+        return connection
 
     def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
         """``None`` rules when this path cannot give the guarded path's frame (a type

@@ -52,21 +52,18 @@ _MULTIPLE_STATEMENTS = "cannot insert multiple commands into a prepared statemen
 _ONE_STATEMENT = (
     "one statement per call (several statements in one call could leave read-only mode)"
 )
-_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
 _DEFAULT_PREPARE_THRESHOLD = "dbnb_prepare_threshold"
+# The execution option naming a connection's read_role (set on its engine).
+READ_ROLE_OPTION = "dbnb_read_role"
 
 
 def install_guards(engine: Engine, connection_name: str) -> None:
     event.listen(engine, "connect", _connect)
     event.listen(engine, "begin", _begin)
 
-    def before_execute(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        _before_execute(connection, statement, connection_name)
-
     def after_execute(connection: Connection, *_: Any) -> None:
         _after_execute(connection, connection_name)
 
-    event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "after_cursor_execute", after_execute)
     event.listen(engine, "commit", _commit)
 
@@ -83,6 +80,13 @@ def install_limits(engine: Engine, config: ConnectionConfig) -> None:
             )
 
     event.listen(engine, "begin", begin)
+
+
+def excess_privilege(driver_connection: Any) -> str | None:
+    """A superuser's reads (the server says so when the connection opens)."""
+    if driver_connection.info.parameter_status("is_superuser") == "on":
+        return f"as the superuser {driver_connection.info.user!r}"
+    return None
 
 
 def refusal_reason(error: BaseException) -> str | None:
@@ -137,26 +141,14 @@ def _begin(connection: Connection) -> None:
     drivers.call(driver_connection, "set_read_only", True)
     driver_connection.prepare_threshold = 0
     # Take the snapshot now (psycopg sends BEGIN READ ONLY first): from here on
-    # the server refuses SET TRANSACTION READ WRITE.
-    drivers.run(driver_connection, "SELECT 1")
-
-
-def _before_execute(connection: Connection, statement: str, connection_name: str) -> None:
-    # Some side effects are allowed inside a read-only transaction and kept by
-    # a COMMIT (large objects, for one): transaction control never reaches the
-    # server from a read. One statement per call is guaranteed by the extended
-    # protocol, so its first word says what it is.
-    if is_write(connection):
-        return
-    first, second = leading_keywords(statement)
-    if first in _TRANSACTION_CONTROL or (first == "PREPARE" and second == "TRANSACTION"):
-        if first == "ROLLBACK" and second == "TO":
-            return  # ROLLBACK TO SAVEPOINT stays inside the read-only transaction
-        raise refusal(
-            connection_name,
-            f"transaction control ({first}) is refused in a read-only session",
-            connection,
-        )
+    # the server refuses SET TRANSACTION READ WRITE. With a read_role, the same
+    # statement makes the transaction's role that one (SET LOCAL ROLE): the
+    # database's own privileges, not dbnb's list, bound what the read can reach.
+    role = connection.get_execution_options().get(READ_ROLE_OPTION)
+    if role:
+        drivers.run(driver_connection, "SELECT set_config('role', %s, true)", [role])
+    else:
+        drivers.run(driver_connection, "SELECT 1")
 
 
 def _commit(connection: Connection) -> None:

@@ -20,6 +20,11 @@ def postgresql_uri(config: ConnectionConfig) -> str:
     query.update({key: str(value) for key, value in arguments.connect_args.items()})
     if "-c default_transaction_read_only=on" not in query.get("options", ""):
         query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
+    if config.read_role:
+        # This path only reads: the whole session takes the role (libpq escapes a space
+        # in options with a backslash).
+        role = config.read_role.replace("\\", "\\\\").replace(" ", "\\ ")
+        query["options"] = f"{query['options']} -c role={role}"
     auth = ""
     if url.username:
         auth = urllib.parse.quote(url.username, safe="")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from dbnb.backends.generic import mean
+from dbnb.backends.generic import excess_privilege, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -28,6 +28,7 @@ from dbnb.backends.sqlite.see import (
     plan_text,
     quartiles,
 )
+from dbnb.backends.sqlite.statements import READ_RULES as read_rules
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "excess_privilege",
     "explain_statement",
     "histogram_bin",
     "install_guards",
@@ -55,6 +57,7 @@ __all__ = [
     "plan_summary",
     "plan_text",
     "quartiles",
+    "read_rules",
     "refusal_reason",
     "result_kinds",
     "write_probe",

@@ -1,0 +1,190 @@
+"""What a read may send: an allow-list of statement kinds, decided before anything is sent.
+
+A database's read-only transaction refuses writes to tables, but each database
+runs, inside one, statements and functions with effects elsewhere: PostgreSQL's
+``COPY ... TO PROGRAM``, ``pg_terminate_backend`` or a session advisory lock,
+MariaDB's ``SELECT ... INTO OUTFILE``, ``GET_LOCK`` or ``USE``. So before a
+read sends a statement, dbnb reads it here, by its database's ``ReadRules``:
+
+- one statement per call;
+- its first keyword is one the database reads with (``SELECT``, ``WITH``,
+  ``VALUES``, ``SHOW``, ...): anything else is refused, whatever it is, so a
+  statement kind nobody thought of is refused too;
+- a ``WITH`` holds no data-modifying part, and an ``EXPLAIN`` (or MariaDB's
+  ``ANALYZE``) that runs its statement runs a read;
+- no call of a function the database runs with effects outside the transaction
+  (``ReadRules.functions``: the known ones; a least-privilege ``read_role`` is
+  what stops the unknown ones);
+- a database's own further rules (``ReadRules.extra``).
+
+The text is read through ``sqlscan``, so a keyword inside a literal or a
+comment is no keyword, and MariaDB's executable comments (``/*! ... */``,
+``/*!50000 ... */``, ``/*M! ... */``) are the code they are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dbnb.sql import sqlscan
+
+ONE_STATEMENT = "one statement per call (several statements in one call could leave read-only mode)"
+
+# A version-conditioned comment's opening (/*!, /*!50110, /*M!, /*M!100100) and a
+# comment's closing: code to MariaDB and MySQL, so read as nothing at all.
+_EXECUTABLE_OPENING = re.compile(r"/\*M?!\d*")
+_CLOSING = re.compile(r"\*/")
+_WORD = re.compile(r"[A-Za-z_][\w$]*")
+_SPACE = re.compile(r"[\s(]*")
+_TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "XA"}
+_DATA_MODIFYING = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE)\b", re.I)
+
+
+@dataclass(frozen=True)
+class ReadRules:
+    """What one database reads with."""
+
+    dialect: str  # sqlscan's rules for its text
+    kinds: frozenset[str]  # the first keywords of statements that read
+    # Calls with effects outside the read-only transaction (a regular expression on
+    # the code, identifiers unquoted); None: none known.
+    functions: re.Pattern[str] | None = None
+    # Keywords after which a statement runs another one, and whether it runs it:
+    # EXPLAIN runs its statement only when analyzing.
+    runs_inner: Callable[[tuple[str, ...], str], int | None] | None = None
+    # A database's own further rule over the code: why it is refused, or None.
+    extra: Callable[[str, tuple[str, ...]], str | None] | None = None
+    # Other readings of the same text to check too (MariaDB: with and without
+    # backslash escapes, whichever sql_mode the session has).
+    alternatives: tuple[str, ...] = ()
+    # Every keyword that starts a statement of this database: a first word that is
+    # none of them is a mistake (a typo), not a write, and is told as one.
+    statements: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a read may not send a statement: ``syntax`` when it starts with no statement
+    of the database at all (a typo), else because it does not read."""
+
+    reason: str
+    syntax: bool = False
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def refusal(sql: str, rules: ReadRules) -> Refusal | None:
+    """Why a read may not send ``sql``; None if it may."""
+    if len(sql) > sqlscan.CACHED_LENGTH:
+        return _refusal(sql, rules)
+    return _cached(sql, rules)
+
+
+@lru_cache(maxsize=256)
+def _cached(sql: str, rules: ReadRules) -> Refusal | None:
+    return _refusal(sql, rules)
+
+
+def _refusal(sql: str, rules: ReadRules) -> Refusal | None:
+    for dialect in (rules.dialect, *rules.alternatives):
+        found = tuple(sqlscan.tokens(sql, sqlscan.rules_for(dialect)))
+        if len(sqlscan.statements(sql, found)) > 1:
+            return Refusal(ONE_STATEMENT)
+        text = code(sql, found)
+        first = leading_words(text, count=1)
+        if first and first[0] not in rules.kinds and first[0] not in rules.statements:
+            return Refusal(_not_a_statement(first[0], rules), syntax=True)
+        reason = _code_refusal(text, rules)
+        if reason is None and rules.functions is not None:
+            call = rules.functions.search(code(sql, found, names=True))
+            if call is not None:
+                reason = f"{call.group(1).lower()}() has effects outside the read-only transaction"
+        if reason is not None:
+            return Refusal(reason)
+    return None
+
+
+def _not_a_statement(word: str, rules: ReadRules) -> str:
+    close = difflib.get_close_matches(word, sorted(rules.kinds), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f'syntax error at "{word}": no statement starts with it{hint}'
+
+
+def code(sql: str, found: tuple[sqlscan.Token, ...], *, names: bool = False) -> str:
+    """``sql`` as its code alone: literals and comments blanked, executable comments
+    opened; quoted identifiers a plain name (``names``: unquoted, since
+    ``"pg_read_file"(...)`` is a call too)."""
+    parts: list[str] = []
+    position = 0
+    for token in found:
+        parts.append(sql[position : token.start])
+        if token.kind == "identifier":
+            parts.append(" " + sql[token.start + 1 : token.end - 1] + " " if names else " name ")
+        elif token.kind == "bind":
+            parts.append(" :bind ")
+        elif token.kind in ("semicolon", "cast", "placeholder", "escape"):
+            parts.append(sql[token.start : token.end])
+        else:  # a literal or a comment
+            parts.append(" ")
+        position = token.end
+    parts.append(sql[position:])
+    text = "".join(parts)
+    if "/*" in text:  # only executable comments are left as code
+        text = _CLOSING.sub(" ", _EXECUTABLE_OPENING.sub(" ", text))
+    return text
+
+
+def leading_words(code: str, start: int = 0, count: int = 3) -> tuple[str, ...]:
+    """The first ``count`` words of ``code`` from ``start``, upper case, past opening
+    parentheses and whitespace; a word is anything a keyword or a name could be."""
+    words: list[str] = []
+    position = _SPACE.match(code, start).end()  # type: ignore[union-attr]
+    while len(words) < count:
+        word = _WORD.match(code, position)
+        if word is None:
+            break
+        words.append(word.group().upper())
+        position = _SPACE.match(code, word.end()).end()  # type: ignore[union-attr]
+    return tuple(words)
+
+
+def _code_refusal(text: str, rules: ReadRules, depth: int = 0) -> str | None:
+    words = leading_words(text)
+    if not words:
+        return None  # no statement (or not one the database can parse): the server says
+    first = words[0]
+    if first in _TRANSACTION_CONTROL and not (first == "ROLLBACK" and words[1:2] == ("TO",)):
+        return f"transaction control ({first}) is refused in a read-only session"
+    if first not in rules.kinds:
+        return f"{first} is not a read (a read runs {_kinds(rules)})"
+    if first == "WITH" and _DATA_MODIFYING.search(text):
+        return "a WITH holding INSERT, UPDATE, DELETE or MERGE writes"
+    inner = rules.runs_inner(words, text) if rules.runs_inner is not None else None
+    if inner is not None and depth < 3:
+        reason = _code_refusal(text[inner:], rules, depth + 1)
+        if reason is not None:
+            return f"an analyzed statement runs: {reason}"
+    if rules.extra is not None:
+        return rules.extra(text, words)
+    return None
+
+
+def _kinds(rules: ReadRules) -> str:
+    """The statements a read runs, as a user would list them (savepoints left out)."""
+    named = [kind for kind in _ORDER if kind in rules.kinds]
+    return ", ".join(named[:-1]) + " or " + named[-1]
+
+
+_ORDER = ("SELECT", "WITH", "VALUES", "TABLE", "SHOW", "DESCRIBE", "PRAGMA", "EXPLAIN", "ANALYZE")
+
+
+def calls(*names: str) -> re.Pattern[str]:
+    """A pattern finding a call of any of ``names`` (regular expressions), with or
+    without a schema before it, in code as ``code`` gives it."""
+    alternatives = "|".join(names)
+    return re.compile(rf"(?<![\w$])((?:{alternatives}))\s*\(", re.IGNORECASE)
