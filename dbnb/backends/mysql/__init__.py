@@ -66,6 +66,7 @@ __all__ = [
     "quartiles",
     "refusal_reason",
     "result_kinds",
+    "stop_statement",
     "write_probe",
 ]
 
@@ -115,6 +116,13 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     from dbnb.backends.mysql import bulk
 
     return bulk.MySQLWriter(connection, checked, sent)
+
+
+def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
+    """``KILL QUERY`` of the connection's server thread, from a second connection."""
+    from dbnb.backends.mysql import cancel
+
+    cancel.kill_statement(connection.connection.driver_connection, config)
 
 
 # --- health ---------------------------------------------------------------------------
