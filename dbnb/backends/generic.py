@@ -61,6 +61,10 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     return ExecutemanyWriter(connection, checked, sent)
 
 
+def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
+    pass  # no way to ask: the write stops before its next batch (``dbnb.write.bulk``)
+
+
 def server_name(dialect: Dialect) -> str | None:
     return None  # health names the server by its dialect
 

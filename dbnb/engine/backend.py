@@ -86,6 +86,11 @@ class Backend(Protocol):
     def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
         """How checked rows are sent in ``connection``'s open transaction."""
 
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """Ask the database to end the statement ``connection`` runs on another thread
+        (Ctrl-C during a write); the statement then fails there, the connection still
+        usable for the rollback. Nothing where the database cannot be asked."""
+
     # Health (dbnb.health)
 
     def write_probe(self, table: str) -> str | None:

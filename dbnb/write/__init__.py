@@ -13,12 +13,13 @@ The order of a write is what makes it safe:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from sqlalchemy import MetaData, Table, UniqueConstraint, exc, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RootTransaction
 from sqlalchemy.orm import Mapper
 
 from dbnb.engine.backend import backend_for
@@ -27,6 +28,8 @@ from dbnb.write import bulk, validate
 
 if TYPE_CHECKING:
     from dbnb.database import Database
+
+log = logging.getLogger("dbnb")
 
 Mode = Literal["append", "upsert", "replace"]
 MODES = ("append", "upsert", "replace")
@@ -59,7 +62,7 @@ def write_rows(
             table = reflect(connection, str(target), database.name)
         if checked is None:
             checked = _check(data, table, aliases, connection.dialect.name, mode, key)
-        with connection.begin():
+        with connection.begin() as transaction:
             if create:
                 table.create(connection, checkfirst=True)
             elif not inspect(connection).has_table(table.name, schema=table.schema):
@@ -69,7 +72,30 @@ def write_rows(
                 )
             if not len(checked):
                 return 0
-            return bulk.send(connection, checked, mode, checked.keys, progress=progress)
+            try:
+                return bulk.send(
+                    connection,
+                    checked,
+                    mode,
+                    checked.keys,
+                    config=database.config,
+                    progress=progress,
+                )
+            except KeyboardInterrupt:
+                _roll_back(connection, transaction, database.name)
+                raise
+
+
+def _roll_back(connection: Connection, transaction: RootTransaction, name: str) -> None:
+    """Roll an interrupted write back before ``KeyboardInterrupt`` goes on. The writer
+    ended its statement, so this is an ordinary rollback; should the connection be
+    unusable all the same, it is discarded (the server rolls back as it closes) and
+    Ctrl-C still reads as Ctrl-C, not as the rollback's error."""
+    try:
+        transaction.rollback()
+    except Exception as error:
+        log.warning("%s: discarding a connection that could not roll back: %s", name, error)
+        connection.invalidate()
 
 
 def _check(

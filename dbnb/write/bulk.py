@@ -8,11 +8,20 @@ SQLite: ``executemany`` of SQLAlchemy's own stored forms,
 keys an upsert takes once, the ``ON CONFLICT`` clause, and naming the row a
 database refused in a ``WriteError``. The caller's transaction then rolls
 everything back.
+
+Ctrl-C: the writer runs on a worker thread (``dbnb.engine.interrupts``), so a
+Ctrl-C reaches the caller's thread, never the driver in the middle of a reply.
+The backend then asks the database to end the statement (``stop_statement``:
+PostgreSQL's cancel, MariaDB's ``KILL QUERY``, ``sqlite3_interrupt``), the
+writer sends no further batch, and once it has returned ``KeyboardInterrupt``
+is raised here: the connection, its statement over, rolls back as after any
+error and goes back to the pool.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from itertools import islice
@@ -25,6 +34,8 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
+from dbnb.config import ConnectionConfig
+from dbnb.engine import interrupts
 from dbnb.engine.backend import backend_for
 from dbnb.errors import ValidationError, WriteError, one_line
 from dbnb.write.validate import Checked
@@ -45,6 +56,14 @@ class BulkWriter(Protocol):
 
 # Show the bar only for writes that last longer than this (seconds).
 PROGRESS_DELAY = 1.0
+# After Ctrl-C, the statement is asked to stop this often (seconds), until the writer has
+# returned: a statement that had not reached the server yet is stopped too.
+_STOP_EVERY = 0.05
+_STOP_AT_MOST = 10.0
+
+
+class _Stopped(Exception):
+    """Ctrl-C came: the writer sends no further batch (raised on the worker thread)."""
 
 
 def send(
@@ -53,12 +72,14 @@ def send(
     mode: str,
     keys: Sequence[str],
     *,
+    config: ConnectionConfig,
     progress: bool | None,
 ) -> int:
     """Send every checked row in the connection's open transaction; rows written.
 
     ``progress``: True always shows a bar, False never, None (the default) only
     where someone watches (a terminal or a Jupyter kernel) and the write lasts.
+    Ctrl-C ends the statement on the server, then raises ``KeyboardInterrupt``.
     """
     with tqdm(
         total=len(checked),
@@ -70,7 +91,29 @@ def send(
         file=sys.stderr,
     ) as bar:
         backend = backend_for(connection.dialect.name)
-        return backend.bulk_writer(connection, checked, bar.update).send(mode, keys)
+        stopping, finished = threading.Event(), threading.Event()
+
+        def sent(count: int) -> None:
+            if stopping.is_set():
+                raise _Stopped
+            bar.update(count)
+
+        def run() -> int:
+            try:
+                return backend.bulk_writer(connection, checked, sent).send(mode, keys)
+            finally:
+                finished.set()
+
+        def stop() -> None:
+            stopping.set()
+            interrupts.repeat_until(
+                lambda: backend.stop_statement(connection, config),
+                finished.is_set,
+                every=_STOP_EVERY,
+                at_most=_STOP_AT_MOST,
+            )
+
+        return interrupts.interruptible(run, stop)
 
 
 def _interactive() -> bool:

@@ -71,6 +71,7 @@ __all__ = [
     "read_rules",
     "refusal_reason",
     "result_kinds",
+    "stop_statement",
     "write_probe",
 ]
 
@@ -131,6 +132,13 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     from dbnb.backends.mysql import bulk
 
     return bulk.MySQLWriter(connection, checked, sent)
+
+
+def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
+    """``KILL QUERY`` of the connection's server thread, from a second connection."""
+    from dbnb.backends.mysql import cancel
+
+    cancel.kill_statement(connection.connection.driver_connection, config)
 
 
 # --- health ---------------------------------------------------------------------------

@@ -28,15 +28,20 @@ def kill_running(context: ExceptionContext, config: ConnectionConfig) -> None:
     connection = context.connection
     if connection is None or connection.invalidated:
         return
-    driver_connection: Any = connection.connection.driver_connection
+    kill_statement(connection.connection.driver_connection, config)
+    # SQLAlchemy then discards the connection, whose reply stopped half-way (an
+    # interrupt counts as a lost connection to it), and closes it: once, by itself.
+
+
+def kill_statement(driver_connection: Any, config: ConnectionConfig) -> None:
+    """Kill the statement the PyMySQL connection runs now (none: nothing happens, the
+    server forgets a ``KILL QUERY`` that finds its thread idle)."""
     thread_id = _thread_id(driver_connection)
     if thread_id is not None:
         try:
             _kill(config, thread_id)
         except Exception as error:  # the interrupt itself must go on
             log.warning("%s: could not KILL QUERY %s: %s", config.name, thread_id, error)
-    # SQLAlchemy then discards the connection, whose reply stopped half-way (an
-    # interrupt counts as a lost connection to it), and closes it: once, by itself.
 
 
 def _thread_id(driver_connection: Any) -> int | None:

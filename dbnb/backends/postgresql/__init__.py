@@ -65,6 +65,7 @@ __all__ = [
     "read_rules",
     "refusal_reason",
     "result_kinds",
+    "stop_statement",
     "write_probe",
 ]
 
@@ -110,6 +111,13 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     from dbnb.backends.postgresql import bulk
 
     return bulk.PostgreSQLWriter(connection, checked, sent)
+
+
+def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
+    """psycopg's cancel request, from a connection of its own (thread-safe)."""
+    from dbnb.backends.postgresql import bulk
+
+    bulk.cancel(connection)
 
 
 # --- health ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ line, or from the key values in the server's detail.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -60,6 +61,8 @@ _PG_WIRE: dict[str, pa.DataType] = {
 
 # Types with an equality operator: an upsert can tell an unchanged row (json has none).
 _PG_COMPARABLE = {*_PG_WIRE, "numeric", "enum"} - {"json"}
+
+log = logging.getLogger("dbnb")
 
 _COPY_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?")
 _PG_KEY = re.compile(r"Key \((.*)\)=\((.*)\) (?:already exists|is not present in table)")
@@ -220,3 +223,17 @@ class PostgreSQLWriter:
             if position is None:
                 position = find_key(self.checked, key.group(1), key.group(2))
         return rejected(self.checked, reason, position, column)
+
+
+_CANCEL_TIMEOUT = 5.0  # seconds to reach the server with a cancel request
+
+
+def cancel(connection: Connection) -> None:
+    """Cancel the statement the connection runs on another thread (psycopg's cancel
+    request, over a connection of its own): it fails there with ``QueryCanceled``, and
+    a COPY stops taking rows. The server ignores a cancel that finds no statement."""
+    raw: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+    try:
+        raw.cancel_safe(timeout=_CANCEL_TIMEOUT)
+    except Exception as error:  # the interrupt itself must go on
+        log.warning("could not cancel the write's statement: %s", error)

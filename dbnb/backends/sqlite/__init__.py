@@ -60,6 +60,7 @@ __all__ = [
     "read_rules",
     "refusal_reason",
     "result_kinds",
+    "stop_statement",
     "write_probe",
 ]
 
@@ -99,6 +100,13 @@ def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWri
     from dbnb.backends.sqlite import bulk
 
     return bulk.SQLiteWriter(connection, checked, sent)
+
+
+def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
+    """``sqlite3_interrupt``: the statement ends at its engine's next step (thread-safe)."""
+    from dbnb.backends.sqlite import bulk
+
+    bulk.interrupt(connection)
 
 
 # --- health ---------------------------------------------------------------------------

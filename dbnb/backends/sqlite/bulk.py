@@ -112,3 +112,11 @@ class SQLiteWriter:
         if position >= len(self.checked):
             position = len(self.checked) - 1
         return rejected(self.checked, f"SQLite refused the row: {message}", position, column)
+
+
+def interrupt(connection: Connection) -> None:
+    """End the statement the connection runs on another thread: ``sqlite3_interrupt``,
+    which SQLite allows from any thread; the statement fails with "interrupted"."""
+    raw = connection.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        raw.interrupt()
