@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import mean
+from dbnb.backends.generic import close_result, mean
 from dbnb.backends.postgresql.guards import (
     install_guards,
     install_limits,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_writer",
+    "close_result",
     "columnar",
     "comparable",
     "declared_kinds",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from dbnb.backends.generic import mean
+from dbnb.backends.generic import close_result, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_writer",
+    "close_result",
     "columnar",
     "comparable",
     "declared_kinds",
