@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
+from dbnb import cells
 from tests.fixtures import config_text
 
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -117,6 +118,17 @@ def test_max_rows_under_a_larger_limit_of_the_statement_is_killed(maria, bounded
         over_the_cap(plain, max_rows=CAP)(f"{sql} LIMIT 10000000")
 
     bounded(plain, read)
+
+
+def test_max_rows_of_a_cell_stops_the_result_on_the_server(maria, bounded) -> None:
+    """A ``%%db`` cell under the config's max_rows (its statements in one transaction)."""
+    _, capped = maria
+
+    def read(sql: str) -> None:
+        with pytest.raises(dbnb.RowLimitError, match=f"statement 2 has more than {CAP:,} rows"):
+            cells.run(capped, f"SELECT 1;\n{sql}", {})
+
+    bounded(capped, read)
 
 
 @pytest.mark.parametrize("how", ["break", "close", "collected"])
