@@ -175,8 +175,10 @@ async def query(
 
     def run(sync_connection: Connection) -> pd.DataFrame:
         # The sync path's typed conversion, run in the event loop's greenlet.
-        if limit is not None:
-            sync_connection = sync_connection.execution_options(stream_results=True)
+        if limit is not None:  # the server stops at the cap where it can (dbnb.engine.limits)
+            sync_connection = sync_connection.execution_options(
+                stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
+            )
         result = sync_connection.execute(
             statement, values, execution_options={monitor.REPORTS_FETCH: True}
         )

@@ -10,6 +10,7 @@ that commits once at the end, or not at all.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ import pandas as pd
 from sqlalchemy.engine import CursorResult
 
 from dbnb import monitor
-from dbnb.engine import remedies
+from dbnb.engine import limits, remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
 from dbnb.facade import Facade
 from dbnb.read import failures, formats, frames
@@ -118,26 +119,33 @@ def _run_all(
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
+    close = functools.partial(limits.close_result, config=db.config)
     try:
-        with db.connection(write=write) as connection, connection.begin() as transaction:
+        with db.connection(write=write) as connection:
             if limit is not None:
-                # As in Database.query: stream, so a runaway result stops at the cap.
-                connection = connection.execution_options(stream_results=True)
-            for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
-                number = index + 1  # for the error message
-                clause = statement.to_text(params)
-                # The statement's history record stays open until its rows are fetched.
-                result = connection.execute(
-                    clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                # As in Database.query: stream, so a runaway result stops at the cap,
+                # and the transaction (begun next) caps it where the database can.
+                connection = connection.execution_options(
+                    stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
                 )
-                if result.returns_rows:
-                    frame = frames.to_frame(result, clause, max_rows=limit, fetch=_FETCH)
-                    source = statement
-                else:
-                    monitor.fetched(result, None)
-                    changed += max(result.rowcount, 0)
-            if not write:
-                transaction.rollback()
+            with connection.begin() as transaction:
+                for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                    number = index + 1  # for the error message
+                    clause = statement.to_text(params)
+                    # The statement's history record stays open until its rows are fetched.
+                    result = connection.execute(
+                        clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                    )
+                    if result.returns_rows:
+                        frame = frames.to_frame(
+                            result, clause, max_rows=limit, fetch=_FETCH, close=close
+                        )
+                        source = statement
+                    else:
+                        monitor.fetched(result, None)
+                        changed += max(result.rowcount, 0)
+                if not write:
+                    transaction.rollback()
     except failures.TRANSLATED as error:
         where = ""
         if isinstance(error, frames.TooManyRows):

@@ -17,7 +17,9 @@ number of rows is only known once they are fetched, so the caller that fetches
 them (``Database.query``) asks for the record to stay open with the execution
 option ``REPORTS_FETCH`` and closes it with ``fetched()``: rows, and elapsed
 time including the fetch. A result fetched by anyone else keeps the driver's
-row count when the driver knows it (psycopg), else none.
+row count when the driver knows it (psycopg), else none (``<NA>``): a driver's
+"unknown" (-1, None, PyMySQL's 2**64 - 1 for a result streamed from the
+server) is never taken for a number of rows.
 
 dbnb's own housekeeping never reaches these events: the read-only guards talk
 to the driver connection directly, SQLAlchemy's first-connect set-up runs
@@ -288,7 +290,7 @@ def fetched(
     pending.closed = True
     monitor, record = pending.monitor, pending.record
     changes: dict[str, Any] = {"elapsed_ms": pending.elapsed_ms()}
-    if rows is not None:
+    if _known_rows(rows) is not None:
         changes["rows"] = rows
     if error is not None and record.error is None:
         changes["error"] = monitor.mask(one_line(error), pending.parameters)
@@ -384,9 +386,22 @@ def _record(
         sql=monitor.mask(_truncate(statement.strip(), _MAX_SQL)),
         parameters=shown,
         elapsed_ms=elapsed_ms,
-        rows=rowcount if isinstance(rowcount, int) and rowcount >= 0 else None,
+        rows=_known_rows(rowcount),
         error=monitor.mask(error, parameters) if error is not None else None,
     )
+
+
+# Past this, a row count is a driver's "unknown": PyMySQL's 2**64 - 1 for a result it
+# has not read to its end (MySQLdb's convention), which no Int64 column holds.
+_MAX_ROWS = 2**63 - 1
+
+
+def _known_rows(rowcount: Any) -> int | None:
+    """``rowcount`` as a number of rows, or None where the driver does not know it
+    (-1, None, 2**64 - 1)."""
+    if isinstance(rowcount, bool) or not isinstance(rowcount, int):
+        return None
+    return rowcount if 0 <= rowcount <= _MAX_ROWS else None
 
 
 def _log(monitor: _Monitor, record: QueryRecord) -> None:

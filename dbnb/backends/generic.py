@@ -42,6 +42,12 @@ def limit_reached(context: ExceptionContext) -> Limit | None:
     return None
 
 
+def close_result(result: CursorResult[Any], config: ConnectionConfig) -> None:
+    """Closing the cursor is all a driver needs (a server-side cursor is closed on the
+    server: psycopg's ``CLOSE``)."""
+    result.close()
+
+
 def columnar(config: ConnectionConfig) -> Columnar | None:
     return None  # reads take the guarded path
 

@@ -61,6 +61,10 @@ class Backend(Protocol):
     def limit_reached(self, context: ExceptionContext) -> Limit | None:
         """Whether a failure is a statement_timeout or an interrupt ending it."""
 
+    def close_result(self, result: CursorResult[Any], config: ConnectionConfig) -> None:
+        """Close a result whose rows may not all have been read, without the server
+        sending the rest (``result.close()`` where closing already stops it)."""
+
     # The engine (dbnb.engine.engines)
 
     def engine_arguments(

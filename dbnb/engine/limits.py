@@ -1,4 +1,4 @@
-"""Limits on one statement: how long it may run, and Ctrl-C.
+"""Limits on one statement: how long it may run, how many rows it may send, and Ctrl-C.
 
 statement_timeout is in seconds: per connection in the YAML, per call with
 ``query(..., timeout=)`` (the ``dbnb_timeout`` execution option). Each
@@ -7,14 +7,22 @@ that runs too long, or that Ctrl-C interrupts (PostgreSQL: ``SET LOCAL
 statement_timeout``, psycopg's cancel; SQLite: a progress handler); the
 columnar path (``dbnb/read/arrow.py``) keeps the same deadline on the client.
 This module holds what they share: the limit in force and the one error.
+
+max_rows: a read that caps its result says so with the ``dbnb_max_rows``
+execution option, set before its transaction begins, and a database that can
+stop producing rows past the cap does (MariaDB/MySQL: ``sql_select_limit``).
+A result closed before its end goes through ``close_result``, so a database
+whose driver would otherwise read every row left to throw them away (PyMySQL's
+unbuffered results) stops the statement on the server first.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import interrupts, remedies
@@ -22,12 +30,25 @@ from dbnb.engine.backend import backend_for
 from dbnb.errors import QueryTimeoutError
 
 TIMEOUT_OPTION = "dbnb_timeout"
+MAX_ROWS_OPTION = "dbnb_max_rows"
 
 
 def timeout_of(connection: Connection, config: ConnectionConfig) -> float | None:
     """The statement timeout in force: the call's own, else the connection's."""
     timeout = connection.get_execution_options().get(TIMEOUT_OPTION)
     return config.statement_timeout if timeout is None else float(timeout) or None
+
+
+def max_rows_of(connection: Connection) -> int | None:
+    """The max_rows of the reads in the transaction about to begin, if one was set."""
+    rows = connection.get_execution_options().get(MAX_ROWS_OPTION)
+    return None if rows is None else int(rows)
+
+
+def close_result(result: CursorResult[Any], config: ConnectionConfig) -> None:
+    """Close ``result``, perhaps before its last row: its database stops sending the rest
+    rather than have its driver read it all to throw it away (``Backend.close_result``)."""
+    backend_for(result.dialect.name).close_result(result, config)
 
 
 def install(engine: Engine, config: ConnectionConfig) -> None:

@@ -63,13 +63,15 @@ def to_frame(
     max_rows: int | None = None,
     *,
     fetch: Fetch = fetch_rows,
+    close: Callable[[CursorResult[Any]], None] = CursorResult.close,
 ) -> pd.DataFrame:
     """Fetch the rows of ``result`` into a DataFrame (empty for a statement without rows).
 
     With ``max_rows``, fetch at most one row more than that, and raise
-    ``TooManyRows`` if it came. ``fetch(result, count)`` fetches the rows
-    (``count`` None: all of them); the query layer passes one that shows
-    progress and reports the rows to the history.
+    ``TooManyRows`` if it came; ``close(result)`` then closes the result, rows
+    past it unread (``limits.close_result`` stops the server sending them).
+    ``fetch(result, count)`` fetches the rows (``count`` None: all of them); the
+    query layer passes one that shows progress and reports the rows to the history.
     """
     if not result.returns_rows:
         return pd.DataFrame()
@@ -79,8 +81,10 @@ def to_frame(
         if max_rows is None:
             rows = fetch(result, None)
         else:
-            with result:  # closes a server-side cursor left mid-way
+            try:
                 rows = fetch(result, max_rows + 1)
+            finally:
+                close(result)  # a server-side cursor, perhaps left mid-way
             if len(rows) > max_rows:
                 raise TooManyRows(max_rows)
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(names)

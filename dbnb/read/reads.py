@@ -7,7 +7,7 @@ recorded in the history, its error too, and runs once.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, closing, contextmanager
 from typing import Any
 
 import pandas as pd
@@ -17,6 +17,7 @@ from sqlalchemy.sql import Executable
 
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
+from dbnb.engine import limits
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
@@ -58,8 +59,11 @@ class Reads:
         with self.connect(timeout=timeout) as connection:
             if limit is not None:
                 # Stream from the server, so a runaway result stops at the cap
-                # instead of filling the client's memory first.
-                connection = connection.execution_options(stream_results=True)
+                # instead of filling the client's memory first; and tell the
+                # transaction about to begin, where the server can stop there itself.
+                connection = connection.execution_options(
+                    stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
+                )
             result: CursorResult[Any] | None = None
             try:
                 result = connection.execute(
@@ -68,7 +72,11 @@ class Reads:
                     execution_options={monitor.REPORTS_FETCH: True},
                 )
                 frame = frames.to_frame(
-                    result, statement, max_rows=limit, fetch=monitor.reported(fetch)
+                    result,
+                    statement,
+                    max_rows=limit,
+                    fetch=monitor.reported(fetch),
+                    close=self.close_result,
                 )
             except failures.TRANSLATED as error:
                 raise failures.translate(
@@ -169,6 +177,9 @@ class Reads:
         for chunk in stream:
             yield chunk.table
 
+    def close_result(self, result: CursorResult[Any]) -> None:
+        limits.close_result(result, self.config)
+
     def guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
@@ -177,7 +188,8 @@ class Reads:
             try:
                 streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
                 result = streaming.execute(statement, values)
-                with closing(result):  # a server-side cursor, if abandoned half-way
+                # A server-side cursor: if abandoned half-way, the rest is never sent.
+                with _closing(result, self.close_result):
                     if not result.returns_rows:
                         yield pd.DataFrame()
                         return
@@ -193,6 +205,16 @@ class Reads:
                 raise failures.translate(error, self.config.name) from None
             finally:
                 connection.rollback()
+
+
+@contextmanager
+def _closing(
+    result: CursorResult[Any], close: Callable[[CursorResult[Any]], None]
+) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        close(result)
 
 
 def recorded(stream: Generator[arrow.Chunk], recording: monitor.Recording) -> Iterator[arrow.Chunk]:

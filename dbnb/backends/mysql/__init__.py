@@ -4,7 +4,7 @@
 ``guards.py``      read-only enforced by the server, statement_timeout and Ctrl-C;
                    the driver (PyMySQL, aiomysql) and why
 ``statements.py``  what a read may not send, because the server would run it
-``cancel.py``      Ctrl-C: ``KILL QUERY`` from a second connection
+``cancel.py``      Ctrl-C, and results closed early: ``KILL QUERY`` from a second connection
 ``reads.py``       fast reads: connectorx into Arrow, described first, read-only (MariaDB)
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
@@ -21,6 +21,7 @@ import pyarrow as pa
 from sqlalchemy.pool import NullPool
 
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
+from dbnb.backends.mysql.cancel import close_result
 from dbnb.backends.mysql.guards import (
     excess_privilege,
     install_guards,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_writer",
+    "close_result",
     "columnar",
     "comparable",
     "declared_kinds",

@@ -7,6 +7,13 @@ interrupted connection's server thread; SQLAlchemy then discards the interrupted
 connection, whose protocol stream stopped mid-reply, and closes it. The second
 connection is outside the connection's budget: it lives for one statement, and a
 full pool must not stop a cancel.
+
+A result closed before its end (chunks the caller stopped reading, a read past
+max_rows): PyMySQL's unbuffered cursor would read every row left to throw it
+away, as the protocol has no way to stop a result once it is sent. So
+``close_result`` kills the statement first, the same way, and reads only what
+was already on its way (the socket's buffers) up to the server's "interrupted"
+error; the connection is then in step again and goes back to the pool.
 """
 
 from __future__ import annotations
@@ -15,12 +22,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import ExceptionContext
+    from sqlalchemy.engine import CursorResult, ExceptionContext
 
     from dbnb.config import ConnectionConfig
 
 log = logging.getLogger("dbnb")
 _KILL_TIMEOUT = 5  # seconds to connect and kill
+_INTERRUPTED = 1317  # ER_QUERY_INTERRUPTED: the server's last word on a killed result
 
 
 def kill_running(context: ExceptionContext, config: ConnectionConfig) -> None:
@@ -42,6 +50,44 @@ def kill_statement(driver_connection: Any, config: ConnectionConfig) -> None:
             _kill(config, thread_id)
         except Exception as error:  # the interrupt itself must go on
             log.warning("%s: could not KILL QUERY %s: %s", config.name, thread_id, error)
+
+
+def close_result(result: CursorResult[Any], config: ConnectionConfig) -> None:
+    """Close ``result``; if the server is still sending it, kill its statement first."""
+    unread = _unread(result.cursor)
+    if unread is not None:
+        thread_id = _thread_id(unread.connection)
+        try:
+            if thread_id is not None:
+                _kill(config, thread_id)
+        except Exception as error:  # then the rest is read out, as PyMySQL would
+            log.warning("%s: could not KILL QUERY %s: %s", config.name, thread_id, error)
+        _read_out(unread)
+    result.close()
+
+
+def _unread(cursor: Any) -> Any:
+    """PyMySQL's result still arriving on an unbuffered cursor, if any (else None:
+    a buffered result, one read to its end, or another driver's cursor)."""
+    unread: Any = getattr(cursor, "_result", None)  # PyMySQL keeps no public handle on it
+    if getattr(unread, "unbuffered_active", False) and unread.connection is not None:
+        return unread
+    return None
+
+
+def _read_out(unread: Any) -> None:
+    """Read what is left of a killed result: its rows already sent, then the server's
+    error 1317 (or the end of the result, when it ended before the kill came)."""
+    import pymysql
+
+    try:
+        unread._finish_unbuffered_query()  # noqa: SLF001
+    except pymysql.err.OperationalError as error:
+        if error.args[0] != _INTERRUPTED:
+            raise
+    # PyMySQL marks the result read at the error packet; the connection is in step.
+    unread.unbuffered_active = False
+    unread.connection = None
 
 
 def _thread_id(driver_connection: Any) -> int | None:

@@ -31,7 +31,12 @@ Limits
     start of every transaction. Ctrl-C: PyMySQL just stops reading, so the
     server would go on; dbnb sends ``KILL QUERY`` for the statement's thread
     from a second, short-lived connection (``cancel``), closes the interrupted
-    one, and SQLAlchemy discards it from the pool.
+    one, and SQLAlchemy discards it from the pool. max_rows: the transaction of
+    a capped read sets ``sql_select_limit`` to one row past it (every other
+    transaction back to ``DEFAULT``), so the server stops producing rows there.
+    It caps what the top-level statement sends, never a subquery, a derived
+    table or a CTE inside it; a ``LIMIT`` of the statement's own wins over it.
+    Such a result, or chunks closed early, stop on the server (``cancel``).
 
 The session time zone is UTC (``+00:00``), so TIMESTAMP values come back as UTC
 times (``types.py``).
@@ -46,7 +51,7 @@ from sqlalchemy import event
 
 from dbnb.backends.mysql import cancel
 from dbnb.engine import drivers, remedies
-from dbnb.engine.limits import timeout_of
+from dbnb.engine.limits import max_rows_of, timeout_of
 from dbnb.engine.readonly import is_write, managed, refusal
 from dbnb.errors import ReadOnlyError
 
@@ -91,6 +96,7 @@ def install_limits(engine: Engine, config: ConnectionConfig) -> None:
             setting = f"max_statement_time = {timeout:.6f}"
         else:  # MySQL: SELECT statements only
             setting = f"max_execution_time = {round(timeout * 1000)}"
+        setting += f", sql_select_limit = {_select_limit(max_rows_of(connection))}"
         driver_connection = connection.connection.driver_connection
         drivers.call(driver_connection, "query", f"SET SESSION {setting}")
 
@@ -118,6 +124,11 @@ def excess_privilege(driver_connection: Any) -> str | None:
     if any(_BEYOND_READING.search(grant) for grant in grants):
         return "with SUPER or FILE privileges"
     return None
+
+
+def _select_limit(max_rows: int | None) -> str:
+    """The rows a result may send: one past max_rows, the row that shows it has more."""
+    return "DEFAULT" if max_rows is None or max_rows < 0 else str(max_rows + 1)
 
 
 def refusal_reason(error: BaseException) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import mean
+from dbnb.backends.generic import close_result, mean
 from dbnb.backends.postgresql.guards import (
     READ_ROLE_OPTION,
     excess_privilege,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_writer",
+    "close_result",
     "columnar",
     "comparable",
     "declared_kinds",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from dbnb.backends.generic import excess_privilege, mean
+from dbnb.backends.generic import close_result, excess_privilege, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bulk_writer",
+    "close_result",
     "columnar",
     "comparable",
     "declared_kinds",
