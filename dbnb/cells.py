@@ -10,7 +10,9 @@ that commits once at the end, or not at all.
 from __future__ import annotations
 
 import argparse
+import builtins
 import functools
+import keyword
 import re
 import time
 from collections.abc import Mapping
@@ -256,6 +258,53 @@ def explain(db: Facade, rest: str, namespace: Mapping[str, Any], cell: str | Non
 # A token of a `%db` line that is an option rather than the start of SQL or a subcommand.
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
 _OPTIONS_WITH_VALUE = {"-o", "--out", "--as", "--csv", "--parquet"}
+
+
+# Names IPython keeps in the notebook's namespace for itself: its history (In, Out, _,
+# _i, _5, _i5, ...) and its functions. `-o get_ipython` or `-o __builtins__` once broke
+# the kernel (dbnb issue #22), so such a name is refused rather than overwritten.
+_IPYTHON_NAMES = frozenset(
+    [
+        "get_ipython",
+        "exit",
+        "quit",
+        "In",
+        "Out",
+        "_",
+        "__",
+        "___",
+        "_i",
+        "_ii",
+        "_iii",
+        "_oh",
+        "_dh",
+        "_ih",
+        "_exit_code",
+    ]
+)
+_IPYTHON_NUMBERED = re.compile(r"_i?[0-9]+")
+
+
+def check_variable(name: str, option: str = "-o") -> None:
+    """Refuse a name a result may not be stored under, before anything runs.
+
+    A name that would hide a built-in is refused too, not warned about: the result
+    is easy to store under another name, a shadowed ``list`` or ``sum`` is not easy
+    to notice.
+    """
+    why = None
+    if not name.isidentifier():
+        why = "not a valid Python variable name"
+    elif keyword.iskeyword(name):
+        why = "a Python keyword"
+    elif name.startswith("__") and name.endswith("__"):
+        why = "a dunder name, Python's own"
+    elif name in _IPYTHON_NAMES or _IPYTHON_NUMBERED.fullmatch(name):
+        why = "a name IPython keeps for itself (its In/Out history, get_ipython, exit)"
+    elif hasattr(builtins, name):
+        why = f"it would hide Python's built-in {name}"
+    if why is not None:
+        raise DbnbError(f"{option} {name}: {why}; pick another name")
 
 
 def split_options(line: str) -> tuple[list[str], str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbnb.errors import DbnbError, one_line
+from dbnb.read.replace import replacing
 
 # Writing loads pandas; the command line's parser and --help need none of it.
 if TYPE_CHECKING:
@@ -23,11 +24,12 @@ if TYPE_CHECKING:
 
 
 def write_frame(frame: pd.DataFrame, form: str, output: Path | None) -> None:
-    """``frame`` in ``form`` to ``output``, or to stdout."""
+    """``frame`` in ``form`` to ``output`` (whole or not at all), or to stdout."""
     if form == "parquet":
         assert output is not None  # the parser insists
         try:
-            frame.to_parquet(output, index=False)
+            with replacing(output) as file:
+                frame.to_parquet(file, index=False)
         except OSError as error:
             raise DbnbError(f"cannot write {output}: {error.strerror or error}") from None
         except (ValueError, TypeError, ImportError) as error:
@@ -38,7 +40,8 @@ def write_frame(frame: pd.DataFrame, form: str, output: Path | None) -> None:
         sys.stdout.write(text)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        with replacing(output) as file:
+            file.write(text.encode("utf-8"))
     except OSError as error:
         raise DbnbError(f"cannot write {output}: {error.strerror or error}") from None
 

@@ -32,6 +32,7 @@ from dbnb.config_values import (
     as_text,
     expand_env,
     line_of,
+    read_config_text,
     read_yaml,
 )
 from dbnb.errors import ConfigError, UnknownConnectionError
@@ -240,9 +241,7 @@ def _connection(
             message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
             raise fail(message, key) from None
 
-    url = _entry_url(values, fail)
-    if url.get_backend_name() == "sqlite":
-        url = _sqlite_relative_to(url, base)
+    url = _relative_to(_entry_url(values, fail), base)
 
     return ConnectionConfig(
         name=name,
@@ -314,10 +313,18 @@ def _spark_connect(url: URL) -> URL:
     )
 
 
-def _sqlite_relative_to(url: URL, base: Path) -> URL:
-    """SQLite paths are relative to the config file, not to wherever Python runs."""
+# File databases: a `database:` path is relative to the config file, not to wherever
+# Python runs. What follows these prefixes is not a path on this machine.
+_FILE_DATABASES = {"sqlite": ("file:",), "duckdb": ("md:", "motherduck:")}
+
+
+def _relative_to(url: URL, base: Path) -> URL:
+    """``url`` with a file database's relative path made absolute from ``base``."""
+    not_paths = _FILE_DATABASES.get(url.get_backend_name())
     database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
+    if not_paths is None or database == "" or database.startswith((":memory:", *not_paths)):
+        return url
+    if "://" in database:  # DuckDB reads s3:// or https:// databases through httpfs
         return url
     return url.set(database=str((base / Path(database).expanduser()).resolve()))
 
@@ -335,8 +342,7 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError("not a valid database URL", connection=name) from None
     name = name or parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite":
-        parsed = _sqlite_relative_to(parsed, base or Path.cwd())
+    parsed = _relative_to(parsed, base or Path.cwd())
     return ConnectionConfig(name=name, url=parsed)
 
 
@@ -448,7 +454,7 @@ def load_config(
             connections={"default": url_connection("default", url, base=cwd)}, default="default"
         )
     try:
-        text = found.read_text(encoding="utf-8")
+        text = read_config_text(found)
     except OSError as error:
         via = f" (from ${CONFIG_ENV})" if path is None and environ.get(CONFIG_ENV) else ""
         raise ConfigError(f"cannot read config{via}: {error.strerror}", path=found) from None

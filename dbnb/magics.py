@@ -165,6 +165,8 @@ class DbMagics(Magics):
     def _line(self, line: str) -> Any:
         options, rest = cells.split_options(line)
         args = parse_argstring(self.db, " ".join(options))
+        if args.out is not None:
+            cells.check_variable(args.out)  # before anything runs
         words = rest.split()
         if words and words[0].lower() == "explain":  # SQL follows: kept as written
             if options:
@@ -195,6 +197,8 @@ class DbMagics(Magics):
             words: Any = head[1:] if run is cells.plot else " ".join(head[1:])
             return run(self._database(), words, self.user_shell.user_ns, cell)
         args = parse_argstring(self.db, cells.without_comment(line))  # the SQL is in the cell
+        if args.out is not None:
+            cells.check_variable(args.out)  # before anything runs
         if len(args.words) > 1:
             raise UsageError(
                 f"%%db takes one connection name, got {' '.join(args.words)!r}; "
@@ -221,8 +225,6 @@ class DbMagics(Magics):
 
     def _query(self, db: Facade, sql: str, args: Any) -> Any:
         out, write, output = args.out, args.write, args.output
-        if out is not None and not out.isidentifier():
-            raise UsageError(f"-o {out}: not a valid Python variable name")
         try:
             result = cells.run(
                 db, sql, self.user_shell.user_ns, write=write, output=formats.check(output)
@@ -275,8 +277,6 @@ class DbMagics(Magics):
     def _frames(self, sql: str, *, out: str | None, write: bool, output: str) -> Any:
         if write:
             raise UsageError("%%db frames reads only: --write does not apply")
-        if out is not None and not out.isidentifier():
-            raise UsageError(f"-o {out}: not a valid Python variable name")
         namespace = self.user_shell.user_ns
         # Only the frames the SQL may name are shown to DuckDB (names ignore case there).
         named = {word.lower() for word in re.findall(r"\w+", sql)}

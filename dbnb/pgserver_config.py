@@ -17,7 +17,15 @@ import platformdirs
 from sqlalchemy.engine import URL
 
 from dbnb.config import find_config_file
-from dbnb.config_values import BadValue, as_int, as_text, expand_env, line_of, read_yaml
+from dbnb.config_values import (
+    BadValue,
+    as_int,
+    as_text,
+    expand_env,
+    line_of,
+    read_config_text,
+    read_yaml,
+)
 from dbnb.errors import ConfigError
 
 SECTION = "pgserver"
@@ -158,7 +166,7 @@ def load_pgserver(
             "no config file with a pgserver: block; create etc/infra.yaml or set $DBNB_CONFIG"
         )
     try:
-        text = found.read_text(encoding="utf-8")
+        text = read_config_text(found)
     except OSError as error:
         raise ConfigError(f"cannot read config: {error.strerror}", path=found) from None
     config = parse_pgserver(text, environ=environ, path=found)

@@ -17,6 +17,11 @@ from tests.fixtures import rows
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 Case = Callable[[dbnb.Database, Path], object]
+# Each level nine of the one before: unbounded, 9**8 values from a few hundred bytes.
+ALIAS_BOMB = (
+    "databases:\n  a:\n    connect_args:\n      l0: &l0 [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"      l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9))
+)
 
 
 def config(tmp_path: Path, text: str) -> dbnb.Config:
@@ -35,6 +40,16 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         lambda db, tmp: config(tmp, "databases:\n  a: [\n"),
         dbnb.ConfigError,
         ["bad.yaml:3", "invalid YAML"],
+    ),
+    "hostile YAML (alias bomb, deep nesting, over 1 MiB)": (
+        lambda db, tmp: config(tmp, ALIAS_BOMB),
+        dbnb.ConfigError,
+        ["bad.yaml:8", "aliases repeat more than 10000 nodes"],
+    ),
+    "connection name given twice": (
+        lambda db, tmp: config(tmp, "databases:\n  a: {type: sqlite}\n  a: {type: sqlite}\n"),
+        dbnb.ConfigError,
+        ["bad.yaml:3", "'a' is given twice under 'databases', on lines 2 and 3"],
     ),
     "unknown key": (
         lambda db, tmp: use_a(tmp, "databases:\n  a:\n    type: sqlite\n    hots: x\n"),

@@ -147,3 +147,25 @@ def test_without_duckdb_engine_the_error_names_the_extra(
     message = str(raised.value)
     assert "\n" not in message
     assert message.endswith("duckdb needs duckdb-engine: pip install 'dbnb[duckdb]'")
+
+
+def test_relative_database_path_is_relative_to_the_config_file(
+    tmp_path: Path, open_registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for SQLite: the file is beside the config, wherever the notebook runs."""
+    path = tmp_path / "etc" / "infra.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "databases:\n  lake: {type: duckdb, database: lake.duckdb}\n"
+        "  pond: {url: 'duckdb:///pond.duckdb'}\n"
+    )
+    elsewhere = tmp_path / "notebooks"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    registry = open_registry(path)
+    for name in ("lake", "pond"):
+        with registry.connect(name).session(write=True) as session:
+            session.execute(text("CREATE TABLE t AS SELECT 1 AS x"))
+    assert (path.parent / "lake.duckdb").is_file()
+    assert (path.parent / "pond.duckdb").is_file()
+    assert list(elsewhere.iterdir()) == []

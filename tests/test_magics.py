@@ -484,3 +484,59 @@ def test_history_shows_what_the_cells_ran(ip: InteractiveShell, db: dbnb.Databas
     assert recent.equals(dbnb.history(limit=3))
     with pytest.raises(UsageError, match=r"usage: %db history \[N\]"):
         run(ip, "history some")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the names are the notebook's: any database
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("__builtins__", "a dunder name, Python's own"),
+        ("__name__", "a dunder name, Python's own"),
+        ("get_ipython", "a name IPython keeps for itself"),
+        ("exit", "a name IPython keeps for itself"),
+        ("In", "a name IPython keeps for itself"),
+        ("Out", "a name IPython keeps for itself"),
+        ("_", "a name IPython keeps for itself"),
+        ("___", "a dunder name, Python's own"),  # `__`-bounded; IPython's too
+        ("_iii", "a name IPython keeps for itself"),
+        ("_oh", "a name IPython keeps for itself"),
+        ("_12", "a name IPython keeps for itself"),
+        ("_i12", "a name IPython keeps for itself"),
+        ("list", "it would hide Python's built-in list"),
+        ("print", "it would hide Python's built-in print"),
+        ("class", "a Python keyword"),
+        ("None", "a Python keyword"),
+        ("1x", "not a valid Python variable name"),
+        ("a.b", "not a valid Python variable name"),
+    ],
+)
+def test_o_refuses_names_that_would_break_the_notebook_before_anything_runs(
+    ip: InteractiveShell, db: dbnb.Database, name: str, why: str
+) -> None:
+    before = {key: ip.user_ns[key] for key in ("__builtins__", "get_ipython", "In", "Out")}
+    run(ip, f"use {db.name}")
+    ran = len(dbnb.history())
+    insert = "INSERT INTO items VALUES (4, 'four')"
+    for line, cell in (
+        (f"{db.name} --write -o {name}", insert),  # %%db
+        (f"--write -o {name} {insert}", None),  # %db, on the current connection
+        (f"frames -o {name}", "SELECT 1 AS n"),  # %%db frames
+    ):
+        with pytest.raises(UsageError) as caught:
+            run(ip, line, cell)
+        message = str(caught.value)
+        assert message.startswith(f"-o {name}: {why}"), message
+        assert message.endswith("; pick another name"), message
+    assert len(dbnb.history()) == ran  # nothing ran
+    assert rows(db) == [(1, "one"), (2, "two"), (3, "three")]
+    assert all(ip.user_ns[key] is value for key, value in before.items())
+    assert ip.run_cell("get_ipython() is not None and list(range(2)) == [0, 1]").success
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_o_takes_an_ordinary_name_that_looks_like_a_reserved_one(
+    ip: InteractiveShell, db: dbnb.Database
+) -> None:
+    for name in ("_items", "items_", "In_", "i12", "_x1", "match", "type_"):
+        frame = run(ip, f"{db.name} -o {name}", "SELECT id FROM items ORDER BY id")
+        assert ip.user_ns[name] is frame

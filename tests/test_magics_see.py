@@ -181,6 +181,21 @@ def test_an_export_is_whole_or_not_at_all(ip: InteractiveShell, docs: str, tmp_p
     assert sorted(p.name for p in folder.iterdir()) == ["kept.csv"]  # no partial file
 
 
+def test_an_export_never_follows_a_link_at_a_hidden_name(
+    ip: InteractiveShell, docs: str, tmp_path: Path
+) -> None:
+    """The hidden file is a fresh one (mkstemp), not a fixed name a link can wait at."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / ".docs.csv.partial").symlink_to(victim)
+    run(ip, f"--csv {folder / 'docs.csv'}", f"SELECT id FROM {docs} ORDER BY id")
+    assert victim.read_text() == "precious\n"
+    assert (folder / "docs.csv").read_text() == "id\n1\n2\n3\n4\n"
+    assert sorted(p.name for p in folder.iterdir()) == [".docs.csv.partial", "docs.csv"]
+
+
 # --- the summary line above a result ---------------------------------------------------
 
 

@@ -1,13 +1,12 @@
 """Results straight to a Parquet file, one chunk at a time.
 
 The writer holds one chunk in memory, never the whole result. It writes to a
-hidden file beside the target and renames it at the end, so a failed query
-leaves no half-written file and keeps an older file of that name intact.
+fresh hidden file beside the target and renames it at the end (``replace.py``), so
+a failed query leaves no half-written file and keeps an older file of that name intact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import uuid
@@ -21,32 +20,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dbnb.errors import DbnbError
+from dbnb.read.replace import replacing
 
 
 def write(tables: Iterable[pa.Table], path: str | os.PathLike[str]) -> int:
     """Write every table to ``path`` as one Parquet file; returns the number of rows."""
     target = Path(path)
-    partial = target.with_name(f".{target.name}.partial")
     rows = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        for table in tables:
+    with replacing(target) as file:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for table in tables:
+                if writer is None:
+                    writer = pq.ParquetWriter(file, table.schema)
+                elif table.schema != writer.schema:
+                    table = _conform(table, writer.schema, target)
+                writer.write_table(table)
+                rows += table.num_rows
             if writer is None:
-                writer = pq.ParquetWriter(partial, table.schema)
-            elif table.schema != writer.schema:
-                table = _conform(table, writer.schema, target)
-            writer.write_table(table)
-            rows += table.num_rows
-        if writer is None:
-            raise DbnbError(f"{target}: the statement returned no result to write")
-        writer.close()
-        writer = None
-        partial.replace(target)
-    finally:
-        if writer is not None:
-            writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+                raise DbnbError(f"{target}: the statement returned no result to write")
+        finally:
+            if writer is not None:
+                writer.close()
     return rows
 
 

@@ -1,14 +1,13 @@
 """A result written to a file as well as returned: CSV or Parquet, whole or not at all.
 
-Each is written to a hidden file beside the target and renamed at the end, so a
-failure leaves no half-written file and keeps an older one of that name intact
-(as ``Database.query_to_parquet`` does). In CSV, a JSON column's values are
+Each is written to a fresh hidden file beside the target and renamed at the end
+(``dbnb.read.replace``), so a failure leaves no half-written file and keeps an older
+one of that name intact (as ``Database.query_to_parquet`` does). In CSV, a JSON column's values are
 written as JSON text (``{"a": true}``), not as Python's repr of a dict.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 
 from dbnb.errors import DbnbError, one_line
 from dbnb.read import parquet
+from dbnb.read.replace import replacing
 
 
 def to_csv(frame: Any, path: str | os.PathLike[str]) -> int:
@@ -26,15 +26,11 @@ def to_csv(frame: Any, path: str | os.PathLike[str]) -> int:
     if not isinstance(frame, pd.DataFrame):
         frame = frame.to_pandas()  # polars and pyarrow both have it
     target = Path(path)
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        json_text(frame).to_csv(partial, index=False)
-        partial.replace(target)
+        with replacing(target) as file:
+            json_text(frame).to_csv(file, index=False, encoding="utf-8")
     except OSError as error:
         raise DbnbError(f"cannot write {target}: {one_line(error)}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
     return len(frame)
 
 
