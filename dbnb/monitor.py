@@ -53,7 +53,10 @@ QUIET = "dbnb_quiet"  # execution option: housekeeping, not recorded
 COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "error"]
 _MAX_SQL = 10_000  # characters kept per statement, so a huge batch cannot bloat history
 _MAX_PARAMETERS = 1_000
-_PENDING = "_dbnb_pending"  # attribute on SQLAlchemy's ExecutionContext
+_PENDING = "_dbnb_pending"
+# PyMySQL's rowcount of a statement that failed while it ran: MariaDB's -1 read as
+# unsigned (2**64 - 1); no count of rows at all.
+_NO_ROWCOUNT = 2**63  # attribute on SQLAlchemy's ExecutionContext
 
 
 @dataclass
@@ -381,7 +384,7 @@ def _record(
         sql=monitor.mask(_truncate(statement.strip(), _MAX_SQL)),
         parameters=shown,
         elapsed_ms=elapsed_ms,
-        rows=rowcount if isinstance(rowcount, int) and rowcount >= 0 else None,
+        rows=rowcount if isinstance(rowcount, int) and 0 <= rowcount < _NO_ROWCOUNT else None,
         error=monitor.mask(error, pending.parameters) if error is not None else None,
     )
 
