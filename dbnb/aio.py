@@ -21,6 +21,7 @@ here is a second copy of a rule.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -38,10 +39,10 @@ from dbnb.config import ConnectionConfig
 from dbnb.engine import drivers, limits, readonly, remedies
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
-from dbnb.engine.engines import engine_arguments, install_guards
+from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
 from dbnb.errors import (
     ConfigError,
-    DbnbError,
+    one_line,
 )
 from dbnb.read import failures, frames
 from dbnb.sql import binds
@@ -79,8 +80,10 @@ def _budgeted(engine: AsyncEngine, budget: ConnectionBudget) -> None:
     slot runs on a thread, so the event loop goes on (and others can give slots back)."""
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        arguments = ConnectArguments(cargs, cparams)  # no local shows the password
+        del cargs, cparams
         drivers.await_(asyncio.to_thread(budget.reserve, "async"))
-        return budget.open_reserved("async", lambda: dialect.connect(*cargs, **cparams))
+        return budget.open_reserved("async", functools.partial(arguments.connect, dialect))
 
     event.listen(engine.sync_engine, "do_connect", connect)
     budget.attach(engine.sync_engine.pool, "async")
@@ -117,13 +120,13 @@ async def connection(
         database.require_writable()
     engine = database.async_engine
     async_connection = engine.connect()
+    failure = None
     try:
         await async_connection.start()
     except exc.DBAPIError as error:
-        raise DbnbError(
-            f"cannot connect to {database.name!r} ({database.config.safe_url}): "
-            f"{' '.join(str(error.orig).split())}"
-        ) from None
+        failure = database.config.cannot_connect(one_line(error.orig))
+    if failure is not None:
+        raise failure  # out here, so it keeps no __context__ (as Database.connection)
     options: dict[str, Any] = {readonly.WRITE_OPTION: write}
     if timeout is not None:
         options[limits.TIMEOUT_OPTION] = timeout
@@ -204,8 +207,9 @@ async def _run_query(
             frame: pd.DataFrame = await async_connection.run_sync(run)
             return frame
         except failures.TRANSLATED as error:
-            raise failures.translate(
+            failure = failures.translate(
                 error, database.name, limit=limit, result=results[-1] if results else None
-            ) from None
+            )
         finally:
             await async_connection.rollback()
+    raise failure  # out here, so it keeps no __context__ (as Database.query)

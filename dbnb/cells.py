@@ -154,8 +154,15 @@ def _run_all(
             where = f"statement {number}: "
         elif len(statements) > 1:
             where = f"statement {number} of {len(statements)}: "
-        raise failures.translate(error, db.name, limit=limit, result=result, where=where) from None
-    return frame, source, changed
+        bound = values[number - 1] if number else None
+        failure = failures.translate(
+            error, db.name, limit=limit, result=result, where=where, values=bound
+        )
+    else:
+        return frame, source, changed
+    # Raised out here, so it keeps no __context__: the driver's error quotes the
+    # values back, and its frames hold them.
+    raise failure
 
 
 def _refuse_transaction_control(db: Facade, statement: sqltext.Statement, number: int) -> None:

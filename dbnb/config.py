@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from dbnb import masking
 from dbnb.config_values import (
     BadValue,
     as_bool,
@@ -35,7 +36,7 @@ from dbnb.config_values import (
     read_config_text,
     read_yaml,
 )
-from dbnb.errors import ConfigError, UnknownConnectionError
+from dbnb.errors import ConfigError, DbnbError, UnknownConnectionError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -93,6 +94,19 @@ class ConnectionConfig:
     def safe_url(self) -> str:
         """The URL with its password masked, fit for messages and logs."""
         return self.url.render_as_string(hide_password=True)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The password (or token) in each form a message may show it (``dbnb.masking``)."""
+        return masking.secret_forms(self.url.password)
+
+    def mask(self, text: str) -> str:
+        """``text`` with the password masked wherever it stands as a value."""
+        return masking.mask_secrets(text, self.secrets)
+
+    def cannot_connect(self, reason: str) -> DbnbError:
+        """The error of a connection that failed: ``reason`` (the driver's), masked."""
+        return DbnbError(f"cannot connect to {self.name!r} ({self.safe_url}): {self.mask(reason)}")
 
 
 @dataclass(frozen=True)

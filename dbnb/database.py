@@ -105,12 +105,17 @@ class Database(Facade):
         """
         if write:
             self.require_writable()
+        failure: DbnbError | None
         try:
             connection = self.engine.connect()  # within the budget, or PoolTimeoutError
         except exc.DBAPIError as error:
-            raise DbnbError(
-                f"cannot connect to {self.name!r} ({self.config.safe_url}): {one_line(error.orig)}"
-            ) from None
+            failure = self.config.cannot_connect(one_line(error.orig))
+        else:
+            failure = None
+        if failure is not None:
+            # Raised out here, so it keeps no __context__: the driver's frames hold
+            # the password.
+            raise failure
         options: dict[str, Any] = {readonly.WRITE_OPTION: write}
         if timeout is not None:
             options[limits.TIMEOUT_OPTION] = timeout

@@ -129,7 +129,7 @@ def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     from dbnb.engine import engines
 
     config = db.config
-    mask = _masker(config.url.password)
+    mask = config.mask
     try:
         pool = _pool_status(db)
         engine = engines.create_engine(config, pooled=False, connect_timeout=timeout)
@@ -224,10 +224,3 @@ def _call(pool: object, method: str) -> int | None:
         return None
     # QueuePool counts overflow from -pool_size up; only connections beyond the size overflow.
     return max(value, 0) if method == "overflow" else value
-
-
-def _masker(password: str | None) -> Callable[[str], str]:
-    def mask(text: str) -> str:
-        return text.replace(password, "***") if password else text
-
-    return mask

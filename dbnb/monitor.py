@@ -42,6 +42,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext, Row
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
+from dbnb import masking
 from dbnb.config import ConnectionConfig
 from dbnb.errors import one_line
 
@@ -54,9 +55,9 @@ QUIET = "dbnb_quiet"  # execution option: housekeeping, not recorded
 COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "error"]
 _MAX_SQL = 10_000  # characters kept per statement, so a huge batch cannot bloat history
 _MAX_PARAMETERS = 1_000
-_MASK = "***"
-_MIN_HIDDEN = 3  # characters: a parameter value this long is masked out of error messages
-_PENDING = "_dbnb_pending"  # attribute on SQLAlchemy's ExecutionContext
+_PENDING = "_dbnb_pending"
+# PyMySQL's rowcount of a statement that failed while it ran: MariaDB's -1 read as
+# unsigned (2**64 - 1); no count of rows at all.
 
 
 @dataclass
@@ -181,19 +182,16 @@ class _Monitor:
             connection=config.name,
             slow_query_ms=config.slow_query_ms,
             log_parameters=config.log_parameters,
-            secrets=(str(password),) if password else (),
+            secrets=masking.secret_forms(password),
             history=history,
         )
 
     def mask(self, text: str, parameters: Any = None) -> str:
         """``text`` without the password, nor (unless opted in) the parameter values,
-        which a database's error message may quote back."""
-        hidden = list(self.secrets)
+        which a database's error message may quote back: each shows as its ``:name``."""
         if not self.log_parameters:
-            hidden += _text_values(parameters)
-        for secret in sorted(hidden, key=len, reverse=True):
-            text = text.replace(secret, _MASK)
-        return text
+            text = masking.mask_values(text, parameters)
+        return masking.mask_secrets(text, self.secrets)
 
 
 @dataclass
@@ -203,7 +201,7 @@ class _Pending:
     monitor: _Monitor
     started: datetime
     clock: float  # time.perf_counter() at the start
-    parameters: Any  # kept to mask their values out of an error message
+    parameters: Any  # kept to mask their values out of an error message, by name if known
     record: QueryRecord | None = field(default=None)  # in history once the statement ran
     closed: bool = False  # elapsed and rows are final, and the statement was logged
 
@@ -229,7 +227,8 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
     ) -> None:
         if context is None or connection.get_execution_options().get(QUIET):
             return
-        pending = _Pending(monitor, datetime.now(UTC), time.perf_counter(), parameters)
+        values = _compiled(context) or parameters
+        pending = _Pending(monitor, datetime.now(UTC), time.perf_counter(), values)
         setattr(context, _PENDING, pending)
 
     def after(
@@ -268,7 +267,7 @@ def install(engine: Engine, config: ConnectionConfig, *, into: History | None = 
             return
         record = _record(
             pending, error.statement or "", error.parameters, pending.elapsed_ms(), -1, message
-        )
+        )  # masked by pending.parameters, which name the values
         monitor.history.add(record)
         pending.record, pending.closed = record, True
         _log(monitor, record)
@@ -387,7 +386,7 @@ def _record(
         parameters=shown,
         elapsed_ms=elapsed_ms,
         rows=_known_rows(rowcount),
-        error=monitor.mask(error, parameters) if error is not None else None,
+        error=monitor.mask(error, pending.parameters) if error is not None else None,
     )
 
 
@@ -433,20 +432,13 @@ def _log(monitor: _Monitor, record: QueryRecord) -> None:
     )
 
 
-def _text_values(parameters: Any) -> list[str]:
-    """The text values among ``parameters`` (a mapping, a sequence, or a list of them)
-    long enough to be worth hiding: shorter ones would mangle the message they hide in."""
-    if isinstance(parameters, dict):
-        parameters = list(parameters.values())
-    if not isinstance(parameters, list | tuple):
-        return []
-    found: list[str] = []
-    for value in parameters:
-        if isinstance(value, dict | list | tuple):
-            found += _text_values(value)
-        elif isinstance(value, str) and len(value) >= _MIN_HIDDEN:
-            found.append(value)
-    return found
+def _compiled(context: ExecutionContext) -> list[dict[str, Any]] | None:
+    """The values of a compiled statement by their ``:name`` (the driver's own
+    parameters may be positional, ``?`` on SQLite)."""
+    compiled = getattr(context, "compiled_parameters", None)
+    if getattr(context, "compiled", None) is None or not compiled:
+        return None
+    return [dict(row) for row in compiled]
 
 
 def _truncate(text: str, limit: int) -> str:

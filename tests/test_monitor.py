@@ -305,9 +305,10 @@ def test_parameter_values_and_passwords_are_never_recorded_or_logged(
     db.query("SELECT :value AS v", {"value": PARAMETER_VALUE})
     with pytest.raises(dbnb.QueryError):
         db.query("SELECT * FROM missing WHERE x = :value", {"value": PARAMETER_VALUE})
-    if name == "slow_pg":  # the server quotes the value back in its error message
-        with pytest.raises(dbnb.QueryError, match=PARAMETER_VALUE):
+    if name == "slow_pg":  # the server quotes the value back: shown as its placeholder
+        with pytest.raises(dbnb.QueryError) as raised:
             db.query("SELECT CAST(:value AS integer) AS n", {"value": PARAMETER_VALUE})
+        assert str(raised.value) == "slow_pg: invalid input syntax for type integer: :value"
     # A password written into the SQL itself is masked too (on SQLite, where it has none,
     # the connection's password is only masked if it has one: slow_pg).
     db.query(f"SELECT '{SECRET}' AS leaked")
@@ -322,7 +323,7 @@ def test_parameter_values_and_passwords_are_never_recorded_or_logged(
         assert SECRET not in logged
         assert "SELECT '***' AS leaked" in mine(name)["sql"].tolist()
         errors = mine(name)["error"].dropna().tolist()
-        assert any(error.startswith("invalid input syntax") and "***" in error for error in errors)
+        assert "invalid input syntax for type integer: :value" in errors
 
 
 def test_parameters_are_recorded_only_when_the_connection_opts_in(

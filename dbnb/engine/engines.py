@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -50,11 +51,14 @@ def engine_arguments(
     that opens one connection per use and gives up on an unanswering server, as
     health checks need; ``drivername`` swaps the driver (the async engine's)."""
     url = config.url if drivername is None else config.url.set(drivername=drivername)
-    options: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping}
+    # SQLAlchemy's own log (sqlalchemy.engine at INFO) and its errors' text leave the
+    # parameter values out: a notebook's output and logs get shared.
+    options: dict[str, Any] = {"pool_pre_ping": config.pool_pre_ping, "hide_parameters": True}
     if pooled:
         options.update(pool_options(config, budget))
     else:
-        options, budget = {"poolclass": NullPool}, None
+        options = {"poolclass": NullPool, "hide_parameters": True}
+        budget = None
     arguments = EngineArguments(url, dict(config.connect_args), options, budget)
     # What the database's own driver is given (read-only sessions, timeouts, files).
     return backend_for(config.backend).engine_arguments(arguments, config, connect_timeout)
@@ -125,7 +129,27 @@ def budgeted(engine: Engine, budget: ConnectionBudget, path: str) -> None:
     """Make ``engine`` open each server connection within ``budget``."""
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        return budget.open_with(path, lambda: dialect.connect(*cargs, **cparams))
+        # The driver's arguments hold the password: kept where a traceback's locals
+        # (pytest -l, rich's show_locals) show them masked.
+        arguments = ConnectArguments(cargs, cparams)
+        del cargs, cparams
+        return budget.open_with(path, functools.partial(arguments.connect, dialect))
 
     event.listen(engine, "do_connect", connect)
     budget.attach(engine.pool, path)
+
+
+class ConnectArguments:
+    """A driver's connect arguments, whose repr never shows them (they hold the password)."""
+
+    __slots__ = ("_args", "_kwargs")
+
+    def __init__(self, args: Any, kwargs: Any) -> None:
+        self._args = tuple(args)
+        self._kwargs = dict(kwargs)
+
+    def __repr__(self) -> str:
+        return f"<connect arguments: {', '.join(sorted(self._kwargs))}; values hidden>"
+
+    def connect(self, dialect: Any) -> Any:
+        return dialect.connect(*self._args, **self._kwargs)

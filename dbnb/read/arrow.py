@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
+from dbnb import masking
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
@@ -202,6 +203,7 @@ class ArrowReader:
         cancelled: ``QueryTimeoutError``. Once it has run, any error is final."""
         columnar = self.columnar
         assert columnar is not None, "plan() gives no plan without a columnar backend"
+        failure: BaseException
         try:
             with self._described(columnar, plan) as checkout:
                 if checkout.columns is None:
@@ -209,15 +211,28 @@ class ArrowReader:
                 rules = self._same_layout(columnar, checkout)
                 frame = columnar.read_frame(checkout.connection, plan, timeout, rules)
         except TimedOut:
-            raise limits.timeout_error(self.config, timeout) from None
+            failure = limits.timeout_error(self.config, timeout)
         except Unsupported:
             return None
         except (OutOfRange, Failed) as error:  # it ran: its error, never a rerun
-            raise QueryError(f"{self.config.name}: {error}") from None
+            failure = QueryError(f"{self.config.name}: {error}")
         except columnar.errors as error:
-            raise columnar.final_error(error, self.config.name) from None
-        self.served += 1
-        return frame
+            failure = columnar.final_error(error, self.config.name)
+        else:
+            self.served += 1
+            return frame
+        raise self._masked(failure, plan)  # out here: see _masked
+
+    def _masked(self, failure: BaseException, plan: Plan) -> BaseException:
+        """``failure`` with the bound values the database quoted back shown as their
+        ``:name`` and the password masked (``dbnb.masking``). Raised outside the
+        ``except`` that made it, it keeps no ``__context__``: the driver's error quotes
+        the values, and its frames hold them (connectorx's, the URL with the password)."""
+        if isinstance(failure, QueryError):
+            text = self.config.mask(masking.mask_values(str(failure), plan.values()))
+            if text != str(failure):
+                failure = type(failure)(text)
+        return failure
 
     def stream(self, plan: Plan, rows: int) -> Generator[Chunk] | None:
         """Normalised tables of ``rows`` rows (the last may be shorter), read as they
@@ -227,12 +242,17 @@ class ArrowReader:
         assert columnar is not None
         assert columnar.streams
         chunks = self._chunks(columnar, plan, rows)
+        failure: BaseException | None
         try:
             taken = next(chunks)  # describes, and runs the statement if this path takes it
         except columnar.errors as error:
-            raise columnar.final_error(error, self.config.name) from None
+            failure = columnar.final_error(error, self.config.name)
         except Unsupported:
             return None
+        else:
+            failure = None
+        if failure is not None:
+            raise self._masked(failure, plan)
         if taken is None:
             return None
         self.served += 1
@@ -251,6 +271,7 @@ class ArrowReader:
                 yield True
                 pending = reader.schema.empty_table()
                 finished = empty = True
+                failure: BaseException | None = None
                 try:
                     finished = False
                     for batch in reader:
@@ -261,12 +282,14 @@ class ArrowReader:
                             pending = pending.slice(rows)
                     finished = True
                 except columnar.errors as error:
-                    raise columnar.final_error(error, name) from None
+                    failure = columnar.final_error(error, name)
                 except OutOfRange as error:
-                    raise QueryError(f"{name}: {error}") from None
+                    failure = QueryError(f"{name}: {error}")
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()
+                if failure is not None:
+                    raise self._masked(failure, plan)
                 if pending.num_rows or empty:  # an empty result still has its columns
                     yield Chunk(columnar, columns, pending)
             finally:

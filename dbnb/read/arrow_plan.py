@@ -31,6 +31,13 @@ class Plan:
         types = () if self.bind is None else tuple(str(kind) for kind in self.bind.schema.types)
         return self.statement.sql, types
 
+    def values(self) -> dict[str, Any]:
+        """The bound values by their ``:name`` (to mask them out of a message)."""
+        if self.bind is None:
+            return {}
+        columns = self.bind.columns
+        return {name: columns[i][0].as_py() for i, name in enumerate(self.statement.names)}
+
 
 Key = tuple[str, tuple[str, ...]]
 Described = tuple[Layout, pa.Schema | None]

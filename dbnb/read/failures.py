@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import monitor
+from dbnb import masking, monitor
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError, QueryError, RowLimitError, one_line
 from dbnb.read import frames
@@ -22,8 +22,12 @@ def translate(
     limit: int | None = None,
     result: CursorResult[Any] | None = None,
     where: str = "",
+    values: Any = None,
 ) -> DbnbError:
     """The dbnb error for ``error``, raised by a statement of connection ``name``.
+
+    A bound value the database quotes back shows as its ``:name`` (``values`` by
+    name, else the statement's own parameters, ``dbnb.masking``).
 
     ``limit`` is the max_rows in force (for ``frames.TooManyRows``, whose statement
     ``result`` is then marked refused in the history); ``where`` names the statement
@@ -39,7 +43,8 @@ def translate(
             f"{remedies.how_to_raise_max_rows()}, or narrow the query"
         )
     if isinstance(error, exc.StatementError):
-        return QueryError(f"{name}: {where}{describe_error(error)}")
+        message = masking.mask_values(describe_error(error), values or error.params)
+        return QueryError(f"{name}: {where}{message}")
     if isinstance(error, UnicodeEncodeError):
         return QueryError(f"{name}: a parameter value cannot be encoded as UTF-8 ({error.reason})")
     raise TypeError(f"not a statement's failure: {error!r}")

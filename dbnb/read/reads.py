@@ -18,6 +18,7 @@ from sqlalchemy.sql import Executable
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits
+from dbnb.errors import DbnbError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
@@ -48,14 +49,15 @@ class Reads:
     ) -> pd.DataFrame:
         """The whole result of one statement, its values already bound (``binds.prepare``)."""
         if progress is not True and limit is None:
-            frame = self.columnar_frame(sql, values, timeout)
-            if frame is not None:
-                return frame
+            columnar = self.columnar_frame(sql, values, timeout)
+            if columnar is not None:
+                return columnar
         statement = binds.executable(sql, values, self.config.backend)
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             return progress_.fetch_rows(result, progress, count=count, label=self.config.name)
 
+        failure: DbnbError | None = None
         with self.connect(timeout=timeout) as connection:
             if limit is not None:
                 # Stream from the server, so a runaway result stops at the cap
@@ -79,11 +81,15 @@ class Reads:
                     close=self.close_result,
                 )
             except failures.TRANSLATED as error:
-                raise failures.translate(
-                    error, self.config.name, limit=limit, result=result
-                ) from None
+                failure = failures.translate(
+                    error, self.config.name, limit=limit, result=result, values=values
+                )
             finally:
                 connection.rollback()
+        if failure is not None:
+            # Raised out here, so it keeps no __context__: the driver's error quotes
+            # the values back, and its frames hold them.
+            raise failure
         return frame
 
     def output(
@@ -202,9 +208,12 @@ class Reads:
                     if empty:
                         yield frames.build_frame(names, [()] * len(names), types)
             except failures.TRANSLATED as error:
-                raise failures.translate(error, self.config.name) from None
+                failure = failures.translate(error, self.config.name, values=values)
+            else:
+                return
             finally:
                 connection.rollback()
+        raise failure  # out here: no __context__ (see frame)
 
 
 @contextmanager

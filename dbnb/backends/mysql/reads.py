@@ -239,11 +239,8 @@ class MySQLColumnar(ReadWhole):
 
         code, message = _server_error(error)
         if code is None:
-            text = " ".join(str(error).split())
-            password = self.config.url.password
-            if password:
-                text = text.replace(password, "***").replace(quote(password, safe=""), "***")
-            return QueryError(f"{name}: {text}")
+            # connectorx's own error may name its URL, password and all.
+            return QueryError(f"{name}: {self.config.mask(' '.join(str(error).split()))}")
         driver_error = pymysql.err.OperationalError(code, message)
         if refusal_reason(driver_error) is not None:
             return readonly.refusal(name, message)

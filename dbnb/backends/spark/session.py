@@ -93,9 +93,8 @@ class Session:
         )
 
     def mask(self, text: str) -> str:
-        """``text`` with the connection's token masked."""
-        token = self.config.url.password
-        return text.replace(str(token), "***") if token else text
+        """``text`` with the connection's token masked (``ConnectionConfig.mask``)."""
+        return self.config.mask(text)
 
     def close(self) -> None:
         with self._lock:
