@@ -41,6 +41,7 @@ _CLOSING = re.compile(r"\*/")
 _WORD = re.compile(r"[A-Za-z_][\w$]*")
 _SPACE = re.compile(r"[\s(]*")
 _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "XA"}
+_UESCAPE = re.compile(r"\bUESCAPE\b", re.IGNORECASE)
 _DATA_MODIFYING = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE)\b", re.I)
 
 
@@ -123,8 +124,14 @@ def code(sql: str, found: tuple[sqlscan.Token, ...], *, names: bool = False) -> 
     position = 0
     for token in found:
         parts.append(sql[position : token.start])
-        if token.kind == "identifier":
-            parts.append(" " + sql[token.start + 1 : token.end - 1] + " " if names else " name ")
+        if token.kind == "identifier" and names:
+            name = sql[token.start + 1 : token.end - 1]
+            if sql[max(0, token.start - 2) : token.start].upper() == "U&":
+                parts[-1] = parts[-1][:-2]  # U&"pg\005fread\005ffile" is pg_read_file
+                name = _unicode_escaped(name)
+            parts.append(f" {name} ")
+        elif token.kind == "identifier":
+            parts.append(" name ")
         elif token.kind == "bind":
             parts.append(" :bind ")
         elif token.kind in ("semicolon", "cast", "placeholder", "escape"):
@@ -137,6 +144,21 @@ def code(sql: str, found: tuple[sqlscan.Token, ...], *, names: bool = False) -> 
     if "/*" in text:  # only executable comments are left as code
         text = _CLOSING.sub(" ", _EXECUTABLE_OPENING.sub(" ", text))
     return text
+
+
+def _unicode_escaped(name: str) -> str:
+    """A ``U&"..."`` identifier's name: ``\\XXXX`` and ``\\+XXXXXX`` as the characters they
+    stand for (with another escape character, chosen by UESCAPE, nothing is decoded: a
+    read that uses UESCAPE is refused, ``_code_refusal``)."""
+    return _UNICODE_ESCAPE.sub(
+        lambda found: (
+            "\\" if found.group() == "\\\\" else chr(int(found.group(1) or found.group(2), 16))
+        ),
+        name,
+    )
+
+
+_UNICODE_ESCAPE = re.compile(r"\\\\|\\([0-9A-Fa-f]{4})|\\\+([0-9A-Fa-f]{6})")
 
 
 def leading_words(code: str, start: int = 0, count: int = 3) -> tuple[str, ...]:
@@ -169,6 +191,8 @@ def _code_refusal(text: str, rules: ReadRules, depth: int = 0) -> str | None:
         reason = _code_refusal(text[inner:], rules, depth + 1)
         if reason is not None:
             return f"an analyzed statement runs: {reason}"
+    if _UESCAPE.search(text):
+        return "UESCAPE hides names from this check; write the characters themselves"
     if rules.extra is not None:
         return rules.extra(text, words)
     return None
