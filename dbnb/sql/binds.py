@@ -108,7 +108,14 @@ def prepare(
 def executable(sql: str | Executable, values: Mapping[str, Any], dialect: str) -> Executable:
     """What the guarded path executes: ``text()`` of ``sql`` (lists after IN expanding,
     ``sqltext``), or the user's own ``select()``."""
-    return sqltext.parse(sql, dialect).to_text(values) if isinstance(sql, str) else sql
+    if not isinstance(sql, str):
+        return sql
+    return sqltext.parse(sql, dialect).to_text(values, empty_as_array=has_arrays(dialect))
+
+
+def has_arrays(dialect: str) -> bool:
+    """Whether an empty list after IN is bound as an array the server types (PostgreSQL)."""
+    return dialect == "postgresql"
 
 
 def _python(value: Any) -> Any:
