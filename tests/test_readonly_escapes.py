@@ -48,6 +48,12 @@ PG_CASES = [
     "SELECT pg_advisory_lock(4242)",
     "SELECT pg_try_advisory_lock_shared(4242)",
     'SELECT U&"pg\\005Fadvisory\\005Flock"(4242)',  # a name spelled in escapes
+    "SELECT U&\"dblink\\005Fexec\"('dbname={database} host=127.0.0.1 user=postgres', "
+    "'DELETE FROM items')",
+    "SELECT ts_rewrite('a'::tsquery, $$SELECT 'a'::tsquery, 'b'::tsquery "
+    "FROM (SELECT pg_advisory_lock(4242)) x$$)",
+    "SELECT ¡E'\\', pg_advisory_lock(4242) AS x --'",  # ¡E is a name, '\\' a string
+    "SELECT setseed(0.5)",
     "SELECT pg_read_file('/etc/hostname')",
     "SELECT * FROM pg_ls_dir('.')",
     "SELECT lo_export(1, '{file}')",
@@ -83,6 +89,8 @@ MYSQL_CASES = [
     "SELECT @escape_x := 1",
     "SELECT 1 INTO @escape_x",
     "SELECT GET_LOCK('dbnb_escape', 0)",
+    "SELECT 1 --\x7f \"\n, GET_LOCK('dbnb_escape', 0) AS l\n#\"",  # -- DEL: a comment
+    "SELECT LAST_INSERT_ID(4242)",
     "DO GET_LOCK('dbnb_escape', 0)",
     "SELECT `get_lock`('dbnb_escape', 0)",
     "SELECT LOAD_FILE('/etc/hostname')",
@@ -162,6 +170,8 @@ def escape_db(db: dbnb.Database, backend: str) -> dbnb.Database:
     with db.session(write=True) as session:
         if backend == "postgresql":
             session.execute(text("CREATE EXTENSION IF NOT EXISTS dblink"))
+            session.execute(text('DROP DOMAIN IF EXISTS "¡e"'))
+            session.execute(text('CREATE DOMAIN "¡e" AS text'))  # so ¡E'...' would run
         if backend == "mysql":
             session.execute(
                 text(
@@ -232,8 +242,17 @@ def test_a_write_session_starts_from_the_configured_state(
 ) -> None:
     # What one write session changes in its session stays there: the next starts afresh.
     changes = {
-        "postgresql": ["SET search_path TO pg_catalog", "SELECT pg_advisory_lock(4243)"],
-        "mysql": ["SET SESSION sql_mode = ''", "USE mysql", "SELECT GET_LOCK('dbnb_w', 0)"],
+        "postgresql": [
+            "UPDATE items SET name = pg_advisory_lock /**/ (4243)::text WHERE id = 1",
+            "SELECT U&\"set\\005Fconfig\"('statement_timeout', '1234ms', false)",
+            "SET search_path TO pg_catalog",
+        ],
+        "mysql": [
+            "UPDATE items SET name = `GET_LOCK`('dbnb_w', 0) WHERE id = 1",
+            "UPDATE items SET name = (@escape_x := 'x') WHERE id = 1",
+            "SET SESSION sql_mode = ''",
+            "USE mysql",
+        ],
     }[backend]
     for _ in range(3):  # however the pool hands its connections out
         with escape_db.session(write=True) as session:
@@ -242,6 +261,7 @@ def test_a_write_session_starts_from_the_configured_state(
         with escape_db.session(write=True) as session:
             if backend == "postgresql":
                 assert session.execute(text("SHOW search_path")).scalar() != "pg_catalog"
+                assert session.execute(text("SHOW statement_timeout")).scalar() != "1234ms"
                 # The lock goes with the closed connection's backend, as it exits.
                 assert released(lambda: session.execute(HELD).scalar())
             else:
@@ -249,6 +269,7 @@ def test_a_write_session_starts_from_the_configured_state(
                 strict = "SELECT @@session.sql_mode = @@global.sql_mode"
                 assert session.execute(text(strict)).scalar() == 1
                 assert session.execute(text("SELECT IS_FREE_LOCK('dbnb_w')")).scalar() == 1
+                assert session.execute(text("SELECT @escape_x")).scalar() is None
     # Ordinary writes keep their connection (no reconnect after each).
     with escape_db.session(write=True) as session:
         first = session.connection().connection.dbapi_connection
