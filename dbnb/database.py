@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
@@ -61,6 +61,12 @@ class Database(Facade):
             if self._engine is None:
                 self._engine = create_engine(self.config, budget=self.budget)
             return self._engine
+
+    def load_client(self) -> None:
+        """Create the pooled engine, which imports the dialect, its driver and the
+        database's backend (``Facade.load_client``)."""
+        with suppress(DbnbError):  # a missing driver: health reports it
+            _ = self.engine
 
     @property
     def async_engine(self) -> AsyncEngine:

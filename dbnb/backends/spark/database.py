@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from dbnb import monitor
 from dbnb.backends.spark import reads, types
-from dbnb.backends.spark.session import Session
+from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError, QueryError, one_line
 from dbnb.facade import Catalog, CellRun, Facade
@@ -199,6 +200,13 @@ class SparkDatabase(Facade):
         return writes.run_commands(self, statements, values)
 
     # --- health and catalog ---------------------------------------------------------------
+
+    def load_client(self) -> None:
+        """Import the Spark Connect client (``Facade.load_client``): pyspark's modules
+        import each other, so two threads importing it at once can fail."""
+        with suppress(DbnbError):  # not installed: health reports it
+            client_module()
+            reads.spark_errors()
 
     def health(self, timeout: int = CONNECT_TIMEOUT) -> Health:
         """Reachable, Spark's version, the latency of a ``SELECT 1``, and the read-only
