@@ -16,7 +16,7 @@ from sqlalchemy.sql.ddl import sort_tables
 
 from dbnb import health as health_
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, readonly
+from dbnb.engine import limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError, one_line
@@ -174,7 +174,9 @@ class Database(Facade):
         before the statement ran, else the guarded one."""
         if formats.check(output) != "pandas":
             return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         limit = self.config.max_rows if max_rows is None else max_rows
         if chunksize is not None:
             return self._reads.chunks(sql, values, reads.positive(chunksize), timeout)
@@ -190,7 +192,9 @@ class Database(Facade):
         progress: bool | None,
         chunksize: int | None,
     ) -> Any:
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         limit = self.config.max_rows if max_rows is None else max_rows
         return self._reads.output(output, sql, values, timeout, limit, progress, chunksize)
 
@@ -217,7 +221,9 @@ class Database(Facade):
     ) -> int:
         """Write the result of one read-only statement to a Parquet file, ``chunksize``
         rows at a time, and return the number of rows written."""
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         return parquet.write(self._reads.tables(sql, values, chunksize), path)
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:

@@ -14,6 +14,7 @@ from dbnb import monitor
 from dbnb.backends.spark import reads, types
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
+from dbnb.engine import remedies
 from dbnb.errors import DbnbError, QueryError, one_line
 from dbnb.facade import Catalog, CellRun, Facade
 from dbnb.health import CONNECT_TIMEOUT, Health
@@ -67,7 +68,7 @@ class SparkDatabase(Facade):
         """
         output = formats.check(output)
         sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name)
+        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
         in_force = self.config.statement_timeout if timeout is None else timeout
         if chunksize is not None:
             rows = _positive(chunksize)
@@ -86,7 +87,7 @@ class SparkDatabase(Facade):
         """Write one query's result to a Parquet file, one row group per ``chunksize``
         rows, whole or not at all; the rows written."""
         sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name)
+        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
         rows = _positive(chunksize)
         return parquet.write(self._tables(sql, values, rows, self.config.statement_timeout), path)
 
