@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ KINDS = {"postgresql": "postgresql", "mysql": "mysql"}
 BOUND = 8.0  # seconds: connect_timeout 1 (libpq counts it as 2), with a generous margin
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A server on 127.0.0.1 that accepts connections and never says a word."""
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A server on 127.0.0.1 that accepts connections and never says a word: its port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -49,12 +50,20 @@ def silent_port() -> Iterator[int]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield listener.getsockname()[1]
-    listener.shutdown(socket.SHUT_RDWR)
-    listener.close()
-    thread.join(5)
-    for connection in held:
-        connection.close()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    with silent_server() as port:
+        yield port
 
 
 def silent_entry(kind: str, port: int, connect_timeout: float | None = 1, **extra: str) -> str:
