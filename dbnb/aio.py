@@ -184,7 +184,10 @@ async def query(
     max_rows: int | None = None,
 ) -> pd.DataFrame:
     """``Database.query`` for async code: one read-only statement into a DataFrame."""
-    values = binds.prepare(sql, params, database.config.backend, database.name)
+    with remedies.origin("async"):
+        values = binds.prepare(
+            sql, params, database.config.backend, database.name, how_to_bind=remedies.how_to_bind
+        )
     statement = binds.executable(sql, values, database.config.backend)
     limit = database.config.max_rows if max_rows is None else max_rows
 

@@ -133,7 +133,9 @@ def _run_all(
             with connection.begin() as transaction:
                 for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
                     number = index + 1  # for the error message
-                    clause = statement.to_text(params)
+                    clause = statement.to_text(
+                        params, empty_as_array=binds.has_arrays(db.config.backend)
+                    )
                     # The statement's history record stays open until its rows are fetched.
                     result = connection.execute(
                         clause, params, execution_options={monitor.REPORTS_FETCH: True}

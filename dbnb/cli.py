@@ -1,7 +1,7 @@
 """The ``dbnb`` command line: a thin layer over the library.
 
     dbnb list                               the connections, URLs masked, problems
-    dbnb health [NAME]                      exit code 0 only when healthy
+    dbnb health [NAME ...]                  exit code 0 only when healthy
     dbnb query NAME "SQL" [--param k=v]     read-only, as table, csv, json or parquet
     dbnb tables NAME
     dbnb describe NAME TABLE
@@ -86,7 +86,7 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
 def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
     from dbnb import health as health_
 
-    names = [args.name] if args.name else registry.names
+    names = args.name or registry.names
     if not names:
         raise DbnbError("no connections configured; nothing to check")
     results = health_.check_named(registry.connect, names, timeout=args.timeout)
@@ -220,7 +220,9 @@ def _name_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _health_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", metavar="NAME", help="one connection (default: all)")
+    parser.add_argument(
+        "name", nargs="*", metavar="NAME", help="the connections to check (default: all)"
+    )
     parser.add_argument(
         "--timeout",
         type=int,
@@ -313,7 +315,7 @@ SUBCOMMANDS = {
         cmd_health,
         "Check connections: reachable, version, latency, read-only enforced, pool. "
         "Exit code 0 only when every checked connection is healthy.",
-        "dbnb health warehouse || echo 'warehouse is down'",
+        "dbnb health warehouse replica || echo 'warehouse or replica is down'",
         _health_arguments,
     ),
     "query": Subcommand(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
@@ -16,7 +16,7 @@ from sqlalchemy.sql.ddl import sort_tables
 
 from dbnb import health as health_
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, limits, readonly
+from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError
@@ -61,6 +61,12 @@ class Database(Facade):
             if self._engine is None:
                 self._engine = create_engine(self.config, budget=self.budget)
             return self._engine
+
+    def load_client(self) -> None:
+        """Create the pooled engine, which imports the dialect, its driver and the
+        database's backend (``Facade.load_client``)."""
+        with suppress(DbnbError):  # a missing driver: health reports it
+            _ = self.engine
 
     @property
     def async_engine(self) -> AsyncEngine:
@@ -172,7 +178,9 @@ class Database(Facade):
         before the statement ran, else the guarded one."""
         if formats.check(output) != "pandas":
             return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         limit = self.config.max_rows if max_rows is None else max_rows
         if chunksize is not None:
             return self._reads.chunks(sql, values, reads.positive(chunksize), timeout)
@@ -188,7 +196,9 @@ class Database(Facade):
         progress: bool | None,
         chunksize: int | None,
     ) -> Any:
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         limit = self.config.max_rows if max_rows is None else max_rows
         return self._reads.output(output, sql, values, timeout, limit, progress, chunksize)
 
@@ -215,7 +225,9 @@ class Database(Facade):
     ) -> int:
         """Write the result of one read-only statement to a Parquet file, ``chunksize``
         rows at a time, and return the number of rows written."""
-        values = binds.prepare(sql, params, self.config.backend, self.name)
+        values = binds.prepare(
+            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
+        )
         return parquet.write(self._reads.tables(sql, values, chunksize), path)
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:

@@ -210,6 +210,15 @@ class Facade(abc.ABC):
     def close(self) -> None:
         """Close what this connection holds open. Idempotent."""
 
+    @abc.abstractmethod
+    def load_client(self) -> None:
+        """Import what this connection's client needs (driver, dialect, backend) now, on
+        the calling thread. Several connections checked at once on threads must not
+        import one module from two threads: a package whose modules import each other
+        is then seen half-initialized (``ImportError: cannot import name ... from
+        partially initialized module``). Never raises: what cannot load fails again,
+        reported, when it is used."""
+
     # --- what a facade may do its own way (None: SQLAlchemy's way) --------------------
 
     def catalog(self) -> Catalog | None:

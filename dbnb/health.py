@@ -100,6 +100,8 @@ def check_all(databases: Iterable[Facade], *, timeout: int = CONNECT_TIMEOUT) ->
     chosen = list(databases)
     if not chosen:
         return []
+    for db in chosen:  # imports on this thread: two at once can each see one half-done
+        db.load_client()
     with ThreadPoolExecutor(max_workers=min(len(chosen), 8)) as pool:
         # Each connection checks itself: its facade knows how (SQLAlchemy's: ``check``).
         return list(pool.map(lambda db: db.health(timeout=timeout), chosen))

@@ -9,8 +9,10 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +32,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Integer
 
 from dbnb import cell_display, cells, complete, framesql, health, inspect, monitor
+from dbnb.config import load_config
+from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.facade import Facade
 from dbnb.read import formats
@@ -49,6 +53,43 @@ def _user_errors() -> Iterator[None]:
         raise UsageError(str(error)) from None
 
 
+@contextmanager
+def _interrupts(shell: InteractiveShell, running: Callable[[], Facade | None]) -> Iterator[None]:
+    """Ctrl-C becomes one line, ``Interrupted``, saying what happened to the statement
+    on the connection the magic opened (``running()``; None: none yet)."""
+    try:
+        yield
+    except KeyboardInterrupt as error:
+        if isinstance(error, Interrupted):
+            raise
+        db = running()
+        if db is None:
+            message = "%db: interrupted (Ctrl-C)"
+        else:
+            stopped = backend_for(db.config.backend).interrupted
+            done = f"; a statement still running was {stopped}" if stopped else ""
+            message = f"connection {db.name!r}: interrupted (Ctrl-C){done}"
+        raise Interrupted(message, shell).with_traceback(error.__traceback__) from None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a ``%db`` line or ``%%db`` cell: still a ``KeyboardInterrupt`` (a
+    loop around the magic stops; a notebook run stops at its error output), shown as
+    one line as every dbnb error is, the whole traceback under ``%xmode verbose``."""
+
+    def __init__(self, message: str, shell: InteractiveShell) -> None:
+        super().__init__(message)
+        self.shell = shell
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook for how an exception shows (``InteractiveShell.showtraceback``)."""
+        tracebacks: Any = self.shell.InteractiveTB
+        if tracebacks.mode == "Verbose":
+            shown: list[str] = tracebacks.structured_traceback(type(self), self, self.__traceback__)
+            return shown
+        return [f"{type(self).__name__}: {self}"]
+
+
 @magics_class
 class DbMagics(Magics):
     """The ``%db`` magics, holding one ``dbnb.Registry`` of named connections."""
@@ -64,6 +105,7 @@ class DbMagics(Magics):
         self.user_shell = shell  # typed: Magics.shell may be None
         self.registry = registry if registry is not None else Registry()
         self.current: str | None = None  # None: the config's default connection
+        self._opened: Facade | None = None  # the connection this run of the magic uses
         self._told_frames = False  # a config connection `frames` hides the built-in one
         # The frames this magic returned, by id: only those get the display cap,
         # not every frame derived from them (pandas copies attrs onto those).
@@ -157,7 +199,8 @@ class DbMagics(Magics):
         `_` and the -o variable hold every row. --csv and --parquet also write
         every row to a file (JSON columns as JSON text), whole or not at all.
         """
-        with _user_errors():
+        self._opened = None
+        with _interrupts(self.user_shell, lambda: self._opened), _user_errors():
             if cell is None:
                 return self._line(line)
             return self._cell(line, cell)
@@ -221,7 +264,12 @@ class DbMagics(Magics):
         )
 
     def _database(self, name: str | None = None) -> Facade:
-        return self.registry.connect(name if name is not None else self.current)
+        self._opened = self.registry.connect(self._named(name))
+        return self._opened
+
+    def _named(self, name: str | None) -> str | None:
+        """The connection a magic means: ``name``, else the current one (None: the default)."""
+        return name if name is not None else self.current
 
     def _query(self, db: Facade, sql: str, args: Any) -> Any:
         out, write, output = args.out, args.write, args.output
@@ -382,18 +430,21 @@ class DbMagics(Magics):
             frames=self._frame_names,
         )
 
+    # A Tab reads the config only: opening a connection (its drivers' imports) is
+    # left to the schema read's thread, so the first Tab answers within its wait.
+
     def _schema(self, name: str | None) -> complete.Schema | None:
         if name == framesql.NAME and self._quiet_builtin_frames():
             return self._frames_schema()
         try:
-            db = self._database(name)
+            key = self.registry.connection(self._named(name)).name
         except DbnbError:
             return None
-        return self.schemas.get(db.name, db)
+        return self.schemas.get(key, lambda: self.registry.connect(self._named(name)))
 
     def _dialect(self, name: str | None) -> str:
         try:
-            return self._database(name).config.backend
+            return self.registry.connection(self._named(name)).backend
         except DbnbError:
             return "postgresql"
 
@@ -447,6 +498,46 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     completer: Any = shell.Completer
     if completer is not None:
         completer.custom_matchers.append(_matcher(magics))
+        if getattr(completer, "use_jedi", False):
+            _warm_jedi()
+        threading.Thread(target=_warm_drivers, name="dbnb-warm", daemon=True).start()
+
+
+@functools.cache
+def _warm_jedi() -> None:
+    """Import jedi and build its grammars now, once a process.
+
+    IPython asks jedi too whenever dbnb has nothing to offer yet (a table list
+    still being read), and jedi's first use costs ~0.3 s of imports and grammar
+    building: the first Tab in a ``%%db`` cell would wait for it. Here, on the
+    main thread, because jedi is not safe to use from two threads at once.
+    """
+    try:
+        import jedi  # type: ignore[import-untyped]
+
+        jedi.Interpreter("", [{}]).complete()  # builds the grammars (parso caches them)
+    except Exception:  # a warm-up only: the first Tab pays instead
+        return
+
+
+def _warm_drivers() -> None:
+    """Import the configured databases' drivers now, off the main thread.
+
+    The first Tab in a ``%%db`` cell waits at most ``SchemaCache.wait`` for the
+    schema read, which first imports the connection's drivers (~0.4 s): done here,
+    the read is one round trip. The config is read on its own, not kept: the
+    registry still reads it on first use.
+    """
+    try:
+        connections = load_config().connections.values()
+    except DbnbError:
+        return  # `%db` will say what is wrong with it
+    for connection in connections:
+        try:
+            backend_for(connection.backend)
+            connection.url.get_dialect().import_dbapi()  # the driver (psycopg, PyMySQL)
+        except Exception:  # a warm-up only: the first use pays instead
+            continue
 
 
 def _matcher(magics: DbMagics) -> Any:

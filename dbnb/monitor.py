@@ -52,12 +52,10 @@ DEFAULT_HISTORY_SIZE = 1000
 REPORTS_FETCH = "dbnb_reports_fetch"  # execution option: the caller calls fetched()
 QUIET = "dbnb_quiet"  # execution option: housekeeping, not recorded
 
-COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "error"]
+COLUMNS = ["started", "connection", "sql", "parameters", "elapsed_ms", "rows", "error", "path"]
 _MAX_SQL = 10_000  # characters kept per statement, so a huge batch cannot bloat history
 _MAX_PARAMETERS = 1_000
 _PENDING = "_dbnb_pending"
-# PyMySQL's rowcount of a statement that failed while it ran: MariaDB's -1 read as
-# unsigned (2**64 - 1); no count of rows at all.
 
 
 @dataclass
@@ -71,6 +69,9 @@ class QueryRecord:
     elapsed_ms: float
     rows: int | None
     error: str | None = None
+    # How it ran: "columnar" (read into Arrow outside SQLAlchemy, dbnb/read/arrow.py) or
+    # "guarded" (through the SQLAlchemy engine and its guards); None: neither (a write).
+    path: str | None = "guarded"
 
 
 class History:
@@ -123,6 +124,7 @@ class History:
                 "elapsed_ms": pd.Series([r.elapsed_ms for r in records], dtype="float64"),
                 "rows": pd.Series([r.rows for r in records], dtype="Int64"),
                 "error": pd.Series([r.error for r in records], dtype="string"),
+                "path": pd.Series([r.path for r in records], dtype="string"),
             },
             columns=COLUMNS,
         )
@@ -323,6 +325,7 @@ def record(
     started: datetime,
     elapsed_ms: float,
     outcome: int | BaseException,
+    path: str | None = "columnar",
 ) -> None:
     """Record a statement that ran outside SQLAlchemy's events (the columnar read
     path, ``dbnb/read/arrow.py``): its rows, or the error it ended with; masked and logged as
@@ -332,6 +335,7 @@ def record(
     entry = _record(
         _Pending(monitor, started, 0.0, parameters), statement, parameters, elapsed_ms, rows, error
     )
+    entry.path = path
     monitor.history.add(entry)
     _log(monitor, entry)
 
@@ -340,8 +344,15 @@ class Recording:
     """A statement run outside SQLAlchemy's events, timed from its creation and
     recorded once, by ``finish``: its rows, or the error it ended with."""
 
-    def __init__(self, config: ConnectionConfig, statement: str, parameters: Any) -> None:
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        statement: str,
+        parameters: Any,
+        path: str | None = "columnar",
+    ) -> None:
         self._args = (config, statement, parameters)
+        self._path = path
         self._started = datetime.now(UTC)
         self._clock = time.perf_counter()
         self._done = False
@@ -357,7 +368,7 @@ class Recording:
             # The database's own message, as the guarded path records it.
             outcome = type(outcome)(str(outcome)[len(config.name) + 2 :])
         elapsed_ms = (time.perf_counter() - self._clock) * 1000.0
-        record(*self._args, self._started, elapsed_ms, outcome)
+        record(*self._args, self._started, elapsed_ms, outcome, self._path)
 
 
 def refused(result: CursorResult[Any], reason: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from dbnb.config import Config, load_config, url_connection
+from dbnb.config import Config, ConnectionConfig, load_config, url_connection
 from dbnb.database import Database
 from dbnb.engine.backend import facade_for
 from dbnb.facade import Facade
@@ -53,16 +53,22 @@ class Registry:
 
         A broken entry (a missing variable, a bad key) raises its ``ConfigError`` here.
         """
+        connection = self.connection(name_or_url)
+        key = connection.name
         if name_or_url is not None and _looks_like_url(name_or_url):
-            key, connection = name_or_url, url_connection(None, name_or_url)
-        else:
-            connection = self.config.get(name_or_url)
-            key = connection.name
+            key = name_or_url  # its Database is named by the URL with the password masked
         with self._lock:
             if key not in self._databases:
                 # A database reached without SQLAlchemy (Spark) brings its own facade.
                 self._databases[key] = facade_for(connection) or Database(connection)
             return self._databases[key]
+
+    def connection(self, name_or_url: str | None = None) -> ConnectionConfig:
+        """What ``connect`` would open for a name, a URL or (None) the default, opening
+        nothing: no pool, no driver import (completion asks it on every Tab)."""
+        if name_or_url is not None and _looks_like_url(name_or_url):
+            return url_connection(None, name_or_url)
+        return self.config.get(name_or_url)
 
     def close(self) -> None:
         """Close every pool this registry opened. Idempotent."""

@@ -131,8 +131,10 @@ class SchemaCache:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, db: Facade) -> Schema | None:
-        """What is known of ``db`` (cached under ``key``), waiting at most ``wait`` seconds."""
+    def get(self, key: str, open_db: Callable[[], Facade]) -> Schema | None:
+        """What is known of the database ``open_db`` gives (cached under ``key``), waiting
+        at most ``wait`` seconds. ``open_db`` runs in the background thread too: opening a
+        database imports its drivers, which takes longer than the wait."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.schema is not None:
@@ -143,15 +145,15 @@ class SchemaCache:
                 entry = self._entries[key] = _Entry()
             if entry.loading is None:
                 entry.loading = threading.Thread(
-                    target=self._load, args=(entry, db), name=f"dbnb-schema-{key}", daemon=True
+                    target=self._load, args=(entry, open_db), name=f"dbnb-schema-{key}", daemon=True
                 )
                 entry.loading.start()
         entry.done.wait(self.wait)
         return entry.schema
 
-    def _load(self, entry: _Entry, db: Facade) -> None:
+    def _load(self, entry: _Entry, open_db: Callable[[], Facade]) -> None:
         try:
-            entry.schema = self.read(db)
+            entry.schema = self.read(open_db())
         except (DbnbError, exc.SQLAlchemyError, OSError):
             # A completion has no one to tell: it answers without the schema, and
             # the next request after `retry` seconds tries again.

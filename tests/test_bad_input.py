@@ -116,8 +116,8 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
     ),
     "missing parameter": (
         lambda db, tmp: db.query("SELECT * FROM items WHERE id = :id"),
-        dbnb.QueryError,
-        ["bind parameter 'id'"],
+        dbnb.ParameterError,
+        ["no value for :id", "pass params={'id': ...}"],
     ),
     "a value no driver can bind": (
         lambda db, tmp: db.query("SELECT * FROM items WHERE id = :cid", {"cid": object()}),

@@ -187,6 +187,13 @@ def test_in_with_an_empty_list_or_one_value(readings: dbnb.Database) -> None:
     assert ids(readings, "id IN :ids", ids=[]) == []
     assert ids(readings, "id IN (:ids)", ids=np.array([], dtype=int)) == []
     assert ids(readings, "id NOT IN :ids", ids=[]) == [1, 2, 3]
+    # Whatever the column's type (PostgreSQL types an empty IN set from the column).
+    for column in ("region", "day", "at_tz", "amount"):
+        assert ids(readings, f"{column} IN :none", none=[]) == []
+        assert ids(readings, f"{column} in ( :none )", none=[]) == []
+        assert ids(readings, f"{column} NOT IN :none OR id = 1", none=[]) == [1, 2, 3]
+        assert ids(readings, f"{column} NOT IN (:none) AND id IN :ids", none=[], ids=[2]) == [2]
+    assert ids(readings, "'x IN :none' = 'y' OR region IN :none", none=[]) == []
     assert ids(readings, "id IN :ids", ids=np.int64(2)) == [2]  # one value: a list of one
     assert ids(readings, "id IN (:ids)", ids=2) == [2]
     assert ids(readings, "region IN :r", r=np.array(["EU", "US"])) == [1, 2]

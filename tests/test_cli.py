@@ -246,6 +246,18 @@ def test_health_of_a_healthy_connection_exits_0(cli_config: Path, name: str) -> 
     assert result["error"] is None
 
 
+def test_health_checks_the_connections_named_in_their_order(cli_config: Path) -> None:
+    # As `%db health NAME ...`: only those, in the order given; one down fails them all.
+    run = dbnb_cli("health", "mysql_ro", "sqlite", "--format", "json", config=cli_config)
+    assert run.code == 0, run.err
+    assert [row["connection"] for row in json.loads(run.out)] == ["mysql_ro", "sqlite"]
+
+    down = dbnb_cli("health", "sqlite", "down", "--format", "csv", config=cli_config)
+    assert down.code == 1
+    checked = pd.read_csv(io.StringIO(down.out))
+    assert checked[["connection", "ok"]].values.tolist() == [["sqlite", True], ["down", False]]
+
+
 def test_health_exits_1_when_any_connection_is_unhealthy(cli_config: Path) -> None:
     run = dbnb_cli("health", "down", config=cli_config)
     assert run.code == 1

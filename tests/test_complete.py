@@ -296,13 +296,13 @@ def test_the_cache_answers_with_what_it_has_within_its_wait() -> None:
 
     cache = complete.SchemaCache(slow_read, wait=0.05)
     started = time.perf_counter()
-    assert cache.get("k", object()) is None  # type: ignore[arg-type]
+    assert cache.get("k", object) is None  # type: ignore[arg-type]
     assert time.perf_counter() - started < 0.5
-    assert cache.get("k", object()) is None  # type: ignore[arg-type]
+    assert cache.get("k", object) is None  # type: ignore[arg-type]
     assert calls == ["read"]  # one read under way, not one per keystroke
     release.set()
     deadline = time.monotonic() + 5
-    while (found := cache.get("k", object())) is None and time.monotonic() < deadline:  # type: ignore[arg-type]
+    while (found := cache.get("k", object)) is None and time.monotonic() < deadline:  # type: ignore[arg-type]
         time.sleep(0.01)
     assert found is not None
     assert found.columns_of("T") == ("a",)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -183,3 +187,55 @@ def test_check_all_keeps_the_order_given(
     assert [result.connection for result in results] == ["target", *names]
     assert [result.ok for result in results] == [False, True, True, True]
     assert health.check_all([]) == []
+
+
+def many_connections(directory: Path, pg_database: str, mysql_database: str) -> str:
+    """Two Spark connections (nobody listens) first, so that their checks start at once,
+    then three of each other kind, interleaved."""
+    bodies = {
+        "lite": "type: sqlite\n    database: lite{copy}.db",
+        "pg": f"type: postgresql\n    host: 127.0.0.1\n    database: {pg_database}\n"
+        "    user: postgres",
+        "my": f"type: mysql\n    host: 127.0.0.1\n    database: {mysql_database}\n    user: root",
+        "duck": f"url: duckdb:///{directory}/duck{{copy}}.duckdb",
+    }
+    lines = [
+        "databases:",
+        "  spark0:\n    url: sc://127.0.0.1:1",
+        "  spark1:\n    url: sc://127.0.0.1:1",
+    ]
+    for copy in range(3):
+        lines += [f"  {kind}{copy}:\n    {body.format(copy=copy)}" for kind, body in bodies.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_checks_on_threads_never_import_one_module_twice_at_once(
+    tmp_path: Path, pg_database: str, mysql_database: str
+) -> None:
+    # Each check runs on a thread of its own; a client each would import there (pyspark,
+    # whose modules import each other) failed half-imported in about 1 run of 4. Fresh
+    # interpreters, all at once: nothing imported yet, as in `dbnb health`.
+    script = (
+        "import json, sys, warnings; warnings.simplefilter('ignore'); import dbnb\n"
+        "registry = dbnb.Registry(sys.argv[1])\n"
+        "found = dbnb.health.check_named(registry.connect, registry.names, timeout=2)\n"
+        "print(json.dumps({h.connection: None if h.ok else h.error or '?' for h in found}))\n"
+    )
+
+    def run(number: int) -> subprocess.CompletedProcess[str]:
+        directory = tmp_path / str(number)  # DuckDB files are one process's each
+        directory.mkdir()
+        path = directory / "many.yaml"
+        path.write_text(many_connections(directory, pg_database, mysql_database))
+        command = [sys.executable, "-c", script, str(path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        runs = list(pool.map(run, range(10)))
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        errors = json.loads(done.stdout)
+        assert len(errors) == 14
+        assert [name for name, error in errors.items() if error] == ["spark0", "spark1"], errors
+        assert "failed to connect" in errors["spark0"]

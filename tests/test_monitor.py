@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb import monitor
-from dbnb.read import progress
+from dbnb.read import arrow, progress
 from tests.fixtures import SECRET, config_text
 
 PARAMETER_VALUE = "param-value-Kx7-never-logged"
@@ -100,6 +100,18 @@ def test_bad_slow_query_ms_names_file_line_and_key(value: str, words: str) -> No
 
 
 # --- recording ----------------------------------------------------------------------
+
+
+def test_history_says_which_path_each_statement_took(
+    watched: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched.query("SELECT id FROM items")  # the columnar path, where the database has one
+    with watched.session() as session:
+        session.execute(text("SELECT name FROM items")).all()
+    monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+    watched.query("SELECT id, name FROM items")  # sent to the guarded path
+    columnar = "columnar" if watched._arrow.columnar is not None else "guarded"
+    assert mine(watched.name)["path"].tolist() == [columnar, "guarded", "guarded"]
 
 
 def test_queries_are_recorded_with_placeholders_rows_and_time(watched: dbnb.Database) -> None:

@@ -74,7 +74,7 @@ def test_statement_without_rows_gives_an_empty_frame(db: dbnb.Database, backend:
 
 
 def test_missing_parameter_is_named(db: dbnb.Database) -> None:
-    with pytest.raises(dbnb.QueryError, match="bind parameter 'region'"):
+    with pytest.raises(dbnb.ParameterError, match="no value for :region"):
         db.query("SELECT * FROM items WHERE name = :region")
 
 

@@ -9,7 +9,7 @@ import pytest
 from dbnb.backends.mysql.statements import READ_RULES as MARIADB
 from dbnb.backends.postgresql.statements import READ_RULES as POSTGRESQL
 from dbnb.backends.sqlite.statements import READ_RULES as SQLITE
-from dbnb.sql.readable import ReadRules, refusal
+from dbnb.sql.readable import ReadRules, changes_session, refusal
 
 READS = {
     "postgresql": [
@@ -28,6 +28,8 @@ READS = {
         "SAVEPOINT s",
         "ROLLBACK TO SAVEPOINT s",
         "SELECT 1;",
+        "WITH a AS (SELECT replace(name, 'a', 'b') AS n FROM items) SELECT * FROM a",
+        "EXPLAIN (FORMAT JSON) SELECT 1",
     ],
     "mysql": [
         "SELECT 1",
@@ -38,8 +40,16 @@ READS = {
         "EXPLAIN FORMAT=JSON DELETE FROM items",
         "ANALYZE FORMAT=JSON SELECT 1",
         "SELECT 'a\\\\' AS x",  # an escaped backslash, then the literal ends
+        "WITH a AS (SELECT TRUNCATE(1.2345, 2), INSERT('abc', 1, 1, 'z')) SELECT * FROM a",
+        "SELECT 'a\\'b; DELETE' AS s",  # one statement as the session reads it
+        "SELECT LAST_INSERT_ID()",
     ],
-    "sqlite": ["SELECT 1", "PRAGMA table_info(items)", "WITH t AS (SELECT 1) SELECT * FROM t"],
+    "sqlite": [
+        "SELECT 1",
+        "PRAGMA table_info(items)",
+        "WITH t AS (SELECT 1) SELECT * FROM t",
+        "WITH a AS (SELECT replace(name, 'a', 'b') FROM items) SELECT * FROM a",
+    ],
 }
 
 REFUSED = {
@@ -49,6 +59,9 @@ REFUSED = {
         ("SELECT pg_terminate_backend(1)", "pg_terminate_backend()"),
         ('SELECT "pg_terminate_backend" (1)', "pg_terminate_backend()"),
         ("SELECT pg_catalog.pg_read_file('x')", "pg_read_file()"),
+        ('SELECT U&"pg\\005Fadvisory\\005Flock"(1)', "pg_advisory_lock()"),
+        ("SELECT u&\"pg_read\\+00005Ffile\"('x')", "pg_read_file()"),
+        ("SELECT U&\"pg!005Fsleep\"(1) UESCAPE '!'", "UESCAPE hides names"),
         ("SELECT * FROM dblink('', 'DELETE FROM t') AS t(i int)", "dblink()"),
         ("SELECT query_to_xml('COPY ...', true, false, '')", "query_to_xml()"),
         ("SELECT pg_advisory_lock(1)", "pg_advisory_lock()"),
@@ -62,6 +75,16 @@ REFUSED = {
         ("ROLLBACK", "transaction control (ROLLBACK)"),
         ("SELECT 1; SELECT 2", "one statement per call"),
         ("SELEC 1", "did you mean SELECT?"),
+        # SQL in a string, run by a function; state outside the transaction
+        ("SELECT ts_rewrite('a'::tsquery, $$SELECT pg_advisory_lock(7)$$)", "ts_rewrite()"),
+        ("SELECT * FROM crosstab('DELETE FROM items RETURNING 1, 2, 3')", "crosstab()"),
+        ("SELECT setseed(0.5)", "setseed()"),
+        ("SELECT pg_stat_reset()", "pg_stat_reset()"),
+        ("SELECT pg_stat_reset_single_table_counters(1)", "pg_stat_reset_single_table_"),
+        # a non-ASCII character continues a name: ¡E'...' is a name and a plain string
+        ("SELECT ¡E'\\', pg_advisory_lock(31337) AS x --'", "pg_advisory_lock()"),
+        ('EXPLAIN ("analyze") INSERT INTO items VALUES (9)', "an analyzed statement runs"),
+        ('EXPLAIN (U&"\\0061nalyze") DELETE FROM items', "an analyzed statement runs"),
     ],
     "mysql": [
         ("/*!CALL p()*/", "CALL is not a read"),
@@ -85,6 +108,9 @@ REFUSED = {
         ("lbl: BEGIN NOT ATOMIC SELECT 1; END", "one statement per call"),
         ("lbl: LOOP LEAVE lbl; END LOOP", "one statement per call"),
         ("lbl: LOOP ITERATE lbl END LOOP", "no statement starts with it"),
+        # `--` and DEL (0x7f) is a comment to MariaDB: what follows is code
+        ("SELECT 1 --\x7f \"\n, GET_LOCK('lk', 0) AS l\n#\"", "get_lock()"),
+        ("SELECT LAST_INSERT_ID(4242)", "last_insert_id()"),
     ],
     "sqlite": [
         ("ATTACH 'x.db' AS x", "ATTACH is not a read"),
@@ -109,3 +135,40 @@ def test_anything_else_is_refused_before_it_is_sent(dialect: str, sql: str, reas
     assert refused is not None
     assert reason in str(refused)
     assert refused.syntax == ("no statement starts" in reason or "did you mean" in reason)
+
+
+WRITES_THAT_CHANGE_THE_SESSION = {
+    "postgresql": [
+        "SET search_path TO pg_catalog",
+        "SELECT U&\"set\\005Fconfig\"('search_path', 'evil', false)",
+        "INSERT INTO items SELECT 50, pg_advisory_lock /**/ (5151)::text",
+        "CREATE TEMP TABLE t (x int)",
+        "/* hi */ LISTEN channel",
+    ],
+    "mysql": [
+        "UPDATE items SET name = `GET_LOCK`('w', 0)",
+        "INSERT INTO items SELECT 9, GET_LOCK /**/ ('w2', 0)",
+        "UPDATE items SET name = (@w := 'x')",
+        "SELECT 1 INTO @w",
+        "USE mysql",
+        "SET SESSION sql_mode = ''",
+    ],
+}
+WRITES_THAT_DO_NOT = {
+    "postgresql": [
+        "INSERT INTO items VALUES (1, 'set_config(')",
+        "UPDATE items SET name = 'x' -- SET search_path",
+        "CREATE TABLE t (x int)",
+        "SELECT 1",
+    ],
+    "mysql": ["INSERT INTO items VALUES (1, 'GET_LOCK(')", "DELETE FROM items", "SELECT 1"],
+}
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "changes"),
+    [(d, s, True) for d, cases in WRITES_THAT_CHANGE_THE_SESSION.items() for s in cases]
+    + [(d, s, False) for d, cases in WRITES_THAT_DO_NOT.items() for s in cases],
+)
+def test_a_write_that_changes_its_session_is_told(dialect: str, sql: str, changes: bool) -> None:
+    assert changes_session(sql, RULES[dialect]) is changes

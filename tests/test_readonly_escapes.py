@@ -12,6 +12,7 @@ connection), no lock held, no setting, database or variable left on a pooled con
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -46,6 +47,13 @@ PG_CASES = [
     "SELECT query_to_xml('COPY (SELECT 1) TO PROGRAM ''touch {file}''', true, false, '')",
     "SELECT pg_advisory_lock(4242)",
     "SELECT pg_try_advisory_lock_shared(4242)",
+    'SELECT U&"pg\\005Fadvisory\\005Flock"(4242)',  # a name spelled in escapes
+    "SELECT U&\"dblink\\005Fexec\"('dbname={database} host=127.0.0.1 user=postgres', "
+    "'DELETE FROM items')",
+    "SELECT ts_rewrite('a'::tsquery, $$SELECT 'a'::tsquery, 'b'::tsquery "
+    "FROM (SELECT pg_advisory_lock(4242)) x$$)",
+    "SELECT ¡E'\\', pg_advisory_lock(4242) AS x --'",  # ¡E is a name, '\\' a string
+    "SELECT setseed(0.5)",
     "SELECT pg_read_file('/etc/hostname')",
     "SELECT * FROM pg_ls_dir('.')",
     "SELECT lo_export(1, '{file}')",
@@ -81,6 +89,8 @@ MYSQL_CASES = [
     "SELECT @escape_x := 1",
     "SELECT 1 INTO @escape_x",
     "SELECT GET_LOCK('dbnb_escape', 0)",
+    "SELECT 1 --\x7f \"\n, GET_LOCK('dbnb_escape', 0) AS l\n#\"",  # -- DEL: a comment
+    "SELECT LAST_INSERT_ID(4242)",
     "DO GET_LOCK('dbnb_escape', 0)",
     "SELECT `get_lock`('dbnb_escape', 0)",
     "SELECT LOAD_FILE('/etc/hostname')",
@@ -130,7 +140,8 @@ def server_state(database: dbnb.Database, backend: str) -> dict[str, object]:
     (it sees the whole server, and does not go through the read guards)."""
     queries = {
         "postgresql": {
-            "advisory locks": "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            "advisory locks": "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             "search_path": "SHOW search_path",
             "statement_timeout": "SHOW statement_timeout",
             "prepared": "SELECT count(*) FROM pg_prepared_statements WHERE name = 'escape_p'",
@@ -159,6 +170,8 @@ def escape_db(db: dbnb.Database, backend: str) -> dbnb.Database:
     with db.session(write=True) as session:
         if backend == "postgresql":
             session.execute(text("CREATE EXTENSION IF NOT EXISTS dblink"))
+            session.execute(text('DROP DOMAIN IF EXISTS "¡e"'))
+            session.execute(text('CREATE DOMAIN "¡e" AS text'))  # so ¡E'...' would run
         if backend == "mysql":
             session.execute(
                 text(
@@ -229,8 +242,17 @@ def test_a_write_session_starts_from_the_configured_state(
 ) -> None:
     # What one write session changes in its session stays there: the next starts afresh.
     changes = {
-        "postgresql": ["SET search_path TO pg_catalog", "SELECT pg_advisory_lock(4243)"],
-        "mysql": ["SET SESSION sql_mode = ''", "USE mysql", "SELECT GET_LOCK('dbnb_w', 0)"],
+        "postgresql": [
+            "UPDATE items SET name = pg_advisory_lock /**/ (4243)::text WHERE id = 1",
+            "SELECT U&\"set\\005Fconfig\"('statement_timeout', '1234ms', false)",
+            "SET search_path TO pg_catalog",
+        ],
+        "mysql": [
+            "UPDATE items SET name = `GET_LOCK`('dbnb_w', 0) WHERE id = 1",
+            "UPDATE items SET name = (@escape_x := 'x') WHERE id = 1",
+            "SET SESSION sql_mode = ''",
+            "USE mysql",
+        ],
     }[backend]
     for _ in range(3):  # however the pool hands its connections out
         with escape_db.session(write=True) as session:
@@ -239,19 +261,38 @@ def test_a_write_session_starts_from_the_configured_state(
         with escape_db.session(write=True) as session:
             if backend == "postgresql":
                 assert session.execute(text("SHOW search_path")).scalar() != "pg_catalog"
-                held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243"
-                assert session.execute(text(held)).scalar() == 0
+                assert session.execute(text("SHOW statement_timeout")).scalar() != "1234ms"
+                # The lock goes with the closed connection's backend, as it exits.
+                assert released(lambda: session.execute(HELD).scalar())
             else:
                 assert session.execute(text("SELECT DATABASE()")).scalar() == mysql_database
                 strict = "SELECT @@session.sql_mode = @@global.sql_mode"
                 assert session.execute(text(strict)).scalar() == 1
                 assert session.execute(text("SELECT IS_FREE_LOCK('dbnb_w')")).scalar() == 1
+                assert session.execute(text("SELECT @escape_x")).scalar() is None
     # Ordinary writes keep their connection (no reconnect after each).
     with escape_db.session(write=True) as session:
         first = session.connection().connection.dbapi_connection
         session.execute(text("UPDATE items SET name = name"))
     with escape_db.session(write=True) as session:
         assert session.connection().connection.dbapi_connection is first
+
+
+HELD = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def released(count: Callable[[], int]) -> bool:
+    """Whether ``count()`` drops to 0 within two seconds (a closed connection's backend
+    keeps its locks until it has exited, a moment after the close)."""
+    deadline = time.monotonic() + 2
+    while count() != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_a_superuser_read_warns_once_naming_read_role(
@@ -280,19 +321,26 @@ def test_a_superuser_read_warns_once_naming_read_role(
         registry.close()
 
 
+def with_read_role(
+    tmp_path: Path, backend: str, pg_database: str, mysql_database: str
+) -> dbnb.Registry:
+    """The test config plus `least`, an entry of ``backend`` whose reads run as a role."""
+    database, user, role = {
+        "postgresql": (pg_database, "postgres", "pg_read_all_data"),
+        "mysql": (mysql_database, "root", "reader"),
+    }[backend]
+    body = f"type: {backend}\nhost: 127.0.0.1\ndatabase: {database}\nuser: {user}\n"
+    path = tmp_path / "infra.yaml"
+    path.write_text(
+        config_text(tmp_path, pg_database, mysql_database, least=body + f"read_role: {role}")
+    )
+    return dbnb.Registry(dbnb.load_config(path))
+
+
 def test_read_role_reads_with_least_privilege(
     tmp_path: Path, pg_database: str, mysql_database: str
 ) -> None:
-    body = f"""
-type: postgresql
-host: 127.0.0.1
-database: {pg_database}
-user: postgres
-read_role: pg_read_all_data
-"""
-    path = tmp_path / "infra.yaml"
-    path.write_text(config_text(tmp_path, pg_database, mysql_database, least=body))
-    registry = dbnb.Registry(dbnb.load_config(path))
+    registry = with_read_role(tmp_path, "postgresql", pg_database, mysql_database)
     admin = psycopg.connect(f"host=127.0.0.1 user=postgres dbname={pg_database}", autocommit=True)
     try:
         least = registry.connect("least")
@@ -326,18 +374,9 @@ read_role: pg_read_all_data
 def test_read_role_is_refused_where_roles_cannot_take_privileges_away(
     tmp_path: Path, pg_database: str, mysql_database: str
 ) -> None:
-    body = f"""
-type: mysql
-host: 127.0.0.1
-database: {mysql_database}
-user: root
-read_role: reader
-"""
-    path = tmp_path / "infra.yaml"
-    path.write_text(config_text(tmp_path, pg_database, mysql_database, maria=body))
-    registry = dbnb.Registry(dbnb.load_config(path))
+    registry = with_read_role(tmp_path, "mysql", pg_database, mysql_database)
     try:
         with pytest.raises(dbnb.ConfigError, match="read_role: MariaDB and MySQL roles"):
-            registry.connect("maria").query("SELECT 1 AS x")
+            registry.connect("least").query("SELECT 1 AS x")
     finally:
         registry.close()

@@ -3,6 +3,7 @@ the command line, or another tool handed ``db.engine``."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +82,29 @@ def test_the_command_line_is_told_of_its_options(
         "statement_timeout of 0.2 s and was cancelled (this call's); pass a larger --timeout "
         "(0: none)"
     )
+
+
+def test_a_placeholder_without_a_value_names_how_to_give_it(
+    config_path: Path, db: dbnb.Database, backend: str
+) -> None:
+    sql = "SELECT name FROM items WHERE id = :id AND name <> :not_name"
+    with pytest.raises(dbnb.ParameterError) as caught:
+        db.query(sql, {"not_name": "x"})
+    assert str(caught.value) == f"{db.name}: no value for :id; pass params={{'id': ...}}"
+    with pytest.raises(dbnb.ParameterError) as caught:
+        asyncio.run(db.aquery(sql))  # refused before any connection is opened
+    assert str(caught.value).endswith(
+        "no value for :id, :not_name; pass params={'id': ..., 'not_name': ...} to aquery()"
+    )
+
+    missing, given = dbnb_clis(
+        ["query", backend, sql, "--param", "not_name=x"],
+        ["query", backend, sql, "--param", "not_name=x", "--param", "id:=2", "-f", "csv"],
+        config=config_path,
+    )
+    assert missing.code == 1
+    assert one_error_line(missing) == (
+        f"dbnb: error: {backend}: no value for :id; pass --param id=VALUE "
+        "(NAME:=JSON for a number, true or null)"
+    )
+    assert (given.code, given.out.split()) == (0, ["name", "two"])  # the remedy works

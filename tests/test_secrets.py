@@ -157,15 +157,19 @@ def test_command_line_never_shows_the_password(secret_config: Path) -> None:
         ["tables", "leaky"],
     ]
     for command in commands:
-        done = subprocess.run(
-            [sys.executable, "-m", "dbnb", *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        done = run_cli(command, env)
         assert SECRET not in done.stdout + done.stderr, command
+
+
+def run_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dbnb", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 # --- every error path, with a password the server checks and a bound value ----------
@@ -384,14 +388,7 @@ def test_the_command_line_error_line_shows_neither(checked_config: Path) -> None
         ["query", "my_wrong", "SELECT 1"],
         ["query", "pg_refused", "SELECT 1"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "dbnb", *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        done = run_cli(command, env)
         assert done.returncode != 0, command
         for needle in (*FORMS, BOUND):
             assert needle not in done.stdout + done.stderr, (command, needle)

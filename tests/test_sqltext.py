@@ -64,7 +64,7 @@ def test_query_leaves_colons_in_literals_and_comments(db: dbnb.Database, backend
 
 
 def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
-    with pytest.raises(dbnb.QueryError, match="'id'"):
+    with pytest.raises(dbnb.ParameterError, match="no value for :id;"):
         db.query("SELECT name FROM items WHERE id = :id")
 
 

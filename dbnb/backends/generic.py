@@ -24,6 +24,7 @@ async_driver: str | None = None
 read_rules = None  # no server-side guard to back an allow-list: reads are rolled back
 write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more
 name = "generic"
+interrupted: str | None = None  # the dialect's driver decides what Ctrl-C stops
 
 
 def install_guards(engine: Engine, connection_name: str) -> None:

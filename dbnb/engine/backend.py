@@ -40,6 +40,9 @@ class Backend(Protocol):
     write_rules: WriteRules  # what its columns hold, checked before a write sends anything
     # What a read may send, checked before it is sent; None: the server's guards alone.
     read_rules: ReadRules | None
+    # What Ctrl-C does to a statement still running, as the notebook says it
+    # ("cancelled on the server"); None: nothing dbnb can promise.
+    interrupted: str | None
 
     def server_name(self, dialect: Dialect) -> str | None:
         """The server's name as health reports its version ("PostgreSQL"); None: the

@@ -14,7 +14,6 @@ message, whose remedy fits where the user is (``dbnb.engine.remedies``).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -77,14 +76,6 @@ def install(engine: Engine, *, connection_name: str) -> None:
     event.listen(engine, "handle_error", translate)
 
 
-# What a write may run without leaving anything in its session: statements on data and
-# schema. Anything else (SET, USE, PREPARE, LISTEN, a temporary table, a session lock)
-# could change what the next user of the pooled connection gets.
-_PLAIN_WRITES = {
-    "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "TRUNCATE", "CREATE", "ALTER", "DROP",
-    "COMMENT", "GRANT", "REVOKE", "RENAME", "ANALYZE", "VACUUM", "REFRESH", "REINDEX",
-}  # fmt: skip
-_TEMPORARY = re.compile(r"\bTEMP(?:ORARY)?\b", re.IGNORECASE)
 _SESSION_CHANGED = "dbnb_session_changed"
 
 
@@ -94,7 +85,7 @@ def _start_writes_afresh(engine: Engine, rules: readable.ReadRules) -> None:
     from the configured state, never from what an earlier one left."""
 
     def note(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if is_write(connection) and changes_session(statement, rules):
+        if is_write(connection) and readable.changes_session(statement, rules):
             connection.connection.info[_SESSION_CHANGED] = True
 
     def checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -103,16 +94,3 @@ def _start_writes_afresh(engine: Engine, rules: readable.ReadRules) -> None:
 
     event.listen(engine, "before_cursor_execute", note)
     event.listen(engine.pool, "checkout", checkout)
-
-
-def changes_session(statement: str, rules: readable.ReadRules) -> bool:
-    """Whether a write's ``statement`` may leave state in its session."""
-    if readable.refusal(statement, rules) is None:
-        return False  # a read would run it: it leaves nothing
-    words = readable.leading_words(statement, count=1)
-    first = words[0] if words else ""
-    if first == "CREATE":
-        return _TEMPORARY.search(statement) is not None
-    return first not in _PLAIN_WRITES or bool(
-        rules.functions is not None and rules.functions.search(statement)
-    )

@@ -9,7 +9,7 @@ did not open for a purpose. The front ends say where they are with ``origin``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
@@ -50,6 +50,15 @@ _RAISE_TIMEOUT: dict[Origin, str] = {
     "engine": "",
 }
 
+# Where the values of a statement's :name placeholders come from; {values} is filled in.
+_HOW_TO_BIND: dict[Origin, str] = {
+    "python": "pass params={{{values}}}",
+    "async": "pass params={{{values}}} to aquery()",
+    "cell": "assign a notebook variable of that name first",
+    "cli": "pass {options} (NAME:=JSON for a number, true or null)",
+    "engine": "pass a value for each with the statement",
+}
+
 
 @contextmanager
 def origin(where: Origin) -> Iterator[None]:
@@ -80,3 +89,11 @@ def how_to_raise_timeout() -> str:
 
 def how_to_pass_a_longer_timeout() -> str:
     return _LONGER_TIMEOUT[current()]
+
+
+def how_to_bind(names: Sequence[str]) -> str:
+    """How to give ``names`` (placeholders without a value) their values, here."""
+    return _HOW_TO_BIND[current()].format(
+        values=", ".join(f"{name!r}: ..." for name in names),
+        options=" ".join(f"--param {name}=VALUE" for name in names),
+    )

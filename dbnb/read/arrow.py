@@ -26,6 +26,7 @@ after:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -68,12 +69,17 @@ class ArrowReader:
 
     def __init__(self, config: ConnectionConfig, budget: ConnectionBudget) -> None:
         self.config = config
-        self.columnar = columnar_for(config)
         self._budget = budget
         self._layouts = Layouts()  # statements described before, by text and bind types
         self._pool: QueuePool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
+
+    @functools.cached_property
+    def columnar(self) -> Columnar | None:
+        """The backend's columnar reads, found on first use: its driver's imports
+        (ADBC's, polars') are left to the first read, not paid to open a connection."""
+        return columnar_for(self.config)
 
     @property
     def streams(self) -> bool:

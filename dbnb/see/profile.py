@@ -22,6 +22,7 @@ from sqlalchemy import exc, types
 from dbnb.engine.backend import backend_for
 from dbnb.errors import QueryError
 from dbnb.see import sources
+from dbnb.sql import identifiers
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -76,10 +77,10 @@ def profile(db: Database, table: str) -> pd.DataFrame:
 def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str:
     """The one aggregate statement: ``total`` and ``c{i}_{stat}`` for each column."""
     backend = backend_for(db.engine.dialect.name)
-    quote = db.engine.dialect.identifier_preparer.quote
+    dialect = db.engine.dialect
     items = ["count(*) AS total"]
     for index, (column, kind) in enumerate(columns):
-        value = quote(column)
+        value = identifiers.quote(dialect, column)
         ordered = backend.comparable(value, kind)
         # A value with no ordering or equality (json) is counted as its text.
         counted = f"CAST({value} AS {_text_type(db)})" if kind == "other" else value

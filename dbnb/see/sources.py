@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dbnb.errors import DbnbError
-from dbnb.sql import sqlscan
+from dbnb.sql import identifiers, sqlscan
 
 if TYPE_CHECKING:
     from dbnb.database import Database
@@ -32,17 +32,17 @@ def from_clause(db: Database, source: str) -> str:
 
 
 def quote_table(db: Database, table: str) -> str:
-    preparer = db.engine.dialect.identifier_preparer
+    dialect = db.engine.dialect
     schema, dot, name = table.rpartition(".")
     if dot and schema:
-        return f"{preparer.quote_schema(schema)}.{preparer.quote(name)}"
-    return preparer.quote(table)
+        return f"{identifiers.quote_schema(dialect, schema)}.{identifiers.quote(dialect, name)}"
+    return identifiers.quote(dialect, table)
 
 
 def quote_column(db: Database, column: str) -> str:
     if not column or not column.strip():
         raise DbnbError(f"{db.name}: name the column to plot")
-    return db.engine.dialect.identifier_preparer.quote(column)
+    return identifiers.quote(db.engine.dialect, column)
 
 
 def label(source: str, width: int = 40) -> str:

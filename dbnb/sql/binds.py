@@ -27,9 +27,10 @@ at each entry point (``Database.query`` and its chunks, ``query_to_parquet``,
   hex digits, a timedelta as the datetime 1970-01-01 plus it (SQLAlchemy's
   ``Interval``).
 
-A value the driver cannot take is a ``ParameterError`` naming ``:name`` and the
-value's type, before anything is sent. A ``select()`` keeps its typed binds for
-SQLAlchemy to convert: only numpy, pandas and pyarrow values are made plain.
+A placeholder without a value, or a value the driver cannot take, is a
+``ParameterError`` naming ``:name`` (and the value's type), before anything is
+sent. A ``select()`` keeps its typed binds for SQLAlchemy to convert: only
+numpy, pandas and pyarrow values are made plain.
 """
 
 from __future__ import annotations
@@ -77,20 +78,27 @@ def prepare(
     params: Mapping[str, Any] | None,
     dialect: str,
     connection: str,
+    *,
+    how_to_bind: Callable[[Sequence[str]], str] | None = None,
 ) -> dict[str, Any]:
     """``params`` as the driver of ``dialect`` must receive them (the module's table),
-    for ``sql``; ``connection`` names the connection in an error."""
+    for ``sql``; ``connection`` names the connection in an error, ``how_to_bind`` the
+    way to give placeholders without a value theirs (``remedies.how_to_bind``: in the
+    words of the front end the user is in)."""
     values = dict(params or {})
-    if not values:
-        return values
     statement = sqltext.parse(sql, dialect) if isinstance(sql, str) else sql
     if not isinstance(statement, sqltext.Statement):
         # A select(): its typed binds are SQLAlchemy's to convert, and its IN to expand.
         return {name: _python(value) for name, value in values.items()}
+    missing = [name for name in statement.params if name not in values]
+    if missing:
+        placeholders = ", ".join(f":{name}" for name in missing)
+        raise ParameterError(
+            f"{connection}: no value for {placeholders}; "
+            + (how_to_bind(missing) if how_to_bind else "give each a value in params")
+        )
     listed = statement.in_bare | statement.in_parens
     for name in statement.params:
-        if name not in values:
-            continue  # SQLAlchemy names the missing value
         try:
             value = _python(values[name])
             if name in statement.in_bare and not isinstance(value, list):
@@ -108,7 +116,14 @@ def prepare(
 def executable(sql: str | Executable, values: Mapping[str, Any], dialect: str) -> Executable:
     """What the guarded path executes: ``text()`` of ``sql`` (lists after IN expanding,
     ``sqltext``), or the user's own ``select()``."""
-    return sqltext.parse(sql, dialect).to_text(values) if isinstance(sql, str) else sql
+    if not isinstance(sql, str):
+        return sql
+    return sqltext.parse(sql, dialect).to_text(values, empty_as_array=has_arrays(dialect))
+
+
+def has_arrays(dialect: str) -> bool:
+    """Whether an empty list after IN is bound as an array the server types (PostgreSQL)."""
+    return dialect == "postgresql"
 
 
 def _python(value: Any) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,7 +41,12 @@ _CLOSING = re.compile(r"\*/")
 _WORD = re.compile(r"[A-Za-z_][\w$]*")
 _SPACE = re.compile(r"[\s(]*")
 _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "XA"}
-_DATA_MODIFYING = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE)\b", re.I)
+_UESCAPE = re.compile(r"\bUESCAPE\b", re.IGNORECASE)
+# A data-modifying statement inside a WITH; INSERT(), REPLACE() and TRUNCATE() of a
+# string or a number are functions, not statements.
+_DATA_MODIFYING = re.compile(
+    r"\b(?:INSERT|REPLACE|TRUNCATE|UPDATE)\b(?!\s*\()|\b(?:DELETE|MERGE)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class ReadRules:
     # Every keyword that starts a statement of this database: a first word that is
     # none of them is a mistake (a typo), not a write, and is told as one.
     statements: frozenset[str] = frozenset()
+    # What else in a statement's code leaves state in its session (MariaDB's
+    # variables: ``@x := 1``, ``INTO @x``): a write that does gives its connection up.
+    session_state: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,22 +99,70 @@ def _cached(sql: str, rules: ReadRules) -> Refusal | None:
 
 
 def _refusal(sql: str, rules: ReadRules) -> Refusal | None:
-    for dialect in (rules.dialect, *rules.alternatives):
-        found = tuple(sqlscan.tokens(sql, sqlscan.rules_for(dialect)))
-        if len(sqlscan.statements(sql, found)) > 1:
+    for reading, (text, named, statements) in enumerate(_readings(sql, rules)):
+        # Several statements in one call: refused as the session reads the text. (Under
+        # another reading the driver, which sends one statement per call, keeps it one.)
+        if statements > 1 and reading == 0:
             return Refusal(ONE_STATEMENT)
-        text = code(sql, found)
         first = leading_words(text, count=1)
         if first and first[0] not in rules.kinds and first[0] not in rules.statements:
             return Refusal(_not_a_statement(first[0], rules), syntax=True)
         reason = _code_refusal(text, rules)
         if reason is None and rules.functions is not None:
-            call = rules.functions.search(code(sql, found, names=True))
+            call = rules.functions.search(named)
             if call is not None:
                 reason = f"{call.group(1).lower()}() has effects outside the read-only transaction"
         if reason is not None:
             return Refusal(reason)
     return None
+
+
+def _readings(sql: str, rules: ReadRules) -> Iterator[tuple[str, str, int]]:
+    """Each reading of ``sql`` (its database's, then ``rules.alternatives``): its code,
+    its code with names unquoted, and how many statements it holds."""
+    for dialect in (rules.dialect, *rules.alternatives):
+        found = tuple(sqlscan.tokens(sql, sqlscan.rules_for(dialect)))
+        statements = len(sqlscan.statements(sql, found))
+        yield code(sql, found), code(sql, found, names=True), statements
+
+
+# What a write may run and leave nothing in its session: statements on data and
+# schema. Anything else (SET, USE, PREPARE, LISTEN, a temporary table, a session lock,
+# a variable) could change what the next user of the pooled connection gets.
+_PLAIN_WRITES = {
+    "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "TRUNCATE", "CREATE", "ALTER", "DROP",
+    "COMMENT", "GRANT", "REVOKE", "RENAME", "ANALYZE", "VACUUM", "REFRESH", "REINDEX",
+    "SAVEPOINT", "RELEASE",
+}  # fmt: skip
+_TEMPORARY = re.compile(r"\bTEMP(?:ORARY)?\b", re.IGNORECASE)
+
+
+def changes_session(sql: str, rules: ReadRules) -> bool:
+    """Whether a write's ``sql`` may leave state in its session, read as ``refusal``
+    reads a statement: its first keyword, the functions it calls, its variables."""
+    if len(sql) > sqlscan.CACHED_LENGTH:
+        return _changes_session(sql, rules)
+    return _cached_changes(sql, rules)
+
+
+@lru_cache(maxsize=256)
+def _cached_changes(sql: str, rules: ReadRules) -> bool:
+    return _changes_session(sql, rules)
+
+
+def _changes_session(sql: str, rules: ReadRules) -> bool:
+    for text, named, _statements in _readings(sql, rules):
+        words = leading_words(text, count=1)
+        first = words[0] if words else ""
+        if first == "CREATE" and _TEMPORARY.search(text):
+            return True
+        if first not in _PLAIN_WRITES and first not in rules.kinds:
+            return True
+        if rules.functions is not None and rules.functions.search(named):
+            return True
+        if rules.session_state is not None and rules.session_state.search(text):
+            return True
+    return False
 
 
 def _not_a_statement(word: str, rules: ReadRules) -> str:
@@ -123,8 +179,14 @@ def code(sql: str, found: tuple[sqlscan.Token, ...], *, names: bool = False) -> 
     position = 0
     for token in found:
         parts.append(sql[position : token.start])
-        if token.kind == "identifier":
-            parts.append(" " + sql[token.start + 1 : token.end - 1] + " " if names else " name ")
+        if token.kind == "identifier" and names:
+            name = sql[token.start + 1 : token.end - 1]
+            if sql[max(0, token.start - 2) : token.start].upper() == "U&":
+                parts[-1] = parts[-1][:-2]  # U&"pg\005fread\005ffile" is pg_read_file
+                name = _unicode_escaped(name)
+            parts.append(f" {name} ")
+        elif token.kind == "identifier":
+            parts.append(" name ")
         elif token.kind == "bind":
             parts.append(" :bind ")
         elif token.kind in ("semicolon", "cast", "placeholder", "escape"):
@@ -137,6 +199,21 @@ def code(sql: str, found: tuple[sqlscan.Token, ...], *, names: bool = False) -> 
     if "/*" in text:  # only executable comments are left as code
         text = _CLOSING.sub(" ", _EXECUTABLE_OPENING.sub(" ", text))
     return text
+
+
+def _unicode_escaped(name: str) -> str:
+    """A ``U&"..."`` identifier's name: ``\\XXXX`` and ``\\+XXXXXX`` as the characters they
+    stand for (with another escape character, chosen by UESCAPE, nothing is decoded: a
+    read that uses UESCAPE is refused, ``_code_refusal``)."""
+    return _UNICODE_ESCAPE.sub(
+        lambda found: (
+            "\\" if found.group() == "\\\\" else chr(int(found.group(1) or found.group(2), 16))
+        ),
+        name,
+    )
+
+
+_UNICODE_ESCAPE = re.compile(r"\\\\|\\([0-9A-Fa-f]{4})|\\\+([0-9A-Fa-f]{6})")
 
 
 def leading_words(code: str, start: int = 0, count: int = 3) -> tuple[str, ...]:
@@ -169,6 +246,8 @@ def _code_refusal(text: str, rules: ReadRules, depth: int = 0) -> str | None:
         reason = _code_refusal(text[inner:], rules, depth + 1)
         if reason is not None:
             return f"an analyzed statement runs: {reason}"
+    if _UESCAPE.search(text):
+        return "UESCAPE hides names from this check; write the characters themselves"
     if rules.extra is not None:
         return rules.extra(text, words)
     return None

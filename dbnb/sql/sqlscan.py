@@ -129,7 +129,10 @@ def _compile(rules: Rules) -> re.Pattern[str]:
 # A dollar-quote tag (scan.l: dolq_start, dolq_cont); bytes \200-\377 are any non-ASCII.
 _TAG = r"(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*+)?"
 # Not after a character that continues an identifier (scan.l's ident_cont has `$`).
-_FREE = r"(?<![\w$])"
+_FREE = r"(?<![\w$\x80-\U0010ffff])"
+# What continues an identifier in PostgreSQL (scan.l's ident_cont): every non-ASCII
+# character too, so `¡E'...'` is the name `¡E` and a standard string after it.
+_IDENT = r"[\w$\x80-\U0010ffff]"
 
 POSTGRESQL = Rules(
     name="postgresql",
@@ -137,8 +140,8 @@ POSTGRESQL = Rules(
     nested_comments=True,
     strings=(
         # E'...' (after an E that does not end a longer word): a backslash escapes.
-        r"(?<=[Ee])(?<![\w$][Ee])'(?:[^'\\]++|\\.|'')*+'",
-        r"(?:(?<![Ee])|(?<=[\w$][Ee]))'(?:[^']++|'')*+'",
+        r"(?<=[Ee])(?<!" + _IDENT + r"[Ee])'(?:[^'\\]++|\\.|'')*+'",
+        r"(?:(?<![Ee])|(?<=" + _IDENT + r"[Ee]))'(?:[^']++|'')*+'",
         _FREE + r"\$(?P<tag>" + _TAG + r")\$.*?\$(?P=tag)\$",
     ),
     identifiers=(r'"(?:[^"]++|"")*+"',),
@@ -161,9 +164,10 @@ SQLITE = Rules(
 
 MYSQL = Rules(
     name="mysql",
-    # `#` to the end of the line, and `--` followed by a space or a control character
-    # (MySQL's lexer, sql_lex.cc; MariaDB's is the same).
-    line_comment=r"(?:#|--(?=[\x00-\x20]|\Z))[^\n]*+",
+    # `#` to the end of the line, and `--` followed by a space or a control character,
+    # DEL (0x7f) among them (MySQL's lexer, sql_lex.cc: my_isspace or my_iscntrl;
+    # MariaDB's is the same).
+    line_comment=r"(?:#|--(?=[\x00-\x20\x7f]|\Z))[^\n]*+",
     nested_comments=False,
     # '...' and "..." are literals (unless ANSI_QUOTES): '' and a backslash escape.
     strings=(r"'(?:[^'\\]++|\\.|'')*+'", r'"(?:[^"\\]++|\\.|"")*+"'),

@@ -63,25 +63,34 @@ class Statement:
     # (name, where its opening and closing parenthesis are) for each `IN (:name)`.
     parens: tuple[tuple[str, int, int], ...] = field(default=(), repr=False, compare=False)
 
-    def to_text(self, values: Mapping[str, Any] | None = None) -> TextClause:
+    def to_text(
+        self, values: Mapping[str, Any] | None = None, *, empty_as_array: bool = False
+    ) -> TextClause:
         """A SQLAlchemy ``text()`` construct whose parameters are exactly ``params``;
         those after IN whose value is a list expand (values as ``binds.prepare`` gives
-        them: every sequence a list)."""
-        expanding = [
+        them: every sequence a list). ``empty_as_array`` (PostgreSQL): an empty list is
+        ``= ANY(:ids)`` (``<> ALL`` after NOT IN) of an array the server types from the
+        column, where SQLAlchemy's empty IN would be a set of integers (``text =
+        integer``)."""
+        lists = [
             name
             for name in self.params
             if (name in self.in_bare or name in self.in_parens)
             and isinstance((values or {}).get(name), list)
         ]
-        if not expanding:
+        if not lists:
             clause = self._text
         else:
-            blanks = [spot for name, *spots in self.parens if name in expanding for spot in spots]
+            blanks = [spot for name, *spots in self.parens if name in lists for spot in spots]
             sql = self.sql
             for blank in blanks:  # the expansion brings parentheses of its own
                 sql = f"{sql[:blank]} {sql[blank + 1 :]}"
-            clause = text(_for_text(sql, self.tokens)).bindparams(
-                *(bindparam(name, expanding=True) for name in expanding)
+            escaped = _for_text(sql, self.tokens)
+            empty = [name for name in lists if empty_as_array and not (values or {})[name]]
+            for name in empty:
+                escaped = _any_of(escaped, name)
+            clause = text(escaped).bindparams(
+                *(bindparam(name, expanding=True) for name in lists if name not in empty)
             )
         assert set(clause._bindparams) == set(self.params), (self.escaped, self.params)  # noqa: SLF001
         return clause
@@ -90,6 +99,17 @@ class Statement:
     def _text(self) -> TextClause:
         # Made once per statement: text() runs a regular expression over the whole text.
         return text(self.escaped)
+
+
+def _any_of(escaped: str, name: str) -> str:
+    """``escaped`` with ``IN :name`` as ``= ANY(:name)`` and ``NOT IN :name`` as ``<>
+    ALL(:name)`` (a colon that is no placeholder is escaped there: ``\\:``)."""
+    found = re.compile(rf"(?i)\b(NOT\s+)?IN\s*:{name}\b(?![\w(])")
+
+    def rewritten(match: re.Match[str]) -> str:
+        return f"<> ALL(:{name})" if match.group(1) else f"= ANY(:{name})"
+
+    return found.sub(rewritten, escaped)
 
 
 def split(sql: str, dialect: str) -> list[Statement]:

@@ -192,18 +192,17 @@ class ColumnConversion:
     def to_decimal(self, array: pa.Array) -> pa.Array:
         target = self.spec.arrow
         if pa.types.is_integer(array.type):
-            return array.cast(target or pa.decimal128(38, 0))
-        if pa.types.is_floating(array.type):
+            # Through 38 digits: Arrow sizes an int64's decimal for any int64 (19 digits).
+            array = array.cast(pa.decimal128(38, 0))
+        elif pa.types.is_floating(array.type):
             if target is None:
                 raise self.wrong_type(array)
             bad = pc.or_(pc.is_nan(array), pc.is_inf(array))
             if _any(bad):
                 raise self.fail(_first(bad), "NaN and infinity do not fit a numeric column")
-            as_decimal = array.cast(target, safe=False)
-            lossy = pc.not_equal(as_decimal.cast(pa.float64()), array)
-            if _any(lossy):
-                raise self.fail(_first(lossy), f"does not fit {_numeric(target)} exactly")
-            return as_decimal
+            # A float is the decimal its shortest repr writes (8.95 is 8.95, not the
+            # binary fraction nearest it): what the user typed, and what a read gave.
+            return self._decimals_of(array.cast(pa.string()), target)
         if not pa.types.is_decimal(array.type):
             raise self.wrong_type(array)
         if target is None:
@@ -215,6 +214,16 @@ class ColumnConversion:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             for position, value in enumerate(array.to_pylist()):
                 if value is not None and not _fits_decimal(value, target):
+                    raise self.fail(position, f"does not fit {_numeric(target)}") from None
+            raise
+
+    def _decimals_of(self, texts: pa.Array, target: pa.DataType) -> pa.Array:
+        """Decimal texts as ``target``: exactly, or the first row that does not fit."""
+        try:
+            return texts.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for position, text in enumerate(texts.to_pylist()):
+                if text is not None and not _fits_decimal(Decimal(text), target):
                     raise self.fail(position, f"does not fit {_numeric(target)}") from None
             raise
 

@@ -8,6 +8,7 @@
 ``reads.py``       fast reads: connectorx into Arrow, described first, read-only (MariaDB)
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
+``reflection.py``  names with a backtick reflected as they are (SQLAlchemy keeps them doubled)
 ``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
 ``see.py``         the SQL of plots, profiles and plans (dbnb.see): EXPLAIN FORMAT=JSON,
                    DOUBLE bins and quartiles, text compared byte-wise
@@ -21,10 +22,10 @@ import pyarrow as pa
 from sqlalchemy.pool import NullPool
 
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
+from dbnb.backends.mysql import guards, reflection
 from dbnb.backends.mysql.cancel import close_result
 from dbnb.backends.mysql.guards import (
     excess_privilege,
-    install_guards,
     install_limits,
     limit_reached,
     refusal_reason,
@@ -46,7 +47,7 @@ from dbnb.errors import ConfigError
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult, Dialect
+    from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -80,6 +81,7 @@ __all__ = [
 ]
 
 name = "mysql"
+interrupted: str | None = "killed on the server (KILL QUERY)"
 # The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
 async_driver: str | None = "mysql+aiomysql"
 # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
@@ -91,6 +93,13 @@ write_rules = WriteRules(
     keeps_nan=False,
     tinyint1_is_bool=True,
 )
+
+
+def install_guards(engine: Engine, connection_name: str) -> None:
+    """The server's read-only guards (``guards.py``); and, as every dbnb engine is made
+    here, its tables reflected with their names as they are (``reflection.py``)."""
+    guards.install_guards(engine, connection_name)
+    reflection.install(engine)
 
 
 # --- reads and their types ------------------------------------------------------------

@@ -17,6 +17,7 @@ transaction rolls everything back.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import Table, UniqueConstraint
 from sqlalchemy.engine import Connection
 
 from dbnb.errors import WriteError
+from dbnb.sql import identifiers
 from dbnb.write.bulk import python_values, rejected
 from dbnb.write.columns import unwrap
 from dbnb.write.validate import Checked
@@ -50,9 +52,9 @@ class MySQLWriter:
         self.checked = checked
         self.sent = sent
         self.raw: Any = connection.connection.driver_connection
-        preparer = connection.dialect.identifier_preparer
-        self.quote: Callable[[str], str] = preparer.quote
-        self.target = preparer.format_table(checked.table)
+        dialect = connection.dialect
+        self.quote: Callable[[str], str] = functools.partial(identifiers.quote, dialect)
+        self.target = identifiers.table(dialect, checked.table)
 
     def send(self, mode: str, keys: Sequence[str]) -> int:
         names = self.checked.names

@@ -31,6 +31,7 @@ from dbnb.sql.readable import ReadRules, calls
 
 SIDE_EFFECTS = calls(
     r"get_lock",
+    r"last_insert_id(?=\s*\(\s*[^)\s])",  # with a value: the session's, from then on
     r"release_(?:all_)?locks?",
     r"load_file",
     r"sys_(?:exec|eval)",  # the well-known UDFs that run a program
@@ -89,6 +90,7 @@ READ_RULES = ReadRules(
     runs_inner=_analyzed,
     extra=_extra,
     alternatives=("mysql_no_backslash",),
+    session_state=re.compile(r":=|\bINTO\s+@", re.IGNORECASE),
     # MariaDB's statements (sql_yacc.yy's verb_clause), compound statements included.
     statements=frozenset(
         [

@@ -14,6 +14,7 @@ line, or from the key values in the server's detail.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -27,6 +28,7 @@ from pgpq import ArrowToPostgresBinaryEncoder, encoders, schema
 from sqlalchemy.engine import Connection
 
 from dbnb.errors import WriteError
+from dbnb.sql import identifiers
 from dbnb.write.bulk import (
     BATCH_ROWS,
     castable,
@@ -77,11 +79,11 @@ class PostgreSQLWriter:
         self.checked = checked
         self.sent = sent
         self.raw: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
-        preparer = connection.dialect.identifier_preparer
-        self.target = preparer.format_table(checked.table)
+        dialect = connection.dialect
+        self.target = identifiers.table(dialect, checked.table)
         self.names = checked.names
-        self.columns = ", ".join(preparer.quote(name) for name in self.names)
-        self.quote: Callable[[str], str] = preparer.quote
+        self.quote: Callable[[str], str] = functools.partial(identifiers.quote, dialect)
+        self.columns = ", ".join(self.quote(name) for name in self.names)
 
     def send(self, mode: str, keys: Sequence[str]) -> int:
         with self.raw.cursor() as cursor:

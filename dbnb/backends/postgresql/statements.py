@@ -54,6 +54,13 @@ SIDE_EFFECTS = calls(
     r"query_to_xmlschema",
     r"cursor_to_xml\w*",
     r"ts_stat",
+    r"ts_rewrite",
+    r"crosstab\d*",  # tablefunc's: SQL text, run
+    r"connectby",
+    # state kept outside the transaction: the session's random seed, the statistics
+    r"setseed",
+    r"pg_stat\w*_reset\w*",
+    r"pg_stat_reset\w*",
     # settings, the role among them (a read_role's reads could take the login's back)
     r"set_config",
     # locks held by the session, after the read's transaction
@@ -75,7 +82,8 @@ def _explained(words: tuple[str, ...], code: str) -> int | None:
     if rest.startswith("("):
         closing = code.find(")", position)
         options = code[position : closing + 1 if closing >= 0 else len(code)]
-        analyzed = re.search(r"\bANALY[SZ]E\b", options, re.I) is not None
+        # A quoted option ("analyze", U&"...") could be ANALYZE: taken as it.
+        analyzed = re.search(r"\b(?:ANALY[SZ]E|name)\b", options, re.I) is not None
         return (closing + 1 if closing >= 0 else len(code)) if analyzed else None
     analyzed = False
     while (word := _WORD.match(code, position)) is not None:

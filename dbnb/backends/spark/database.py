@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from dbnb import monitor
 from dbnb.backends.spark import reads, types
-from dbnb.backends.spark.session import Session
+from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
+from dbnb.engine import remedies
 from dbnb.errors import DbnbError, QueryError, one_line
 from dbnb.facade import Catalog, CellRun, Facade
 from dbnb.health import CONNECT_TIMEOUT, Health
@@ -66,7 +68,7 @@ class SparkDatabase(Facade):
         """
         output = formats.check(output)
         sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name)
+        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
         in_force = self.config.statement_timeout if timeout is None else timeout
         if chunksize is not None:
             rows = _positive(chunksize)
@@ -85,7 +87,7 @@ class SparkDatabase(Facade):
         """Write one query's result to a Parquet file, one row group per ``chunksize``
         rows, whole or not at all; the rows written."""
         sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name)
+        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
         rows = _positive(chunksize)
         return parquet.write(self._tables(sql, values, rows, self.config.statement_timeout), path)
 
@@ -199,6 +201,13 @@ class SparkDatabase(Facade):
         return writes.run_commands(self, statements, values)
 
     # --- health and catalog ---------------------------------------------------------------
+
+    def load_client(self) -> None:
+        """Import the Spark Connect client (``Facade.load_client``): pyspark's modules
+        import each other, so two threads importing it at once can fail."""
+        with suppress(DbnbError):  # not installed: health reports it
+            client_module()
+            reads.spark_errors()
 
     def health(self, timeout: int = CONNECT_TIMEOUT) -> Health:
         """Reachable, Spark's version, the latency of a ``SELECT 1``, and the read-only

@@ -51,7 +51,7 @@ def write(
     table = _arrow(data, name)
     spark = db.spark
     schema = _schema(db, name)
-    recording = monitor.Recording(db.config, f"-- db.write {mode} into {name}", None)
+    recording = monitor.Recording(db.config, f"-- db.write {mode} into {name}", None, None)
     try:
         if schema is None:
             if not create:
