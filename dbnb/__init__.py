@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbnb.errors import (
     ConfigError,
+    ConnectError,
     DbnbError,
     MigrationError,
     ParameterError,
@@ -105,6 +106,7 @@ if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all a
 __all__ = [
     "Config",
     "ConfigError",
+    "ConnectError",
     "ConnectionConfig",
     "Database",
     "DbnbError",

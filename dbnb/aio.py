@@ -32,18 +32,16 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql import Executable
+from sqlalchemy.util.concurrency import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import drivers, limits, readonly, remedies
+from dbnb.engine import connecting, drivers, limits, readonly, remedies
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
-from dbnb.errors import (
-    ConfigError,
-    one_line,
-)
+from dbnb.errors import ConfigError
 from dbnb.read import failures, frames
 from dbnb.sql import binds
 
@@ -69,24 +67,37 @@ def create_async_engine(
     engine = _create_async_engine(
         arguments.url, connect_args=arguments.connect_args, **arguments.options
     )
-    if arguments.budget is not None:
-        _budgeted(engine, arguments.budget)
     install_guards(engine.sync_engine, config)
+    _budgeted(engine, config, arguments.budget)  # last: its do_connect listener connects
     return engine
 
 
-def _budgeted(engine: AsyncEngine, budget: ConnectionBudget) -> None:
-    """Each async server connection within the connection's budget. The wait for a
-    slot runs on a thread, so the event loop goes on (and others can give slots back)."""
+def _budgeted(
+    engine: AsyncEngine, config: ConnectionConfig, budget: ConnectionBudget | None
+) -> None:
+    """Each async server connection within the connection's budget, if it has one. The
+    wait for a slot runs on a thread, so the event loop goes on (and others can give
+    slots back). The whole connect takes at most the connect timeout in force
+    (``connecting``): aiomysql's connect_timeout covers the TCP connect only, and the
+    server's greeting is read without a limit."""
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         arguments = ConnectArguments(cargs, cparams)  # no local shows the password
         del cargs, cparams
+        opening = functools.partial(arguments.connect, dialect)
+        seconds = connecting.in_force(config)
+
+        def bounded() -> Any:
+            return drivers.await_(asyncio.wait_for(greenlet_spawn(opening), seconds))
+
+        if budget is None:
+            return bounded()
         drivers.await_(asyncio.to_thread(budget.reserve, "async"))
-        return budget.open_reserved("async", functools.partial(arguments.connect, dialect))
+        return budget.open_reserved("async", bounded)
 
     event.listen(engine.sync_engine, "do_connect", connect)
-    budget.attach(engine.sync_engine.pool, "async")
+    if budget is not None:
+        budget.attach(engine.sync_engine.pool, "async")
 
 
 def dispose(engine: AsyncEngine) -> None:
@@ -121,10 +132,13 @@ async def connection(
     engine = database.async_engine
     async_connection = engine.connect()
     failure = None
-    try:
-        await async_connection.start()
-    except exc.DBAPIError as error:
-        failure = database.config.cannot_connect(one_line(error.orig))
+    with connecting.within(timeout):  # the call's timeout bounds connecting too
+        try:
+            await async_connection.start()
+        except exc.DBAPIError as error:
+            failure = connecting.failure(database.config, error.orig)
+        except TimeoutError:  # _budgeted's bound on the whole connect
+            failure = connecting.no_answer(database.config)
     if failure is not None:
         raise failure  # out here, so it keeps no __context__ (as Database.connection)
     options: dict[str, Any] = {readonly.WRITE_OPTION: write}

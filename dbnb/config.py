@@ -30,6 +30,7 @@ from dbnb.config_values import (
     as_int,
     as_mapping,
     as_milliseconds,
+    as_positive_seconds,
     as_text,
     expand_env,
     line_of,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 CONFIG_ENV = "DBNB_CONFIG"
 DATABASE_URL_ENV = "DATABASE_URL"
 PROJECT_CONFIG = Path("etc") / "infra.yaml"
+# Seconds a connect waits for the server's answer (issue 24: never wait forever).
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 # `type:` values and the SQLAlchemy driver dbnb uses for them; any other type
 # is taken as a SQLAlchemy dialect name (duckdb, mysql+pymysql, ...).
@@ -79,6 +82,7 @@ class ConnectionConfig:
     pool_pre_ping: bool = True
     connect_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
     statement_timeout: float | None = None  # seconds
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # seconds a server may take to answer
     max_rows: int | None = None
     slow_query_ms: float | None = None  # statements slower than this are logged at WARNING
     log_parameters: bool = False  # parameter values in history and logs: only if asked
@@ -196,6 +200,7 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "pool_pre_ping": as_bool,
     "connect_args": as_mapping,
     "statement_timeout": as_float,
+    "connect_timeout": as_positive_seconds,
     "max_rows": as_int,
     "slow_query_ms": as_milliseconds,
     "log_parameters": as_bool,
@@ -268,6 +273,7 @@ def _connection(
         pool_pre_ping=values.get("pool_pre_ping", True),
         connect_args=values.get("connect_args", {}),
         statement_timeout=values.get("statement_timeout"),
+        connect_timeout=values.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
         max_rows=values.get("max_rows"),
         slow_query_ms=values.get("slow_query_ms"),
         log_parameters=values.get("log_parameters", False),

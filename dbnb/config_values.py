@@ -189,6 +189,13 @@ def as_float(value: Any) -> float:
         raise BadValue(f"expected a number of seconds, got {value!r}") from None
 
 
+def as_positive_seconds(value: Any) -> float:
+    seconds = as_float(value)
+    if not seconds > 0:
+        raise BadValue(f"expected a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 def as_milliseconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise BadValue(f"expected a number of milliseconds, got {type(value).__name__}")

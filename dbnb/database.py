@@ -16,10 +16,10 @@ from sqlalchemy.sql.ddl import sort_tables
 
 from dbnb import health as health_
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, readonly, remedies
+from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
-from dbnb.errors import DbnbError, one_line
+from dbnb.errors import DbnbError
 from dbnb.facade import Facade
 from dbnb.read import arrow, formats, parquet, reads
 from dbnb.sql import binds
@@ -113,9 +113,13 @@ class Database(Facade):
             self.require_writable()
         failure: DbnbError | None
         try:
-            connection = self.engine.connect()  # within the budget, or PoolTimeoutError
+            # Within the budget (or PoolTimeoutError), and within connect_timeout and
+            # the call's own timeout (or ConnectError).
+            with connecting.within(timeout):
+                connection = self.engine.connect()
         except exc.DBAPIError as error:
-            failure = self.config.cannot_connect(one_line(error.orig))
+            with connecting.within(timeout):
+                failure = connecting.failure(self.config, error.orig)
         else:
             failure = None
         if failure is not None:

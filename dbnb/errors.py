@@ -4,6 +4,7 @@
      ├── ConfigError              the config file or environment is wrong
      │    └── UnknownConnectionError   no connection has that name
      ├── ReadOnlyError            a write was attempted through a read-only path
+     ├── ConnectError             the server did not answer a connect within connect_timeout
      ├── PoolTimeoutError         every pooled connection stayed busy for pool_timeout
      ├── QueryError               the database refused a statement
      │    ├── QueryTimeoutError   a statement ran past its statement_timeout
@@ -72,6 +73,17 @@ class UnknownConnectionError(ConfigError):
 
 class ReadOnlyError(DbnbError):
     """A write was attempted through a read-only session or connection; nothing was written."""
+
+
+class ConnectError(DbnbError):
+    """The server did not answer a connect in time; nothing was sent. ``connection``,
+    ``address`` (host:port) and ``seconds`` (the connect timeout in force) say which."""
+
+    def __init__(self, message: str, *, connection: str, address: str, seconds: float) -> None:
+        self.connection = connection
+        self.address = address
+        self.seconds = seconds
+        super().__init__(message)
 
 
 class PoolTimeoutError(DbnbError):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection, Engine
 
+    from dbnb.config import ConnectionConfig
     from dbnb.database import Database
     from dbnb.facade import Facade
 
@@ -128,7 +129,7 @@ def check_named(
 
 def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
-    from dbnb.engine import engines
+    from dbnb.engine import connecting, engines
 
     config = db.config
     mask = config.mask
@@ -138,23 +139,28 @@ def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     except DbnbError as error:  # no engine at all: an unknown dialect, a missing driver
         return Health(config.name, reachable=False, error=mask(str(error)))
     try:
-        return _probe(engine, config.name, pool, mask)
+        # The check's timeout bounds connecting as a call's does (dbnb.engine.connecting).
+        with connecting.within(timeout):
+            return _probe(engine, config, pool)
     finally:
         engine.dispose()
 
 
-def _probe(engine: Engine, name: str, pool: _PoolStatus, mask: Callable[[str], str]) -> Health:
+def _probe(engine: Engine, config: ConnectionConfig, pool: _PoolStatus) -> Health:
     from sqlalchemy import exc
 
     from dbnb import monitor
-    from dbnb.engine import readonly
+    from dbnb.engine import connecting, readonly
 
+    name, mask = config.name, config.mask
     try:
         connection = engine.connect()
     except exc.DBAPIError as error:
-        return Health(
-            name, reachable=False, error=mask(f"cannot connect: {one_line(error)}"), **pool
-        )
+        if connecting.timed_out(error.orig):  # one wording with every other connect's
+            reason = str(connecting.no_answer(config))
+        else:
+            reason = f"cannot connect: {one_line(error)}"
+        return Health(name, reachable=False, error=mask(reason), **pool)
     except (exc.SQLAlchemyError, DbnbError, OSError) as error:
         return Health(name, reachable=False, error=mask(one_line(error)), **pool)
     with connection:

@@ -14,6 +14,7 @@ import pytest
 
 import dbnb
 from tests.fixtures import rows
+from tests.test_connect_timeout import silent_server
 
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 Case = Callable[[dbnb.Database, Path], object]
@@ -33,6 +34,18 @@ def config(tmp_path: Path, text: str) -> dbnb.Config:
 def use_a(tmp_path: Path, text: str) -> dbnb.Database:
     """Connection `a` of a config: an entry's own problem is raised when it is used."""
     return dbnb.Registry(config(tmp_path, text)).connect("a")
+
+
+def silent_query(db: dbnb.Database, tmp_path: Path) -> object:
+    """A query to a server that accepts the connection and never answers."""
+    kind = "mysql" if db.config.backend == "mysql" else "postgresql"
+    with silent_server() as port:
+        body = f"type: {kind}\n    host: 127.0.0.1\n    port: {port}\n    connect_timeout: 1"
+        registry = dbnb.Registry(config(tmp_path, f"databases:\n  a:\n    {body}\n"))
+        try:
+            return registry.connect("a").query("SELECT 1")
+        finally:
+            registry.close()
 
 
 BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
@@ -81,6 +94,11 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
         ["unknown connection 'b'", "known connections: a"],
     ),
     # Told before it is sent: no statement of any database starts so.
+    "a server that does not answer": (
+        lambda db, tmp: silent_query(db, tmp),
+        dbnb.ConnectError,
+        ["connection 'a': no answer from 127.0.0.1:", "within 1 s (connect_timeout)"],
+    ),
     "a statement no database has": (
         lambda db, tmp: db.query("SELEC 1"),
         dbnb.QueryError,

@@ -20,6 +20,7 @@ def test_errors_derive_from_dbnb_error() -> None:
         "ReadOnlyError",
         "QueryError",
         "PoolTimeoutError",
+        "ConnectError",
         "WriteError",
         "ValidationError",
     ):

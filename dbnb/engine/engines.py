@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits, privileges, readonly
+from dbnb.engine import connecting, limits, privileges, readonly
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.errors import ConfigError
@@ -86,9 +86,11 @@ def create_engine(
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
         raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
-    if arguments.budget is not None:
-        budgeted(engine, arguments.budget, "guarded")
     install_guards(engine, config)
+    if arguments.budget is not None:
+        # Last: its do_connect listener opens the connection, so those of the guards
+        # (which set the driver's arguments: dbnb.engine.connecting) must run before it.
+        budgeted(engine, arguments.budget, "guarded")
     log.debug("created engine for %r: %s", config.name, config.safe_url)
     return engine
 
@@ -99,6 +101,7 @@ def install_guards(engine: Engine, config: ConnectionConfig) -> None:
     # Monitoring first: the error handlers of the read-only guards and the
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
+    connecting.install(engine)  # a call's timeout= bounds its connects too
     readonly.install(engine, connection_name=config.name)
     privileges.install(engine, config, backend_for(engine.dialect.name))
     limits.install(engine, config)

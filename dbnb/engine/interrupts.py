@@ -58,6 +58,24 @@ def interruptible(
         raise
 
 
+def abandoned_on_ctrl_c(run: Callable[[], T], discard: Callable[[T], object]) -> T:
+    """``run()`` on a worker thread, for a call nothing can stop that changes nothing
+    on the server (a connect): Ctrl-C raises ``KeyboardInterrupt`` here at once, and
+    what ``run`` returns after that is given to ``discard``."""
+    wake_on_ctrl_c()
+    future = _WORKERS.submit(run)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+
+        def late(done: futures.Future[T]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                discard(done.result())
+
+        future.add_done_callback(late)
+        raise
+
+
 def repeat_until(
     stop: Callable[[], object], done: Callable[[], bool], *, every: float, at_most: float
 ) -> None:

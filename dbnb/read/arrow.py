@@ -42,7 +42,7 @@ from dbnb.config import ConnectionConfig
 from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import ConnectionBudget
-from dbnb.errors import PoolTimeoutError, QueryError
+from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
 from dbnb.read.columnar import (
     Columnar,
@@ -117,8 +117,8 @@ class ArrowReader:
         pool = self._get_pool(columnar)
         try:
             connection = pool.connect()
-        except PoolTimeoutError:
-            raise
+        except (PoolTimeoutError, ConnectError):
+            raise  # no server to read from: the guarded path would wait again
         except Exception:
             raise Unsupported("cannot connect through ADBC") from None
         try:

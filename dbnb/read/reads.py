@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable
 
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import limits
+from dbnb.engine import connecting, limits
 from dbnb.errors import DbnbError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
@@ -135,7 +135,8 @@ class Reads:
         in_force = self.config.statement_timeout if timeout is None else timeout
         recording = monitor.Recording(self.config, plan.statement.sql, values)
         try:
-            frame = self.arrow.read_frame(plan, in_force or None)
+            with connecting.within(timeout):  # the call's own timeout bounds connecting
+                frame = self.arrow.read_frame(plan, in_force or None)
         except BaseException as error:
             recording.finish(error)
             raise
@@ -158,7 +159,8 @@ class Reads:
             return None
         recording = monitor.Recording(self.config, plan.statement.sql, values)
         try:
-            stream = self.arrow.stream(plan, rows)
+            with connecting.within(timeout):  # the first chunk's checkout connects
+                stream = self.arrow.stream(plan, rows)
         except BaseException as error:
             recording.finish(error)
             raise

@@ -41,6 +41,8 @@ from dbnb.backends.mysql.see import (
     quartiles,
 )
 from dbnb.backends.mysql.statements import READ_RULES as read_rules
+from dbnb.engine import connecting
+from dbnb.engine.connecting import whole_seconds
 from dbnb.errors import ConfigError
 from dbnb.write.columns import WriteRules
 
@@ -180,9 +182,14 @@ def engine_arguments(
     connect_args = arguments.connect_args
     # Never several statements in one call (dbnb/backends/mysql/statements.py).
     connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
+    # An explicit connect_args: {connect_timeout: N} wins over the config's key. PyMySQL's
+    # covers the TCP connect only: guards.install_limits bounds the server's greeting.
+    connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
     if connect_timeout is not None:
-        connect_args["connect_timeout"] = connect_timeout
-        connect_args["read_timeout"] = connect_timeout
+        seconds = min(connect_timeout, whole_seconds(connecting.configured(config)))
+        connect_args["connect_timeout"] = seconds
+        if arguments.url.drivername != async_driver:  # aiomysql has no read_timeout
+            connect_args["read_timeout"] = seconds
     if config.readonly:
         # Belt and braces: even a transaction dbnb did not begin reads only.
         connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"

@@ -129,13 +129,17 @@ def kill_marked(config: ConnectionConfig, mark: str) -> bool:
 _SHARED = ("ssl", "unix_socket", "charset", "auth_plugin_map", "ssl_ca", "ssl_cert")
 
 
-def connect(config: ConnectionConfig, *, timeout: float, **arguments: Any) -> Any:
-    """A PyMySQL connection of its own with ``config``'s credentials (outside the pools)."""
+def connect(
+    config: ConnectionConfig, *, timeout: float, read_timeout: float | None = None, **arguments: Any
+) -> Any:
+    """A PyMySQL connection of its own with ``config``'s credentials (outside the pools),
+    connected within ``timeout`` seconds (the server's greeting too: PyMySQL reads it
+    with read_timeout), then reading replies within ``read_timeout`` (default: the same)."""
     import pymysql
 
     url = config.url
     shared = {key: value for key, value in config.connect_args.items() if key in _SHARED}
-    return pymysql.connect(
+    connection = pymysql.connect(
         host=url.host or "localhost",
         port=url.port or 3306,
         user=url.username or "",
@@ -145,3 +149,6 @@ def connect(config: ConnectionConfig, *, timeout: float, **arguments: Any) -> An
         **shared,
         **arguments,
     )
+    if read_timeout is not None:
+        connection._read_timeout = read_timeout  # noqa: SLF001  (PyMySQL's setting)
+    return connection

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 
 from dbnb.backends.mysql import cancel
-from dbnb.engine import drivers, remedies
+from dbnb.engine import connecting, drivers, remedies
 from dbnb.engine.limits import max_rows_of, timeout_of
 from dbnb.engine.readonly import is_write, managed, refusal
 from dbnb.errors import ReadOnlyError
@@ -106,6 +106,31 @@ def install_limits(engine: Engine, config: ConnectionConfig) -> None:
 
     event.listen(engine, "begin", begin)
     event.listen(engine, "handle_error", handle_error)
+    _bound_greeting(engine)
+
+
+# A connection whose read_timeout bounds its connect only (``_bound_greeting``).
+_GREETING_ONLY = "dbnb_read_timeout_for_greeting"
+
+
+def _bound_greeting(engine: Engine) -> None:
+    """PyMySQL's connect_timeout covers the TCP connect only: the server's greeting is
+    then read with read_timeout, None by default, so a server that accepts and never
+    speaks would hold the connect for good. Such a connect reads with the connect
+    timeout; the connection then reads statements without a limit, as before."""
+
+    def connect(dialect: Any, record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        if dialect.driver != "pymysql" or "read_timeout" in cparams or record is None:
+            return  # aiomysql: dbnb.aio bounds the whole connect; or the user's own
+        cparams["read_timeout"] = connecting.bounded(cparams.get("connect_timeout"))
+        record.info[_GREETING_ONLY] = True
+
+    def connected(driver_connection: Any, record: Any) -> None:
+        if record.info.pop(_GREETING_ONLY, False):
+            driver_connection._read_timeout = None  # noqa: SLF001  (PyMySQL's setting)
+
+    event.listen(engine, "do_connect", connect)  # before the budget's, which connects
+    event.listen(engine, "connect", connected)
 
 
 # Global privileges a read-only transaction does not stop: files, and the server's

@@ -52,7 +52,7 @@ import pyarrow as pa
 from dbnb.backends.mysql import cancel, statements, types
 from dbnb.backends.mysql.guards import SESSION_TIME_ZONE, refusal_reason
 from dbnb.config import ConnectionConfig
-from dbnb.engine import readonly
+from dbnb.engine import connecting, readonly
 from dbnb.engine.interrupts import interruptible, repeat_until
 from dbnb.errors import QueryError, one_line
 from dbnb.read.arrow_plan import Plan
@@ -61,7 +61,7 @@ from dbnb.read.dtypes import UTC_MICROS
 from dbnb.sql import sqlscan
 from dbnb.sql.params import Dialect
 
-_CONNECT_TIMEOUT = 10  # seconds, for the describing connection
+_DESCRIBE_TIMEOUT = 10  # seconds a describing connection waits for the server's reply
 _TLS = "the server offers TLS, which connectorx's connection would not use"
 _STOP_WAIT = 30.0  # seconds Ctrl-C keeps killing the marked statement until it ends
 # MariaDB's errors: the statement ran past max_statement_time; KILL QUERY stopped it.
@@ -147,8 +147,14 @@ class MySQLColumnar(ReadWhole):
             raise Unsupported(_TLS)
         plain = {"ssl_disabled": True} if self._offers_tls is False else {}
         database = self.config.url.database
+        # Opened before connectorx connects: a server that does not answer is caught here,
+        # within the connect timeout in force (``connecting``), and connectorx never waits.
         describer = cancel.connect(
-            self.config, timeout=_CONNECT_TIMEOUT, database=database, **plain
+            self.config,
+            timeout=connecting.in_force(self.config),
+            read_timeout=_DESCRIBE_TIMEOUT,
+            database=database,
+            **plain,
         )
         if self._offers_tls is None:
             self._offers_tls = bool(describer.server_capabilities & CLIENT.SSL)
@@ -180,7 +186,9 @@ class MySQLColumnar(ReadWhole):
             raise Unsupported("the guarded path refuses it, with its reason")
         try:
             describer = slot.describer()
-        except pymysql.Error:
+        except pymysql.Error as error:
+            if connecting.timed_out(error):
+                raise connecting.no_answer(self.config) from None
             raise Unsupported("cannot connect to describe") from None
         if "mariadb" not in describer.get_server_info().lower():
             raise Unsupported("SET STATEMENT is MariaDB's")

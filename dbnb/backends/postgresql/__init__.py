@@ -33,6 +33,8 @@ from dbnb.backends.postgresql.see import (
     quartiles,
 )
 from dbnb.backends.postgresql.statements import READ_RULES as read_rules
+from dbnb.engine import connecting
+from dbnb.engine.connecting import whole_seconds
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -143,13 +145,18 @@ APPLICATION_NAME = "dbnb"
 def engine_arguments(
     arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
 ) -> EngineArguments:
-    """psycopg's: dbnb's application_name; a connect timeout that also caps each
-    statement (health checks); ``readonly: true`` sessions read-only by default."""
+    """psycopg's: dbnb's application_name; the connect timeout (``connecting``), a
+    shorter one that also caps each statement (health checks); ``readonly: true``
+    sessions read-only by default."""
     connect_args = arguments.connect_args
     connect_args.setdefault("application_name", APPLICATION_NAME)
+    # An explicit connect_args: {connect_timeout: N} wins over the config's key.
+    connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
     settings = []
     if connect_timeout is not None:
-        connect_args["connect_timeout"] = connect_timeout
+        connect_args["connect_timeout"] = min(
+            connect_timeout, whole_seconds(connecting.configured(config))
+        )
         # ...and no statement on such a connection waits longer than that either.
         settings.append(f"-c statement_timeout={connect_timeout * 1000}")
     if config.readonly:

@@ -21,6 +21,7 @@ which become Arrow-backed pandas columns without a Python object per value.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -33,7 +34,7 @@ from dbnb.backends.postgresql import libpq
 from dbnb.backends.postgresql.columns import Column, layout, normalise, read_converting, to_frame
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
-from dbnb.engine import privileges, readonly
+from dbnb.engine import connecting, interrupts, privileges, readonly
 from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
@@ -69,7 +70,18 @@ class PostgreSQLColumnar:
         self.config = config
 
     def connect(self) -> Any:
-        connection = adbc_postgresql.connect(libpq.postgresql_uri(self.config), autocommit=False)
+        uri = libpq.postgresql_uri(self.config)  # on this thread, which knows the call
+        try:
+            # libpq's connect blocks in C, where Ctrl-C cannot reach it (and ADBC takes
+            # SIGINT over for a call from the main thread): it runs on a worker thread,
+            # and Ctrl-C lets go of it at once; a connection it opens after is closed.
+            connection = interrupts.abandoned_on_ctrl_c(
+                lambda: adbc_postgresql.connect(uri, autocommit=False), _close
+            )
+        except adbc_driver_manager.Error as error:
+            if connecting.timed_out(error):
+                raise connecting.no_answer(self.config) from None
+            raise
         if privileges.needed(self.config):  # until this entry has warned, or has a read_role
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_setting('is_superuser'), current_user")
@@ -160,6 +172,11 @@ class PostgreSQLColumnar:
         if refusal_reason(error) is not None:
             return readonly.refusal(name, primary)
         return QueryError(f"{name}: {primary}")
+
+
+def _close(connection: Any) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
 
 
 def _columns(layout: Layout) -> list[Column]:

@@ -8,7 +8,7 @@ import re
 import urllib.parse
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import engines
+from dbnb.engine import connecting, engines
 
 
 def postgresql_uri(config: ConnectionConfig) -> str:
@@ -18,6 +18,8 @@ def postgresql_uri(config: ConnectionConfig) -> str:
     query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
     arguments = engines.engine_arguments(config)
     query.update({key: str(value) for key, value in arguments.connect_args.items()})
+    # The connect timeout in force, at most the call's own timeout (``connecting``).
+    query["connect_timeout"] = str(connecting.whole_seconds(connecting.in_force(config)))
     if "-c default_transaction_read_only=on" not in query.get("options", ""):
         query["options"] = f"{query.get('options', '')} -c default_transaction_read_only=on".strip()
     if config.read_role:
