@@ -85,6 +85,13 @@ REFUSED = {
         ("SELECT ¡E'\\', pg_advisory_lock(31337) AS x --'", "pg_advisory_lock()"),
         ('EXPLAIN ("analyze") INSERT INTO items VALUES (9)', "an analyzed statement runs"),
         ('EXPLAIN (U&"\\0061nalyze") DELETE FROM items', "an analyzed statement runs"),
+        # attribute notation calls a function of one argument: (x).f, t.f, (x)."f"
+        ("SELECT (1000::bigint).pg_advisory_lock", "pg_advisory_lock()"),
+        ("SELECT k.pg_advisory_lock FROM generate_series(7::bigint, 7) AS k", "pg_advisory_lock"),
+        ('SELECT (0.25::float8)."setseed"', "setseed()"),
+        ("SELECT ('DELETE FROM t'::text) . /* */ dblink_exec", "dblink_exec()"),
+        # a database with standard_conforming_strings off reads '\' as an escape
+        ("SELECT 'a\\' /* ', pg_advisory_lock(99) AS x -- */", "pg_advisory_lock()"),
     ],
     "mysql": [
         ("/*!CALL p()*/", "CALL is not a read"),
@@ -111,6 +118,9 @@ REFUSED = {
         # `--` and DEL (0x7f) is a comment to MariaDB: what follows is code
         ("SELECT 1 --\x7f \"\n, GET_LOCK('lk', 0) AS l\n#\"", "get_lock()"),
         ("SELECT LAST_INSERT_ID(4242)", "last_insert_id()"),
+        # ANSI_QUOTES: "..." is a name, and only '...' escapes with a backslash
+        ("SELECT 1 AS \"\\\" , '\\' , ' , GET_LOCK('x', 0) -- \" '", "get_lock()"),
+        ("SELECT 1 AS \"\\\" , '\\' , ' , 7 INTO OUTFILE '/tmp/x' -- \" '", "INTO OUTFILE"),
     ],
     "sqlite": [
         ("ATTACH 'x.db' AS x", "ATTACH is not a read"),

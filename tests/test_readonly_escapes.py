@@ -54,6 +54,8 @@ PG_CASES = [
     "FROM (SELECT pg_advisory_lock(4242)) x$$)",
     "SELECT ¡E'\\', pg_advisory_lock(4242) AS x --'",  # ¡E is a name, '\\' a string
     "SELECT setseed(0.5)",
+    "SELECT (4242::bigint).pg_advisory_lock",  # attribute notation is a call too
+    "SELECT ({victim}).pg_terminate_backend",
     "SELECT pg_read_file('/etc/hostname')",
     "SELECT * FROM pg_ls_dir('.')",
     "SELECT lo_export(1, '{file}')",

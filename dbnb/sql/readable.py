@@ -111,7 +111,7 @@ def _refusal(sql: str, rules: ReadRules) -> Refusal | None:
         if reason is None and rules.functions is not None:
             call = rules.functions.search(named)
             if call is not None:
-                reason = f"{call.group(1).lower()}() has effects outside the read-only transaction"
+                reason = f"{called(call)}() has effects outside the read-only transaction"
         if reason is not None:
             return Refusal(reason)
     return None
@@ -263,7 +263,16 @@ _ORDER = ("SELECT", "WITH", "VALUES", "TABLE", "SHOW", "DESCRIBE", "PRAGMA", "EX
 
 
 def calls(*names: str) -> re.Pattern[str]:
-    """A pattern finding a call of any of ``names`` (regular expressions), with or
-    without a schema before it, in code as ``code`` gives it."""
+    """A pattern finding a call of any of ``names`` (regular expressions) in code as
+    ``code`` gives it: ``name(...)``, with or without a schema before it, and
+    PostgreSQL's attribute notation ``(x).name`` or ``t.name``, which calls a function
+    of one argument too."""
     alternatives = "|".join(names)
-    return re.compile(rf"(?<![\w$])((?:{alternatives}))\s*\(", re.IGNORECASE)
+    call = rf"(?<![\w$])(?P<call>{alternatives})\s*\("
+    attribute = rf"\.\s*(?P<attribute>{alternatives})(?![\w$])"
+    return re.compile(f"{call}|{attribute}", re.IGNORECASE)
+
+
+def called(found: re.Match[str]) -> str:
+    """The function a ``calls`` pattern found."""
+    return (found.group("call") or found.group("attribute")).lower()

@@ -179,12 +179,35 @@ MYSQL = Rules(
     block_comment=r"/\*(?!M?!).*?\*/",
 )
 
-# The same text as a session with sql_mode NO_BACKSLASH_ESCAPES reads it: a backslash
-# is a plain character. A read is checked by both readings (dbnb.sql.readable).
+# The same texts as a session set otherwise reads them. A read is checked by every
+# reading of its database (dbnb.sql.readable), so no session setting can make a
+# literal end where the check did not see it end.
+# PostgreSQL with standard_conforming_strings off: a backslash escapes in '...' too.
+POSTGRESQL_ESCAPING = dataclasses.replace(
+    POSTGRESQL,
+    name="postgresql_escaping",
+    strings=(r"'(?:[^'\\]++|\\.|'')*+'", POSTGRESQL.strings[2]),
+)
+_MYSQL_IDENTIFIER = r"`(?:[^`]++|``)*+`"
+_ANSI_IDENTIFIER = r'"(?:[^"]++|"")*+"'
+# MySQL and MariaDB with NO_BACKSLASH_ESCAPES: a backslash is a plain character.
 MYSQL_NO_BACKSLASH = dataclasses.replace(
     MYSQL,
     name="mysql_no_backslash",
     strings=(r"'(?:[^']++|'')*+'", r'"(?:[^"]++|"")*+"'),
+)
+# With ANSI_QUOTES (also in ANSI and ORACLE modes): "..." is a name, not a literal.
+MYSQL_ANSI_QUOTES = dataclasses.replace(
+    MYSQL,
+    name="mysql_ansi_quotes",
+    strings=(MYSQL.strings[0],),
+    identifiers=(_MYSQL_IDENTIFIER, _ANSI_IDENTIFIER),
+)
+MYSQL_ANSI_NO_BACKSLASH = dataclasses.replace(
+    MYSQL,
+    name="mysql_ansi_no_backslash",
+    strings=(r"'(?:[^']++|'')*+'",),
+    identifiers=(_MYSQL_IDENTIFIER, _ANSI_IDENTIFIER),
 )
 
 _RULES = {
@@ -192,7 +215,10 @@ _RULES = {
     "sqlite": SQLITE,
     "mysql": MYSQL,
     "mariadb": MYSQL,
+    "postgresql_escaping": POSTGRESQL_ESCAPING,
     "mysql_no_backslash": MYSQL_NO_BACKSLASH,
+    "mysql_ansi_quotes": MYSQL_ANSI_QUOTES,
+    "mysql_ansi_no_backslash": MYSQL_ANSI_NO_BACKSLASH,
 }
 
 

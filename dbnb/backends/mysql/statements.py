@@ -15,9 +15,10 @@ data-modifying part), ``VALUES``, ``TABLE``, ``SHOW``, ``DESCRIBE``/``DESC``,
 nor ``:=``; and calls none of ``SIDE_EFFECTS``.
 
 Executable comments (``/*! ... */``, ``/*!50000 ... */``, ``/*M! ... */``) are
-read as the code they are, and the text is read twice: with backslash escapes
-and without (``NO_BACKSLASH_ESCAPES``), so no session ``sql_mode`` can make a
-literal end where this check did not see it end. One statement per call:
+read as the code they are, and the text is read four ways: with backslash escapes
+and without (``NO_BACKSLASH_ESCAPES``), with ``"..."`` a literal and a name
+(``ANSI_QUOTES``), so no session ``sql_mode`` can make a literal end where this
+check did not see it end. One statement per call:
 PyMySQL connects without ``CLIENT.MULTI_STATEMENTS``, and a text of several is
 refused before it is sent.
 """
@@ -89,7 +90,7 @@ READ_RULES = ReadRules(
     functions=SIDE_EFFECTS,
     runs_inner=_analyzed,
     extra=_extra,
-    alternatives=("mysql_no_backslash",),
+    alternatives=("mysql_no_backslash", "mysql_ansi_quotes", "mysql_ansi_no_backslash"),
     session_state=re.compile(r":=|\bINTO\s+@", re.IGNORECASE),
     # MariaDB's statements (sql_yacc.yy's verb_clause), compound statements included.
     statements=frozenset(

@@ -101,6 +101,8 @@ READ_RULES = ReadRules(
     ),
     functions=SIDE_EFFECTS,
     runs_inner=_explained,
+    # standard_conforming_strings off (a database or role may set it): '\\' escapes.
+    alternatives=("postgresql_escaping",),
     # PostgreSQL's statements (gram.y's stmt).
     statements=frozenset(
         [
