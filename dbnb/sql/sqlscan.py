@@ -30,6 +30,11 @@ own lexers (PostgreSQL's ``src/backend/parser/scan.l``, SQLite's ``tokenize.c``)
   to the end of the line and ``/* ... */`` comments, which do not nest; but
   ``/*! ... */`` and ``/*M! ... */`` are code the server runs, and are read as
   code; placeholders of its own ``?``.
+- Spark SQL (its lexer, ``SqlBaseLexer.g4``): literals ``'...'`` and ``"..."``
+  (``''`` and ``""`` are quotes and a backslash escapes) and raw ``R'...'``
+  (a backslash is a plain character); quoted identifiers ```...```; ``--``
+  comments to the end of the line, a backslash before the line break carrying
+  one on, and ``/* ... */`` comments, which nest; placeholders of its own ``?``.
 
 A quote or block comment left open runs to the end of the text (an
 ``unterminated`` token). Another dialect (Spark's backquotes and nesting
@@ -179,6 +184,23 @@ MYSQL = Rules(
     block_comment=r"/\*(?!M?!).*?\*/",
 )
 
+SPARK = Rules(
+    name="spark",
+    line_comment=r"--(?:\\\r?\n|[^\n\r])*+",
+    nested_comments=True,
+    strings=(
+        # R'...' and R"..." (after an R that does not end a longer name): raw.
+        r"(?<![\w$])[Rr]'[^']*+'",
+        r'(?<![\w$])[Rr]"[^"]*+"',
+        r"'(?:[^'\\]++|\\.|'')*+'",
+        r'"(?:[^"\\]++|\\.|"")*+"',
+    ),
+    identifiers=(r"`(?:[^`]++|``)*+`",),
+    openers=("'", '"', "`"),
+    placeholders=(r"\?",),
+    starts="'\"`-/$:;\\?Rr",
+)
+
 # The same texts as a session set otherwise reads them. A read is checked by every
 # reading of its database (dbnb.sql.readable), so no session setting can make a
 # literal end where the check did not see it end.
@@ -215,6 +237,7 @@ _RULES = {
     "sqlite": SQLITE,
     "mysql": MYSQL,
     "mariadb": MYSQL,
+    "spark": SPARK,
     "postgresql_escaping": POSTGRESQL_ESCAPING,
     "mysql_no_backslash": MYSQL_NO_BACKSLASH,
     "mysql_ansi_quotes": MYSQL_ANSI_QUOTES,

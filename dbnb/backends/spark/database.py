@@ -113,8 +113,9 @@ class SparkDatabase(Facade):
         recording = monitor.Recording(self.config, sql, values) if recorded else None
         try:
             spark = self.spark
-            proto = reads.plan(spark, sql, values, None if limit is None else limit + 1)
-            schema = reads.analyse(spark, proto, sql, values, self.name)
+            proto, schema = reads.prepared(
+                spark, sql, values, self.name, self.config, None if limit is None else limit + 1
+            )
             try:
                 table = reads.run_tagged(
                     spark, lambda: spark.client.to_table(proto, {})[0], self.config, timeout
@@ -143,8 +144,7 @@ class SparkDatabase(Facade):
         count = 0
         try:
             spark = self.spark
-            proto = reads.plan(spark, sql, values)
-            schema = reads.analyse(spark, proto, sql, values, self.name)
+            proto, schema = reads.prepared(spark, sql, values, self.name, self.config)
             sent = self._translated(reads.stream(spark, proto, self.config, timeout))
             for table in _rebatched(sent, rows, schema):
                 count += table.num_rows

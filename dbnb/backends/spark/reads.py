@@ -2,14 +2,21 @@
 
 **The read-only guard.** Spark has no read-only transaction, and Spark Connect runs a
 command (``CREATE``, ``INSERT``, ``DROP``, ``SET``, ``CACHE``, ``ADD JAR``, ...) as
-soon as its SQL is analysed. So a read never sends the user's text alone: it sends
-``SELECT * FROM (<statement>)``, which Spark's own parser accepts only when the
-statement is a query (its grammar allows nothing else in a subquery), and asks Spark
-to analyse that plan (the AnalyzePlan call: parsed and resolved, nothing run) before
-it runs it. A statement that is not a query fails that parse, so it never runs; then
-``EXPLAIN`` (which never runs its statement either) tells a command, refused with a
-``ReadOnlyError`` naming what Spark parsed it as, from a syntax error (Spark's
-message). Several statements fail the same way (one per call).
+soon as its SQL is analysed. So a read is decided before it is sent, in three steps:
+
+1. dbnb's allow-list (``statements.READ_RULES``): one statement, starting with a
+   query's keyword or with SHOW, DESCRIBE/DESC or EXPLAIN; anything else is refused
+   and nothing is sent.
+2. A query is sent as ``SELECT * FROM (<statement>)``, which Spark's own parser
+   accepts only when the statement is a query (its grammar allows nothing else in a
+   subquery), and Spark analyses that plan (the AnalyzePlan call: nothing runs)
+   before it runs it. A statement that is not a query fails that parse, so it never
+   runs; then ``EXPLAIN`` tells a command, refused naming what Spark parsed it as,
+   from a syntax error (Spark's message).
+3. A command is first sent as ``EXPLAIN EXTENDED <statement>``, which Spark parses
+   and analyses without running it (Spark's ExplainCommand never executes its
+   statement); it runs only when the roots of both plans are read-only commands
+   (``statements.READ_COMMANDS``), and its rows come back as a query's.
 
 **Values** are Spark's own named parameters (``:name``, ``args=``), never spliced.
 **max_rows** is a ``LIMIT max_rows + 1`` in the plan, so the job stops there.
@@ -33,10 +40,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from dbnb.backends.spark import statements
 from dbnb.config import ConnectionConfig
 from dbnb.engine import interrupts, limits, remedies
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError
-from dbnb.sql import sqltext
+from dbnb.sql import readable
 
 # The user's statement on lines of its own: a trailing `-- comment` cannot eat the `)`.
 _WRAPPED = "SELECT * FROM (\n{sql}\n)"
@@ -78,33 +86,80 @@ def statement(sql: str) -> str:
     return re.sub(r";\s*$", "", sql.rstrip())
 
 
-def plan(spark: Any, sql: str, values: Mapping[str, Any], limit: int | None = None) -> Any:
-    """The protobuf plan of the guarded read of ``sql``: wrapped as a subquery, bound
-    with Spark's named parameters, and cut at ``limit`` rows when given."""
+def prepared(
+    spark: Any,
+    sql: str,
+    values: Mapping[str, Any],
+    name: str,
+    config: ConnectionConfig,
+    limit: int | None = None,
+) -> tuple[Any, pa.Schema]:
+    """The protobuf plan of the guarded read of ``sql``, cut at ``limit`` rows when given,
+    and its Arrow schema, decided before anything runs (the module's three steps):
+    ``ReadOnlyError`` for a statement that does not read, ``QueryError`` for any other
+    failure (Spark's message)."""
+    refused = readable.refusal(sql, statements.READ_RULES)
+    if refused is not None and refused.syntax:
+        raise _not_a_query(spark, sql, values, name)
+    if refused is not None:
+        raise refusal(name, refused.reason)
+    sql, values = statements.expand(statement(sql), values)
+    if statements.is_command(sql):
+        return _command(spark, sql, values, name, config, limit)
+    return _query(spark, sql, values, name, limit)
+
+
+def _query(
+    spark: Any, sql: str, values: Mapping[str, Any], name: str, limit: int | None
+) -> tuple[Any, pa.Schema]:
+    from pyspark.errors import ParseException
     from pyspark.sql.connect import functions, plan
 
-    named = {name: functions.lit(value) for name, value in values.items()}
-    node: Any = plan.SQL(_WRAPPED.format(sql=statement(sql)), named_args=named or None)
+    named = {key: functions.lit(value) for key, value in values.items()}
+    node: Any = plan.SQL(_WRAPPED.format(sql=sql), named_args=named or None)
     if limit is not None:
         node = plan.Limit(node, limit)
-    return node.to_proto(spark.client)
-
-
-def analyse(spark: Any, proto: Any, sql: str, values: Mapping[str, Any], name: str) -> pa.Schema:
-    """Spark's analysis of the guarded read, before anything runs: its Arrow schema;
-    ``ReadOnlyError`` for a statement that is not a query, ``QueryError`` for any other
-    failure (Spark's message)."""
-    from pyspark.errors import ParseException
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    if len(sqltext.split(sql, "spark")) > 1:
-        raise refusal(name, "one statement per call (a read runs one query)")
+    proto = node.to_proto(spark.client)
     try:
         struct = spark.client.schema(proto)
     except ParseException:
         raise _not_a_query(spark, sql, values, name) from None
     except spark_errors() as error:
         raise QueryError(f"{name}: {message(error)}") from None
+    return proto, _arrow_schema(struct)
+
+
+def _command(
+    spark: Any,
+    sql: str,
+    values: Mapping[str, Any],
+    name: str,
+    config: ConnectionConfig,
+    limit: int | None,
+) -> tuple[Any, pa.Schema]:
+    """A read-only command, checked by Spark's plan of it, then run (Spark runs a command
+    as it is sent); its rows as a plan to read."""
+    try:
+        rows = spark.sql(f"EXPLAIN EXTENDED {sql}", args=dict(values)).collect()
+    except spark_errors() as error:
+        raise QueryError(f"{name}: {message(error)}") from None
+    roots = statements.plan_roots(str(rows[0][0]) if rows else "")
+    if not roots or any(root not in statements.READ_COMMANDS for root in roots):
+        what = next((r for r in roots if r not in statements.READ_COMMANDS), "something else")
+        raise refusal(name, f"Spark plans this statement as {what}, not a read")
+    try:
+        frame = run_tagged(spark, lambda: spark.sql(sql, args=dict(values)), config, None)
+        if limit is not None:
+            frame = frame.limit(limit)
+        proto = frame._plan.to_proto(spark.client)  # noqa: SLF001 (the client's own plan)
+        return proto, _arrow_schema(spark.client.schema(proto))
+    except spark_errors() as error:
+        raise QueryError(f"{name}: {message(error)}") from None
+
+
+def _arrow_schema(struct: Any) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
     return to_arrow_schema(struct, timezone="UTC")
 
 
