@@ -13,12 +13,14 @@ files, following the documented lookup order:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import platformdirs
 
@@ -96,7 +98,10 @@ class ConnectionConfig:
 
     @property
     def safe_url(self) -> str:
-        """The URL with its password masked, fit for messages and logs."""
+        """The URL with its password masked, fit for messages and logs; a Spark Connect
+        URL as its users write it (``sc://host:port/;user_id=...;token=***``)."""
+        if self.url.drivername == "spark":
+            return spark_connect_url(self.url, hide_token=True)
         return self.url.render_as_string(hide_password=True)
 
     @property
@@ -333,6 +338,20 @@ def _spark_connect(url: URL) -> URL:
     )
 
 
+def spark_connect_url(url: URL, *, hide_token: bool) -> str:
+    """A Spark Connect URL as Spark Connect reads it: ``sc://host:port/;key=value...``."""
+    settings = {key: quote(str(value), safe="") for key, value in url.query.items()}
+    if url.username:
+        settings["user_id"] = quote(url.username, safe="")
+    if url.password:
+        settings["token"] = "***" if hide_token else quote(str(url.password), safe="")
+    tail = "".join(f";{key}={value}" for key, value in settings.items())
+    where = f"sc://{url.host or 'localhost'}:{url.port or SPARK_CONNECT_PORT}"
+    return f"{where}/{tail}" if tail else where
+
+
+SPARK_CONNECT_PORT = 15002  # Spark Connect's own default
+
 # File databases: a `database:` path is relative to the config file, not to wherever
 # Python runs. What follows these prefixes is not a path on this machine.
 _FILE_DATABASES = {"sqlite": ("file:",), "duckdb": ("md:", "motherduck:")}
@@ -361,9 +380,9 @@ def url_connection(name: str | None, url: str, *, base: Path | None = None) -> C
         parsed = _with_driver(make_url(url))
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError("not a valid database URL", connection=name) from None
-    name = name or parsed.render_as_string(hide_password=True)
     parsed = _relative_to(parsed, base or Path.cwd())
-    return ConnectionConfig(name=name, url=parsed)
+    config = ConnectionConfig(name=name or "", url=parsed)
+    return config if name else dataclasses.replace(config, name=config.safe_url)
 
 
 # --- whole files --------------------------------------------------------------------

@@ -138,6 +138,45 @@ def test_an_unreachable_server_is_one_line_without_the_token() -> None:
     assert "\n" not in health.error
 
 
+def test_an_unreachable_server_is_one_line_with_the_remedy_within_5_s() -> None:
+    db = dbnb.connect("sc://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(dbnb.DbnbError) as refused:
+        db.query("SELECT 1")
+    assert time.monotonic() - started < 5
+    assert str(refused.value) == (
+        "cannot connect to 'sc://127.0.0.1:9' (sc://127.0.0.1:9): nothing answers there; "
+        "check the host and port, and that the Spark Connect server runs"
+    )
+
+
+def test_a_token_to_a_server_without_tls_is_one_line(spark_url: str) -> None:
+    db = dbnb.connect(f"{spark_url}/;token={TOKEN}")
+    started = time.monotonic()
+    with pytest.raises(dbnb.DbnbError, match=r"TLS handshake failed.*drop the token") as refused:
+        db.query("SELECT 1")
+    assert time.monotonic() - started < 5
+    assert "\n" not in str(refused.value)
+    assert TOKEN not in str(refused.value)
+
+
+def test_a_spark_connection_shows_its_url_as_written(
+    spark_url: str,
+    lake: Any,
+    lake_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert repr(lake).endswith(f"{spark_url}>")
+    by_url = dbnb.connect(f"{spark_url}/;user_id=ann;token={TOKEN}")
+    assert by_url.name == f"{spark_url}/;user_id=ann;token=***"
+    monkeypatch.setenv("DBNB_CONFIG", str(lake_config))
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert spark_url in out
+    assert "spark://" not in out
+
+
 def test_without_the_client_one_line_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyspark.sql.connect", None)  # as if not installed
     db = dbnb.connect("sc://127.0.0.1:15002")
@@ -278,6 +317,51 @@ def test_every_command_is_refused_with_nothing_changed(lake: Any) -> None:
     history = dbnb.history()
     mine = history[history["connection"] == "lake"].tail(len(REFUSED))
     assert mine["error"].str.contains("read-only here").all()
+
+
+@pytest.mark.usefixtures("fixed")
+def test_spark_commands_that_look_are_reads(lake: Any) -> None:
+    assert "fixed" in lake.query("SHOW TABLES")["tableName"].tolist()
+    described = lake.query("DESCRIBE fixed")
+    assert described[["col_name", "data_type"]].values.tolist() == [["id", "int"]]
+    assert lake.query("desc table extended fixed")["col_name"].str.contains("Location").any()
+    created = lake.query("SHOW CREATE TABLE fixed")["createtab_stmt"].iloc[0]
+    assert created.startswith("CREATE TABLE spark_catalog.default.fixed")
+    assert lake.query("/* a comment */ SHOW COLUMNS IN fixed")["col_name"].tolist() == ["id"]
+    plan = lake.query("EXPLAIN SELECT id FROM fixed")["plan"].iloc[0]
+    assert "== Physical Plan ==" in plan
+    # EXPLAIN of a write plans it and never runs it.
+    lake.query("EXPLAIN INSERT INTO fixed VALUES (99)")
+    assert sorted(lake.query("SELECT id FROM fixed")["id"].tolist()) == [1, 2]
+    # A command's error is Spark's, about the user's statement, not dbnb's wrapper.
+    with pytest.raises(dbnb.QueryError, match=r"^lake: \[TABLE_OR_VIEW_NOT_FOUND\].*`nowhere`"):
+        lake.query("DESCRIBE nowhere")
+
+
+def test_lists_after_in_are_one_named_parameter_per_item(lake: Any, table: str) -> None:
+    lake.spark.sql(f"CREATE TABLE {table} (id INT, status STRING) USING parquet")
+    lake.spark.sql(f"INSERT INTO {table} VALUES (1, 'new'), (2, 'done'), (3, 'late')")
+    sql = f"SELECT id FROM {table} WHERE status IN :list ORDER BY id"
+    assert lake.query(sql, {"list": ["new", "late"]})["id"].tolist() == [1, 3]
+    assert lake.query(sql, {"list": ("done",)})["id"].tolist() == [2]
+    assert lake.query(sql, {"list": []})["id"].tolist() == []
+    both = f"SELECT id FROM {table} WHERE status NOT IN (:list) AND id > :n ORDER BY id"
+    assert lake.query(both, {"list": [], "n": 1})["id"].tolist() == [2, 3]
+    assert lake.query(both, {"list": ["done"], "n": 0})["id"].tolist() == [1, 3]
+
+
+def test_spark_text_is_read_by_spark_lexical_rules() -> None:
+    from dbnb.backends.spark import statements
+    from dbnb.sql import readable
+
+    rules = statements.READ_RULES
+    # A backslash escapes a quote in Spark's literals; a raw literal keeps it.
+    assert readable.refusal(r"SELECT 'it\'s; DROP TABLE t'", rules) is None
+    assert readable.refusal(r"SELECT r'\'; DROP TABLE t", rules) is not None
+    # Comments nest; a backquoted name is no keyword.
+    assert readable.refusal("SELECT 1 /* a /* b */ ; DROP TABLE t */", rules) is None
+    assert readable.refusal("SELECT `;DROP` FROM t", rules) is None
+    assert readable.refusal("REFRESH TABLE t", rules) is not None
 
 
 def test_a_syntax_error_is_spark_message_not_a_refusal(lake: Any) -> None:

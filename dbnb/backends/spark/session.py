@@ -7,31 +7,26 @@ Connect client); without it, one line names the extra.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
-from dbnb.config import ConnectionConfig
+from dbnb.config import ConnectionConfig, spark_connect_url
 from dbnb.errors import DbnbError, one_line
-
-DEFAULT_PORT = 15002  # Spark Connect's own default
 
 
 def remote_url(config: ConnectionConfig) -> str:
     """Spark Connect's ``sc://host:port/;user_id=...;token=...`` for ``config``."""
-    url = config.url
-    settings = dict(url.query)
-    if url.username:
-        settings["user_id"] = url.username
-    if url.password:
-        settings["token"] = str(url.password)
-    tail = "".join(f";{key}={quote(str(value), safe='')}" for key, value in settings.items())
-    return f"sc://{url.host or 'localhost'}:{url.port or DEFAULT_PORT}/{tail}"
+    return spark_connect_url(config.url, hide_token=False)
 
 
 def client_module() -> Any:
     """``pyspark.sql.connect``'s session module, or one line naming the extra."""
+    # gRPC's core logs each failed TLS handshake to stderr; dbnb says it in one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     try:
         with warnings.catch_warnings():
             # pyspark warns at import that it has not been tested with pandas 3; dbnb
@@ -53,15 +48,39 @@ def client_module() -> Any:
     return session
 
 
-def _retries() -> Any:
+def _retries(max_retries: int = 4) -> Any:
     """Spark Connect's client retries an unreachable server for ten minutes by default;
-    a notebook should hear within seconds (about 5 s here, as other databases' connect
-    timeout)."""
+    a notebook should hear within seconds."""
     from pyspark.sql.connect.client.retries import DefaultPolicy
 
     return DefaultPolicy(
-        max_retries=4, initial_backoff=250, backoff_multiplier=2.0, max_backoff=2000
+        max_retries=max_retries, initial_backoff=250, backoff_multiplier=2.0, max_backoff=2000
     )
+
+
+CHECK_WITHIN = 4.0  # seconds the first call may take before the server counts as unreachable
+_DETAILS = re.compile(r'details = "([^"]*)"')
+
+
+def why_unreachable(error: BaseException) -> str:
+    """What gRPC said, as one line with the remedy: a wrong host or port, or a token
+    (which Spark Connect sends only over TLS) to a server without TLS."""
+    text = str(error)
+    found = _DETAILS.search(text)
+    details = found.group(1) if found else one_line(error)
+    if "Tls handshake" in details or "SSL" in details:
+        return (
+            "the TLS handshake failed: a token is sent only over TLS, and this server does not "
+            "speak it; drop the token, or give the server TLS (a proxy in front of it)"
+        )
+    if "refused" in details or "failed to connect" in details:
+        return (
+            "nothing answers there; check the host and port, and that the Spark Connect server runs"
+        )
+    return details
+
+
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbnb-spark-check")
 
 
 class Session:
@@ -80,16 +99,39 @@ class Session:
                 try:
                     builder = module.SparkSession.builder.remote(remote_url(self.config))
                     spark = builder.create()
-                    spark.client.set_retry_policies([_retries()])
-                    self._spark = spark
                 except Exception as error:
                     raise self.unreachable(error) from None
+                self._check(spark)
+                spark.client.set_retry_policies([_retries()])
+                self._spark = spark
             return self._spark
 
+    def _check(self, spark: Any) -> None:
+        """Ask the server its version, within ``CHECK_WITHIN`` seconds and one retry: a
+        server that does not answer is one line with the remedy, not minutes of retries."""
+        spark.client.set_retry_policies([_retries(max_retries=1)])
+
+        def version() -> str:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the client's RETRIES_EXCEEDED: said below
+                return str(spark.version)
+
+        future = _CHECKS.submit(version)
+        try:
+            future.result(timeout=CHECK_WITHIN)
+        except TimeoutError:
+            raise self.unreachable_because(
+                f"no answer within {CHECK_WITHIN:g} s; check the host and port"
+            ) from None
+        except Exception as error:
+            raise self.unreachable_because(why_unreachable(error)) from None
+
     def unreachable(self, error: BaseException) -> DbnbError:
+        return self.unreachable_because(one_line(error))
+
+    def unreachable_because(self, reason: str) -> DbnbError:
         return DbnbError(
-            f"cannot connect to {self.config.name!r} ({self.config.safe_url}): "
-            f"{self.mask(one_line(error))}"
+            f"cannot connect to {self.config.name!r} ({self.config.safe_url}): {self.mask(reason)}"
         )
 
     def mask(self, text: str) -> str:
