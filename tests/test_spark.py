@@ -389,6 +389,22 @@ def test_ctrl_c_stops_the_spark_job_and_the_next_query_is_fast(lake: Any) -> Non
     assert lake.spark.client.interrupt_all() == []
 
 
+CROSS = (
+    "SELECT count(*) AS n FROM range(100000) a CROSS JOIN range(100000) b WHERE a.id + b.id = -1"
+)
+
+
+@pytest.mark.parametrize("after", [0.1, 0.3, 0.6])
+def test_ctrl_c_before_the_job_exists_still_stops_it(lake: Any, after: float) -> None:
+    # Interrupted while Spark still plans it, a query used to leave its job running on
+    # the cluster (submitted after the cancel), and the next query waited behind it.
+    with interrupt_after(after), pytest.raises(KeyboardInterrupt):
+        lake.query(CROSS)
+    started = time.monotonic()
+    assert lake.query("SELECT 5 AS ok")["ok"].tolist() == [5]
+    assert time.monotonic() - started < 10
+
+
 def test_ctrl_c_stops_chunks_too(lake: Any) -> None:
     started = time.monotonic()
     with interrupt_after(1.0), pytest.raises(KeyboardInterrupt):

@@ -51,6 +51,9 @@ _WRAPPED = "SELECT * FROM (\n{sql}\n)"
 _PARSED_ROOT = re.compile(r"== Parsed Logical Plan ==\s*'?(\w+)")
 _STOP_WAIT = 10.0  # seconds an interrupted run may take to end on the server
 _RETRY_INTERRUPT = 0.2  # seconds: the run may not have reached the server yet
+# Seconds an interrupt waits for a started run to report its first Spark job (Spark
+# Connect reports progress every 2 s by default, spark.connect.progress.reportInterval).
+_JOB_WAIT = 3.0
 
 
 class Interrupted(Exception):
@@ -187,11 +190,8 @@ def run_tagged(
     tag = f"dbnb-{uuid.uuid4().hex}"
 
     def tagged() -> Any:
-        spark.addTag(tag)  # the client's tags are per thread: this run's only
-        try:
+        with _tagged(spark, tag):
             return work()
-        finally:
-            spark.removeTag(tag)
 
     future = _WORKERS.submit(tagged)
     try:
@@ -204,8 +204,60 @@ def run_tagged(
         raise
 
 
+# Which tagged runs have reported a Spark job; the run's thread knows its tag.
+_RUNNING = threading.local()
+_JOBS_SEEN: set[str] = set()
+_WATCHED: set[int] = set()
+_WATCH_LOCK = threading.Lock()
+
+
+def _progress(stages: Any, inflight_tasks: int, operation_id: str, done: bool, **_: Any) -> None:
+    """Spark Connect's progress handler: note that the current thread's run has a job."""
+    tag = getattr(_RUNNING, "tag", None)
+    if tag is not None and stages:
+        _JOBS_SEEN.add(tag)
+
+
+def _watch(spark: Any) -> None:
+    """Have ``spark``'s progress reports tell which runs have started a job (once)."""
+    with _WATCH_LOCK:
+        if id(spark) not in _WATCHED:
+            spark.registerProgressHandler(_progress)
+            _WATCHED.add(id(spark))
+
+
+def _tagged(spark: Any, tag: str) -> contextlib.AbstractContextManager[None]:
+    """``tag`` on this thread's runs (the client's tags are per thread: this run's only)."""
+
+    @contextlib.contextmanager
+    def tagged() -> Iterator[None]:
+        _watch(spark)
+        spark.addTag(tag)
+        _RUNNING.tag = tag
+        try:
+            yield
+        finally:
+            _RUNNING.tag = None
+            _JOBS_SEEN.discard(tag)
+            spark.removeTag(tag)
+
+    return tagged()
+
+
 def _interrupt(spark: Any, tag: str, done: Callable[[], bool]) -> None:
-    """Interrupt the runs tagged ``tag`` until they have ended (at most ``_STOP_WAIT``)."""
+    """Interrupt the runs tagged ``tag`` until they have ended (at most ``_STOP_WAIT``).
+
+    A run interrupted while Spark plans it can leave a job behind: adaptive execution
+    submits a query's first stage from another thread, so a job can start after the
+    operation was cancelled (its cancel found no job) and run on, outside any operation
+    an interrupt can reach. So a run that has reported no job yet is first given up to
+    ``_JOB_WAIT`` seconds to report one (or to end); interrupted then, the job it
+    started is cancelled with it.
+    """
+    deadline = time.monotonic() + _JOB_WAIT
+    while tag not in _JOBS_SEEN and not done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _JOBS_SEEN.discard(tag)
 
     def interrupt() -> None:
         with contextlib.suppress(Exception):
@@ -234,16 +286,15 @@ def stream(
                 return
 
     def produce() -> None:
-        spark.addTag(tag)
         try:
-            for item in spark.client.to_table_as_iterator(proto, {}):
-                if isinstance(item, pa.Table):
-                    put(item)
+            with _tagged(spark, tag):
+                for item in spark.client.to_table_as_iterator(proto, {}):
+                    if isinstance(item, pa.Table):
+                        put(item)
             put(end)
         except BaseException as error:
             put(error)
         finally:
-            spark.removeTag(tag)
             ended.set()
 
     deadline = None if not timeout else time.monotonic() + timeout
