@@ -238,4 +238,4 @@ def test_checks_on_threads_never_import_one_module_twice_at_once(
         errors = json.loads(done.stdout)
         assert len(errors) == 14
         assert [name for name, error in errors.items() if error] == ["spark0", "spark1"], errors
-        assert "failed to connect" in errors["spark0"]
+        assert "cannot connect to 'spark0'" in errors["spark0"]  # its one-line reason
