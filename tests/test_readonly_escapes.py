@@ -382,3 +382,35 @@ def test_read_role_is_refused_where_roles_cannot_take_privileges_away(
             registry.connect("least").query("SELECT 1 AS x")
     finally:
         registry.close()
+
+
+def test_a_columnar_connect_whose_privilege_check_fails_closes_its_connection(
+    tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The columnar path looks at the reads' privileges once its connection is open; a
+    # warning made an error there (python -W error) must not strand that connection.
+    from dbnb.backends.postgresql import adbc
+
+    opened: list[Any] = []
+    connect = adbc.adbc_postgresql.connect
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(adbc.adbc_postgresql, "connect", counted)
+    path = tmp_path / "strict.yaml"
+    path.write_text(
+        "databases:\n  strict:\n    type: postgresql\n    host: 127.0.0.1\n"
+        f"    user: postgres\n    database: {pg_database}\n"
+    )
+    registry = dbnb.Registry(dbnb.load_config(path))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dbnb.PrivilegeWarning)
+            frame = registry.connect("strict").query("SELECT 1 AS v")  # read as guarded
+        assert frame["v"].tolist() == [1]
+        assert len(opened) == 1
+        assert opened[0]._closed
+    finally:
+        registry.close()
