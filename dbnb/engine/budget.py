@@ -27,7 +27,7 @@ import time
 from collections import deque
 from typing import Any
 
-from sqlalchemy.pool import ConnectionPoolEntry, Pool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import drivers
@@ -138,13 +138,13 @@ class ConnectionBudget:
 
     def back(self, pool: BudgetPool, record: ConnectionPoolEntry) -> None:
         """``record`` came back to ``pool``: kept idle, or closed (its connection is
-        gone, its pool retired, or pool_size connections already idle there)."""
+        gone, its pool retired, or ``pool.keep`` connections already idle there)."""
         closing = []
         with self._condition:
             pool.out.discard(record)
             if record.dbapi_connection is None:
                 pass  # invalidated: its connection is closed, its slot is free
-            elif pool.retired or len(pool.idle) >= pool.size():
+            elif pool.retired or len(pool.idle) >= pool.keep:
                 self._closing += 1
                 closing.append(record)
             else:
@@ -205,10 +205,20 @@ class BudgetPool(Pool):
 
     is_async = False
 
-    def __init__(self, creator: Any, *, budget: ConnectionBudget, path: str, **kw: Any) -> None:
+    def __init__(
+        self,
+        creator: Any,
+        *,
+        budget: ConnectionBudget,
+        path: str,
+        keep: int | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(creator, **kw)
         self.budget = budget
         self.path = path
+        # Idle connections kept: pool_size, or 0 for an engine that pooled none (NullPool).
+        self.keep = budget.pool_size if keep is None else keep
         self.idle: deque[ConnectionPoolEntry] = deque()  # guarded by the budget's lock
         self.out: set[ConnectionPoolEntry] = set()
         self.retired = False
@@ -217,12 +227,16 @@ class BudgetPool(Pool):
     @classmethod
     def replacing(cls, pool: Pool, budget: ConnectionBudget, path: str) -> BudgetPool:
         """A pool like ``pool`` (an engine's own: its creator, events and dialect),
-        within ``budget``."""
-        return cls(pool._creator, budget=budget, path=path, **_settings(pool))  # noqa: SLF001
+        within ``budget``; like a ``NullPool``, it keeps no idle connection."""
+        keep = 0 if isinstance(pool, NullPool) else None
+        creator = pool._creator  # noqa: SLF001
+        return cls(creator, budget=budget, path=path, keep=keep, **_settings(pool))
 
     def recreate(self) -> BudgetPool:
         self.logger.info("Pool recreating")
-        return type(self)(self._creator, budget=self.budget, path=self.path, **_settings(self))
+        return type(self)(
+            self._creator, budget=self.budget, path=self.path, keep=self.keep, **_settings(self)
+        )
 
     def _do_get(self) -> ConnectionPoolEntry:
         record, victim = self._take()
