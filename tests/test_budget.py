@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -244,3 +245,38 @@ def test_mixed_load_stays_within_the_role_connection_limit(
     assert all(kinds[kind] > 0 for kind in ("query", "chunks", "session", "write")), kinds
     assert most <= 2, f"{most} server connections for a role limited to 2"
     assert_exact(tight)
+
+
+def test_every_columnar_connection_is_closed_once_also_one_out_at_close(
+    tight: dbnb.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection the columnar pool lent out when the Database closed comes back to a
+    # pool no one uses again: it must close then, not idle there until the garbage
+    # collector finds it (ADBC's ResourceWarning: "Connection was not explicitly
+    # close()d", an error in whatever test runs then).
+    columnar = tight._arrow.columnar
+    assert columnar is not None
+    opened: list[Any] = []
+    connect = columnar.connect
+
+    def counted() -> Any:
+        opened.append(connect())
+        return opened[-1]
+
+    monkeypatch.setattr(columnar, "connect", counted)
+    assert tight.query("SELECT 1 AS v")["v"].tolist() == [1]
+    with tight.session() as first, tight.session() as second:  # the columnar slot changes kind
+        first.execute(text("SELECT 1"))
+        second.execute(text("SELECT 1"))
+    chunks = tight.query("SELECT g FROM generate_series(1, 5000) g", chunksize=100)
+    first_chunk = next(iter(chunks))
+    tight.close()  # while the stream holds its connection
+    assert len(first_chunk) + sum(len(chunk) for chunk in chunks) == 5000
+    assert tight.budget.open == 0, tight.budget.in_use()
+    assert len(opened) == 2
+    assert all(connection._closed for connection in opened)
+    # The next read opens a new pool, and closing again closes all it opened.
+    assert tight.query("SELECT 2 AS v")["v"].tolist() == [2]
+    assert_exact(tight)
+    assert len(opened) == 3
+    assert all(connection._closed for connection in opened)

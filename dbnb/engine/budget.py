@@ -134,6 +134,8 @@ class ConnectionBudget:
             self._pending_paths[pool.path] -= 1
             if record is not None:
                 pool.out.add(record)
+                if pool not in self._pools:  # retired and forgotten while it connected
+                    self._pools.append(pool)
             self._condition.notify_all()
 
     def back(self, pool: BudgetPool, record: ConnectionPoolEntry) -> None:
@@ -151,6 +153,15 @@ class ConnectionBudget:
                 pool.idle.append(record)
             self._forget_empty()
             self._condition.notify_all()
+        self._close(closing)
+
+    def retire(self, pool: BudgetPool) -> None:
+        """``pool`` is done with (its owner closed it, and no pool replaces it): its idle
+        connections close now, the ones still out as they come back."""
+        with self._condition:
+            pool.retired = True
+            closing = self._drain(pool)
+            self._forget_empty()
         self._close(closing)
 
     def close_idle(self, pool: BudgetPool) -> None:
@@ -260,6 +271,11 @@ class BudgetPool(Pool):
     def dispose(self) -> None:
         self.budget.close_idle(self)
         self.logger.info("Pool disposed. %s", self.status())
+
+    def retire(self) -> None:
+        """Close this pool for good, unlike ``dispose`` (after which an engine's pool is
+        recreated, retiring this one): idle connections now, the rest as they come back."""
+        self.budget.retire(self)
 
     def size(self) -> int:
         return self.budget.pool_size

@@ -90,7 +90,9 @@ class ArrowReader:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.dispose()
+            # Retired, not just disposed: a stream still reading gives its connection
+            # back to this pool, which no one would use or close again.
+            pool.retire()
 
     def checkedout(self) -> int:
         """Connections in use (0 when nothing is being read)."""
