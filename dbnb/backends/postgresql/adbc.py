@@ -82,6 +82,14 @@ class PostgreSQLColumnar:
             if connecting.timed_out(error):
                 raise connecting.no_answer(self.config) from None
             raise
+        try:
+            self._check_privileges(connection)
+        except BaseException:
+            _close(connection)  # the pool never saw it: no one else would close it
+            raise
+        return connection
+
+    def _check_privileges(self, connection: Any) -> None:
         if privileges.needed(self.config):  # until this entry has warned, or has a read_role
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_setting('is_superuser'), current_user")
@@ -89,7 +97,6 @@ class PostgreSQLColumnar:
             connection.rollback()
             privilege = f"as the superuser {user!r}" if superuser == "on" else None
             privileges.check(self.config, privilege)
-        return connection
 
     def describe(self, connection: Any, plan: Plan) -> tuple[Layout, pa.Schema | None]:
         """``None`` rules when this path cannot give the guarded path's frame (a type
