@@ -414,3 +414,20 @@ def test_a_columnar_connect_whose_privilege_check_fails_closes_its_connection(
         assert opened[0]._closed
     finally:
         registry.close()
+
+
+def test_privileges_are_looked_at_once_per_entry(tmp_path: Path, pg_database: str) -> None:
+    # A login's privileges do not change between its connections: a new connection of
+    # an entry already looked at (privileged or not) pays no second round trip.
+    from dbnb.engine import privileges
+
+    path = tmp_path / "once.yaml"
+    path.write_text(f"databases:\n  once:\n    type: sqlite\n    database: {tmp_path}/a.db\n")
+    config = dbnb.load_config(path).connections["once"]
+    assert privileges.needed(config)
+    privileges.check(config, None)  # nothing beyond reading there
+    assert not privileges.needed(config)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        privileges.check(config, "as the superuser 'x'")  # looked at already: no warning
+    assert seen == []

@@ -24,30 +24,33 @@ if TYPE_CHECKING:
     from dbnb.config import ConnectionConfig
     from dbnb.engine.backend import Backend
 
-_warned: set[tuple[str, str | None]] = set()
+# The entries whose privileges were looked at: once per entry, as a login's privileges
+# do not change between its connections (a new connection pays no second look).
+_looked: set[tuple[str, str | None]] = set()
 _lock = threading.Lock()
 
 
 def install(engine: Engine, config: ConnectionConfig, backend: Backend) -> None:
-    """Look at the privileges of ``engine``'s first connections, until one warned."""
+    """Look at the privileges of ``engine``'s first connection (of the entry's)."""
     if config.read_role:
         return
 
     def connect(_dbapi_connection: Any, record: Any) -> None:
-        if _key(config) not in _warned:
+        if needed(config):
             check(config, backend.excess_privilege(record.driver_connection))
 
     event.listen(engine, "connect", connect)
 
 
 def check(config: ConnectionConfig, privilege: str | None) -> None:
-    """Warn once that reads of ``config`` run with ``privilege`` (None: nothing to say)."""
+    """Warn once that reads of ``config`` run with ``privilege`` (None: nothing to say);
+    either way, the entry has been looked at."""
+    with _lock:
+        if _key(config) in _looked:
+            return
+        _looked.add(_key(config))
     if privilege is None or config.read_role:
         return
-    with _lock:
-        if _key(config) in _warned:
-            return
-        _warned.add(_key(config))
     warnings.warn(
         f"connection {config.name!r} reads {privilege}: dbnb refuses the known server-side "
         "effects (programs, files, signals, other connections) on reads, but a function "
@@ -59,8 +62,9 @@ def check(config: ConnectionConfig, privilege: str | None) -> None:
 
 
 def needed(config: ConnectionConfig) -> bool:
-    """Whether a path that connects by itself should look (no warning yet, no read_role)."""
-    return not config.read_role and _key(config) not in _warned
+    """Whether a connection of ``config`` should look at its privileges: the entry's
+    first, unless it has a read_role."""
+    return not config.read_role and _key(config) not in _looked
 
 
 def _key(config: ConnectionConfig) -> tuple[str, str | None]:
