@@ -277,6 +277,10 @@ def test_the_demo_runs_after_the_readme_and_again(
         session.execute(text(f"INSERT INTO {demo.TABLE} (name, defense_rating) VALUES ('Mine', 1)"))
     assert demo.main("local") == 0
     assert "shields still there: 4" in capsys.readouterr().out
+    # The demo's close_all closed ``local`` (its registry's); its use after reopened
+    # pools of its own, which only its owner closes (else the garbage collector would,
+    # in whatever test runs then, with ADBC's "not explicitly close()d" warning).
+    local.close()
 
 
 # --- a test file of the user's, with the README's pytest settings -------------------

@@ -13,7 +13,7 @@ after:
   refusal, a lost connection or the database's message, worded as on the
   guarded path. No statement ever runs twice.
 - **Pooled within the connection's budget**: each ``Database`` keeps a
-  ``QueuePool`` of ADBC connections whose server connections count against
+  ``BudgetPool`` of ADBC connections whose server connections count against
   the one ``ConnectionBudget`` of the name (``dbnb.engine.budget``); the describe
   is also the checkout's ping.
 - **Read-only, enforced by the database** on each backend's connections, and
@@ -35,13 +35,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import PoolProxiedConnection
 
 from dbnb import masking
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
-from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
 from dbnb.read.columnar import (
@@ -71,7 +71,7 @@ class ArrowReader:
         self.config = config
         self._budget = budget
         self._layouts = Layouts()  # statements described before, by text and bind types
-        self._pool: QueuePool | None = None
+        self._pool: BudgetPool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
 
@@ -90,25 +90,27 @@ class ArrowReader:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.dispose()
+            # Retired, not just disposed: a stream still reading gives its connection
+            # back to this pool, which no one would use or close again.
+            pool.retire()
 
     def checkedout(self) -> int:
         """Connections in use (0 when nothing is being read)."""
         return self._pool.checkedout() if self._pool is not None else 0
 
-    def _get_pool(self, columnar: Columnar) -> QueuePool:
+    def _get_pool(self, columnar: Columnar) -> BudgetPool:
         with self._lock:
             if self._pool is None:
                 recycle = self.config.pool_recycle
-                self._pool = QueuePool(
-                    lambda: self._budget.open_with("columnar", columnar.connect),
-                    **self._budget.pool_options(),
+                self._pool = BudgetPool(
+                    columnar.connect,
+                    budget=self._budget,
+                    path="columnar",
                     recycle=-1 if recycle is None else recycle,
                     # _checkout rolls back itself (and throws away what failed):
                     # a second rollback by the pool would be one more round trip.
                     reset_on_return=None,
                 )
-                self._budget.attach(self._pool, "columnar")
             return self._pool
 
     @contextmanager
