@@ -6,6 +6,11 @@ doubling in the table's name, but not in its columns', its keys' or the columns
 a key lists, so a column ``a`b`` is reflected as ``a``b``: no DataFrame column
 matches it and every write, profile and describe of the table goes wrong.
 dbnb's engines parse with ``Parser``, which undoes it everywhere.
+
+A MariaDB server's own types (``INET4``, ``INET6``) are known to SQLAlchemy's
+``mariadb`` dialect only; dbnb reaches MariaDB through ``mysql+pymysql``, whose
+reflection of such a column warned (an error in a completion's background read)
+and typed it NullType. The engine's dialect learns them once the server is known.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.mysql.mariadb import INET4, INET6
 from sqlalchemy.dialects.mysql.reflection import MySQLTableDefinitionParser, ReflectedState
 from sqlalchemy.engine import Engine
 
@@ -45,5 +51,7 @@ def install(engine: Engine) -> None:
     def connect(*_: Any) -> None:
         dialect: Any = engine.dialect
         dialect._tabledef_parser = Parser(dialect, dialect.identifier_preparer)  # noqa: SLF001
+        if dialect.is_mariadb:  # this dialect's own copy: other engines keep theirs
+            dialect.ischema_names = {**dialect.ischema_names, "inet4": INET4, "inet6": INET6}
 
     event.listen(engine, "connect", connect, once=True)
