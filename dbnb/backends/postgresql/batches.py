@@ -28,7 +28,7 @@ def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
         if column.to_arrow is not None:
             chunked = pa.chunked_array(
                 [column.to_arrow(chunk) for chunk in chunked.chunks]
-                or [column.to_arrow(pa.array([], type=chunked.type))]
+                or [column.to_arrow(pa.nulls(0, chunked.type))]
             )
         arrays.append(_whole(chunked.chunks, column) or chunked)
     return pa.Table.from_arrays(arrays, names=table.column_names)
@@ -92,7 +92,10 @@ def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.D
             finished.append(_CONVERTER.submit(_finish_batch, pending, columns, objects))
         pending = batch
     if pending is None:
-        pending = pa.RecordBatch.from_pylist([], reader.schema)
+        # An empty batch of the result's types (pa.nulls: from_pylist cannot make a
+        # list of an extension type).
+        schema = reader.schema
+        pending = pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
     finished.append(_finish_batch(pending, columns, objects))
     parts = [done.result() if isinstance(done, Future) else done for done in finished]
     batches = [batch for batch, _ in parts]
