@@ -115,3 +115,51 @@ def create_mysql(connect: Callable[[], Any], rows: int) -> None:
         connection.commit()
     finally:
         connection.close()
+
+
+# --- readers ----------------------------------------------------------------------------
+
+Reader = Callable[[], Any]
+
+
+def pg_readers(db: Any, url: str) -> dict[str, Reader]:
+    """dbnb beside raw ADBC + ``to_pandas()`` (the peer the target is set against)
+    and connectorx, on the realistic table."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import connectorx as cx
+
+    connection = adbc.connect(url)
+
+    def raw() -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(SQL)
+            frame = cursor.fetch_arrow_table().to_pandas()
+        connection.rollback()
+        return frame
+
+    def raw_arrow() -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(SQL)
+            table = cursor.fetch_arrow_table()
+        connection.rollback()
+        return table
+
+    return {
+        "dbnb Database.query": lambda: db.query(SQL),
+        "raw ADBC + to_pandas()": raw,
+        "raw ADBC to Arrow (no pandas)": raw_arrow,
+        "dbnb query(output='arrow')": lambda: db.query(SQL, output="arrow"),
+        "connectorx": lambda: cx.read_sql(url, SQL),
+    }
+
+
+def mysql_readers(db: Any, url: str) -> dict[str, Reader]:
+    import connectorx as cx
+
+    return {
+        "dbnb Database.query": lambda: db.query(SQL),
+        "connectorx": lambda: cx.read_sql(f"{url}?prefer_socket=false", SQL),
+        "connectorx to Arrow": lambda: cx.read_sql(
+            f"{url}?prefer_socket=false", SQL, return_type="arrow"
+        ),
+    }
