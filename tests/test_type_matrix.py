@@ -262,3 +262,21 @@ def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
     assert whole["ips"].tolist()[:2] == [["10.0.0.2", None], None]
+
+
+def test_a_type_created_after_the_connection_opened(pg: dbnb.Database) -> None:
+    # The columnar pool keeps a connection whose driver learnt the database's types
+    # as it connected: an enum made since is looked up in pg_type (a label is its
+    # own binary form), and an array of it read on a new connection.
+    assert pg.query("SELECT 1 AS v")["v"].tolist() == [1]
+    with pg.session(write=True) as session:
+        session.execute(text("DROP TYPE IF EXISTS matrix_late CASCADE"))
+        session.execute(text("CREATE TYPE matrix_late AS ENUM ('a', 'b')"))
+    frame, ran = read(pg, "SELECT 'b'::matrix_late AS v", "columnar")
+    assert ran == "columnar"
+    assert frame["v"].tolist() == ["b"]
+    assert str(frame["v"].dtype) == "string[pyarrow]"
+    frame, ran = read(pg, "SELECT ARRAY['a', 'b']::matrix_late[] AS v", "columnar")
+    assert ran == "columnar"
+    assert frame["v"].tolist() == [["a", "b"]]
+    assert pg._arrow.checkedout() == 0
