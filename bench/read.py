@@ -1,8 +1,9 @@
 """Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
-                                   [--sections speed memory latency]
+                                   [--sections speed memory latency realistic]
                                    [--databases postgresql sqlite mariadb]
+                                   [--realistic-rows 300000]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -28,6 +29,11 @@ times without a warm-up, to keep the whole run to a few minutes.
 Then: peak memory (max RSS) of each reader at the largest size, each in a fresh
 process (beside a process that only imports everything), and the per-call
 latency of a one-row query (dbnb vs a pooled psycopg connection + DataFrame).
+
+The realistic section reads the table of bench/realistic.py (an enum, text[] and
+int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz; MariaDB's own types
+for it) with dbnb beside raw ADBC + `to_pandas()` (PostgreSQL: the peer its
+target, 1.3x, is set against) and connectorx, and prints each one's ratio to it.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realistic
 import standard
 
 PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -166,28 +173,24 @@ def mysql_readers(config: Path) -> dict[str, Reader | str]:
     }
 
 
-def create_mysql_table(rows: int) -> None:
+def mysql_connect(database: str | None = "") -> Any:
+    """A PyMySQL connection to the bench server: to its database unless told otherwise."""
     import pymysql
     import sqlalchemy
 
     url = sqlalchemy.make_url(MYSQL_URL)
+    return pymysql.connect(
+        host=url.host,
+        port=url.port or 3306,
+        user=url.username,
+        password=url.password or "",
+        database=url.database if database == "" else database,
+    )
 
-    def connect(database: str | None = url.database) -> Any:
-        return pymysql.connect(
-            host=url.host,
-            port=url.port or 3306,
-            user=url.username,
-            password=url.password or "",
-            database=database,
-        )
 
-    server = connect(None)
-    try:
-        with server.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}`")
-    finally:
-        server.close()
-    standard.create_mysql(connect, rows)
+def ensure_mysql_database() -> None:
+    with contextlib.closing(mysql_connect(None)) as server, server.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{PG_DATABASE}`")
 
 
 def _shell() -> Any:
@@ -263,7 +266,9 @@ def measure(
         slow = name in SLOW and rows >= 1_000_000
         try:
             results[name] = timed(reader, args.slow_repeat if slow else args.repeat, not slow)
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # connectorx's Rust panics are BaseExceptions
             results[name] = f"n/a: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
         print(f"  measured {name}", file=sys.stderr)
     return results
@@ -390,6 +395,27 @@ def latency(config: Path, calls: int) -> None:
         print(f"  {name:34} {value:7.3f} ms {value / base:6.2f}x")
 
 
+def realistic_tables(config: Path, args: argparse.Namespace) -> None:
+    """The realistic table (bench/realistic.py) on PostgreSQL and MariaDB."""
+    import dbnb
+
+    rows = args.realistic_rows
+    registry = dbnb.Registry(config)
+    if "postgresql" in args.databases:
+        realistic.create_postgresql(PG_URL, rows)
+        pg = measure(realistic.pg_readers(registry.connect("bench_pg"), PG_URL), rows, args)
+        base = pg["raw ADBC + to_pandas()"]
+        assert isinstance(base, float)
+        print_table(f"PostgreSQL realistic, {rows:,} rows", pg, base, "raw ADBC")
+    if "mariadb" in args.databases:
+        ensure_mysql_database()
+        realistic.create_mysql(mysql_connect, rows)
+        readers = realistic.mysql_readers(registry.connect("bench_mysql"), MYSQL_URL)
+        maria = measure(readers, rows, args)
+        best = best_of(maria, ("connectorx", "connectorx to Arrow"))
+        print_table(f"MariaDB realistic, {rows:,} rows", maria, best, "best peer")
+
+
 # --- setup ------------------------------------------------------------------------------
 
 
@@ -423,9 +449,10 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=["speed", "memory", "latency"],
-        default=["speed", "memory", "latency"],
+        choices=["speed", "memory", "latency", "realistic"],
+        default=["speed", "memory", "latency", "realistic"],
     )
+    parser.add_argument("--realistic-rows", type=int, default=300_000)
     parser.add_argument(
         "--databases",
         nargs="+",
@@ -447,7 +474,10 @@ def main() -> None:
     sqlite_path = folder / "standard.db"
     config = write_config(folder, sqlite_path)
     print(f"dbnb read benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    for rows in args.rows if "speed" in args.sections else args.rows[-1:]:
+    standard_sizes = args.rows if "speed" in args.sections else args.rows[-1:]
+    if not {"speed", "memory"} & set(args.sections):
+        standard_sizes = []  # the realistic section makes its own table
+    for rows in standard_sizes:
         print(f"\n=== {rows:,} rows: creating the standard table ===", file=sys.stderr)
         standard.create_postgresql(PG_URL, rows)
         standard.create_sqlite(sqlite_path, rows)
@@ -463,10 +493,13 @@ def main() -> None:
             peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
             print_table(f"SQLite, {rows:,} rows", lite, best_of(lite, peers), "best peer")
         if "mariadb" in args.databases:
-            create_mysql_table(rows)
+            ensure_mysql_database()
+            standard.create_mysql(mysql_connect, rows)
             maria = measure(mysql_readers(config), rows, args)
             peers = ("pandas.read_sql", "connectorx", "connectorx to Arrow")
             print_table(f"MariaDB, {rows:,} rows", maria, best_of(maria, peers), "best peer")
+    if "realistic" in args.sections:
+        realistic_tables(config, args)
     if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
     if "latency" in args.sections:

@@ -194,7 +194,9 @@ async def query(
                 stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
             )
         result = sync_connection.execute(
-            statement, values, execution_options={monitor.REPORTS_FETCH: True}
+            statement,
+            values,
+            execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
         )
         results.append(result)  # for the history's refusal record of a capped result
         return frames.to_frame(

@@ -138,7 +138,9 @@ def _run_all(
                     )
                     # The statement's history record stays open until its rows are fetched.
                     result = connection.execute(
-                        clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                        clause,
+                        params,
+                        execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
                     )
                     if result.returns_rows:
                         frame = frames.to_frame(

@@ -277,7 +277,7 @@ class ArrowReader:
                 reader = columnar.execute(cursor, plan)
                 columns = self._same_layout(columnar, checkout)(reader.schema)
                 yield True
-                pending = reader.schema.empty_table()
+                pending = pa.Table.from_batches([], schema=reader.schema)
                 finished = empty = True
                 failure: BaseException | None = None
                 try:

@@ -24,7 +24,11 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
 from dbnb.engine.backend import backend_for
-from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type
+from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type, fitted_decimal
+
+# Execution option: this statement's rows become a frame (a backend may load some types
+# differently for it than for a session: PostgreSQL's inet as text).
+AS_FRAME = "dbnb_as_frame"
 
 # Arrow types a column of unknown type may be inferred as; anything else stays objects.
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
@@ -41,8 +45,31 @@ class Converter(Protocol):
         """Each value converted, and whether all of them fit (else kept as they are)."""
 
 
+class FittedDecimals:
+    """A column of Decimals whose type its values choose: ``decimal128(38, s)``, ``s``
+    the most digits after the point among them (``dtypes.fitted_decimal``), when every
+    value fits; else the Decimals as they are (NaN, too many digits)."""
+
+    def array(self, values: Sequence[Any]) -> pa.Array | None:
+        scale = integer = 0
+        for value in values:
+            if value is None:
+                continue
+            if not value.is_finite():
+                return None
+            _, digits, exponent = value.as_tuple()
+            scale = max(scale, -exponent)
+            integer = max(integer, len(digits) + exponent)
+        try:
+            return pa.array(values, type=fitted_decimal(scale, integer))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+
+
+FITTED_DECIMALS = FittedDecimals()
+
 # A column's type: Arrow's, a backend's converter, or None (look at the values).
-Kind: TypeAlias = "pa.DataType | Converter | None"
+Kind: TypeAlias = "pa.DataType | Converter | FittedDecimals | None"
 
 
 class TooManyRows(Exception):
@@ -148,6 +175,11 @@ def column(values: Sequence[Any], kind: Kind) -> pd.Series:
     if isinstance(kind, Converter):
         converted, fits = kind.convert_all(values)
         return _series(converted, kind.kind) if fits else _objects(converted)
+    if isinstance(kind, FittedDecimals):
+        array = kind.array(values)
+        return (
+            _objects(values) if array is None else pd.Series(pd.arrays.ArrowExtensionArray(array))
+        )
     return _series(values, kind)
 
 

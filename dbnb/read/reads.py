@@ -71,7 +71,7 @@ class Reads:
                 result = connection.execute(
                     statement,
                     values,
-                    execution_options={monitor.REPORTS_FETCH: True},
+                    execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
                 )
                 frame = frames.to_frame(
                     result,
@@ -194,7 +194,9 @@ class Reads:
         statement = binds.executable(sql, values, self.config.backend)
         with self.connect(timeout=timeout) as connection:
             try:
-                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
+                streaming = connection.execution_options(
+                    stream_results=True, max_row_buffer=rows, **{frames.AS_FRAME: True}
+                )
                 result = streaming.execute(statement, values)
                 # A server-side cursor: if abandoned half-way, the rest is never sent.
                 with _closing(result, self.close_result):
