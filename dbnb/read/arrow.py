@@ -225,11 +225,23 @@ class ArrowReader:
         except (OutOfRange, Failed) as error:  # it ran: its error, never a rerun
             failure = QueryError(f"{self.config.name}: {error}")
         except columnar.errors as error:
-            failure = columnar.final_error(error, self.config.name)
+            failure = self._with_facts(columnar.final_error(error, self.config.name), plan, error)
         else:
             self.served += 1
             return frame
-        raise self._masked(failure, plan)  # out here: see _masked
+        raise self._masked(self._with_facts(failure, plan), plan)  # out here: see _masked
+
+    def _with_facts(
+        self, failure: BaseException, plan: Plan, cause: BaseException | None = None
+    ) -> BaseException:
+        if isinstance(failure, QueryError):
+            failure.add_facts(
+                connection=self.config.name,
+                statement=plan.statement.sql,
+                path="columnar",
+                cause=cause,
+            )
+        return failure
 
     def _masked(self, failure: BaseException, plan: Plan) -> BaseException:
         """``failure`` with the bound values the database quoted back shown as their
@@ -239,7 +251,10 @@ class ArrowReader:
         if isinstance(failure, QueryError):
             text = self.config.mask(masking.mask_values(str(failure), plan.values()))
             if text != str(failure):
+                facts = failure.facts()
                 failure = type(failure)(text)
+                for fact, value in facts.items():
+                    setattr(failure, fact, value)
         return failure
 
     def stream(self, plan: Plan, rows: int) -> Generator[Chunk] | None:
@@ -254,7 +269,7 @@ class ArrowReader:
         try:
             taken = next(chunks)  # describes, and runs the statement if this path takes it
         except columnar.errors as error:
-            failure = columnar.final_error(error, self.config.name)
+            failure = self._with_facts(columnar.final_error(error, self.config.name), plan, error)
         except Unsupported:
             return None
         else:
@@ -290,9 +305,9 @@ class ArrowReader:
                             pending = pending.slice(rows)
                     finished = True
                 except columnar.errors as error:
-                    failure = columnar.final_error(error, name)
+                    failure = self._with_facts(columnar.final_error(error, name), plan, error)
                 except OutOfRange as error:
-                    failure = QueryError(f"{name}: {error}")
+                    failure = self._with_facts(QueryError(f"{name}: {error}"), plan)
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()
