@@ -12,6 +12,7 @@
      ├── WriteError               a write failed and was rolled back: nothing was written
      │    └── ValidationError     a row does not fit the table; found before anything was sent
      ├── ParameterError           a :name placeholder has no value, or one it cannot bind
+ ├── OptionError              an argument dbnb does not take (chunksize, output, ...)
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
@@ -201,6 +202,11 @@ def _short(value: Any, limit: int = 60) -> str:
 class ParameterError(DbnbError):
     """A ``:name`` placeholder has no value (no variable of that name), or a value no
     driver can bind (``dbnb.binds``)."""
+
+
+class OptionError(DbnbError, ValueError):
+    """An argument's value is not one dbnb takes (``chunksize``, ``output``, a history
+    size); a ``ValueError`` too, as Python's own bad arguments are."""
 
 
 class MigrationError(DbnbError):

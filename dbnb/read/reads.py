@@ -18,7 +18,7 @@ from sqlalchemy.sql import Executable
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, limits
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, OptionError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
@@ -252,5 +252,5 @@ _WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
 
 def positive(chunksize: int) -> int:
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+        raise OptionError(f"chunksize must be a positive number of rows, not {chunksize!r}")
     return chunksize

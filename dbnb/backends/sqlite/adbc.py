@@ -184,7 +184,7 @@ def read_frame(
         raise
     except Exception as error:
         # The statement ran: no other path may run it again to make up for this.
-        raise RuntimeError(f"dbnb could not make a frame of a SQLite result: {error}") from error
+        raise QueryError(f"dbnb could not make a frame of a SQLite result: {error}") from error
 
 
 def _describe(cursor: Any, sql: str) -> _Described:
