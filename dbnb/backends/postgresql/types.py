@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+from psycopg import pq
 from sqlalchemy.engine import CursorResult
 
 from dbnb.read.dtypes import OBJECT, PG_TYPES, decimal
+
+_TEXT = pq.Format.TEXT  # the format of the guarded path's results
 
 
 def result_kinds(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
@@ -32,6 +35,12 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[pa.DataType | No
             kinds.append(decimal(column.precision, column.scale))
         elif name is not None and name in PG_TYPES:
             kinds.append(PG_TYPES[name])
+        elif name is not None and name.startswith("_"):
+            kinds.append(OBJECT)
+        elif adapters.get_loader(column.type_code, _TEXT) is None:
+            # No loader of its own (an enum, money, bit, point, a type of an extension):
+            # psycopg gives its text, so an empty result is text too.
+            kinds.append(pa.string())
         else:
-            kinds.append(OBJECT if name is not None and name.startswith("_") else None)
+            kinds.append(None)
     return kinds
