@@ -106,7 +106,8 @@ def mean(value: str) -> str:
 
 
 def comparable(value: str, kind: str) -> str:
-    """Text in code point order, whatever the column's character set and collation."""
-    if kind == "text":
+    """Text (an ENUM's and a SET's too) in code point order, whatever the column's
+    character set and collation; JSON and other kinds as their text."""
+    if kind in ("text", "enum"):
         return f"CONVERT({value} USING utf8mb4) COLLATE {BINARY_TEXT}"
-    return value
+    return generic.as_text(value, kind, "CHAR")

@@ -63,16 +63,26 @@ def quartiles(value: str, source: str) -> str:
 
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
-    """mode(): in the same scan as the other aggregates; of equally frequent values
-    it gives the first in ``ordered``'s order (the value as ``ordered`` casts it)."""
-    return f"mode() WITHIN GROUP (ORDER BY {ordered})"
+    """A subquery grouping the values by a hash, run only when the profile needs it (an
+    InitPlan runs when its value is first used): mode() sorted every column's values
+    again, beside count(DISTINCT)'s sort."""
+    return generic.most_frequent(value, ordered, source)
 
 
 def comparable(value: str, kind: str) -> str:
     """Text in byte order (as Python compares str; the database's collation may not),
-    booleans as 0/1 (PostgreSQL has no min(boolean))."""
+    an enum by its labels' text (it has no collation: ordered by its labels' order, it
+    would not be ordered as its values read), booleans as 0/1 (PostgreSQL has no
+    min(boolean)), JSON and other kinds as their text."""
     if kind == "text":
         return f'{value} COLLATE "C"'
+    if kind == "enum":
+        return f'CAST({value} AS text) COLLATE "C"'
     if kind == "bool":
         return f"CAST({value} AS integer)"
+    if kind in ("json", "other"):
+        # Its output text, as psql shows it (a cast to text may differ: inet's adds /32);
+        # any type has one, and json, point or xml have no equality to count them by.
+        # format() makes '' of NULL: NULL stays NULL, to be counted as one.
+        return f"CASE WHEN {value} IS NULL THEN NULL ELSE format('%s', {value}) END"
     return value

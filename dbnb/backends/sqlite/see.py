@@ -71,5 +71,6 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
 
 
 def comparable(value: str, kind: str) -> str:
-    """Values as they are: SQLite's BINARY collation orders text as Python does."""
-    return value
+    """Values as they are: SQLite's BINARY collation orders text as Python does; JSON
+    and other kinds as their text."""
+    return generic.as_text(value, kind, "TEXT")

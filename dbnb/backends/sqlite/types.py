@@ -272,7 +272,12 @@ def declared_kinds(result: Any, count: int) -> list[Declared | frames.ByValues |
 
 
 # The Arrow type of each storage class a column's affinity stores its values as.
-_AFFINITIES = {"INTEGER": pa.int64(), "TEXT": pa.string(), "BLOB": pa.binary(), "REAL": pa.float64()}
+_AFFINITIES = {
+    "INTEGER": pa.int64(),
+    "TEXT": pa.string(),
+    "BLOB": pa.binary(),
+    "REAL": pa.float64(),
+}
 
 
 def affinity(decltype: str | None) -> pa.DataType | None:
