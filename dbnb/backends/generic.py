@@ -160,6 +160,12 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     )
 
 
+def epoch_seconds(value: str) -> str:
+    """SQL: a date or timestamp as seconds since 1970-01-01 00:00 (a timestamp without
+    a time zone as if in UTC), for bins over time."""
+    return f"EXTRACT(EPOCH FROM {value})"
+
+
 def mean(value: str) -> str:
     """SQL: the mean of a number column (the database's own ``avg``)."""
     return f"avg({value})"

@@ -128,6 +128,9 @@ class Backend(Protocol):
         """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
         in ``ordered``'s order."""
 
+    def epoch_seconds(self, value: str) -> str:
+        """SQL: a date or timestamp as seconds since 1970 (for bins over time)."""
+
     def mean(self, value: str) -> str:
         """SQL: the mean of the numbers ``value``, as exact as pandas' float mean."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
 COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean", "top"]
 # Kinds whose values have no order of their own here: counted by their text, no min/max.
 _BY_TEXT = ("json", "other")
-# Where a database's message points into the statement: dbnb wrote it, the user did not.
-_POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
     try:
         return db.query(statement, progress=False).iloc[0]
     except QueryError as error:
-        reason = _reason(db, error)
+        reason = sources.reason(db, error)
         nothing = f"(SELECT * FROM {where} WHERE 1 = 0) AS dbnb_none"
         for column in columns:
             try:
@@ -114,16 +111,9 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
             except QueryError as refused:
                 raise QueryError(
                     f"{db.name}: cannot profile column {column.name!r} of {table} "
-                    f"({column.type_name or 'no type'}): {_reason(db, refused)}"
+                    f"({column.type_name or 'no type'}): {sources.reason(db, refused)}"
                 ) from None
         raise QueryError(f"{db.name}: cannot profile {table}: {reason}") from None
-
-
-def _reason(db: Database, error: QueryError) -> str:
-    """The database's message, without the connection's name and without the place in
-    dbnb's statement it points to."""
-    message = str(error).removeprefix(f"{db.name}: ")
-    return _POSITION.sub("", message).strip()
 
 
 def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str:

@@ -32,6 +32,7 @@ from dbnb.backends.mysql.guards import (
 )
 from dbnb.backends.mysql.see import (
     comparable,
+    epoch_seconds,
     explain_statement,
     histogram_bin,
     mean,
@@ -62,6 +63,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
     "histogram_bin",

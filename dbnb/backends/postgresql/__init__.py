@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import close_result, mean
+from dbnb.backends.generic import close_result, epoch_seconds, mean
 from dbnb.backends.postgresql.guards import (
     READ_ROLE_OPTION,
     excess_privilege,
@@ -53,6 +53,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
     "histogram_bin",

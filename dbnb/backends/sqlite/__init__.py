@@ -21,6 +21,7 @@ from dbnb.backends.sqlite.guards import (
 )
 from dbnb.backends.sqlite.see import (
     comparable,
+    epoch_seconds,
     explain_statement,
     histogram_bin,
     most_frequent,
@@ -47,6 +48,7 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
     "histogram_bin",
