@@ -22,9 +22,16 @@ for plain SQL from the description as well (``declared_kinds``):
 - ``CHAR``/``VARCHAR``/``TEXT``/``ENUM``/``SET`` string (a ``SET`` value is its
   members joined by commas, as the server sends it); ``BINARY``/``VARBINARY``/
   ``BLOB``/``BIT`` binary (the binary character set, 63, tells them apart);
-- MySQL's ``JSON`` objects (parsed); MariaDB's ``JSON`` is a ``LONGTEXT`` with a
-  check and reaches the client as text: plain SQL gives the text, a ``select()``
-  of a SQLAlchemy ``JSON`` column the objects.
+- ``JSON`` Python values (parsed), as a ``select()`` of a SQLAlchemy ``JSON``
+  column gives them. MySQL's is a type of its own; MariaDB's is a ``LONGTEXT`` with
+  a ``CHECK (json_valid(col))`` and reaches the client as text, described exactly
+  as any ``LONGTEXT COLLATE utf8mb4_bin`` (type, flags, character set and length
+  alike: MariaDB says "json" only to clients that ask for its extended metadata,
+  which PyMySQL and connectorx do not). So a ``LONGTEXT`` column of a table (the
+  packet names its table and column) is JSON when the catalog holds that check
+  (``json_fields``: one look-up in ``information_schema.CHECK_CONSTRAINTS`` per
+  read that has such a column). A read streamed from the server (chunks, or under
+  max_rows) cannot look it up mid-result on its one connection: there it is text.
 """
 
 from __future__ import annotations
@@ -95,8 +102,27 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
 
 def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
     """Every column's type as described, for what neither said: plain SQL's text and
-    DATETIME columns."""
-    return [found for _, found in _described(result, count)]
+    DATETIME columns; MariaDB's JSON columns parsed (``json_fields``) where the result
+    is read whole, so its connection is free to look them up."""
+    described = _described(result, count)
+    connection = _free_connection(result)
+    if connection is None:
+        return [found for _, found in described]
+    json = json_fields(connection, [field for field, _ in described])
+    return [JSON if index in json else found for index, (_, found) in enumerate(described)]
+
+
+def _free_connection(result: CursorResult[Any]) -> Any:
+    """PyMySQL's connection of ``result`` when its rows are all read already (a buffered
+    cursor), so it can run another statement; None when streamed, or aiomysql's."""
+    import pymysql
+
+    cursor = result.cursor
+    read = getattr(cursor, "_result", None)
+    connection = getattr(cursor, "connection", None)
+    if not isinstance(connection, pymysql.connections.Connection) or read is None:
+        return None
+    return None if read.unbuffered_active else connection
 
 
 def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
@@ -141,8 +167,40 @@ def kind(field: Any) -> Kind:
 
 
 def is_json(field: Any) -> bool:
-    """MySQL's JSON type (MariaDB's JSON is text)."""
+    """MySQL's JSON type (MariaDB's JSON is text: ``json_fields``)."""
     return bool(field.type_code == _JSON)
+
+
+# JSON's kind: the text parsed into Python values.
+JSON = Converted(OBJECT, lambda values: _documents(values))
+_LONGTEXT = 2**32 - 1  # the length a LONGTEXT column is described with, any character set
+_JSON_CHECKS = """SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE
+FROM information_schema.CHECK_CONSTRAINTS WHERE (CONSTRAINT_SCHEMA, TABLE_NAME) IN ({})"""
+
+
+def json_fields(connection: Any, fields: Sequence[Any]) -> set[int]:
+    """The positions of the fields that are MariaDB JSON columns of a table: LONGTEXT
+    whose table holds ``CHECK (json_valid(column))``, as MariaDB makes for JSON. One
+    statement on ``connection`` (PyMySQL's, with no result left unread), and only when
+    a field could be one."""
+    wanted: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for index, field in enumerate(fields):
+        text = field.type_code in _TEXTS and field.charsetnr != _BINARY_CHARSET
+        if text and field.length == _LONGTEXT and field.org_table and field.org_name:
+            schema = field.db.decode() if isinstance(field.db, bytes) else str(field.db)
+            wanted.setdefault((schema, field.org_table), []).append((index, field.org_name))
+    if not wanted or "mariadb" not in connection.get_server_info().lower():
+        return set()  # MySQL's JSON is a type of its own
+    rows = ", ".join(["(%s, %s)"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(_JSON_CHECKS.format(rows), [part for key in wanted for part in key])
+        checks = {(schema, table, clause) for schema, table, clause in cursor.fetchall()}
+    return {
+        index
+        for (schema, table), columns in wanted.items()
+        for index, column in columns
+        if (schema, table, f"json_valid(`{column.replace('`', '``')}`)") in checks
+    }
 
 
 def _booleans(values: Sequence[Any]) -> tuple[list[Any], bool]:
