@@ -4,7 +4,6 @@ SQL on SQLite by its columns' declared types."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import uuid
 from decimal import Decimal
@@ -45,6 +44,8 @@ from dbnb.backends.sqlite import adbc as arrow_sqlite
 from dbnb.backends.sqlite import describe as sqlite_describe
 from dbnb.backends.sqlite import types as sqlite_types
 from dbnb.read import arrow, dtypes
+from tests.test_see_types import ROWS as TYPES_ROWS
+from tests.test_see_types import create_types_table
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -559,3 +560,97 @@ def test_whole_columns_convert_as_each_value_would(declared: str) -> None:
             whole = pd.Series(whole)
             pd.testing.assert_series_equal(whole, each, check_exact=True)
             assert [type(v) for v in whole.tolist()] == [type(v) for v in each.tolist()]
+
+
+# --- an empty result has the dtypes of a full one (issue 23) ---------------------------
+
+
+def test_an_empty_result_has_the_dtypes_of_a_full_one(db: dbnb.Database, backend: str) -> None:
+    # Every common type of the database (tests/test_see_types.py): enums, arrays, JSON,
+    # inet, uuid, SET, BIT, TIME, YEAR, decimals, SQLite's declared types.
+    create_types_table(db, backend)
+    full = db.query("SELECT * FROM see_types")
+    assert len(full) == TYPES_ROWS
+    empty = db.query("SELECT * FROM see_types WHERE id < 0")
+    nulls = db.query("SELECT * FROM see_types WHERE id = 7")  # NULL in every column but id
+    chunk = next(iter(db.query("SELECT * FROM see_types WHERE id < 0", chunksize=10)))
+    for found in (empty, nulls, chunk):
+        assert dict(found.dtypes) == dict(full.dtypes)
+    assert pd.concat([empty, full]).dtypes.equals(full.dtypes)  # pages concatenate as they are
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sqlite_columns_with_no_value_take_their_declared_affinity(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS aff"))
+        session.execute(
+            text(
+                "CREATE TABLE aff (a BIGINT, b VARCHAR(5), c CLOB, d DOUBLE PRECISION, "
+                "e FLOAT, f BLOB, g NUMERIC, h, i DATETIME)"
+            )
+        )
+        session.execute(
+            text("INSERT INTO aff VALUES (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        )
+    frame = db.query("SELECT * FROM aff")
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "int64[pyarrow]",
+        "string[pyarrow]",
+        "string[pyarrow]",
+        "double[pyarrow]",
+        "double[pyarrow]",
+        "binary[pyarrow]",
+        "object",  # NUMERIC affinity: integers or reals, no value says which
+        "object",  # no declared type: anything
+        "timestamp[us, tz=UTC][pyarrow]",
+    ]
+    assert frame.isna().all().all()
+    mixed = db.query("SELECT a || 'x' AS a FROM aff")  # an expression: no declared type
+    assert str(mixed["a"].dtype) == "object"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_types_read_as_text_are_text_when_empty(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS texty"))
+        session.execute(text("DROP TYPE IF EXISTS texty_mood"))
+        session.execute(text("CREATE TYPE texty_mood AS ENUM ('sad', 'ok')"))
+        session.execute(text("CREATE TABLE texty (m texty_mood, cash money, bits bit(3))"))
+        session.execute(text("INSERT INTO texty VALUES ('ok', 1.5, B'101')"))
+    full = db.query("SELECT * FROM texty")
+    empty = db.query("SELECT * FROM texty WHERE false")
+    assert full.iloc[0].tolist() == ["ok", "$1.50", "101"]
+    assert [str(dtype) for dtype in full.dtypes] == ["string[pyarrow]"] * 3
+    assert dict(empty.dtypes) == dict(full.dtypes)
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_mariadb_json_by_plain_sql_is_python_values(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS `js``on`"))
+        session.execute(
+            text(
+                "CREATE TABLE `js``on` (id INT PRIMARY KEY, `d``oc` JSON, "
+                "checked LONGTEXT CHECK (json_valid(checked)), "
+                "plain LONGTEXT COLLATE utf8mb4_bin)"  # described exactly as JSON is
+            )
+        )
+        session.connection().exec_driver_sql(
+            "INSERT INTO `js``on` VALUES (1, '{\"a\": [1, 2]}', '[true]', '{\"a\": 1}'), "
+            "(2, NULL, NULL, NULL)"
+        )
+    frame = db.query("SELECT * FROM `js``on` ORDER BY id")
+    assert frame["d`oc"].tolist()[0] == {"a": [1, 2]}
+    assert frame["checked"].tolist()[0] == [True]
+    assert frame["plain"].tolist()[0] == '{"a": 1}'  # no check: text
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "int32[pyarrow]",
+        "object",
+        "object",
+        "string[pyarrow]",
+    ]
+    empty = db.query("SELECT * FROM `js``on` WHERE id < 0")
+    assert dict(empty.dtypes) == dict(frame.dtypes)
+    # An expression over the column is not the column: JSON_EXTRACT's text stays text.
+    extracted = db.query("SELECT JSON_EXTRACT(`d``oc`, '$.a') AS a FROM `js``on` WHERE id = 1")
+    assert extracted["a"].tolist() == ["[1, 2]"]

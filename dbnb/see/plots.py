@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
@@ -69,7 +69,8 @@ def plot(
     if ax is not None:
         draw(ax)
         return ax
-    figure, axes = pyplot.subplots()
+    figure, made = pyplot.subplots()
+    axes = cast("Axes", made)
     try:
         draw(axes)
     except BaseException:

@@ -96,24 +96,46 @@ def profile(db: Database, table: str) -> pd.DataFrame:
 
 
 def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> pd.Series:
-    """The one aggregate statement's row. Refused, the column it cannot summarize is
-    found by the same statement over no rows, one column at a time (nothing is read:
-    each is refused or answered at once), and the error names it."""
-    statement = profile_sql(db, where, [(column.name, column.kind) for column in columns])
+    """The one aggregate statement's row. Refused (a type whose rule the catalog could
+    not say: PostgreSQL's ``xid`` has no collation), each column is tried by the same
+    statement over no rows (refused or answered at once, nothing read); a refused one
+    is counted by its text instead, and the statement sent again; one that is refused
+    even so is named in the error, with its type and the database's reason."""
     try:
-        return db.query(statement, progress=False).iloc[0]
+        return _aggregate_row(db, where, columns)
     except QueryError as error:
         reason = sources.reason(db, error)
-        nothing = f"(SELECT * FROM {where} WHERE 1 = 0) AS dbnb_none"
-        for column in columns:
-            try:
-                db.query(profile_sql(db, nothing, [(column.name, column.kind)]), progress=False)
-            except QueryError as refused:
-                raise QueryError(
-                    f"{db.name}: cannot profile column {column.name!r} of {table} "
-                    f"({column.type_name or 'no type'}): {sources.reason(db, refused)}"
-                ) from None
+    nothing = f"(SELECT * FROM {where} WHERE 1 = 0) AS dbnb_none"
+    fixed = []
+    for column in columns:
+        refusal = _refusal(db, nothing, column)
+        if refusal is not None and column.kind not in _BY_TEXT:
+            column = Column(column.name, column.type_name, "other")
+            refusal = _refusal(db, nothing, column)
+        if refusal is not None:
+            raise QueryError(
+                f"{db.name}: cannot profile column {column.name!r} of {table} "
+                f"({column.type_name or 'no type'}): {refusal}"
+            ) from None
+        fixed.append(column)
+    if fixed == columns:  # every column passes over no rows: it failed on a value
         raise QueryError(f"{db.name}: cannot profile {table}: {reason}") from None
+    columns[:] = fixed
+    return _aggregate_row(db, where, columns)
+
+
+def _aggregate_row(db: Database, where: str, columns: list[Column]) -> pd.Series:
+    statement = profile_sql(db, where, [(column.name, column.kind) for column in columns])
+    return db.query(statement, progress=False).iloc[0]
+
+
+def _refusal(db: Database, nothing: str, column: Column) -> str | None:
+    """Why the database refuses ``column``'s aggregates (over no rows), or None."""
+    try:
+        db.query(profile_sql(db, nothing, [(column.name, column.kind)]), progress=False)
+    except QueryError as error:
+        return sources.reason(db, error)
+    return None
 
 
 def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str:
@@ -177,7 +199,8 @@ def kind_of(column_type: Any) -> str:
 
 def _typed(values: list[Any], dtype: Any, kind: str) -> list[Any]:
     """min, max and top as ``db.query`` types the column: an aggregate's value may come
-    back untyped on SQLite (a timestamp as text, a boolean as 0/1), JSON as its text."""
+    back untyped on SQLite (a timestamp as text, a NUMERIC(p, s) as a float, a boolean
+    as 0/1), JSON as its text."""
     typed: list[Any] = []
     for value in values:
         if _missing(value):
@@ -186,7 +209,7 @@ def _typed(values: list[Any], dtype: Any, kind: str) -> list[Any]:
             typed.append(bool(value))
         elif kind == "json":
             typed.append(_parsed(value))
-        elif dtype is None or str(dtype) == "object" or kind != "time":
+        elif dtype is None or str(dtype) == "object" or kind not in ("time", "number"):
             typed.append(value)
         else:
             try:
