@@ -142,7 +142,8 @@ def test_profile_of_every_type_equals_pandas(typed: dbnb.Database, backend: str)
     profile = typed.profile(TABLE).set_index("column")
     sent = dbnb.history()
     scans = sent[sent["sql"].str.contains(f"FROM {TABLE}")]
-    assert scans["rows"].tolist() == [0, 1]  # the dtypes (no rows), one aggregate statement
+    # The dtypes (no rows), a sample of the first rows, one aggregate statement.
+    assert scans["rows"].tolist() == [0, 1, 1]
     assert scans["error"].isna().all()
     frame = typed.query(f"SELECT * FROM {TABLE}")
     assert list(profile.index) == list(frame.columns)
@@ -285,3 +286,24 @@ def test_a_hist_of_text_says_what_it_needs(typed: dbnb.Database) -> None:
         r"string\[pyarrow\] \(bar counts any values\)$",
     ):
         typed.plot("hist", TABLE, "label")
+
+
+def test_grouped_and_sorted_counts_agree(
+    typed: dbnb.Database, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Few distinct values are grouped, many sorted (a sample decides): either way the
+    # same numbers, on every column, NULLs and ties included.
+    from dbnb.see import profile as profile_module
+
+    found = {}
+    for grouped in (True, False):
+        monkeypatch.setattr(
+            profile_module,
+            "_sampled",
+            lambda db, where, columns, grouped=grouped: [
+                profile_module.Column(c.name, c.type_name, c.kind, grouped) for c in columns
+            ],
+        )
+        found[grouped] = typed.profile(TABLE)
+    pd.testing.assert_frame_equal(found[True], found[False])
+    assert found[True].set_index("column").loc["id", "distinct"] == ROWS

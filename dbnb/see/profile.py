@@ -41,14 +41,20 @@ COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean",
 _BY_TEXT = ("json", "other")
 
 
+# The rows a sample reads to choose how each column's distinct values are counted.
+SAMPLE_ROWS = 20_000
+
+
 @dataclass(frozen=True)
 class Column:
     """One column as the profile reads it: its name, its type as the database spells
-    it, and how it is summarized (``kind_of``)."""
+    it, how it is summarized (``kind_of``), and whether its distinct values are counted
+    by grouping them (few of them) rather than sorting them (many)."""
 
     name: str
     type_name: str
     kind: str
+    grouped: bool = False
 
 
 def profile(db: Database, table: str) -> pd.DataFrame:
@@ -57,6 +63,7 @@ def profile(db: Database, table: str) -> pd.DataFrame:
     where = sources.quote_table(db, f"{schema}.{name}" if schema else name)
     shapes = db.query(f"SELECT * FROM {where} WHERE 1 = 0", progress=False)  # dtypes, no rows
     columns = _as_read(_columns(db, schema, name), shapes) or _columns_of(shapes)
+    columns = _sampled(db, where, columns)
     row = _aggregates(db, table, where, columns)
     total = int(row["total"])
     found = []
@@ -110,7 +117,7 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
     for column in columns:
         refusal = _refusal(db, nothing, column)
         if refusal is not None and column.kind not in _BY_TEXT:
-            column = Column(column.name, column.type_name, "other")
+            column = Column(column.name, column.type_name, "other", column.grouped)
             refusal = _refusal(db, nothing, column)
         if refusal is not None:
             raise QueryError(
@@ -125,52 +132,112 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
 
 
 def _aggregate_row(db: Database, where: str, columns: list[Column]) -> pd.Series:
-    statement = profile_sql(db, where, [(column.name, column.kind) for column in columns])
-    return db.query(statement, progress=False).iloc[0]
+    return db.query(profile_sql(db, where, columns), progress=False).iloc[0]
 
 
 def _refusal(db: Database, nothing: str, column: Column) -> str | None:
     """Why the database refuses ``column``'s aggregates (over no rows), or None."""
     try:
-        db.query(profile_sql(db, nothing, [(column.name, column.kind)]), progress=False)
+        db.query(profile_sql(db, nothing, [column]), progress=False)
     except QueryError as error:
         return sources.reason(db, error)
     return None
 
 
-def profile_sql(db: Database, where: str, columns: list[tuple[str, str]]) -> str:
+def _sampled(db: Database, where: str, columns: list[Column]) -> list[Column]:
+    """The columns, each marked to be grouped where the first ``SAMPLE_ROWS`` rows hold
+    few distinct values: a statement reading those rows only. Grouping by a hash counts
+    few distinct values three times as fast as sorting them, and many three to eight
+    times as slowly (PostgreSQL and MariaDB, two million rows); either count is exact,
+    so a sample that misleads costs time, never a wrong number."""
+    if not columns:
+        return columns
+    backend = backend_for(db.engine.dialect.name)
+    dialect = db.engine.dialect
+    counts = ", ".join(
+        f"count({_value(dialect, column)}) AS n{index}, count(DISTINCT "
+        f"{backend.comparable(_value(dialect, column), column.kind)}) AS d{index}"
+        for index, column in enumerate(columns)
+    )
+    sample = f"(SELECT * FROM {where} LIMIT {SAMPLE_ROWS}) AS dbnb_sample"
+    try:
+        row = db.query(f"SELECT {counts} FROM {sample}", progress=False).iloc[0]
+    except QueryError:
+        return columns  # a type the aggregates refuse: _aggregates says which
+    return [
+        Column(
+            column.name,
+            column.type_name,
+            column.kind,
+            grouped=int(row[f"d{index}"]) * 2 <= int(row[f"n{index}"]),
+        )
+        for index, column in enumerate(columns)
+    ]
+
+
+def _value(dialect: Any, column: Column) -> str:
+    return identifiers.quote(dialect, column.name)
+
+
+def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
     """The one aggregate statement: ``total`` and ``c{i}_{stat}`` for each column.
 
-    ``top`` is the smallest value where every value is distinct (no value is more
+    A column of many distinct values counts them sorted (``count(DISTINCT)``), its
+    ``top`` the smallest value where every value is distinct (no value is more
     frequent), else the most frequent value of a subquery grouping them, which the
     database runs only then (a CASE over the aggregates' one row): grouping two
     million distinct values took MariaDB 16 s, and count(DISTINCT) in the CASE itself
-    would be counted twice (MariaDB does), mode() beside it sorted twice (PostgreSQL).
+    would be counted twice (MariaDB does). A column of few distinct values (``grouped``)
+    is grouped once, joined: its groups' count and the most frequent.
     """
     backend = backend_for(db.engine.dialect.name)
     dialect = db.engine.dialect
     items = ["count(*) AS total"]
     tops = []
-    for index, (column, kind) in enumerate(columns):
-        value = identifiers.quote(dialect, column)
+    joins = []
+    for index, column in enumerate(columns):
+        value = _value(dialect, column)
         # Counted and ordered as Python compares the values read: text as str, not by
         # a case-insensitive collation; a value with no order or equality of its own
         # (json) by its text.
-        counted = backend.comparable(value, kind)
+        counted = backend.comparable(value, column.kind)
         prefix = f"c{index}_"
         items.append(f"count({value}) AS {prefix}count")
-        items.append(f"count(DISTINCT {counted}) AS {prefix}distinct")
-        items.append(f"min({counted}) AS {prefix}min")
-        items.append(f"max({counted}) AS {prefix}max")
-        if kind == "number":
+        if column.kind not in _BY_TEXT:
+            items.append(f"min({counted}) AS {prefix}min")
+            items.append(f"max({counted}) AS {prefix}max")
+        elif not column.grouped:  # the smallest text: the top when every value is distinct
+            items.append(f"min({counted}) AS {prefix}min")
+        if column.kind == "number":
             items.append(f"{backend.mean(value)} AS {prefix}mean")
+        if column.grouped:
+            group = f"dbnb_g{index}"
+            joins.append(
+                f"LEFT JOIN ({_most_frequent_group(counted, value, where)}) AS {group} ON 1 = 1"
+            )
+            tops.append(f"COALESCE({group}.d, 0) AS {prefix}distinct, {group}.v AS {prefix}top")
+            continue
+        items.append(f"count(DISTINCT {counted}) AS {prefix}distinct")
         grouped = backend.most_frequent(counted, counted, where)
         tops.append(
             f"CASE WHEN {prefix}distinct = {prefix}count THEN {prefix}min "
             f"ELSE {grouped} END AS {prefix}top"
         )
     stats = f"SELECT {', '.join(items)} FROM {where}"
-    return f"SELECT dbnb_stats.*, {', '.join(tops) or '0 AS none'} FROM ({stats}) AS dbnb_stats"
+    return (
+        f"SELECT dbnb_stats.*, {', '.join(tops) or '0 AS dbnb_none'} "
+        f"FROM ({stats}) AS dbnb_stats{''.join(' ' + join for join in joins)}"
+    )
+
+
+def _most_frequent_group(counted: str, value: str, where: str) -> str:
+    """One row: ``v`` the most frequent non-NULL value (of equals the first in order),
+    ``d`` how many distinct values there are; no row when every value is NULL."""
+    return (
+        "SELECT v, d FROM (SELECT v, n, count(*) OVER () AS d FROM "
+        f"(SELECT {counted} AS v, count(*) AS n FROM {where} WHERE {value} IS NOT NULL "
+        f"GROUP BY {counted}) AS dbnb_groups) AS dbnb_counted ORDER BY n DESC, v LIMIT 1"
+    )
 
 
 def kind_of(column_type: Any) -> str:
