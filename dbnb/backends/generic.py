@@ -160,6 +160,11 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     )
 
 
+def grouped_counts(keys: Sequence[str], source: str) -> str | None:
+    """None: no GROUPING SETS assumed; the profile groups each column on its own."""
+    return None
+
+
 def epoch_seconds(value: str) -> str:
     """SQL: a date or timestamp as seconds since 1970-01-01 00:00 (a timestamp without
     a time zone as if in UTC), for bins over time."""

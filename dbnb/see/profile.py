@@ -187,14 +187,15 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
     frequent), else the most frequent value of a subquery grouping them, which the
     database runs only then (a CASE over the aggregates' one row): grouping two
     million distinct values took MariaDB 16 s, and count(DISTINCT) in the CASE itself
-    would be counted twice (MariaDB does). A column of few distinct values (``grouped``)
-    is grouped once, joined: its groups' count and the most frequent.
+    would be counted twice (MariaDB does). The columns of few distinct values
+    (``grouped``) are grouped, joined: their groups' count and the most frequent, all
+    in one scan where the database can (``grouped_counts``), else a subquery each.
     """
     backend = backend_for(db.engine.dialect.name)
     dialect = db.engine.dialect
     items = ["count(*) AS total"]
     tops = []
-    joins = []
+    keys: list[tuple[int, str, str]] = []  # grouped columns: index, counted, value
     for index, column in enumerate(columns):
         value = _value(dialect, column)
         # Counted and ordered as Python compares the values read: text as str, not by
@@ -211,11 +212,7 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
         if column.kind == "number":
             items.append(f"{backend.mean(value)} AS {prefix}mean")
         if column.grouped:
-            group = f"dbnb_g{index}"
-            joins.append(
-                f"LEFT JOIN ({_most_frequent_group(counted, value, where)}) AS {group} ON 1 = 1"
-            )
-            tops.append(f"COALESCE({group}.d, 0) AS {prefix}distinct, {group}.v AS {prefix}top")
+            keys.append((index, counted, value))
             continue
         items.append(f"count(DISTINCT {counted}) AS {prefix}distinct")
         grouped = backend.most_frequent(counted, counted, where)
@@ -223,6 +220,20 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
             f"CASE WHEN {prefix}distinct = {prefix}count THEN {prefix}min "
             f"ELSE {grouped} END AS {prefix}top"
         )
+    joins = []
+    together = backend.grouped_counts([counted for _, counted, _ in keys], where) if keys else None
+    for number, (index, counted, value) in enumerate(keys):
+        if together is not None:
+            group, distinct, top = "dbnb_groups", f"g{number}_d", f"g{number}_v"
+        else:
+            group, distinct, top = f"dbnb_g{index}", "d", "v"
+            joins.append(
+                f"LEFT JOIN ({_most_frequent_group(counted, value, where)}) AS {group} ON 1 = 1"
+            )
+        tops.append(f"COALESCE({group}.{distinct}, 0) AS c{index}_distinct")
+        tops.append(f"{group}.{top} AS c{index}_top")
+    if together is not None:
+        joins.append(f"CROSS JOIN ({together}) AS dbnb_groups")
     stats = f"SELECT {', '.join(items)} FROM {where}"
     return (
         f"SELECT dbnb_stats.*, {', '.join(tops) or '0 AS dbnb_none'} "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlalchemy.pool import NullPool
 
+from dbnb.backends.generic import grouped_counts
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql import guards, reflection
 from dbnb.backends.mysql.cancel import close_result
@@ -66,6 +67,7 @@ __all__ = [
     "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",

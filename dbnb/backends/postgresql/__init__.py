@@ -26,6 +26,7 @@ from dbnb.backends.postgresql.guards import (
 from dbnb.backends.postgresql.see import (
     comparable,
     explain_statement,
+    grouped_counts,
     histogram_bin,
     most_frequent,
     plan_summary,
@@ -56,6 +57,7 @@ __all__ = [
     "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",

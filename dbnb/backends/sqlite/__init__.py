@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from dbnb.backends.generic import close_result, excess_privilege, mean
+from dbnb.backends.generic import close_result, excess_privilege, grouped_counts, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -51,6 +51,7 @@ __all__ = [
     "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",
