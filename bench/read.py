@@ -166,28 +166,46 @@ def mysql_readers(config: Path) -> dict[str, Reader | str]:
     }
 
 
-def create_mysql_table(rows: int) -> None:
+def _mysql_connect(database: str | None = "") -> Any:
     import pymysql
     import sqlalchemy
 
     url = sqlalchemy.make_url(MYSQL_URL)
+    return pymysql.connect(
+        host=url.host,
+        port=url.port or 3306,
+        user=url.username,
+        password=url.password or "",
+        database=url.database if database == "" else database,
+    )
 
-    def connect(database: str | None = url.database) -> Any:
-        return pymysql.connect(
-            host=url.host,
-            port=url.port or 3306,
-            user=url.username,
-            password=url.password or "",
-            database=database,
-        )
 
-    server = connect(None)
+def ensure_mysql_database() -> None:
+    import sqlalchemy
+
+    server = _mysql_connect(None)
     try:
         with server.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}`")
+            database = sqlalchemy.make_url(MYSQL_URL).database
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     finally:
         server.close()
-    standard.create_mysql(connect, rows)
+
+
+def create_mysql_table(rows: int) -> None:
+    ensure_mysql_database()
+    standard.create_mysql(_mysql_connect, rows)
+
+
+def on_mysql(run: Callable[[Any], None]) -> None:
+    """``run(cursor)`` on a PyMySQL connection to the bench database, committed."""
+    connection = _mysql_connect()
+    try:
+        with connection.cursor() as cursor:
+            run(cursor)
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def _shell() -> Any:
