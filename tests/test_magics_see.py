@@ -81,6 +81,17 @@ def test_plot_usage_errors_are_one_line(ip: InteractiveShell, docs: str) -> None
         run(ip, "plot hist - n", f"SELECT n FROM {docs} WHERE n > :nope")
 
 
+def test_a_plot_that_fails_in_a_cell_leaves_no_figure(ip: InteractiveShell, docs: str) -> None:
+    pyplot.close("all")
+    with pytest.raises(UsageError, match=r"cannot plot hist of nope of "):
+        run(ip, f"plot hist {docs} nope")
+    # Text: refused before (PostgreSQL, MariaDB: its dtype), or when its values come
+    # (SQLite: an expression has no declared type), figure or not.
+    with pytest.raises(UsageError, match=r"^s of .*(hist needs numbers|is not a number)"):
+        run(ip, "plot hist - s", f"SELECT 'x' AS s FROM {docs}")
+    assert pyplot.get_fignums() == []
+
+
 def test_profile_subcommand(ip: InteractiveShell, db: dbnb.Database, docs: str) -> None:
     profile = run(ip, f"profile {docs}")
     assert profile.equals(db.profile(docs))
