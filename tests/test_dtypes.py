@@ -651,6 +651,15 @@ def test_mariadb_json_by_plain_sql_is_python_values(db: dbnb.Database) -> None:
     ]
     empty = db.query("SELECT * FROM `js``on` WHERE id < 0")
     assert dict(empty.dtypes) == dict(frame.dtypes)
+    # Streamed under max_rows: looked up once the rows are read, before their values.
+    capped = db.query("SELECT * FROM `js``on` ORDER BY id", max_rows=5)
+    pd.testing.assert_frame_equal(capped, frame)
+    # In chunks the first is made while the server still sends the rest: no look-up on
+    # that connection then, so the column is its text in every chunk, never mixed.
+    chunks = list(db.query("SELECT * FROM `js``on` ORDER BY id", chunksize=1))
+    assert chunks[0]["d`oc"].tolist() == ['{"a": [1, 2]}']
+    assert pd.isna(chunks[1]["d`oc"].iloc[0])
+    assert {str(chunk["d`oc"].dtype) for chunk in chunks} == {"string[pyarrow]"}
     # An expression over the column is not the column: JSON_EXTRACT's text stays text.
     extracted = db.query("SELECT JSON_EXTRACT(`d``oc`, '$.a') AS a FROM `js``on` WHERE id = 1")
     assert extracted["a"].tolist() == ["[1, 2]"]
