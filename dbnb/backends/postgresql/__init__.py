@@ -107,7 +107,10 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
 
 
 def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    return [None] * count  # the server's description already said all there is
+    """Text for the types psycopg reads as text, where a ``select()`` said nothing."""
+    from dbnb.backends.postgresql import types
+
+    return list(types.declared_kinds(result, count))
 
 
 # --- writes ---------------------------------------------------------------------------

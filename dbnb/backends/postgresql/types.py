@@ -17,30 +17,44 @@ _TEXT = pq.Format.TEXT  # the format of the guarded path's results
 
 
 def result_kinds(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
+    """The exact type of each column where dbnb's table names it; None elsewhere."""
+    return [kind for kind, _ in _described(result, count)]
+
+
+def declared_kinds(result: CursorResult[Any], count: int) -> list[pa.DataType | None]:
+    """Text for a type psycopg has no loader of its own for (an enum, money, bit,
+    point, a type of an extension): it gives their text, so an empty result is text
+    too. Only where a ``select()`` says nothing: SQLAlchemy's ``Enum`` of a Python
+    enum class makes its members of the same text."""
+    return [text for _, text in _described(result, count)]
+
+
+def _described(
+    result: CursorResult[Any], count: int
+) -> list[tuple[pa.DataType | None, pa.DataType | None]]:
+    """Each column's exact kind, and its kind as text where psycopg reads it as text."""
     description = getattr(result.cursor, "description", None) or []
     # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
     cursor = getattr(result.cursor, "_cursor", result.cursor)
     connection = getattr(cursor, "connection", None)
     adapters = getattr(connection, "adapters", None)
     if adapters is None or len(description) != count:  # not psycopg: nothing to learn
-        return [None] * count
-    kinds: list[pa.DataType | None] = []
+        return [(None, None)] * count
+    kinds: list[tuple[pa.DataType | None, pa.DataType | None]] = []
     for column in description:
         info = adapters.types.get(column.type_code)
         name = info.name if info is not None else None
         if info is not None and getattr(info, "array_oid", None) == column.type_code:
             # psycopg finds an array's OID under its element type: int4[] is not int4.
-            kinds.append(OBJECT)
+            kinds.append((OBJECT, None))
         elif name == "numeric":
-            kinds.append(decimal(column.precision, column.scale))
+            kinds.append((decimal(column.precision, column.scale), None))
         elif name is not None and name in PG_TYPES:
-            kinds.append(PG_TYPES[name])
+            kinds.append((PG_TYPES[name], None))
         elif name is not None and name.startswith("_"):
-            kinds.append(OBJECT)
+            kinds.append((OBJECT, None))
         elif adapters.get_loader(column.type_code, _TEXT) is None:
-            # No loader of its own (an enum, money, bit, point, a type of an extension):
-            # psycopg gives its text, so an empty result is text too.
-            kinds.append(pa.string())
+            kinds.append((None, pa.string()))
         else:
-            kinds.append(None)
+            kinds.append((None, None))
     return kinds
