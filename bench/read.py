@@ -193,6 +193,22 @@ def ensure_mysql_database() -> None:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{PG_DATABASE}`")
 
 
+def create_mysql_table(rows: int) -> None:
+    ensure_mysql_database()
+    standard.create_mysql(mysql_connect, rows)
+
+
+def on_mysql(run: Callable[[Any], None]) -> None:
+    """``run(cursor)`` on a PyMySQL connection to the bench database, committed."""
+    connection = mysql_connect()
+    try:
+        with connection.cursor() as cursor:
+            run(cursor)
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def _shell() -> Any:
     from IPython.core.interactiveshell import InteractiveShell
 

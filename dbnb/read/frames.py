@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import pandas as pd
@@ -68,8 +69,19 @@ class FittedDecimals:
 
 FITTED_DECIMALS = FittedDecimals()
 
-# A column's type: Arrow's, a backend's converter, or None (look at the values).
-Kind: TypeAlias = "pa.DataType | Converter | FittedDecimals | None"
+
+@dataclass(frozen=True)
+class ByValues:
+    """A column typed by its values (SQLite's storage classes), and as ``empty`` when it
+    has none (no row, or NULL in every one): the type a full read of it gives, so an
+    empty result has the dtypes of a full one (SQLite's affinity of the declared type)."""
+
+    empty: pa.DataType
+
+
+# A column's type: Arrow's, a backend's converter, Decimals typed by their values,
+# typed by its values with a type for when it has none, or None (look at the values).
+Kind: TypeAlias = "pa.DataType | Converter | FittedDecimals | ByValues | None"
 
 
 class TooManyRows(Exception):
@@ -180,7 +192,16 @@ def column(values: Sequence[Any], kind: Kind) -> pd.Series:
         return (
             _objects(values) if array is None else pd.Series(pd.arrays.ArrowExtensionArray(array))
         )
+    if isinstance(kind, ByValues):
+        if all(value is None for value in values):
+            return no_values(len(values), kind.empty)
+        return _series(values, None)
     return _series(values, kind)
+
+
+def no_values(length: int, kind: pa.DataType) -> pd.Series:
+    """A column of ``length`` NULLs of ``kind``."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(length, kind)))
 
 
 def _series(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:

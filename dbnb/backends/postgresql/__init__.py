@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import close_result, mean
+from dbnb.backends.generic import close_result, epoch_seconds, mean
 from dbnb.backends.postgresql import guards
 from dbnb.backends.postgresql.guards import (
     READ_ROLE_OPTION,
@@ -26,6 +26,7 @@ from dbnb.backends.postgresql.guards import (
 from dbnb.backends.postgresql.see import (
     comparable,
     explain_statement,
+    grouped_counts,
     histogram_bin,
     most_frequent,
     plan_summary,
@@ -53,8 +54,10 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",

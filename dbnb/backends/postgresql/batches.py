@@ -30,7 +30,8 @@ def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
                 [column.to_arrow(chunk) for chunk in chunked.chunks]
                 or [column.to_arrow(pa.nulls(0, chunked.type))]
             )
-        arrays.append(_whole(chunked.chunks, column) or chunked)
+        whole = _whole(chunked.chunks, column)  # (an empty one is falsy: no `or`)
+        arrays.append(chunked if whole is None else whole)
     return pa.Table.from_arrays(arrays, names=table.column_names)
 
 

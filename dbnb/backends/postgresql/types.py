@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine
 
@@ -28,6 +29,7 @@ from dbnb.read.frames import AS_FRAME, FITTED_DECIMALS, Kind
 
 # psycopg reads these as Python objects; a frame takes the server's text of them.
 _AS_TEXT = ("inet", "cidr")
+_TEXT = pq.Format.TEXT  # the format of the guarded path's results
 # Arrays whose items are lists themselves (JSON), which flattening would merge.
 _NOT_FLATTENED = {"json", "jsonb"}
 
@@ -79,7 +81,13 @@ def _kinds(result: CursorResult[Any], count: int) -> list[tuple[Kind, bool]]:
             kind = _user_type(column.type_code, catalog)
             kinds.append((kind, kind == PG_USER_TYPE))
         else:
-            kinds.append((_kind(column, info, catalog), False))
+            kind = _kind(column, info, catalog)
+            if kind is None and adapters.get_loader(column.type_code, _TEXT) is None:
+                # No loader of psycopg's (point, an extension's type): it gives their
+                # text, so an empty result is text too, where a select() says nothing.
+                kinds.append((PG_USER_TYPE, True))
+            else:
+                kinds.append((kind, False))
     return kinds
 
 

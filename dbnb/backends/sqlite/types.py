@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite import pysqlite
 
+from dbnb.read import frames
 from dbnb.read.dtypes import UTC_MICROS, arrow_type
 
 
@@ -258,12 +259,51 @@ def convert(values: Sequence[Any], declared: Declared) -> tuple[list[Any], bool]
     return converted, fits
 
 
-def declared_kinds(result: Any, count: int) -> list[Declared | None]:
+def declared_kinds(result: Any, count: int) -> list[Declared | frames.ByValues | None]:
     """The declared type of each column of a guarded result (``frames.column_types``):
-    what a plain query of a table's columns reads as, as a ``select()`` of them would."""
+    what a plain query of a table's columns reads as, as a ``select()`` of them would;
+    else its storage classes, and its affinity when it has no value (``affinity``)."""
     from dbnb.backends.sqlite import describe
 
     found = describe.of_result(result)
     if found is None or len(found) != count:
         return [None] * count
-    return [declared(name) for name in found]
+    return [declared(name) or _by_values(name) for name in found]
+
+
+# The Arrow type of each storage class a column's affinity stores its values as.
+_AFFINITIES = {
+    "INTEGER": pa.int64(),
+    "TEXT": pa.string(),
+    "BLOB": pa.binary(),
+    "REAL": pa.float64(),
+}
+
+
+def affinity(decltype: str | None) -> pa.DataType | None:
+    """What a column declared ``decltype`` (and not one of ``DECLARED``) reads as when it
+    has no value to be typed by: the storage class its affinity gives its values
+    (SQLite's rules, https://www.sqlite.org/datatype3.html#determination_of_column_affinity),
+    so a read of no rows has the dtype a read of rows has. None for an expression (no
+    declared type) and for NUMERIC affinity (a bare NUMERIC, or no type at all), whose
+    values may be integers, reals or anything."""
+    if decltype is None:
+        return None
+    name = decltype.upper()
+    if "INT" in name:
+        found = "INTEGER"
+    elif "CHAR" in name or "CLOB" in name or "TEXT" in name:
+        found = "TEXT"
+    elif "BLOB" in name:
+        found = "BLOB"
+    elif "REAL" in name or "FLOA" in name or "DOUB" in name:
+        found = "REAL"
+    else:
+        return None
+    return _AFFINITIES[found]
+
+
+@functools.lru_cache(maxsize=256)
+def _by_values(decltype: str | None) -> frames.ByValues | None:
+    found = affinity(decltype)
+    return None if found is None else frames.ByValues(found)
