@@ -540,3 +540,30 @@ def test_o_takes_an_ordinary_name_that_looks_like_a_reserved_one(
     for name in ("_items", "items_", "In_", "i12", "_x1", "match", "type_"):
         frame = run(ip, f"{db.name} -o {name}", "SELECT id FROM items ORDER BY id")
         assert ip.user_ns[name] is frame
+
+
+def test_the_banner_names_the_column_that_sent_a_big_read_to_the_guarded_path(
+    ip: InteractiveShell,
+) -> None:
+    run(ip, "use postgresql")
+    run(
+        ip,
+        "--write",
+        "DROP TABLE IF EXISTS banner_points;\n"
+        "CREATE TABLE banner_points AS SELECT g AS id, point(g, g) AS p "
+        "FROM generate_series(1, 6000) g;",
+    )
+    frame = run(ip, "postgresql", "SELECT id, p FROM banner_points")
+    banner = ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]
+    assert banner.endswith(
+        "read on the slower guarded path: column 'p': point has no columnar rule"
+    ), banner
+    assert dbnb.history(1)["path"].iloc[0] == "guarded"
+    # The same rows without that column: columnar, and nothing said.
+    frame = run(ip, "postgresql", "SELECT id FROM banner_points")
+    banner = ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]
+    assert "guarded" not in banner
+    assert dbnb.history(1)["path"].iloc[0] == "columnar"
+    # A small result on the guarded path: nothing said either.
+    frame = run(ip, "postgresql", "SELECT id, p FROM banner_points WHERE id <= 10")
+    assert "guarded" not in ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]

@@ -189,6 +189,23 @@ class ArrowReader:
 
         return rules
 
+    def guarded_because(self, sql: str, params: Mapping[str, Any]) -> str | None:
+        """The column that sent a read of ``sql`` to the guarded path (its type has no
+        rule here), as found when it was described; None if none did. Asks nothing of
+        the server: the description is the one kept for the next run."""
+        columnar = self.columnar
+        plan = self.plan(sql, params)
+        if columnar is None or plan is None:
+            return None
+        known = self._layouts.get(plan.key())
+        if known is None or known[0] is not None or known[1] is None:
+            return None
+        try:
+            columnar.layout(known[1])
+        except Unsupported as error:
+            return str(error)
+        return None
+
     def plan(self, sql: Any, params: Mapping[str, Any]) -> Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
         if self.columnar is None or not isinstance(sql, str):
