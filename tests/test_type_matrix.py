@@ -7,15 +7,19 @@ table, decided before the statement ran). `max_rows` in force takes the guarded 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
 
 import dbnb
+from dbnb.see import exports
 
 
 class Case(NamedTuple):
@@ -280,3 +284,95 @@ def test_a_type_created_after_the_connection_opened(pg: dbnb.Database) -> None:
     assert ran == "columnar"
     assert frame["v"].tolist() == [["a", "b"]]
     assert pg._arrow.checkedout() == 0
+
+
+# --- every type through every output and export ------------------------------------------
+
+
+OUTPUTS = ["arrow", "polars", "csv", "parquet"]
+
+
+def through(database: dbnb.Database, sql: str, output: str, tmp_path: Path) -> list[Any]:
+    """The one value of ``sql``'s column ``v`` as ``output`` gives it: an Arrow table,
+    a polars frame, or a CSV/Parquet file dbnb's exports wrote (read back)."""
+    if output in ("arrow", "polars"):
+        found = database.query(sql, output=output)
+        return list(found["v"].to_pylist() if output == "arrow" else found["v"].to_list())
+    frame = database.query(sql)
+    target = tmp_path / f"v.{output}"
+    writer = exports.to_csv if output == "csv" else exports.to_parquet
+    assert writer(frame, target) == len(frame)
+    if output == "csv":
+        return pd.read_csv(target, dtype=str, keep_default_na=False)["v"].tolist()
+    return pq.read_table(target).column("v").to_pylist()
+
+
+# Where an output holds a value otherwise than the pandas frame (Arrow's own forms,
+# documented in the README): the columnar path's Arrow as it is.
+OTHER_FORMS: dict[tuple[str, str], Any] = {
+    # An unconstrained numeric's items: their exact text (no one decimal type fits).
+    ("numeric[]", "arrow"): ["1.50", "2"],
+    ("numeric[]", "polars"): ["1.50", "2"],
+    # JSON inside an array: each document's text.
+    ("jsonb[]", "arrow"): ["[1, 2]"],
+    ("jsonb[]", "polars"): ["[1, 2]"],
+    # polars has no UUID type: the 16 bytes.
+    ("uuid[]", "polars"): [REF.bytes],
+    # An array column with no item in any row: no item type, so JSON text.
+    ("bigint[] empty", "parquet"): "[]",
+    # Wider than Arrow's decimal128: the exact text.
+    ("DECIMAL(50, 10)", "arrow"): "12345678901234567890123456789012345678.1234567891",
+    ("DECIMAL(50, 10)", "polars"): "12345678901234567890123456789012345678.1234567891",
+    ("DECIMAL(50, 10)", "parquet"): "12345678901234567890123456789012345678.1234567891",
+}
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("name", list(PG_CASES))
+def test_postgresql_types_in_every_output(
+    pg: dbnb.Database, name: str, output: str, tmp_path: Path
+) -> None:
+    case = PG_CASES[name]
+    values = through(pg, f"SELECT {case.expression} AS v", output, tmp_path)
+    assert len(values) == 1
+    assert values[0] is not None
+    if output == "csv":
+        assert values[0] != ""
+    else:
+        wanted = OTHER_FORMS.get((name, output), case.value)
+        assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("name", list(MYSQL_CASES))
+def test_mariadb_types_in_every_output(
+    maria: dbnb.Database, name: str, output: str, tmp_path: Path
+) -> None:
+    case = MYSQL_CASES[name]
+    values = through(maria, f"SELECT {case.expression} AS v FROM matrix", output, tmp_path)
+    assert len(values) == 1
+    assert values[0] is not None
+    if output == "csv":
+        assert values[0] != ""
+    else:
+        wanted = OTHER_FORMS.get((name, output), case.value)
+        assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
+
+
+def _plain(value: Any) -> Any:
+    """A value compared across outputs: JSON documents and UUIDs as text, lists' items
+    plain, times as the same text whatever type holds them."""
+    if isinstance(value, (dict,)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dt.timedelta):
+        return value
+    return value
