@@ -1,9 +1,9 @@
 """Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
-                                   [--sections speed memory latency realistic]
+                                   [--sections speed memory latency realistic sqlite-typed]
                                    [--databases postgresql sqlite mariadb]
-                                   [--realistic-rows 300000]
+                                   [--realistic-rows 300000] [--typed-rows 2000000]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -34,6 +34,12 @@ The realistic section reads the table of bench/realistic.py (an enum, text[] and
 int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz; MariaDB's own types
 for it) with dbnb beside raw ADBC + `to_pandas()` (PostgreSQL: the peer its
 target, 1.3x, is set against) and connectorx, and prints each one's ratio to it.
+
+The sqlite-typed section reads the table of bench/sqlite_typed.py (DATETIME,
+DECIMAL(12,2), BOOLEAN beside INTEGER, TEXT and REAL; then again with a JSON column)
+with dbnb beside raw ADBC + the same conversions (the peer of its 1.2x target),
+raw ADBC + `to_pandas()`, and the untyped reads of jupysql and pandas.read_sql
+(dbnb's target: no slower than jupysql).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realistic
+import sqlite_typed
 import standard
 
 PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -67,7 +74,12 @@ MYSQL_SERVER = os.environ.get("DBNB_BENCH_MYSQL", "mysql://root@127.0.0.1:3306")
 MYSQL_URL = f"{MYSQL_SERVER}/{PG_DATABASE}"
 SQL = f"SELECT * FROM {standard.TABLE}"
 ONE_ROW = f"SELECT * FROM {standard.TABLE} WHERE id = :id"
-SLOW = {"pandas.read_sql", "jupysql %sql"}
+SLOW = {
+    "pandas.read_sql",
+    "jupysql %sql",
+    "pandas.read_sql (untyped)",
+    "jupysql %sql (untyped)",
+}
 
 Reader = Callable[[], Any]
 
@@ -232,7 +244,7 @@ def magic_reader(config: Path, name: str) -> Reader | str:
     return run
 
 
-def jupysql_reader(url: str) -> Reader | str:
+def jupysql_reader(url: str, sql: str = SQL) -> Reader | str:
     """jupysql's `%sql` with autopandas, through a real IPython shell."""
     try:
         shell = _shell()
@@ -243,7 +255,7 @@ def jupysql_reader(url: str) -> Reader | str:
             shell.run_line_magic("config", "SqlMagic.displaycon = False")
             shell.run_line_magic("config", "SqlMagic.feedback = 0")
             shell.run_line_magic("sql", url)
-            probe = shell.run_line_magic("sql", f"{SQL} LIMIT 1")
+            probe = shell.run_line_magic("sql", f"{sql} LIMIT 1")
         if not isinstance(probe, pd.DataFrame):
             return f"n/a: jupysql returned {type(probe).__name__}, not a DataFrame"
     except Exception as error:  # a peer that cannot run here is reported, not fatal
@@ -252,7 +264,7 @@ def jupysql_reader(url: str) -> Reader | str:
     def run() -> Any:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            return shell.run_line_magic("sql", SQL)
+            return shell.run_line_magic("sql", sql)
 
     return run
 
@@ -432,6 +444,30 @@ def realistic_tables(config: Path, args: argparse.Namespace) -> None:
         print_table(f"MariaDB realistic, {rows:,} rows", maria, best, "best peer")
 
 
+def sqlite_typed_tables(folder: Path, args: argparse.Namespace) -> None:
+    """The typed SQLite table (bench/sqlite_typed.py), without and with a JSON column."""
+    import dbnb
+
+    rows = args.typed_rows
+    for with_json in (False, True):
+        path = folder / f"typed{'_json' if with_json else ''}.db"
+        sqlite_typed.create(path, rows, with_json=with_json)
+        db = dbnb.Registry().connect(f"sqlite:///{path}")
+        readers = sqlite_typed.readers(db, path, jupysql_reader)
+        sqlite_typed.check(db.query(sqlite_typed.SQL), readers["raw ADBC + conversions"]())
+        results = measure(readers, rows, args)
+        base = results["raw ADBC + conversions"]
+        assert isinstance(base, float)
+        title = f"SQLite typed{' + JSON' if with_json else ''}, {rows:,} rows"
+        print_table(title, results, base, "conversions")
+        jupysql = results["jupysql %sql (untyped)"]
+        if isinstance(jupysql, float):
+            dbnb_time = results["dbnb Database.query"]
+            assert isinstance(dbnb_time, float)
+            print(f"  {'dbnb / jupysql':34} {dbnb_time / jupysql:9.2f}x")
+        db.close()
+
+
 # --- setup ------------------------------------------------------------------------------
 
 
@@ -465,10 +501,11 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=["speed", "memory", "latency", "realistic"],
-        default=["speed", "memory", "latency", "realistic"],
+        choices=["speed", "memory", "latency", "realistic", "sqlite-typed"],
+        default=["speed", "memory", "latency", "realistic", "sqlite-typed"],
     )
     parser.add_argument("--realistic-rows", type=int, default=300_000)
+    parser.add_argument("--typed-rows", type=int, default=2_000_000)
     parser.add_argument(
         "--databases",
         nargs="+",
@@ -516,6 +553,8 @@ def main() -> None:
             print_table(f"MariaDB, {rows:,} rows", maria, best_of(maria, peers), "best peer")
     if "realistic" in args.sections:
         realistic_tables(config, args)
+    if "sqlite-typed" in args.sections:
+        sqlite_typed_tables(folder, args)
     if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
     if "latency" in args.sections:
