@@ -78,10 +78,10 @@ def create(path: Path, rows: int, *, with_json: bool) -> None:
 Reader = Callable[[], Any]
 
 
-def _converted(table: Any) -> pd.DataFrame:
+def _converted(table: Any, parse: Callable[[str], Any] = json.loads) -> pd.DataFrame:
     """Raw ADBC's Arrow table with the declared types' conversions done the plain way:
-    Arrow casts for the text timestamps, the decimals and the booleans, ``json.loads``
-    for each document; then ``to_pandas()`` with Arrow-backed dtypes."""
+    Arrow casts for the text timestamps, the decimals and the booleans, ``parse``
+    (``json.loads``) for each document; then ``to_pandas()`` with Arrow-backed dtypes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -97,7 +97,7 @@ def _converted(table: Any) -> pd.DataFrame:
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     if "payload" in frame:
         frame["payload"] = [
-            None if text is None else json.loads(text) for text in table["payload"].to_pylist()
+            None if text is None else parse(text) for text in table["payload"].to_pylist()
         ]
     return frame
 
@@ -109,6 +109,7 @@ def readers(
     ADBC alone, and the untyped peers (jupysql's target: no slower than it);
     ``jupysql(url, sql)`` makes jupysql's reader (bench/read.py)."""
     import adbc_driver_sqlite.dbapi as adbc
+    import msgspec
 
     connection = adbc.connect(str(path))
 
@@ -123,9 +124,17 @@ def readers(
         with contextlib.closing(sqlite3.connect(path)) as plain:
             return pd.read_sql(SQL, plain)
 
-    return {
+    readers: dict[str, Reader | str] = {
         "dbnb Database.query": lambda: db.query(SQL),
         "raw ADBC + conversions": lambda: _converted(raw_arrow()),
+    }
+    with contextlib.closing(sqlite3.connect(path)) as plain:
+        names = [row[1] for row in plain.execute(f"PRAGMA table_info({TABLE})")]
+    if "payload" in names:
+        decode = msgspec.json.Decoder().decode
+        readers["raw ADBC + conv., msgspec"] = lambda: _converted(raw_arrow(), decode)
+    return {
+        **readers,
         "raw ADBC + to_pandas()": lambda: raw_arrow().to_pandas(),
         "pandas.read_sql (untyped)": read_sql,
         "jupysql %sql (untyped)": jupysql(f"sqlite:///{path}", SQL),
