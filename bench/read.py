@@ -74,12 +74,7 @@ MYSQL_SERVER = os.environ.get("DBNB_BENCH_MYSQL", "mysql://root@127.0.0.1:3306")
 MYSQL_URL = f"{MYSQL_SERVER}/{PG_DATABASE}"
 SQL = f"SELECT * FROM {standard.TABLE}"
 ONE_ROW = f"SELECT * FROM {standard.TABLE} WHERE id = :id"
-SLOW = {
-    "pandas.read_sql",
-    "jupysql %sql",
-    "pandas.read_sql (untyped)",
-    "jupysql %sql (untyped)",
-}
+SLOW = {"pandas.read_sql", "jupysql %sql"}
 
 Reader = Callable[[], Any]
 
@@ -446,26 +441,9 @@ def realistic_tables(config: Path, args: argparse.Namespace) -> None:
 
 def sqlite_typed_tables(folder: Path, args: argparse.Namespace) -> None:
     """The typed SQLite table (bench/sqlite_typed.py), without and with a JSON column."""
-    import dbnb
-
-    rows = args.typed_rows
     for with_json in (False, True):
         path = folder / f"typed{'_json' if with_json else ''}.db"
-        sqlite_typed.create(path, rows, with_json=with_json)
-        db = dbnb.Registry().connect(f"sqlite:///{path}")
-        readers = sqlite_typed.readers(db, path, jupysql_reader)
-        sqlite_typed.check(db.query(sqlite_typed.SQL), readers["raw ADBC + conversions"]())
-        results = measure(readers, rows, args)
-        base = results["raw ADBC + conversions"]
-        assert isinstance(base, float)
-        title = f"SQLite typed{' + JSON' if with_json else ''}, {rows:,} rows"
-        print_table(title, results, base, "conversions")
-        jupysql = results["jupysql %sql (untyped)"]
-        if isinstance(jupysql, float):
-            dbnb_time = results["dbnb Database.query"]
-            assert isinstance(dbnb_time, float)
-            print(f"  {'dbnb / jupysql':34} {dbnb_time / jupysql:9.2f}x")
-        db.close()
+        sqlite_typed.run(path, args.typed_rows, with_json, args, jupysql_reader)
 
 
 # --- setup ------------------------------------------------------------------------------

@@ -16,9 +16,13 @@ pandas.read_sql's untyped reads.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sqlite3
+import statistics
+import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -151,3 +155,64 @@ def check(frame: pd.DataFrame, peer: pd.DataFrame) -> None:
     assert frame["amount"].iloc[99] == Decimal("1.00")
     if "payload" in frame:
         assert frame["payload"].iloc[:1000].tolist() == peer["payload"].iloc[:1000].tolist()
+
+
+# --- measuring --------------------------------------------------------------------------
+
+SLOW = ("pandas.read_sql (untyped)", "jupysql %sql (untyped)")
+
+
+def timed(reader: Reader, runs: int, warm_up: bool) -> tuple[float, float]:
+    """The median wall-clock and CPU seconds (this process's, all its threads) of a read:
+    on a machine shared with other work, CPU time says more of what a read costs."""
+    if warm_up:
+        reader()
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        reader()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def run(
+    path: Path,
+    rows: int,
+    with_json: bool,
+    args: argparse.Namespace,
+    jupysql: Callable[[str, str], Reader | str],
+) -> None:
+    """Create the table at ``path``, read it with each reader, print the medians and
+    their ratios to raw ADBC + the same conversions, and dbnb's to jupysql's."""
+    import dbnb
+
+    create(path, rows, with_json=with_json)
+    db = dbnb.Registry().connect(f"sqlite:///{path}")
+    found = readers(db, path, jupysql)
+    peer = found["raw ADBC + conversions"]
+    assert not isinstance(peer, str)
+    check(db.query(SQL), peer())
+    results: dict[str, tuple[float, float] | str] = {}
+    for name, reader in found.items():
+        if isinstance(reader, str):
+            results[name] = reader
+            continue
+        slow = name in SLOW and rows >= 1_000_000
+        results[name] = timed(reader, args.slow_repeat if slow else args.repeat, not slow)
+        print(f"  measured {name}", file=sys.stderr)
+    db.close()
+    base = results["raw ADBC + conversions"]
+    assert not isinstance(base, str)
+    print(f"\nSQLite typed{' + JSON' if with_json else ''}, {rows:,} rows")
+    print(f"  {'reader':30} {'seconds':>8} {'x conv.':>8} {'CPU s':>8} {'x conv.':>8}")
+    for name, value in results.items():
+        if isinstance(value, str):
+            print(f"  {name:30} {value}")
+            continue
+        wall, cpu = value
+        print(f"  {name:30} {wall:8.3f} {wall / base[0]:7.2f}x {cpu:8.3f} {cpu / base[1]:7.2f}x")
+    ours, theirs = results["dbnb Database.query"], results["jupysql %sql (untyped)"]
+    if not isinstance(ours, str) and not isinstance(theirs, str):
+        ratios = f"{ours[0] / theirs[0]:.2f}x wall-clock, {ours[1] / theirs[1]:.2f}x CPU"
+        print(f"  dbnb / jupysql: {ratios}")
