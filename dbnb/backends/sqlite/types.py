@@ -199,13 +199,18 @@ _NAIVE_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$
 _AWARE_TEXT = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$"
 _OFFSET = re.compile(r"[ T]\d.*(?:Z|[+-]\d{2}(?::?\d{2})?)$")  # after a time
 _NO_TEXT = pa.scalar(None, pa.string())
+_PROBE = 1000
 
 
 def _cast(chunked: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray | None:
+    """The texts parsed, or None when one does not parse (Feb 30, 24:00, junk: the
+    per-value path keeps them as they are). Arrow's cast costs far more for each text
+    it refuses than for one it parses, so a column whose first texts fail is not cast."""
     try:
+        chunked.slice(0, _PROBE).cast(kind)
         return chunked.cast(kind)
     except pa.ArrowInvalid:
-        return None  # Feb 30, 24:00, junk: the per-value path keeps them as they are
+        return None
 
 
 # The first and last microseconds and days since 1970 that datetime holds (years 1 to 9999).
@@ -229,8 +234,8 @@ def _usable(chunked: pa.ChunkedArray) -> bool:
 def _datetimes(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
     if not _usable(chunked):
         return None
-    # Arrow's cast costs far more when it fails (an error per text), so the column's
-    # first text says which cast to try: a column is nearly always of one kind.
+    # The column's first text says which cast to try (a column is nearly always of one
+    # kind), as a cast that fails costs more than one that does not (``_cast``).
     first = chunked[pc.index(pc.is_valid(chunked), True).as_py()].as_py()
     if _OFFSET.search(first) is None:
         parsed = _cast(chunked, pa.timestamp("us"))
