@@ -202,6 +202,7 @@ def run(
         results[name] = timed(reader, args.slow_repeat if slow else args.repeat, not slow)
         print(f"  measured {name}", file=sys.stderr)
     db.close()
+    path.unlink()  # hundreds of MB at 2M rows
     base = results["raw ADBC + conversions"]
     assert not isinstance(base, str)
     print(f"\nSQLite typed{' + JSON' if with_json else ''}, {rows:,} rows")
