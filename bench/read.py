@@ -1,9 +1,9 @@
 """Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
-                                   [--sections speed memory latency realistic]
+                                   [--sections speed memory latency realistic sqlite-typed]
                                    [--databases postgresql sqlite mariadb]
-                                   [--realistic-rows 300000]
+                                   [--realistic-rows 300000] [--typed-rows 2000000]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -34,6 +34,12 @@ The realistic section reads the table of bench/realistic.py (an enum, text[] and
 int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz; MariaDB's own types
 for it) with dbnb beside raw ADBC + `to_pandas()` (PostgreSQL: the peer its
 target, 1.3x, is set against) and connectorx, and prints each one's ratio to it.
+
+The sqlite-typed section reads the table of bench/sqlite_typed.py (DATETIME,
+DECIMAL(12,2), BOOLEAN beside INTEGER, TEXT and REAL; then again with a JSON column)
+with dbnb beside raw ADBC + the same conversions (the peer of its 1.2x target),
+raw ADBC + `to_pandas()`, and the untyped reads of jupysql and pandas.read_sql
+(dbnb's target: no slower than jupysql).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realistic
+import sqlite_typed
 import standard
 
 PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -232,7 +239,7 @@ def magic_reader(config: Path, name: str) -> Reader | str:
     return run
 
 
-def jupysql_reader(url: str) -> Reader | str:
+def jupysql_reader(url: str, sql: str = SQL) -> Reader | str:
     """jupysql's `%sql` with autopandas, through a real IPython shell."""
     try:
         shell = _shell()
@@ -243,7 +250,7 @@ def jupysql_reader(url: str) -> Reader | str:
             shell.run_line_magic("config", "SqlMagic.displaycon = False")
             shell.run_line_magic("config", "SqlMagic.feedback = 0")
             shell.run_line_magic("sql", url)
-            probe = shell.run_line_magic("sql", f"{SQL} LIMIT 1")
+            probe = shell.run_line_magic("sql", f"{sql} LIMIT 1")
         if not isinstance(probe, pd.DataFrame):
             return f"n/a: jupysql returned {type(probe).__name__}, not a DataFrame"
     except Exception as error:  # a peer that cannot run here is reported, not fatal
@@ -252,7 +259,7 @@ def jupysql_reader(url: str) -> Reader | str:
     def run() -> Any:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            return shell.run_line_magic("sql", SQL)
+            return shell.run_line_magic("sql", sql)
 
     return run
 
@@ -432,6 +439,13 @@ def realistic_tables(config: Path, args: argparse.Namespace) -> None:
         print_table(f"MariaDB realistic, {rows:,} rows", maria, best, "best peer")
 
 
+def sqlite_typed_tables(folder: Path, args: argparse.Namespace) -> None:
+    """The typed SQLite table (bench/sqlite_typed.py), without and with a JSON column."""
+    for with_json in (False, True):
+        path = folder / f"typed{'_json' if with_json else ''}.db"
+        sqlite_typed.run(path, args.typed_rows, with_json, args, jupysql_reader)
+
+
 # --- setup ------------------------------------------------------------------------------
 
 
@@ -465,10 +479,11 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=["speed", "memory", "latency", "realistic"],
-        default=["speed", "memory", "latency", "realistic"],
+        choices=["speed", "memory", "latency", "realistic", "sqlite-typed"],
+        default=["speed", "memory", "latency", "realistic", "sqlite-typed"],
     )
     parser.add_argument("--realistic-rows", type=int, default=300_000)
+    parser.add_argument("--typed-rows", type=int, default=2_000_000)
     parser.add_argument(
         "--databases",
         nargs="+",
@@ -516,6 +531,8 @@ def main() -> None:
             print_table(f"MariaDB, {rows:,} rows", maria, best_of(maria, peers), "best peer")
     if "realistic" in args.sections:
         realistic_tables(config, args)
+    if "sqlite-typed" in args.sections:
+        sqlite_typed_tables(folder, args)
     if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
     if "latency" in args.sections:
