@@ -134,6 +134,7 @@ def check(frame: pd.DataFrame, case: Case, empty: bool) -> None:
     assert type(value) is type(case.value)
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(PG_CASES))
@@ -145,6 +146,7 @@ def test_postgresql_types(pg: dbnb.Database, name: str, empty: bool, path: str) 
     assert ran == ("columnar" if path == "columnar" and case.columnar else "guarded")
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(AGGREGATES))
@@ -163,6 +165,7 @@ def test_postgresql_aggregates_are_numbers(
     assert ran == path
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 def test_an_unconstrained_numeric_that_does_not_fit_is_decimals(
     pg: dbnb.Database, path: str
@@ -227,6 +230,7 @@ def maria(registry: dbnb.Registry) -> dbnb.Database:
     return database
 
 
+@pytest.mark.mysql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(MYSQL_CASES))
@@ -238,6 +242,7 @@ def test_mariadb_types(maria: dbnb.Database, name: str, empty: bool, path: str) 
     assert ran == ("columnar" if path == "columnar" and case.columnar else "guarded")
 
 
+@pytest.mark.postgresql
 def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     # The columnar path's Arrow tables hold the same values in Arrow's own types.
     sql = (
@@ -264,6 +269,7 @@ def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     assert whole["ips"].tolist()[:2] == [["10.0.0.2", None], None]
 
 
+@pytest.mark.postgresql
 def test_a_type_created_after_the_connection_opened(pg: dbnb.Database) -> None:
     # The columnar pool keeps a connection whose driver learnt the database's types
     # as it connected: an enum made since is looked up in pg_type (a label is its
