@@ -1,16 +1,21 @@
 """Fixtures for dbnb's own tests: real SQLite files and the real PostgreSQL server.
 
-The tests come in tiers, marked here from what each test uses rather than by hand:
+The tests come in tiers, marked here from the fixtures and parameters each test uses:
 
-    postgresql  a PostgreSQL server: a fixture below (``pg_database``, ``pg_admin``,
-                dbnb's ``dbnb_pg_url``) or a server connection of ``config_path``
+    postgresql  a PostgreSQL server: ``pg_database``, ``pg_admin`` (a fixture that makes
+                its own databases takes it), dbnb's ``dbnb_pg_url``, or ``backend``
+                (or a parameter beside ``config_path``) set to a PostgreSQL connection
     mysql       the same for MariaDB/MySQL
     spark       a Spark Connect server (``spark_url``)
-    slow        a real kernel, notebooks run, a server of its own (tests/fixtures.py)
+    slow        a PostgreSQL server of its own (``server_home``); by hand, a kernel,
+                another process, or a wait on a timer
 
-``make test-fast`` runs what is in none of them: SQLite and pure tests, with no
-server at all. A test that reaches a server outside these fixtures says so with a
-mark of its own (``pytestmark`` in its module).
+``make test-fast`` runs what is in none of them, SQLite and pure tests, with no server
+at all: ``config_path`` holds the server connections only for a test in their tier,
+and a server fixture refuses a test outside its tier (``pytest_fixture_setup`` below).
+A test that names a server's connection or address by itself carries its mark by hand
+(``@pytest.mark.postgresql``, or ``pytestmark`` for a module); without it, the test
+fails on its unknown connection instead of reaching the server unseen.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ from collections.abc import Generator
 
 import pytest
 
-pytest_plugins = ["tests.fixtures", "tests.magic_fixtures", "tests.spark_fixtures"]
+pytest_plugins = [
+    "pytester",  # tests/test_tiers.py
+    "tests.fixtures",
+    "tests.magic_fixtures",
+    "tests.spark_fixtures",
+]
 
 # The fixtures that reach a server, and the tier of each: a test whose fixtures include
 # one (directly or through others) is in that tier.
@@ -42,7 +52,6 @@ SERVER_CONNECTIONS = {
     "mysql_ro": "mysql",
 }
 SLOW_FIXTURES = {"server_home"}  # a PostgreSQL server of the test's own (dbnb pgserver)
-TIERS = ("postgresql", "mysql", "spark", "slow")
 
 _running: list[pytest.Item] = []  # the test being set up, run or torn down
 
