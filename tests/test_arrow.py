@@ -22,6 +22,8 @@ from dbnb.backends.postgresql import columns as arrow_columns
 from dbnb.read import arrow
 from tests.fixtures import PG_ADMIN, Item, rows
 
+pytestmark = pytest.mark.postgresql  # the tier (tests/conftest.py): every test here reads there
+
 ORIGINAL = [(1, "one"), (2, "two"), (3, "three")]
 
 

@@ -29,11 +29,11 @@ def admin_url(database: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def role_database() -> Iterator[tuple[str, str]]:
+def role_database(pg_admin: str) -> Iterator[tuple[str, str]]:
     """A throwaway database and a role of its own with CONNECTION LIMIT 2 (the budget of
     the ``tight`` connection: pool_size 2, max_overflow 0)."""
     role = f"dbnb_budget_{uuid.uuid4().hex[:12]}"
-    with testing.throwaway_pg_database(PG_ADMIN, prefix="dbnb_budget") as name:
+    with testing.throwaway_pg_database(pg_admin, prefix="dbnb_budget") as name:
         with psycopg.connect(admin_url(name), autocommit=True) as admin:
             admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
             admin.execute(f"GRANT ALL ON DATABASE {name} TO {role}")

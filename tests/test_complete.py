@@ -80,6 +80,8 @@ def test_subcommands_after_db(ip: InteractiveShell) -> None:
     assert completions(ip, "%db -o x --wr") == ["--write"]
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_connection_names_after_use_and_on_the_cell_line(ip: InteractiveShell) -> None:
     assert completions(ip, "%db use ") == [
         "sqlite",
@@ -175,6 +177,7 @@ def test_nothing_inside_a_literal_or_comment(ip: InteractiveShell, on: str) -> N
         assert "cmp_orders" not in completions(ip, text)
 
 
+@pytest.mark.postgresql
 def test_schema_qualified_tables_on_postgresql(ip: InteractiveShell) -> None:
     run(ip, "use postgresql")
     run(
@@ -250,6 +253,7 @@ class SilentServer:
         self.socket.close()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_does_not_hold_up_typing(
     ip: InteractiveShell, tmp_path: pytest.TempPathFactory
 ) -> None:
@@ -338,6 +342,7 @@ def test_a_tab_gets_the_default_schema_while_the_others_are_read() -> None:
     assert found.table_names() == ["orders", "other.t"]
 
 
+@pytest.mark.mysql
 def test_mariadb_s_own_column_types_are_read_without_a_warning(
     registry: dbnb.Registry,
 ) -> None:

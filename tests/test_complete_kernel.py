@@ -19,6 +19,8 @@ from jupyter_client.manager import KernelManager
 
 from tests.fixtures import PG_ADMIN
 
+pytestmark = pytest.mark.slow  # the tier (tests/conftest.py): a kernel per test
+
 SETUP = """
 %load_ext dbnb
 %db use sqlite
@@ -74,6 +76,7 @@ def complete(client: BlockingKernelClient, code: str, cursor: int | None = None)
             return content
 
 
+@pytest.mark.postgresql
 def test_a_kernel_completes_every_context(kernel: BlockingKernelClient) -> None:
     subcommands = complete(kernel, "%db des")
     assert subcommands["matches"] == ["describe"]
@@ -185,6 +188,7 @@ def pg_running(marker: str) -> Callable[[], bool]:
     return running
 
 
+@pytest.mark.postgresql
 def test_ctrl_c_in_a_cell_is_one_line_and_stops_the_statement_and_the_run(
     started: tuple[KernelManager, BlockingKernelClient],
 ) -> None:

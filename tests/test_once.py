@@ -49,9 +49,9 @@ def plain_url(database: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def counted_database() -> Iterator[str]:
+def counted_database(pg_admin: str) -> Iterator[str]:
     """A database whose sessions count every function call, with one function per type."""
-    with testing.throwaway_pg_database(PG_ADMIN, prefix="dbnb_once") as name:
+    with testing.throwaway_pg_database(pg_admin, prefix="dbnb_once") as name:
         with psycopg.connect(plain_url(name)) as conn:
             conn.execute(f"ALTER DATABASE {name} SET track_functions = 'all'")
             conn.execute("CREATE TYPE mood AS ENUM ('happy', 'sad')")

@@ -242,6 +242,7 @@ def test_mysql_words_in_literals_and_comments_are_no_statements(db: dbnb.Databas
         assert session.execute(text("SELECT @@session.group_concat_max_len")).scalar() != 100000
 
 
+@pytest.mark.mysql
 def test_mysql_readonly_true_opens_the_session_read_only(registry: dbnb.Registry) -> None:
     # Even a connection made with dbnb's driver arguments and none of its engine events
     # (another tool's, say) starts read-only on a readonly: true connection.

@@ -208,6 +208,7 @@ def test_plot_errors_are_one_line(orders: dbnb.Database) -> None:
         orders.plot("hist", TABLE, "nope")
 
 
+@pytest.mark.slow
 def test_matplotlib_loads_with_the_first_plot(tmp_path: Path) -> None:
     setup = f"import dbnb\ndb = dbnb.connect('sqlite:///{tmp_path / 'x.db'}')\n"
     read = "db.query('SELECT 1 AS x'); db.explain('SELECT 1')\n"

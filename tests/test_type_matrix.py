@@ -138,6 +138,7 @@ def check(frame: pd.DataFrame, case: Case, empty: bool) -> None:
     assert type(value) is type(case.value)
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(PG_CASES))
@@ -149,6 +150,7 @@ def test_postgresql_types(pg: dbnb.Database, name: str, empty: bool, path: str) 
     assert ran == ("columnar" if path == "columnar" and case.columnar else "guarded")
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(AGGREGATES))
@@ -167,6 +169,7 @@ def test_postgresql_aggregates_are_numbers(
     assert ran == path
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("path", PATHS)
 def test_an_unconstrained_numeric_that_does_not_fit_is_decimals(
     pg: dbnb.Database, path: str
@@ -231,6 +234,7 @@ def maria(registry: dbnb.Registry) -> dbnb.Database:
     return database
 
 
+@pytest.mark.mysql
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("empty", [False, True], ids=["read", "empty read"])
 @pytest.mark.parametrize("name", list(MYSQL_CASES))
@@ -242,6 +246,7 @@ def test_mariadb_types(maria: dbnb.Database, name: str, empty: bool, path: str) 
     assert ran == ("columnar" if path == "columnar" and case.columnar else "guarded")
 
 
+@pytest.mark.postgresql
 def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     # The columnar path's Arrow tables hold the same values in Arrow's own types.
     sql = (
@@ -268,6 +273,7 @@ def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     assert whole["ips"].tolist()[:2] == [["10.0.0.2", None], None]
 
 
+@pytest.mark.postgresql
 def test_a_type_created_after_the_connection_opened(pg: dbnb.Database) -> None:
     # The columnar pool keeps a connection whose driver learnt the database's types
     # as it connected: an enum made since is looked up in pg_type (a label is its
