@@ -41,6 +41,7 @@ def test_a_query_error_names_connection_statement_path_and_sqlstate(
     assert error.sqlstate == SQLSTATE[backend]
 
 
+@pytest.mark.postgresql
 def test_a_chunked_read_s_error_has_its_facts(registry: dbnb.Registry) -> None:
     db = registry.connect("postgresql")
     with pytest.raises(dbnb.QueryError) as caught:

@@ -551,6 +551,7 @@ def test_o_takes_an_ordinary_name_that_looks_like_a_reserved_one(
         assert ip.user_ns[name] is frame
 
 
+@pytest.mark.postgresql
 def test_the_banner_names_the_column_that_sent_a_big_read_to_the_guarded_path(
     ip: InteractiveShell,
 ) -> None:
