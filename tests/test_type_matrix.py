@@ -333,6 +333,7 @@ OTHER_FORMS: dict[tuple[str, str], Any] = {
 }
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("name", list(PG_CASES))
 def test_postgresql_types_in_every_output(
@@ -349,6 +350,7 @@ def test_postgresql_types_in_every_output(
         assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
 
 
+@pytest.mark.mysql
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("name", list(MYSQL_CASES))
 def test_mariadb_types_in_every_output(
