@@ -26,8 +26,6 @@ from sqlalchemy import types as sqltypes
 from dbnb.errors import ValidationError
 from dbnb.write.columns import Spec, WriteRules, json_encoder, plain, type_name
 
-_INT_RANGES = {16: (-(2**15), 2**15 - 1), 32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
-
 
 def _first(mask: pa.Array) -> int:
     """Position of the first true value of a boolean mask (nulls count as false)."""
@@ -94,25 +92,19 @@ class ColumnConversion:
             return self.from_enum()
         if kind == "other":
             return [None if _is_missing(v) else v for v in self.series.tolist()]
+        if kind == "decimal" and self.series.dtype == object:
+            return self.from_decimals()
         array = self.arrow()
         if pa.types.is_null(array.type):
             assert self.spec.arrow is not None or kind == "decimal"
             return pa.nulls(len(array), self.spec.arrow or pa.decimal128(1, 0))
-        convert: Callable[[pa.Array], pa.Array] = getattr(self, f"to_{kind}")
+        convert: Callable[[pa.Array], pa.Array | list[Any]] = getattr(self, f"to_{kind}")
         return convert(array)
 
     # --- from pandas to Arrow -------------------------------------------------------
 
     def arrow(self) -> pa.Array:
         """The column as Arrow, as pandas/pyarrow see it; NaN in numpy floats is NULL."""
-        target = self.spec.arrow
-        if self.spec.kind == "decimal" and target is not None and self.series.dtype == object:
-            # Inferring a precision from Python Decimals is slow; the column's is known.
-            # Whatever does not fit is left to the checks below, which name the row.
-            try:
-                return pa.array(self.series.tolist(), type=target, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                pass
         try:
             array = pa.array(self.series, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
@@ -157,7 +149,8 @@ class ColumnConversion:
     def to_int(self, array: pa.Array) -> pa.Array:
         target = self.spec.arrow
         assert target is not None
-        low, high = _INT_RANGES[target.bit_width]
+        bits = target.bit_width
+        low, high = (0, 2**bits - 1) if pa.types.is_unsigned_integer(target) else _signed(bits)
         if pa.types.is_floating(array.type):
             fraction = pc.not_equal(array, pc.floor(array))
             if _any(fraction) or _any(pc.is_nan(array)) or _any(pc.is_inf(array)):
@@ -189,20 +182,22 @@ class ColumnConversion:
             array = pc.if_else(pc.is_nan(array), pa.scalar(None, target), array)
         return array
 
-    def to_decimal(self, array: pa.Array) -> pa.Array:
+    def to_decimal(self, array: pa.Array) -> pa.Array | list[Any]:
         target = self.spec.arrow
         if pa.types.is_integer(array.type):
             # Through 38 digits: Arrow sizes an int64's decimal for any int64 (19 digits).
             array = array.cast(pa.decimal128(38, 0))
         elif pa.types.is_floating(array.type):
-            if target is None:
-                raise self.wrong_type(array)
             bad = pc.or_(pc.is_nan(array), pc.is_inf(array))
             if _any(bad):
                 raise self.fail(_first(bad), "NaN and infinity do not fit a numeric column")
             # A float is the decimal its shortest repr writes (8.95 is 8.95, not the
-            # binary fraction nearest it): what the user typed, and what a read gave.
-            return self._decimals_of(array.cast(pa.string()), target)
+            # binary fraction nearest it): what the user typed, and what a read gave
+            # (SQLite reads a NUMERIC column as floats).
+            texts = array.cast(pa.string())
+            if target is None:
+                return self._sized([None if t is None else Decimal(t) for t in texts.to_pylist()])
+            return self._decimals_of(texts, target)
         if not pa.types.is_decimal(array.type):
             raise self.wrong_type(array)
         if target is None:
@@ -216,6 +211,21 @@ class ColumnConversion:
                 if value is not None and not _fits_decimal(value, target):
                     raise self.fail(position, f"does not fit {_numeric(target)}") from None
             raise
+
+    def _sized(self, numbers: list[Decimal | None]) -> pa.Array | list[Any]:
+        """Finite Decimals for a numeric column of any precision: Arrow decimals when they
+        share one scale, else the Decimals themselves. Arrow gives every value the largest
+        scale, and the database keeps it: 12.5 beside 8.95 would be read back as 12.50.
+        Also the Decimals where Arrow holds none (more than 76 digits)."""
+        exponents = {number.as_tuple().exponent for number in numbers if number is not None}
+        if not exponents:
+            return pa.nulls(len(numbers), pa.decimal128(1, 0))
+        if len(exponents) > 1:
+            return numbers
+        try:
+            return self.to_decimal(pa.array(numbers))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return numbers
 
     def _decimals_of(self, texts: pa.Array, target: pa.DataType) -> pa.Array:
         """Decimal texts as ``target``: exactly, or the first row that does not fit."""
@@ -233,6 +243,11 @@ class ColumnConversion:
         return array
 
     def to_string(self, array: pa.Array) -> pa.Array:
+        if _is_uuid(array.type):
+            # As SQLAlchemy's Uuid stores one in a CHAR(32) (where SQLite's reads find
+            # UUIDs), else in its canonical form.
+            length = getattr(self.spec.sql_type, "length", None)
+            array = uuid_text(array, hyphens=length != 32)
         if not pa.types.is_string(array.type):
             raise self.wrong_type(array)
         length = getattr(self.spec.sql_type, "length", None)
@@ -247,6 +262,25 @@ class ColumnConversion:
             if _any(nul):
                 database = self.rules.database
                 raise self.fail(_first(nul), f"{database} text cannot hold the NUL character")
+        return array
+
+    def to_set(self, array: pa.Array) -> pa.Array:
+        """Members joined by commas ('a,b', '' for none), as MySQL's SET reads."""
+        if not pa.types.is_string(array.type):
+            raise self.wrong_type(array)
+        members = list(getattr(self.spec.sql_type, "values", ()))
+        parts = pc.split_pattern(
+            pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array), ","
+        )
+        unknown = pc.invert(
+            pc.is_in(pc.list_flatten(parts), value_set=pa.array(members, pa.string()))
+        )
+        if _any(unknown):
+            rows = pc.list_parent_indices(parts)
+            position = int(rows[_first(unknown)].as_py())
+            raise self.fail(
+                position, f"not members of {type_name(self.spec.sql_type)} joined by commas"
+            )
         return array
 
     def to_date(self, array: pa.Array) -> pa.Array:
@@ -271,6 +305,9 @@ class ColumnConversion:
                 "(e.g. series.dt.tz_localize('UTC'))",
             )
         if target.tz is None and array.type.tz is not None:
+            if isinstance(self.spec.sql_type, self.rules.utc_timestamps):
+                # Arrow keeps every timestamp as UTC: dropping the zone leaves its UTC time.
+                return self._to_micros(array.cast(pa.timestamp(array.type.unit)), target)
             raise self.fail(
                 _first(array.is_valid()),
                 "a time-zone-aware timestamp in a column WITHOUT time zone: drop it "
@@ -324,6 +361,39 @@ class ColumnConversion:
         """The values as Python objects, and where they are missing."""
         missing = self.series.isna().to_numpy(dtype=bool)
         return self.series.tolist(), missing
+
+    def from_decimals(self) -> pa.Array | list[Any]:
+        """Python numbers into a numeric column: Arrow decimals, or the Decimals themselves
+        where Arrow would change them (NaN and Infinity, which PostgreSQL's numeric holds
+        and a read of it gives; see ``_sized`` for a numeric of any precision)."""
+        target = self.spec.arrow
+        values = self.series.tolist()
+        if target is not None:
+            try:  # the column's precision, not one inferred (slow); Decimal NaN would fail
+                return pa.array(values, type=target, from_pandas=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass  # NULLs of pandas, other numbers, values that do not fit: one by one
+        numbers = [self._decimal(position, value) for position, value in enumerate(values)]
+        finite = [n if n is None or n.is_finite() else None for n in numbers]
+        if target is None:
+            return self._sized(finite) if finite == numbers else numbers
+        for position, number in enumerate(finite):
+            if number is not None and not _fits_decimal(number, target):
+                raise self.fail(position, f"does not fit {_numeric(target)}")
+        return pa.array(numbers, type=target) if finite == numbers else numbers
+
+    def _decimal(self, position: int, value: Any) -> Decimal | None:
+        if _is_missing(value):
+            return None
+        if isinstance(value, Decimal):
+            return value
+        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+            return Decimal(int(value))
+        if isinstance(value, float | np.floating):
+            if math.isinf(value):
+                raise self.fail(position, "NaN and infinity do not fit a numeric column")
+            return Decimal(repr(float(value)))  # its shortest repr, as for a float column
+        raise self.fail(position, self.expected(_what("decimal")))
 
     def from_json(self) -> pa.Array:
         values, missing = self._objects()
@@ -400,6 +470,45 @@ class ColumnConversion:
         return array
 
 
+def _signed(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _is_uuid(arrow_type: pa.DataType) -> bool:
+    return getattr(arrow_type, "extension_name", None) == "arrow.uuid"
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def uuid_text(array: pa.Array, *, hyphens: bool) -> pa.Array:
+    """UUIDs (``arrow.uuid``, or 16-byte binary) as lower-case hex text, 32 digits or
+    the 36-character canonical form: the whole column at once, no object per value."""
+    storage = array.storage if isinstance(array, pa.ExtensionArray) else array
+    count = len(storage)
+    data = storage.buffers()[1]
+    raw = np.frombuffer(data, dtype=np.uint8)[storage.offset * 16 : (storage.offset + count) * 16]
+    digits = np.empty((count, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[raw.reshape(count, 16) >> 4]
+    digits[:, 1::2] = _HEX[raw.reshape(count, 16) & 15]
+    width = 32
+    if hyphens:
+        width = 36
+        parts = np.split(digits, [8, 12, 16, 20], axis=1)
+        dash = np.full((count, 1), ord("-"), dtype=np.uint8)
+        digits = np.concatenate(
+            [parts[0], dash, parts[1], dash, parts[2], dash, parts[3], dash, parts[4]], axis=1
+        )
+    offsets = pa.py_buffer(np.arange(0, (count + 1) * width, width, dtype=np.int32))
+    validity = None
+    if storage.null_count:
+        validity = storage.is_valid().buffers()[1]
+    text = pa.Array.from_buffers(
+        pa.string(), count, [validity, offsets, pa.py_buffer(digits.tobytes())], storage.null_count
+    )
+    return text
+
+
 def _no_uuid() -> bytes:
     raise ValueError("not a UUID")
 
@@ -412,6 +521,7 @@ def _what(kind: str) -> str:
         "bool": "booleans",
         "string": "strings",
         "enum": "enum members or their names",
+        "set": "strings of members joined by commas",
         "date": "dates",
         "datetime": "timestamps",
         "time": "times of day",

@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.pool import NullPool
 
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
@@ -85,13 +87,16 @@ interrupted: str | None = "killed on the server (KILL QUERY)"
 # The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
 async_driver: str | None = "mysql+aiomysql"
 # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
-# bulk.py names them).
+# bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it
+# takes aware timestamps, as it reads; a SET's value is its members joined by commas.
 write_rules = WriteRules(
     "MariaDB/MySQL",
     integer=pa.int32(),
     small_integer=pa.int16(),
     keeps_nan=False,
     tinyint1_is_bool=True,
+    utc_timestamps=(sqltypes.TIMESTAMP,),
+    member_sets=(mysql_types.SET,),
 )
 
 

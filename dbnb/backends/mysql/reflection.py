@@ -1,4 +1,5 @@
-"""Names with a backtick, reflected as they are (``a`b``, not ``a``b``).
+"""Tables reflected as they were declared: names with a backtick as they are
+(``a`b``, not ``a``b``), and MariaDB's ``JSON`` columns as JSON.
 
 MariaDB and MySQL quote an identifier holding a backtick by doubling it
 (```a``b```). SQLAlchemy reads a table from ``SHOW CREATE TABLE`` and undoes the
@@ -6,13 +7,20 @@ doubling in the table's name, but not in its columns', its keys' or the columns
 a key lists, so a column ``a`b`` is reflected as ``a``b``: no DataFrame column
 matches it and every write, profile and describe of the table goes wrong.
 dbnb's engines parse with ``Parser``, which undoes it everywhere.
+
+MariaDB makes a ``JSON`` column a ``LONGTEXT`` with ``CHECK (json_valid(col))``,
+and SQLAlchemy reflects the ``LONGTEXT``: ``db.write`` would then want text where
+a read gives Python values (``types.json_fields``). ``Parser`` reflects such a
+column as ``JSON``, as MySQL's own JSON type is.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.mysql import JSON, LONGTEXT
 from sqlalchemy.dialects.mysql.reflection import MySQLTableDefinitionParser, ReflectedState
 from sqlalchemy.engine import Engine
 
@@ -35,7 +43,15 @@ class Parser(MySQLTableDefinitionParser):
         for constraint in state.fk_constraints:
             for side in ("local", "foreign"):
                 constraint[side] = [name(column) for column in constraint[side]]
+        checked = {name(found) for found in _JSON_VALID.findall(show_create)}
+        for column in state.columns:
+            if column["name"] in checked and isinstance(column["type"], LONGTEXT):
+                column["type"] = JSON()
         return state
+
+
+# A column's check or the table's, as SHOW CREATE TABLE writes either: json_valid(`v`).
+_JSON_VALID = re.compile(r"CHECK \(json_valid\(`((?:[^`]|``)+)`\)\)")
 
 
 def install(engine: Engine) -> None:
