@@ -279,6 +279,14 @@ def timestamps(low: int, high: int, zoned: bool) -> st.SearchStrategy[dt.datetim
 
 # RFC 4122 UUIDs of a known version: MariaDB's UUID type refuses the others.
 UUIDS = st.uuids().map(lambda u: uuid.UUID(int=u.int, version=4))
+# PostgreSQL's numeric: any scale, NaN and infinities (Decimal's signalling NaN is no value).
+NUMERICS = st.decimals(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")]
+)
+# DECIMAL(65, 30)'s extremes, as literals: Decimal arithmetic (even -x) rounds to 28 digits.
+WIDEST = "9" * 35 + "." + "9" * 30
+WIDE = st.decimals(Decimal("-" + WIDEST), Decimal(WIDEST), places=30)
+DURATIONS = st.timedeltas(dt.timedelta(days=-10000), dt.timedelta(days=10000))
 
 # database -> column -> (declaration, values)
 GENERATED: dict[str, dict[str, tuple[str, st.SearchStrategy[Any]]]] = {
@@ -294,6 +302,8 @@ GENERATED: dict[str, dict[str, tuple[str, st.SearchStrategy[Any]]]] = {
         "d": ("DATE", st.dates()),
         "doc": ("JSON", st.dictionaries(TEXT, JSON_VALUES, max_size=3)),
         "u": ("CHAR(32)", UUIDS),
+        "t": ("TIME", st.times()),
+        "b": ("BLOB", st.binary(max_size=8)),
     },
     "postgresql": {
         "i": ("integer", st.integers(-(2**31), 2**31 - 1)),
@@ -310,6 +320,11 @@ GENERATED: dict[str, dict[str, tuple[str, st.SearchStrategy[Any]]]] = {
         "mood": ("rt_mood", st.sampled_from(["happy", "sad", "ünïcødé"])),
         "tags": ("text[]", st.lists(nullable(TEXT), max_size=3)),
         "ints": ("int[]", st.lists(st.integers(-(2**31), 2**31 - 1), max_size=3)),
+        "num": ("numeric", NUMERICS),
+        "r": ("real", st.floats(width=32)),
+        "t": ("time", st.times()),
+        "iv": ("interval", DURATIONS),
+        "b": ("bytea", st.binary(max_size=8)),
     },
     "mysql": {
         "i": ("INT", st.integers(-(2**31), 2**31 - 1)),
@@ -325,6 +340,10 @@ GENERATED: dict[str, dict[str, tuple[str, st.SearchStrategy[Any]]]] = {
         "u": ("UUID", UUIDS),
         "mood": ("ENUM('happy', 'sad', 'ünïcødé')", st.sampled_from(["happy", "sad", "ünïcødé"])),
         "tags": ("SET('a', 'b', 'c')", st.sampled_from(["", "a", "b,c", "a,b,c"])),
+        "wide": ("DECIMAL(65, 30)", WIDE),
+        "r": ("FLOAT", st.floats(width=32, allow_nan=False, allow_infinity=False)),
+        "t": ("TIME(6)", st.times()),
+        "b": ("BLOB", st.binary(max_size=8)),
     },
 }
 

@@ -96,6 +96,8 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
     if isinstance(t, sqltypes.Numeric):
         if t.precision is not None and t.precision <= 38:
             return make("decimal", pa.decimal128(t.precision, t.scale or 0))
+        if t.precision is not None and t.precision <= 76:  # MySQL's DECIMAL(65, 30)
+            return make("decimal", pa.decimal256(t.precision, t.scale or 0))
         return make("decimal", None)  # unconstrained: the values decide
     if isinstance(t, sqltypes.DateTime):
         return make("datetime", _UTC_MICROS if t.timezone else pa.timestamp("us"))
