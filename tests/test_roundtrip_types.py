@@ -240,10 +240,10 @@ def test_floats_into_a_numeric_of_any_precision(registry: dbnb.Registry, backend
     database.write(pd.DataFrame({"id": [1, 2, 3], "n": [8.95, 1e-7, None]}), "numbers")
     values = read(database, "numbers")["n"].tolist()
     if backend == "postgresql":
-        assert values == [Decimal("8.95"), Decimal("1E-7"), None]
+        assert values[:2] == [Decimal("8.95"), Decimal("1E-7")]
     else:
         assert values[:2] == [8.95, 1e-7]
-        assert pd.isna(values[2])
+    assert pd.isna(values[2])
     with pytest.raises(dbnb.ValidationError, match="NaN and infinity do not fit") as caught:
         database.write(pd.DataFrame({"id": [4, 5], "n": [1.0, float("inf")]}), "numbers")
     assert (caught.value.row, caught.value.column) == (1, "n")

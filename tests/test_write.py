@@ -224,7 +224,9 @@ def test_time_zones_must_match_the_column(backend: str) -> None:
         checked = validate.check(pd.DataFrame({"naive": tokyo}), table, rules)
         assert checked.columns["naive"].to_pylist() == naive.dt.to_pydatetime().tolist()
     else:
-        with pytest.raises(dbnb.ValidationError, match="time-zone-aware timestamp in a column WITH"):
+        with pytest.raises(
+            dbnb.ValidationError, match="time-zone-aware timestamp in a column WITH"
+        ):
             validate.check(pd.DataFrame({"naive": aware}), table, rules)
     checked = validate.check(pd.DataFrame({"aware": aware, "naive": naive}), table, rules)
     assert checked.columns["aware"].type == pa.timestamp("us", tz="UTC")

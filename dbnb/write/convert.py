@@ -212,18 +212,21 @@ class ColumnConversion:
                     raise self.fail(position, f"does not fit {_numeric(target)}") from None
             raise
 
-    def _sized(self, numbers: list[Decimal | None]) -> pa.Array | list[Any]:
-        """Finite Decimals for a numeric column of any precision: Arrow decimals when they
-        share one scale, else the Decimals themselves. Arrow gives every value the largest
-        scale, and the database keeps it: 12.5 beside 8.95 would be read back as 12.50.
-        Also the Decimals where Arrow holds none (more than 76 digits)."""
+    def _sized(
+        self, numbers: list[Decimal | None], array: pa.Array | None = None
+    ) -> pa.Array | list[Any]:
+        """Finite Decimals for a numeric column of any precision (``array``: them in
+        Arrow already): Arrow decimals when they share one scale, else the Decimals
+        themselves. Arrow gives every value the largest scale, and the database keeps
+        it: 12.5 beside 8.95 would be read back as 12.50. Also the Decimals where Arrow
+        holds none (more than 76 digits)."""
         exponents = {number.as_tuple().exponent for number in numbers if number is not None}
         if not exponents:
             return pa.nulls(len(numbers), pa.decimal128(1, 0))
         if len(exponents) > 1:
             return numbers
         try:
-            return self.to_decimal(pa.array(numbers))
+            return self.to_decimal(pa.array(numbers) if array is None else array)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return numbers
 
@@ -368,11 +371,17 @@ class ColumnConversion:
         and a read of it gives; see ``_sized`` for a numeric of any precision)."""
         target = self.spec.arrow
         values = self.series.tolist()
-        if target is not None:
-            try:  # the column's precision, not one inferred (slow); Decimal NaN would fail
-                return pa.array(values, type=target, from_pandas=False)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                pass  # NULLs of pandas, other numbers, values that do not fit: one by one
+        try:  # Decimals and None alone: the column's precision (inferring one is slow)
+            array = pa.array(values, type=target, from_pandas=False)
+        except (ValueError, TypeError, OverflowError, pa.ArrowNotImplementedError):
+            pass  # NULLs of pandas, NaN, other numbers, values that do not fit: one by one
+        else:
+            if target is not None:
+                return array
+            if pa.types.is_null(array.type):
+                return pa.nulls(len(array), pa.decimal128(1, 0))
+            if pa.types.is_decimal(array.type):
+                return self._sized(values, array)
         numbers = [self._decimal(position, value) for position, value in enumerate(values)]
         finite = [n if n is None or n.is_finite() else None for n in numbers]
         if target is None:
@@ -479,6 +488,8 @@ def _is_uuid(arrow_type: pa.DataType) -> bool:
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Where the 32 digits go in the canonical form, around its hyphens (8-4-4-4-12).
+_CANONICAL = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 
 
 def uuid_text(array: pa.Array, *, hyphens: bool) -> pa.Array:
@@ -486,27 +497,20 @@ def uuid_text(array: pa.Array, *, hyphens: bool) -> pa.Array:
     the 36-character canonical form: the whole column at once, no object per value."""
     storage = array.storage if isinstance(array, pa.ExtensionArray) else array
     count = len(storage)
-    data = storage.buffers()[1]
-    raw = np.frombuffer(data, dtype=np.uint8)[storage.offset * 16 : (storage.offset + count) * 16]
+    raw = np.frombuffer(storage.buffers()[1], dtype=np.uint8)
+    raw = raw[storage.offset * 16 : (storage.offset + count) * 16].reshape(count, 16)
     digits = np.empty((count, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[raw.reshape(count, 16) >> 4]
-    digits[:, 1::2] = _HEX[raw.reshape(count, 16) & 15]
-    width = 32
+    digits[:, 0::2] = _HEX[raw >> 4]
+    digits[:, 1::2] = _HEX[raw & 15]
     if hyphens:
-        width = 36
-        parts = np.split(digits, [8, 12, 16, 20], axis=1)
-        dash = np.full((count, 1), ord("-"), dtype=np.uint8)
-        digits = np.concatenate(
-            [parts[0], dash, parts[1], dash, parts[2], dash, parts[3], dash, parts[4]], axis=1
-        )
+        canonical = np.full((count, 36), ord("-"), dtype=np.uint8)
+        canonical[:, _CANONICAL] = digits
+        digits = canonical
+    width = digits.shape[1]
     offsets = pa.py_buffer(np.arange(0, (count + 1) * width, width, dtype=np.int32))
-    validity = None
-    if storage.null_count:
-        validity = storage.is_valid().buffers()[1]
-    text = pa.Array.from_buffers(
-        pa.string(), count, [validity, offsets, pa.py_buffer(digits.tobytes())], storage.null_count
-    )
-    return text
+    validity = storage.is_valid().buffers()[1] if storage.null_count else None
+    data = pa.py_buffer(digits.tobytes())
+    return pa.Array.from_buffers(pa.string(), count, [validity, offsets, data], storage.null_count)
 
 
 def _no_uuid() -> bytes:

@@ -8,7 +8,8 @@
 ``reads.py``       fast reads: connectorx into Arrow, described first, read-only (MariaDB)
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
-``reflection.py``  names with a backtick reflected as they are (SQLAlchemy keeps them doubled)
+``reflection.py``  names with a backtick reflected as they are (SQLAlchemy keeps them doubled);
+                   MariaDB's JSON (a LONGTEXT with a check) as JSON
 ``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
 ``see.py``         the SQL of plots, profiles and plans (dbnb.see): EXPLAIN FORMAT=JSON,
                    DOUBLE bins and quartiles, text compared byte-wise
