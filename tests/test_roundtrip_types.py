@@ -249,6 +249,45 @@ def test_floats_into_a_numeric_of_any_precision(registry: dbnb.Registry, backend
     assert (caught.value.row, caught.value.column) == (1, "n")
 
 
+MISFITS = [
+    ("sqlite", "DECIMAL(12, 2)", 8.95, 1e12, "does not fit numeric(12, 2)"),
+    ("sqlite", "INTEGER", 2, 2.5, "not a whole number, for INTEGER"),
+    ("postgresql", "numeric(6, 2)", Decimal("1.5"), Decimal("0.125"), "does not fit numeric(6, 2)"),
+    ("postgresql", "smallint", 1, 40000, "out of range (-32768 to 32767) for SMALLINT"),
+    ("postgresql", "int[]", [1], [2**40], "elements do not fit INTEGER[]"),
+    ("postgresql", "rt_mood", "sad", "glad", "not one of happy, sad, ünïcødé"),
+    (
+        "mysql",
+        "INT UNSIGNED",
+        2**32 - 1,
+        -1,
+        "out of range (0 to 4294967295) for INTEGER(10) UNSIGNED",
+    ),
+    ("mysql", "DECIMAL(65, 30)", Decimal("1.5"), Decimal("1e40"), "does not fit numeric(65, 30)"),
+    ("mysql", "SET('a', 'b')", "a", "a,c", "not members of SET('a','b') joined by commas"),
+]
+
+
+@pytest.mark.parametrize(
+    ("backend", "declared", "fits", "misfit", "reason"),
+    [pytest.param(*misfit, id=f"{misfit[0]}-{misfit[1]}") for misfit in MISFITS],
+)
+def test_a_value_that_does_not_fit_is_one_line(
+    registry: dbnb.Registry, backend: str, declared: str, fits: Any, misfit: Any, reason: str
+) -> None:
+    """Named by its row, column, value and the column's type, before anything is sent."""
+    database = registry.connect(backend)
+    create(database, f"v {declared}", "misfits")
+    frame = pd.DataFrame({"id": [1, 2], "v": pd.Series([fits, misfit], dtype=object)})
+    with pytest.raises(dbnb.ValidationError) as caught:
+        database.write(frame, "misfits", mode="upsert")
+    error = caught.value
+    assert (error.row, error.column, error.value) == (1, "v", misfit)
+    assert reason in str(error)
+    assert "\n" not in str(error)
+    assert read(database, "misfits").empty
+
+
 # --- property: generated rows of every type, read -> write -> read ---------------------
 
 TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20)

@@ -77,8 +77,12 @@ class ColumnConversion:
             value=value,
         )
 
+    @property
+    def type_name(self) -> str:
+        return type_name(self.spec.sql_type)
+
     def expected(self, what: str) -> str:
-        return f"expected {what} for a {type_name(self.spec.sql_type)} column"
+        return f"expected {what} for a {self.type_name} column"
 
     def convert(self) -> pa.Array | list[Any]:
         kind = self.spec.kind
@@ -155,10 +159,11 @@ class ColumnConversion:
             fraction = pc.not_equal(array, pc.floor(array))
             if _any(fraction) or _any(pc.is_nan(array)) or _any(pc.is_inf(array)):
                 bad = pc.or_(fraction, pc.or_(pc.is_nan(array), pc.is_inf(array)))
-                raise self.fail(_first(bad), "not a whole number")
+                raise self.fail(_first(bad), f"not a whole number, for {self.type_name}")
         elif pa.types.is_decimal(array.type):
             if _any(pc.not_equal(array, pc.floor(array))):
-                raise self.fail(_first(pc.not_equal(array, pc.floor(array))), "not a whole number")
+                fraction = pc.not_equal(array, pc.floor(array))
+                raise self.fail(_first(fraction), f"not a whole number, for {self.type_name}")
         elif not pa.types.is_integer(array.type):
             raise self.wrong_type(array)
         bounds = pc.min_max(array)
@@ -167,7 +172,7 @@ class ColumnConversion:
             position = next(
                 i for i, v in enumerate(array.to_pylist()) if v is not None and not low <= v <= high
             )
-            raise self.fail(position, f"out of range ({low} to {high})")
+            raise self.fail(position, f"out of range ({low} to {high}) for {self.type_name}")
         return array.cast(target, safe=False)
 
     def to_float(self, array: pa.Array) -> pa.Array:
@@ -281,9 +286,7 @@ class ColumnConversion:
         if _any(unknown):
             rows = pc.list_parent_indices(parts)
             position = int(rows[_first(unknown)].as_py())
-            raise self.fail(
-                position, f"not members of {type_name(self.spec.sql_type)} joined by commas"
-            )
+            raise self.fail(position, f"not members of {self.type_name} joined by commas")
         return array
 
     def to_date(self, array: pa.Array) -> pa.Array:
@@ -352,10 +355,10 @@ class ColumnConversion:
             return array.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             for position in range(len(array)):
-                try:
-                    array[position : position + 1].cast(target)
+                try:  # a row on its own (a slice would cast every row's elements)
+                    pa.array([array[position].as_py()], type=array.type).cast(target)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    raise self.fail(position, f"elements do not fit {target}") from None
+                    raise self.fail(position, f"elements do not fit {self.type_name}") from None
             raise
 
     # --- Python objects ---------------------------------------------------------------
