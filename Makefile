@@ -1,11 +1,12 @@
 # Two commands on a fresh machine:
 #   make demo   installs dbnb (no dev tools) into .venv and runs the demo on the embedded SQLite default
 #   make test   installs dbnb with its dev tools and runs ruff, mypy, the whole test suite and the notebooks
+# and, while editing, make test-fast: the SQLite and pure tests alone, no server needed.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint install
+.PHONY: demo test test-fast lint install
 
 # Two stamps: the runtime (what `make demo` needs: dbnb and its dependencies, no dev
 # tools) and the dev tools on top (what `make test` needs). A venv made by `make demo`
@@ -36,3 +37,8 @@ lint: install
 test: lint
 	$(PY) notebooks/build.py --check
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+# The tests outside every tier of tests/conftest.py (no PostgreSQL, MariaDB or Spark, no
+# kernel or other slow process): no lint, no notebooks.
+test-fast: install
+	$(PY) -m pytest -m "not postgresql and not mysql and not spark and not slow"

@@ -1,8 +1,9 @@
 """Read benchmark: the standard table into pandas, dbnb beside its peers, in one run.
 
     .venv/bin/python bench/read.py [--rows 100000 1000000] [--repeat 5] [--slow-repeat 3]
-                                   [--sections speed memory latency]
+                                   [--sections speed memory latency realistic sqlite-typed]
                                    [--databases postgresql sqlite mariadb]
+                                   [--realistic-rows 300000] [--typed-rows 2000000]
 
 For each size it (re)creates the standard table (bench/standard.py) in the
 PostgreSQL database `dbnb_bench` (created if missing; $DBNB_BENCH_PG names the
@@ -28,6 +29,17 @@ times without a warm-up, to keep the whole run to a few minutes.
 Then: peak memory (max RSS) of each reader at the largest size, each in a fresh
 process (beside a process that only imports everything), and the per-call
 latency of a one-row query (dbnb vs a pooled psycopg connection + DataFrame).
+
+The realistic section reads the table of bench/realistic.py (an enum, text[] and
+int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz; MariaDB's own types
+for it) with dbnb beside raw ADBC + `to_pandas()` (PostgreSQL: the peer its
+target, 1.3x, is set against) and connectorx, and prints each one's ratio to it.
+
+The sqlite-typed section reads the table of bench/sqlite_typed.py (DATETIME,
+DECIMAL(12,2), BOOLEAN beside INTEGER, TEXT and REAL; then again with a JSON column)
+with dbnb beside raw ADBC + the same conversions (the peer of its 1.2x target),
+raw ADBC + `to_pandas()`, and the untyped reads of jupysql and pandas.read_sql
+(dbnb's target: no slower than jupysql).
 """
 
 from __future__ import annotations
@@ -51,6 +63,8 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realistic
+import sqlite_typed
 import standard
 
 PG_SERVER = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -166,28 +180,40 @@ def mysql_readers(config: Path) -> dict[str, Reader | str]:
     }
 
 
-def create_mysql_table(rows: int) -> None:
+def mysql_connect(database: str | None = "") -> Any:
+    """A PyMySQL connection to the bench server: to its database unless told otherwise."""
     import pymysql
     import sqlalchemy
 
     url = sqlalchemy.make_url(MYSQL_URL)
+    return pymysql.connect(
+        host=url.host,
+        port=url.port or 3306,
+        user=url.username,
+        password=url.password or "",
+        database=url.database if database == "" else database,
+    )
 
-    def connect(database: str | None = url.database) -> Any:
-        return pymysql.connect(
-            host=url.host,
-            port=url.port or 3306,
-            user=url.username,
-            password=url.password or "",
-            database=database,
-        )
 
-    server = connect(None)
+def ensure_mysql_database() -> None:
+    with contextlib.closing(mysql_connect(None)) as server, server.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{PG_DATABASE}`")
+
+
+def create_mysql_table(rows: int) -> None:
+    ensure_mysql_database()
+    standard.create_mysql(mysql_connect, rows)
+
+
+def on_mysql(run: Callable[[Any], None]) -> None:
+    """``run(cursor)`` on a PyMySQL connection to the bench database, committed."""
+    connection = mysql_connect()
     try:
-        with server.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{url.database}`")
+        with connection.cursor() as cursor:
+            run(cursor)
+        connection.commit()
     finally:
-        server.close()
-    standard.create_mysql(connect, rows)
+        connection.close()
 
 
 def _shell() -> Any:
@@ -213,7 +239,7 @@ def magic_reader(config: Path, name: str) -> Reader | str:
     return run
 
 
-def jupysql_reader(url: str) -> Reader | str:
+def jupysql_reader(url: str, sql: str = SQL) -> Reader | str:
     """jupysql's `%sql` with autopandas, through a real IPython shell."""
     try:
         shell = _shell()
@@ -224,7 +250,7 @@ def jupysql_reader(url: str) -> Reader | str:
             shell.run_line_magic("config", "SqlMagic.displaycon = False")
             shell.run_line_magic("config", "SqlMagic.feedback = 0")
             shell.run_line_magic("sql", url)
-            probe = shell.run_line_magic("sql", f"{SQL} LIMIT 1")
+            probe = shell.run_line_magic("sql", f"{sql} LIMIT 1")
         if not isinstance(probe, pd.DataFrame):
             return f"n/a: jupysql returned {type(probe).__name__}, not a DataFrame"
     except Exception as error:  # a peer that cannot run here is reported, not fatal
@@ -233,7 +259,7 @@ def jupysql_reader(url: str) -> Reader | str:
     def run() -> Any:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            return shell.run_line_magic("sql", SQL)
+            return shell.run_line_magic("sql", sql)
 
     return run
 
@@ -263,7 +289,9 @@ def measure(
         slow = name in SLOW and rows >= 1_000_000
         try:
             results[name] = timed(reader, args.slow_repeat if slow else args.repeat, not slow)
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # connectorx's Rust panics are BaseExceptions
             results[name] = f"n/a: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
         print(f"  measured {name}", file=sys.stderr)
     return results
@@ -390,6 +418,34 @@ def latency(config: Path, calls: int) -> None:
         print(f"  {name:34} {value:7.3f} ms {value / base:6.2f}x")
 
 
+def realistic_tables(config: Path, args: argparse.Namespace) -> None:
+    """The realistic table (bench/realistic.py) on PostgreSQL and MariaDB."""
+    import dbnb
+
+    rows = args.realistic_rows
+    registry = dbnb.Registry(config)
+    if "postgresql" in args.databases:
+        realistic.create_postgresql(PG_URL, rows)
+        pg = measure(realistic.pg_readers(registry.connect("bench_pg"), PG_URL), rows, args)
+        base = pg["raw ADBC + to_pandas()"]
+        assert isinstance(base, float)
+        print_table(f"PostgreSQL realistic, {rows:,} rows", pg, base, "raw ADBC")
+    if "mariadb" in args.databases:
+        ensure_mysql_database()
+        realistic.create_mysql(mysql_connect, rows)
+        readers = realistic.mysql_readers(registry.connect("bench_mysql"), MYSQL_URL)
+        maria = measure(readers, rows, args)
+        best = best_of(maria, ("connectorx", "connectorx to Arrow"))
+        print_table(f"MariaDB realistic, {rows:,} rows", maria, best, "best peer")
+
+
+def sqlite_typed_tables(folder: Path, args: argparse.Namespace) -> None:
+    """The typed SQLite table (bench/sqlite_typed.py), without and with a JSON column."""
+    for with_json in (False, True):
+        path = folder / f"typed{'_json' if with_json else ''}.db"
+        sqlite_typed.run(path, args.typed_rows, with_json, args, jupysql_reader)
+
+
 # --- setup ------------------------------------------------------------------------------
 
 
@@ -423,9 +479,11 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=["speed", "memory", "latency"],
-        default=["speed", "memory", "latency"],
+        choices=["speed", "memory", "latency", "realistic", "sqlite-typed"],
+        default=["speed", "memory", "latency", "realistic", "sqlite-typed"],
     )
+    parser.add_argument("--realistic-rows", type=int, default=300_000)
+    parser.add_argument("--typed-rows", type=int, default=2_000_000)
     parser.add_argument(
         "--databases",
         nargs="+",
@@ -447,7 +505,10 @@ def main() -> None:
     sqlite_path = folder / "standard.db"
     config = write_config(folder, sqlite_path)
     print(f"dbnb read benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    for rows in args.rows if "speed" in args.sections else args.rows[-1:]:
+    standard_sizes = args.rows if "speed" in args.sections else args.rows[-1:]
+    if not {"speed", "memory"} & set(args.sections):
+        standard_sizes = []  # the realistic section makes its own table
+    for rows in standard_sizes:
         print(f"\n=== {rows:,} rows: creating the standard table ===", file=sys.stderr)
         standard.create_postgresql(PG_URL, rows)
         standard.create_sqlite(sqlite_path, rows)
@@ -463,10 +524,15 @@ def main() -> None:
             peers = ("pandas.read_sql", "raw ADBC + to_pandas()", "connectorx")
             print_table(f"SQLite, {rows:,} rows", lite, best_of(lite, peers), "best peer")
         if "mariadb" in args.databases:
-            create_mysql_table(rows)
+            ensure_mysql_database()
+            standard.create_mysql(mysql_connect, rows)
             maria = measure(mysql_readers(config), rows, args)
             peers = ("pandas.read_sql", "connectorx", "connectorx to Arrow")
             print_table(f"MariaDB, {rows:,} rows", maria, best_of(maria, peers), "best peer")
+    if "realistic" in args.sections:
+        realistic_tables(config, args)
+    if "sqlite-typed" in args.sections:
+        sqlite_typed_tables(folder, args)
     if "memory" in args.sections:
         memory(config, sqlite_path, args.rows[-1])
     if "latency" in args.sections:

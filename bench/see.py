@@ -2,18 +2,23 @@
 
     .venv/bin/python bench/see.py                  # 1M rows of the standard table
     .venv/bin/python bench/see.py --rows 100000 --repeat 3
+    .venv/bin/python bench/see.py --table realistic --rows 2000000 --repeat 1 --no-memory
 
-Builds the standard table (bench/standard.py) in the PostgreSQL database
-`dbnb_bench` (created if missing; $DBNB_BENCH_PG names the server) and in a
-temporary SQLite file, then for each database times, median of --repeat runs:
+Builds the table in the PostgreSQL and MariaDB databases `dbnb_bench` (created if
+missing; $DBNB_BENCH_PG and $DBNB_BENCH_MYSQL name the servers) and in a temporary
+SQLite file: the standard one (bench/standard.py), or with `--table realistic` an
+`orders` table of the types real schemas use (PostgreSQL: an enum, `text[]`,
+`inet`, `jsonb`, `numeric(12, 2)`, `timestamptz`; MariaDB: `ENUM`, `JSON`,
+`DECIMAL`, `DATETIME`; SQLite: declared `DATETIME`, `NUMERIC(12, 2)`, `BOOLEAN`,
+`JSON`). Then for each database it times, median of --repeat runs:
 
 - `db.plot("hist", TABLE, "score", bins=50)` against `db.query("SELECT * ...")`
   then `frame["score"].plot.hist(bins=50)` (pandas, numpy's bins);
 - `db.profile(TABLE)` against `db.query("SELECT * ...")` then the same statistics
-  in pandas (count, nulls, nunique, min, max, mean, mode; the jsonb dicts, which
-  pandas cannot hash, counted only);
+  in pandas (count, nulls, nunique, min, max, mean, mode; values pandas cannot
+  hash, dicts and lists, by their text, as the profile counts them);
 
-and the peak memory (max RSS, MB) of each, in a fresh process.
+and the peak memory (max RSS, MB) of each, in a fresh process (not with --no-memory).
 """
 
 from __future__ import annotations
@@ -52,17 +57,18 @@ def pandas_profile(frame: Any) -> list[tuple[Any, ...]]:
     found = []
     for name in frame.columns:
         series = frame[name]
-        if (
-            series.dtype == object
-            and len(series.dropna())
-            and isinstance(series.dropna().iloc[0], dict)
-        ):
-            found.append((name, series.count(), series.isna().sum()))
+        values = series.dropna()
+        if series.dtype == object and len(values) and isinstance(values.iloc[0], dict | list):
+            texts = values.map(str)  # unhashable: by their text, as the profile counts them
+            found.append(
+                (name, series.count(), series.isna().sum(), texts.nunique(), texts.mode()[0])
+            )
             continue
         numeric = (
             series.dtype.kind in "iuf"
             or "int" in str(series.dtype)
             or "double" in str(series.dtype)
+            or "decimal" in str(series.dtype)
         )
         found.append(
             (
@@ -72,22 +78,22 @@ def pandas_profile(frame: Any) -> list[tuple[Any, ...]]:
                 series.nunique(),
                 series.min(),
                 series.max(),
-                series.mean() if numeric else None,
+                series.astype(float).mean() if numeric else None,
                 series.mode().iloc[0],
             )
         )
     return found
 
 
-def ways(db: Any) -> dict[str, Callable[[], Any]]:
+def ways(db: Any, table: str) -> dict[str, Callable[[], Any]]:
     from matplotlib import pyplot
 
     def plot_in_db() -> None:
-        db.plot("hist", TABLE, "score", bins=BINS)
+        db.plot("hist", table, "score", bins=BINS)
         pyplot.close("all")
 
     def plot_in_pandas() -> None:
-        frame = db.query(f"SELECT * FROM {TABLE}")
+        frame = db.query(f"SELECT * FROM {table}")
         frame["score"].astype(float).plot.hist(bins=BINS)
         pyplot.close("all")
 
@@ -95,36 +101,114 @@ def ways(db: Any) -> dict[str, Callable[[], Any]]:
         "imports only": lambda: None,
         "db.plot hist": plot_in_db,
         "fetch + pandas hist": plot_in_pandas,
-        "db.profile": lambda: db.profile(TABLE),
-        "fetch + pandas profile": lambda: pandas_profile(db.query(f"SELECT * FROM {TABLE}")),
+        "db.profile": lambda: db.profile(table),
+        "fetch + pandas profile": lambda: pandas_profile(db.query(f"SELECT * FROM {table}")),
     }
+
+
+NAMES = {"postgresql": "bench_pg", "sqlite": "bench_sqlite", "mariadb": "bench_mysql"}
+LABELS = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mariadb": "MariaDB"}
 
 
 def connect(config: Path, backend: str) -> Any:
     import dbnb
 
-    return dbnb.Registry(dbnb.load_config(config)).connect(
-        "bench_pg" if backend == "pg" else "bench_sqlite"
-    )
+    return dbnb.Registry(dbnb.load_config(config)).connect(NAMES[backend])
 
 
 def child(args: argparse.Namespace) -> None:
     """One way, once, in this fresh process; prints its peak RSS in MB."""
-    ways(connect(Path(args.config), args.backend))[args.child]()
+    ways(connect(Path(args.config), args.backend), args.table_name)[args.child]()
     print(f"RSS={read.peak_rss_mb():.0f}")
 
 
-def memory(config: Path) -> dict[tuple[str, str], str]:
+def memory(config: Path, databases: list[str], table: str) -> dict[tuple[str, str], str]:
     found = {}
-    for backend in ("pg", "sqlite"):
+    for backend in databases:
         for way in WAYS:
             command = [sys.executable, __file__, "--child", way, "--backend", backend]
             done = subprocess.run(
-                [*command, "--config", str(config)], capture_output=True, text=True
+                [*command, "--config", str(config), "--table-name", table],
+                capture_output=True,
+                text=True,
             )
             rss = [line[4:] for line in done.stdout.splitlines() if line.startswith("RSS=")]
             found[backend, way] = rss[-1] if done.returncode == 0 and rss else "failed"
     return found
+
+
+# --- the realistic table: the types real schemas use, generated by each server --------
+
+REALISTIC = "bench_see_orders"
+PG_REALISTIC = f"""
+DROP TABLE IF EXISTS {REALISTIC};
+DROP TYPE IF EXISTS bench_see_status;
+CREATE TYPE bench_see_status AS ENUM ('new', 'paid', 'shipped', 'cancelled');
+CREATE TABLE {REALISTIC} (id bigint PRIMARY KEY, status bench_see_status, customer text,
+    amount numeric(12, 2), qty integer, created_at timestamptz, day date, paid boolean,
+    tags text[], ip inet, doc jsonb, score double precision);
+INSERT INTO {REALISTIC}
+SELECT g, (ARRAY['new', 'paid', 'shipped', 'cancelled'])[1 + g % 4]::bench_see_status,
+    'cust-' || (g % 5000), round((g % 100000) / 100.0, 2),
+    CASE WHEN g % 7 = 0 THEN NULL ELSE g % 1000 END,
+    timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+    date '2020-01-01' + (g % 2000), g % 2 = 0, ARRAY['t' || (g % 3), 'u' || (g % 5)],
+    ('10.0.' || (g % 256) || '.' || (g % 200))::inet, jsonb_build_object('k', g % 10), g * 0.5
+FROM generate_series(1, {{rows}}) AS g;
+VACUUM ANALYZE {REALISTIC};
+"""
+MYSQL_REALISTIC = [
+    f"DROP TABLE IF EXISTS {REALISTIC}",
+    f"""CREATE TABLE {REALISTIC} (id BIGINT PRIMARY KEY,
+    status ENUM('new', 'paid', 'shipped', 'cancelled'), customer VARCHAR(40),
+    amount DECIMAL(12, 2), qty INT, created_at DATETIME, day DATE, paid BOOLEAN, doc JSON,
+    score DOUBLE)""",
+    f"""INSERT INTO {REALISTIC} SELECT seq, ELT(1 + seq % 4, 'new', 'paid', 'shipped',
+    'cancelled'), CONCAT('cust-', seq % 5000), (seq % 100000) / 100,
+    IF(seq % 7 = 0, NULL, seq % 1000), TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND,
+    DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, seq % 2 = 0, JSON_OBJECT('k', seq % 10),
+    seq * 0.5 FROM seq_1_to_{{rows}}""",
+    f"ANALYZE TABLE {REALISTIC}",
+]
+SQLITE_REALISTIC = [
+    f"DROP TABLE IF EXISTS {REALISTIC}",
+    f"""CREATE TABLE {REALISTIC} (id INTEGER PRIMARY KEY, status TEXT, customer TEXT,
+    amount NUMERIC(12, 2), qty INTEGER, created_at DATETIME, day DATE, paid BOOLEAN,
+    doc JSON, score REAL)""",
+    f"""INSERT INTO {REALISTIC} WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL
+    SELECT x + 1 FROM g WHERE x < {{rows}})
+    SELECT x, CASE x % 4 WHEN 0 THEN 'new' WHEN 1 THEN 'paid' WHEN 2 THEN 'shipped'
+    ELSE 'cancelled' END, 'cust-' || (x % 5000), (x % 100000) / 100.0,
+    CASE WHEN x % 7 = 0 THEN NULL ELSE x % 1000 END,
+    datetime('2024-01-01 00:00:00', '+' || x || ' seconds'),
+    date('2020-01-01', '+' || (x % 2000) || ' days'), x % 2, json_object('k', x % 10),
+    x * 0.5 FROM g""",
+]
+
+
+def create_realistic(databases: list[str], sqlite_path: Path, rows: int) -> None:
+    import sqlite3
+
+    import psycopg
+
+    if "postgresql" in databases:
+        with psycopg.connect(read.PG_URL, autocommit=True) as connection:
+            for statement in PG_REALISTIC.format(rows=int(rows)).split(";\n"):
+                if statement.strip():
+                    connection.execute(statement.encode())
+    if "mariadb" in databases:
+        read.ensure_mysql_database()
+
+        def fill(cursor: Any) -> None:
+            for statement in MYSQL_REALISTIC:
+                cursor.execute(statement.format(rows=int(rows)))
+
+        read.on_mysql(fill)
+    if "sqlite" in databases:
+        with sqlite3.connect(sqlite_path) as connection:
+            for statement in SQLITE_REALISTIC:
+                connection.execute(statement.format(rows=int(rows)))
+        sqlite3.connect(sqlite_path).close()
 
 
 def timed(run: Callable[[], Any], repeat: int) -> float:
@@ -141,9 +225,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after a warm-up")
+    parser.add_argument("--table", choices=["standard", "realistic"], default="standard")
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=list(NAMES),
+        default=["postgresql", "sqlite"],
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--table-name", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -152,28 +245,43 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="dbnb-bench-see-"))
     sqlite_path = folder / "standard.db"
     config = read.write_config(folder, sqlite_path)
-    print(f"=== {args.rows:,} rows: creating the standard table ===", file=sys.stderr)
-    standard.create_postgresql(read.PG_URL, args.rows)
-    standard.create_sqlite(sqlite_path, args.rows)
+    databases = args.databases
+    print(f"=== {args.rows:,} rows: creating the {args.table} table ===", file=sys.stderr)
+    if args.table == "realistic":
+        table = REALISTIC
+        create_realistic(databases, sqlite_path, args.rows)
+    else:
+        table = TABLE
+        if "postgresql" in databases:
+            standard.create_postgresql(read.PG_URL, args.rows)
+        if "mariadb" in databases:
+            read.create_mysql_table(args.rows)
+        if "sqlite" in databases:
+            standard.create_sqlite(sqlite_path, args.rows)
     print(
-        f"dbnb see benchmark: {args.rows:,} rows, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f}; median of {args.repeat} runs"
+        f"dbnb see benchmark: {args.rows:,} rows of the {args.table} table, {os.cpu_count()} "
+        f"CPUs, load average {os.getloadavg()[0]:.2f}; median of {args.repeat} runs"
     )
     seconds = {}
-    for backend in ("pg", "sqlite"):
-        for way, run in ways(connect(config, backend)).items():
+    for backend in databases:
+        for way, run in ways(connect(config, backend), table).items():
             if way != "imports only":
                 seconds[backend, way] = timed(run, args.repeat)
-                print(f"  timed {backend} {way}", file=sys.stderr)
-    rss = memory(config)
-    print(f"  {'way':26} {'PostgreSQL s':>12} {'MB':>6} {'SQLite s':>9} {'MB':>6}")
+                print(f"  timed {backend} {way}: {seconds[backend, way]:.2f} s", file=sys.stderr)
+    rss = {} if args.no_memory else memory(config, databases, table)
+    header = "".join(f" {LABELS[backend] + ' s':>14} {'MB':>6}" for backend in databases)
+    print(f"  {'way':26}{header}")
     for way in WAYS:
-        cells = []
-        for backend in ("pg", "sqlite"):
+        cells = ""
+        for backend in databases:
             value = seconds.get((backend, way))
-            cells.append("" if value is None else f"{value:.2f}")
-            cells.append(rss[backend, way])
-        print(f"  {way:26} {cells[0]:>12} {cells[1]:>6} {cells[2]:>9} {cells[3]:>6}")
+            cells += (
+                f" {'' if value is None else f'{value:.2f}':>14} {rss.get((backend, way), ''):>6}"
+            )
+        print(f"  {way:26}{cells}")
+    for backend in databases:
+        profile = seconds[backend, "db.profile"] / seconds[backend, "fetch + pandas profile"]
+        print(f"  {LABELS[backend]}: db.profile takes {profile:.2f}x fetch + pandas")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dbnb.errors import (
     ConnectError,
     DbnbError,
     MigrationError,
+    OptionError,
     ParameterError,
     PoolTimeoutError,
     PrivilegeWarning,
@@ -37,6 +38,7 @@ from dbnb.errors import (
 if TYPE_CHECKING:
     from dbnb.config import Config, ConnectionConfig, load_config, parse_config
     from dbnb.database import Database
+    from dbnb.facade import Facade
     from dbnb.framesql import query_frames
     from dbnb.health import Health
     from dbnb.inspect import describe, tables
@@ -51,6 +53,7 @@ _LAZY = {
     "Config": "config",
     "ConnectionConfig": "config",
     "Database": "database",
+    "Facade": "facade",
     "Health": "health",
     "Registry": "registry",
     "clear_history": "monitor",
@@ -110,8 +113,10 @@ __all__ = [
     "ConnectionConfig",
     "Database",
     "DbnbError",
+    "Facade",
     "Health",
     "MigrationError",
+    "OptionError",
     "ParameterError",
     "PoolTimeoutError",
     "PrivilegeWarning",

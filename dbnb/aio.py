@@ -39,7 +39,7 @@ from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, drivers, limits, readonly, remedies
 from dbnb.engine.backend import backend_for
-from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
 from dbnb.errors import ConfigError
 from dbnb.read import failures, frames
@@ -75,9 +75,9 @@ def create_async_engine(
 def _budgeted(
     engine: AsyncEngine, config: ConnectionConfig, budget: ConnectionBudget | None
 ) -> None:
-    """Each async server connection within the connection's budget, if it has one. The
-    wait for a slot runs on a thread, so the event loop goes on (and others can give
-    slots back). The whole connect takes at most the connect timeout in force
+    """Each async server connection within the connection's budget, if it has one (an
+    ``AsyncBudgetPool``: the wait for a slot runs on a thread, so the event loop goes
+    on and others can give slots back). The whole connect takes at most the connect timeout in force
     (``connecting``): aiomysql's connect_timeout covers the TCP connect only, and the
     server's greeting is read without a limit."""
 
@@ -86,18 +86,12 @@ def _budgeted(
         del cargs, cparams
         opening = functools.partial(arguments.connect, dialect)
         seconds = connecting.in_force(config)
-
-        def bounded() -> Any:
-            return drivers.await_(asyncio.wait_for(greenlet_spawn(opening), seconds))
-
-        if budget is None:
-            return bounded()
-        drivers.await_(asyncio.to_thread(budget.reserve, "async"))
-        return budget.open_reserved("async", bounded)
+        return drivers.await_(asyncio.wait_for(greenlet_spawn(opening), seconds))
 
     event.listen(engine.sync_engine, "do_connect", connect)
     if budget is not None:
-        budget.attach(engine.sync_engine.pool, "async")
+        sync_engine = engine.sync_engine
+        sync_engine.pool = AsyncBudgetPool.replacing(sync_engine.pool, budget, "async")
 
 
 def dispose(engine: AsyncEngine) -> None:
@@ -200,7 +194,9 @@ async def query(
                 stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
             )
         result = sync_connection.execute(
-            statement, values, execution_options={monitor.REPORTS_FETCH: True}
+            statement,
+            values,
+            execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
         )
         results.append(result)  # for the history's refusal record of a capped result
         return frames.to_frame(

@@ -55,6 +55,9 @@ class ResultDisplay:
         )
         if self._is_capped(frame) and rows > self.limit():
             line += f", showing {self.limit()} of {rows:,} rows"
+        if "guarded" in frame.attrs:
+            because = frame.attrs["guarded"]
+            line += f"; read on the slower guarded path: {because} has no columnar rule"
         return line
 
     @contextmanager

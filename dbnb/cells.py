@@ -43,6 +43,11 @@ class CellResult:
     write: bool
 
 
+# Rows of a result above which the banner says a column type sent it to the slower
+# guarded path (below, the path makes no difference a user would notice).
+GUARDED_NOTED_ROWS = 5_000
+
+
 @remedies.origin("cell")  # errors name a cell's remedies (--write, ...)
 def run(
     db: Facade,
@@ -96,6 +101,10 @@ def run(
             rows=len(frame),
             parameters=list(source.params),
         )
+        if len(frame) > GUARDED_NOTED_ROWS and ran is None:
+            because = db.guarded_because(source.sql, values[statements.index(source)])
+            if because is not None:
+                frame.attrs["guarded"] = because
     return CellResult(
         frame=frame,
         connection=db.name,
@@ -138,7 +147,9 @@ def _run_all(
                     )
                     # The statement's history record stays open until its rows are fetched.
                     result = connection.execute(
-                        clause, params, execution_options={monitor.REPORTS_FETCH: True}
+                        clause,
+                        params,
+                        execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
                     )
                     if result.returns_rows:
                         frame = frames.to_frame(

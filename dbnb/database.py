@@ -68,6 +68,9 @@ class Database(Facade):
         with suppress(DbnbError):  # a missing driver: health reports it
             _ = self.engine
 
+    def guarded_because(self, sql: str, params: Params) -> str | None:
+        return self._arrow.guarded_because(sql, params)
+
     @property
     def async_engine(self) -> AsyncEngine:
         """The pooled ``AsyncEngine`` behind ``async_session``/``aquery``, created on first use."""

@@ -12,6 +12,7 @@
      ├── WriteError               a write failed and was rolled back: nothing was written
      │    └── ValidationError     a row does not fit the table; found before anything was sent
      ├── ParameterError           a :name placeholder has no value, or one it cannot bind
+ ├── OptionError              an argument dbnb does not take (chunksize, output, ...)
      ├── MigrationError           a migration command failed, or models and database differ
      └── ServerError              the local development PostgreSQL could not start/stop
 
@@ -91,7 +92,52 @@ class PoolTimeoutError(DbnbError):
 
 
 class QueryError(DbnbError):
-    """The database refused a statement; the message is the database's own, on one line."""
+    """The database refused a statement; the message is the database's own, on one line.
+
+    Its facts, for a program to check: ``connection`` (the name), ``statement`` (the
+    SQL sent, bound values as placeholders), ``path`` (``"columnar"`` or
+    ``"guarded"``) and ``sqlstate`` (the database's code, where its driver gives one:
+    PostgreSQL's on both paths; None where unknown). The driver's own error is not
+    chained as ``__cause__``: it quotes bound values, which dbnb's message masks.
+    """
+
+    connection: str | None = None
+    statement: str | None = None
+    path: str | None = None
+    sqlstate: str | None = None
+
+    def add_facts(
+        self,
+        *,
+        connection: str | None = None,
+        statement: str | None = None,
+        path: str | None = None,
+        cause: BaseException | None = None,
+    ) -> Self:
+        """Fill in the facts not known yet; ``sqlstate`` from ``cause`` (the driver's
+        error, or SQLAlchemy's around it)."""
+        given = {"connection": connection, "statement": statement, "path": path}
+        given["sqlstate"] = sqlstate_of(cause)
+        for fact, value in given.items():
+            if value is not None and getattr(self, fact) is None:
+                setattr(self, fact, str(value))
+        return self
+
+    def facts(self) -> dict[str, str | None]:
+        """The facts by name (to copy them onto an error made anew from this one)."""
+        return {
+            fact: getattr(self, fact) for fact in ("connection", "statement", "path", "sqlstate")
+        }
+
+
+def sqlstate_of(error: BaseException | None) -> str | None:
+    """The SQLSTATE ``error`` carries (psycopg's and ADBC's errors, or SQLAlchemy's
+    around them), if any."""
+    for candidate in (error, getattr(error, "orig", None)):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code
+    return None
 
 
 class QueryTimeoutError(QueryError):
@@ -156,6 +202,11 @@ def _short(value: Any, limit: int = 60) -> str:
 class ParameterError(DbnbError):
     """A ``:name`` placeholder has no value (no variable of that name), or a value no
     driver can bind (``dbnb.binds``)."""
+
+
+class OptionError(DbnbError, ValueError):
+    """An argument's value is not one dbnb takes (``chunksize``, ``output``, a history
+    size); a ``ValueError`` too, as Python's own bad arguments are."""
 
 
 class MigrationError(DbnbError):

@@ -231,6 +231,11 @@ class Facade(abc.ABC):
         """Run a ``%%db`` cell's statements its own way; None: on a SQLAlchemy connection."""
         return None
 
+    def guarded_because(self, sql: str, params: Params) -> str | None:
+        """Why a read of ``sql`` that ran took the guarded path, where a column type did
+        it (``"column 'p': point"``); None when it did not, or the reason is not known."""
+        return None
+
     # --- what only SQLAlchemy gives ------------------------------------------------------
 
     def _no_sqlalchemy(self, what: str) -> NoReturn:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -500,7 +499,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         completer.custom_matchers.append(_matcher(magics))
         if getattr(completer, "use_jedi", False):
             _warm_jedi()
-        threading.Thread(target=_warm_drivers, name="dbnb-warm", daemon=True).start()
+        _warm_drivers()
 
 
 @functools.cache
@@ -521,11 +520,13 @@ def _warm_jedi() -> None:
 
 
 def _warm_drivers() -> None:
-    """Import the configured databases' drivers now, off the main thread.
+    """Import the configured databases' drivers now, at ``%load_ext``.
 
     The first Tab in a ``%%db`` cell waits at most ``SchemaCache.wait`` for the
-    schema read, which first imports the connection's drivers (~0.4 s): done here,
-    the read is one round trip. The config is read on its own, not kept: the
+    schema read, which first imports the connection's drivers (~0.3 s): done here,
+    the read is one round trip. Not in a thread: imports there held the GIL
+    against the main thread, and a Tab right after ``%load_ext`` took 0.25-0.55 s
+    where it takes 40 ms after them. The config is read on its own, not kept: the
     registry still reads it on first use.
     """
     try:

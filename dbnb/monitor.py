@@ -44,7 +44,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
 from dbnb import masking
 from dbnb.config import ConnectionConfig
-from dbnb.errors import one_line
+from dbnb.errors import OptionError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class History:
 
 def _valid_size(size: int) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"history size must be a whole number of 1 or more, got {size!r}")
+        raise OptionError(f"history size must be a whole number of 1 or more, got {size!r}")
     return size
 
 
@@ -150,7 +150,7 @@ def history(limit: int | None = None) -> pd.DataFrame:
     ``limit`` keeps the newest ``limit`` statements.
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a whole number of 0 or more, got {limit!r}")
+        raise OptionError(f"limit must be a whole number of 0 or more, got {limit!r}")
     return HISTORY.frame(limit)
 
 

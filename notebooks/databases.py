@@ -23,19 +23,20 @@ SQLITE = Path(__file__).resolve().parent.parent / "etc" / "data" / "notebooks.db
 
 
 @contextmanager
-def own_databases() -> Iterator[None]:
-    """Point the notebooks' connections at databases of this run's own."""
+def own_databases(postgresql: bool = True) -> Iterator[None]:
+    """Point the notebooks' connections at databases of this run's own; the PostgreSQL
+    one only if ``postgresql`` (a run of SQLite tests alone reaches no server)."""
     with ExitStack() as stack:
         SQLITE.unlink(missing_ok=True)
         os.environ["LOCAL_DATABASE"] = f"data/{SQLITE.name}"
         admin = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
         try:
-            name = stack.enter_context(testing.throwaway_pg_database(admin, prefix="dbnb_nb"))
+            if postgresql:
+                name = stack.enter_context(testing.throwaway_pg_database(admin, prefix="dbnb_nb"))
+                os.environ["PGDATABASE"] = name  # kernels started from here inherit it
         except DbnbError:
             if os.environ.get("CI"):
                 raise  # CI has the server: a missing one is a failure
-        else:
-            os.environ["PGDATABASE"] = name  # kernels started from here inherit it
         # jupysql imports pyspark when it is installed (the dev extra has the full
         # pyspark, for the Spark tests' server), and pyspark then warns on stderr that it
         # was not tested with pandas 3; the saved outputs are a user's without pyspark.

@@ -5,7 +5,9 @@ They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
 PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and MariaDB
 (127.0.0.1:3306, root, no password) are the servers every dbnb machine runs.
 Without them these fixtures fail under CI and skip elsewhere, saying how to
-start them.
+start them. A test that takes one is in that server's tier (tests/conftest.py);
+``config_path`` reaches a server only for a test in its tier, so SQLite tests
+run with none.
 """
 
 from __future__ import annotations
@@ -66,11 +68,24 @@ def closed_figures() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_admin() -> str:
+    """The PostgreSQL server's admin URL, for a fixture that makes databases or roles there
+    itself: taking it puts the fixture's tests in the postgresql tier."""
+    return PG_ADMIN
+
+
+@pytest.fixture(scope="session")
+def mysql_admin() -> str:
+    """The MariaDB server's admin URL, as ``pg_admin``: the mysql tier."""
+    return MYSQL_ADMIN
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin: str) -> Iterator[str]:
     """A PostgreSQL database created for this test run and dropped after it."""
     with ExitStack() as stack:
         try:
-            name = stack.enter_context(testing.throwaway_pg_database(PG_ADMIN))
+            name = stack.enter_context(testing.throwaway_pg_database(pg_admin))
         except dbnb.DbnbError as error:
             if os.environ.get("CI"):
                 pytest.fail(str(error))
@@ -79,11 +94,11 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def mysql_database() -> Iterator[str]:
+def mysql_database(mysql_admin: str) -> Iterator[str]:
     """A MariaDB database created for this test run and dropped after it."""
     with ExitStack() as stack:
         try:
-            name = stack.enter_context(testing.throwaway_mysql_database(MYSQL_ADMIN))
+            name = stack.enter_context(testing.throwaway_mysql_database(mysql_admin))
         except dbnb.DbnbError as error:
             if os.environ.get("CI"):
                 pytest.fail(str(error))
@@ -100,17 +115,10 @@ class Item(SQLModel, table=True):
 
 
 def config_text(
-    tmp_path: Path, pg_database: str, mysql_database: str | None = None, **extra: str
+    tmp_path: Path, pg_database: str | None, mysql_database: str | None = None, **extra: str
 ) -> str:
-    """A config with a SQLite, a PostgreSQL and (given its database) a MariaDB connection,
-    each also as a readonly twin."""
-    pg = f"""
-    type: postgresql
-    host: 127.0.0.1
-    port: 5432
-    database: {pg_database}
-    user: postgres
-    password: ${{DBNB_TEST_SECRET:-}}"""
+    """A config with a SQLite connection and, given their databases, a PostgreSQL and a
+    MariaDB one, each also as a readonly twin."""
     lines = [
         "default: sqlite",
         "databases:",
@@ -121,10 +129,16 @@ def config_text(
         "    type: sqlite",
         "    database: data/app.db",
         "    readonly: true",
-        f"  postgresql:{pg}",
-        f"  postgresql_ro:{pg}",
-        "    readonly: true",
     ]
+    if pg_database is not None:
+        pg = f"""
+    type: postgresql
+    host: 127.0.0.1
+    port: 5432
+    database: {pg_database}
+    user: postgres
+    password: ${{DBNB_TEST_SECRET:-}}"""
+        lines += [f"  postgresql:{pg}", f"  postgresql_ro:{pg}", "    readonly: true"]
     if mysql_database is not None:
         mysql = f"""
     type: mysql
@@ -158,11 +172,23 @@ def readme_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def server_database(request: pytest.FixtureRequest, tier: str, fixture: str) -> str | None:
+    """The tier's throwaway database if the test is in that tier, else None."""
+    if request.node.get_closest_marker(tier) is None:
+        return None
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.fixture
-def config_path(tmp_path: Path, pg_database: str, mysql_database: str) -> Path:
+def config_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The test's config: SQLite always; the PostgreSQL and MariaDB connections only for
+    a test in that server's tier, so a SQLite test needs no server (a test that names a
+    server's connection without its mark fails: unknown connection)."""
+    pg = server_database(request, "postgresql", "pg_database")
+    mysql = server_database(request, "mysql", "mysql_database")
     path = tmp_path / "etc" / "infra.yaml"
     path.parent.mkdir()
-    path.write_text(config_text(tmp_path, pg_database, mysql_database))
+    path.write_text(config_text(tmp_path, pg, mysql))
     return path
 
 

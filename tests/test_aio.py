@@ -189,6 +189,7 @@ async def test_readonly_connection_reads_and_refuses_async_writes(
     assert len(rows(db)) == 3
 
 
+@pytest.mark.slow
 def test_top_level_await_in_an_ipython_cell(tmp_path: Path) -> None:
     # A notebook cell is an IPython cell: `await` at its top level runs in
     # IPython's event loop. A process of its own keeps IPython's state out of this one.
@@ -301,6 +302,7 @@ async def test_aquery_finds_placeholders_as_query_does(adb: dbnb.Database) -> No
     assert frame["next"].tolist() == [42]
 
 
+@pytest.mark.postgresql
 @pytest.mark.asyncio
 async def test_async_connections_are_opened_as_the_sync_ones(registry: dbnb.Registry) -> None:
     # One set of engine arguments: the server sees dbnb, and a readonly: true entry is

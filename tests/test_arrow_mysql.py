@@ -22,6 +22,8 @@ import dbnb
 from tests.fixtures import config_text, settled_count
 from tests.test_limits import interrupt_after
 
+pytestmark = pytest.mark.mysql  # the tier (tests/conftest.py): every test here reads there
+
 
 def admin(database: str | None = None) -> pymysql.Connection:
     return pymysql.connect(host="127.0.0.1", port=3306, user="root", database=database)

@@ -152,6 +152,7 @@ def test_list_masks_passwords_and_marks_default_and_readonly(cli_config: Path) -
     assert by_name["down"]["url"] == "postgresql+psycopg://me:***@127.0.0.1:1"
 
 
+@pytest.mark.postgresql
 def test_health_reports_a_broken_entry_as_a_row_and_checks_the_others(
     readme_config_path: Path,
 ) -> None:
@@ -166,6 +167,7 @@ def test_health_reports_a_broken_entry_as_a_row_and_checks_the_others(
     assert "environment variable WAREHOUSE_PASSWORD is not set" in by_name["warehouse"]["error"]
 
 
+@pytest.mark.slow
 def test_a_broken_entry_is_listed_with_its_problem_and_fails_only_when_used(
     readme_config_path: Path,
 ) -> None:
@@ -209,6 +211,7 @@ def test_a_broken_entry_is_listed_with_its_problem_and_fails_only_when_used(
     )
 
 
+@pytest.mark.slow
 def test_a_bad_key_fails_only_its_entry(tmp_path: Path) -> None:
     path = tmp_path / "infra.yaml"
     path.write_text(readme_config().replace("    port: 5432\n", "    prot: 5432\n"))
@@ -493,6 +496,7 @@ def test_inspect_tables_and_describe(db: dbnb.Database, backend: str) -> None:
         inspect.describe(db, "gadget")
 
 
+@pytest.mark.postgresql
 def test_describe_schema_qualified_and_unknown_types(registry: dbnb.Registry) -> None:
     db = registry.connect("postgresql")
     described = inspect.describe(db, "pg_catalog.pg_class")

@@ -6,13 +6,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
+import dbnb
 from dbnb import complete
 from dbnb.magics import DbMagics
 from tests.magic_fixtures import db as run
@@ -77,6 +80,8 @@ def test_subcommands_after_db(ip: InteractiveShell) -> None:
     assert completions(ip, "%db -o x --wr") == ["--write"]
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_connection_names_after_use_and_on_the_cell_line(ip: InteractiveShell) -> None:
     assert completions(ip, "%db use ") == [
         "sqlite",
@@ -172,6 +177,7 @@ def test_nothing_inside_a_literal_or_comment(ip: InteractiveShell, on: str) -> N
         assert "cmp_orders" not in completions(ip, text)
 
 
+@pytest.mark.postgresql
 def test_schema_qualified_tables_on_postgresql(ip: InteractiveShell) -> None:
     run(ip, "use postgresql")
     run(
@@ -247,6 +253,7 @@ class SilentServer:
         self.socket.close()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_does_not_hold_up_typing(
     ip: InteractiveShell, tmp_path: pytest.TempPathFactory
 ) -> None:
@@ -289,10 +296,10 @@ def test_the_cache_answers_with_what_it_has_within_its_wait() -> None:
     release = threading.Event()
     calls: list[str] = []
 
-    def slow_read(db: object) -> complete.Schema:
+    def slow_read(db: object) -> Iterator[complete.Schema]:
         calls.append("read")
         release.wait(5)
-        return complete.Schema(default=None, tables={(None, "t"): ("a",)})
+        yield complete.Schema(default=None, tables={(None, "t"): ("a",)})
 
     cache = complete.SchemaCache(slow_read, wait=0.05)
     started = time.perf_counter()
@@ -307,3 +314,49 @@ def test_the_cache_answers_with_what_it_has_within_its_wait() -> None:
     assert found is not None
     assert found.columns_of("T") == ("a",)
     assert calls == ["read"]
+
+
+def test_a_tab_gets_the_default_schema_while_the_others_are_read() -> None:
+    # A server with many schemas (MariaDB's databases): the default one's tables come
+    # first, and a Tab has them while the read of the others goes on.
+    rest = threading.Event()
+    default = complete.Schema(default="app", tables={("app", "orders"): ("id",)})
+    every = complete.Schema(
+        default="app", tables={("app", "orders"): ("id",), ("other", "t"): ("a",)}
+    )
+
+    def read_in_steps(db: object) -> Iterator[complete.Schema]:
+        yield default
+        rest.wait(5)
+        yield every
+
+    cache = complete.SchemaCache(read_in_steps)
+    found = cache.get("k", object)  # type: ignore[arg-type]
+    assert found is not None
+    assert found.table_names() == ["orders"]
+    rest.set()
+    deadline = time.monotonic() + 5
+    while (found := cache.get("k", object)) is not every and time.monotonic() < deadline:  # type: ignore[arg-type]
+        time.sleep(0.01)
+    assert found is every
+    assert found.table_names() == ["orders", "other.t"]
+
+
+@pytest.mark.mysql
+def test_mariadb_s_own_column_types_are_read_without_a_warning(
+    registry: dbnb.Registry,
+) -> None:
+    # INET4/INET6 are MariaDB's own: SQLAlchemy's mysql dialect did not know them, and
+    # the schema read warned (an error in its background thread) on any such table.
+    db = registry.connect("mysql")
+    with db.session(write=True) as session:
+        session.execute(sa.text("DROP TABLE IF EXISTS k_hosts"))
+        session.execute(sa.text("CREATE TABLE k_hosts (id int, ip4 INET4, ip6 INET6)"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            schema = complete.read_schema(db)
+        assert schema.columns_of("k_hosts") == ("id", "ip4", "ip6")
+    finally:
+        with db.session(write=True) as session:
+            session.execute(sa.text("DROP TABLE k_hosts"))

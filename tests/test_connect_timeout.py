@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -27,6 +28,7 @@ from dbnb.engine.backend import backend_for
 from dbnb.read import arrow
 from tests.fixtures import config_text
 from tests.test_cli import dbnb_cli, one_error_line
+from tests.test_complete_kernel import running_kernel
 from tests.test_limits import interrupt_after
 
 KINDS = {"postgresql": "postgresql", "mysql": "mysql"}
@@ -317,3 +319,52 @@ def test_mysql_statements_outlast_the_connect_timeout(
             assert connection.connection.driver_connection._read_timeout is None
     finally:
         registry.close()
+
+
+# --- in a real kernel ------------------------------------------------------------------
+
+
+def kernel_error(client: Any, code: str, timeout: float = 60) -> tuple[float, str, str]:
+    """Run ``code`` in the kernel: seconds it took, its reply status, and what it wrote
+    to stderr or as an error ("" when nothing)."""
+    started = time.monotonic()
+    errors: list[str] = []
+
+    def output(message: dict[str, Any]) -> None:
+        content = message["content"]
+        if message["msg_type"] == "error":
+            errors.append(content["evalue"])
+        elif message["msg_type"] == "stream" and content["name"] == "stderr":
+            errors.append(content["text"].strip())
+
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=output)
+    return time.monotonic() - started, reply["content"]["status"], "\n".join(errors)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_kernel_gives_up_on_a_silent_server_and_ctrl_c_stops_a_connect(
+    silent: dbnb.Registry, silent_port: int, kind: str
+) -> None:
+    config_path = silent.config.path
+    assert config_path is not None
+    with running_kernel(config_path, ("%load_ext dbnb",)) as (manager, client):
+        # connect_timeout 1: a line query gives up, one line naming the connection.
+        elapsed, status, error = kernel_error(client, f"%%db {kind}_silent\nSELECT 1")
+        assert status == "error"
+        assert elapsed < BOUND
+        assert re.search(no_answer(f"{kind}_silent", silent_port, "1", ""), error), error
+        assert "\n" not in error
+        # connect_timeout 30: an interrupt stops the connect at once, and the kernel
+        # goes on (the next cell runs).
+        message_id = client.execute(f"%%db {kind}_patient\nSELECT 1")
+        time.sleep(1.0)
+        started = time.monotonic()
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=BOUND)
+        while reply["parent_header"].get("msg_id") != message_id:
+            reply = client.get_shell_msg(timeout=BOUND)
+        assert time.monotonic() - started < BOUND
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] in ("KeyboardInterrupt", "Interrupted"), reply
+        _, status, error = kernel_error(client, "print('still here')")
+        assert (status, error) == ("ok", "")

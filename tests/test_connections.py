@@ -20,6 +20,7 @@ def test_same_name_same_database_and_engine(registry: dbnb.Registry, backend: st
     assert registry.connect(f"{backend}_ro") is not first
 
 
+@pytest.mark.postgresql
 def test_dbnb_connect_uses_the_lookup_order(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -50,6 +51,8 @@ def test_database_url_is_the_default_without_a_file(
     assert database.query("SELECT current_database() AS name")["name"].tolist() == [pg_database]
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_unknown_name_lists_known_names(registry: dbnb.Registry) -> None:
     with pytest.raises(
         dbnb.UnknownConnectionError, match="known connections: mysql, mysql_ro, postgresql, "

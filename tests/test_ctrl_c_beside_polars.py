@@ -19,6 +19,8 @@ import pytest
 from dbnb import testing
 from tests.fixtures import MYSQL_ADMIN, PG_ADMIN
 
+pytestmark = pytest.mark.slow  # the tier (tests/conftest.py): a fresh interpreter per test
+
 SCRIPT = textwrap.dedent(
     """
     import ctypes, signal, sys, threading, time

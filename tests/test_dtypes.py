@@ -4,7 +4,6 @@ SQL on SQLite by its columns' declared types."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import uuid
 from decimal import Decimal
@@ -45,6 +44,8 @@ from dbnb.backends.sqlite import adbc as arrow_sqlite
 from dbnb.backends.sqlite import describe as sqlite_describe
 from dbnb.backends.sqlite import types as sqlite_types
 from dbnb.read import arrow, dtypes
+from tests.test_see_types import ROWS as TYPES_ROWS
+from tests.test_see_types import create_types_table
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -121,8 +122,8 @@ MYSQL: dict[str, Any] = {
     "small": "int16[pyarrow]",  # SMALLINT
     "flag": "bool[pyarrow]",  # BOOLEAN is TINYINT(1)
 }
-# MariaDB's plain SQL: JSON is a LONGTEXT there, and a UUID comes as text.
-PLAIN_MYSQL: dict[str, Any] = {"doc": "string[pyarrow]", "ident": "string[pyarrow]"}
+# MariaDB's plain SQL: a UUID comes as text (JSON, a LONGTEXT there, is known by its check).
+PLAIN_MYSQL: dict[str, Any] = {"ident": "string[pyarrow]"}
 
 
 def expected_dtype(backend: str, column: str, plain: bool = False) -> Any:
@@ -181,8 +182,7 @@ def test_dtype_table(typed_db: dbnb.Database, backend: str, column: str) -> None
             want = pd.Timestamp(want, tz="UTC" if plain and backend == "sqlite" else None)
         elif plain and backend == "mysql" and column in PLAIN_MYSQL:
             # MariaDB 10.7+ has a UUID type (dashes), MySQL a CHAR(32) (hex digits).
-            want = json.dumps(want) if column == "doc" else want.hex
-            value = json.dumps(json.loads(value)) if column == "doc" else value.replace("-", "")
+            want, value = want.hex, value.replace("-", "")
         assert value == want, (column, value, want)
         assert type(value) is not float or column == "real"
 
@@ -192,10 +192,10 @@ def test_values_are_exact(typed_db: dbnb.Database, backend: str) -> None:
         row = frame.iloc[0]
         assert row["money"] == Decimal("1234567890.12")  # exact, no float on the way
         assert row["big"] == 2**62
-        if plain and backend == "mysql":
-            continue  # MariaDB's JSON and SQLAlchemy's Uuid reach plain SQL as text
         assert isinstance(row["doc"], dict)
         assert row["doc"]["a"][2] == {"b": None}
+        if plain and backend == "mysql":
+            continue  # SQLAlchemy's Uuid reaches plain SQL as text
         assert isinstance(row["ident"], uuid.UUID)
 
 
@@ -227,10 +227,12 @@ def test_sqlite_plain_sql_gives_storage_classes_beyond_the_declared_types(
 def test_sqlite_plain_sql_of_no_rows_keeps_the_declared_dtypes(typed_db: dbnb.Database) -> None:
     frame = typed_db.query("SELECT * FROM typed WHERE id < 0")
     assert len(frame) == 0
+    full = typed_db.query("SELECT * FROM typed")
     for column, (_, expected) in DTYPES.items():
-        if column in ("id", "big", "maybe_int", "real", "label", "note", "blob"):
-            expected = object  # no declared type of the table: no value to go by either
+        # INTEGER, FLOAT, VARCHAR, TEXT, BLOB: no value to go by, the declared type's
+        # affinity gives the dtype its values' storage class gives a read of rows.
         assert frame[column].dtype == PLAIN_SQLITE.get(column, expected), column
+        assert frame[column].dtype == full[column].dtype, column
 
 
 def test_empty_result_keeps_dtypes(typed_db: dbnb.Database, backend: str) -> None:
@@ -514,6 +516,27 @@ EDGES = {
         "2024-01-01",
         " 2024-01-01 12:00:00",
         "٢٠٢٤-01-01 12:00:00",
+        # Written by others than SQLAlchemy: 'T', fewer digits, offsets (moved to UTC).
+        "2024-01-01T12:00:00Z",
+        "2024-01-01T12:00",
+        "2024-01-01 12:00:00.5",
+        "2024-01-01 12:00:00.123456+05:30",
+        "2024-01-01 12:00:00-00:00",
+        "2024-01-01T00:00:00+23:59",
+        "2024-01-01 00:00:00+24:00",
+        "2024-01-01 00:00:00+05:60",
+        "2024-01-01 00:00:00+0530",
+        "2024-01-01 12:00:00z",
+        "2024-01-01 12:00:00.1234567",
+        "2024-01-01 12",
+        "2024-01-01Z",
+        "2024-01-01 24:00:00Z",
+        "2024-01-01 23:59:60+00:00",
+        "2024-02-30T00:00:00Z",
+        "0001-01-01 00:30:00+01:00",
+        "0000-12-31 23:30:00-01:00",
+        "9999-12-31 23:59:59-01:00",
+        "9999-12-31 23:59:59.999999+01:00",
     ],
     "DATE": ["2024-01-01", "2024-02-30", "0000-01-01", "0001-01-01", "2024-1-1", "20240101"],
     "BOOLEAN": [1, 0, 2, -1],
@@ -558,3 +581,120 @@ def test_whole_columns_convert_as_each_value_would(declared: str) -> None:
             whole = pd.Series(whole)
             pd.testing.assert_series_equal(whole, each, check_exact=True)
             assert [type(v) for v in whole.tolist()] == [type(v) for v in each.tolist()]
+
+
+# --- an empty result has the dtypes of a full one (issue 23) ---------------------------
+
+
+def test_an_empty_result_has_the_dtypes_of_a_full_one(db: dbnb.Database, backend: str) -> None:
+    # Every common type of the database (tests/test_see_types.py): enums, arrays, JSON,
+    # inet, uuid, SET, BIT, TIME, YEAR, decimals, SQLite's declared types.
+    create_types_table(db, backend)
+    full = db.query("SELECT * FROM see_types")
+    assert len(full) == TYPES_ROWS
+    empty = db.query("SELECT * FROM see_types WHERE id < 0")
+    nulls = db.query("SELECT * FROM see_types WHERE id = 7")  # NULL in every column but id
+    chunk = next(iter(db.query("SELECT * FROM see_types WHERE id < 0", chunksize=10)))
+    # An unconstrained numeric's decimal128(38, s) takes its scale from the values
+    # (#23's aggregates rule): with none, s is 0. Every other column is as when full.
+    by_values = ["n"] if backend == "postgresql" else []
+    for found in (empty, nulls, chunk):
+        assert dict(found.drop(columns=by_values).dtypes) == dict(
+            full.drop(columns=by_values).dtypes
+        )
+    if by_values:
+        assert str(full["n"].dtype) == "decimal128(38, 2)[pyarrow]"
+        assert str(empty["n"].dtype) == str(chunk["n"].dtype) == "decimal128(38, 0)[pyarrow]"
+    pages = pd.concat([empty.drop(columns=by_values), full.drop(columns=by_values)])
+    assert pages.dtypes.equals(full.drop(columns=by_values).dtypes)  # pages concatenate as they are
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sqlite_columns_with_no_value_take_their_declared_affinity(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS aff"))
+        session.execute(
+            text(
+                "CREATE TABLE aff (a BIGINT, b VARCHAR(5), c CLOB, d DOUBLE PRECISION, "
+                "e FLOAT, f BLOB, g NUMERIC, h, i DATETIME)"
+            )
+        )
+        session.execute(
+            text("INSERT INTO aff VALUES (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        )
+    frame = db.query("SELECT * FROM aff")
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "int64[pyarrow]",
+        "string[pyarrow]",
+        "string[pyarrow]",
+        "double[pyarrow]",
+        "double[pyarrow]",
+        "binary[pyarrow]",
+        "object",  # NUMERIC affinity: integers or reals, no value says which
+        "object",  # no declared type: anything
+        "timestamp[us, tz=UTC][pyarrow]",
+    ]
+    assert frame.isna().all().all()
+    mixed = db.query("SELECT a || 'x' AS a FROM aff")  # an expression: no declared type
+    assert str(mixed["a"].dtype) == "object"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_types_read_as_text_are_text_when_empty(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS texty"))
+        session.execute(text("DROP TYPE IF EXISTS texty_mood"))
+        session.execute(text("CREATE TYPE texty_mood AS ENUM ('sad', 'ok')"))
+        session.execute(text("CREATE TABLE texty (m texty_mood, cash money, bits bit(3))"))
+        session.execute(text("INSERT INTO texty VALUES ('ok', 1.5, B'101')"))
+    full = db.query("SELECT * FROM texty")
+    empty = db.query("SELECT * FROM texty WHERE false")
+    # money is a number (its currency's scale, from lc_monetary); the others text.
+    assert full.iloc[0].tolist() == ["ok", Decimal("1.50"), "101"]
+    assert [str(dtype) for dtype in full.dtypes] == [
+        "string[pyarrow]",
+        "decimal128(19, 2)[pyarrow]",
+        "string[pyarrow]",
+    ]
+    assert dict(empty.dtypes) == dict(full.dtypes)
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_mariadb_json_by_plain_sql_is_python_values(db: dbnb.Database) -> None:
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS `js``on`"))
+        session.execute(
+            text(
+                "CREATE TABLE `js``on` (id INT PRIMARY KEY, `d``oc` JSON, "
+                "checked LONGTEXT CHECK (json_valid(checked)), "
+                "plain LONGTEXT COLLATE utf8mb4_bin)"  # described exactly as JSON is
+            )
+        )
+        session.connection().exec_driver_sql(
+            "INSERT INTO `js``on` VALUES (1, '{\"a\": [1, 2]}', '[true]', '{\"a\": 1}'), "
+            "(2, NULL, NULL, NULL)"
+        )
+    frame = db.query("SELECT * FROM `js``on` ORDER BY id")
+    assert frame["d`oc"].tolist()[0] == {"a": [1, 2]}
+    assert frame["checked"].tolist()[0] == [True]
+    assert frame["plain"].tolist()[0] == '{"a": 1}'  # no check: text
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "int32[pyarrow]",
+        "object",
+        "object",
+        "string[pyarrow]",
+    ]
+    empty = db.query("SELECT * FROM `js``on` WHERE id < 0")
+    assert dict(empty.dtypes) == dict(frame.dtypes)
+    # Streamed under max_rows: looked up once the rows are read, before their values.
+    capped = db.query("SELECT * FROM `js``on` ORDER BY id", max_rows=5)
+    pd.testing.assert_frame_equal(capped, frame)
+    # In chunks the first is made while the server still sends the rest: no look-up on
+    # that connection then, so the column is its text in every chunk, never mixed.
+    chunks = list(db.query("SELECT * FROM `js``on` ORDER BY id", chunksize=1))
+    assert chunks[0]["d`oc"].tolist() == ['{"a": [1, 2]}']
+    assert pd.isna(chunks[1]["d`oc"].iloc[0])
+    assert {str(chunk["d`oc"].dtype) for chunk in chunks} == {"string[pyarrow]"}
+    # An expression over the column is not the column: JSON_EXTRACT's text stays text.
+    extracted = db.query("SELECT JSON_EXTRACT(`d``oc`, '$.a') AS a FROM `js``on` WHERE id = 1")
+    assert extracted["a"].tolist() == ["[1, 2]"]

@@ -1,3 +1,11 @@
+import shutil
+import subprocess
+import sys
+import typing
+from pathlib import Path
+
+import pytest
+
 import dbnb
 
 
@@ -27,3 +35,44 @@ def test_errors_derive_from_dbnb_error() -> None:
         assert issubclass(getattr(dbnb, name), dbnb.DbnbError)
     assert issubclass(dbnb.UnknownConnectionError, dbnb.ConfigError)
     assert issubclass(dbnb.ValidationError, dbnb.WriteError)
+
+
+def test_connect_is_typed_as_the_exported_facade() -> None:
+    # What users' type checkers see (the package ships py.typed): dbnb.connect() is a
+    # dbnb.Facade, whatever database the name reaches.
+    assert typing.get_type_hints(dbnb.connect)["return"] is dbnb.Facade
+    assert typing.get_type_hints(dbnb.Registry.connect)["return"] is dbnb.Facade
+    assert issubclass(dbnb.Database, dbnb.Facade)
+    assert (Path(dbnb.__file__).parent / "py.typed").is_file()
+
+
+USER_CODE = """
+import dbnb
+
+db = dbnb.connect("warehouse")
+reveal_type(db)
+reveal_type(db.query("SELECT 1 AS x"))
+"""
+
+
+@pytest.mark.slow  # mypy over dbnb and its dependencies' stubs
+def test_a_users_type_checker_reads_dbnb_as_installed(tmp_path: Path) -> None:
+    # dbnb where an installed package is (not the checked project's source), as mypy
+    # finds it for a user: it reads the annotations only because of py.typed (PEP 561).
+    site = tmp_path / "site"
+    package = Path(dbnb.__file__).parent
+    shutil.copytree(package, site / "dbnb", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    (tmp_path / "app.py").write_text(USER_CODE)
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "app.py"]
+    checked = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert 'Revealed type is "dbnb.facade.Facade"' in checked.stdout
+    assert 'Revealed type is "pandas.core.frame.DataFrame"' in checked.stdout

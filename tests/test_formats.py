@@ -49,7 +49,8 @@ ROWS = {
 }
 # The Arrow type of each column: the documented dtypes' Arrow types, JSON and UUID
 # as Arrow's extension types, an unconstrained numeric as its decimal text. MariaDB
-# sends JSON (a LONGTEXT) and UUID as text, with no type of their own on the wire.
+# sends UUID as text, with no type of its own on the wire; its JSON (a LONGTEXT) is
+# known by its table's json_valid check.
 ARROW = {
     "i": {"postgresql": pa.int32(), "sqlite": pa.int64(), "mysql": pa.int32()},
     "b": {"postgresql": pa.int64(), "sqlite": pa.int64(), "mysql": pa.int64()},
@@ -67,7 +68,7 @@ ARROW = {
     "ts": {"postgresql": pa.timestamp("us"), "mysql": pa.timestamp("us")},
     "d": {"postgresql": pa.date32(), "sqlite": pa.date32(), "mysql": pa.date32()},
     "s": {"postgresql": pa.string(), "sqlite": pa.string(), "mysql": pa.string()},
-    "j": {"postgresql": pa.json_(), "sqlite": pa.json_(), "mysql": pa.string()},
+    "j": {"postgresql": pa.json_(), "sqlite": pa.json_(), "mysql": pa.json_()},
     "u": {"postgresql": pa.uuid(), "sqlite": pa.uuid(), "mysql": pa.string()},
     "iv": {"postgresql": pa.duration("us")},
     "f": {"postgresql": pa.float64(), "sqlite": pa.float64(), "mysql": pa.float64()},

@@ -105,6 +105,7 @@ def test_an_unreachable_port(
     assert SECRET not in repr(result) + repr(result.as_dict()) + result.as_frame().to_string()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_gives_up_after_the_connect_timeout(
     tmp_path: Path, open_registry: Callable[[Path], dbnb.Registry], silent_server: int
 ) -> None:
@@ -163,6 +164,7 @@ def test_a_connection_without_an_engine_is_unhealthy(
     assert "cannot create an engine for nosuchdb://somewhere" in result.error
 
 
+@pytest.mark.postgresql
 def test_the_check_connection_bounds_statements_too(registry: dbnb.Registry) -> None:
     config = registry.connect("postgresql_ro").config
     engine = engines.create_engine(config, pooled=False, connect_timeout=3)
@@ -177,6 +179,7 @@ def test_the_check_connection_bounds_statements_too(registry: dbnb.Registry) -> 
     assert tuple(settings) == ("3s", "on")
 
 
+@pytest.mark.postgresql
 def test_check_all_keeps_the_order_given(
     registry: dbnb.Registry, tmp_path: Path, open_registry: Callable[[Path], dbnb.Registry]
 ) -> None:

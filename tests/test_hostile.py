@@ -73,6 +73,7 @@ def test_huge_string_is_data(db: dbnb.Database) -> None:
     assert rows(db) == ORIGINAL
 
 
+@pytest.mark.postgresql
 def test_nul_in_postgresql_text_is_a_clear_error(registry: dbnb.Registry) -> None:
     database = registry.connect("postgresql")
     with pytest.raises(dbnb.QueryError) as caught:

@@ -74,6 +74,7 @@ def test_cli_help_loads_no_heavy_library(args: list[str]) -> None:
     assert loaded_by(body) == []
 
 
+@pytest.mark.slow
 def test_public_names_and_submodules_arrive_on_first_use() -> None:
     body = (
         "import dbnb\n"

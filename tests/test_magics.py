@@ -42,6 +42,8 @@ def test_load_ext_registers_the_magics_and_unload_ext_removes_them(
     assert ip.find_line_magic("db") is not None
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_the_magic_holds_its_own_registry(ip: InteractiveShell) -> None:
     magics = ip.magics_manager.registry["DbMagics"]
     assert isinstance(magics, DbMagics)
@@ -56,6 +58,8 @@ def test_the_magic_holds_its_own_registry(ip: InteractiveShell) -> None:
     ]
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) -> None:
     listed = run(ip, "")
     assert list(listed["connection"]) == [
@@ -72,6 +76,8 @@ def test_db_lists_connections_and_marks_the_current_one(ip: InteractiveShell) ->
     assert list(run(ip, "")["current"]) == ["", "", "*", "", "", ""]
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 def test_use_an_unknown_connection_names_the_known_ones(ip: InteractiveShell) -> None:
     with pytest.raises(UsageError, match=r"unknown connection 'nope'.*postgresql, postgresql_ro"):
         run(ip, "use nope")
@@ -210,6 +216,7 @@ def test_ipython_never_pastes_variables_into_the_sql(
     ]
 
 
+@pytest.mark.postgresql
 def test_casts_and_dollar_quotes_are_left_alone(ip: InteractiveShell) -> None:
     ip.user_ns["n"] = "41"
     frame = run(ip, "postgresql", "SELECT :n::int + 1 AS n, $$ :n; $$ AS body, '10:30' AS t")
@@ -446,6 +453,8 @@ def test_a_cell_honours_max_rows(
         run(ip, "capped", COUNT_TO_100)
 
 
+@pytest.mark.mysql
+@pytest.mark.postgresql
 def test_health_checks_the_connections(ip: InteractiveShell) -> None:
     report = run(ip, "health postgresql postgresql_ro")
     assert list(report["connection"]) == ["postgresql", "postgresql_ro"]
@@ -540,3 +549,31 @@ def test_o_takes_an_ordinary_name_that_looks_like_a_reserved_one(
     for name in ("_items", "items_", "In_", "i12", "_x1", "match", "type_"):
         frame = run(ip, f"{db.name} -o {name}", "SELECT id FROM items ORDER BY id")
         assert ip.user_ns[name] is frame
+
+
+@pytest.mark.postgresql
+def test_the_banner_names_the_column_that_sent_a_big_read_to_the_guarded_path(
+    ip: InteractiveShell,
+) -> None:
+    run(ip, "use postgresql")
+    run(
+        ip,
+        "--write",
+        "DROP TABLE IF EXISTS banner_points;\n"
+        "CREATE TABLE banner_points AS SELECT g AS id, point(g, g) AS p "
+        "FROM generate_series(1, 6000) g;",
+    )
+    frame = run(ip, "postgresql", "SELECT id, p FROM banner_points")
+    banner = ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]
+    assert banner.endswith(
+        "read on the slower guarded path: column 'p': point has no columnar rule"
+    ), banner
+    assert dbnb.history(1)["path"].iloc[0] == "guarded"
+    # The same rows without that column: columnar, and nothing said.
+    frame = run(ip, "postgresql", "SELECT id FROM banner_points")
+    banner = ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]
+    assert "guarded" not in banner
+    assert dbnb.history(1)["path"].iloc[0] == "columnar"
+    # A small result on the guarded path: nothing said either.
+    frame = run(ip, "postgresql", "SELECT id, p FROM banner_points WHERE id <= 10")
+    assert "guarded" not in ip.display_formatter.format(frame)[0]["text/plain"].splitlines()[0]

@@ -52,6 +52,7 @@ def test_sql_reads_through_a_dbnb_connection_and_cannot_write(
     assert len(rows(db)) == 3
 
 
+@pytest.mark.postgresql
 def test_sql_refuses_to_read_in_autocommit(sql: InteractiveShell, registry: dbnb.Registry) -> None:
     sql.run_line_magic("config", "SqlMagic.autocommit = True")
     connect(sql, dbnb.sql_engine(registry.connect("postgresql")), "pg_autocommit")
@@ -60,6 +61,7 @@ def test_sql_refuses_to_read_in_autocommit(sql: InteractiveShell, registry: dbnb
     assert "autocommit" in str(outcome.error_in_exec)
 
 
+@pytest.mark.postgresql
 def test_sql_writes_only_when_asked_on_a_writable_connection(
     sql: InteractiveShell, registry: dbnb.Registry
 ) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 import dbnb
 from dbnb import cli, migrate
 from dbnb.testing import database_url, throwaway_mysql_database, throwaway_pg_database
-from tests.fixtures import MYSQL_ADMIN, PG_ADMIN, rows
+from tests.fixtures import rows
 
 MODELS_V1 = """
 from sqlalchemy import String
@@ -47,17 +47,17 @@ class Book(Base):
 
 
 @pytest.fixture(scope="module")
-def fresh_pg() -> Iterator[str]:
+def fresh_pg(pg_admin: str) -> Iterator[str]:
     """A PostgreSQL database of this module's own: Alembic's version table is per database."""
-    with throwaway_pg_database(PG_ADMIN, prefix="dbnb_migrate") as name:
-        yield database_url(PG_ADMIN, name)
+    with throwaway_pg_database(pg_admin, prefix="dbnb_migrate") as name:
+        yield database_url(pg_admin, name)
 
 
 @pytest.fixture(scope="module")
-def fresh_mysql() -> Iterator[str]:
+def fresh_mysql(mysql_admin: str) -> Iterator[str]:
     """A MariaDB database of this module's own, as ``fresh_pg``."""
-    with throwaway_mysql_database(MYSQL_ADMIN, prefix="dbnb_migrate") as name:
-        yield database_url(MYSQL_ADMIN, name)
+    with throwaway_mysql_database(mysql_admin, prefix="dbnb_migrate") as name:
+        yield database_url(mysql_admin, name)
 
 
 @pytest.fixture
@@ -230,6 +230,7 @@ class Tag(SQLModel, table=True):
 )
 
 
+@pytest.mark.slow
 def test_migrate_commands_round_trip_on_sqlite_with_sqlmodel_models(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "infra.yaml"
     config.parent.mkdir()

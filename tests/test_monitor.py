@@ -179,6 +179,7 @@ def test_failed_statements_are_recorded_with_their_error(
     assert record["elapsed_ms"] >= 0
 
 
+@pytest.mark.postgresql
 def test_a_statement_refused_after_it_ran_is_recorded_as_failed(registry: dbnb.Registry) -> None:
     # PostgreSQL runs a COMMIT sent in a read-only session; dbnb's guard refuses
     # it right after, and the record says so.

@@ -49,6 +49,8 @@ def test_saved_outputs_hold_no_password(path: Path) -> None:
         assert secret not in saved
 
 
+@pytest.mark.postgresql
+@pytest.mark.slow
 def test_fresh_outputs_hold_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGPASSWORD", SECRET)  # the server trusts us; the config still reads it
     monkeypatch.setenv("PLOOMBER_STATS_ENABLED", "false")

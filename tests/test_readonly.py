@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import select
 
 import dbnb
-from tests.fixtures import Item, rows
+from tests.fixtures import Item, config_text, rows
 
 # Every test here holds on both read paths (columnar ADBC, and guarded SQLAlchemy).
 pytestmark = pytest.mark.usefixtures("read_path")
@@ -134,10 +134,29 @@ def test_pool_is_clean_after_a_refused_write(db: dbnb.Database) -> None:
     assert rows(db) == [*ORIGINAL, (4, "four")]
 
 
-def test_modes_never_leak_through_the_pool(db: dbnb.Database) -> None:
-    # One pooled connection serves every session below, in turn.
-    db.close()
-    db.engine.pool._pool.maxsize = 1  # type: ignore[attr-defined]
+def test_modes_never_leak_through_the_pool(
+    tmp_path: Path, pg_database: str, mysql_database: str, backend: str, open_registry
+) -> None:
+    # A budget of one connection: one server connection serves every session below, in
+    # turn, a read, then a write, then a read.
+    target = {
+        "sqlite": "type: sqlite\ndatabase: one.db",
+        "postgresql": f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\ndatabase: {pg_database}",
+        "mysql": f"type: mysql\nhost: 127.0.0.1\nuser: root\ndatabase: {mysql_database}",
+    }[backend]
+    path = tmp_path / "one.yaml"
+    path.write_text(
+        config_text(
+            tmp_path, pg_database, one=f"{target}\npool_size: 1\nmax_overflow: 0\npool_timeout: 5"
+        )
+    )
+    db = open_registry(path).connect("one")
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS items"))
+        session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+        session.execute(text("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"))
+    served: list[object] = []  # the DBAPI connection of each checkout
+    event.listen(db.engine, "checkout", lambda dbapi, _record, _proxy: served.append(dbapi))
     for round_ in range(3):
         with pytest.raises(dbnb.ReadOnlyError):
             db.query("DELETE FROM items WHERE id = 3")
@@ -145,6 +164,8 @@ def test_modes_never_leak_through_the_pool(db: dbnb.Database) -> None:
             session.execute(text(f"INSERT INTO items VALUES ({10 + round_}, 'w')"))
         with pytest.raises(dbnb.ReadOnlyError), db.session() as session:  # nor write state out
             session.execute(text("DELETE FROM items"))
+    assert len(served) >= 6
+    assert all(connection is served[0] for connection in served)
     assert [row[0] for row in rows(db)] == [1, 2, 3, 10, 11, 12]
 
 
@@ -221,6 +242,7 @@ def test_mysql_words_in_literals_and_comments_are_no_statements(db: dbnb.Databas
         assert session.execute(text("SELECT @@session.group_concat_max_len")).scalar() != 100000
 
 
+@pytest.mark.mysql
 def test_mysql_readonly_true_opens_the_session_read_only(registry: dbnb.Registry) -> None:
     # Even a connection made with dbnb's driver arguments and none of its engine events
     # (another tool's, say) starts read-only on a readonly: true connection.

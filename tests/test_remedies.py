@@ -63,6 +63,7 @@ def test_cells_are_told_of_write(ip: InteractiveShell, db: dbnb.Database) -> Non
     assert len(rows(db)) == 3
 
 
+@pytest.mark.slow
 def test_the_command_line_is_told_of_its_options(
     config_path: Path, db: dbnb.Database, backend: str
 ) -> None:
@@ -84,6 +85,7 @@ def test_the_command_line_is_told_of_its_options(
     )
 
 
+@pytest.mark.slow
 def test_a_placeholder_without_a_value_names_how_to_give_it(
     config_path: Path, db: dbnb.Database, backend: str
 ) -> None:

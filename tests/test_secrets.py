@@ -396,6 +396,7 @@ def test_the_command_line_error_line_shows_neither(checked_config: Path) -> None
             assert "invalid input syntax for type integer: :v" in done.stderr
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("password", ["dev", "x"])
 def test_a_password_is_masked_only_where_it_stands_as_a_value(password: str) -> None:
     database = f"devdbx_{uuid.uuid4().hex[:6]}"

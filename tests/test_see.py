@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb.see import plots
+from dbnb.see import profile as profile_module
 from tests.fixtures import rows
 from tests.test_imports import loaded_by
 
@@ -205,6 +206,7 @@ def test_plot_errors_are_one_line(orders: dbnb.Database) -> None:
         orders.plot("hist", TABLE, "nope")
 
 
+@pytest.mark.slow
 def test_matplotlib_loads_with_the_first_plot(tmp_path: Path) -> None:
     setup = f"import dbnb\ndb = dbnb.connect('sqlite:///{tmp_path / 'x.db'}')\n"
     read = "db.query('SELECT 1 AS x'); db.explain('SELECT 1')\n"
@@ -259,8 +261,11 @@ def test_profile_equals_pandas_on_the_same_rows(orders: dbnb.Database) -> None:
     profile = orders.profile(TABLE)
     statements = dbnb.history()
     scans = statements[statements["sql"].str.contains(f"FROM {TABLE}")]  # not the catalog
-    assert len(scans) == 2  # the columns' dtypes (no rows), then one aggregate statement
-    assert scans["rows"].tolist() == [0, 1]
+    # The columns' dtypes (no rows), a sample of the first rows (how to count each
+    # column's distinct values), then one aggregate statement.
+    assert len(scans) == 3
+    assert scans["rows"].tolist() == [0, 1, 1]
+    assert f"LIMIT {profile_module.SAMPLE_ROWS}" in scans["sql"].iloc[1]
     frame = orders.query(f"SELECT * FROM {TABLE}")
     assert list(profile["column"]) == list(frame.columns)
     assert list(profile.columns[:9]) == [

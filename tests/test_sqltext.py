@@ -46,6 +46,7 @@ def test_text_sees_exactly_the_placeholders_found(dialect: str, sql: str) -> Non
         assert set(statement.to_text()._bindparams) == set(statement.params)
 
 
+@pytest.mark.postgresql
 def test_query_binds_a_placeholder_before_a_cast(registry: dbnb.Registry) -> None:
     db = registry.connect("postgresql")
     frame = db.query("SELECT :n::int + 1 AS n, '10 :30' AS t, $$ :x $$ AS d", {"n": "41"})

@@ -116,6 +116,7 @@ def test_plugin_is_registered_through_the_pytest11_entry_point() -> None:
     assert plugins.get("dbnb") == "dbnb.testing"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("backend", "autoload"),
     [("sqlite", False), ("postgresql", True), ("mysql", True)],
@@ -147,6 +148,7 @@ def test_sample_project_rolls_back_each_test(tmp_path: Path, backend: str, autol
         assert Path(database).name == "test.db"
 
 
+@pytest.mark.slow
 def test_sample_project_without_db_session_leaks_between_tests(tmp_path: Path) -> None:
     # The control: the same tests with a plain committing session fail, so the
     # sample run above passes because of db_session's rollback.
@@ -169,6 +171,7 @@ def test_sample_project_without_db_session_leaks_between_tests(tmp_path: Path) -
     assert "1 failed, 1 passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_unknown_backend_is_one_clear_line(tmp_path: Path) -> None:
     project = write_project(tmp_path / "project")
     result = run_pytest(project, "-p", "dbnb.testing", "-o", "dbnb_backend=oracle", autoload=False)

@@ -7,6 +7,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 SAMPLE = """
@@ -30,6 +32,7 @@ def test_2_still_runs():
 """
 
 
+@pytest.mark.slow
 def test_a_stalled_test_fails_and_the_run_goes_on(tmp_path: Path) -> None:
     settings = tomllib.loads(PYPROJECT.read_text())["tool"]["pytest"]["ini_options"]
     assert 0 < settings["timeout"] <= 600

@@ -179,6 +179,7 @@ def test_ctrl_c_stops_a_write_on_the_server_and_rolls_it_back(
     assert_stopped_and_usable(db, running, mode, backend)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_write_of_model_instances(db: dbnb.Database, backend: str) -> None:
     slow(db, backend)
     running = writing(db, backend, "upsert")

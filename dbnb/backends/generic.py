@@ -152,11 +152,23 @@ def quartiles_by_rank(value: str, source: str, floor: Callable[[str], str]) -> s
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
     """SQL: the most frequent non-NULL ``value`` of ``source``, of equals the first in
-    ``ordered``'s order: a scalar subquery (a scan of its own)."""
+    ``ordered``'s order: a scalar subquery (a scan of its own, grouping by a hash where
+    the database can)."""
     return (
         f"(SELECT {value} FROM {source} WHERE {value} IS NOT NULL GROUP BY {value} "
         f"ORDER BY count(*) DESC, {ordered} LIMIT 1)"
     )
+
+
+def grouped_counts(keys: Sequence[str], source: str) -> str | None:
+    """None: no GROUPING SETS assumed; the profile groups each column on its own."""
+    return None
+
+
+def epoch_seconds(value: str) -> str:
+    """SQL: a date or timestamp as seconds since 1970-01-01 00:00 (a timestamp without
+    a time zone as if in UTC), for bins over time."""
+    return f"EXTRACT(EPOCH FROM {value})"
 
 
 def mean(value: str) -> str:
@@ -166,8 +178,15 @@ def mean(value: str) -> str:
 
 def comparable(value: str, kind: str) -> str:
     """``value`` as min, max and a tie between most frequent values compare it, in the
-    order Python compares the values read (``kind``: number, text, bool, time, other)."""
-    return value
+    order Python compares the values read (``kind``: number, text, enum, bool, time,
+    bytes); a value of a kind with no order or equality of its own (json, other) as its
+    text, by which it is counted."""
+    return as_text(value, kind, "CHAR")
+
+
+def as_text(value: str, kind: str, text_type: str) -> str:
+    """``value`` as it is (most kinds), or its text for json and other kinds."""
+    return f"CAST({value} AS {text_type})" if kind in ("json", "other") else value
 
 
 def engine_arguments(

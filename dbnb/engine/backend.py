@@ -128,6 +128,14 @@ class Backend(Protocol):
         """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
         in ``ordered``'s order."""
 
+    def grouped_counts(self, keys: Sequence[str], source: str) -> str | None:
+        """SQL: one row, ``g{i}_d`` the distinct non-NULL values of each of ``keys`` over
+        ``source`` and ``g{i}_v`` the most frequent (of equals the first in order), from
+        one scan; None: the profile groups each key by a subquery of its own."""
+
+    def epoch_seconds(self, value: str) -> str:
+        """SQL: a date or timestamp as seconds since 1970 (for bins over time)."""
+
     def mean(self, value: str) -> str:
         """SQL: the mean of the numbers ``value``, as exact as pandas' float mean."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, limits, privileges, readonly
 from dbnb.engine.backend import backend_for
-from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConfigError
 
 log = logging.getLogger("dbnb")
@@ -116,30 +115,29 @@ def _no_engine(config: ConnectionConfig, error: Exception) -> str:
 
 
 def pool_options(config: ConnectionConfig, budget: ConnectionBudget | None) -> dict[str, Any]:
-    """The pool arguments of an engine for ``config``: under a budget, the budget caps
-    and times out; without one, the pool does as configured."""
+    """The pool arguments of an engine for ``config``: under a budget, its pool is
+    replaced by a ``BudgetPool`` (``budgeted``); without one, the pool does as configured."""
     options: dict[str, Any] = {}
     for option in ("pool_size", "max_overflow", "pool_timeout", "pool_recycle"):
         value = getattr(config, option)
         if value is not None:
             options[option] = value
-    if budget is not None:
-        options.update(budget.pool_options())
     return options
 
 
 def budgeted(engine: Engine, budget: ConnectionBudget, path: str) -> None:
-    """Make ``engine`` open each server connection within ``budget``."""
+    """Make ``engine`` open each server connection within ``budget``: its pool becomes a
+    ``BudgetPool`` with the same creator, events and settings."""
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         # The driver's arguments hold the password: kept where a traceback's locals
         # (pytest -l, rich's show_locals) show them masked.
         arguments = ConnectArguments(cargs, cparams)
         del cargs, cparams
-        return budget.open_with(path, functools.partial(arguments.connect, dialect))
+        return arguments.connect(dialect)
 
     event.listen(engine, "do_connect", connect)
-    budget.attach(engine.pool, path)
+    engine.pool = BudgetPool.replacing(engine.pool, budget, path)
 
 
 class ConnectArguments:

@@ -13,7 +13,7 @@ after:
   refusal, a lost connection or the database's message, worded as on the
   guarded path. No statement ever runs twice.
 - **Pooled within the connection's budget**: each ``Database`` keeps a
-  ``QueuePool`` of ADBC connections whose server connections count against
+  ``BudgetPool`` of ADBC connections whose server connections count against
   the one ``ConnectionBudget`` of the name (``dbnb.engine.budget``); the describe
   is also the checkout's ping.
 - **Read-only, enforced by the database** on each backend's connections, and
@@ -35,13 +35,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import PoolProxiedConnection
 
 from dbnb import masking
 from dbnb.config import ConnectionConfig
 from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
-from dbnb.engine.budget import ConnectionBudget
+from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
 from dbnb.read.columnar import (
@@ -71,7 +71,7 @@ class ArrowReader:
         self.config = config
         self._budget = budget
         self._layouts = Layouts()  # statements described before, by text and bind types
-        self._pool: QueuePool | None = None
+        self._pool: BudgetPool | None = None
         self._lock = threading.Lock()
         self.served = 0  # reads this path answered (the rest took the guarded path)
 
@@ -90,25 +90,27 @@ class ArrowReader:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.dispose()
+            # Retired, not just disposed: a stream still reading gives its connection
+            # back to this pool, which no one would use or close again.
+            pool.retire()
 
     def checkedout(self) -> int:
         """Connections in use (0 when nothing is being read)."""
         return self._pool.checkedout() if self._pool is not None else 0
 
-    def _get_pool(self, columnar: Columnar) -> QueuePool:
+    def _get_pool(self, columnar: Columnar) -> BudgetPool:
         with self._lock:
             if self._pool is None:
                 recycle = self.config.pool_recycle
-                self._pool = QueuePool(
-                    lambda: self._budget.open_with("columnar", columnar.connect),
-                    **self._budget.pool_options(),
+                self._pool = BudgetPool(
+                    columnar.connect,
+                    budget=self._budget,
+                    path="columnar",
                     recycle=-1 if recycle is None else recycle,
                     # _checkout rolls back itself (and throws away what failed):
                     # a second rollback by the pool would be one more round trip.
                     reset_on_return=None,
                 )
-                self._budget.attach(self._pool, "columnar")
             return self._pool
 
     @contextmanager
@@ -187,6 +189,23 @@ class ArrowReader:
 
         return rules
 
+    def guarded_because(self, sql: str, params: Mapping[str, Any]) -> str | None:
+        """The column that sent a read of ``sql`` to the guarded path (its type has no
+        rule here), as found when it was described; None if none did. Asks nothing of
+        the server: the description is the one kept for the next run."""
+        columnar = self.columnar
+        plan = self.plan(sql, params)
+        if columnar is None or plan is None:
+            return None
+        known = self._layouts.get(plan.key())
+        if known is None or known[0] is not None or known[1] is None:
+            return None
+        try:
+            columnar.layout(known[1])
+        except Unsupported as error:
+            return str(error)
+        return None
+
     def plan(self, sql: Any, params: Mapping[str, Any]) -> Plan | None:
         """How to run ``sql`` here, or None when it must take the guarded path."""
         if self.columnar is None or not isinstance(sql, str):
@@ -223,11 +242,23 @@ class ArrowReader:
         except (OutOfRange, Failed) as error:  # it ran: its error, never a rerun
             failure = QueryError(f"{self.config.name}: {error}")
         except columnar.errors as error:
-            failure = columnar.final_error(error, self.config.name)
+            failure = self._with_facts(columnar.final_error(error, self.config.name), plan, error)
         else:
             self.served += 1
             return frame
-        raise self._masked(failure, plan)  # out here: see _masked
+        raise self._masked(self._with_facts(failure, plan), plan)  # out here: see _masked
+
+    def _with_facts(
+        self, failure: BaseException, plan: Plan, cause: BaseException | None = None
+    ) -> BaseException:
+        if isinstance(failure, QueryError):
+            failure.add_facts(
+                connection=self.config.name,
+                statement=plan.statement.sql,
+                path="columnar",
+                cause=cause,
+            )
+        return failure
 
     def _masked(self, failure: BaseException, plan: Plan) -> BaseException:
         """``failure`` with the bound values the database quoted back shown as their
@@ -237,7 +268,10 @@ class ArrowReader:
         if isinstance(failure, QueryError):
             text = self.config.mask(masking.mask_values(str(failure), plan.values()))
             if text != str(failure):
+                facts = failure.facts()
                 failure = type(failure)(text)
+                for fact, value in facts.items():
+                    setattr(failure, fact, value)
         return failure
 
     def stream(self, plan: Plan, rows: int) -> Generator[Chunk] | None:
@@ -252,7 +286,7 @@ class ArrowReader:
         try:
             taken = next(chunks)  # describes, and runs the statement if this path takes it
         except columnar.errors as error:
-            failure = columnar.final_error(error, self.config.name)
+            failure = self._with_facts(columnar.final_error(error, self.config.name), plan, error)
         except Unsupported:
             return None
         else:
@@ -275,7 +309,7 @@ class ArrowReader:
                 reader = columnar.execute(cursor, plan)
                 columns = self._same_layout(columnar, checkout)(reader.schema)
                 yield True
-                pending = reader.schema.empty_table()
+                pending = pa.Table.from_batches([], schema=reader.schema)
                 finished = empty = True
                 failure: BaseException | None = None
                 try:
@@ -288,9 +322,9 @@ class ArrowReader:
                             pending = pending.slice(rows)
                     finished = True
                 except columnar.errors as error:
-                    failure = columnar.final_error(error, name)
+                    failure = self._with_facts(columnar.final_error(error, name), plan, error)
                 except OutOfRange as error:
-                    failure = QueryError(f"{name}: {error}")
+                    failure = self._with_facts(QueryError(f"{name}: {error}"), plan)
                 finally:
                     if not finished:  # stop the server sending the rest
                         cursor.adbc_cancel()

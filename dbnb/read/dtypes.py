@@ -1,6 +1,6 @@
 """dbnb's documented dtypes as Arrow types (the README's dtype table): for each
 PostgreSQL type name, and for each SQLAlchemy column type. ``OBJECT`` marks a column
-kept as Python values (JSON, UUID, arrays, unconstrained numerics).
+kept as Python values (JSON, UUID, arrays, numerics wider than Arrow's decimals).
 """
 
 from __future__ import annotations
@@ -39,7 +39,33 @@ PG_TYPES: dict[str, pa.DataType] = {
     "json": OBJECT,
     "jsonb": OBJECT,
     "uuid": OBJECT,
+    # Read as the server writes them (its text), on both paths.
+    "inet": pa.string(),
+    "cidr": pa.string(),
+    "macaddr": pa.string(),
+    "macaddr8": pa.string(),
+    "bit": pa.string(),
+    "varbit": pa.string(),
+    "xml": pa.string(),
 }
+# Any type the database defines that is not an array (an enum, a composite, a
+# range) is text: its label, or the server's text of its value.
+PG_USER_TYPE = pa.string()
+# money: the currency's smallest unit in 8 bytes, 19 digits, at the scale of the
+# server's lc_monetary (2 for most currencies).
+MONEY_DIGITS = 19
+# An unconstrained numeric (what sum() and avg() of numeric give) as decimal128(38, s)
+# when its values fit (``fitted_decimal``); an empty result has no digits to go by.
+FITTED_PRECISION = 38
+
+
+def fitted_decimal(scale: int, integer_digits: int) -> pa.DataType:
+    """The decimal128 for values of at most ``integer_digits`` digits before the point
+    and ``scale`` after: fewer after the point when 38 digits cannot hold both (the
+    values must then have zeros there, or do not fit)."""
+    return pa.decimal128(
+        FITTED_PRECISION, max(0, min(scale, FITTED_PRECISION - max(integer_digits, 1)))
+    )
 
 
 def decimal(precision: int | None, scale: int | None) -> pa.DataType:

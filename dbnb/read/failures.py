@@ -44,7 +44,10 @@ def translate(
         )
     if isinstance(error, exc.StatementError):
         message = masking.mask_values(describe_error(error), values or error.params)
-        return QueryError(f"{name}: {where}{message}")
+        failure = QueryError(f"{name}: {where}{message}")
+        return failure.add_facts(
+            connection=name, statement=error.statement, path="guarded", cause=error
+        )
     if isinstance(error, UnicodeEncodeError):
         return QueryError(f"{name}: a parameter value cannot be encoded as UTF-8 ({error.reason})")
     raise TypeError(f"not a statement's failure: {error!r}")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, OptionError
 from dbnb.read import parquet
 
 Output = Literal["pandas", "polars", "arrow"]
@@ -35,11 +35,11 @@ OUTPUTS: tuple[Output, ...] = ("pandas", "polars", "arrow")
 
 
 def check(output: str) -> Output:
-    """``output`` if it names a format; else a ``ValueError`` that lists them."""
+    """``output`` if it names a format; else an ``OptionError`` that lists them."""
     for known in OUTPUTS:
         if output == known:
             return known
-    raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
+    raise OptionError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
 
 
 def from_frame(frame: pd.DataFrame, output: Output) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import pandas as pd
@@ -24,7 +25,11 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
 from dbnb.engine.backend import backend_for
-from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type
+from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type, fitted_decimal
+
+# Execution option: this statement's rows become a frame (a backend may load some types
+# differently for it than for a session: PostgreSQL's inet as text).
+AS_FRAME = "dbnb_as_frame"
 
 # Arrow types a column of unknown type may be inferred as; anything else stays objects.
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)
@@ -41,8 +46,42 @@ class Converter(Protocol):
         """Each value converted, and whether all of them fit (else kept as they are)."""
 
 
-# A column's type: Arrow's, a backend's converter, or None (look at the values).
-Kind: TypeAlias = "pa.DataType | Converter | None"
+class FittedDecimals:
+    """A column of Decimals whose type its values choose: ``decimal128(38, s)``, ``s``
+    the most digits after the point among them (``dtypes.fitted_decimal``), when every
+    value fits; else the Decimals as they are (NaN, too many digits)."""
+
+    def array(self, values: Sequence[Any]) -> pa.Array | None:
+        scale = integer = 0
+        for value in values:
+            if value is None:
+                continue
+            if not value.is_finite():
+                return None
+            _, digits, exponent = value.as_tuple()
+            scale = max(scale, -exponent)
+            integer = max(integer, len(digits) + exponent)
+        try:
+            return pa.array(values, type=fitted_decimal(scale, integer))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+
+
+FITTED_DECIMALS = FittedDecimals()
+
+
+@dataclass(frozen=True)
+class ByValues:
+    """A column typed by its values (SQLite's storage classes), and as ``empty`` when it
+    has none (no row, or NULL in every one): the type a full read of it gives, so an
+    empty result has the dtypes of a full one (SQLite's affinity of the declared type)."""
+
+    empty: pa.DataType
+
+
+# A column's type: Arrow's, a backend's converter, Decimals typed by their values,
+# typed by its values with a type for when it has none, or None (look at the values).
+Kind: TypeAlias = "pa.DataType | Converter | FittedDecimals | ByValues | None"
 
 
 class TooManyRows(Exception):
@@ -148,7 +187,21 @@ def column(values: Sequence[Any], kind: Kind) -> pd.Series:
     if isinstance(kind, Converter):
         converted, fits = kind.convert_all(values)
         return _series(converted, kind.kind) if fits else _objects(converted)
+    if isinstance(kind, FittedDecimals):
+        array = kind.array(values)
+        return (
+            _objects(values) if array is None else pd.Series(pd.arrays.ArrowExtensionArray(array))
+        )
+    if isinstance(kind, ByValues):
+        if all(value is None for value in values):
+            return no_values(len(values), kind.empty)
+        return _series(values, None)
     return _series(values, kind)
+
+
+def no_values(length: int, kind: pa.DataType) -> pd.Series:
+    """A column of ``length`` NULLs of ``kind``."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(length, kind)))
 
 
 def _series(values: Sequence[Any], kind: pa.DataType | None) -> pd.Series:

@@ -57,8 +57,9 @@ def _conform(table: pa.Table, schema: pa.Schema, target: Path) -> pa.Table:
 
 
 def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
-    """A DataFrame of dbnb's dtypes as Arrow: JSON as arrow.json text, UUIDs as
-    arrow.uuid, unconstrained numerics as their exact decimal text."""
+    """A DataFrame of dbnb's dtypes as Arrow: arrays as lists (where their items are of
+    one type), JSON as arrow.json text, UUIDs as arrow.uuid, unconstrained numerics as
+    their exact decimal text."""
     arrays = [_column(frame.iloc[:, index]) for index in range(frame.shape[1])]
     return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
 
@@ -68,8 +69,12 @@ def _column(series: pd.Series) -> pa.Array:
         return pa.array(series.array)
     values = series.tolist()
     sample = next((value for value in values if value is not None), None)
+    if isinstance(sample, list):
+        listed = _lists(values)  # an array column (PostgreSQL's): Arrow's list
+        if listed is not None:
+            return listed
     if isinstance(sample, dict | list):
-        texts = [None if value is None else json.dumps(value) for value in values]
+        texts = [None if value is None else json.dumps(value, default=_plain) for value in values]
         return pa.array(texts, pa.string()).cast(pa.json_())
     if isinstance(sample, uuid.UUID):
         return pa.array([None if value is None else value.bytes for value in values], pa.uuid())
@@ -79,6 +84,36 @@ def _column(series: pd.Series) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array([None if value is None else _text(value) for value in values])
+
+
+def _lists(values: list[Any]) -> pa.Array | None:
+    """An object column of lists as Arrow lists of one item type (numbers, text,
+    decimals, times); None when the items are of several types or nested documents
+    (JSON arrays stay JSON)."""
+    item = next((item for value in values if value for item in value if item is not None), None)
+    try:
+        if isinstance(item, uuid.UUID):  # Arrow takes UUIDs by their bytes, as storage
+            values = [None if v is None else [i and i.bytes for i in v] for v in values]
+            storage = pa.array(values, pa.list_(pa.binary(16)))
+            items = pa.ExtensionArray.from_storage(pa.uuid(), storage.values)
+            return pa.ListArray.from_arrays(storage.offsets, items, mask=storage.is_null())
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, AttributeError):
+        return None
+    item = array.type.value_type if pa.types.is_list(array.type) else None
+    if item is None or pa.types.is_null(item) or pa.types.is_struct(item):
+        return None
+    return array
+
+
+def _plain(value: Any) -> Any:
+    """What JSON text holds of a value JSON has no type for: its exact text (a Decimal
+    keeps its digits, a UUID its hex form, a time its ISO form)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _text(value: Any) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.sql import Executable
 from dbnb import monitor
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, limits
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, OptionError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
 from dbnb.sql import binds
@@ -71,7 +71,7 @@ class Reads:
                 result = connection.execute(
                     statement,
                     values,
-                    execution_options={monitor.REPORTS_FETCH: True},
+                    execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
                 )
                 frame = frames.to_frame(
                     result,
@@ -194,7 +194,9 @@ class Reads:
         statement = binds.executable(sql, values, self.config.backend)
         with self.connect(timeout=timeout) as connection:
             try:
-                streaming = connection.execution_options(stream_results=True, max_row_buffer=rows)
+                streaming = connection.execution_options(
+                    stream_results=True, max_row_buffer=rows, **{frames.AS_FRAME: True}
+                )
                 result = streaming.execute(statement, values)
                 # A server-side cursor: if abandoned half-way, the rest is never sent.
                 with _closing(result, self.close_result):
@@ -250,5 +252,5 @@ _WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
 
 def positive(chunksize: int) -> int:
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+        raise OptionError(f"chunksize must be a positive number of rows, not {chunksize!r}")
     return chunksize

@@ -1,19 +1,25 @@
 """Plots whose numbers the database computes: one aggregate statement per plot.
 
 ``hist`` sends the bins' counts, ``bar`` the top values' counts, ``box`` the
-quartiles: only those rows travel, whatever the size of the table. The rows are
-read with ``db.query`` (bound, read-only, recorded in the history), then drawn
-with matplotlib, which loads with the first plot.
+quartiles: only those rows travel, whatever the size of the table. ``hist`` bins
+numbers, and dates and timestamps over time (as seconds since 1970, the bins'
+edges drawn as dates); a read of no rows first tells which. ``bar`` counts any
+values (enums, booleans, text). The rows are read with ``db.query`` (bound,
+read-only, recorded in the history), then drawn with matplotlib, which loads
+with the first plot. A plot that fails leaves no figure behind, and its error
+names the column, never a place in the SQL dbnb wrote.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import pandas as pd
 
 from dbnb.engine.backend import backend_for
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, QueryError
 from dbnb.see import sources
 
 if TYPE_CHECKING:
@@ -45,17 +51,35 @@ def plot(
     for name, number in (("bins", bins), ("top", top)):
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise DbnbError(f"{name} must be a positive whole number, not {number!r}")
-    axes = _axes(ax)
+    pyplot = _pyplot()
     where = sources.from_clause(db, source)
     value = sources.quote_column(db, column)
     named = f"{column} of {sources.label(source)}"
-    if kind == "hist":
-        _hist(db, axes, where, value, params, bins, named)
-    elif kind == "bar":
-        _bar(db, axes, where, value, params, top, named)
-    else:
-        _box(db, axes, where, value, params, column, named)
+    try:  # the numbers first: a figure is made only to draw them
+        if kind == "hist":
+            draw = _hist(db, where, value, params, bins, named)
+        elif kind == "bar":
+            draw = _bar(db, where, value, params, top, named)
+        else:
+            draw = _box(db, where, value, params, column, named)
+    except QueryError as error:
+        raise QueryError(
+            f"{db.name}: cannot plot {kind} of {named}: {sources.reason(db, error)}"
+        ) from None
+    if ax is not None:
+        draw(ax)
+        return ax
+    figure, made = pyplot.subplots()
+    axes = cast("Axes", made)
+    try:
+        draw(axes)
+    except BaseException:
+        pyplot.close(figure)  # no empty figure left in the notebook's output
+        raise
     return axes
+
+
+Draw = Callable[["Axes"], None]
 
 
 def histogram_sql(db: Database, where: str, value: str, bins: int) -> str:
@@ -71,28 +95,68 @@ def histogram_sql(db: Database, where: str, value: str, bins: int) -> str:
 
 def _hist(
     db: Database,
-    ax: Axes,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,
     bins: int,
     named: str,
-) -> None:
+) -> Draw:
+    over_time = _binned_over_time(db, where, value, params, named)
+    if over_time:
+        value = backend_for(db.engine.dialect.name).epoch_seconds(value)
     rows = db.query(histogram_sql(db, where, value, bins), params, progress=False)
     counts = [0] * bins
     low = high = 0.0
     for number, count, first, last in rows.itertuples(index=False, name=None):
         counts[int(number)] = int(count)
         low, high = _number(first, named), _number(last, named)
+    if over_time:  # seconds -> days, matplotlib's dates
+        low, high = low / _DAY + _EPOCH, high / _DAY + _EPOCH
     if low == high:  # one value (or none): one bar around it, as numpy draws it
         edges = [low - 0.5 + index / bins for index in range(bins + 1)]
     else:
         edges = [low + (high - low) * index / bins for index in range(bins + 1)]
     widths = [right - left for left, right in itertools.pairwise(edges)]
-    ax.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
-    ax.set_title(f"{named}: {sum(counts):,} values in {bins} bins")
-    ax.set_xlabel(named.split(" of ", 1)[0])
-    ax.set_ylabel("rows")
+
+    def draw(ax: Axes) -> None:
+        ax.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
+        if over_time:
+            ax.xaxis_date()
+            ax.figure.autofmt_xdate()
+        ax.set_title(f"{named}: {sum(counts):,} values in {bins} bins")
+        ax.set_xlabel(named.split(" of ", 1)[0])
+        ax.set_ylabel("rows")
+
+    return draw
+
+
+# matplotlib's dates are days since 1970-01-01 (its default epoch).
+_DAY = 86400.0
+_EPOCH = 0.0
+
+
+def _binned_over_time(
+    db: Database, where: str, value: str, params: Mapping[str, Any] | None, named: str
+) -> bool:
+    """Whether ``value`` is binned over time (dates, timestamps) rather than as numbers,
+    from the dtype a read of no rows gives it; a DbnbError for anything else."""
+    dtype = db.query(f"SELECT {value} FROM {where} WHERE 1 = 0", params, progress=False).dtypes
+    found = dtype.iloc[0] if len(dtype) else None
+    text = str(found)
+    if found is None or text == "object":
+        return False  # typed by its values (SQLite's expressions): as numbers, if they are
+    if pd.api.types.is_bool_dtype(found):
+        raise DbnbError(
+            f"{named}: hist needs numbers, dates or timestamps, not booleans; bar counts them"
+        )
+    if pd.api.types.is_numeric_dtype(found) or text.startswith("decimal"):
+        return False
+    if text.startswith(("timestamp", "date")):
+        return True
+    raise DbnbError(
+        f"{named}: hist needs numbers, dates or timestamps; it reads as {text} "
+        "(bar counts any values)"
+    )
 
 
 def bar_sql(where: str, value: str, top: int) -> str:
@@ -108,26 +172,29 @@ def bar_sql(where: str, value: str, top: int) -> str:
 
 def _bar(
     db: Database,
-    ax: Axes,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,
     top: int,
     named: str,
-) -> None:
+) -> Draw:
     rows = db.query(bar_sql(where, value, top), params, progress=False)
     labels = ["NULL" if _missing(item) else str(item) for item in rows["value"]]
     counts = [int(n) for n in rows["n"]]
-    ax.bar(range(len(counts)), counts, tick_label=labels)
     total = int(rows["total"].iloc[0]) if len(rows) else 0
     groups = int(rows["groups"].iloc[0]) if len(rows) else 0
     others = total - sum(counts)
     rest = f", {others:,} rows in the others" if others else ""
-    ax.set_title(f"{named}: top {len(counts)} of {groups:,} values{rest}")
-    ax.set_xlabel(named.split(" of ", 1)[0])
-    ax.set_ylabel("rows")
-    if any(len(text) > 6 for text in labels):
-        ax.tick_params(axis="x", labelrotation=45)
+
+    def draw(ax: Axes) -> None:
+        ax.bar(range(len(counts)), counts, tick_label=labels)
+        ax.set_title(f"{named}: top {len(counts)} of {groups:,} values{rest}")
+        ax.set_xlabel(named.split(" of ", 1)[0])
+        ax.set_ylabel("rows")
+        if any(len(text) > 6 for text in labels):
+            ax.tick_params(axis="x", labelrotation=45)
+
+    return draw
 
 
 def box_sql(db: Database, where: str, value: str) -> str:
@@ -148,15 +215,15 @@ def quartiles(
 
 def _box(
     db: Database,
-    ax: Axes,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,
     column: str,
     named: str,
-) -> None:
+) -> Draw:
     row = db.query(box_sql(db, where, value), params, progress=False).iloc[0]
     n = int(row["n"])
+    stats = None
     if n:
         stats = {
             "label": column,
@@ -167,20 +234,22 @@ def _box(
             "whishi": _number(row["high"], named),
             "fliers": [],
         }
-        ax.bxp([stats], showfliers=False)
-    ax.set_title(f"{named}: {n:,} values (whiskers at min and max)")
-    ax.set_ylabel(column)
+
+    def draw(ax: Axes) -> None:
+        if stats is not None:
+            ax.bxp([stats], showfliers=False)
+        ax.set_title(f"{named}: {n:,} values (whiskers at min and max)")
+        ax.set_ylabel(column)
+
+    return draw
 
 
-def _axes(ax: Axes | None) -> Axes:
+def _pyplot() -> Any:
     try:
         from matplotlib import pyplot
     except ImportError:
         raise DbnbError("plots need matplotlib: pip install 'dbnb[plots]'") from None
-    if ax is not None:
-        return ax
-    _, axes = pyplot.subplots()
-    return axes
+    return pyplot
 
 
 def _number(value: Any, named: str) -> float:
@@ -194,6 +263,5 @@ def _number(value: Any, named: str) -> float:
 
 
 def _missing(value: Any) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
+    """NULL; a list (an array's value) is a value, whatever it holds."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from dbnb.errors import DbnbError
+from dbnb.errors import DbnbError, QueryError
 from dbnb.sql import identifiers, sqlscan
 
 if TYPE_CHECKING:
     from dbnb.database import Database
+
+# Where a database's message points into the statement: dbnb wrote it, the user did not.
+_POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")
 
 # The first words of a source that is a query rather than a table's name.
 _QUERY_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
@@ -49,3 +53,10 @@ def label(source: str, width: int = 40) -> str:
     """A source as a title names it: a table by its name, a query shortened."""
     flat = " ".join(source.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def reason(db: Database, error: QueryError) -> str:
+    """The database's message for a statement dbnb wrote, without the connection's name
+    and without the place in that statement it points to."""
+    message = str(error).removeprefix(f"{db.name}: ")
+    return _POSITION.sub("", message).strip()

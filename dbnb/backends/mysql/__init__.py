@@ -24,6 +24,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.pool import NullPool
 
+from dbnb.backends.generic import grouped_counts
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql import guards, reflection
 from dbnb.backends.mysql.cancel import close_result
@@ -35,6 +36,7 @@ from dbnb.backends.mysql.guards import (
 )
 from dbnb.backends.mysql.see import (
     comparable,
+    epoch_seconds,
     explain_statement,
     histogram_bin,
     mean,
@@ -65,8 +67,10 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",

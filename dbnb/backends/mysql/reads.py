@@ -169,10 +169,12 @@ class MySQLColumnar(ReadWhole):
         slot: _Slot = connection
         mark = f"dbnb:{uuid.uuid4().hex}"
         sent, fields = self._described(slot, plan, mark, timeout)
+        json = types.json_fields(slot.describer(), fields)  # MariaDB's JSON is LONGTEXT
         slot.release()  # the slot's one server connection is connectorx's from here
         table = self._run(sent, mark)
         names = [field.name for field in fields]
-        return _frame(table, names, [types.kind(field) for field in fields])
+        kinds = [types.JSON if i in json else types.kind(f) for i, f in enumerate(fields)]
+        return _frame(table, names, kinds)
 
     def _described(
         self, slot: _Slot, plan: Plan, mark: str, timeout: float | None

@@ -1,5 +1,5 @@
 """Tables reflected as they were declared: names with a backtick as they are
-(``a`b``, not ``a``b``), and MariaDB's ``JSON`` columns as JSON.
+(``a`b``, not ``a``b``), MariaDB's ``INET4``/``INET6``, and its ``JSON`` columns as JSON.
 
 MariaDB and MySQL quote an identifier holding a backtick by doubling it
 (```a``b```). SQLAlchemy reads a table from ``SHOW CREATE TABLE`` and undoes the
@@ -7,6 +7,11 @@ doubling in the table's name, but not in its columns', its keys' or the columns
 a key lists, so a column ``a`b`` is reflected as ``a``b``: no DataFrame column
 matches it and every write, profile and describe of the table goes wrong.
 dbnb's engines parse with ``Parser``, which undoes it everywhere.
+
+A MariaDB server's own types (``INET4``, ``INET6``) are known to SQLAlchemy's
+``mariadb`` dialect only; dbnb reaches MariaDB through ``mysql+pymysql``, whose
+reflection of such a column warned (an error in a completion's background read)
+and typed it NullType. The engine's dialect learns them once the server is known.
 
 MariaDB makes a ``JSON`` column a ``LONGTEXT`` with ``CHECK (json_valid(col))``,
 and SQLAlchemy reflects the ``LONGTEXT``: ``db.write`` would then want text where
@@ -21,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects.mysql import JSON, LONGTEXT
+from sqlalchemy.dialects.mysql.mariadb import INET4, INET6
 from sqlalchemy.dialects.mysql.reflection import MySQLTableDefinitionParser, ReflectedState
 from sqlalchemy.engine import Engine
 
@@ -61,5 +67,7 @@ def install(engine: Engine) -> None:
     def connect(*_: Any) -> None:
         dialect: Any = engine.dialect
         dialect._tabledef_parser = Parser(dialect, dialect.identifier_preparer)  # noqa: SLF001
+        if dialect.is_mariadb:  # this dialect's own copy: other engines keep theirs
+            dialect.ischema_names = {**dialect.ischema_names, "inet4": INET4, "inet6": INET6}
 
     event.listen(engine, "connect", connect, once=True)

@@ -100,13 +100,21 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     return generic.most_frequent(value, ordered, source)
 
 
+def epoch_seconds(value: str) -> str:
+    """Microseconds from 1970 to the value, in seconds: UNIX_TIMESTAMP is 0 before 1970
+    and reads a DATETIME in the session's time zone; a TIMESTAMP is read in UTC, dbnb's
+    sessions' time zone."""
+    return f"TIMESTAMPDIFF(MICROSECOND, TIMESTAMP '1970-01-01 00:00:00', {value}) / 1e6"
+
+
 def mean(value: str) -> str:
     """In DOUBLE: avg of a DECIMAL keeps only four more digits than its scale."""
     return f"avg(CAST({value} AS DOUBLE))"
 
 
 def comparable(value: str, kind: str) -> str:
-    """Text in code point order, whatever the column's character set and collation."""
-    if kind == "text":
+    """Text (an ENUM's and a SET's too) in code point order, whatever the column's
+    character set and collation; JSON and other kinds as their text."""
+    if kind in ("text", "enum"):
         return f"CONVERT({value} USING utf8mb4) COLLATE {BINARY_TEXT}"
-    return value
+    return generic.as_text(value, kind, "CHAR")

@@ -22,9 +22,18 @@ for plain SQL from the description as well (``declared_kinds``):
 - ``CHAR``/``VARCHAR``/``TEXT``/``ENUM``/``SET`` string (a ``SET`` value is its
   members joined by commas, as the server sends it); ``BINARY``/``VARBINARY``/
   ``BLOB``/``BIT`` binary (the binary character set, 63, tells them apart);
-- MySQL's ``JSON`` objects (parsed); MariaDB's ``JSON`` is a ``LONGTEXT`` with a
-  check and reaches the client as text: plain SQL gives the text, a ``select()``
-  of a SQLAlchemy ``JSON`` column the objects.
+- ``JSON`` Python values (parsed), as a ``select()`` of a SQLAlchemy ``JSON``
+  column gives them. MySQL's is a type of its own; MariaDB's is a ``LONGTEXT`` with
+  a ``CHECK (json_valid(col))`` and reaches the client as text, described exactly
+  as any ``LONGTEXT COLLATE utf8mb4_bin`` (type, flags, character set and length
+  alike: MariaDB says "json" only to clients that ask for its extended metadata,
+  which PyMySQL and connectorx do not). So a ``LONGTEXT`` column of a table (the
+  packet names its table and column) is JSON when the catalog holds that check
+  (``json_fields``: one look-up in ``information_schema.CHECK_CONSTRAINTS`` per
+  read that has such a column). A read streamed from the server (under max_rows)
+  looks it up once the result is read, before its values are made; in chunks,
+  the first chunk made while the server still sends the rest cannot, and the
+  column stays text in every chunk (one decision for the whole read).
 """
 
 from __future__ import annotations
@@ -93,10 +102,72 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
     ]
 
 
-def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
+def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind | _MaybeJson]:
     """Every column's type as described, for what neither said: plain SQL's text and
-    DATETIME columns."""
-    return [found for _, found in _described(result, count)]
+    DATETIME columns; MariaDB's JSON columns parsed (``json_fields``) where the result
+    is read whole, so its connection is free to look them up."""
+    described = _described(result, count)
+    fields = [field for field, _ in described]
+    connection = _pymysql_connection(result)
+    if connection is None or not any(f is not None and _could_be_json(f) for f in fields):
+        return [found for _, found in described]
+    if _is_free(connection):  # a buffered result: its rows are all read
+        json = json_fields(connection, fields)
+        return [JSON if index in json else found for index, (_, found) in enumerate(described)]
+    lookup = _LaterLookup(connection, fields)  # streamed: once the rows are read
+    return [
+        _MaybeJson(lookup, index) if field is not None and _could_be_json(field) else found
+        for index, (field, found) in enumerate(described)
+    ]
+
+
+def _pymysql_connection(result: CursorResult[Any]) -> Any:
+    """PyMySQL's connection of ``result``; None for aiomysql's (async: no look-up)."""
+    import pymysql
+
+    connection = getattr(result.cursor, "connection", None)
+    return connection if isinstance(connection, pymysql.connections.Connection) else None
+
+
+def _is_free(connection: Any) -> bool:
+    """Whether ``connection`` can run a statement: no result of it is still arriving."""
+    arriving = getattr(connection, "_result", None)  # PyMySQL keeps no public handle
+    return arriving is None or not arriving.unbuffered_active
+
+
+class _LaterLookup:
+    """The JSON columns of a streamed result, looked up the first time a column asks:
+    when the rows are all read (under max_rows: fetched, then closed), else never (the
+    first chunk of a read in chunks): one answer for every chunk of the read."""
+
+    def __init__(self, connection: Any, fields: Sequence[Any]) -> None:
+        self._connection = connection
+        self._fields = list(fields)
+        self._found: set[int] | None = None
+
+    def json(self, index: int) -> bool:
+        if self._found is None:
+            free = _is_free(self._connection)
+            self._found = json_fields(self._connection, self._fields) if free else set()
+        return index in self._found
+
+
+class _MaybeJson:
+    """A LONGTEXT column of a streamed result (``frames.Converter``): parsed if the
+    look-up finds it is JSON, else text."""
+
+    def __init__(self, lookup: _LaterLookup, index: int) -> None:
+        self._lookup = lookup
+        self._index = index
+
+    @property
+    def kind(self) -> pa.DataType:
+        return OBJECT if self._lookup.json(self._index) else pa.string()
+
+    def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
+        if self._lookup.json(self._index):
+            return _documents(values)
+        return list(values), True
 
 
 def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
@@ -141,8 +212,44 @@ def kind(field: Any) -> Kind:
 
 
 def is_json(field: Any) -> bool:
-    """MySQL's JSON type (MariaDB's JSON is text)."""
+    """MySQL's JSON type (MariaDB's JSON is text: ``json_fields``)."""
     return bool(field.type_code == _JSON)
+
+
+# JSON's kind: the text parsed into Python values.
+JSON = Converted(OBJECT, lambda values: _documents(values))
+_LONGTEXT = 2**32 - 1  # the length a LONGTEXT column is described with, any character set
+_JSON_CHECKS = """SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE
+FROM information_schema.CHECK_CONSTRAINTS WHERE (CONSTRAINT_SCHEMA, TABLE_NAME) IN ({})"""
+
+
+def _could_be_json(field: Any) -> bool:
+    text = field.type_code in _TEXTS and field.charsetnr != _BINARY_CHARSET
+    return bool(text and field.length == _LONGTEXT and field.org_table and field.org_name)
+
+
+def json_fields(connection: Any, fields: Sequence[Any]) -> set[int]:
+    """The positions of the fields that are MariaDB JSON columns of a table: LONGTEXT
+    whose table holds ``CHECK (json_valid(column))``, as MariaDB makes for JSON. One
+    statement on ``connection`` (PyMySQL's, with no result left unread), and only when
+    a field could be one."""
+    wanted: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for index, field in enumerate(fields):
+        if _could_be_json(field):
+            schema = field.db.decode() if isinstance(field.db, bytes) else str(field.db)
+            wanted.setdefault((schema, field.org_table), []).append((index, field.org_name))
+    if not wanted or "mariadb" not in connection.get_server_info().lower():
+        return set()  # MySQL's JSON is a type of its own
+    rows = ", ".join(["(%s, %s)"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(_JSON_CHECKS.format(rows), [part for key in wanted for part in key])
+        checks = {(schema, table, clause) for schema, table, clause in cursor.fetchall()}
+    return {
+        index
+        for (schema, table), columns in wanted.items()
+        for index, column in columns
+        if (schema, table, f"json_valid(`{column.replace('`', '``')}`)") in checks
+    }
 
 
 def _booleans(values: Sequence[Any]) -> tuple[list[Any], bool]:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import close_result, mean
+from dbnb.backends.generic import close_result, epoch_seconds, mean
+from dbnb.backends.postgresql import guards
 from dbnb.backends.postgresql.guards import (
     READ_ROLE_OPTION,
     excess_privilege,
-    install_guards,
     install_limits,
     leading_keywords,
     limit_reached,
@@ -26,6 +26,7 @@ from dbnb.backends.postgresql.guards import (
 from dbnb.backends.postgresql.see import (
     comparable,
     explain_statement,
+    grouped_counts,
     histogram_bin,
     most_frequent,
     plan_summary,
@@ -38,7 +39,7 @@ from dbnb.engine.connecting import whole_seconds
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, CursorResult, Dialect
+    from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.engines import EngineArguments
@@ -53,8 +54,10 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",
@@ -89,6 +92,15 @@ write_rules = WriteRules(
 # --- reads and their types ------------------------------------------------------------
 
 
+def install_guards(engine: Engine, connection_name: str) -> None:
+    """The guards (``guards.py``), and the loaders of reads that become frames
+    (``types.py``: inet as text, as the columnar path reads it)."""
+    from dbnb.backends.postgresql import types
+
+    guards.install_guards(engine, connection_name)
+    types.install_loaders(engine)
+
+
 def columnar(config: ConnectionConfig) -> Columnar | None:
     """ADBC's PostgreSQL driver, described first (``adbc.py``), for psycopg URLs."""
     from dbnb.backends.postgresql import adbc
@@ -104,7 +116,11 @@ def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
 
 
 def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    return [None] * count  # the server's description already said all there is
+    """The types of the database's own (enums, composites: text), where a
+    ``select()``'s types said nothing of them."""
+    from dbnb.backends.postgresql import types
+
+    return list(types.declared_kinds(result, count))
 
 
 # --- writes ---------------------------------------------------------------------------

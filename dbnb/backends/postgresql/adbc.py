@@ -22,6 +22,7 @@ which become Arrow-backed pandas columns without a Python object per value.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from typing import Any
 
@@ -31,7 +32,9 @@ import pandas as pd
 import pyarrow as pa
 
 from dbnb.backends.postgresql import libpq
-from dbnb.backends.postgresql.columns import Column, layout, normalise, read_converting, to_frame
+from dbnb.backends.postgresql.batches import normalise, read_converting, to_frame
+from dbnb.backends.postgresql.catalog import Catalog
+from dbnb.backends.postgresql.columns import Column, Stale, layout, needs
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, interrupts, privileges, readonly
@@ -68,6 +71,7 @@ class PostgreSQLColumnar:
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
+        self._catalog = Catalog()  # the database's own types, as its reads met them
 
     def connect(self) -> Any:
         uri = libpq.postgresql_uri(self.config)  # on this thread, which knows the call
@@ -114,13 +118,22 @@ class PostgreSQLColumnar:
             return None, None
         finally:
             cursor.close()
+        oids, money = needs(schema)
         try:
-            return layout(schema), schema
+            if oids or money:
+                self._catalog.learn(functools.partial(_rows, connection), oids, money)
+            return layout(schema, self._catalog), schema
+        except Stale:
+            raise Lost from None  # the checkout throws this connection away, tries another
         except Unsupported:
             return None, schema
+        except (adbc_driver_manager.Error, OSError) as error:
+            if libpq.cancelled(error):
+                raise KeyboardInterrupt from None
+            raise Lost from None
 
     def layout(self, schema: pa.Schema) -> Layout:
-        return layout(schema)
+        return layout(schema, self._catalog)
 
     def read_frame(
         self, connection: Any, plan: Plan, timeout: float | None, rules: Rules
@@ -184,6 +197,13 @@ class PostgreSQLColumnar:
 def _close(connection: Any) -> None:
     with contextlib.suppress(Exception):
         connection.close()
+
+
+def _rows(connection: Any, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one of dbnb's own catalog statements, in the read's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
 
 
 def _columns(layout: Layout) -> list[Column]:

@@ -1,29 +1,32 @@
-"""Columns of the PostgreSQL columnar path: ADBC's Arrow -> dbnb's Arrow -> pandas.
+"""The rules of the PostgreSQL columnar path's columns: ADBC's Arrow -> dbnb's types.
 
 ADBC's PostgreSQL driver names each column's PostgreSQL type in the field
 metadata. ``layout`` gives each column its rule: passed through when ADBC
-already gives the documented Arrow type (``dtypes.PG_TYPES``), cast
-(``numeric(p, s)`` to ``decimal128``, ``interval`` to ``duration``), or made
-into Python values (JSON, UUID, unconstrained numerics), as the guarded path
-makes them. ``read_converting`` makes those Python values of one batch on a
-worker thread while the driver reads the next.
+already gives the documented Arrow type (``dtypes.PG_TYPES``; an enum, as text),
+cast (``numeric(p, s)`` to ``decimal128``, ``interval`` to ``duration``,
+``money`` to ``decimal128(19, s)``), decoded from its binary form into the
+server's text (``inet``, ``macaddr``, ``bit``: ``binary.py``), typed by its
+values (an unconstrained numeric), or made into Python values (JSON, UUID,
+arrays), as the guarded path makes them. ``batches.py`` applies them.
 """
 
 from __future__ import annotations
 
 import decimal
+import itertools
 import json
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbnb.backends.postgresql import binary
+from dbnb.backends.postgresql.catalog import Catalog
 from dbnb.read import dtypes
 from dbnb.read.columnar import OutOfRange, Unsupported
 
@@ -41,18 +44,47 @@ class Column:
     # (NaN in a numeric(p, s)): the whole column then becomes objects, as it does
     # on the guarded path, rather than the statement running again.
     fallback: Callable[[pa.Array], list[Any]] | None = None
+    # The whole column's Arrow arrays, once every batch is read, for a type chosen
+    # from all of its values (an unconstrained numeric's scale); None: ``fallback``.
+    whole: Callable[[list[pa.Array]], list[pa.Array] | None] | None = None
 
     def as_objects(self) -> Column:
         assert self.fallback is not None
         return Column(to_python=self.fallback)
 
 
-def layout(schema: pa.Schema) -> list[Column]:
-    """The rule for each column of an ADBC result; ``Unsupported`` for any other type."""
-    return [_pg_column(field) for field in schema]
+def layout(schema: pa.Schema, catalog: Catalog) -> list[Column]:
+    """The rule for each column of an ADBC result; ``Unsupported`` for any other type.
+    ``catalog`` knows what ``needs`` named (``learn`` it first)."""
+    return [_pg_column(field, catalog) for field in schema]
 
 
-def _pg_column(field: pa.Field) -> Column:
+def needs(schema: pa.Schema) -> tuple[set[int], bool]:
+    """What the catalog must be asked before ``layout``: the OIDs of the types ADBC's
+    connection did not know, and whether a column is ``money`` (its scale)."""
+    oids: set[int] = set()
+    money = False
+    for field in schema:
+        for name in _type_names(field):
+            money = money or name == "money"
+            if name.startswith(_UNNAMED) and name.endswith(">"):
+                oids.add(int(name[len(_UNNAMED) : -1]))
+    return oids, money
+
+
+def _type_names(field: pa.Field) -> list[str]:
+    names = [(field.metadata or {}).get(_PG_TYPE, b"").decode()]
+    if pa.types.is_list(field.type):
+        names += _type_names(field.type.value_field)
+    return names
+
+
+_UNNAMED = "unnamed<oid:"
+# The names ADBC's driver gives text for, besides an enum's own name (kEnum).
+_TEXT_NAMES = {"text", "varchar", "bpchar", "name", "char"}
+
+
+def _pg_column(field: pa.Field, catalog: Catalog) -> Column:
     metadata = field.metadata or {}
     name = metadata.get(_PG_TYPE, b"").decode()
     if name in _INFINITIES and dtypes.PG_TYPES.get(name) == field.type:
@@ -60,6 +92,8 @@ def _pg_column(field: pa.Field) -> Column:
         return Column(to_arrow=lambda array: _finite(array, kind, _INFINITIES[name]))
     if dtypes.PG_TYPES.get(name) == field.type:  # already the documented type
         return Column()
+    if pa.types.is_string(field.type) and name not in _TEXT_NAMES:
+        return Column()  # an enum: ADBC's driver reads it as its label
     if name == "numeric":
         typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
         precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
@@ -67,16 +101,127 @@ def _pg_column(field: pa.Field) -> Column:
             return Column(
                 to_arrow=lambda array: _to_decimal(array, precision, scale), fallback=_decimals
             )
-        return Column(to_arrow=_storage, to_python=_decimals)
-    if name in ("json", "jsonb"):
-        return Column(to_python=_json_values)
-    if name == "uuid":
-        return Column(to_python=lambda array: array.to_pylist())
-    if name == "interval":
-        return Column(to_arrow=_interval_as_duration)
-    if name == "oid":
-        return Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64()))
+        if precision > 38:
+            return Column(to_arrow=_storage, to_python=_decimals)
+        return Column(to_arrow=_storage, whole=_fitted_decimals, fallback=_decimals)
+    if name in _CONVERSIONS:
+        return _CONVERSIONS[name]
+    if name in binary.TEXT_DECODERS and _opaque_binary(field.type):
+        decode = binary.TEXT_DECODERS[name]
+        return Column(to_arrow=lambda array: decode(_storage(array)))
+    if name == "money" and catalog.money_scale is not None:
+        money = pa.decimal128(dtypes.MONEY_DIGITS, catalog.money_scale)
+        return Column(to_arrow=lambda array: _rescaled(array, money))
+    if pa.types.is_list(field.type) and name.startswith("_"):
+        return _array_column(field, catalog)
+    if name.startswith(_UNNAMED) and _opaque_binary(field.type):
+        found = catalog.types.get(int(name[len(_UNNAMED) : -1]))
+        if found is not None and found.kind == "e":  # an enum's binary form is its label
+            return Column(to_arrow=_label)
+        if found is not None and (found.kind == "c" or found.element_kind in ("e", "c")):
+            # A type created after this connection opened: a new one reads it.
+            raise Stale(f"column {field.name!r}: a type newer than the connection")
     raise Unsupported(f"column {field.name!r}: {name or field.type}")
+
+
+class Stale(Unsupported):
+    """A column of a type created after the ADBC connection opened, which a new
+    connection's driver reads (it learns the database's types as it connects)."""
+
+
+def _opaque_binary(kind: pa.DataType) -> bool:
+    return isinstance(kind, pa.BaseExtensionType) and pa.types.is_binary(kind.storage_type)
+
+
+def _label(array: pa.Array) -> pa.Array:
+    return _storage(array).cast(pa.string())  # checks each label is UTF-8
+
+
+def _rescaled(array: pa.Array, kind: pa.Decimal128Type) -> pa.Array:
+    """Integers of the smallest unit as decimals of ``kind``'s scale: the same digits."""
+    whole = array.cast(pa.decimal128(kind.precision, 0))
+    return pa.Array.from_buffers(kind, len(whole), whole.buffers(), offset=whole.offset)
+
+
+def _array_column(field: pa.Field, catalog: Catalog) -> Column:
+    """A PostgreSQL array: a Python list per value, its items as the element type's
+    rule makes them (psycopg's lists); in Arrow (``output="arrow"``), a list of the
+    items' Arrow type. ADBC's driver gives a multi-dimensional array as the flat list
+    of its items, and the guarded path flattens it alike."""
+    child = field.type.value_field
+    if pa.types.is_struct(child.type):
+        raise Unsupported(f"column {field.name!r}: an array of composites")
+    element = _pg_column(child, catalog)
+    if element.whole is not None:  # numeric: psycopg's Decimals, item by item
+        element = Column(to_arrow=_storage, to_python=_decimals)
+    items = Column(to_python=element.to_python)  # once ``to_arrow`` made their type
+    convert = element.to_arrow
+    to_arrow = None if convert is None else (lambda array: _mapped(array, convert))
+    return Column(to_arrow=to_arrow, to_python=lambda array: _lists(array, items))
+
+
+def _mapped(array: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """A list array with ``convert`` applied to its items."""
+    mask = array.is_null() if array.null_count else None
+    offsets = array.offsets
+    first, last = offsets[0].as_py(), offsets[-1].as_py()
+    items = convert(array.values.slice(first, last - first))
+    return pa.ListArray.from_arrays(pc.subtract(offsets, first), items, mask=mask)
+
+
+def _lists(array: pa.Array, element: Column) -> list[Any]:
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    items = array.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    values = element.to_python(items) if element.to_python is not None else _items(items)
+    starts = (offsets - offsets[0]).tolist()
+    lists: list[Any] = [values[start:stop] for start, stop in itertools.pairwise(starts)]
+    if array.null_count:
+        for index in np.flatnonzero(np.asarray(array.is_null())).tolist():
+            lists[index] = None
+    return lists
+
+
+def _items(items: pa.Array) -> list[Any]:
+    """Python values of a flat Arrow array: through numpy where that is exact (text,
+    and numbers without NULLs), much faster than ``to_pylist``."""
+    kind = items.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        texts: list[Any] = items.to_numpy(zero_copy_only=False).tolist()
+        return texts
+    if not items.null_count and (
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    ):
+        numbers: list[Any] = items.to_numpy().tolist()
+        return numbers
+    values: list[Any] = items.to_pylist()
+    return values
+
+
+def _fitted_decimals(chunks: list[pa.Array]) -> list[pa.Array] | None:
+    """An unconstrained numeric column (``sum``, ``avg`` of numeric) as
+    ``decimal128(38, s)``: ``s`` the most digits after the point among its values,
+    fewer if the integer digits need the room and the digits dropped are zeros; None
+    when a value does not fit (NaN, Infinity, too many digits): Python Decimals."""
+    texts = [_storage(chunk) for chunk in chunks]
+    scale = 0
+    integer = 1
+    for text in texts:
+        if len(text) == text.null_count:
+            continue
+        point = pc.find_substring(text, ".")
+        length = pc.utf8_length(text)
+        minus = pc.cast(pc.starts_with(text, "-"), pa.int32())
+        after = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(length, point), 1))
+        before = pc.subtract(pc.if_else(pc.less(point, 0), length, point), minus)
+        scale = max(scale, pc.max(after).as_py() or 0)
+        integer = max(integer, pc.max(before).as_py() or 0)
+    kind = dtypes.fitted_decimal(scale, integer)
+    try:
+        return [text.cast(kind) for text in texts]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 # PostgreSQL's infinity and -infinity as ADBC's driver hands them over: the server's
@@ -99,7 +244,12 @@ def _finite(array: pa.Array, kind: str, infinities: tuple[int, int]) -> pa.Array
         if smallest == infinities[0]:
             words = "too large (after year 10K): 'infinity'"
         raise OutOfRange(f"{kind} {words}")
-    return pa.concat_arrays([array]) if array.nbytes >= _COPY_FROM_BYTES else array
+    return pa.concat_arrays([array]) if array.nbytes >= COPY_FROM_BYTES else array
+
+
+# A batch (or a column) this large is copied out of the driver's memory, so the
+# driver can free its batch; a smaller one is not worth the copy.
+COPY_FROM_BYTES = 1 << 16
 
 
 def _storage(array: pa.Array) -> pa.Array:
@@ -117,11 +267,6 @@ def _to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
 def _decimals(array: pa.Array) -> list[Any]:
     """Python Decimals from numeric text (or from decimals already cast)."""
     return [None if value is None else decimal.Decimal(value) for value in array.to_pylist()]
-
-
-def _fell_back(chunks: list[pa.Array], column: Column) -> bool:
-    """Whether some of a column's values could not take its Arrow type."""
-    return column.fallback is not None and any(pa.types.is_string(c.type) for c in chunks)
 
 
 # JSON documents are parsed this many at a time: each slice is one C call that holds
@@ -161,8 +306,39 @@ def _parse_documents(texts: pa.Array) -> list[Any]:
     return values
 
 
+def _uuids(array: pa.Array) -> list[Any]:
+    """``uuid.UUID``s, each made from its two 64-bit halves as ``UUID(bytes=...)``
+    makes it (its ``int``), without ``UUID.__init__``'s parsing: a third of the time."""
+    if len(array) == 0:
+        return []
+    storage = _storage(array)
+    if storage.null_count:
+        storage = storage.fill_null(pa.scalar(bytes(16), storage.type))
+    halves = np.frombuffer(storage.buffers()[1], dtype=">u8")[
+        2 * storage.offset : 2 * (storage.offset + len(storage))
+    ]
+    high, low = halves[0::2].tolist(), halves[1::2].tolist()
+    values: list[Any] = []
+    append = values.append
+    for first, second in zip(high, low, strict=True):
+        value = _NEW_UUID(uuid.UUID)
+        _SET(value, "int", (first << 64) | second)
+        _SET(value, "is_safe", uuid.SafeUUID.unknown)
+        append(value)
+    if array.null_count:
+        for index in np.flatnonzero(np.asarray(array.is_null())).tolist():
+            values[index] = None
+    return values
+
+
+_NEW_UUID = uuid.UUID.__new__
+_SET = object.__setattr__
+
+
 def _interval_as_duration(array: pa.Array) -> pa.Array:
     """PostgreSQL intervals as psycopg reads them: a year is 365 days, a month 30."""
+    if len(array) == 0:
+        return pa.array([], type=pa.duration("us"))
     parts = np.frombuffer(
         array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")])
     )[array.offset : array.offset + len(array)]
@@ -174,129 +350,12 @@ def _interval_as_duration(array: pa.Array) -> pa.Array:
     return pa.array(micros, type=pa.duration("us"), mask=mask)
 
 
-def normalise(table: pa.Table, columns: list[Column]) -> pa.Table:
-    """ADBC's Arrow types as dbnb's (JSON and UUID stay Arrow extension types)."""
-    arrays = []
-    for chunked, column in zip(table.columns, columns, strict=True):
-        if column.to_arrow is not None:
-            chunked = pa.chunked_array(
-                [column.to_arrow(chunk) for chunk in chunked.chunks]
-                or [column.to_arrow(pa.array([], type=chunked.type))]
-            )
-        arrays.append(chunked)
-    return pa.Table.from_arrays(arrays, names=table.column_names)
-
-
-def to_frame(
-    table: pa.Table, columns: list[Column], python: Mapping[int, np.ndarray] | None = None
-) -> pd.DataFrame:
-    """A normalised table as a DataFrame with the documented dtypes; ``python`` holds
-    the Python values of object columns already converted (by column index)."""
-    data: dict[int, Any] = {}
-    for index, (chunked, column) in enumerate(zip(table.columns, columns, strict=True)):
-        if _fell_back(chunked.chunks, column):
-            column = column.as_objects()
-        if column.to_python is None:
-            data[index] = pd.arrays.ArrowExtensionArray(chunked)
-        else:
-            values = python[index] if python is not None and index in python else None
-            if values is None:
-                values = python_values(chunked.chunks, column)
-            data[index] = values  # an object ndarray: pandas keeps it as it is
-    # Keyed by position, named after: duplicate column names stay apart. The arrays
-    # are this frame's alone, so pandas need not copy them.
-    frame = pd.DataFrame(data, copy=False) if data else pd.DataFrame()
-    frame.columns = pd.Index(table.column_names, dtype=object)
-    return frame
-
-
-def python_values(arrays: list[pa.Array], column: Column) -> np.ndarray:
-    """The Python values of an object column, as the object array pandas keeps."""
-    assert column.to_python is not None
-    parts = [_object_array(column.to_python(array)) for array in arrays]
-    return np.concatenate(parts) if parts else _object_array([])
-
-
-def _object_array(values: list[Any]) -> np.ndarray:
-    # fromiter keeps each value one item: a JSON array is not spread over rows.
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.DataFrame:
-    """Read every batch and build the frame. Each batch is finished (cast to dbnb's
-    types, its Python values made) on a worker thread while the driver reads the
-    next one, so this thread does nothing but wait on the driver, which releases
-    the GIL while it reads and decodes. The last batch, and so a small result, is
-    finished here without a thread hand-off."""
-    objects = [index for index, column in enumerate(columns) if column.to_python is not None]
-    finished: list[Future[_Finished] | _Finished] = []
-    pending: pa.RecordBatch | None = None
-    for batch in reader:
-        if pending is not None:
-            finished.append(_CONVERTER.submit(_finish_batch, pending, columns, objects))
-        pending = batch
-    if pending is None:
-        pending = pa.RecordBatch.from_pylist([], reader.schema)
-    finished.append(_finish_batch(pending, columns, objects))
-    parts = [done.result() if isinstance(done, Future) else done for done in finished]
-    batches = [batch for batch, _ in parts]
-    python = {
-        index: np.concatenate([values[position] for _, values in parts])
-        for position, index in enumerate(objects)
-    }
-    for index, column in enumerate(columns):
-        if _fell_back([batch.column(index) for batch in batches], column):
-            columns = [*columns[:index], column.as_objects(), *columns[index + 1 :]]
-            python[index] = python_values([b.column(index) for b in batches], columns[index])
-            batches = [_without(batch, [index]) for batch in batches]
-    return to_frame(pa.Table.from_batches(batches), columns, python)
-
-
-_Finished = tuple[pa.RecordBatch, list[np.ndarray]]
-
-
-def _finish_batch(batch: pa.RecordBatch, columns: list[Column], objects: list[int]) -> _Finished:
-    """A driver's batch in dbnb's types, its object columns' Python values apart."""
-    normalised = _normalise_batch(batch, columns)
-    if not objects:
-        return normalised, []
-    return _without(normalised, objects), _convert_batch(normalised, columns, objects)
-
-
-def _without(batch: pa.RecordBatch, objects: list[int]) -> pa.RecordBatch:
-    """The batch with its object columns emptied to nulls: their Python values are
-    made, so their Arrow text would only take memory."""
-    arrays = list(batch.columns)
-    for index in objects:
-        arrays[index] = pa.nulls(batch.num_rows, pa.null())
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-def _normalise_batch(batch: pa.RecordBatch, columns: list[Column]) -> pa.RecordBatch:
-    """The batch in dbnb's types, every column in memory of pyarrow's own. The
-    driver frees a batch only when none of its columns is referenced, so a column
-    kept as it came would keep the batch's JSON and numeric text alive too."""
-    # A small batch (a one-row read) is not worth the copies: what it keeps alive is small.
-    copy = batch.nbytes >= _COPY_FROM_BYTES
-    arrays = []
-    for array, column in zip(batch.columns, columns, strict=True):
-        if column.to_arrow is not None:
-            array = column.to_arrow(array)  # new buffers
-        elif column.to_python is None and copy:
-            array = pa.concat_arrays([array])  # a copy (object columns are dropped soon)
-        arrays.append(array)
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-
-
-_COPY_FROM_BYTES = 1 << 16
-
-
-def _convert_batch(
-    batch: pa.RecordBatch, columns: list[Column], objects: list[int]
-) -> list[np.ndarray]:
-    return [python_values([batch.column(index)], columns[index]) for index in objects]
-
-
-# One worker makes the Python values while the caller's thread reads; its thread
-# starts at the first submit, not at import.
-_CONVERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbnb-arrow")
+# The types whose rule is the same whatever the column: type name -> rule.
+_CONVERSIONS: dict[str, Column] = {
+    "json": Column(to_python=_json_values),
+    "jsonb": Column(to_python=_json_values),
+    "uuid": Column(to_python=_uuids),
+    "interval": Column(to_arrow=_interval_as_duration),
+    "oid": Column(to_arrow=lambda array: array.view(pa.uint32()).cast(pa.int64())),
+    "xml": Column(to_arrow=_label),
+}

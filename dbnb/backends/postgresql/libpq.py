@@ -56,11 +56,13 @@ _LOST_STATES = ("08", "57P")
 
 
 def is_lost(error: BaseException) -> bool:
-    if isinstance(error, OSError):
-        return True
     sqlstate = getattr(error, "sqlstate", None) or ""
     text = " ".join(str(error).split())
-    return sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST)
+    if sqlstate.startswith(_LOST_STATES) or any(sign in text for sign in _LOST):
+        return True
+    # ADBC raises a bare OSError for whatever ends a result stream: the socket, or the
+    # server's error for a row (division by zero), which libpq words "ERROR:".
+    return isinstance(error, OSError) and "ERROR:" not in text
 
 
 def cancelled(error: BaseException) -> bool:

@@ -15,7 +15,7 @@ from dbnb.backends.spark import reads, types
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
 from dbnb.engine import remedies
-from dbnb.errors import DbnbError, QueryError, one_line
+from dbnb.errors import DbnbError, OptionError, QueryError, one_line
 from dbnb.facade import Catalog, CellRun, Facade
 from dbnb.health import CONNECT_TIMEOUT, Health
 from dbnb.read import failures, formats, frames, parquet
@@ -268,5 +268,5 @@ def _rebatched(tables: Iterator[pa.Table], rows: int, schema: pa.Schema) -> Iter
 
 def _positive(chunksize: int) -> int:
     if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize!r}")
+        raise OptionError(f"chunksize must be a positive number of rows, not {chunksize!r}")
     return chunksize

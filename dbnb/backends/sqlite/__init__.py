@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import types as sqltypes
 
-from dbnb.backends.generic import close_result, excess_privilege, mean
+from dbnb.backends.generic import close_result, excess_privilege, grouped_counts, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
@@ -23,6 +23,7 @@ from dbnb.backends.sqlite.guards import (
 )
 from dbnb.backends.sqlite.see import (
     comparable,
+    epoch_seconds,
     explain_statement,
     histogram_bin,
     most_frequent,
@@ -49,8 +50,10 @@ __all__ = [
     "columnar",
     "comparable",
     "declared_kinds",
+    "epoch_seconds",
     "excess_privilege",
     "explain_statement",
+    "grouped_counts",
     "histogram_bin",
     "install_guards",
     "install_limits",

@@ -184,7 +184,7 @@ def read_frame(
         raise
     except Exception as error:
         # The statement ran: no other path may run it again to make up for this.
-        raise RuntimeError(f"dbnb could not make a frame of a SQLite result: {error}") from error
+        raise QueryError(f"dbnb could not make a frame of a SQLite result: {error}") from error
 
 
 def _describe(cursor: Any, sql: str) -> _Described:
@@ -285,7 +285,7 @@ def _to_frame(read: _Read) -> pd.DataFrame:
         # The driver's column, kept integers and reals put back (None: they cannot be).
         merged = chunked if found is None else _merged(chunked, found)
         if found is None and declared is None:
-            whole = _as_stored(chunked)
+            whole = _as_stored(chunked, sqlite_types.affinity(described.declared[index]))
         elif merged is not None and declared is None:
             whole = pd.arrays.ArrowExtensionArray(merged)
         elif merged is not None and declared is not None:
@@ -307,9 +307,13 @@ def _to_frame(read: _Read) -> pd.DataFrame:
     return frame
 
 
-def _as_stored(chunked: pa.ChunkedArray) -> Any:
-    """A column the driver read whole: its Arrow array, as the guarded path types it."""
-    if chunked.null_count == len(chunked):  # no value at all (or no row): nothing to type it by
+def _as_stored(chunked: pa.ChunkedArray, empty: pa.DataType | None) -> Any:
+    """A column the driver read whole: its Arrow array, as the guarded path types it;
+    with no value at all (or no row), NULLs of its declared type's affinity (``empty``),
+    or objects where it has none (an expression)."""
+    if chunked.null_count == len(chunked):
+        if empty is not None:
+            return frames.no_values(len(chunked), empty)
         return pd.Series([None] * len(chunked), dtype=object)
     return pd.arrays.ArrowExtensionArray(chunked)
 

@@ -70,6 +70,12 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     return generic.most_frequent(value, ordered, source)
 
 
+def epoch_seconds(value: str) -> str:
+    """Dates and timestamps are stored as ISO text: julianday reads it (and an offset)."""
+    return f"(julianday({value}) - 2440587.5) * 86400.0"
+
+
 def comparable(value: str, kind: str) -> str:
-    """Values as they are: SQLite's BINARY collation orders text as Python does."""
-    return value
+    """Values as they are: SQLite's BINARY collation orders text as Python does; JSON
+    and other kinds as their text."""
+    return generic.as_text(value, kind, "TEXT")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite import pysqlite
 
+from dbnb.read import frames
 from dbnb.read.dtypes import UTC_MICROS, arrow_type
 
 
@@ -35,6 +37,9 @@ class Declared:
     kind: pa.DataType
     convert: Callable[[Any], Any]
     whole: Callable[[pa.ChunkedArray], pa.ChunkedArray | None] | None = None
+    # All values converted at once, as ``convert`` converts each of them, or None when
+    # it cannot vouch for that (``convert`` then goes value by value).
+    batch: Callable[[Sequence[Any]], list[Any] | None] | None = None
 
     def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
         """Each value converted (``frames.Converter``): see ``convert``."""
@@ -88,7 +93,8 @@ def declared(decltype: str | None) -> Declared | None:
     whole = _WHOLE.get(type(sql_type))
     if pa.types.is_decimal(kind):
         whole = _decimals(kind)
-    return Declared(kind, _converter(sql_type), whole)
+    batch = _json_documents if isinstance(sql_type, sqltypes.JSON) else None
+    return Declared(kind, _converter(sql_type), whole, batch)
 
 
 def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
@@ -154,6 +160,24 @@ def _text(process: Callable[[Any], Any], value: Any, *, naive: bool = False) -> 
     return found
 
 
+_JSON = msgspec.json.Decoder()
+_TEXT_OR_NULL = {str, type(None)}
+
+
+def _json_documents(values: Sequence[Any]) -> list[Any] | None:
+    """Documents (text) and NULLs, each parsed by msgspec: the values json.loads builds, in
+    a fifth of the time (msgspec refuses what it would build differently: NaN, a lone
+    surrogate, a number beyond a float); None when it refuses one, or a value is a
+    number or a blob (``_json`` then says what becomes of each)."""
+    if not set(map(type, values)) <= _TEXT_OR_NULL:
+        return None
+    decode = _JSON.decode
+    try:
+        return [None if value is None else decode(value) for value in values]
+    except msgspec.DecodeError:
+        return None
+
+
 def whole_column(array: pa.Array | pa.ChunkedArray, declared: Declared) -> Any:
     """A column Arrow holds (integers or reals, text, ...) read as declared, all at once;
     None when only the per-value conversion (``column``) can say what it becomes."""
@@ -161,34 +185,91 @@ def whole_column(array: pa.Array | pa.ChunkedArray, declared: Declared) -> Any:
     return pd.arrays.ArrowExtensionArray(converted) if converted is not None else None
 
 
-# The text SQLAlchemy stores a DATETIME or DATE as (microseconds optional): Arrow
-# parses exactly these as datetime.fromisoformat does, rejecting the same impossible
-# dates and times; all but year 0, which is checked apart.
-_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$"
-_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+# Text in a DATETIME or DATE column, parsed by Arrow's cast as datetime.fromisoformat
+# parses it: Arrow's ISO 8601 parser takes a subset of what fromisoformat takes (ASCII
+# digits, a date alone, a time to the hour, minute, second or microsecond after ' ' or
+# 'T', an offset or none) and gives the same value for each, rejecting the same
+# impossible dates and times (tests/test_dtypes.py checks this over thousands of texts);
+# all but year 0, which is checked apart. A text it refuses leaves the column to the
+# per-value conversion. SQLAlchemy stores '2024-01-02 03:04:05.123456'; pandas' to_sql
+# over sqlite3 and JavaScript write offsets or Z: a naive text is UTC, as SQLAlchemy
+# reads it, an aware one is moved to UTC. Arrow parses an offset only into a column
+# with a time zone, and none into one: a column of both is parsed in two parts.
+_NAIVE_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$"
+_AWARE_TEXT = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$"
+_OFFSET = re.compile(r"[ T]\d.*(?:Z|[+-]\d{2}(?::?\d{2})?)$")  # after a time
+_NO_TEXT = pa.scalar(None, pa.string())
+_PROBE = 1000
 
 
-def _parsed(chunked: pa.ChunkedArray, pattern: str, kind: pa.DataType) -> pa.ChunkedArray | None:
-    if not pa.types.is_string(chunked.type) or chunked.null_count == len(chunked):
-        return None
-    if not pc.all(pc.match_substring_regex(chunked, pattern)).as_py():
-        return None
+def _cast(chunked: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray | None:
+    """The texts parsed, or None when one does not parse (Feb 30, 24:00, junk: the
+    per-value path keeps them as they are). Arrow's cast costs far more for each text
+    it refuses than for one it parses, so a column whose first texts fail is not cast."""
     try:
-        parsed = chunked.cast(kind)
+        chunked.slice(0, _PROBE).cast(kind)
+        return chunked.cast(kind)
     except pa.ArrowInvalid:
-        return None  # Feb 30, 24:00: the per-value path keeps them as they are
-    if pc.min(pc.year(parsed)).as_py() < 1:
         return None
-    return parsed
+
+
+# The first and last microseconds and days since 1970 that datetime holds (years 1 to 9999).
+_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+_DAYS = (-719_162, 2_932_896)
+
+
+def _within_years(parsed: pa.ChunkedArray) -> bool:
+    """Whether every value is within the years datetime holds (1 to 9999)."""
+    first, last = _MICROS if pa.types.is_timestamp(parsed.type) else _DAYS
+    bounds = pc.min_max(parsed)  # their years would cost a pass over the column
+    low: int = bounds["min"].value
+    high: int = bounds["max"].value
+    return first <= low and high <= last
+
+
+def _usable(chunked: pa.ChunkedArray) -> bool:
+    return bool(pa.types.is_string(chunked.type)) and chunked.null_count < len(chunked)
 
 
 def _datetimes(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    parsed = _parsed(chunked, _DATETIME_TEXT, pa.timestamp("us"))
-    return parsed.cast(UTC_MICROS) if parsed is not None else None  # naive is UTC
+    if not _usable(chunked):
+        return None
+    # The column's first text says which cast to try (a column is nearly always of one
+    # kind), as a cast that fails costs more than one that does not (``_cast``).
+    first = chunked[pc.index(pc.is_valid(chunked), True).as_py()].as_py()
+    if _OFFSET.search(first) is None:
+        parsed = _cast(chunked, pa.timestamp("us"))
+        if parsed is not None:
+            parsed = parsed.cast(UTC_MICROS)  # naive is UTC
+    elif pc.any(pc.starts_with(chunked, "0000")).as_py():
+        return None  # year 0, which an offset could move into year 1
+    else:
+        parsed = _cast(chunked, UTC_MICROS)
+    if parsed is None:
+        parsed = _naive_and_aware(chunked)
+    return parsed if parsed is not None and _within_years(parsed) else None
+
+
+def _naive_and_aware(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A column of texts with an offset and texts without, each part parsed apart."""
+    naive = pc.match_substring_regex(chunked, _NAIVE_TEXT)
+    aware = pc.match_substring_regex(chunked, _AWARE_TEXT)
+    if not pc.all(pc.or_(naive, aware)).as_py():
+        return None
+    if pc.any(pc.starts_with(chunked, "0000")).as_py():
+        return None
+    moved = _cast(pc.if_else(aware, chunked, _NO_TEXT), UTC_MICROS)
+    local = _cast(pc.if_else(aware, _NO_TEXT, chunked), pa.timestamp("us"))
+    if moved is None or local is None:
+        return None
+    return pc.if_else(aware, moved, local.cast(UTC_MICROS))
 
 
 def _dates(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    return _parsed(chunked, _DATE_TEXT, pa.date32())
+    if not _usable(chunked):
+        return None
+    parsed = _cast(chunked, pa.date32())
+    return parsed if parsed is not None and _within_years(parsed) else None
 
 
 def _decimals(kind: pa.DataType) -> Callable[[pa.ChunkedArray], pa.Array | None]:
@@ -243,6 +324,10 @@ _WHOLE: dict[type[Any], Callable[[pa.ChunkedArray], pa.ChunkedArray | None]] = {
 def convert(values: Sequence[Any], declared: Declared) -> tuple[list[Any], bool]:
     """Each value converted as its declared type says, and whether all of them fit;
     one that does not is kept as it is (the caller then makes an object column)."""
+    if declared.batch is not None:
+        found = declared.batch(values)
+        if found is not None:
+            return found, True
     converted: list[Any] = []
     fits = True
     process = declared.convert
@@ -258,12 +343,51 @@ def convert(values: Sequence[Any], declared: Declared) -> tuple[list[Any], bool]
     return converted, fits
 
 
-def declared_kinds(result: Any, count: int) -> list[Declared | None]:
+def declared_kinds(result: Any, count: int) -> list[Declared | frames.ByValues | None]:
     """The declared type of each column of a guarded result (``frames.column_types``):
-    what a plain query of a table's columns reads as, as a ``select()`` of them would."""
+    what a plain query of a table's columns reads as, as a ``select()`` of them would;
+    else its storage classes, and its affinity when it has no value (``affinity``)."""
     from dbnb.backends.sqlite import describe
 
     found = describe.of_result(result)
     if found is None or len(found) != count:
         return [None] * count
-    return [declared(name) for name in found]
+    return [declared(name) or _by_values(name) for name in found]
+
+
+# The Arrow type of each storage class a column's affinity stores its values as.
+_AFFINITIES = {
+    "INTEGER": pa.int64(),
+    "TEXT": pa.string(),
+    "BLOB": pa.binary(),
+    "REAL": pa.float64(),
+}
+
+
+def affinity(decltype: str | None) -> pa.DataType | None:
+    """What a column declared ``decltype`` (and not one of ``DECLARED``) reads as when it
+    has no value to be typed by: the storage class its affinity gives its values
+    (SQLite's rules, https://www.sqlite.org/datatype3.html#determination_of_column_affinity),
+    so a read of no rows has the dtype a read of rows has. None for an expression (no
+    declared type) and for NUMERIC affinity (a bare NUMERIC, or no type at all), whose
+    values may be integers, reals or anything."""
+    if decltype is None:
+        return None
+    name = decltype.upper()
+    if "INT" in name:
+        found = "INTEGER"
+    elif "CHAR" in name or "CLOB" in name or "TEXT" in name:
+        found = "TEXT"
+    elif "BLOB" in name:
+        found = "BLOB"
+    elif "REAL" in name or "FLOA" in name or "DOUB" in name:
+        found = "REAL"
+    else:
+        return None
+    return _AFFINITIES[found]
+
+
+@functools.lru_cache(maxsize=256)
+def _by_values(decltype: str | None) -> frames.ByValues | None:
+    found = affinity(decltype)
+    return None if found is None else frames.ByValues(found)
