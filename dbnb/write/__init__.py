@@ -14,6 +14,7 @@ The order of a write is what makes it safe:
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -146,7 +147,10 @@ def reflect(connection: Connection, name: str, database_name: str) -> Table:
     """The existing table called ``name`` (``schema.table`` names a schema)."""
     schema, _, table_name = name.rpartition(".")
     try:
-        with connection.begin():
+        with connection.begin(), warnings.catch_warnings():
+            # A type SQLAlchemy does not know (MariaDB's INET4, PostgreSQL's xid) is
+            # written as its values are, as a read gave them: no warning to act on.
+            warnings.filterwarnings("ignore", "Did not recognize type", exc.SAWarning)
             return Table(table_name, MetaData(), schema=schema or None, autoload_with=connection)
     except exc.NoSuchTableError:
         raise DbnbError(

@@ -6,6 +6,7 @@ Shared by ``dbnb.validate`` (which checks values against the kind) and
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ class WriteRules:
     text_holds_nul: bool = True  # False: text and JSON cannot hold the NUL character
     # MySQL: BOOLEAN is TINYINT(1), and a table read from the database says TINYINT(1).
     tinyint1_is_bool: bool = False
+    # Column types without a time zone that reads give as UTC instants (SQLite's DATETIME,
+    # MySQL's TIMESTAMP in dbnb's UTC sessions): an aware timestamp is written as its UTC
+    # time, so what a read gave writes back.
+    utc_timestamps: tuple[type[sqltypes.TypeEngine[Any]], ...] = ()
+    # Text types whose value is a comma-joined set of members (MySQL's SET: 'a,b').
+    member_sets: tuple[type[sqltypes.TypeEngine[Any]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,13 +76,18 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
         return make("bool", pa.bool_())
     if isinstance(t, sqltypes.Enum):
         return make("enum", pa.string())
-    if isinstance(t, sqltypes.SmallInteger):
-        return make("int", rules.small_integer)
-    if isinstance(t, sqltypes.BigInteger):
-        return make("int", pa.int64())
+    if isinstance(t, rules.member_sets):
+        return make("set", pa.string())
     if isinstance(t, sqltypes.Integer):
-        # PostgreSQL's integer is 4 bytes; SQLite's INTEGER holds 8.
-        return make("int", rules.integer)
+        if isinstance(t, sqltypes.SmallInteger):
+            width = rules.small_integer
+        elif isinstance(t, sqltypes.BigInteger):
+            width = pa.int64()
+        else:  # PostgreSQL's integer is 4 bytes; SQLite's INTEGER holds 8.
+            width = rules.integer
+        if getattr(t, "unsigned", False):  # MySQL's INT UNSIGNED: 0 to 2**32 - 1
+            width = pa.from_numpy_dtype(np.dtype(f"uint{width.bit_width}"))
+        return make("int", width)
     if isinstance(t, sqltypes.Float) or (isinstance(t, sqltypes.Numeric) and not t.asdecimal):
         single = isinstance(t, sqltypes.REAL) or (
             isinstance(t, sqltypes.Float) and t.precision is not None and t.precision <= 24
@@ -84,6 +96,8 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
     if isinstance(t, sqltypes.Numeric):
         if t.precision is not None and t.precision <= 38:
             return make("decimal", pa.decimal128(t.precision, t.scale or 0))
+        if t.precision is not None and t.precision <= 76:  # MySQL's DECIMAL(65, 30)
+            return make("decimal", pa.decimal256(t.precision, t.scale or 0))
         return make("decimal", None)  # unconstrained: the values decide
     if isinstance(t, sqltypes.DateTime):
         return make("datetime", _UTC_MICROS if t.timezone else pa.timestamp("us"))
@@ -159,7 +173,15 @@ def json_encoder() -> Callable[[Any], str]:
 
 
 def type_name(sql_type: sqltypes.TypeEngine[Any]) -> str:
-    """The SQL name of a column type, as DDL would spell it."""
+    """The SQL name of a column type, as DDL would spell it: a dialect's own type as
+    its dialect spells it (MySQL's ``SET('a','b')``, where the default says ``SET``)."""
+    module = type(sql_type).__module__.split(".")
+    if module[:2] == ["sqlalchemy", "dialects"] and len(module) > 2:
+        try:
+            dialect = importlib.import_module(".".join(module[:3])).dialect()
+            return str(sql_type.compile(dialect=dialect))
+        except Exception:  # the default dialect's spelling, below
+            pass
     try:
         return str(sql_type.compile())
     except Exception:  # a dialect-specific type the default dialect cannot spell

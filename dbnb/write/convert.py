@@ -26,8 +26,6 @@ from sqlalchemy import types as sqltypes
 from dbnb.errors import ValidationError
 from dbnb.write.columns import Spec, WriteRules, json_encoder, plain, type_name
 
-_INT_RANGES = {16: (-(2**15), 2**15 - 1), 32: (-(2**31), 2**31 - 1), 64: (-(2**63), 2**63 - 1)}
-
 
 def _first(mask: pa.Array) -> int:
     """Position of the first true value of a boolean mask (nulls count as false)."""
@@ -79,8 +77,12 @@ class ColumnConversion:
             value=value,
         )
 
+    @property
+    def type_name(self) -> str:
+        return type_name(self.spec.sql_type)
+
     def expected(self, what: str) -> str:
-        return f"expected {what} for a {type_name(self.spec.sql_type)} column"
+        return f"expected {what} for a {self.type_name} column"
 
     def convert(self) -> pa.Array | list[Any]:
         kind = self.spec.kind
@@ -94,25 +96,19 @@ class ColumnConversion:
             return self.from_enum()
         if kind == "other":
             return [None if _is_missing(v) else v for v in self.series.tolist()]
+        if kind == "decimal" and self.series.dtype == object:
+            return self.from_decimals()
         array = self.arrow()
         if pa.types.is_null(array.type):
             assert self.spec.arrow is not None or kind == "decimal"
             return pa.nulls(len(array), self.spec.arrow or pa.decimal128(1, 0))
-        convert: Callable[[pa.Array], pa.Array] = getattr(self, f"to_{kind}")
+        convert: Callable[[pa.Array], pa.Array | list[Any]] = getattr(self, f"to_{kind}")
         return convert(array)
 
     # --- from pandas to Arrow -------------------------------------------------------
 
     def arrow(self) -> pa.Array:
         """The column as Arrow, as pandas/pyarrow see it; NaN in numpy floats is NULL."""
-        target = self.spec.arrow
-        if self.spec.kind == "decimal" and target is not None and self.series.dtype == object:
-            # Inferring a precision from Python Decimals is slow; the column's is known.
-            # Whatever does not fit is left to the checks below, which name the row.
-            try:
-                return pa.array(self.series.tolist(), type=target, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                pass
         try:
             array = pa.array(self.series, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
@@ -157,15 +153,17 @@ class ColumnConversion:
     def to_int(self, array: pa.Array) -> pa.Array:
         target = self.spec.arrow
         assert target is not None
-        low, high = _INT_RANGES[target.bit_width]
+        bits = target.bit_width
+        low, high = (0, 2**bits - 1) if pa.types.is_unsigned_integer(target) else _signed(bits)
         if pa.types.is_floating(array.type):
             fraction = pc.not_equal(array, pc.floor(array))
             if _any(fraction) or _any(pc.is_nan(array)) or _any(pc.is_inf(array)):
                 bad = pc.or_(fraction, pc.or_(pc.is_nan(array), pc.is_inf(array)))
-                raise self.fail(_first(bad), "not a whole number")
+                raise self.fail(_first(bad), f"not a whole number, for {self.type_name}")
         elif pa.types.is_decimal(array.type):
             if _any(pc.not_equal(array, pc.floor(array))):
-                raise self.fail(_first(pc.not_equal(array, pc.floor(array))), "not a whole number")
+                fraction = pc.not_equal(array, pc.floor(array))
+                raise self.fail(_first(fraction), f"not a whole number, for {self.type_name}")
         elif not pa.types.is_integer(array.type):
             raise self.wrong_type(array)
         bounds = pc.min_max(array)
@@ -174,7 +172,7 @@ class ColumnConversion:
             position = next(
                 i for i, v in enumerate(array.to_pylist()) if v is not None and not low <= v <= high
             )
-            raise self.fail(position, f"out of range ({low} to {high})")
+            raise self.fail(position, f"out of range ({low} to {high}) for {self.type_name}")
         return array.cast(target, safe=False)
 
     def to_float(self, array: pa.Array) -> pa.Array:
@@ -189,20 +187,22 @@ class ColumnConversion:
             array = pc.if_else(pc.is_nan(array), pa.scalar(None, target), array)
         return array
 
-    def to_decimal(self, array: pa.Array) -> pa.Array:
+    def to_decimal(self, array: pa.Array) -> pa.Array | list[Any]:
         target = self.spec.arrow
         if pa.types.is_integer(array.type):
             # Through 38 digits: Arrow sizes an int64's decimal for any int64 (19 digits).
             array = array.cast(pa.decimal128(38, 0))
         elif pa.types.is_floating(array.type):
-            if target is None:
-                raise self.wrong_type(array)
             bad = pc.or_(pc.is_nan(array), pc.is_inf(array))
             if _any(bad):
                 raise self.fail(_first(bad), "NaN and infinity do not fit a numeric column")
             # A float is the decimal its shortest repr writes (8.95 is 8.95, not the
-            # binary fraction nearest it): what the user typed, and what a read gave.
-            return self._decimals_of(array.cast(pa.string()), target)
+            # binary fraction nearest it): what the user typed, and what a read gave
+            # (SQLite reads a NUMERIC column as floats).
+            texts = array.cast(pa.string())
+            if target is None:
+                return self._sized([None if t is None else Decimal(t) for t in texts.to_pylist()])
+            return self._decimals_of(texts, target)
         if not pa.types.is_decimal(array.type):
             raise self.wrong_type(array)
         if target is None:
@@ -216,6 +216,24 @@ class ColumnConversion:
                 if value is not None and not _fits_decimal(value, target):
                     raise self.fail(position, f"does not fit {_numeric(target)}") from None
             raise
+
+    def _sized(
+        self, numbers: list[Decimal | None], array: pa.Array | None = None
+    ) -> pa.Array | list[Any]:
+        """Finite Decimals for a numeric column of any precision (``array``: them in
+        Arrow already): Arrow decimals when they share one scale, else the Decimals
+        themselves. Arrow gives every value the largest scale, and the database keeps
+        it: 12.5 beside 8.95 would be read back as 12.50. Also the Decimals where Arrow
+        holds none (more than 76 digits)."""
+        exponents = {number.as_tuple().exponent for number in numbers if number is not None}
+        if not exponents:
+            return pa.nulls(len(numbers), pa.decimal128(1, 0))
+        if len(exponents) > 1:
+            return numbers
+        try:
+            return self.to_decimal(pa.array(numbers) if array is None else array)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return numbers
 
     def _decimals_of(self, texts: pa.Array, target: pa.DataType) -> pa.Array:
         """Decimal texts as ``target``: exactly, or the first row that does not fit."""
@@ -233,6 +251,11 @@ class ColumnConversion:
         return array
 
     def to_string(self, array: pa.Array) -> pa.Array:
+        if _is_uuid(array.type):
+            # As SQLAlchemy's Uuid stores one in a CHAR(32) (where SQLite's reads find
+            # UUIDs), else in its canonical form.
+            length = getattr(self.spec.sql_type, "length", None)
+            array = uuid_text(array, hyphens=length != 32)
         if not pa.types.is_string(array.type):
             raise self.wrong_type(array)
         length = getattr(self.spec.sql_type, "length", None)
@@ -247,6 +270,23 @@ class ColumnConversion:
             if _any(nul):
                 database = self.rules.database
                 raise self.fail(_first(nul), f"{database} text cannot hold the NUL character")
+        return array
+
+    def to_set(self, array: pa.Array) -> pa.Array:
+        """Members joined by commas ('a,b', '' for none), as MySQL's SET reads."""
+        if not pa.types.is_string(array.type):
+            raise self.wrong_type(array)
+        members = list(getattr(self.spec.sql_type, "values", ()))
+        parts = pc.split_pattern(
+            pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array), ","
+        )
+        unknown = pc.invert(
+            pc.is_in(pc.list_flatten(parts), value_set=pa.array(members, pa.string()))
+        )
+        if _any(unknown):
+            rows = pc.list_parent_indices(parts)
+            position = int(rows[_first(unknown)].as_py())
+            raise self.fail(position, f"not members of {self.type_name} joined by commas")
         return array
 
     def to_date(self, array: pa.Array) -> pa.Array:
@@ -271,6 +311,9 @@ class ColumnConversion:
                 "(e.g. series.dt.tz_localize('UTC'))",
             )
         if target.tz is None and array.type.tz is not None:
+            if isinstance(self.spec.sql_type, self.rules.utc_timestamps):
+                # Arrow keeps every timestamp as UTC: dropping the zone leaves its UTC time.
+                return self._to_micros(array.cast(pa.timestamp(array.type.unit)), target)
             raise self.fail(
                 _first(array.is_valid()),
                 "a time-zone-aware timestamp in a column WITHOUT time zone: drop it "
@@ -312,10 +355,10 @@ class ColumnConversion:
             return array.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             for position in range(len(array)):
-                try:
-                    array[position : position + 1].cast(target)
+                try:  # a row on its own (a slice would cast every row's elements)
+                    pa.array([array[position].as_py()], type=array.type).cast(target)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    raise self.fail(position, f"elements do not fit {target}") from None
+                    raise self.fail(position, f"elements do not fit {self.type_name}") from None
             raise
 
     # --- Python objects ---------------------------------------------------------------
@@ -324,6 +367,45 @@ class ColumnConversion:
         """The values as Python objects, and where they are missing."""
         missing = self.series.isna().to_numpy(dtype=bool)
         return self.series.tolist(), missing
+
+    def from_decimals(self) -> pa.Array | list[Any]:
+        """Python numbers into a numeric column: Arrow decimals, or the Decimals themselves
+        where Arrow would change them (NaN and Infinity, which PostgreSQL's numeric holds
+        and a read of it gives; see ``_sized`` for a numeric of any precision)."""
+        target = self.spec.arrow
+        values = self.series.tolist()
+        try:  # Decimals and None alone: the column's precision (inferring one is slow)
+            array = pa.array(values, type=target, from_pandas=False)
+        except (ValueError, TypeError, OverflowError, pa.ArrowNotImplementedError):
+            pass  # NULLs of pandas, NaN, other numbers, values that do not fit: one by one
+        else:
+            if target is not None:
+                return array
+            if pa.types.is_null(array.type):
+                return pa.nulls(len(array), pa.decimal128(1, 0))
+            if pa.types.is_decimal(array.type):
+                return self._sized(values, array)
+        numbers = [self._decimal(position, value) for position, value in enumerate(values)]
+        finite = [n if n is None or n.is_finite() else None for n in numbers]
+        if target is None:
+            return self._sized(finite) if finite == numbers else numbers
+        for position, number in enumerate(finite):
+            if number is not None and not _fits_decimal(number, target):
+                raise self.fail(position, f"does not fit {_numeric(target)}")
+        return pa.array(numbers, type=target) if finite == numbers else numbers
+
+    def _decimal(self, position: int, value: Any) -> Decimal | None:
+        if _is_missing(value):
+            return None
+        if isinstance(value, Decimal):
+            return value
+        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+            return Decimal(int(value))
+        if isinstance(value, float | np.floating):
+            if math.isinf(value):
+                raise self.fail(position, "NaN and infinity do not fit a numeric column")
+            return Decimal(repr(float(value)))  # its shortest repr, as for a float column
+        raise self.fail(position, self.expected(_what("decimal")))
 
     def from_json(self) -> pa.Array:
         values, missing = self._objects()
@@ -400,6 +482,40 @@ class ColumnConversion:
         return array
 
 
+def _signed(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _is_uuid(arrow_type: pa.DataType) -> bool:
+    return getattr(arrow_type, "extension_name", None) == "arrow.uuid"
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Where the 32 digits go in the canonical form, around its hyphens (8-4-4-4-12).
+_CANONICAL = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+def uuid_text(array: pa.Array, *, hyphens: bool) -> pa.Array:
+    """UUIDs (``arrow.uuid``, or 16-byte binary) as lower-case hex text, 32 digits or
+    the 36-character canonical form: the whole column at once, no object per value."""
+    storage = array.storage if isinstance(array, pa.ExtensionArray) else array
+    count = len(storage)
+    raw = np.frombuffer(storage.buffers()[1], dtype=np.uint8)
+    raw = raw[storage.offset * 16 : (storage.offset + count) * 16].reshape(count, 16)
+    digits = np.empty((count, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[raw >> 4]
+    digits[:, 1::2] = _HEX[raw & 15]
+    if hyphens:
+        canonical = np.full((count, 36), ord("-"), dtype=np.uint8)
+        canonical[:, _CANONICAL] = digits
+        digits = canonical
+    width = digits.shape[1]
+    offsets = pa.py_buffer(np.arange(0, (count + 1) * width, width, dtype=np.int32))
+    validity = storage.is_valid().buffers()[1] if storage.null_count else None
+    data = pa.py_buffer(digits.tobytes())
+    return pa.Array.from_buffers(pa.string(), count, [validity, offsets, data], storage.null_count)
+
+
 def _no_uuid() -> bytes:
     raise ValueError("not a UUID")
 
@@ -412,6 +528,7 @@ def _what(kind: str) -> str:
         "bool": "booleans",
         "string": "strings",
         "enum": "enum members or their names",
+        "set": "strings of members joined by commas",
         "date": "dates",
         "datetime": "timestamps",
         "time": "times of day",

@@ -8,7 +8,8 @@
 ``reads.py``       fast reads: connectorx into Arrow, described first, read-only (MariaDB)
 ``types.py``       a result's types, from the server's column descriptions
 ``bulk.py``        bulk writes: multi-row ``INSERT``, ``ON DUPLICATE KEY UPDATE``
-``reflection.py``  names with a backtick reflected as they are (SQLAlchemy keeps them doubled)
+``reflection.py``  names with a backtick reflected as they are (SQLAlchemy keeps them doubled);
+                   MariaDB's JSON (a LONGTEXT with a check) as JSON
 ``ddl.py``         generic ``DateTime``, ``Time``, ``Float``, ``Numeric()`` keep their digits
 ``see.py``         the SQL of plots, profiles and plans (dbnb.see): EXPLAIN FORMAT=JSON,
                    DOUBLE bins and quartiles, text compared byte-wise
@@ -19,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.pool import NullPool
 
 from dbnb.backends.generic import grouped_counts
@@ -89,13 +92,16 @@ interrupted: str | None = "killed on the server (KILL QUERY)"
 # The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
 async_driver: str | None = "mysql+aiomysql"
 # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
-# bulk.py names them).
+# bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it
+# takes aware timestamps, as it reads; a SET's value is its members joined by commas.
 write_rules = WriteRules(
     "MariaDB/MySQL",
     integer=pa.int32(),
     small_integer=pa.int16(),
     keeps_nan=False,
     tinyint1_is_bool=True,
+    utc_timestamps=(sqltypes.TIMESTAMP,),
+    member_sets=(mysql_types.SET,),
 )
 
 

@@ -1,4 +1,5 @@
-"""Names with a backtick, reflected as they are (``a`b``, not ``a``b``).
+"""Tables reflected as they were declared: names with a backtick as they are
+(``a`b``, not ``a``b``), MariaDB's ``INET4``/``INET6``, and its ``JSON`` columns as JSON.
 
 MariaDB and MySQL quote an identifier holding a backtick by doubling it
 (```a``b```). SQLAlchemy reads a table from ``SHOW CREATE TABLE`` and undoes the
@@ -11,13 +12,20 @@ A MariaDB server's own types (``INET4``, ``INET6``) are known to SQLAlchemy's
 ``mariadb`` dialect only; dbnb reaches MariaDB through ``mysql+pymysql``, whose
 reflection of such a column warned (an error in a completion's background read)
 and typed it NullType. The engine's dialect learns them once the server is known.
+
+MariaDB makes a ``JSON`` column a ``LONGTEXT`` with ``CHECK (json_valid(col))``,
+and SQLAlchemy reflects the ``LONGTEXT``: ``db.write`` would then want text where
+a read gives Python values (``types.json_fields``). ``Parser`` reflects such a
+column as ``JSON``, as MySQL's own JSON type is.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.mysql import JSON, LONGTEXT
 from sqlalchemy.dialects.mysql.mariadb import INET4, INET6
 from sqlalchemy.dialects.mysql.reflection import MySQLTableDefinitionParser, ReflectedState
 from sqlalchemy.engine import Engine
@@ -41,7 +49,15 @@ class Parser(MySQLTableDefinitionParser):
         for constraint in state.fk_constraints:
             for side in ("local", "foreign"):
                 constraint[side] = [name(column) for column in constraint[side]]
+        checked = {name(found) for found in _JSON_VALID.findall(show_create)}
+        for column in state.columns:
+            if column["name"] in checked and isinstance(column["type"], LONGTEXT):
+                column["type"] = JSON()
         return state
+
+
+# A column's check or the table's, as SHOW CREATE TABLE writes either: json_valid(`v`).
+_JSON_VALID = re.compile(r"CHECK \(json_valid\(`((?:[^`]|``)+)`\)\)")
 
 
 def install(engine: Engine) -> None:

@@ -61,8 +61,14 @@ _PG_WIRE: dict[str, pa.DataType] = {
     "uuid": pa.binary(16),
 }
 
-# Types with an equality operator: an upsert can tell an unchanged row (json has none).
-_PG_COMPARABLE = {*_PG_WIRE, "numeric", "enum"} - {"json"}
+# Types whose equality is the values' own: an upsert can tell an unchanged row (json has
+# no equality; box's "=" compares areas, so it is not here). psycopg files an array under
+# its element's name, and array equality is its elements'.
+_PG_COMPARABLE = {
+    *_PG_WIRE,
+    *("numeric", "enum", "inet", "cidr", "macaddr", "macaddr8", "money", "bit", "varbit"),
+    "timetz",
+} - {"json"}
 
 log = logging.getLogger("dbnb")
 
@@ -154,9 +160,14 @@ class PostgreSQLWriter:
                 names[oid] = info.name
         unknown = [oid for oid in oids if oid not in names]
         if unknown:
-            # User-defined types psycopg does not know: enums read and write as text.
-            cursor.execute("SELECT oid, typtype FROM pg_type WHERE oid = ANY(%s)", [unknown])
-            names.update((oid, "enum") for oid, typtype in cursor.fetchall() if typtype == "e")
+            # User-defined types psycopg does not know: enums (and arrays of them, filed
+            # under their element's name as psycopg files arrays) read and write as text.
+            cursor.execute(
+                "SELECT t.oid FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem "
+                "WHERE t.oid = ANY(%s) AND 'e' IN (t.typtype, e.typtype)",
+                [unknown],
+            )
+            names.update((oid, "enum") for (oid,) in cursor.fetchall())
         return [names.get(oid) for oid in oids]
 
     def _copy(self, cursor: psycopg.Cursor[Any], into: str, types: list[str | None]) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import types as sqltypes
+
 from dbnb.backends.generic import close_result, excess_privilege, grouped_counts, mean
 from dbnb.backends.sqlite.guards import (
     install_guards,
@@ -72,8 +74,10 @@ name = "sqlite"
 interrupted: str | None = "aborted by SQLite"  # its progress handler, in this process
 # The async driver of async sessions (dbnb.aio), beside the sync one.
 async_driver: str | None = "sqlite+aiosqlite"
-# What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL).
-write_rules = WriteRules("SQLite", keeps_nan=False)
+# What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
+# declares DateTime with and without time zone alike, and reads a DATETIME as UTC: an
+# aware timestamp is stored as its UTC time in either.
+write_rules = WriteRules("SQLite", keeps_nan=False, utc_timestamps=(sqltypes.DateTime,))
 
 
 # --- reads and their types ------------------------------------------------------------
