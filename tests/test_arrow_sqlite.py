@@ -4,6 +4,7 @@ connections only read."""
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import sqlite3
 import threading
@@ -445,3 +446,26 @@ def test_no_adbc_call_is_made_from_the_main_thread(
     assert database.query("SELECT count(*) AS n FROM t")["n"].tolist() == [2]
     assert database._arrow.served == served + 2, "both read on the columnar path"
     assert on_main == []
+
+
+def test_a_table_made_again_with_other_types_is_described_as_it_is_now(
+    db: dbnb.Database,
+) -> None:
+    # The pooled columnar connection described `t` before; a write connection drops it
+    # and makes it again with another declared type. The describe must see the new
+    # schema (it once prepared against the one it had cached: 5 read as a date column's
+    # object, 1 as an INTEGER's int64).
+    shown = {}
+    for declared, literal in (("DATE", "'2024-01-02'"), ("INTEGER", "5"), ("BOOLEAN", "1")):
+        with db.session(write=True) as session:
+            session.execute(text("DROP TABLE IF EXISTS remade"))
+            session.execute(text(f"CREATE TABLE remade (v {declared})"))
+            session.execute(text(f"INSERT INTO remade VALUES ({literal})"))
+        frame = db.query("SELECT * FROM remade")
+        assert dbnb.history(1)["path"].iloc[0] == "columnar"
+        shown[declared] = (str(frame["v"].dtype), frame["v"].iloc[0])
+    assert shown == {
+        "DATE": ("date32[day][pyarrow]", dt.date(2024, 1, 2)),
+        "INTEGER": ("int64[pyarrow]", 5),
+        "BOOLEAN": ("bool[pyarrow]", True),
+    }

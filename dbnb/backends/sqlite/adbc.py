@@ -73,7 +73,10 @@ _ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}
 # What pysqlite waits for a lock by default (sqlite3.connect's timeout), so a read
 # that meets a writer waits as the guarded path would, instead of failing at once.
 _BUSY_TIMEOUT_MS = 5000
-_DESCRIBE = "SELECT dbnb_describe('{}')"
+# The subquery reads the schema table: SQLite then checks the schema cookie before the
+# describe prepares the statement, so a table another connection dropped and made
+# again is described as it is now, not as this connection last saw it.
+_DESCRIBE = "SELECT dbnb_describe('{}'), (SELECT 1 FROM sqlite_schema LIMIT 1)"
 _KEPT = "SELECT dbnb_kept(0), dbnb_kept(1)"
 # A statement that calls the extension's functions itself could upset a read.
 _OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\W*\(", re.I)
