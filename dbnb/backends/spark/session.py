@@ -6,6 +6,7 @@ Connect client); without it, one line names the extra.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -83,6 +84,15 @@ def why_unreachable(error: BaseException) -> str:
 _CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbnb-spark-check")
 
 
+def _discard(spark: Any) -> None:
+    """Let go of a session whose server did not answer: stopped now, with its one retry,
+    not at the interpreter's exit (where its release retried and warned after the run)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the client's RETRIES_EXCEEDED: said already
+        with contextlib.suppress(Exception):
+            spark.stop()
+
+
 class Session:
     """One connection's Spark Connect session, opened on first use, closed by ``close``."""
 
@@ -120,10 +130,12 @@ class Session:
         try:
             future.result(timeout=CHECK_WITHIN)
         except TimeoutError:
+            _discard(spark)
             raise self.unreachable_because(
                 f"no answer within {CHECK_WITHIN:g} s; check the host and port"
             ) from None
         except Exception as error:
+            _discard(spark)
             raise self.unreachable_because(why_unreachable(error)) from None
 
     def unreachable(self, error: BaseException) -> DbnbError:
