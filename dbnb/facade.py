@@ -21,15 +21,17 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, TypeVar, overload
 
 from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError, ReadOnlyError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from matplotlib.axes import Axes
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql import Executable
     from sqlmodel import Session
 
     from dbnb.health import Health
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
+# What a read runs: SQL text with :name placeholders, or a SQLAlchemy/SQLModel select().
+Statement: TypeAlias = "str | Executable"
 M = TypeVar("M")
 
 # The columns of ``dbnb.tables()`` and ``dbnb.describe()``, on every database.
@@ -93,7 +97,7 @@ class Facade(abc.ABC):
     @overload
     def query(
         self,
-        sql: Any,
+        sql: Statement,
         params: Params | None = None,
         *,
         timeout: float | None = None,
@@ -106,7 +110,7 @@ class Facade(abc.ABC):
     @overload
     def query(
         self,
-        sql: Any,
+        sql: Statement,
         params: Params | None = None,
         *,
         timeout: float | None = None,
@@ -119,19 +123,45 @@ class Facade(abc.ABC):
     @overload
     def query(
         self,
-        sql: Any,
+        sql: Statement,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: None = None,
+        output: Literal["arrow"],
+    ) -> pa.Table: ...
+
+    @overload
+    def query(
+        self,
+        sql: Statement,
+        params: Params | None = None,
+        *,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        progress: bool | None = None,
+        chunksize: int,
+        output: Literal["arrow"],
+    ) -> Iterator[pa.Table]: ...
+
+    @overload
+    def query(
+        self,
+        sql: Statement,
         params: Params | None = None,
         *,
         timeout: float | None = None,
         max_rows: int | None = None,
         progress: bool | None = None,
         chunksize: int | None = None,
-        output: Literal["polars", "arrow"],
-    ) -> Any: ...
+        output: Literal["polars"],
+    ) -> Any: ...  # a polars DataFrame, or an iterator of them (polars is an extra)
 
     def query(
         self,
-        sql: Any,
+        sql: Statement,
         params: Params | None = None,
         *,
         timeout: float | None = None,
@@ -181,7 +211,7 @@ class Facade(abc.ABC):
     @abc.abstractmethod
     def query_to_parquet(
         self,
-        sql: Any,
+        sql: Statement,
         path: str | os.PathLike[str],
         params: Params | None = None,
         *,
@@ -280,7 +310,7 @@ class Facade(abc.ABC):
 
     async def aquery(
         self,
-        sql: Any,
+        sql: Statement,
         params: Params | None = None,
         *,
         timeout: float | None = None,

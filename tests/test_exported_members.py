@@ -52,6 +52,8 @@ import dbnb
 db = dbnb.connect("warehouse")
 reveal_type(db)
 reveal_type(db.query("SELECT 1 AS x"))
+reveal_type(db.query("SELECT 1 AS x", chunksize=10))
+db.query(42)  # not a statement: the checker says so
 """
 
 
@@ -73,6 +75,13 @@ def test_a_users_type_checker_reads_dbnb_as_installed(tmp_path: Path) -> None:
         timeout=280,
         check=False,
     )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, checked.stdout + checked.stderr
+    assert 'No overload variant of "query" of "Facade" matches argument type "int"' in errors[0]
     assert 'Revealed type is "dbnb.facade.Facade"' in checked.stdout
     assert 'Revealed type is "pandas.core.frame.DataFrame"' in checked.stdout
+    assert (
+        'Revealed type is "typing.Iterator[pandas.core.frame.DataFrame]"' in checked.stdout
+        or 'Revealed type is "collections.abc.Iterator[pandas.core.frame.DataFrame]"'
+        in checked.stdout
+    ), checked.stdout
