@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -345,32 +344,3 @@ def test_every_columnar_connection_is_closed_once_also_one_out_at_close(
     assert_exact(tight)
     assert len(opened) == 3
     assert all(connection._closed for connection in opened)
-
-
-def test_a_columnar_connect_that_fails_after_opening_closes_its_connection(
-    tmp_path: Path, pg_database: str, open_registry: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The connect of the columnar path looks at the reads' privileges once its connection
-    # is open; a warning made an error there (python -W error) must not strand it.
-    from dbnb.backends.postgresql import adbc
-
-    opened: list[Any] = []
-    connect = adbc.adbc_postgresql.connect
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        opened.append(connect(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(adbc.adbc_postgresql, "connect", counted)
-    path = tmp_path / "strict.yaml"
-    path.write_text(
-        "databases:\n  strict:\n    type: postgresql\n    host: 127.0.0.1\n"
-        f"    user: postgres\n    database: {pg_database}\n"
-    )
-    database = open_registry(path).connect("strict")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", dbnb.PrivilegeWarning)
-        assert database.query("SELECT 1 AS v")["v"].tolist() == [1]  # on the guarded path
-    assert len(opened) == 1
-    assert opened[0]._closed
-    assert database.budget.in_use() == {"guarded": 1}

@@ -338,6 +338,19 @@ OTHER_FORMS: dict[tuple[str, str], Any] = {
 }
 
 
+def in_output(
+    database: dbnb.Database, sql: str, case: Case, key: tuple[str, str], tmp: Path
+) -> None:
+    values = through(database, sql, key[1], tmp)
+    assert len(values) == 1
+    assert values[0] is not None
+    if key[1] == "csv":
+        assert values[0] != ""
+    else:
+        wanted = OTHER_FORMS.get(key, case.value)
+        assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("name", list(PG_CASES))
@@ -345,14 +358,7 @@ def test_postgresql_types_in_every_output(
     pg: dbnb.Database, name: str, output: str, tmp_path: Path
 ) -> None:
     case = PG_CASES[name]
-    values = through(pg, f"SELECT {case.expression} AS v", output, tmp_path)
-    assert len(values) == 1
-    assert values[0] is not None
-    if output == "csv":
-        assert values[0] != ""
-    else:
-        wanted = OTHER_FORMS.get((name, output), case.value)
-        assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
+    in_output(pg, f"SELECT {case.expression} AS v", case, (name, output), tmp_path)
 
 
 @pytest.mark.mysql
@@ -362,14 +368,7 @@ def test_mariadb_types_in_every_output(
     maria: dbnb.Database, name: str, output: str, tmp_path: Path
 ) -> None:
     case = MYSQL_CASES[name]
-    values = through(maria, f"SELECT {case.expression} AS v FROM matrix", output, tmp_path)
-    assert len(values) == 1
-    assert values[0] is not None
-    if output == "csv":
-        assert values[0] != ""
-    else:
-        wanted = OTHER_FORMS.get((name, output), case.value)
-        assert _plain(values[0]) == _plain(wanted), (values[0], wanted)
+    in_output(maria, f"SELECT {case.expression} AS v FROM matrix", case, (name, output), tmp_path)
 
 
 def _plain(value: Any) -> Any:
