@@ -24,7 +24,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 install: $(VENV)/.dev
 
 demo: $(VENV)/.runtime
-	$(PY) -m dbnb.demo
+	$(PY) -m dbnb.devtools.demo
 
 lint: install
 	$(VENV)/bin/ruff check dbnb tests bench

@@ -19,9 +19,8 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy import text
 
-from dbnb import monitor
 from dbnb.config import url_connection
-from dbnb.engine import readonly
+from dbnb.engine import monitor, readonly
 
 PG = os.environ.get("DBNB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -226,8 +226,8 @@ def magic_reader(config: Path, name: str) -> Reader | str:
     """`%%db NAME -o out` through a real IPython shell, once dbnb's magics exist."""
     import importlib.util
 
-    if importlib.util.find_spec("dbnb.magics") is None:
-        return "n/a: dbnb.magics is not on this branch yet (the magics are issue 3)"
+    if importlib.util.find_spec("dbnb.notebook.magics") is None:
+        return "n/a: dbnb.notebook.magics is not on this branch yet (the magics are issue 3)"
     os.environ["DBNB_CONFIG"] = str(config)
     shell = _shell()
     shell.run_line_magic("load_ext", "dbnb")

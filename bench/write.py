@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dbnb
 from bench import standard
-from dbnb import testing
+from dbnb.devtools import testing
 
 ADMIN = os.environ.get("DBNB_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN = os.environ.get("DBNB_BENCH_MYSQL", "mysql://root@127.0.0.1:3306/")

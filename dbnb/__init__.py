@@ -13,7 +13,10 @@ connection is made, not when a notebook or the ``dbnb`` command starts.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from dbnb.errors import (
@@ -35,16 +38,50 @@ from dbnb.errors import (
     WriteError,
 )
 
+# Module paths the README documents from before the front ends had folders of their
+# own: ``import dbnb.health``, ``from dbnb.migrate import upgrade`` and ``pytest -p
+# dbnb.testing`` give the module that moved, itself (not a copy), imported on first use.
+_MOVED = {
+    "dbnb.health": "dbnb.connections.health",
+    "dbnb.inspect": "dbnb.connections.inspect",
+    "dbnb.migrate": "dbnb.devtools.migrate",
+    "dbnb.pgserver": "dbnb.devtools.pgserver",
+    "dbnb.testing": "dbnb.devtools.testing",
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds a documented path of ``_MOVED`` and loads the module now there."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname not in _MOVED:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        module = importlib.import_module(_MOVED[spec.name])
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system gave the module the alias's spec; it keeps its own.
+        assert module.__spec__ is not None
+        module.__spec__ = module.__spec__.loader_state
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
+
 if TYPE_CHECKING:
     from dbnb.config import Config, ConnectionConfig, load_config, parse_config
-    from dbnb.database import Database
-    from dbnb.facade import Facade
-    from dbnb.framesql import query_frames
-    from dbnb.health import Health
-    from dbnb.inspect import describe, tables
-    from dbnb.interop import sql_engine
-    from dbnb.monitor import clear_history, history, set_history_size
-    from dbnb.registry import Registry, close_all, connect
+    from dbnb.connections.database import Database
+    from dbnb.connections.facade import Facade
+    from dbnb.connections.health import Health
+    from dbnb.connections.inspect import describe, tables
+    from dbnb.connections.registry import Registry, close_all, connect
+    from dbnb.engine.monitor import clear_history, history, set_history_size
+    from dbnb.notebook.interop import sql_engine
+    from dbnb.read.framesql import query_frames
 
 __version__ = "0.1.0"
 
@@ -52,34 +89,34 @@ __version__ = "0.1.0"
 _LAZY = {
     "Config": "config",
     "ConnectionConfig": "config",
-    "Database": "database",
-    "Facade": "facade",
-    "Health": "health",
-    "Registry": "registry",
-    "clear_history": "monitor",
-    "close_all": "registry",
-    "connect": "registry",
-    "describe": "inspect",
-    "history": "monitor",
+    "Database": "connections.database",
+    "Facade": "connections.facade",
+    "Health": "connections.health",
+    "Registry": "connections.registry",
+    "clear_history": "engine.monitor",
+    "close_all": "connections.registry",
+    "connect": "connections.registry",
+    "describe": "connections.inspect",
+    "history": "engine.monitor",
     "load_config": "config",
     "parse_config": "config",
-    "query_frames": "framesql",
-    "set_history_size": "monitor",
-    "sql_engine": "interop",
-    "tables": "inspect",
+    "query_frames": "read.framesql",
+    "set_history_size": "engine.monitor",
+    "sql_engine": "notebook.interop",
+    "tables": "connections.inspect",
 }
 
 
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext dbnb``: register the ``%db`` magics (IPython is imported only now)."""
-    from dbnb.magics import load_ipython_extension as load
+    from dbnb.notebook.magics import load_ipython_extension as load
 
     load(shell)
 
 
 def unload_ipython_extension(shell: Any) -> None:
     """``%unload_ext dbnb``: remove the ``%db`` magics and close their pools."""
-    from dbnb.magics import unload_ipython_extension as unload
+    from dbnb.notebook.magics import unload_ipython_extension as unload
 
     unload(shell)
 
@@ -90,7 +127,7 @@ if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all a
         """A name of ``__all__``, or a submodule (``dbnb.health``), imported on first use."""
         if name in _LAZY:
             value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        elif _is_submodule(name):
+        elif f"{__name__}.{name}" in _MOVED or _is_submodule(name):
             value = importlib.import_module(f"{__name__}.{name}")
         else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

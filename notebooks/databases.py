@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from dbnb import DbnbError, testing
+from dbnb import DbnbError
+
+from dbnb.devtools import testing
 
 SQLITE = Path(__file__).resolve().parent.parent / "etc" / "data" / "notebooks.db"
 

@@ -1,6 +1,6 @@
 """Database fixtures: throwaway PostgreSQL and MariaDB databases per run, SQLite files per test.
 
-They build on the helpers of dbnb's pytest plugin (``dbnb.testing``).
+They build on the helpers of dbnb's pytest plugin (``dbnb.devtools.testing``).
 
 PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and MariaDB
 (127.0.0.1:3306, root, no password) are the servers every dbnb machine runs.
@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 import dbnb
-from dbnb import testing
+from dbnb.devtools import testing
 from dbnb.read import arrow
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)

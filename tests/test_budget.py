@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import exc, text
 
 import dbnb
-from dbnb import testing
+from dbnb.devtools import testing
 from tests.fixtures import PG_ADMIN
 from tests.test_limits import interrupt_after
 

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import cli, inspect
+from dbnb import cli
+from dbnb.connections import inspect
 from tests.fixtures import SECRET, config_text, readme_config, rows
 
 COMMANDS = ["list", "health", "query", "tables", "describe", "demo", "server", "migrate"]

@@ -16,8 +16,8 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb import complete
-from dbnb.magics import DbMagics
+from dbnb.notebook import complete
+from dbnb.notebook.magics import DbMagics
 from tests.magic_fixtures import db as run
 
 TABLES = """

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import dbnb
-from dbnb.config_values import MAX_BYTES
+from dbnb.config.values import MAX_BYTES
 
 BOMB = """\
 databases:

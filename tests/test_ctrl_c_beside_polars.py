@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from dbnb import testing
+from dbnb.devtools import testing
 from tests.fixtures import MYSQL_ADMIN, PG_ADMIN
 
 pytestmark = pytest.mark.slow  # the tier (tests/conftest.py): a fresh interpreter per test

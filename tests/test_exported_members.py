@@ -78,7 +78,7 @@ def test_a_users_type_checker_reads_dbnb_as_installed(tmp_path: Path) -> None:
     errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
     assert len(errors) == 1, checked.stdout + checked.stderr
     assert 'No overload variant of "query" of "Facade" matches argument type "int"' in errors[0]
-    assert 'Revealed type is "dbnb.facade.Facade"' in checked.stdout
+    assert 'Revealed type is "dbnb.connections.facade.Facade"' in checked.stdout
     assert 'Revealed type is "pandas.core.frame.DataFrame"' in checked.stdout
     assert (
         'Revealed type is "typing.Iterator[pandas.core.frame.DataFrame]"' in checked.stdout

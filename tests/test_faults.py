@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 import dbnb
-from dbnb import pgserver
+from dbnb.devtools import pgserver
 from tests.fixtures import PG_ADMIN, config_text, free_port
 from tests.test_pgserver import write_config
 

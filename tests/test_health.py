@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 import dbnb
-from dbnb import health
+from dbnb.connections import health
 from dbnb.engine import engines
 from tests.fixtures import SECRET
 

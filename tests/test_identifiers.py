@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import dbnb
-from dbnb import inspect
+from dbnb.connections import inspect
 
 TABLE = 'odd `table" Name'
 NUMBER, QUOTED, SPACED, MIXED = "a`b", 'say "hi"', "two words: 50%", "MixedCase"

@@ -80,9 +80,15 @@ def test_public_names_and_submodules_arrive_on_first_use() -> None:
         "import dbnb\n"
         "missing = [name for name in dbnb.__all__ if getattr(dbnb, name, None) is None]\n"
         "assert not missing, missing\n"
-        "assert dbnb.connect is dbnb.registry.connect\n"
+        "assert dbnb.connect is dbnb.connections.registry.connect\n"
+        # The paths the README documents from before the front ends had folders.
         "assert callable(dbnb.health.check) and callable(dbnb.inspect.tables)\n"
         "assert callable(dbnb.pgserver.start) and callable(dbnb.migrate.upgrade)\n"
+        "from dbnb.health import check_all\n"
+        "import dbnb.testing, dbnb.connections.health\n"
+        "assert dbnb.testing is dbnb.devtools.testing\n"
+        "assert check_all is dbnb.connections.health.check_all\n"
+        "assert dbnb.health.__spec__.name == 'dbnb.connections.health'\n"
         "assert set(dbnb.__all__) <= set(dir(dbnb))\n"
         "try:\n"
         "    dbnb.no_such_name\n"
@@ -107,7 +113,9 @@ def test_no_module_of_dbnb_imports_itself_back() -> None:
     import grimp
 
     graph = grimp.build_graph("dbnb", exclude_type_checking_imports=True)
-    assert graph.find_shortest_chain("dbnb.database", "dbnb.sql.sqlscan")  # a real graph
+    assert graph.find_shortest_chain(
+        "dbnb.connections.database", "dbnb.sql.sqlscan"
+    )  # a real graph
     cycles = [
         (a, b)
         for a, b in itertools.combinations(sorted(graph.modules), 2)

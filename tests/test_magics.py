@@ -11,8 +11,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb.cells import without_comment
-from dbnb.magics import DbMagics, _user_errors
+from dbnb.notebook.cells import without_comment
+from dbnb.notebook.magics import DbMagics, _user_errors
 from tests.fixtures import SECRET, config_text, readme_config, rows
 from tests.magic_fixtures import db as run
 

@@ -1,4 +1,4 @@
-"""dbnb.masking: whole passwords and bound values only, never part of another word."""
+"""dbnb.config.masking: whole passwords and bound values only, never part of another word."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from dbnb.masking import mask_secrets, mask_values, named, secret_forms
+from dbnb.config.masking import mask_secrets, mask_values, named, secret_forms
 
 
 def test_a_password_is_masked_in_every_form_a_url_gives_it() -> None:

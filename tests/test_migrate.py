@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 import dbnb
-from dbnb import cli, migrate
-from dbnb.testing import database_url, throwaway_mysql_database, throwaway_pg_database
+from dbnb import cli
+from dbnb.devtools import migrate
+from dbnb.devtools.testing import database_url, throwaway_mysql_database, throwaway_pg_database
 from tests.fixtures import rows
 
 MODELS_V1 = """

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import monitor
+from dbnb.engine import monitor
 from dbnb.read import arrow, progress
 from tests.fixtures import SECRET, config_text
 

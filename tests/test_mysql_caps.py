@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import cells
+from dbnb.notebook import cells
 from tests.fixtures import config_text
 
 pytestmark = pytest.mark.usefixtures("read_path")

@@ -25,7 +25,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import text
 
 import dbnb
-from dbnb import testing
+from dbnb.devtools import testing
 from tests.fixtures import PG_ADMIN, config_text, settled_count
 from tests.magic_fixtures import db as run_magic
 from tests.test_limits import interrupt_after

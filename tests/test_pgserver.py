@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import pgserver
+from dbnb.devtools import pgserver
 from tests.fixtures import SECRET, free_port
 from tests.test_cli import dbnb_cli
 

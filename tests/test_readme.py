@@ -61,7 +61,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import dbnb
-from dbnb import cli, demo, migrate, pgserver_config, testing
+from dbnb import cli
+from dbnb.config import pgserver as pgserver_config
+from dbnb.devtools import demo, migrate, testing
 from tests.fixtures import PG_ADMIN, readme_config
 from tests.test_bad_input import BAD_INPUTS
 

@@ -26,7 +26,7 @@ import sqlalchemy
 from IPython.core.interactiveshell import InteractiveShell
 
 import dbnb
-from dbnb.masking import secret_forms
+from dbnb.config.masking import secret_forms
 from tests.fixtures import MYSQL_ADMIN, SECRET, config_text
 from tests.magic_fixtures import db as run
 

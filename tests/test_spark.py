@@ -25,7 +25,8 @@ from IPython.terminal.interactiveshell import TerminalInteractiveShell
 from IPython.testing.globalipapp import start_ipython
 
 import dbnb
-from dbnb import cli, complete
+from dbnb import cli
+from dbnb.notebook import complete
 from tests.magic_fixtures import db as run_magic
 from tests.test_limits import interrupt_after
 

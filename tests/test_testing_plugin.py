@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 import dbnb
-from dbnb import testing
+from dbnb.devtools import testing
 from tests.fixtures import MYSQL_ADMIN, PG_ADMIN
 
 MODELS = """

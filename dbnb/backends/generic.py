@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
-# The async driver of async sessions (dbnb.aio), beside the sync one.
+# The async driver of async sessions (dbnb.connections.aio), beside the sync one.
 async_driver: str | None = None
 read_rules = None  # no server-side guard to back an allow-list: reads are rolled back
 write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
+    from dbnb.connections.facade import Facade
     from dbnb.engine.engines import EngineArguments
-    from dbnb.facade import Facade
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.sql.readable import ReadRules
@@ -98,7 +98,7 @@ class Backend(Protocol):
         (Ctrl-C during a write); the statement then fails there, the connection still
         usable for the rollback. Nothing where the database cannot be asked."""
 
-    # Health (dbnb.health)
+    # Health (dbnb.connections.health)
 
     def write_probe(self, table: str) -> str | None:
         """A write creating ``table`` that the read-only transaction must refuse, to

@@ -12,9 +12,8 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
-from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, limits, privileges, readonly
+from dbnb.engine import connecting, limits, monitor, privileges, readonly
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConfigError

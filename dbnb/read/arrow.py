@@ -37,8 +37,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection
 
-from dbnb import masking
-from dbnb.config import ConnectionConfig
+from dbnb.config import ConnectionConfig, masking
 from dbnb.engine import limits
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
@@ -262,7 +261,7 @@ class ArrowReader:
 
     def _masked(self, failure: BaseException, plan: Plan) -> BaseException:
         """``failure`` with the bound values the database quoted back shown as their
-        ``:name`` and the password masked (``dbnb.masking``). Raised outside the
+        ``:name`` and the password masked (``dbnb.config.masking``). Raised outside the
         ``except`` that made it, it keeps no ``__context__``: the driver's error quotes
         the values, and its frames hold them (connectorx's, the URL with the password)."""
         if isinstance(failure, QueryError):

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.engine import CursorResult
 
-from dbnb import masking, monitor
-from dbnb.engine import remedies
+from dbnb.config import masking
+from dbnb.engine import monitor, remedies
 from dbnb.errors import DbnbError, QueryError, RowLimitError, one_line
 from dbnb.read import frames
 
@@ -27,7 +27,7 @@ def translate(
     """The dbnb error for ``error``, raised by a statement of connection ``name``.
 
     A bound value the database quotes back shows as its ``:name`` (``values`` by
-    name, else the statement's own parameters, ``dbnb.masking``).
+    name, else the statement's own parameters, ``dbnb.config.masking``).
 
     ``limit`` is the max_rows in force (for ``frames.TooManyRows``, whose statement
     ``result`` is then marked refused in the history); ``where`` names the statement

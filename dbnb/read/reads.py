@@ -15,9 +15,8 @@ import pyarrow as pa
 from sqlalchemy.engine import Connection, CursorResult, Row
 from sqlalchemy.sql import Executable
 
-from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, limits
+from dbnb.engine import connecting, limits, monitor
 from dbnb.errors import DbnbError, OptionError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_

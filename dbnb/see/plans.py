@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dbnb.engine.backend import backend_for
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 
 class Plan(str):

@@ -25,7 +25,7 @@ from dbnb.see import sources
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 Kind = Literal["hist", "bar", "box"]
 KINDS = ("hist", "bar", "box")

@@ -34,7 +34,7 @@ from dbnb.see import sources
 from dbnb.sql import identifiers
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean", "top"]
 # Kinds whose values have no order of their own here: counted by their text, no min/max.

@@ -9,7 +9,7 @@ from dbnb.errors import DbnbError, QueryError
 from dbnb.sql import identifiers, sqlscan
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 # Where a database's message points into the statement: dbnb wrote it, the user did not.
 _POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")

@@ -28,7 +28,7 @@ from dbnb.errors import DbnbError, ValidationError
 from dbnb.write import bulk, validate
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 log = logging.getLogger("dbnb")
 

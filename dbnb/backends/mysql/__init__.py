@@ -89,7 +89,7 @@ __all__ = [
 
 name = "mysql"
 interrupted: str | None = "killed on the server (KILL QUERY)"
-# The async driver of async sessions (dbnb.aio): PyMySQL's protocol code under asyncio.
+# The async driver of async sessions (dbnb.connections.aio): PyMySQL's protocol code under asyncio.
 async_driver: str | None = "mysql+aiomysql"
 # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
 # bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it

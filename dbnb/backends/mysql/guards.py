@@ -121,7 +121,7 @@ def _bound_greeting(engine: Engine) -> None:
 
     def connect(dialect: Any, record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
         if dialect.driver != "pymysql" or "read_timeout" in cparams or record is None:
-            return  # aiomysql: dbnb.aio bounds the whole connect; or the user's own
+            return  # aiomysql: dbnb.connections.aio bounds the whole connect; or the user's own
         cparams["read_timeout"] = connecting.bounded(cparams.get("connect_timeout"))
         record.info[_GREETING_ONLY] = True
 

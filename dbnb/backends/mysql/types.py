@@ -171,7 +171,7 @@ class _MaybeJson:
 
 
 def _described(result: CursorResult[Any], count: int) -> list[tuple[Any, Kind]]:
-    # SQLAlchemy's async adapter keeps aiomysql's cursor as `_cursor` (dbnb.aio);
+    # SQLAlchemy's async adapter keeps aiomysql's cursor as `_cursor` (dbnb.connections.aio);
     # PyMySQL keeps the description packets of the result it read as `_result.fields`.
     cursor = getattr(result.cursor, "_cursor", result.cursor)
     fields = getattr(getattr(cursor, "_result", None), "fields", None)

@@ -77,7 +77,7 @@ __all__ = [
 
 name = "postgresql"
 interrupted: str | None = "cancelled on the server"  # psycopg's and ADBC's cancel request
-# The async driver of async sessions (dbnb.aio), beside the sync one.
+# The async driver of async sessions (dbnb.connections.aio), beside the sync one.
 async_driver: str | None = "postgresql+psycopg_async"
 # What its columns hold: integer is 4 bytes, real 4, and text no NUL character.
 write_rules = WriteRules(

@@ -67,7 +67,7 @@ def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
 def _kinds(result: CursorResult[Any], count: int) -> list[tuple[Kind, bool]]:
     """Each column's type, and whether it is a type of the database's own."""
     description = getattr(result.cursor, "description", None) or []
-    # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.aio).
+    # SQLAlchemy's async adapter keeps psycopg's cursor as `_cursor` (dbnb.connections.aio).
     cursor = getattr(result.cursor, "_cursor", result.cursor)
     connection = getattr(cursor, "connection", None)
     adapters = getattr(connection, "adapters", None)

@@ -1,6 +1,6 @@
 """Apache Spark, reached through Spark Connect: dbnb's one database without SQLAlchemy.
 
-Its home opens a ``SparkDatabase`` (``dbnb.facade.Facade``) per named connection
+Its home opens a ``SparkDatabase`` (``dbnb.connections.facade.Facade``) per named connection
 (``url: sc://HOST:PORT`` or ``type: spark``); the registry asks for it through
 ``dbnb.engine.backend.facade_for``. The Spark Connect client (``pip install
 'dbnb[spark]'``) loads with the first statement, not with this module.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dbnb.config import ConnectionConfig
-    from dbnb.facade import Facade
+    from dbnb.connections.facade import Facade
 
 
 def open(config: ConnectionConfig) -> Facade:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from dbnb.backends.spark import reads
+from dbnb.connections.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS, Catalog
 from dbnb.errors import QueryError
-from dbnb.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS, Catalog
 
 if TYPE_CHECKING:
     from dbnb.backends.spark.database import SparkDatabase

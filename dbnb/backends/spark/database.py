@@ -1,4 +1,4 @@
-"""``SparkDatabase``: the facade of a Spark connection (``dbnb.facade.Facade``)."""
+"""``SparkDatabase``: the facade of a Spark connection (``dbnb.connections.facade.Facade``)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb import monitor
 from dbnb.backends.spark import reads, types
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
-from dbnb.engine import remedies
+from dbnb.connections.facade import Catalog, CellRun, Facade
+from dbnb.connections.health import CONNECT_TIMEOUT, Health
+from dbnb.engine import monitor, remedies
 from dbnb.errors import DbnbError, OptionError, QueryError, one_line
-from dbnb.facade import Catalog, CellRun, Facade
-from dbnb.health import CONNECT_TIMEOUT, Health
 from dbnb.read import failures, formats, frames, parquet
 from dbnb.sql import binds
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from dbnb import monitor
 from dbnb.backends.spark import reads, types
+from dbnb.connections.facade import CellRun
+from dbnb.engine import monitor
 from dbnb.errors import DbnbError, QueryError, ValidationError, WriteError
-from dbnb.facade import CellRun
 
 if TYPE_CHECKING:
     from dbnb.backends.spark.database import SparkDatabase

@@ -72,7 +72,7 @@ __all__ = [
 
 name = "sqlite"
 interrupted: str | None = "aborted by SQLite"  # its progress handler, in this process
-# The async driver of async sessions (dbnb.aio), beside the sync one.
+# The async driver of async sessions (dbnb.connections.aio), beside the sync one.
 async_driver: str | None = "sqlite+aiosqlite"
 # What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
 # declares DateTime with and without time zone alike, and reads a DATETIME as UTC: an

@@ -141,7 +141,7 @@ def declared_types(connection: Any, sql: str) -> list[str | None] | None:
 
 def of_result(result: Any) -> list[str | None] | None:
     """The declared types of a SQLAlchemy result's columns, asked of the connection that
-    ran its statement (pysqlite's, or the one aiosqlite wraps for dbnb.aio)."""
+    ran its statement (pysqlite's, or the one aiosqlite wraps for dbnb.connections.aio)."""
     cursor = result.cursor
     connection = getattr(cursor, "connection", None)
     if not isinstance(connection, sqlite3.Connection):

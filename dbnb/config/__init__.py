@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import platformdirs
 
-from dbnb import masking
-from dbnb.config_values import (
+from dbnb.config import masking
+from dbnb.config.values import (
     BadValue,
     as_bool,
     as_float,
@@ -106,7 +106,7 @@ class ConnectionConfig:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The password (or token) in each form a message may show it (``dbnb.masking``)."""
+        """The password (or token) in each form a message may show it (``dbnb.config.masking``)."""
         return masking.secret_forms(self.url.password)
 
     def mask(self, text: str) -> str:

@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 from dbnb.config import Config, ConnectionConfig, load_config, url_connection
-from dbnb.database import Database
+from dbnb.connections.database import Database
+from dbnb.connections.facade import Facade
 from dbnb.engine.backend import facade_for
-from dbnb.facade import Facade
 
 
 def _looks_like_url(name: str) -> bool:
@@ -17,7 +17,7 @@ def _looks_like_url(name: str) -> bool:
 
 class Registry:
     """Owns one ``Database`` (and so one pool) per connection name or URL (or, for a
-    database reached without SQLAlchemy, its backend's facade: ``dbnb.facade``).
+    database reached without SQLAlchemy, its backend's facade: ``dbnb.connections.facade``).
 
     ``Registry(config)`` for an explicit config; ``Registry()`` loads the
     config by the documented lookup order on first use.

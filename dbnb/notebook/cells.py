@@ -22,10 +22,9 @@ from typing import Any, NoReturn
 import pandas as pd
 from sqlalchemy.engine import CursorResult
 
-from dbnb import monitor
-from dbnb.engine import limits, remedies
+from dbnb.connections.facade import Facade
+from dbnb.engine import limits, monitor, remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
-from dbnb.facade import Facade
 from dbnb.read import failures, formats, frames
 from dbnb.sql import binds, sqltext
 

@@ -185,7 +185,7 @@ def database_url(admin_url: str, name: str) -> str:
 
 def create_tables(database: dbnb.Database, models: str) -> None:
     """Create the tables of a models module (``dbnb_models``) in ``database``."""
-    from dbnb.migrate import load_metadata
+    from dbnb.devtools.migrate import load_metadata
 
     database.create_tables(*load_metadata(models).tables.values())
 

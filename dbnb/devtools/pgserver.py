@@ -37,8 +37,7 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
-from dbnb.errors import ServerError
-from dbnb.pgserver_config import (
+from dbnb.config.pgserver import (
     HOST,
     KEYS,
     RUNNERS,
@@ -47,6 +46,7 @@ from dbnb.pgserver_config import (
     load_pgserver,
     parse_pgserver,
 )
+from dbnb.errors import ServerError
 
 BIN_ROOTS = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin")
 START_TIMEOUT = 60  # seconds

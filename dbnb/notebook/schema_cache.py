@@ -19,7 +19,7 @@ from dbnb.errors import DbnbError
 from dbnb.sql import sqltext
 
 if TYPE_CHECKING:
-    from dbnb.facade import Catalog, Facade
+    from dbnb.connections.facade import Catalog, Facade
 
 
 # Most schemas whose tables one read takes (a server with thousands reads the first ones).

@@ -6,6 +6,6 @@ database is `dbnb.connect(NAME)`, never a second copy of its URL. Run it with
 `alembic -c migrations/alembic.ini -x connection=NAME upgrade head`.
 """
 
-from dbnb.migrate import run_environment
+from dbnb.devtools.migrate import run_environment
 
 run_environment()

@@ -18,17 +18,17 @@ import sqlalchemy
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
+from dbnb.connections.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS
 from dbnb.errors import DbnbError, QueryError, one_line
-from dbnb.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS
 
 if TYPE_CHECKING:
-    from dbnb.facade import Facade
+    from dbnb.connections.facade import Facade
 
 
 def _database(db: Facade | str | None) -> Facade:
     """A ``Database`` as given, or the one ``dbnb.connect`` gives for a name (None: default)."""
-    from dbnb.facade import Facade
-    from dbnb.registry import connect
+    from dbnb.connections.facade import Facade
+    from dbnb.connections.registry import connect
 
     return db if isinstance(db, Facade) else connect(db)
 

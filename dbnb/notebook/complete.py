@@ -1,6 +1,6 @@
 """Completion while typing in ``%db`` lines and ``%%db`` cells, without IPython.
 
-The notebook front end (``dbnb.magics``) hands this module the text of the line
+The notebook front end (``dbnb.notebook.magics``) hands this module the text of the line
 or cell and the cursor's offset; it answers with the word being typed and what
 may replace it: subcommands, connection names, tables (with their schema),
 columns, ``:variables``. What it knows of a database comes from a
@@ -20,10 +20,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from dbnb.schema_cache import Schema as Schema
-from dbnb.schema_cache import SchemaCache as SchemaCache
-from dbnb.schema_cache import changes_schema as changes_schema
-from dbnb.schema_cache import read_schema as read_schema
+from dbnb.notebook.schema_cache import Schema as Schema
+from dbnb.notebook.schema_cache import SchemaCache as SchemaCache
+from dbnb.notebook.schema_cache import changes_schema as changes_schema
+from dbnb.notebook.schema_cache import read_schema as read_schema
 from dbnb.sql import sqlscan
 
 # Words after which SQL names a table (and `%db` subcommands that take one).

@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from dbnb import monitor
 from dbnb.config import ConnectionConfig
+from dbnb.engine import monitor
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError, one_line
 from dbnb.read import formats
 from dbnb.sql import binds, params, sqltext

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from dbnb.config import ConnectionConfig
-    from dbnb.database import Database
-    from dbnb.facade import Facade
+    from dbnb.connections.database import Database
+    from dbnb.connections.facade import Facade
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
 # Dialects whose read-only guard dbnb installs, and so can verify.
@@ -149,8 +149,7 @@ def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
 def _probe(engine: Engine, config: ConnectionConfig, pool: _PoolStatus) -> Health:
     from sqlalchemy import exc
 
-    from dbnb import monitor
-    from dbnb.engine import connecting, readonly
+    from dbnb.engine import connecting, monitor, readonly
 
     name, mask = config.name, config.mask
     try:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from dbnb.connections.facade import Facade
+from dbnb.connections.registry import connect
 from dbnb.engine import readonly
 from dbnb.errors import DbnbError, ReadOnlyError
-from dbnb.facade import Facade
-from dbnb.registry import connect
 
 
 def sql_engine(connection: Facade | str | None = None, *, write: bool = False) -> Engine:

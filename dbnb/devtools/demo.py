@@ -21,8 +21,8 @@ import pandas as pd
 from sqlmodel import Field, SQLModel, col, select
 
 import dbnb
-from dbnb import inspect
-from dbnb.facade import Facade
+from dbnb.connections import inspect
+from dbnb.connections.facade import Facade
 
 TABLE = "demo_shield"
 

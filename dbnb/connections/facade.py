@@ -1,6 +1,6 @@
 """``Facade``: what every named connection offers, whichever way it is reached.
 
-Most databases are reached through SQLAlchemy (``dbnb.database.Database``).
+Most databases are reached through SQLAlchemy (``dbnb.connections.database.Database``).
 A database that has no SQLAlchemy dialect (Apache Spark, through Spark
 Connect) brings its own facade from its backend (``dbnb.engine.backend.facade_for``),
 which implements this same public API: ``query`` (with ``chunksize``),
@@ -8,7 +8,7 @@ which implements this same public API: ``query`` (with ``chunksize``),
 What only SQLAlchemy can give (``engine``, ``session``, ``connection``, models)
 raises one ``DbnbError`` naming the connection there.
 
-Front ends (cells, magics, the CLI, ``dbnb.inspect``, health) take a ``Facade``
+Front ends (cells, magics, the CLI, ``dbnb.connections.inspect``, health) take a ``Facade``
 and ask it, never which database it is: where they need something a facade
 does its own way, it is a method here whose default is SQLAlchemy's way
 (``catalog()`` and ``run_cell()`` return None: "use the SQLAlchemy connection").
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.sql import Executable
     from sqlmodel import Session
 
-    from dbnb.health import Health
+    from dbnb.connections.health import Health
     from dbnb.read.formats import Output
     from dbnb.see import plans
     from dbnb.write import Mode

@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dbnb.cli_output import write_frame
+from dbnb.cli.output import write_frame
 from dbnb.config import CONFIG_ENV
+from dbnb.connections.health import CONNECT_TIMEOUT
 from dbnb.engine import remedies
 from dbnb.errors import DbnbError
-from dbnb.health import CONNECT_TIMEOUT
 
 # The parser and --help need none of these: each command imports what it uses, so
 # `dbnb --help` does not load pandas, pyarrow or SQLAlchemy.
 if TYPE_CHECKING:
-    from dbnb.registry import Registry
+    from dbnb.connections.registry import Registry
 
 PROG = "dbnb"
 FORMATS = ("table", "csv", "json", "parquet")
@@ -84,7 +84,7 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_health(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import health as health_
+    from dbnb.connections import health as health_
 
     names = args.name or registry.names
     if not names:
@@ -103,14 +103,14 @@ def cmd_query(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_tables(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import inspect
+    from dbnb.connections import inspect
 
     write_frame(inspect.tables(registry.connect(args.name)), args.format, args.output)
     return 0
 
 
 def cmd_describe(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import inspect
+    from dbnb.connections import inspect
 
     frame = inspect.describe(registry.connect(args.name), args.table)
     write_frame(frame, args.format, args.output)
@@ -118,7 +118,7 @@ def cmd_describe(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import demo  # SQLModel tables: only when asked for
+    from dbnb.devtools import demo
 
     if args.config is not None:
         # The demo uses dbnb.connect(), which finds the config by the lookup order.
@@ -127,7 +127,7 @@ def cmd_demo(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_server(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import pgserver  # only for this command
+    from dbnb.devtools import pgserver
 
     server = pgserver.load_pgserver(args.config)
     action = {"start": pgserver.start, "stop": pgserver.stop, "status": pgserver.status}
@@ -137,7 +137,7 @@ def cmd_server(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(registry: Registry, args: argparse.Namespace) -> int:
-    from dbnb import migrate  # Alembic loads only for this command
+    from dbnb.devtools import migrate
 
     where = {"registry": registry, "directory": args.directory}
     if args.action == "revision":
@@ -411,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "format", None) == "parquet" and args.output is None:
         parser.error("--format parquet needs --output FILE (Parquet is binary)")
-    from dbnb.registry import Registry  # the library loads once the arguments are good
+    from dbnb.connections.registry import Registry  # the library loads once the arguments are good
 
     registry = Registry(args.config)
     warnings.showwarning = _one_line_warning

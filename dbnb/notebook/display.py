@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from dbnb import cells
 from dbnb.config import Config, ConnectionConfig
+from dbnb.notebook import cells
 
 
 class ResultDisplay:

@@ -5,7 +5,7 @@ SQLAlchemy's cursor events, so reads, write sessions, ``db.write`` and the
 magics are all seen the same way. Each statement becomes a ``QueryRecord`` in
 a bounded, thread-safe ``History``; ``dbnb.history()`` shows it as a DataFrame.
 A statement slower than the connection's ``slow_query_ms`` is logged at
-WARNING on the ``dbnb.monitor`` logger; every statement is logged at DEBUG.
+WARNING on the ``dbnb.engine.monitor`` logger; every statement is logged at DEBUG.
 
 What is recorded is the SQL sent to the driver, whose parameters are
 placeholders (``?``, ``%(name)s``). Parameter values are kept only for a
@@ -42,11 +42,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext, Row
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 
-from dbnb import masking
-from dbnb.config import ConnectionConfig
+from dbnb.config import ConnectionConfig, masking
 from dbnb.errors import OptionError, one_line
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dbnb.monitor")  # the documented logger name
 
 DEFAULT_HISTORY_SIZE = 1000
 REPORTS_FETCH = "dbnb_reports_fetch"  # execution option: the caller calls fetched()

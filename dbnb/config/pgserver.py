@@ -1,7 +1,7 @@
 """The ``pgserver:`` block of a config file: a local development server's settings.
 
 Read like the ``databases:`` entries (``${VAR}`` references, paths relative to
-the file, errors naming file, line and key); ``dbnb.pgserver`` runs the server.
+the file, errors naming file, line and key); ``dbnb.devtools.pgserver`` runs the server.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import platformdirs
 from sqlalchemy.engine import URL
 
 from dbnb.config import find_config_file
-from dbnb.config_values import (
+from dbnb.config.values import (
     BadValue,
     as_int,
     as_text,

@@ -30,13 +30,16 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
-from dbnb import cell_display, cells, complete, framesql, health, inspect, monitor
 from dbnb.config import load_config
+from dbnb.connections import health, inspect
+from dbnb.connections.facade import Facade
+from dbnb.connections.registry import Registry
+from dbnb.engine import monitor
 from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ReadOnlyError
-from dbnb.facade import Facade
-from dbnb.read import formats
-from dbnb.registry import Registry
+from dbnb.notebook import cells, complete
+from dbnb.notebook import display as cell_display
+from dbnb.read import formats, framesql
 from dbnb.see import exports
 
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
@@ -400,7 +403,7 @@ class DbMagics(Magics):
     # --- completion -----------------------------------------------------------------
 
     def completions(self, context: CompletionContext) -> SimpleMatcherResult:
-        """IPython's matcher for ``%db`` lines and ``%%db`` cells (``dbnb.complete``)."""
+        """IPython's matcher for ``%db`` lines and ``%%db`` cells (``dbnb.notebook.complete``)."""
         lines = context.full_text.split("\n")
         offset = sum(len(line) + 1 for line in lines[: context.cursor_line])
         try:

@@ -14,13 +14,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 
-from dbnb import health as health_
 from dbnb.config import ConnectionConfig
+from dbnb.connections import health as health_
+from dbnb.connections.facade import Facade
 from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError
-from dbnb.facade import Facade
 from dbnb.read import arrow, formats, parquet, reads
 from dbnb.sql import binds
 
@@ -74,7 +74,7 @@ class Database(Facade):
     @property
     def async_engine(self) -> AsyncEngine:
         """The pooled ``AsyncEngine`` behind ``async_session``/``aquery``, created on first use."""
-        from dbnb import aio  # async drivers load only for async use
+        from dbnb.connections import aio
 
         with self._lock:
             if self._async_engine is None:
@@ -90,7 +90,7 @@ class Database(Facade):
             engine.dispose()
         self._arrow.close()
         if async_engine is not None:
-            from dbnb import aio
+            from dbnb.connections import aio
 
             aio.dispose(async_engine)
 
@@ -160,7 +160,7 @@ class Database(Facade):
 
     def async_session(self, write: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
         """``session()`` for async code: ``async with db.async_session(write=True) as s:``."""
-        from dbnb import aio
+        from dbnb.connections import aio
 
         return aio.session(self, write=write)
 
@@ -214,7 +214,7 @@ class Database(Facade):
         max_rows: int | None = None,
     ) -> pd.DataFrame:
         """``query()`` for async code: ``df = await db.aquery("SELECT ...", {...})``."""
-        from dbnb import aio
+        from dbnb.connections import aio
 
         return await aio.query(self, sql, params, timeout=timeout, max_rows=max_rows)
 

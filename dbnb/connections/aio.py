@@ -35,9 +35,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dbnb import monitor
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, drivers, limits, readonly, remedies
+from dbnb.engine import connecting, drivers, limits, monitor, readonly, remedies
 from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
@@ -46,7 +45,7 @@ from dbnb.read import failures, frames
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
-    from dbnb.database import Database
+    from dbnb.connections.database import Database
 
 _closing: set[asyncio.Task[None]] = set()
 
