@@ -54,7 +54,7 @@ default connection `local` is a SQLite file: no server needed. Load the magics:"
         """`make demo` fills a `demo_shield` table in this same file. Run it here too, so
 this notebook starts from the same place wherever it runs:""",
     ),
-    ("code", "from dbnb import demo\n\ndemo.main()"),
+    ("code", "from dbnb.devtools import demo\n\ndemo.main()"),
     (
         "md",
         """Reads are read-only unless you say otherwise. To create and fill a table,
