@@ -161,7 +161,7 @@ def init(directory: Path) -> Path:
     if (directory / "env.py").is_file():
         return directory
     directory.mkdir(parents=True, exist_ok=True)
-    template = resources.files("dbnb") / TEMPLATE
+    template = resources.files("dbnb.devtools") / TEMPLATE
     for name in ("env.py", "script.py.mako", "alembic.ini", "README"):
         with resources.as_file(template / name) as source:
             shutil.copyfile(source, directory / name)
