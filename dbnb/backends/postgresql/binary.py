@@ -164,13 +164,14 @@ TEXT_DECODERS: dict[str, Callable[[pa.Array], pa.Array]] = {
 Decoder = Callable[[pa.Array], pa.Array]
 
 
-def decoder(name: str, session: Session) -> Decoder | None:
-    """The reader of type ``name``'s binary form into the text ``session`` would get;
-    None for a type (or a session's settings) it cannot write exactly."""
+def decoder(name: str, session: Session, bound: bool = False) -> Decoder | None:
+    """The reader of type ``name``'s binary form into the text ``session`` would get
+    (as a range writes it as a ``bound``: quoted where ``range_out`` quotes it); None
+    for a type (or a session's settings) it cannot write exactly."""
     if name in TEXT_DECODERS:
-        return TEXT_DECODERS[name]
+        return TEXT_DECODERS[name]  # no character a bound quotes
     if name in _TEXTS:
-        return _texts
+        return (lambda storage: texts.quoted(_texts(storage))) if bound else _texts
     if name in _WIDTHS:
         return lambda storage: _integers(storage, _WIDTHS[name])
     # Not floats: PostgreSQL's shortest digits (Ryu) and Python's differ where a
@@ -179,11 +180,11 @@ def decoder(name: str, session: Session) -> Decoder | None:
     if name == "numeric":
         return numerics
     if name == "date" and session.iso_dates:
-        return _dates
+        return lambda storage: _dates(storage, bound)
     if name == "timestamp" and session.iso_dates:
-        return _timestamps
+        return lambda storage: _timestamps(storage, b"", bound)
     if name == "timestamptz" and session.iso_dates and session.utc:
-        return lambda storage: _timestamps(storage, zone="+00")
+        return lambda storage: _timestamps(storage, b"+00", bound)
     return None
 
 
@@ -215,14 +216,15 @@ _INT32 = np.iinfo(np.int32)
 _INT64 = np.iinfo(np.int64)
 
 
-def _dates(storage: pa.Array) -> pa.Array:
+def _dates(storage: pa.Array, bound: bool) -> pa.Array:
     days, valid = _fixed(storage, ">i4")
-    return texts.dates(days, valid, days == _INT32.max, days == _INT32.min)
+    return texts.dates(days, valid, days == _INT32.max, days == _INT32.min, bound)
 
 
-def _timestamps(storage: pa.Array, zone: str = "") -> pa.Array:
+def _timestamps(storage: pa.Array, zone: bytes, bound: bool) -> pa.Array:
     micros, valid = _fixed(storage, ">i8")
-    return texts.timestamps(micros, valid, micros == _INT64.max, micros == _INT64.min, zone)
+    plus, minus = micros == _INT64.max, micros == _INT64.min
+    return texts.timestamps(micros, valid, plus, minus, zone, bound)
 
 
 _NUMERIC_HEADER = struct.Struct(">hhHh")

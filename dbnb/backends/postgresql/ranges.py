@@ -45,7 +45,7 @@ MULTIRANGES = {
 
 def range_texts(storage: pa.Array, bound: Decoder) -> pa.Array:
     """Each range of ``storage`` (binary) as ``range_out`` writes it, its bounds read
-    by ``bound``: the subtype's text, quoted as a bound is (``texts.quoted``)."""
+    by ``bound``: the subtype's text, quoted as a bound is (``binary.decoder``)."""
     if len(storage) == 0:
         return pa.array([], pa.string())
     data, offsets = binary.filled(storage, bytes([_EMPTY]))
@@ -87,12 +87,12 @@ def _bound(
         len(at),
         [pa.array(present).buffers()[1], pa.py_buffer(out), pa.py_buffer(picked)],
     ).cast(pa.binary())
-    return texts.quoted(bound(values)).fill_null("")
+    return bound(values).fill_null("")
 
 
 def ranges(subtype: str, session: texts.Session) -> Decoder | None:
     """The reader of a range of ``subtype`` (a ``pg_type`` name); None without one."""
-    bound = binary.decoder(subtype, session)
+    bound = binary.decoder(subtype, session, bound=True)
     if bound is None:
         return None
     return lambda storage: range_texts(storage, bound)

@@ -12,6 +12,7 @@ the guarded path (``Session``), decided before the statement runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,18 +46,63 @@ class Session:
         return self.timezone.lower() in _UTC_ZONES
 
 
-def _text(numbers: np.ndarray, width: int = 0) -> pa.Array:
-    """Integers as decimal text, zero-padded to ``width`` digits."""
-    text = pa.array(numbers).cast(pa.string())
-    return pc.utf8_lpad(text, width, "0") if width else text
+class _Parts:
+    """Rows of text made of pieces, a character matrix each (a row per value, or
+    constant bytes), of which each row takes ``length`` characters from ``start``
+    (all of them when not given): written with numpy over the whole column into one
+    matrix, then gathered into one Arrow string array."""
+
+    def __init__(self, rows: int) -> None:
+        self._rows = rows
+        self._pieces: list[tuple[np.ndarray | bytes, Any, Any]] = []
+
+    def add(self, piece: np.ndarray | bytes, start: Any = None, length: Any = None) -> None:
+        self._pieces.append((piece, start, length))
+
+    def strings(self) -> pa.Array:
+        widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p, _, _ in self._pieces]
+        chars = np.empty((self._rows, sum(widths)), dtype=np.uint8)
+        mask = np.ones(chars.shape, dtype=bool)
+        lengths = np.zeros(self._rows, dtype=np.int64)
+        at = 0
+        for (piece, start, length), width in zip(self._pieces, widths, strict=True):
+            columns = slice(at, at + width)
+            chars[:, columns] = (
+                np.frombuffer(piece, np.uint8) if isinstance(piece, bytes) else piece
+            )
+            if start is None and length is None:
+                lengths += width
+            else:
+                begin = np.asarray(0 if start is None else start).reshape(-1, 1)
+                count = np.asarray(width if length is None else length).reshape(-1, 1)
+                span = np.arange(width)
+                mask[:, columns] = (span >= begin) & (span < begin + count)
+                lengths += np.broadcast_to(count, (self._rows, 1))[:, 0]
+            at += width
+        offsets = np.zeros(self._rows + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        data = chars.reshape(-1) if mask.all() else chars[mask]
+        return pa.Array.from_buffers(
+            pa.large_string(), self._rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        ).cast(pa.string())
 
 
-def _joined(*parts: pa.Array | str) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
+# Every two-digit number's characters, "00" to "99".
+_PAIRS = np.array([[ord(a), ord(b)] for a in "0123456789" for b in "0123456789"], np.uint8)
 
 
-def _chosen(condition: np.ndarray, yes: str | pa.Array, no: str | pa.Array) -> pa.Array:
-    return pc.if_else(pa.array(condition, pa.bool_()), yes, no)
+def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as ``width`` zero-padded decimal digits, a row each."""
+    out = np.empty((len(numbers), width), dtype=np.uint8)
+    rest = numbers.astype(np.int64)
+    column = width
+    while column >= 2:
+        rest, pair = np.divmod(rest, 100)
+        out[:, column - 2 : column] = _PAIRS[pair]
+        column -= 2
+    if column:
+        out[:, 0] = rest % 10 + ord("0")
+    return out
 
 
 def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,59 +119,100 @@ def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return year_of_era + era * 400 + (month <= 2), month, day
 
 
-def _date_part(days: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """``YYYY-MM-DD`` of each day, and whether it is BC (written as year 1 - y)."""
-    year, month, day = _civil(days)
+def _date(parts: _Parts, days: np.ndarray, quote_bc: bool = False) -> np.ndarray:
+    """``YYYY-MM-DD`` of days since 2000-01-01 (more digits for a year past 9999),
+    after a double quote where BC if ``quote_bc``; which are BC (written as year
+    1 - y, then `` BC``)."""
+    year, month, day = _civil(days + _EPOCH_DAYS)
     bc = year <= 0
+    if quote_bc:
+        parts.add(b'"', length=bc)
     shown = np.where(bc, 1 - year, year)
-    date = pc.binary_join_element_wise(_text(shown, 4), _text(month, 2), _text(day, 2), "-")
-    return date, bc
+    if shown.max(initial=0) < 10**4:
+        parts.add(_digits(shown, 4))
+    else:  # the server's years have 7 digits at most
+        width = 4 + (shown >= 10**4) + (shown >= 10**5) + (shown >= 10**6)
+        parts.add(_digits(shown, 7), 7 - width, width)
+    parts.add(b"-")
+    parts.add(_PAIRS[month])
+    parts.add(b"-")
+    parts.add(_PAIRS[day])
+    return bc
 
 
 _DAY_MICROS = 86_400_000_000
 _EPOCH_DAYS = 10_957  # from 1970-01-01 to the server's epoch, 2000-01-01
 
 
-def _clock(micros: np.ndarray) -> pa.Array:
+def _clock(parts: _Parts, micros: np.ndarray) -> None:
     """``HH:MM:SS`` of microseconds into a day, then the fraction's digits without
-    trailing zeros (``time_out``: ``10:00:00.5``)."""
+    trailing zeros (``10:00:00.5``)."""
     seconds, fraction = np.divmod(micros, 1_000_000)
     minutes, second = np.divmod(seconds, 60)
     hour, minute = np.divmod(minutes, 60)
-    whole = pc.binary_join_element_wise(_text(hour, 2), _text(minute, 2), _text(second, 2), ":")
-    digits = pc.utf8_rtrim(_text(fraction, 6), "0")
-    return _joined(whole, _chosen(fraction != 0, _joined(".", digits), ""))
+    parts.add(_PAIRS[hour])
+    parts.add(b":")
+    parts.add(_PAIRS[minute])
+    parts.add(b":")
+    parts.add(_PAIRS[second])
+    if fraction.any():
+        digits = _digits(fraction, 6)
+        zeros = np.cumprod(digits[:, ::-1] == ord("0"), axis=1).sum(axis=1)
+        parts.add(b".", length=fraction != 0)
+        parts.add(digits, length=6 - zeros)
 
 
-def dates(days: np.ndarray, valid: np.ndarray, plus: np.ndarray, minus: np.ndarray) -> pa.Array:
+def _finished(text: pa.Array, valid: np.ndarray, plus: np.ndarray, minus: np.ndarray) -> pa.Array:
+    """``infinity`` and ``-infinity`` where they are, NULL where ``valid`` is not."""
+    if plus.any() or minus.any():
+        words = np.where(plus, "infinity", np.where(minus, "-infinity", ""))
+        text = pc.if_else(pa.array(plus | minus), pa.array(words, pa.string()), text)
+    if not valid.all():
+        text = pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+    return text
+
+
+def dates(
+    days: np.ndarray, valid: np.ndarray, plus: np.ndarray, minus: np.ndarray, bound: bool = False
+) -> pa.Array:
     """``date_out``: days since 2000-01-01 (the server's count) as ``2024-01-31``
-    (``0044-03-15 BC``); ``plus``/``minus`` where the date is ``infinity``/``-infinity``."""
-    finite = np.where(plus | minus, 0, days).astype(np.int64) + _EPOCH_DAYS
-    date, bc = _date_part(finite)
-    text = _joined(date, _chosen(bc, " BC", ""))
-    return _finished(text, valid, plus, minus)
+    (``0044-03-15 BC``); ``plus``/``minus`` where the date is ``infinity``/``-infinity``.
+    As a range's ``bound``: in double quotes where it holds a space (BC)."""
+    parts = _Parts(len(days))
+    bc = _date(parts, np.where(plus | minus, 0, days).astype(np.int64), quote_bc=bound)
+    parts.add(b" BC", length=bc * 3)
+    if bound:
+        parts.add(b'"', length=bc)
+    return _finished(parts.strings(), valid, plus, minus)
 
 
 def timestamps(
-    micros: np.ndarray, valid: np.ndarray, plus: np.ndarray, minus: np.ndarray, zone: str = ""
+    micros: np.ndarray,
+    valid: np.ndarray,
+    plus: np.ndarray,
+    minus: np.ndarray,
+    zone: bytes = b"",
+    bound: bool = False,
 ) -> pa.Array:
     """``timestamp_out``: microseconds since 2000-01-01 (the server's count, which
     near its largest value a count from 1970 would overflow) as ``2024-01-31
     10:00:00.5``, ``zone`` (``+00``) after the time and `` BC`` last, as the server
-    writes them."""
+    writes them. As a range's ``bound``: in double quotes (it holds a space)."""
+    parts = _Parts(len(micros))
     finite = np.where(plus | minus, 0, micros).astype(np.int64)
     days = finite // _DAY_MICROS
-    date, bc = _date_part(days + _EPOCH_DAYS)
-    text = _joined(date, " ", _clock(finite - days * _DAY_MICROS), zone, _chosen(bc, " BC", ""))
-    return _finished(text, valid, plus, minus)
-
-
-def _finished(text: pa.Array, valid: np.ndarray, plus: np.ndarray, minus: np.ndarray) -> pa.Array:
-    if plus.any() or minus.any():
-        text = _chosen(plus, "infinity", _chosen(minus, "-infinity", text))
-    if not valid.all():
-        text = pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
-    return text
+    if bound:
+        parts.add(b'"')
+    bc = _date(parts, days)
+    parts.add(b" ")
+    _clock(parts, finite - days * _DAY_MICROS)
+    if zone:
+        parts.add(zone)
+    if bc.any():
+        parts.add(b" BC", length=bc * 3)
+    if bound:
+        parts.add(b'"')
+    return _finished(parts.strings(), valid, plus, minus)
 
 
 # What makes ``range_out`` quote a bound (``range_bound_escape``): C's isspace (ASCII
@@ -138,8 +225,11 @@ def quoted(text: pa.Array) -> pa.Array:
     backslashes doubled, when it is empty or holds a special character; as it is
     otherwise. NULLs stay NULL (the caller writes them)."""
     needs = pc.or_(pc.match_substring_regex(text, _SPECIAL), pc.equal(pc.binary_length(text), 0))
-    escaped = pc.replace_substring_regex(text, r'(["\\])', r"\1\1")
-    return pc.if_else(needs, _joined('"', escaped, '"'), text)
+    if not pc.any(needs).as_py():
+        return text
+    if pc.any(pc.match_substring_regex(text, r'["\\]')).as_py():
+        text = pc.replace_substring_regex(text, r'(["\\])', r"\1\1")
+    return pc.if_else(needs, pc.binary_join_element_wise('"', text, '"', ""), text)
 
 
 def nulled(text: pa.Array, original: pa.Array) -> pa.Array:
