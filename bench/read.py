@@ -31,7 +31,7 @@ process (beside a process that only imports everything), and the per-call
 latency of a one-row query (dbnb vs a pooled psycopg connection + DataFrame).
 
 The realistic section reads the table of bench/realistic.py (an enum, text[] and
-int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz; MariaDB's own types
+int[], inet, interval, uuid, jsonb, numeric(12,2), timestamptz, tstzrange; MariaDB's own types
 for it) with dbnb beside raw ADBC + `to_pandas()` (PostgreSQL: the peer its
 target, 1.3x, is set against) and connectorx, and prints each one's ratio to it.
 

@@ -3,7 +3,8 @@
 PostgreSQL (`bench_realistic`):
 
     id bigint, status enum, tags text[], codes int[], ip inet, wait interval,
-    ref uuid, payload jsonb, amount numeric(12,2), created timestamptz
+    ref uuid, payload jsonb, amount numeric(12,2), created timestamptz,
+    booked tstzrange
 
 MariaDB (`bench_realistic`), its own types for the same columns where it has them:
 
@@ -38,7 +39,8 @@ PG_DDL = [
         ref uuid NOT NULL,
         payload jsonb,
         amount numeric(12, 2) NOT NULL,
-        created timestamptz NOT NULL
+        created timestamptz NOT NULL,
+        booked tstzrange
     )""",
 ]
 
@@ -58,7 +60,11 @@ SELECT g,
        CASE WHEN g % 11 = 0 THEN NULL
             ELSE jsonb_build_object('k', g % 10, 'tag', 't' || (g % 3)) END,
        round((g % 100000) / 100.0, 2),
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+       CASE WHEN g % 11 = 0 THEN NULL
+            ELSE tstzrange(timestamptz '2024-01-01 00:00+00' + g * interval '1 minute',
+                           timestamptz '2024-01-01 00:00+00' + (g + g % 90) * interval '1 minute')
+       END
 FROM generate_series(1, {{rows}}) AS g
 """
 

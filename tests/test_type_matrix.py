@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb.see import exports
+from tests.fixtures import config_text
 
 
 class Case(NamedTuple):
@@ -40,6 +41,12 @@ PG_SETUP = [
     "CREATE DOMAIN matrix_positive AS integer CHECK (VALUE > 0)",
     "DROP TYPE IF EXISTS matrix_pair CASCADE",
     "CREATE TYPE matrix_pair AS (n integer, label text)",
+    "DROP TYPE IF EXISTS matrix_words CASCADE",
+    "CREATE TYPE matrix_words AS RANGE (subtype = text)",
+    "DROP TYPE IF EXISTS matrix_floats CASCADE",
+    "CREATE TYPE matrix_floats AS RANGE (subtype = float8)",
+    "DROP DOMAIN IF EXISTS matrix_period CASCADE",
+    "CREATE DOMAIN matrix_period AS daterange CHECK (NOT isempty(VALUE))",
 ]
 REF = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
 
@@ -82,8 +89,48 @@ PG_CASES: dict[str, Case] = {
         pd.Timestamp("2024-05-01 08:00", tz="UTC"),
         "timestamp[us, tz=UTC][pyarrow]",
     ),
-    # Outside the columnar path's table: the guarded path reads them, as text.
+    # Ranges: the server's text (range_out), as the guarded path gets it.
+    "int4range": Case("int4range(1, 5)", "[1,5)", "string[pyarrow]"),
+    "int4range empty": Case("'empty'::int4range", "empty", "string[pyarrow]"),
+    "int8range unbounded": Case("int8range(NULL, 3)", "(,3)", "string[pyarrow]"),
+    "numrange": Case("numrange(-1.50, NULL, '[]')", "[-1.50,)", "string[pyarrow]"),
+    "daterange": Case(
+        "daterange('0044-03-15 BC', 'infinity')", '["0044-03-15 BC",infinity)', "string[pyarrow]"
+    ),
+    "tsrange": Case(
+        "tsrange('2024-01-01', '2024-01-01 10:00:00.5', '(]')",
+        '("2024-01-01 00:00:00","2024-01-01 10:00:00.5"]',
+        "string[pyarrow]",
+    ),
+    # A timestamptz in the session's TimeZone (UTC here; another sends it to the
+    # guarded path: test_a_tstzrange_outside_utc_is_read_by_the_server).
+    "tstzrange": Case(
+        "tstzrange('2024-01-01 02:00+02', '2024-02-01 00:00+00')",
+        '["2024-01-01 00:00:00+00","2024-02-01 00:00:00+00")',
+        "string[pyarrow]",
+    ),
+    "int4multirange": Case(
+        "int4multirange(int4range(1, 3), int4range(5, NULL))", "{[1,3),[5,)}", "string[pyarrow]"
+    ),
+    "range of text": Case(
+        "matrix_words('a b', 'say \"hi\\')", '["a b","say ""hi\\\\")', "string[pyarrow]"
+    ),
+    "domain over a range": Case(
+        "daterange('2024-01-01', '2024-01-05')::matrix_period",
+        "[2024-01-01,2024-01-05)",
+        "string[pyarrow]",
+    ),
+    "int4range[]": Case(
+        "ARRAY[int4range(1, 2), NULL, 'empty']", ["[1,2)", None, "empty"], "object"
+    ),
+    # Outside the columnar path's table: the guarded path reads them, as text. ADBC's
+    # driver reads a composite as a struct that loses which rows are NULL; a float's
+    # shortest digits are PostgreSQL's (Ryu) and not always Python's.
     "composite": Case("ROW(1, 'x y')::matrix_pair", '(1,"x y")', "string[pyarrow]", False),
+    "composite, NULL field": Case(
+        "ROW(NULL, 'say \"hi\", ok')::matrix_pair", '(,"say ""hi"", ok")', "string[pyarrow]", False
+    ),
+    "range of floats": Case("'[1.5,1e20)'::matrix_floats", "[1.5,1e+20)", "string[pyarrow]", False),
 }
 
 # Aggregates, over a table of numbers (numeric, integer, bigint).
@@ -184,6 +231,155 @@ def test_an_unconstrained_numeric_that_does_not_fit_is_decimals(
     frame, _ = read(pg, wide, path)
     assert frame["v"].dtype == object
     assert frame["v"].iloc[0] == Decimal("123456789012345678901234567890.123456789")
+
+
+RANGES_TABLE = """CREATE TABLE matrix_ranges (
+    id integer, span int4range, big int8range, price numrange, days daterange,
+    local tsrange, instant tstzrange, spans int4multirange, period matrix_period,
+    words matrix_words
+)"""
+RANGES_ROWS = [
+    "(1, '[1,5)', '[-9223372036854775808,0]', '[1.50,2.25)', '[2024-01-01,2024-02-01)',"
+    " '[2024-01-01 10:00,2024-01-01 11:00:00.25)', '[2024-01-01 00:00+00,infinity)',"
+    " '{[1,3),[5,7)}', '[2024-03-01,2024-03-05)', '[a,\"b c\")')",
+    "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "(3, 'empty', '(,)', '[-0.000001,)', '(-infinity,0044-03-15 BC]',"
+    " '[0001-01-01 00:00 BC,294276-12-31 23:59:59.999999]',"
+    " '[1969-12-31 23:59:59.999999+00,2000-01-01 00:00+00)', '{}', '[9999-12-31,10000-01-05)',"
+    ' \'["","x,\\\\y")\')',
+]
+
+
+@pytest.fixture
+def ranges_table(pg: dbnb.Database) -> list[str]:
+    """The range columns of a table whose rows hold NULLs, empty ranges, infinite and
+    unbounded bounds, BC dates and the largest timestamp; their names."""
+    with pg.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS matrix_ranges"))
+        session.execute(text(RANGES_TABLE))
+        session.execute(text(f"INSERT INTO matrix_ranges VALUES {', '.join(RANGES_ROWS)}"))
+    return ["span", "big", "price", "days", "local", "instant", "spans", "period", "words"]
+
+
+@pytest.mark.postgresql
+def test_a_table_of_ranges_is_read_on_the_columnar_path_as_the_server_writes_them(
+    pg: dbnb.Database, ranges_table: list[str]
+) -> None:
+    frame, ran = read(pg, "SELECT * FROM matrix_ranges ORDER BY id", "columnar")
+    assert ran == "columnar"
+    guarded, ran = read(pg, "SELECT * FROM matrix_ranges ORDER BY id", "guarded")
+    assert ran == "guarded"
+    pd.testing.assert_frame_equal(frame, guarded)
+    # The server's own text of each value (its output function, through a cast).
+    casts = ", ".join(f"{column}::text AS {column}" for column in ranges_table)
+    server, _ = read(pg, f"SELECT {casts} FROM matrix_ranges ORDER BY id", "columnar")
+    for column in ranges_table:
+        assert str(frame[column].dtype) == "string[pyarrow]"
+        assert frame[column].tolist() == server[column].tolist(), column
+    assert frame["span"].tolist() == ["[1,5)", pd.NA, "empty"]
+    assert frame["local"].iloc[2] == '["0001-01-01 00:00:00 BC","294276-12-31 23:59:59.999999"]'
+    assert frame["words"].iloc[2] == '["","x,\\\\y")'
+    chunks = list(pg.query("SELECT * FROM matrix_ranges ORDER BY id", chunksize=2))
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame)
+    table = pg.query("SELECT * FROM matrix_ranges ORDER BY id", output="arrow")
+    assert table.column("instant").type == pa.string()
+    assert (
+        table.column("instant").to_pylist()
+        == frame["instant"].astype(object).where(frame["instant"].notna(), None).tolist()
+    )
+
+
+@pytest.mark.postgresql
+def test_ranges_read_as_the_server_writes_them(pg: dbnb.Database) -> None:
+    # Each built-in range's bounds across the values its subtype holds, against the
+    # server's own text of them.
+    values = {
+        "int4range": ["-2147483648", "-1", "0", "7", "2147483646"],
+        "int8range": ["-9223372036854775808", "-5", "0", "9223372036854775806"],
+        "numrange": ["-1e-30", "0.000", "1.5", "-12345678901234567890.123456789", "1e30", "10000"],
+        "daterange": [
+            "'4713-01-01 BC'",
+            "'0001-12-31 BC'",
+            "'1582-10-15'",
+            "'2024-02-29'",
+            "'1969-12-31'",
+            "'5874897-12-30'",
+            "'-infinity'",
+        ],
+        "tsrange": [
+            "'4713-01-01 00:00 BC'",
+            "'1900-01-01 00:00:00.1'",
+            "'1970-01-01'",
+            "'2000-01-01 00:00:00.000001'",
+            "'2024-02-29 23:59:59.999999'",
+            "'-infinity'",
+        ],
+        "tstzrange": ["'0001-01-01 00:00+00 BC'", "'2024-06-01 12:34:56.789+02'", "'-infinity'"],
+    }
+    for kind, bounds in values.items():
+        rows = " UNION ALL ".join(
+            f"SELECT {i} AS k, {kind}({bound}, NULL) AS v" for i, bound in enumerate(bounds)
+        )
+        sql = f"SELECT v, v::text AS t FROM ({rows}) AS q ORDER BY k"
+        frame, ran = read(pg, sql, "columnar")
+        assert ran == "columnar"
+        assert frame["v"].tolist() == frame["t"].tolist(), kind
+
+
+@pytest.mark.postgresql
+def test_a_range_whose_text_is_the_sessions_is_read_by_the_guarded_path(
+    pg_database: str, tmp_path: Path
+) -> None:
+    # A timestamptz's text is in the session's TimeZone, a date's in its DateStyle:
+    # outside UTC and ISO, the server writes them, on the guarded path, decided
+    # before the statement runs; other ranges are read on the columnar path.
+    def entry(options: str) -> str:
+        return f"""
+type: postgresql
+host: 127.0.0.1
+database: {pg_database}
+user: postgres
+connect_args: {{options: "{options}"}}
+"""
+
+    path = tmp_path / "infra.yaml"
+    paris, german = entry("-c TimeZone=Europe/Paris"), entry("-c DateStyle=German")
+    path.write_text(config_text(tmp_path, None, paris=paris, german=german))
+    registry = dbnb.Registry(dbnb.load_config(path))
+    instant = "SELECT tstzrange('2024-01-01 00:00+00', NULL) AS v"
+    day = "SELECT daterange('2024-01-01', NULL) AS v"
+    try:
+        database = registry.connect("paris")
+        frame, ran = read(database, instant, "columnar")
+        assert (frame["v"].tolist(), ran) == (['["2024-01-01 01:00:00+01",)'], "guarded")
+        database.query(instant)  # described: why it took the guarded path is kept
+        assert database._arrow.guarded_because(instant, {}) == (
+            "column 'v': a range of timestamptz, whose text depends on the session's"
+            " DateStyle and TimeZone"
+        )
+        frame, ran = read(database, day, "columnar")  # a date's text is any zone's
+        assert (frame["v"].tolist(), ran) == (["[2024-01-01,)"], "columnar")
+        database = registry.connect("german")
+        frame, ran = read(database, day, "columnar")
+        assert (frame["v"].tolist(), ran) == (["[01.01.2024,)"], "guarded")
+        frame, ran = read(database, "SELECT int4range(1, 5) AS v", "columnar")
+        assert (frame["v"].tolist(), ran) == (["[1,5)"], "columnar")
+    finally:
+        registry.close()
+
+
+@pytest.mark.postgresql
+def test_composites_with_null_rows_are_read_by_the_guarded_path(pg: dbnb.Database) -> None:
+    # ADBC's driver (1.13) reads a composite as a struct whose rows after the first
+    # NULL one all come as NULL: the guarded path reads composites, every row right.
+    sql = (
+        "SELECT c FROM (VALUES (1, ROW(1, 'a')::matrix_pair), (2, NULL),"
+        " (3, ROW(3, 'c')::matrix_pair), (4, ROW(NULL, NULL)::matrix_pair)) AS t(k, c)"
+        " ORDER BY k"
+    )
+    frame, ran = read(pg, sql, "columnar")
+    assert ran == "guarded"
+    assert frame["c"].tolist() == ["(1,a)", pd.NA, "(3,c)", "(,)"]
 
 
 # --- MariaDB -------------------------------------------------------------------------

@@ -47,6 +47,15 @@ PG_TYPES: dict[str, pa.DataType] = {
     "bit": pa.string(),
     "varbit": pa.string(),
     "xml": pa.string(),
+    # Ranges and multiranges, as the server writes them ('[1,5)'), on both paths.
+    **dict.fromkeys(
+        [
+            f"{sub}{kind}"
+            for sub in ("int4", "int8", "num", "date", "ts", "tstz")
+            for kind in ("range", "multirange")
+        ],
+        pa.string(),
+    ),
 }
 # Any type the database defines that is not an array (an enum, a composite, a
 # range) is text: its label, or the server's text of its value.

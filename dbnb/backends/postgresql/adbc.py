@@ -118,10 +118,11 @@ class PostgreSQLColumnar:
             return None, None
         finally:
             cursor.close()
-        oids, money = needs(schema)
+        oids, money, session = needs(schema)
         try:
-            if oids or money:
-                self._catalog.learn(functools.partial(_rows, connection), oids, money)
+            if oids or money or session:
+                run = functools.partial(_rows, connection)
+                self._catalog.learn(run, oids, money, session)
             return layout(schema, self._catalog), schema
         except Stale:
             raise Lost from None  # the checkout throws this connection away, tries another

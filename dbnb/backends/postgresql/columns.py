@@ -5,9 +5,16 @@ metadata. ``layout`` gives each column its rule: passed through when ADBC
 already gives the documented Arrow type (``dtypes.PG_TYPES``; an enum, as text),
 cast (``numeric(p, s)`` to ``decimal128``, ``interval`` to ``duration``,
 ``money`` to ``decimal128(19, s)``), decoded from its binary form into the
-server's text (``inet``, ``macaddr``, ``bit``: ``binary.py``), typed by its
-values (an unconstrained numeric), or made into Python values (JSON, UUID,
-arrays), as the guarded path makes them. ``batches.py`` applies them.
+server's text (``inet``, ``macaddr``, ``bit``: ``binary.py``; ranges and
+multiranges: ``ranges.py``), typed by its values (an unconstrained numeric), or
+made into Python values (JSON, UUID, arrays), as the guarded path makes them.
+``batches.py`` applies them.
+
+A composite is not read here: ADBC's driver (1.13) reads one as an Arrow struct
+whose validity is wrong after the first NULL composite of a batch (its record
+reader counts a row without marking it valid), and a NULL composite's fields come
+as zeros, so which composites are NULL cannot be told. The guarded path reads them
+(as the server's text), decided before the statement runs.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dbnb.backends.postgresql import binary
+from dbnb.backends.postgresql import binary, ranges, texts
 from dbnb.backends.postgresql.catalog import Catalog
 from dbnb.read import dtypes
 from dbnb.read.columnar import OutOfRange, Unsupported
@@ -59,17 +66,21 @@ def layout(schema: pa.Schema, catalog: Catalog) -> list[Column]:
     return [_pg_column(field, catalog) for field in schema]
 
 
-def needs(schema: pa.Schema) -> tuple[set[int], bool]:
+def needs(schema: pa.Schema) -> tuple[set[int], bool, bool]:
     """What the catalog must be asked before ``layout``: the OIDs of the types ADBC's
-    connection did not know, and whether a column is ``money`` (its scale)."""
+    connection did not know, whether a column is ``money`` (its scale), and whether
+    one may be written as the server's text by the session's settings (a range:
+    ``texts.Session``; ADBC's driver knows no range, so it is among the OIDs)."""
     oids: set[int] = set()
-    money = False
+    money = session = False
     for field in schema:
         for name in _type_names(field):
             money = money or name == "money"
+            session = session or name in ranges.MULTIRANGES
             if name.startswith(_UNNAMED) and name.endswith(">"):
                 oids.add(int(name[len(_UNNAMED) : -1]))
-    return oids, money
+                session = True
+    return oids, money, session
 
 
 def _type_names(field: pa.Field) -> list[str]:
@@ -114,14 +125,47 @@ def _pg_column(field: pa.Field, catalog: Catalog) -> Column:
         return Column(to_arrow=lambda array: _rescaled(array, money))
     if pa.types.is_list(field.type) and name.startswith("_"):
         return _array_column(field, catalog)
+    if name in ranges.MULTIRANGES and _opaque_binary(field.type):
+        return _range_column(field, ranges.MULTIRANGES[name], "multirange", catalog)
     if name.startswith(_UNNAMED) and _opaque_binary(field.type):
         found = catalog.types.get(int(name[len(_UNNAMED) : -1]))
         if found is not None and found.kind == "e":  # an enum's binary form is its label
             return Column(to_arrow=_label)
+        if found is not None and "r" in (found.kind, found.element_kind):
+            kind = "array" if found.is_array else "range"
+            return _range_column(field, found.subtype, kind, catalog)
         if found is not None and (found.kind == "c" or found.element_kind in ("e", "c")):
             # A type created after this connection opened: a new one reads it.
             raise Stale(f"column {field.name!r}: a type newer than the connection")
     raise Unsupported(f"column {field.name!r}: {name or field.type}")
+
+
+def _range_column(field: pa.Field, subtype: str, kind: str, catalog: Catalog) -> Column:
+    """A range, a multirange or an array of ranges (ADBC's driver knows no range, the
+    built-in ones included: it hands over their binary form) as the server's text;
+    the guarded path's when that text is not dbnb's to write (``ranges.py``)."""
+    # No settings asked (``needs`` asks them with the range's OID): the defaults.
+    session = catalog.session or texts.Session()
+    make = ranges.multiranges if kind == "multirange" else ranges.ranges
+    read = make(subtype, session)
+    if read is None:
+        what = {"array": "an array of ranges", "multirange": "a multirange"}.get(kind, "a range")
+        why = f"of {subtype}, whose text depends on the session's DateStyle and TimeZone"
+        if subtype not in _SESSION_TEXTS:
+            why = f"of {subtype or 'a type of its own'}"
+        raise Unsupported(f"column {field.name!r}: {what} {why}")
+    if kind == "array":
+        items = ranges.arrays(read)
+        return Column(
+            to_arrow=lambda array: items(_storage(array)),
+            to_python=lambda array: _lists(array, Column()),
+        )
+    return Column(to_arrow=lambda array: read(_storage(array)))
+
+
+# The subtypes whose text dbnb writes only in a session of DateStyle ISO (and a
+# timestamptz's only in one whose TimeZone is UTC): ``binary.decoder``.
+_SESSION_TEXTS = {"date", "timestamp", "timestamptz"}
 
 
 class Stale(Unsupported):

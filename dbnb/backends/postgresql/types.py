@@ -3,8 +3,9 @@ describes them (type OIDs, numeric precision and scale), which are exact: the
 database keeps int2/int4/int8 apart where a ``select()``'s types might not.
 
 They give the columnar path's values and dtypes (``columns.py``) for the same
-statement: ``inet``/``cidr`` as the server's text (psycopg would make ``ipaddress``
-objects: a read that becomes a frame loads them as text, ``install_loaders``), a type
+statement: ``inet``/``cidr`` and the built-in ranges and multiranges as the server's
+text (psycopg would make ``ipaddress`` and ``Range`` objects: a read that becomes a
+frame loads them as text, ``install_loaders``), a type
 the database defines as text (an enum's label; psycopg reads any type it does not
 know as its text), an array of one as a list of them, ``money`` as decimals, an
 unconstrained numeric fitted to ``decimal128(38, s)``, and a multi-dimensional array
@@ -27,8 +28,9 @@ from dbnb.read.dtypes import MONEY_DIGITS, OBJECT, PG_TYPES, PG_USER_TYPE
 from dbnb.read.dtypes import decimal as decimal_type
 from dbnb.read.frames import AS_FRAME, FITTED_DECIMALS, Kind
 
-# psycopg reads these as Python objects; a frame takes the server's text of them.
-_AS_TEXT = ("inet", "cidr")
+# psycopg reads these as Python objects; a frame takes the server's text of them (a
+# range of the database's own is text already: psycopg does not know it).
+_AS_TEXT = ("inet", "cidr", *(name for name in PG_TYPES if name.endswith("range")))
 _TEXT = pq.Format.TEXT  # the format of the guarded path's results
 # Arrays whose items are lists themselves (JSON), which flattening would merge.
 _NOT_FLATTENED = {"json", "jsonb"}
