@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from dbnb.connections.health import Health
+    from dbnb.read.explore import Explorer
     from dbnb.read.formats import Output
     from dbnb.see import plans
     from dbnb.write import Mode
@@ -342,6 +343,15 @@ class Facade(abc.ABC):
     def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
         """The plan of ``sql`` (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.explain()")
+
+    def explore(self, source: Any, params: Params | None = None, page_size: int = 50) -> Explorer:
+        """A view of ``source`` (a table's name, SQL text with ``:name`` placeholders, or
+        a ``select()``) that the database pages, sorts, filters, searches and counts:
+        ``.page(n)``, ``.sort(column)``, ``.filter(column, op, value)``, ``.search(text)``,
+        ``.count()``, ``.sql()``, ``.frame()``; in a notebook, its first page."""
+        from dbnb.read.explore import explore  # loads with the first exploration
+
+        return explore(self, source, params, page_size)
 
     async def aclose(self) -> None:
         """``close()`` from async code."""
