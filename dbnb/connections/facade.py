@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from matplotlib.axes import Axes
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
     from sqlalchemy.sql import Executable
     from sqlmodel import Session
 
@@ -266,6 +266,18 @@ class Facade(abc.ABC):
         """Why a read of ``sql`` that ran took the guarded path, where a column type did
         it (``"column 'p': point"``); None when it did not, or the reason is not known."""
         return None
+
+    @property
+    def sql_dialect(self) -> Dialect:
+        """The SQLAlchemy dialect that writes this database's SQL: what dbnb compiles a
+        ``select()`` it builds itself with (``db.explore``), sent as text where the
+        connection takes no ``select()``."""
+        return self.engine.dialect
+
+    @property
+    def takes_select(self) -> bool:
+        """Whether ``query`` takes a SQLAlchemy ``select()`` (else SQL text only)."""
+        return True
 
     # --- what only SQLAlchemy gives ------------------------------------------------------
 
