@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 class Backend:
     """Any SQLAlchemy dialect: no guard of dbnb's, executemany, standard SQL."""
 
-    name: str = "generic"  # the database it serves, as its registration names it
+    name: str = "generic"  # the database it serves (a subclass: as it is registered)
     # What a read may send, checked before it is sent; None: no guard of dbnb's to back
     # an allow-list, reads are rolled back.
     read_rules: ReadRules | None = None

@@ -131,7 +131,7 @@ class PostgreSQL(Backend):
     # --- health ---------------------------------------------------------------------------
 
     def server_name(self, dialect: Dialect) -> str | None:
-        """ "PostgreSQL", as health reports its version."""
+        """Its name as health reports its version."""
         return "PostgreSQL"
 
     def write_probe(self, table: str) -> str | None:

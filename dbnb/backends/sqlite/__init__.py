@@ -102,7 +102,7 @@ class SQLite(Backend):
     # --- health ---------------------------------------------------------------------------
 
     def server_name(self, dialect: Dialect) -> str | None:
-        """ "SQLite", as health reports its version."""
+        """Its name as health reports its version."""
         return "SQLite"
 
     def write_probe(self, table: str) -> str | None:
