@@ -50,7 +50,7 @@ def members(protocol: type) -> dict[str, Any]:
     """The members a protocol declares, its base protocols' included."""
     found: dict[str, Any] = {}
     for cls in reversed(protocol.__mro__):
-        if cls in (object, Any) or cls.__module__ == "typing":
+        if cls.__module__ in ("builtins", "typing"):  # object, Protocol, Generic
             continue
         found.update({name: None for name in getattr(cls, "__annotations__", {})})
         found.update({k: v for k, v in vars(cls).items() if not k.startswith("_")})
