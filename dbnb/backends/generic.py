@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dbnb.sql.binds import BindRules
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 # The async driver of async sessions (dbnb.connections.aio), beside the sync one.
 async_driver: str | None = None
 read_rules = None  # no server-side guard to back an allow-list: reads are rolled back
+bind_rules = BindRules()  # values as they are: the dialect's driver adapts them
 write_rules = WriteRules()  # validation as SQLAlchemy's types say, no more
 name = "generic"
 interrupted: str | None = None  # the dialect's driver decides what Ctrl-C stops
@@ -198,3 +200,14 @@ def engine_arguments(
 def excess_privilege(driver_connection: Any) -> str | None:
     """Nothing known of another database's privileges."""
     return None
+
+
+def __getattr__(name: str) -> Any:
+    """``lexical_rules``: any other dialect's text is read as PostgreSQL reads it (DuckDB's
+    parser is PostgreSQL's). Found when first asked for, as PostgreSQL's home, which
+    builds on this module, cannot be imported while this one is."""
+    if name == "lexical_rules":
+        from dbnb.backends.postgresql.lexical import LEXICAL_RULES
+
+        return LEXICAL_RULES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

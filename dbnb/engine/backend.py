@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from dbnb.engine.engines import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
+    from dbnb.sql.binds import BindRules
+    from dbnb.sql.prepared import SqlRules
     from dbnb.sql.readable import ReadRules
+    from dbnb.sql.sqlscan import LexicalRules
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.columns import WriteRules
     from dbnb.write.validate import Checked
@@ -40,6 +43,10 @@ class Backend(Protocol):
     write_rules: WriteRules  # what its columns hold, checked before a write sends anything
     # What a read may send, checked before it is sent; None: the server's guards alone.
     read_rules: ReadRules | None
+    # How its SQL text reads (literals, comments, placeholders), for dbnb.sql.
+    lexical_rules: LexicalRules
+    # How its driver takes the guarded path's values, for dbnb.sql.
+    bind_rules: BindRules
     # What Ctrl-C does to a statement still running, as the notebook says it
     # ("cancelled on the server"); None: nothing dbnb can promise.
     interrupted: str | None
@@ -153,6 +160,16 @@ _HOMES = {
 def backend_for(dialect: str) -> Backend:
     """The home of the database SQLAlchemy names ``dialect``."""
     return cast("Backend", importlib.import_module(_HOMES.get(dialect, "dbnb.backends.generic")))
+
+
+@functools.cache
+def sql_rules_for(dialect: str) -> SqlRules:
+    """What the SQL layer takes of ``dialect``'s database: its home's lexical, bind and
+    read rules, as objects (``dbnb.sql.prepared.prepare``)."""
+    from dbnb.sql.prepared import SqlRules  # binds' numpy and pandas: with the first read
+
+    backend = backend_for(dialect)
+    return SqlRules(backend.lexical_rules, backend.bind_rules, backend.read_rules)
 
 
 # --- Databases reached without SQLAlchemy ----------------------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from dbnb.backends.generic import grouped_counts
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
 from dbnb.backends.mysql import guards, reflection
+from dbnb.backends.mysql.binds import BIND_RULES as bind_rules
 from dbnb.backends.mysql.cancel import close_result
 from dbnb.backends.mysql.guards import (
     excess_privilege,
@@ -34,6 +35,7 @@ from dbnb.backends.mysql.guards import (
     limit_reached,
     refusal_reason,
 )
+from dbnb.backends.mysql.lexical import LEXICAL_RULES as lexical_rules
 from dbnb.backends.mysql.see import (
     comparable,
     epoch_seconds,
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from dbnb.write.validate import Checked
 
 __all__ = [
+    "bind_rules",
     "bulk_writer",
     "close_result",
     "columnar",
@@ -74,6 +77,7 @@ __all__ = [
     "histogram_bin",
     "install_guards",
     "install_limits",
+    "lexical_rules",
     "limit_reached",
     "mean",
     "most_frequent",

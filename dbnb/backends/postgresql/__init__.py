@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from dbnb.backends.generic import close_result, epoch_seconds, mean
 from dbnb.backends.postgresql import guards
+from dbnb.backends.postgresql.binds import BIND_RULES as bind_rules
 from dbnb.backends.postgresql.guards import (
     READ_ROLE_OPTION,
     excess_privilege,
@@ -23,6 +24,7 @@ from dbnb.backends.postgresql.guards import (
     limit_reached,
     refusal_reason,
 )
+from dbnb.backends.postgresql.lexical import LEXICAL_RULES as lexical_rules
 from dbnb.backends.postgresql.see import (
     comparable,
     explain_statement,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from dbnb.write.validate import Checked
 
 __all__ = [
+    "bind_rules",
     "bulk_writer",
     "close_result",
     "columnar",
@@ -62,6 +65,7 @@ __all__ = [
     "install_guards",
     "install_limits",
     "leading_keywords",
+    "lexical_rules",
     "limit_reached",
     "mean",
     "most_frequent",

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import types as sqltypes
 
 from dbnb.backends.generic import close_result, excess_privilege, grouped_counts, mean
+from dbnb.backends.sqlite.binds import BIND_RULES as bind_rules
 from dbnb.backends.sqlite.guards import (
     install_guards,
     install_limits,
     limit_reached,
     refusal_reason,
 )
+from dbnb.backends.sqlite.lexical import LEXICAL_RULES as lexical_rules
 from dbnb.backends.sqlite.see import (
     comparable,
     epoch_seconds,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from dbnb.write.validate import Checked
 
 __all__ = [
+    "bind_rules",
     "bulk_writer",
     "close_result",
     "columnar",
@@ -57,6 +60,7 @@ __all__ = [
     "histogram_bin",
     "install_guards",
     "install_limits",
+    "lexical_rules",
     "limit_reached",
     "mean",
     "most_frequent",
