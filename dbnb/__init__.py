@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from dbnb.connections.registry import Registry, close_all, connect
     from dbnb.engine.monitor import clear_history, history, set_history_size
     from dbnb.notebook.interop import sql_engine
-    from dbnb.read.framesql import query_frames
+    from dbnb.see.framesql import query_frames
 
 __version__ = "0.1.0"
 
@@ -100,7 +100,7 @@ _LAZY = {
     "history": "engine.monitor",
     "load_config": "config",
     "parse_config": "config",
-    "query_frames": "read.framesql",
+    "query_frames": "see.framesql",
     "set_history_size": "engine.monitor",
     "sql_engine": "notebook.interop",
     "tables": "connections.inspect",

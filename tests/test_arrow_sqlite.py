@@ -114,7 +114,7 @@ def both_paths(
     took_fast = db._arrow.served == served + 1
     assert counted.seen == (["columnar"] if took_fast else ["guarded"])
     with monkeypatch.context() as patch:
-        patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+        patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
         slow = db.query(sql, params)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert list(fast.dtypes) == list(slow.dtypes)
@@ -239,7 +239,7 @@ def test_text_that_is_not_utf8_fails_as_on_the_guarded_path(
         for guarded in (False, True):
             with monkeypatch.context() as patch:
                 if guarded:
-                    patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+                    patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
                 served = db._arrow.served
                 with runs(db) as counted, pytest.raises(dbnb.QueryError) as error:
                     db.query(counted.mark("SELECT i, v FROM t ORDER BY i"))
@@ -326,7 +326,7 @@ def test_ctrl_c_stops_the_engine_before_it_returns(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = SLOW
-    assert db._arrow.plan(slow, {}) is not None  # this read takes the columnar path
+    assert db._arrow.plan(db.prepared(slow, {})) is not None  # this read takes the columnar path
     db.query("SELECT 1 AS one")  # the pool's connection, opened before (on a worker too)
     ended: list[BaseException | None] = []
     interruptible = arrow_sqlite.interruptible

@@ -317,7 +317,7 @@ def test_mysql_statements_outlast_the_connect_timeout(
 ) -> None:
     """The greeting is read within connect_timeout; statements then run as long as they
     take (PyMySQL's read_timeout is back to none once connected)."""
-    monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)  # guarded
+    monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)  # guarded
     body = f"type: mysql\nhost: 127.0.0.1\ndatabase: {mysql_database}\nuser: root\n"
     body += "connect_timeout: 1"
     path = tmp_path / "infra.yaml"

@@ -474,7 +474,7 @@ def test_both_sqlite_paths_agree_on_declared_types(
     columnar = sqlite_file.query("SELECT * FROM t")
     assert sqlite_file._arrow.served == served + (read_path == "arrow")
     with monkeypatch.context() as patch:
-        patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+        patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
         guarded = sqlite_file.query("SELECT * FROM t")
     pd.testing.assert_frame_equal(columnar, guarded, check_exact=True)
     assert _declared_dtypes([columnar]) == [DECLARED_DTYPES]

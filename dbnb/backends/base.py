@@ -19,9 +19,12 @@ where a connection hands its backend down.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dbnb.sql.binds import BindRules
+from dbnb.sql.prepared import SqlRules
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.sql.readable import ReadRules
+    from dbnb.sql.sqlscan import LexicalRules
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
@@ -49,6 +53,20 @@ class Backend:
     # What Ctrl-C does to a statement still running, as the notebook says it ("cancelled
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
+    bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+
+    @property
+    def lexical_rules(self) -> LexicalRules:
+        """How its SQL text reads (literals, comments, placeholders): any other dialect's
+        as PostgreSQL's (DuckDB's parser is PostgreSQL's)."""
+        from dbnb.backends.postgresql.lexical import LEXICAL_RULES
+
+        return LEXICAL_RULES
+
+    @functools.cached_property
+    def sql_rules(self) -> SqlRules:
+        """What the SQL layer takes of this database, as one object (``dbnb.sql.prepared``)."""
+        return SqlRules(self.lexical_rules, self.bind_rules, self.read_rules)
 
     def open(self, config: ConnectionConfig) -> Facade | None:
         """The facade of a database reached without SQLAlchemy; None: ``Database`` serves it."""

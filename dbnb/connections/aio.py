@@ -14,8 +14,9 @@ An ``AsyncEngine`` wraps a sync engine, and SQLAlchemy runs that engine's
 events inside the event loop's greenlet: the guards of ``dbnb.readonly`` and
 the limits of ``dbnb.limits`` are installed on ``async_engine.sync_engine`` as
 they are on a sync engine, and call the async driver through ``dbnb.drivers``.
-Errors are translated by ``dbnb.failures``, as for ``Database.query``: nothing
-here is a second copy of a rule.
+A query is read by the sync path's own ``dbnb.read.guarded.read_frame``, run in
+that greenlet: its errors are translated as ``Database.query``'s, and nothing here
+is a second copy of a rule.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql import Executable
@@ -40,9 +41,10 @@ from dbnb.engine import connecting, drivers, limits, monitor, readonly, remedies
 from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
 from dbnb.errors import ConfigError
-from dbnb.read import failures, frames
+from dbnb.read import frames, guarded
 from dbnb.read.backend import ReadBackend
-from dbnb.sql import binds
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared
 
 _closing: set[asyncio.Task[None]] = set()
 
@@ -71,6 +73,10 @@ class AsyncDatabase(Protocol):
     def async_engine(self) -> AsyncEngine: ...
 
     def require_writable(self) -> None: ...
+
+    def prepared(
+        self, sql: str | Executable | Prepared, params: Mapping[str, Any] | None
+    ) -> Prepared: ...
 
 
 def create_async_engine(
@@ -192,64 +198,30 @@ async def session(database: AsyncDatabase, *, write: bool = False) -> AsyncItera
             await async_session.rollback()
 
 
-async def query(
-    database: AsyncDatabase,
-    sql: str | Executable,
-    params: Mapping[str, Any] | None = None,
-    *,
-    timeout: float | None = None,
-    max_rows: int | None = None,
-) -> pd.DataFrame:
-    """``Database.query`` for async code: one read-only statement into a DataFrame."""
+async def query(database: AsyncDatabase, request: ReadRequest) -> pd.DataFrame:
+    """``Database.query`` for async code: one read-only statement into a DataFrame, read
+    by the sync path's one guarded read (``guarded.read_frame``), run in the event
+    loop's greenlet over the async driver."""
     with remedies.origin("async"):
-        values = binds.prepare(
-            sql, params, database.config.backend, database.name, how_to_bind=remedies.how_to_bind
-        )
-    statement = binds.executable(sql, values, database.config.backend)
-    limit = database.config.max_rows if max_rows is None else max_rows
+        prepared = database.prepared(request.sql, request.params)
+        statement = prepared.executable()
+        limit = request.limit(database.config)
 
-    results: list[CursorResult[Any]] = []
-
-    def run(sync_connection: Connection) -> pd.DataFrame:
-        # The sync path's typed conversion, run in the event loop's greenlet.
-        if limit is not None:  # the server stops at the cap where it can (dbnb.engine.limits)
-            sync_connection = sync_connection.execution_options(
-                stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
+        def run(sync_connection: Connection) -> pd.DataFrame:
+            return guarded.read_frame(
+                sync_connection,
+                statement,
+                prepared.values,
+                database.backend,
+                name=database.name,
+                limit=limit,
+                fetch=_FETCH,
             )
-        result = sync_connection.execute(
-            statement,
-            values,
-            execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
-        )
-        results.append(result)  # for the history's refusal record of a capped result
-        return frames.to_frame(
-            result,
-            database.backend,
-            statement,
-            max_rows=limit,
-            fetch=monitor.reported(frames.fetch_rows),
-        )
 
-    with remedies.origin("async"):
-        return await _run_query(database, run, timeout=timeout, limit=limit, results=results)
-
-
-async def _run_query(
-    database: AsyncDatabase,
-    run: Any,
-    *,
-    timeout: float | None,
-    limit: int | None,
-    results: list[CursorResult[Any]],
-) -> pd.DataFrame:
-    async with connection(database, timeout=timeout) as async_connection:
-        try:
+        async with connection(database, timeout=request.timeout) as async_connection:
             frame: pd.DataFrame = await async_connection.run_sync(run)
             return frame
-        except failures.TRANSLATED as error:
-            failure = failures.translate(
-                error, database.name, limit=limit, result=results[-1] if results else None
-            )
-        finally:
-            await async_connection.rollback()
-    raise failure  # out here, so it keeps no __context__ (as Database.query)
+
+
+# No progress bar in async code; the rows are reported to the history.
+_FETCH = monitor.reported(frames.fetch_rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,8 +24,9 @@ from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError
-from dbnb.read import arrow, formats, parquet, reads
-from dbnb.sql import binds
+from dbnb.read import arrow, parquet, reads
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared, SqlRules, prepare
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,8 +75,8 @@ class Database(Facade):
         with suppress(DbnbError):  # a missing driver: health reports it
             _ = self.engine
 
-    def guarded_because(self, sql: str, params: Params) -> str | None:
-        return self._arrow.guarded_because(sql, params)
+    def guarded_because(self, prepared: Prepared) -> str | None:
+        return self._arrow.guarded_because(prepared)
 
     @property
     def async_engine(self) -> AsyncEngine:
@@ -171,44 +173,22 @@ class Database(Facade):
 
     # --- queries --------------------------------------------------------------------
 
-    def _query(
-        self,
-        sql: str | Executable,
-        params: Params | None,
-        *,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-        output: formats.Output,
-    ) -> Any:
+    @functools.cached_property
+    def sql_rules(self) -> SqlRules:
+        """Its database's lexical, bind and read rules, from its home (found once)."""
+        return self.backend.sql_rules
+
+    def prepared(self, sql: str | Executable | Prepared, params: Params | None) -> Prepared:
+        """``sql`` parsed and ``params`` bound for this connection's database, once: what
+        every later step of a read reads (``dbnb.sql.prepared``)."""
+        if isinstance(sql, Prepared):
+            return sql  # a cell's, prepared by the cell
+        return prepare(sql, params, self.sql_rules, self.name, how_to_bind=remedies.how_to_bind)
+
+    def _read(self, request: ReadRequest) -> Any:
         """``query`` on the SQLAlchemy engine: the columnar path when it was chosen
         before the statement ran, else the guarded one."""
-        if formats.check(output) != "pandas":
-            return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        limit = self.config.max_rows if max_rows is None else max_rows
-        if chunksize is not None:
-            return self._reads.chunks(sql, values, reads.positive(chunksize), timeout)
-        return self._reads.frame(sql, values, timeout=timeout, limit=limit, progress=progress)
-
-    def _query_as(
-        self,
-        output: formats.Output,
-        sql: str | Executable,
-        params: Params | None,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-    ) -> Any:
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        limit = self.config.max_rows if max_rows is None else max_rows
-        return self._reads.output(output, sql, values, timeout, limit, progress, chunksize)
+        return self._reads.read(self.prepared(request.sql, request.params), request)
 
     async def aquery(
         self,
@@ -221,22 +201,13 @@ class Database(Facade):
         """``query()`` for async code: ``df = await db.aquery("SELECT ...", {...})``."""
         from dbnb.connections import aio
 
-        return await aio.query(self, sql, params, timeout=timeout, max_rows=max_rows)
+        request = ReadRequest.checked(sql, params, timeout=timeout, max_rows=max_rows)
+        return await aio.query(self, request)
 
-    def query_to_parquet(
-        self,
-        sql: str | Executable,
-        path: str | os.PathLike[str],
-        params: Params | None = None,
-        *,
-        chunksize: int = 100_000,
-    ) -> int:
-        """Write the result of one read-only statement to a Parquet file, ``chunksize``
-        rows at a time, and return the number of rows written."""
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        return parquet.write(self._reads.tables(sql, values, chunksize), path)
+    def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
+        assert request.chunksize is not None  # query_to_parquet's own default
+        prepared = self.prepared(request.sql, request.params)
+        return parquet.write(self._reads.tables(prepared, request.chunksize), path)
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
         """Whether this connection works: reachability, server version, latency,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, TypeVar, overload
 
 from dbnb.config import ConnectionConfig
-from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.errors import DbnbError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from dbnb.connections.health import Health
     from dbnb.read.explore import Explorer
     from dbnb.read.formats import Output
+    from dbnb.read.request import ReadRequest
+    from dbnb.sql.prepared import Prepared, SqlRules
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -106,10 +108,7 @@ class Facade(abc.ABC):
     def require_writable(self) -> None:
         """Raise ``ReadOnlyError`` if this connection is marked ``readonly: true``."""
         if self.config.readonly:
-            where = f" in {self.config.source}" if self.config.source else ""
-            raise ReadOnlyError(
-                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
-            )
+            raise self.config.never_writes()
 
     # --- what every connection does -------------------------------------------------
 
@@ -203,31 +202,28 @@ class Facade(abc.ABC):
         ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
         with the types ``dbnb.read.formats`` documents.
         """
-        return self._query(
+        from dbnb.read.request import ReadRequest
+
+        request = ReadRequest.checked(
             sql,
             params,
-            timeout=timeout,
-            max_rows=max_rows,
-            progress=progress,
-            chunksize=chunksize,
             output=output,
+            chunksize=chunksize,
+            max_rows=max_rows,
+            timeout=timeout,
+            progress=progress,
         )
+        return self._read(request)
+
+    def read(self, request: ReadRequest) -> Any:
+        """``query`` of a request already checked (``ReadRequest.checked``), or made by
+        dbnb itself: a cell's statement, prepared (``sql_rules``) and bound."""
+        return self._read(request)
 
     @abc.abstractmethod
-    def _query(
-        self,
-        sql: Any,
-        params: Params | None,
-        *,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-        output: Output,
-    ) -> Any:
-        """``query``, this database's way (its arguments as ``query`` was given them)."""
+    def _read(self, request: ReadRequest) -> Any:
+        """``query``, this database's way; the request's options are checked."""
 
-    @abc.abstractmethod
     def query_to_parquet(
         self,
         sql: Statement,
@@ -236,7 +232,21 @@ class Facade(abc.ABC):
         *,
         chunksize: int = 100_000,
     ) -> int:
-        """Write one read-only statement's result to a Parquet file; the rows written."""
+        """Write the result of one read-only statement to a Parquet file, ``chunksize``
+        rows at a time (one row group each), whole or not at all; the rows written."""
+        from dbnb.read.request import ReadRequest
+
+        return self._to_parquet(ReadRequest.checked(sql, params, chunksize=chunksize), path)
+
+    @abc.abstractmethod
+    def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
+        """``query_to_parquet``, this database's way; the request's options are checked."""
+
+    @property
+    @abc.abstractmethod
+    def sql_rules(self) -> SqlRules:
+        """How this database's SQL text reads, how its driver binds, what a read may send
+        (its home's, for ``dbnb.sql.prepared.prepare``)."""
 
     @abc.abstractmethod
     def write(
@@ -280,9 +290,9 @@ class Facade(abc.ABC):
         """Run a ``%%db`` cell's statements its own way; None: on a SQLAlchemy connection."""
         return None
 
-    def guarded_because(self, sql: str, params: Params) -> str | None:
-        """Why a read of ``sql`` that ran took the guarded path, where a column type did
-        it (``"column 'p': point"``); None when it did not, or the reason is not known."""
+    def guarded_because(self, prepared: Prepared) -> str | None:
+        """Why a read of ``prepared`` that ran took the guarded path, where a column type
+        did it (``"column 'p': point"``); None when it did not, or the reason is not known."""
         return None
 
     @property

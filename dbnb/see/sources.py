@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from dbnb.backends.registry import backend_for
 from dbnb.errors import DbnbError, QueryError
 from dbnb.sql import identifiers, sqlscan
 
@@ -19,7 +20,7 @@ _QUERY_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
 
 
 def is_query(source: str, dialect: str) -> bool:
-    words = sqlscan.leading_keywords(source, dialect, 1)
+    words = sqlscan.leading_keywords(source, backend_for(dialect).lexical_rules, 1)
     return bool(words) and words[0] in _QUERY_WORDS and len(source.split()) > 1
 
 

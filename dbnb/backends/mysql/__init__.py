@@ -27,6 +27,8 @@ from sqlalchemy.pool import NullPool
 from dbnb.backends.base import Backend
 from dbnb.backends.mysql import cancel, guards, reflection, see
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
+from dbnb.backends.mysql.binds import BIND_RULES
+from dbnb.backends.mysql.lexical import LEXICAL_RULES
 from dbnb.backends.mysql.statements import READ_RULES
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
@@ -52,6 +54,8 @@ class MySQL(Backend):
 
     name = "mysql"
     read_rules = READ_RULES
+    lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
+    bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
     # bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it
     # takes aware timestamps, as it reads; a SET's value is its members joined by commas.

@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from dbnb.backends.base import Backend
 from dbnb.backends.postgresql import guards, see
+from dbnb.backends.postgresql.binds import BIND_RULES
+from dbnb.backends.postgresql.lexical import LEXICAL_RULES
 from dbnb.backends.postgresql.statements import READ_RULES
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
@@ -39,6 +41,8 @@ class PostgreSQL(Backend):
 
     name = "postgresql"
     read_rules = READ_RULES
+    lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
+    bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: integer is 4 bytes, real 4, and text no NUL character.
     write_rules = WriteRules(
         "PostgreSQL",

@@ -31,7 +31,7 @@ import adbc_driver_postgresql.dbapi as adbc_postgresql
 import pandas as pd
 import pyarrow as pa
 
-from dbnb.backends.postgresql import libpq
+from dbnb.backends.postgresql import binds, libpq
 from dbnb.backends.postgresql.batches import normalise, read_converting, to_frame
 from dbnb.backends.postgresql.catalog import Catalog
 from dbnb.backends.postgresql.columns import Column, Stale, layout, needs
@@ -43,7 +43,7 @@ from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
 from dbnb.read.columnar import Lost, Rules, TimedOut, Unsupported
-from dbnb.sql.params import Dialect
+from dbnb.sql.params import PositionalRules
 
 # Batches of about 4 MB instead of the driver's 16: the Python values of a batch are
 # made while the next one is read, and the last batch (made after the read) is short.
@@ -61,7 +61,7 @@ def serves(config: ConnectionConfig) -> bool:
 class PostgreSQLColumnar:
     """The columnar reads of one PostgreSQL connection (``dbnb.read.columnar.Columnar``)."""
 
-    dialect: Dialect = "postgresql"
+    binds: PositionalRules = binds.POSITIONAL_RULES
     describes = True
     streams = True
     errors: tuple[type[BaseException], ...] = (

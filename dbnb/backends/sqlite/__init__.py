@@ -16,6 +16,8 @@ from sqlalchemy import types as sqltypes
 
 from dbnb.backends.base import Backend
 from dbnb.backends.sqlite import guards, see
+from dbnb.backends.sqlite.binds import BIND_RULES
+from dbnb.backends.sqlite.lexical import LEXICAL_RULES
 from dbnb.backends.sqlite.statements import READ_RULES
 from dbnb.write.columns import WriteRules
 
@@ -35,6 +37,8 @@ class SQLite(Backend):
 
     name = "sqlite"
     read_rules = READ_RULES
+    lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
+    bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
     # declares DateTime with and without time zone alike, and reads a DATETIME as UTC: an
     # aware timestamp is stored as its UTC time in either.

@@ -53,6 +53,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbnb.backends.sqlite import binds
 from dbnb.backends.sqlite import types as sqlite_types
 from dbnb.config import ConnectionConfig
 from dbnb.engine.interrupts import interruptible
@@ -60,7 +61,7 @@ from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Plan
 from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
-from dbnb.sql.params import Dialect, Positional
+from dbnb.sql.params import Positional, PositionalRules
 
 _EXTENSION_SPEC = importlib.util.find_spec("dbnb._sqlite_watch")
 _EXTENSION = _EXTENSION_SPEC.origin if _EXTENSION_SPEC is not None else None
@@ -454,7 +455,7 @@ class SQLiteColumnar(ReadWhole):
     statements are described as they run (``read_frame``), so none is described
     ahead, and a type can change from one row to the next: no streams."""
 
-    dialect: Dialect = "sqlite"
+    binds: PositionalRules = binds.POSITIONAL_RULES
     errors: tuple[type[BaseException], ...] = (
         adbc_driver_manager.Error,
         pa.ArrowException,
