@@ -100,6 +100,7 @@ def test_a_connection_resolves_its_backend_once(tmp_path: Path) -> None:
 
 EXAMPLE = '''
 from dbnb.backends.base import Backend
+from dbnb.backends.postgresql.lexical import LEXICAL_RULES  # DuckDB's parser is PostgreSQL's
 from dbnb.sql.readable import ReadRules
 
 
@@ -108,7 +109,7 @@ class DuckDB(Backend):
 
     name = "duckdb"
     read_rules = ReadRules(
-        dialect="postgresql",
+        lexical=LEXICAL_RULES,
         kinds=frozenset({"SELECT", "WITH", "EXPLAIN"}),
         statements=frozenset({"SELECT", "WITH", "EXPLAIN", "CREATE", "INSERT", "DELETE"}),
     )
