@@ -421,11 +421,30 @@ def _text(raw: bytes) -> str | _NotUtf8:
 
 
 def _is_utf8(chunked: pa.ChunkedArray) -> bool:
+    """Whether each text of a column the driver read is UTF-8 (it copies SQLite's bytes as
+    they are; Arrow's string type promises UTF-8). Text that is all ASCII, as most is,
+    is UTF-8 however it is cut into values: one pass over the bytes; else Arrow checks
+    each value."""
+    if all(_ascii(chunk) for chunk in chunked.chunks):
+        return True
     try:
         chunked.validate(full=True)
     except pa.ArrowInvalid:
         return False
     return True
+
+
+def _ascii(array: pa.Array) -> bool:
+    """Whether the bytes of a string array's values are all ASCII."""
+    _, offsets, data = array.buffers()
+    if len(array) == 0 or data is None:
+        return True  # no bytes
+    assert offsets is not None
+    ends = np.frombuffer(offsets, dtype=np.int32, count=len(array) + 1, offset=4 * array.offset)
+    start, stop = int(ends[0]), int(ends[-1])
+    if stop == start:
+        return True
+    return bool(np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start).max() < 0x80)
 
 
 def _first_not_utf8(chunked: pa.ChunkedArray, index: int) -> tuple[int, int, bytes]:
