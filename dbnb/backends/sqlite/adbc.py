@@ -79,7 +79,7 @@ _BUSY_TIMEOUT_MS = 5000
 _DESCRIBE = "SELECT dbnb_describe('{}'), (SELECT 1 FROM sqlite_schema LIMIT 1)"
 _KEPT = "SELECT dbnb_kept(0), dbnb_kept(1)"
 # A statement that calls the extension's functions itself could upset a read.
-_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\W*\(", re.I)
+_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|number|row|kept|connection_handle)\W*\(", re.I)
 _STEP_FAILED = re.compile(r"^(?:\w+: )?(?:\[SQLite\] )?Failed to step query: ", re.DOTALL)
 # Kept integers and reals: row, column, storage class, the value's 64 bits.
 _FIXED = np.dtype([("row", "=i8"), ("column", "=i4"), ("type", "=i4"), ("value", "=i8")])
@@ -160,7 +160,7 @@ def read_frame(
     def read() -> _Read:
         with connection.cursor() as cursor:
             described = _describe(cursor, statement.sql)
-            sql = _wrapped(statement.sql, len(described.names))
+            sql = _wrapped(statement.sql, described.declared)
             try:
                 cursor.adbc_statement.set_options(**_ONE_BATCH)
                 cursor.adbc_prepare(sql)  # execute() below runs this very statement
@@ -216,13 +216,21 @@ def _describe(cursor: Any, sql: str) -> _Described:
     return _Described([str(name) for name in names], texts[1::2])
 
 
-def _wrapped(sql: str, count: int) -> str:
-    """``sql`` with each value through ``dbnb_value`` and each row's ``dbnb_row()`` last.
+def _wrapped(sql: str, declared: list[str | None]) -> str:
+    """``sql`` with each value through ``dbnb_value`` (``dbnb_number`` for a column whose
+    declared type reads integers and reals alike) and each row's ``dbnb_row()`` last.
     The columns are renamed by position, so repeated names read as they are."""
-    columns = ", ".join(f"c{index}" for index in range(count))
-    values = "".join(f"dbnb_value({index}, c{index}), " for index in range(count))
+    columns = ", ".join(f"c{index}" for index in range(len(declared)))
+    values = "".join(
+        f"{_guard(decltype)}({index}, c{index}), " for index, decltype in enumerate(declared)
+    )
     # On lines of their own: a comment at the end of `sql` cannot hide the parenthesis.
     return f"WITH dbnb_result({columns}) AS (\n{sql}\n)\nSELECT {values}dbnb_row() FROM dbnb_result"
+
+
+def _guard(decltype: str | None) -> str:
+    found = sqlite_types.declared(decltype)
+    return "dbnb_number" if found is not None and found.numbers_alike else "dbnb_value"
 
 
 # --- the frame -------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class Declared:
     # All values converted at once, as ``convert`` converts each of them, or None when
     # it cannot vouch for that (``convert`` then goes value by value).
     batch: Callable[[Sequence[Any]], list[Any] | None] | None = None
+    # An integer within 2**53 and the real of the same value convert alike (NUMERIC(p, s):
+    # to the same Decimal), so the columnar path may hold both as doubles.
+    numbers_alike: bool = False
 
     def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
         """Each value converted (``frames.Converter``): see ``convert``."""
@@ -94,7 +97,8 @@ def declared(decltype: str | None) -> Declared | None:
     if pa.types.is_decimal(kind):
         whole = _decimals(kind)
     batch = _json_documents if isinstance(sql_type, sqltypes.JSON) else None
-    return Declared(kind, _converter(sql_type), whole, batch)
+    alike = isinstance(sql_type, sqltypes.Numeric)
+    return Declared(kind, _converter(sql_type), whole, batch, alike)
 
 
 def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
