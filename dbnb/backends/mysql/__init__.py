@@ -110,6 +110,9 @@ def install_guards(engine: Engine, connection_name: str) -> None:
     here, its tables reflected with their names as they are (``reflection.py``)."""
     guards.install_guards(engine, connection_name)
     reflection.install(engine)
+    from dbnb.backends.mysql import types  # reads in chunks described before they run
+
+    types.install(engine)
 
 
 # --- reads and their types ------------------------------------------------------------
