@@ -130,7 +130,8 @@ class Backend(Protocol):
 
     def grouped_counts(self, keys: Sequence[str], source: str) -> str | None:
         """SQL: one row, ``g{i}_d`` the distinct non-NULL values of each of ``keys`` over
-        ``source`` and ``g{i}_v`` the most frequent (of equals the first in order), from
+        ``source``, ``g{i}_v`` the most frequent (of equals the first in order), ``g{i}_n``
+        the non-NULL values, ``g{i}_lo`` and ``g{i}_hi`` the smallest and largest, from
         one scan; None: the profile groups each key by a subquery of its own."""
 
     def epoch_seconds(self, value: str) -> str:
