@@ -29,6 +29,10 @@ from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type, fitted_decimal
 # Execution option: this statement's rows become a frame (a backend may load some types
 # differently for it than for a session: PostgreSQL's inet as text).
 AS_FRAME = "dbnb_as_frame"
+# Execution option: this statement's rows become frames chunk by chunk, the first made
+# while the server still sends the rest (a backend that looks its columns' types up on
+# the statement's own connection does it before the statement runs: MariaDB's JSON).
+IN_CHUNKS = "dbnb_in_chunks"
 
 # Arrow types a column of unknown type may be inferred as; anything else stays objects.
 _INFERABLE = (pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_binary)

@@ -176,7 +176,9 @@ class Reads:
         with self.connect(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(
-                    stream_results=True, max_row_buffer=rows, **{frames.AS_FRAME: True}
+                    stream_results=True,
+                    max_row_buffer=rows,
+                    **{frames.AS_FRAME: True, frames.IN_CHUNKS: True},
                 )
                 result = streaming.execute(statement, values)
                 # A server-side cursor: if abandoned half-way, the rest is never sent.

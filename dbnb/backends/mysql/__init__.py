@@ -108,6 +108,9 @@ class MySQL(Backend):
         here, its tables reflected with their names as they are (``reflection.py``)."""
         guards.install_guards(engine, connection_name)
         reflection.install(engine)
+        from dbnb.backends.mysql import types  # reads in chunks described before they run
+
+        types.install(engine)
 
     install_limits = staticmethod(guards.install_limits)
     excess_privilege = staticmethod(guards.excess_privilege)

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import re
-import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -203,7 +202,7 @@ class MySQLColumnar(ReadWhole):
             settings += f", max_statement_time={timeout:g}"
         sent = f"SET STATEMENT {settings} FOR /* {mark} */ {text}"
         try:
-            fields = _prepared_fields(describer, sent)
+            fields = types.prepared_fields(describer, sent)
         except pymysql.Error:
             slot.release()  # its state after a refused prepare is not worth keeping
             raise Unsupported("the server will not prepare it: the guarded path says why") from None
@@ -272,30 +271,6 @@ def _read_as_sent(text: str) -> bool:
         if token.kind in ("string", "identifier") and text[token.end - 2 : token.end - 1] == "\\":
             return False
     return True
-
-
-def _prepared_fields(describer: Any, sql: str) -> list[Any]:
-    """The result columns of ``sql`` as the server describes them when it prepares it
-    (``COM_STMT_PREPARE``; nothing runs), in PyMySQL's own packets. PyMySQL has no
-    prepared statements of its own: this speaks the protocol through its reader."""
-    from pymysql.constants import COMMAND
-    from pymysql.protocol import FieldDescriptorPacket
-
-    # PyMySQL's own packet writer and reader: the one place dbnb reaches inside it.
-    send, read = describer._execute_command, describer._read_packet  # noqa: SLF001
-    send(COMMAND.COM_STMT_PREPARE, sql)
-    reply = read()  # an error packet raises the server's error
-    reply.read_uint8()  # status
-    statement_id = reply.read_uint32()
-    columns = reply.read_uint16()
-    parameters = reply.read_uint16()
-    for _ in range(parameters + 1 if parameters else 0):  # their packets, then EOF
-        read()
-    fields = [read(FieldDescriptorPacket) for _ in range(columns)]
-    if columns:
-        read()  # EOF
-    send(COMMAND.COM_STMT_CLOSE, struct.pack("<I", statement_id))
-    return fields
 
 
 def _exact(field: Any) -> bool:

@@ -97,7 +97,11 @@ def quartiles(value: str, source: str) -> str:
 
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
-    return base.most_frequent(value, ordered, source)
+    """Grouped by sorting (``SQL_BIG_RESULT``), not in a temporary table of groups: the
+    profile asks this of a column of many distinct values, where sorting them once
+    took MariaDB half the time (a hundred thousand values in two million rows)."""
+    grouped = base.most_frequent(value, ordered, source)
+    return grouped.replace("(SELECT ", "(SELECT SQL_BIG_RESULT ", 1)
 
 
 def epoch_seconds(value: str) -> str:
@@ -114,7 +118,11 @@ def mean(value: str) -> str:
 
 def comparable(value: str, kind: str) -> str:
     """Text (an ENUM's and a SET's too) in code point order, whatever the column's
-    character set and collation; JSON and other kinds as their text."""
+    character set and collation; JSON and other kinds as their text, compared alike:
+    as CHAR alone it takes the connection's case-insensitive collation, which counted
+    ``{"a": "X"}`` and ``{"a": "x"}`` as one document."""
     if kind in ("text", "enum"):
         return f"CONVERT({value} USING utf8mb4) COLLATE {BINARY_TEXT}"
-    return base.as_text(value, kind, "CHAR")
+    if kind in ("json", "other"):
+        return f"CAST({value} AS CHAR CHARACTER SET utf8mb4) COLLATE {BINARY_TEXT}"
+    return value

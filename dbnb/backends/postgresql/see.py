@@ -78,6 +78,8 @@ def grouped_counts(keys: Sequence[str], source: str) -> str | None:
         mine = f"FILTER (WHERE s{index} = 0 AND k{index} IS NOT NULL)"
         picks.append(f"count(*) {mine} AS g{index}_d")
         picks.append(f"(array_agg(k{index} ORDER BY n DESC, k{index}) {mine})[1] AS g{index}_v")
+        picks.append(f"sum(n) {mine} AS g{index}_n")
+        picks.append(f"min(k{index}) {mine} AS g{index}_lo, max(k{index}) {mine} AS g{index}_hi")
     named = ", ".join(f"{key} AS k{index}" for index, key in enumerate(keys))
     columns = ", ".join(f"k{index}, GROUPING(k{index}) AS s{index}" for index in range(len(keys)))
     sets = ", ".join(f"(k{index})" for index in range(len(keys)))
