@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 
 import dbnb
-from dbnb.engine.backend import backend_for
+from dbnb.backends.registry import backend_for
 from dbnb.notebook import cells
 from dbnb.sql import sqlscan
 from dbnb.sql.sqlscan import LexicalRules, Token
