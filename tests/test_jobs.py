@@ -333,3 +333,28 @@ def test_in_a_kernel_the_status_line_is_updated_in_place(
     assert within(lambda: "n" in namespace)
     assert within(lambda: "done in" in handles[-1].lines[-1] and "-> `n`" in handles[-1].lines[-1])
     assert namespace["n"]["n"].tolist() == [7]
+
+
+@pytest.mark.slow  # a kernel of its own
+def test_a_kernel_shows_the_status_line_updated_in_place(config_path: Path) -> None:
+    from tests.test_complete_kernel import running_kernel
+
+    count = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+    cell = f"%%db sqlite --bg -o counted\n{count} SELECT count(*) AS n FROM n"
+    with running_kernel(config_path, ("%load_ext dbnb",)) as (_, client):
+        shown: list[dict[str, Any]] = []
+        reply = client.execute_interactive(cell, timeout=60, output_hook=shown.append)
+        assert reply["content"]["status"] == "ok"
+        (first,) = [m for m in shown if m["msg_type"] == "display_data"]
+        display_id = first["content"]["transient"]["display_id"]
+        assert "running" in first["content"]["data"]["text/plain"]
+        updates: list[str] = []
+        deadline = time.monotonic() + GUARD
+        while not any("done in" in text for text in updates) and time.monotonic() < deadline:
+            message = client.get_iopub_msg(timeout=GUARD)
+            if message["msg_type"] == "update_display_data":
+                assert message["content"]["transient"]["display_id"] == display_id
+                updates.append(message["content"]["data"]["text/plain"])
+        assert updates[-1].endswith("1 row -> `counted`")
+        check = "assert counted['n'].tolist() == [3000000]"
+        assert client.execute_interactive(check, timeout=60)["content"]["status"] == "ok"
