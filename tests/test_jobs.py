@@ -339,22 +339,28 @@ def test_in_a_kernel_the_status_line_is_updated_in_place(
 def test_a_kernel_shows_the_status_line_updated_in_place(config_path: Path) -> None:
     from tests.test_complete_kernel import running_kernel
 
-    count = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+    count = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000)"
     cell = f"%%db sqlite --bg -o counted\n{count} SELECT count(*) AS n FROM n"
     with running_kernel(config_path, ("%load_ext dbnb",)) as (_, client):
-        shown: list[dict[str, Any]] = []
-        reply = client.execute_interactive(cell, timeout=60, output_hook=shown.append)
-        assert reply["content"]["status"] == "ok"
-        (first,) = [m for m in shown if m["msg_type"] == "display_data"]
-        display_id = first["content"]["transient"]["display_id"]
+        background_cell = client.execute(cell)
+        other_cell = client.execute("import time; time.sleep(1.5); other = 1")  # meanwhile
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            "done in" in str(m["content"].get("data")) for m in messages
+        ):
+            messages.append(client.get_iopub_msg(timeout=60))
+        shown = [m for m in messages if m["msg_type"] in ("display_data", "update_display_data")]
+        first, *updates = shown
+        assert first["msg_type"] == "display_data"
         assert "running" in first["content"]["data"]["text/plain"]
-        updates: list[str] = []
-        deadline = time.monotonic() + GUARD
-        while not any("done in" in text for text in updates) and time.monotonic() < deadline:
-            message = client.get_iopub_msg(timeout=GUARD)
-            if message["msg_type"] == "update_display_data":
-                assert message["content"]["transient"]["display_id"] == display_id
-                updates.append(message["content"]["data"]["text/plain"])
-        assert updates[-1].endswith("1 row -> `counted`")
-        check = "assert counted['n'].tolist() == [3000000]"
+        display_id = first["content"]["transient"]["display_id"]
+        # Every update replaces that line, and belongs to its cell, though another ran.
+        assert {m["content"]["transient"]["display_id"] for m in updates} == {display_id}
+        assert {m["parent_header"]["msg_id"] for m in shown} == {background_cell}
+        assert any(m["parent_header"].get("msg_id") == other_cell for m in messages)
+        texts = [m["content"]["data"]["text/plain"] for m in updates]
+        assert any("running" in text for text in texts)
+        assert texts[-1].endswith("1 row -> `counted`")
+        check = "assert counted['n'].tolist() == [10000000] and other == 1"
         assert client.execute_interactive(check, timeout=60)["content"]["status"] == "ok"

@@ -10,6 +10,7 @@ the query failed. Nothing here imports IPython: ``magics.py`` passes in ``displa
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, MutableMapping
 from concurrent import futures
@@ -72,9 +73,11 @@ def background(
     handle = show(StatusLine(job, out), display_id=True) if progress.in_kernel() else None
     if handle is None:
         print(status_line(job, out))
+    # In the cell's own context: a kernel (ipykernel 7) finds there which cell the
+    # status line's updates belong to, whatever cell runs when they are sent.
     follower = threading.Thread(
-        target=_follow,
-        args=(job, out, namespace, handle),
+        target=contextvars.copy_context().run,
+        args=(_follow, job, out, namespace, handle),
         name=f"dbnb-job-{job.id}-status",
         daemon=True,
     )
