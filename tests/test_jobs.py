@@ -158,6 +158,7 @@ def test_ids_count_up_and_jobs_lists_them(tmp_path: Path, open_registry: Any) ->
     mine = listed[listed["id"].isin([first.id, second.id])]
     assert mine["state"].tolist() == ["done", "done"]
     assert mine["sql"].tolist() == ["SELECT 1 AS x", "SELECT 2 AS x"]
+    assert mine["error"].tolist() == [None, None]
     assert repr(second).startswith(f"<Job {second.id} 'sqlite' done")
 
 

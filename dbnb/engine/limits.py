@@ -74,7 +74,7 @@ def install(engine: Engine, config: ConnectionConfig) -> None:
         interrupts.wake_on_ctrl_c()
         # A background job's cancel stops it as Ctrl-C would (dbnb.engine.stopping).
         entry_info = connection.connection.record_info
-        if entry_info is not None:
+        if stopping.current() is not None and entry_info is not None:
             stop = functools.partial(backend.stop_statement, connection, config)
             stopping.statement_on(entry_info, stop)
 

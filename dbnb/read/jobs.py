@@ -234,7 +234,9 @@ def submit(db: Facade, sql: Any, params: Mapping[str, Any] | None, options: dict
 def jobs() -> pd.DataFrame:
     """The background jobs of this process (``db.submit``, ``%%db --bg``): those running
     and the last ones that ended, by id, with ``COLUMNS``."""
-    return pd.DataFrame(_LISTED.statuses(), columns=COLUMNS)
+    frame = pd.DataFrame(_LISTED.statuses(), columns=COLUMNS)
+    frame["error"] = frame["error"].astype(object).where(frame["error"].notna(), None)
+    return frame
 
 
 def running(job_id: int) -> Job | None:
