@@ -81,8 +81,8 @@ if TYPE_CHECKING:
     from dbnb.connections.registry import Registry, close_all, connect
     from dbnb.engine.monitor import clear_history, history, set_history_size
     from dbnb.notebook.interop import sql_engine
-    from dbnb.read.framesql import query_frames
     from dbnb.read.jobs import Job, jobs
+    from dbnb.see.framesql import query_frames
 
 __version__ = "0.1.0"
 
@@ -103,7 +103,7 @@ _LAZY = {
     "jobs": "read.jobs",
     "load_config": "config",
     "parse_config": "config",
-    "query_frames": "read.framesql",
+    "query_frames": "see.framesql",
     "set_history_size": "engine.monitor",
     "sql_engine": "notebook.interop",
     "tables": "connections.inspect",

@@ -24,6 +24,12 @@
  *    place. `dbnb_row()`, evaluated after the values of its row, gives the row's
  *    number when a value of that row was kept (NULL otherwise), so a kept value
  *    finds its row even when SQLite sorts rows after computing them.
+ *    A column whose integers and reals read alike (declared NUMERIC(p, s): 1 and
+ *    1.0 make the same Decimal) goes through `dbnb_number(i, v)` instead, which
+ *    passes integers and reals both, as long as the driver's column holds each
+ *    exactly: its integers as they are until a real passes, then doubles, which
+ *    hold every integer within 2**53. SQLite stores such a column's whole values
+ *    as integers and the others as reals, so this keeps nothing aside for it.
  * 3. `dbnb_kept(0)` and `dbnb_kept(1)`, only when a row said so, hand the kept
  *    values over.
  *
@@ -41,6 +47,11 @@ typedef struct Out {
     sqlite3_uint64 used;
     sqlite3_uint64 size;
 } Out;
+
+/* A mode of a dbnb_number column beside the storage classes: integers only so far, one
+ * of them beyond 2**53 (no real may pass then: the driver would round it to a double). */
+#define WIDE_INTEGERS 8
+#define EXACT ((sqlite3_int64)1 << 53) /* a double holds every integer within this */
 
 typedef struct Watch {
     int count;           /* result columns of the statement described last */
@@ -197,22 +208,68 @@ static int keep(Watch *watch, int i, int type, sqlite3_value *value) {
     return rc;
 }
 
+/* The value passed on, or kept (NULL in its place). */
+static void pass_or_keep(sqlite3_context *context, Watch *watch, int i, int type,
+                         sqlite3_value *value, int pass) {
+    if (pass) {
+        sqlite3_result_value(context, value);
+    } else if (keep(watch, i, type, value) != SQLITE_OK) {
+        sqlite3_result_error_nomem(context);
+    }
+}
+
+/* The column dbnb_value or dbnb_number names, or -1 (an error said so). */
+static int column_of(sqlite3_context *context, Watch *watch, sqlite3_value *index) {
+    int i = sqlite3_value_int(index);
+    if (i < 0 || i >= watch->count) {
+        sqlite3_result_error(context, "dbnb_value: no such column; describe first", -1);
+        return -1;
+    }
+    return i;
+}
+
 static void value(sqlite3_context *context, int argc, sqlite3_value **argv) {
     (void)argc;
     Watch *watch = sqlite3_user_data(context);
-    int i = sqlite3_value_int(argv[0]);
-    if (i < 0 || i >= watch->count) {
-        sqlite3_result_error(context, "dbnb_value: no such column; describe first", -1);
-        return;
-    }
+    int i = column_of(context, watch, argv[0]);
     int type = sqlite3_value_type(argv[1]);
-    if (type == SQLITE_NULL) return; /* NULL */
+    if (i < 0 || type == SQLITE_NULL) return;
     if (watch->mode[i] == 0) watch->mode[i] = (unsigned char)type;
-    if (type == watch->mode[i]) {
-        sqlite3_result_value(context, argv[1]);
-    } else if (keep(watch, i, type, argv[1]) != SQLITE_OK) {
-        sqlite3_result_error_nomem(context);
-    } /* else NULL in its place */
+    pass_or_keep(context, watch, i, type, argv[1], type == watch->mode[i]);
+}
+
+/* The mode of a dbnb_number column after `type` (and `big`: an integer beyond 2**53)
+ * came, or 0 when that value cannot pass. */
+static unsigned char number_mode(unsigned char mode, int type, int big) {
+    switch (mode) {
+    case 0:
+        return type == SQLITE_INTEGER && big ? WIDE_INTEGERS : (unsigned char)type;
+    case SQLITE_INTEGER: /* a real turns the driver's integers into doubles: none is big */
+        if (type == SQLITE_INTEGER) return big ? WIDE_INTEGERS : SQLITE_INTEGER;
+        return type == SQLITE_FLOAT ? SQLITE_FLOAT : 0;
+    case WIDE_INTEGERS:
+        return type == SQLITE_INTEGER ? WIDE_INTEGERS : 0;
+    case SQLITE_FLOAT:
+        return type == SQLITE_FLOAT || (type == SQLITE_INTEGER && !big) ? SQLITE_FLOAT : 0;
+    default: /* text or blobs */
+        return type == mode ? mode : 0;
+    }
+}
+
+static void number(sqlite3_context *context, int argc, sqlite3_value **argv) {
+    (void)argc;
+    Watch *watch = sqlite3_user_data(context);
+    int i = column_of(context, watch, argv[0]);
+    int type = sqlite3_value_type(argv[1]);
+    if (i < 0 || type == SQLITE_NULL) return;
+    int big = 0;
+    if (type == SQLITE_INTEGER) {
+        sqlite3_int64 integer = sqlite3_value_int64(argv[1]);
+        big = integer < -EXACT || integer > EXACT;
+    }
+    unsigned char mode = number_mode(watch->mode[i], type, big);
+    if (mode) watch->mode[i] = mode;
+    pass_or_keep(context, watch, i, type, argv[1], mode != 0);
 }
 
 static void row(sqlite3_context *context, int argc, sqlite3_value **argv) {
@@ -259,6 +316,7 @@ int dbnb_watch_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) 
     } functions[] = {
         {"dbnb_connection_handle", 0, connection_handle},
         {"dbnb_value", 2, value},
+        {"dbnb_number", 2, number},
         {"dbnb_row", 0, row},
         {"dbnb_kept", 1, kept},
     };

@@ -212,7 +212,7 @@ def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Run a test on each read path: the columnar (ADBC) one, and the guarded SQLAlchemy
     one alone. Use with ``pytestmark = pytest.mark.usefixtures("read_path")``."""
     if request.param == "guarded":
-        monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+        monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
     return str(request.param)
 
 

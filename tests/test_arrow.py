@@ -41,7 +41,7 @@ def guarded(
 
     def run(read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         with monkeypatch.context() as patch:
-            patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+            patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
             return read()
 
     return run
@@ -245,7 +245,7 @@ def test_a_query_cannot_switch_read_only_off(db: dbnb.Database) -> None:
     ],
 )
 def test_only_one_query_statement_reaches_adbc(db: dbnb.Database, sql: str) -> None:
-    assert db._arrow.plan(sql, {}) is None
+    assert db._arrow.plan(db.prepared(sql, {})) is None
 
 
 def test_close_disposes_the_columnar_pool(db: dbnb.Database) -> None:

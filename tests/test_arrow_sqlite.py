@@ -114,7 +114,7 @@ def both_paths(
     took_fast = db._arrow.served == served + 1
     assert counted.seen == (["columnar"] if took_fast else ["guarded"])
     with monkeypatch.context() as patch:
-        patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+        patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
         slow = db.query(sql, params)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert list(fast.dtypes) == list(slow.dtypes)
@@ -159,6 +159,46 @@ def test_every_mix_of_storage_classes_reads_as_the_guarded_path_reads_it(
     fill(db, values)
     frame, took_fast = both_paths(db, monkeypatch, "SELECT v FROM t ORDER BY i")
     assert took_fast
+    assert len(frame) == len(values)
+
+
+# A NUMERIC(p, s) column's values, as SQLite's numeric affinity stores them (whole ones as
+# integers), and whether a value has to be kept aside: the driver holds integers and
+# reals as doubles, exactly, as long as no integer is beyond 2**53 once a real passed.
+DECIMALS = {
+    "reals, then whole ones": ([2.5, 1, None, 3, 0.25], False),
+    "whole ones, then reals": ([1, 2, None, 2.5, 0.125, 7], False),
+    "whole ones only": ([1, None, -5], False),
+    "2**53 among reals": ([0.5, 2**53, -(2**53), 1], False),
+    "beyond 2**53 among reals": ([0.5, 2**53 + 1, 1], True),
+    "reals after an integer beyond 2**53": ([2**60 + 1, 7, 2.5, 1], True),
+    "integers beyond 2**53 only": ([2**60 + 1, -(2**63), 7], False),
+    "text among numbers": ([1, "abc", 2.5, b"x"], True),
+    "text first": (["abc", 1, 2.5], True),
+}
+
+
+@pytest.mark.parametrize("kind", DECIMALS)
+def test_decimal_columns_read_whole_values_and_reals_alike(
+    db: dbnb.Database, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    values, kept = DECIMALS[kind]
+    with sqlite3.connect(db.engine.url.database) as connection:
+        connection.execute("CREATE TABLE d (i INTEGER PRIMARY KEY, v DECIMAL(12, 2))")
+        connection.executemany("INSERT INTO d (v) VALUES (?)", [[value] for value in values])
+        stored = [row[0] for row in connection.execute("SELECT v FROM d ORDER BY i")]
+    assert stored == values  # as the affinity keeps them
+    asked: list[str] = []
+    execute = adbc_driver_manager.dbapi.Cursor.execute
+
+    def spied(self: Any, operation: Any, parameters: Any = None) -> Any:
+        asked.append(operation)
+        return execute(self, operation, parameters)
+
+    monkeypatch.setattr(adbc_driver_manager.dbapi.Cursor, "execute", spied)
+    frame, took_fast = both_paths(db, monkeypatch, "SELECT v FROM d ORDER BY i")
+    assert took_fast
+    assert (arrow_sqlite._KEPT in asked) == kept
     assert len(frame) == len(values)
 
 
@@ -239,7 +279,7 @@ def test_text_that_is_not_utf8_fails_as_on_the_guarded_path(
         for guarded in (False, True):
             with monkeypatch.context() as patch:
                 if guarded:
-                    patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+                    patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
                 served = db._arrow.served
                 with runs(db) as counted, pytest.raises(dbnb.QueryError) as error:
                     db.query(counted.mark("SELECT i, v FROM t ORDER BY i"))
@@ -326,7 +366,7 @@ def test_ctrl_c_stops_the_engine_before_it_returns(
     db: dbnb.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = SLOW
-    assert db._arrow.plan(slow, {}) is not None  # this read takes the columnar path
+    assert db._arrow.plan(db.prepared(slow, {})) is not None  # this read takes the columnar path
     db.query("SELECT 1 AS one")  # the pool's connection, opened before (on a worker too)
     ended: list[BaseException | None] = []
     interruptible = arrow_sqlite.interruptible

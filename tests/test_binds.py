@@ -3,7 +3,7 @@ query (columnar and guarded), chunks, query_to_parquet, aquery and %%db cells.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,8 +40,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 import dbnb
-from dbnb.sql import binds
+from dbnb.engine.backend import sql_rules_for
+from dbnb.sql.prepared import prepare
 from tests.magic_fixtures import db as run
+
+
+def bind_sqlite(sql: str, params: dict[str, Any]) -> Mapping[str, Any]:
+    """``params`` as SQLite's driver is given them (``dbnb.sql.prepared.prepare``)."""
+    return prepare(sql, params, sql_rules_for("sqlite"), "local").values
+
 
 READINGS = Table(
     "readings",
@@ -296,12 +303,10 @@ def test_sqlite_values_are_what_sqlalchemys_sqlite_types_store() -> None:
     for sql_type, value in cases:
         process = sql_type.dialect_impl(dialect).bind_processor(dialect)
         assert process is not None
-        bound = binds.prepare("SELECT :v", {"v": value}, "sqlite", "local")["v"]
+        bound = bind_sqlite("SELECT :v", {"v": value})["v"]
         assert bound == process(value), sql_type
     aware = datetime(2024, 6, 1, 12, tzinfo=ZoneInfo("Europe/Paris"))
-    assert (
-        binds.prepare("SELECT :v", {"v": aware}, "sqlite", "x")["v"] == "2024-06-01 10:00:00.000000"
-    )
+    assert bind_sqlite("SELECT :v", {"v": aware})["v"] == "2024-06-01 10:00:00.000000"
 
 
 def test_a_select_keeps_its_typed_binds(readings: dbnb.Database) -> None:

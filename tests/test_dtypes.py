@@ -474,7 +474,7 @@ def test_both_sqlite_paths_agree_on_declared_types(
     columnar = sqlite_file.query("SELECT * FROM t")
     assert sqlite_file._arrow.served == served + (read_path == "arrow")
     with monkeypatch.context() as patch:
-        patch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+        patch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
         guarded = sqlite_file.query("SELECT * FROM t")
     pd.testing.assert_frame_equal(columnar, guarded, check_exact=True)
     assert _declared_dtypes([columnar]) == [DECLARED_DTYPES]
@@ -659,6 +659,11 @@ def test_postgresql_types_read_as_text_are_text_when_empty(db: dbnb.Database) ->
     assert dict(empty.dtypes) == dict(full.dtypes)
 
 
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """An Arrow table's or a polars frame's rows, as dicts."""
+    return list(table.to_pylist() if isinstance(table, pa.Table) else table.to_dicts())
+
+
 @pytest.mark.parametrize("backend", ["mysql"])
 def test_mariadb_json_by_plain_sql_is_python_values(db: dbnb.Database) -> None:
     with db.session(write=True) as session:
@@ -689,12 +694,21 @@ def test_mariadb_json_by_plain_sql_is_python_values(db: dbnb.Database) -> None:
     # Streamed under max_rows: looked up once the rows are read, before their values.
     capped = db.query("SELECT * FROM `js``on` ORDER BY id", max_rows=5)
     pd.testing.assert_frame_equal(capped, frame)
-    # In chunks the first is made while the server still sends the rest: no look-up on
-    # that connection then, so the column is its text in every chunk, never mixed.
-    chunks = list(db.query("SELECT * FROM `js``on` ORDER BY id", chunksize=1))
-    assert chunks[0]["d`oc"].tolist() == ['{"a": [1, 2]}']
-    assert pd.isna(chunks[1]["d`oc"].iloc[0])
-    assert {str(chunk["d`oc"].dtype) for chunk in chunks} == {"string[pyarrow]"}
+    # In chunks the first is made while the server still sends the rest: described
+    # before it ran, every chunk parses the same columns, the first as the last.
+    sql = "SELECT * FROM `js``on` WHERE id > :low ORDER BY id"
+    chunks = list(db.query(sql, {"low": 0}, chunksize=1))
+    assert [chunk["d`oc"].tolist() for chunk in chunks] == [[{"a": [1, 2]}], [None]]
+    assert chunks[1]["checked"].tolist() == [None]
+    for chunk in chunks:
+        assert dict(chunk.dtypes) == dict(frame.dtypes)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame)
+    assert dict(next(iter(db.query(sql, {"low": 9}, chunksize=1))).dtypes) == dict(frame.dtypes)
+    for output in ("arrow", "polars"):
+        whole = db.query(sql, {"low": 0}, output=output)
+        parts = list(db.query(sql, {"low": 0}, chunksize=1, output=output))
+        assert [part.schema for part in parts] == [whole.schema] * 2
+        assert [row for part in parts for row in _rows(part)] == _rows(whole)
     # An expression over the column is not the column: JSON_EXTRACT's text stays text.
     extracted = db.query("SELECT JSON_EXTRACT(`d``oc`, '$.a') AS a FROM `js``on` WHERE id = 1")
     assert extracted["a"].tolist() == ["[1, 2]"]

@@ -285,7 +285,9 @@ def test_write_rolls_back_every_statement_on_error(ip: InteractiveShell, db: dbn
 def test_a_readonly_connection_never_writes(
     ip: InteractiveShell, db: dbnb.Database, write: str
 ) -> None:
-    with pytest.raises(UsageError, match=rf"'{db.name}_ro' is readonly: true .*infra.yaml"):
+    with pytest.raises(
+        UsageError, match=rf"'{db.name}_ro' is marked readonly: true in .*infra.yaml"
+    ):
         run(ip, f"{db.name}_ro {write}", "INSERT INTO items VALUES (4, 'four')")
     assert len(rows(db)) == 3
 

@@ -73,7 +73,7 @@ def test_sql_writes_only_when_asked_on_a_writable_connection(
     connect(sql, dbnb.sql_engine(db, write=True), "pg_write")
     sql.run_line_magic("sql", "INSERT INTO jupysql_notes VALUES ('kept')")
     assert rows(db, "jupysql_notes") == [("kept",)]
-    with pytest.raises(dbnb.ReadOnlyError, match="'postgresql_ro' is readonly: true"):
+    with pytest.raises(dbnb.ReadOnlyError, match="'postgresql_ro' is marked readonly: true"):
         dbnb.sql_engine(registry.connect("postgresql_ro"), write=True)
     with pytest.raises(dbnb.DbnbError, match="PostgreSQL only, not sqlite"):
         dbnb.sql_engine(registry.connect("sqlite"), write=True)

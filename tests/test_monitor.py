@@ -108,7 +108,7 @@ def test_history_says_which_path_each_statement_took(
     watched.query("SELECT id FROM items")  # the columnar path, where the database has one
     with watched.session() as session:
         session.execute(text("SELECT name FROM items")).all()
-    monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, sql, params: None)
+    monkeypatch.setattr(arrow.ArrowReader, "plan", lambda self, prepared: None)
     watched.query("SELECT id, name FROM items")  # sent to the guarded path
     columnar = "columnar" if watched._arrow.columnar is not None else "guarded"
     assert mine(watched.name)["path"].tolist() == [columnar, "guarded", "guarded"]

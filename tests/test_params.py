@@ -8,7 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbnb.sql.params import Positional, to_positional
+from dbnb.backends.postgresql import binds as postgresql
+from dbnb.backends.sqlite import binds as sqlite
+from dbnb.engine.backend import backend_for
+from dbnb.sql import params, sqltext
+from dbnb.sql.params import Positional
+
+POSITIONAL = {"postgresql": postgresql.POSITIONAL_RULES, "sqlite": sqlite.POSITIONAL_RULES}
+
+
+def to_positional(sql: str, dialect: str) -> Positional | None:
+    """The columnar path's reading of ``sql``, by the rules of ``dialect``'s home."""
+    statement = sqltext.parse(sql, backend_for(dialect).lexical_rules)
+    return params.to_positional(statement, POSITIONAL[dialect])
+
 
 CONVERTED = [
     ("SELECT :a, :b, :a", "SELECT $1, $2, $1", ("a", "b")),

@@ -196,6 +196,34 @@ def test_a_type_the_catalog_cannot_name_is_counted_by_its_text(db: dbnb.Database
     assert pd.isna(profile.loc["x", "min"])  # no order of its own here
 
 
+@pytest.mark.parametrize("backend", ["mysql"])
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "sorted"])
+def test_mariadb_json_and_bit_are_counted_by_their_exact_text(
+    db: dbnb.Database, grouped: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As CHAR alone, MariaDB compares text by the connection's case-insensitive
+    # collation: {"a": "X"} and {"a": "x"} (BIT's 'A' and 'a') were one value.
+    from dbnb.see import profile as profile_module
+
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS see_case"))
+        session.execute(text("CREATE TABLE see_case (id INTEGER, doc JSON, b BIT(8))"))
+        session.connection().exec_driver_sql(
+            'INSERT INTO see_case VALUES (1, \'{"a": "X"}\', 65), '
+            '(2, \'{"a": "x"}\', 97), (3, \'{"a": "x"}\', 97)'
+        )
+    monkeypatch.setattr(
+        profile_module,
+        "_sampled",
+        lambda db, where, columns: [
+            profile_module.Column(c.name, c.type_name, c.kind, grouped) for c in columns
+        ],
+    )
+    profile = db.profile("see_case").set_index("column")
+    assert profile.loc["doc", ["distinct", "top"]].tolist() == [2, {"a": "x"}]
+    assert profile.loc["b", ["distinct", "top"]].tolist() == [2, "a"]
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_profile_that_fails_on_a_value_says_why_not_where(db: dbnb.Database) -> None:
     with db.session(write=True) as session:

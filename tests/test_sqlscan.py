@@ -9,24 +9,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbnb.backends import postgresql
+from dbnb.engine.backend import backend_for
 from dbnb.sql import sqlscan, sqltext
-from dbnb.sql.params import to_positional
+from dbnb.sql.sqlscan import LexicalRules
+from tests.test_params import to_positional
 
 DIALECTS = ["postgresql", "sqlite"]
 
 
+def rules(dialect: str) -> LexicalRules:
+    """The lexical rules of ``dialect``'s home."""
+    return backend_for(dialect).lexical_rules
+
+
 def kinds(sql: str, dialect: str) -> list[tuple[str, str]]:
-    return [(t.kind, sql[t.start : t.end]) for t in sqlscan.scan(sql, dialect)]
+    return [(t.kind, sql[t.start : t.end]) for t in sqlscan.scan(sql, rules(dialect))]
 
 
 def test_postgresql_block_comments_nest_and_sqlites_do_not() -> None:
     sql = "SELECT 1 /* a /* b */ ; */ ; SELECT 2"
-    assert [s.sql for s in sqltext.split(sql, "postgresql")] == [
+    assert [s.sql for s in sqltext.split(sql, rules("postgresql"))] == [
         "SELECT 1 /* a /* b */ ; */",
         "SELECT 2",
     ]
     # SQLite ends the comment at the first */: then `; */ ;` is code, `*/` a statement.
-    assert [s.sql for s in sqltext.split(sql, "sqlite")] == [
+    assert [s.sql for s in sqltext.split(sql, rules("sqlite"))] == [
         "SELECT 1 /* a /* b */",
         "*/",
         "SELECT 2",
@@ -63,7 +70,7 @@ def test_sqlite_strings_and_identifiers() -> None:
 def test_what_is_left_open_runs_to_the_end(dialect: str) -> None:
     for sql in ("SELECT 'a; :b", 'SELECT "a; :b', "SELECT /* a; :b"):
         assert kinds(sql, dialect) == [("unterminated", sql[7:])]
-        assert [s.params for s in sqltext.split(sql, dialect)] == [()]
+        assert [s.params for s in sqltext.split(sql, rules(dialect))] == [()]
         assert to_positional(sql, dialect) is None
 
 
@@ -77,11 +84,11 @@ def test_leading_keywords() -> None:
         "  ": (),
     }
     for sql, words in cases.items():
-        assert sqlscan.leading_keywords(sql, "postgresql") == words, sql
+        assert sqlscan.leading_keywords(sql, rules("postgresql")) == words, sql
         assert postgresql.leading_keywords(sql) == (*words, "", "")[:2]
     # Past a comment SQLite has closed, COMMIT is code there.
-    assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", "sqlite") == ("COMMIT",)
-    assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", "postgresql") == ()
+    assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", rules("sqlite")) == ("COMMIT",)
+    assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", rules("postgresql")) == ()
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -89,7 +96,7 @@ def test_a_list_after_in_is_found(dialect: str) -> None:
     statement = sqltext.parse(
         "SELECT * FROM t WHERE a IN :a AND b NOT in /* c */ :b AND c IN ( :c ) "
         "AND d IN (:d, :e) AND f = ANY(:f) AND g = :g AND JOIN_IN :h",
-        dialect,
+        rules(dialect),
     )
     assert statement.in_bare == {"a", "b"}
     assert statement.in_parens == {"c"}
@@ -163,7 +170,7 @@ def _cell(draw: Any, dialect: str) -> tuple[str, list[tuple[str, list[str]]]]:
 @given(data=st.data())
 def test_the_readers_agree(dialect: str, data: st.DataObject) -> None:
     sql, expected = data.draw(_cell(dialect))
-    statements = sqltext.split(sql, dialect)
+    statements = sqltext.split(sql, rules(dialect))
     # Split into the statements written, each with the placeholders written as code.
     assert [s.params for s in statements] == [tuple(names) for _, names in expected]
     # One statement iff the columnar path's proof finds one, with the same placeholders.
@@ -177,7 +184,7 @@ def test_the_readers_agree(dialect: str, data: st.DataObject) -> None:
         assert set(statement.to_text()._bindparams) == set(statement.params)
         # The same leading keywords, whoever asks.
         assert statement.keywords[0] == "SELECT"
-        assert sqlscan.leading_keywords(written, dialect) == statement.keywords
+        assert sqlscan.leading_keywords(written, rules(dialect)) == statement.keywords
         if dialect == "postgresql":
             assert postgresql.leading_keywords(written)[0] == "SELECT"
     if positional is not None:
@@ -190,7 +197,7 @@ def test_what_the_columnar_path_takes_is_one_statement(dialect: str, tail: str) 
     sql = "SELECT " + tail
     positional = to_positional(sql, dialect)
     if positional is not None:
-        statements = sqltext.split(sql, dialect)
+        statements = sqltext.split(sql, rules(dialect))
         assert len(statements) == 1
         assert positional.names == statements[0].params
 
@@ -204,5 +211,5 @@ def test_semicolons_as_sqlglot_finds_them(dialect: str, theirs: str, data: st.Da
     sql, _ = data.draw(_cell(dialect))
     tokens = sqlglot.Dialect.get_or_raise(theirs).tokenizer_class().tokenize(sql)
     semicolons = [t.start for t in tokens if t.token_type.name == "SEMICOLON"]
-    found = sqlscan.scan(sql, dialect)
+    found = sqlscan.scan(sql, rules(dialect))
     assert [t.start for t in found if t.kind == "semicolon"] == semicolons

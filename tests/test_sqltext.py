@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dbnb
+from dbnb.engine.backend import backend_for
 from dbnb.sql import sqltext
+from dbnb.sql.sqlscan import LexicalRules
+
+
+def rules(dialect: str) -> LexicalRules:
+    """The lexical rules of ``dialect``'s home."""
+    return backend_for(dialect).lexical_rules
 
 
 def test_split_at_semicolons_that_are_code_only() -> None:
@@ -17,7 +24,7 @@ def test_split_at_semicolons_that_are_code_only() -> None:
         ;
         -- nothing but a comment
     """
-    statements = sqltext.split(sql, "postgresql")
+    statements = sqltext.split(sql, rules("postgresql"))
     assert [s.sql.splitlines()[0] for s in statements] == [
         """SELECT 'a;b' AS s, "odd;name" AS q""",
         "-- a comment; with a semicolon",
@@ -29,20 +36,20 @@ def test_placeholders_outside_literals_comments_casts_and_dollar_quotes() -> Non
     statement = sqltext.parse(
         "SELECT :a, :b::int, ':no', E'it\\'s :no', \"col:no\", $$ :no $$, $t$ :no $t$, "
         "x::text, arr[1:2], :a -- :no\n /* :no */",
-        "postgresql",
+        rules("postgresql"),
     )
     assert statement.params == ("a", "b")
     assert set(statement.to_text()._bindparams) == {"a", "b"}
 
 
 def test_an_unterminated_literal_hides_the_rest() -> None:
-    assert sqltext.parse("SELECT ':a, :b", "postgresql").params == ()
+    assert sqltext.parse("SELECT ':a, :b", rules("postgresql")).params == ()
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 @given(sql=st.text(alphabet="ab1E:;'\"`[]-/*$\\ \n", max_size=60))
 def test_text_sees_exactly_the_placeholders_found(dialect: str, sql: str) -> None:
-    for statement in sqltext.split(sql, dialect):
+    for statement in sqltext.split(sql, rules(dialect)):
         assert set(statement.to_text()._bindparams) == set(statement.params)
 
 
@@ -70,6 +77,11 @@ def test_query_names_a_missing_parameter(db: dbnb.Database) -> None:
 
 
 def test_keywords_skip_comments() -> None:
-    assert sqltext.parse("-- c\n/* d */ rollback to s", "sqlite").keywords == ("ROLLBACK", "TO")
-    assert sqltext.parse("/* a /* b */ c */ (SELECT 1)", "postgresql").keywords == ("SELECT",)
-    assert sqltext.parse("SELECT 1", "postgresql").keywords == ("SELECT",)
+    assert sqltext.parse("-- c\n/* d */ rollback to s", rules("sqlite")).keywords == (
+        "ROLLBACK",
+        "TO",
+    )
+    assert sqltext.parse("/* a /* b */ c */ (SELECT 1)", rules("postgresql")).keywords == (
+        "SELECT",
+    )
+    assert sqltext.parse("SELECT 1", rules("postgresql")).keywords == ("SELECT",)

@@ -443,6 +443,26 @@ def test_mariadb_types(maria: dbnb.Database, name: str, empty: bool, path: str) 
     assert ran == ("columnar" if path == "columnar" and case.columnar else "guarded")
 
 
+@pytest.mark.mysql
+@pytest.mark.parametrize("name", list(MYSQL_CASES))
+def test_mariadb_types_in_chunks(maria: dbnb.Database, name: str) -> None:
+    # Chunks stream on the guarded path, the first made while the server still sends
+    # the rest: each type as the whole read has it (JSON too: described before it ran),
+    # in the first chunk and in a later one that holds only a NULL.
+    case = MYSQL_CASES[name]
+    sql = (
+        f"SELECT matrix.{case.expression} AS v FROM seq_1_to_2 "
+        "LEFT JOIN matrix ON seq = 1 ORDER BY seq"
+    )
+    whole = maria.query(sql)
+    check(whole, case, empty=False)
+    chunks = list(maria.query(sql, chunksize=1))
+    assert [len(chunk) for chunk in chunks] == [1, 1]
+    for chunk in chunks:
+        assert str(chunk["v"].dtype) == case.dtype
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+
+
 @pytest.mark.postgresql
 def test_postgresql_types_in_arrow_and_chunks(pg: dbnb.Database) -> None:
     # The columnar path's Arrow tables hold the same values in Arrow's own types.

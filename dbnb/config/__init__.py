@@ -39,7 +39,7 @@ from dbnb.config.values import (
     read_config_text,
     read_yaml,
 )
-from dbnb.errors import ConfigError, DbnbError, UnknownConnectionError
+from dbnb.errors import ConfigError, DbnbError, ReadOnlyError, UnknownConnectionError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -116,6 +116,14 @@ class ConnectionConfig:
     def cannot_connect(self, reason: str) -> DbnbError:
         """The error of a connection that failed: ``reason`` (the driver's), masked."""
         return DbnbError(f"cannot connect to {self.name!r} ({self.safe_url}): {self.mask(reason)}")
+
+    def never_writes(self) -> ReadOnlyError:
+        """The one refusal of a write on a ``readonly: true`` connection, naming where
+        the config says so (no remedy: only the config can change it)."""
+        where = f" in {self.source}" if self.source else ""
+        return ReadOnlyError(
+            f"connection {self.name!r} is marked readonly: true{where}; it never writes"
+        )
 
 
 @dataclass(frozen=True)

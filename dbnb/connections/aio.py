@@ -14,8 +14,9 @@ An ``AsyncEngine`` wraps a sync engine, and SQLAlchemy runs that engine's
 events inside the event loop's greenlet: the guards of ``dbnb.readonly`` and
 the limits of ``dbnb.limits`` are installed on ``async_engine.sync_engine`` as
 they are on a sync engine, and call the async driver through ``dbnb.drivers``.
-Errors are translated by ``dbnb.failures``, as for ``Database.query``: nothing
-here is a second copy of a rule.
+A query is read by the sync path's own ``dbnb.read.guarded.read_frame``, run in
+that greenlet: its errors are translated as ``Database.query``'s, and nothing here
+is a second copy of a rule.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql import Executable
@@ -37,36 +38,65 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, drivers, limits, monitor, readonly, remedies
-from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
 from dbnb.errors import ConfigError
-from dbnb.read import failures, frames
-from dbnb.sql import binds
-
-if TYPE_CHECKING:
-    from dbnb.connections.database import Database
+from dbnb.read import frames, guarded
+from dbnb.read.backend import ReadBackend
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared
 
 _closing: set[asyncio.Task[None]] = set()
 
 
+class AsyncBackend(ReadBackend, Protocol):
+    """What async sessions ask of a database's backend, beyond a read's."""
+
+    # SQLAlchemy's async driver for the database ("postgresql+psycopg_async"); None: none.
+    @property
+    def async_driver(self) -> str | None: ...
+
+
+class AsyncDatabase(Protocol):
+    """What async sessions and queries ask of their connection (``Database``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def backend(self) -> AsyncBackend: ...
+
+    @property
+    def async_engine(self) -> AsyncEngine: ...
+
+    def require_writable(self) -> None: ...
+
+    def prepared(
+        self, sql: str | Executable | Prepared, params: Mapping[str, Any] | None
+    ) -> Prepared: ...
+
+
 def create_async_engine(
-    config: ConnectionConfig, budget: ConnectionBudget | None = None
+    config: ConnectionConfig, backend: AsyncBackend, budget: ConnectionBudget | None = None
 ) -> AsyncEngine:
-    """A pooled async engine for ``config``, with dbnb's read-only guards attached; with a
-    ``budget``, its server connections count against the connection's one budget."""
-    driver = backend_for(config.backend).async_driver
+    """A pooled async engine for ``config``, with its ``backend``'s read-only guards
+    attached; with a ``budget``, its server connections count against the connection's
+    one budget."""
+    driver = backend.async_driver
     if driver is None:
         raise ConfigError(
             f"async sessions are not available for {config.backend} connections",
             connection=config.name,
             key="type",
         )
-    arguments = engine_arguments(config, budget=budget, drivername=driver)
+    arguments = engine_arguments(config, backend, budget=budget, drivername=driver)
     engine = _create_async_engine(
         arguments.url, connect_args=arguments.connect_args, **arguments.options
     )
-    install_guards(engine.sync_engine, config)
+    install_guards(engine.sync_engine, config, backend)
     _budgeted(engine, config, arguments.budget)  # last: its do_connect listener connects
     return engine
 
@@ -114,7 +144,7 @@ def dispose(engine: AsyncEngine) -> None:
 
 @asynccontextmanager
 async def connection(
-    database: Database, *, write: bool = False, timeout: float | None = None
+    database: AsyncDatabase, *, write: bool = False, timeout: float | None = None
 ) -> AsyncIterator[AsyncConnection]:
     """A pooled async connection whose transactions read only unless ``write``.
 
@@ -150,7 +180,7 @@ async def _origin_async() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def session(database: Database, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+async def session(database: AsyncDatabase, *, write: bool = False) -> AsyncIterator[AsyncSession]:
     """An async SQLModel session: read-only, or with ``write`` one committed transaction."""
     async with (
         _origin_async(),
@@ -168,60 +198,30 @@ async def session(database: Database, *, write: bool = False) -> AsyncIterator[A
             await async_session.rollback()
 
 
-async def query(
-    database: Database,
-    sql: str | Executable,
-    params: Mapping[str, Any] | None = None,
-    *,
-    timeout: float | None = None,
-    max_rows: int | None = None,
-) -> pd.DataFrame:
-    """``Database.query`` for async code: one read-only statement into a DataFrame."""
+async def query(database: AsyncDatabase, request: ReadRequest) -> pd.DataFrame:
+    """``Database.query`` for async code: one read-only statement into a DataFrame, read
+    by the sync path's one guarded read (``guarded.read_frame``), run in the event
+    loop's greenlet over the async driver."""
     with remedies.origin("async"):
-        values = binds.prepare(
-            sql, params, database.config.backend, database.name, how_to_bind=remedies.how_to_bind
-        )
-    statement = binds.executable(sql, values, database.config.backend)
-    limit = database.config.max_rows if max_rows is None else max_rows
+        prepared = database.prepared(request.sql, request.params)
+        statement = prepared.executable()
+        limit = request.limit(database.config)
 
-    results: list[CursorResult[Any]] = []
-
-    def run(sync_connection: Connection) -> pd.DataFrame:
-        # The sync path's typed conversion, run in the event loop's greenlet.
-        if limit is not None:  # the server stops at the cap where it can (dbnb.engine.limits)
-            sync_connection = sync_connection.execution_options(
-                stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
+        def run(sync_connection: Connection) -> pd.DataFrame:
+            return guarded.read_frame(
+                sync_connection,
+                statement,
+                prepared.values,
+                database.backend,
+                name=database.name,
+                limit=limit,
+                fetch=_FETCH,
             )
-        result = sync_connection.execute(
-            statement,
-            values,
-            execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
-        )
-        results.append(result)  # for the history's refusal record of a capped result
-        return frames.to_frame(
-            result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)
-        )
 
-    with remedies.origin("async"):
-        return await _run_query(database, run, timeout=timeout, limit=limit, results=results)
-
-
-async def _run_query(
-    database: Database,
-    run: Any,
-    *,
-    timeout: float | None,
-    limit: int | None,
-    results: list[CursorResult[Any]],
-) -> pd.DataFrame:
-    async with connection(database, timeout=timeout) as async_connection:
-        try:
+        async with connection(database, timeout=request.timeout) as async_connection:
             frame: pd.DataFrame = await async_connection.run_sync(run)
             return frame
-        except failures.TRANSLATED as error:
-            failure = failures.translate(
-                error, database.name, limit=limit, result=results[-1] if results else None
-            )
-        finally:
-            await async_connection.rollback()
-    raise failure  # out here, so it keeps no __context__ (as Database.query)
+
+
+# No progress bar in async code; the rows are reported to the history.
+_FETCH = monitor.reported(frames.fetch_rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,15 +15,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 
+from dbnb.backends.base import Backend
+from dbnb.backends.registry import backend_for
 from dbnb.config import ConnectionConfig
 from dbnb.connections import health as health_
-from dbnb.connections.facade import Facade
+from dbnb.connections.facade import Facade, Plan
 from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError
-from dbnb.read import arrow, formats, parquet, reads
-from dbnb.sql import binds
+from dbnb.read import arrow, parquet, reads
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared, SqlRules, prepare
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,7 +34,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -41,25 +44,29 @@ class Database(Facade):
     """A named connection: a lazily created pooled engine, read-only sessions, queries.
 
     Get one with ``dbnb.connect(name)``; every caller that asks for the same
-    name shares the same ``Database`` and so the same pool.
+    name shares the same ``Database`` and so the same pool. Its database's
+    ``backend`` is resolved once, here (``backend``: the registry's, already
+    resolved), and handed to every layer below.
     """
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, backend: Backend | None = None) -> None:
         super().__init__(config)
+        self.backend = backend_for(config.backend) if backend is None else backend
+        self.interrupted = self.backend.interrupted
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
         # One budget of server connections for every path of this name.
         self.budget = ConnectionBudget(config)
-        self._arrow = arrow.ArrowReader(config, self.budget)  # the columnar read path
-        self._reads = reads.Reads(config, self._arrow, self.connection)
+        self._arrow = arrow.ArrowReader(config, self.budget, self.backend)  # columnar path
+        self._reads = reads.Reads(config, self._arrow, self.connection, self.backend)
 
     @property
     def engine(self) -> Engine:
         """The pooled SQLAlchemy engine, created on first use."""
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine(self.config, budget=self.budget)
+                self._engine = create_engine(self.config, self.backend, budget=self.budget)
             return self._engine
 
     def load_client(self) -> None:
@@ -68,8 +75,8 @@ class Database(Facade):
         with suppress(DbnbError):  # a missing driver: health reports it
             _ = self.engine
 
-    def guarded_because(self, sql: str, params: Params) -> str | None:
-        return self._arrow.guarded_because(sql, params)
+    def guarded_because(self, prepared: Prepared) -> str | None:
+        return self._arrow.guarded_because(prepared)
 
     @property
     def async_engine(self) -> AsyncEngine:
@@ -78,7 +85,7 @@ class Database(Facade):
 
         with self._lock:
             if self._async_engine is None:
-                self._async_engine = aio.create_async_engine(self.config, self.budget)
+                self._async_engine = aio.create_async_engine(self.config, self.backend, self.budget)
             return self._async_engine
 
     def close(self) -> None:
@@ -166,44 +173,22 @@ class Database(Facade):
 
     # --- queries --------------------------------------------------------------------
 
-    def _query(
-        self,
-        sql: str | Executable,
-        params: Params | None,
-        *,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-        output: formats.Output,
-    ) -> Any:
+    @functools.cached_property
+    def sql_rules(self) -> SqlRules:
+        """Its database's lexical, bind and read rules, from its home (found once)."""
+        return self.backend.sql_rules
+
+    def prepared(self, sql: str | Executable | Prepared, params: Params | None) -> Prepared:
+        """``sql`` parsed and ``params`` bound for this connection's database, once: what
+        every later step of a read reads (``dbnb.sql.prepared``)."""
+        if isinstance(sql, Prepared):
+            return sql  # a cell's, prepared by the cell
+        return prepare(sql, params, self.sql_rules, self.name, how_to_bind=remedies.how_to_bind)
+
+    def _read(self, request: ReadRequest) -> Any:
         """``query`` on the SQLAlchemy engine: the columnar path when it was chosen
         before the statement ran, else the guarded one."""
-        if formats.check(output) != "pandas":
-            return self._query_as(output, sql, params, timeout, max_rows, progress, chunksize)
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        limit = self.config.max_rows if max_rows is None else max_rows
-        if chunksize is not None:
-            return self._reads.chunks(sql, values, reads.positive(chunksize), timeout)
-        return self._reads.frame(sql, values, timeout=timeout, limit=limit, progress=progress)
-
-    def _query_as(
-        self,
-        output: formats.Output,
-        sql: str | Executable,
-        params: Params | None,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-    ) -> Any:
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        limit = self.config.max_rows if max_rows is None else max_rows
-        return self._reads.output(output, sql, values, timeout, limit, progress, chunksize)
+        return self._reads.read(self.prepared(request.sql, request.params), request)
 
     async def aquery(
         self,
@@ -216,22 +201,13 @@ class Database(Facade):
         """``query()`` for async code: ``df = await db.aquery("SELECT ...", {...})``."""
         from dbnb.connections import aio
 
-        return await aio.query(self, sql, params, timeout=timeout, max_rows=max_rows)
+        request = ReadRequest.checked(sql, params, timeout=timeout, max_rows=max_rows)
+        return await aio.query(self, request)
 
-    def query_to_parquet(
-        self,
-        sql: str | Executable,
-        path: str | os.PathLike[str],
-        params: Params | None = None,
-        *,
-        chunksize: int = 100_000,
-    ) -> int:
-        """Write the result of one read-only statement to a Parquet file, ``chunksize``
-        rows at a time, and return the number of rows written."""
-        values = binds.prepare(
-            sql, params, self.config.backend, self.name, how_to_bind=remedies.how_to_bind
-        )
-        return parquet.write(self._reads.tables(sql, values, chunksize), path)
+    def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
+        assert request.chunksize is not None  # query_to_parquet's own default
+        prepared = self.prepared(request.sql, request.params)
+        return parquet.write(self._reads.tables(prepared, request.chunksize), path)
 
     def health(self, timeout: int = health_.CONNECT_TIMEOUT) -> health_.Health:
         """Whether this connection works: reachability, server version, latency,
@@ -266,7 +242,7 @@ class Database(Facade):
 
         return profile.profile(self, table)
 
-    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> Plan:
         """The plan of ``sql`` as text (a ``str`` with a one-line ``.summary``):
         PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN as a tree. ``analyze=True``
         runs the statement, inside the read-only transaction, so a write is refused."""

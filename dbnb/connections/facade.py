@@ -2,7 +2,7 @@
 
 Most databases are reached through SQLAlchemy (``dbnb.connections.database.Database``).
 A database that has no SQLAlchemy dialect (Apache Spark, through Spark
-Connect) brings its own facade from its backend (``dbnb.engine.backend.facade_for``),
+Connect) brings its own facade from its backend (``Backend.open``),
 which implements this same public API: ``query`` (with ``chunksize``),
 ``query_to_parquet``, ``write``, ``health``, ``close``, ``name``/``config``.
 What only SQLAlchemy can give (``engine``, ``session``, ``connection``, models)
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, TypeVar, overload
 
 from dbnb.config import ConnectionConfig
-from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.errors import DbnbError
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from matplotlib.axes import Axes
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
     from sqlalchemy.sql import Executable
     from sqlmodel import Session
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from dbnb.read.explore import Explorer
     from dbnb.read.formats import Output
     from dbnb.read.jobs import Job
-    from dbnb.see import plans
+    from dbnb.read.request import ReadRequest
+    from dbnb.sql.prepared import Prepared, SqlRules
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -60,6 +61,21 @@ class CellRun:
     changed: int  # rows changed, where the database counts them (else 0)
 
 
+class Plan(str):
+    """A plan's text (a ``str``), with ``summary``: its estimated cost and rows, and
+    with ``analyze`` what running it took. Shown in full, never cut to a column's width."""
+
+    summary: str
+
+    def __new__(cls, text: str, summary: str) -> Plan:
+        plan = super().__new__(cls, text)
+        plan.summary = summary
+        return plan
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"{self.summary}\n{self}")
+
+
 class Catalog(abc.ABC):
     """A database's own listing of tables and columns (``%db tables``, ``describe``)."""
 
@@ -75,6 +91,10 @@ class Catalog(abc.ABC):
 class Facade(abc.ABC):
     """One named connection: its queries, writes, health; shared by every caller of the name."""
 
+    # What Ctrl-C does to a statement still running, as the notebook says it ("cancelled
+    # on the server"); None: nothing dbnb can promise.
+    interrupted: str | None = None
+
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
 
@@ -89,10 +109,7 @@ class Facade(abc.ABC):
     def require_writable(self) -> None:
         """Raise ``ReadOnlyError`` if this connection is marked ``readonly: true``."""
         if self.config.readonly:
-            where = f" in {self.config.source}" if self.config.source else ""
-            raise ReadOnlyError(
-                f"connection {self.name!r} is marked readonly: true{where}; it never writes"
-            )
+            raise self.config.never_writes()
 
     # --- what every connection does -------------------------------------------------
 
@@ -186,31 +203,28 @@ class Facade(abc.ABC):
         ``"arrow"`` gives a polars DataFrame or a ``pyarrow.Table`` instead (chunks too),
         with the types ``dbnb.read.formats`` documents.
         """
-        return self._query(
+        from dbnb.read.request import ReadRequest
+
+        request = ReadRequest.checked(
             sql,
             params,
-            timeout=timeout,
-            max_rows=max_rows,
-            progress=progress,
-            chunksize=chunksize,
             output=output,
+            chunksize=chunksize,
+            max_rows=max_rows,
+            timeout=timeout,
+            progress=progress,
         )
+        return self._read(request)
+
+    def read(self, request: ReadRequest) -> Any:
+        """``query`` of a request already checked (``ReadRequest.checked``), or made by
+        dbnb itself: a cell's statement, prepared (``sql_rules``) and bound."""
+        return self._read(request)
 
     @abc.abstractmethod
-    def _query(
-        self,
-        sql: Any,
-        params: Params | None,
-        *,
-        timeout: float | None,
-        max_rows: int | None,
-        progress: bool | None,
-        chunksize: int | None,
-        output: Output,
-    ) -> Any:
-        """``query``, this database's way (its arguments as ``query`` was given them)."""
+    def _read(self, request: ReadRequest) -> Any:
+        """``query``, this database's way; the request's options are checked."""
 
-    @abc.abstractmethod
     def query_to_parquet(
         self,
         sql: Statement,
@@ -219,7 +233,21 @@ class Facade(abc.ABC):
         *,
         chunksize: int = 100_000,
     ) -> int:
-        """Write one read-only statement's result to a Parquet file; the rows written."""
+        """Write the result of one read-only statement to a Parquet file, ``chunksize``
+        rows at a time (one row group each), whole or not at all; the rows written."""
+        from dbnb.read.request import ReadRequest
+
+        return self._to_parquet(ReadRequest.checked(sql, params, chunksize=chunksize), path)
+
+    @abc.abstractmethod
+    def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
+        """``query_to_parquet``, this database's way; the request's options are checked."""
+
+    @property
+    @abc.abstractmethod
+    def sql_rules(self) -> SqlRules:
+        """How this database's SQL text reads, how its driver binds, what a read may send
+        (its home's, for ``dbnb.sql.prepared.prepare``)."""
 
     @abc.abstractmethod
     def write(
@@ -263,10 +291,22 @@ class Facade(abc.ABC):
         """Run a ``%%db`` cell's statements its own way; None: on a SQLAlchemy connection."""
         return None
 
-    def guarded_because(self, sql: str, params: Params) -> str | None:
-        """Why a read of ``sql`` that ran took the guarded path, where a column type did
-        it (``"column 'p': point"``); None when it did not, or the reason is not known."""
+    def guarded_because(self, prepared: Prepared) -> str | None:
+        """Why a read of ``prepared`` that ran took the guarded path, where a column type
+        did it (``"column 'p': point"``); None when it did not, or the reason is not known."""
         return None
+
+    @property
+    def sql_dialect(self) -> Dialect:
+        """The SQLAlchemy dialect that writes this database's SQL: what dbnb compiles a
+        ``select()`` it builds itself with (``db.explore``), sent as text where the
+        connection takes no ``select()``."""
+        return self.engine.dialect
+
+    @property
+    def takes_select(self) -> bool:
+        """Whether ``query`` takes a SQLAlchemy ``select()`` (else SQL text only)."""
+        return True
 
     # --- what only SQLAlchemy gives ------------------------------------------------------
 
@@ -341,7 +381,7 @@ class Facade(abc.ABC):
         """Per-column statistics (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.profile()")
 
-    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> Plan:
         """The plan of ``sql`` (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.explain()")
 

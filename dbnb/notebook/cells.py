@@ -22,11 +22,14 @@ from typing import Any, NoReturn
 import pandas as pd
 from sqlalchemy.engine import CursorResult
 
+from dbnb.connections.database import Database
 from dbnb.connections.facade import Facade
 from dbnb.engine import limits, monitor, remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
-from dbnb.read import failures, formats, frames
-from dbnb.sql import binds, sqltext
+from dbnb.read import failures, formats, frames, guarded
+from dbnb.read.request import ReadRequest
+from dbnb.sql import sqltext
+from dbnb.sql.prepared import Prepared, prepare
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class CellResult:
     rows: int
     elapsed: float
     write: bool
+    # Each statement's kind: its first keyword, upper case ("" if none).
+    kinds: tuple[str, ...] = ()
 
 
 # Rows of a result above which the banner says a column type sent it to the slower
@@ -64,44 +69,43 @@ def run(
     With ``output`` "polars" or "arrow" the frame is of that kind (no attrs).
     """
     formats.check(output)
-    statements = sqltext.split(sql, db.config.backend)
-    if not statements:
-        raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
-    for number, statement in enumerate(statements, 1):
-        _refuse_transaction_control(db, statement, number)
-    values = [
-        binds.prepare(statement, _values(statement, namespace), db.config.backend, db.name)
-        for statement in statements
-    ]
+    statements = _prepared(db, sql, namespace)
     started = time.perf_counter()
     # A database reached without SQLAlchemy runs a cell its own way (None: it does not).
-    ran = db.run_cell([statement.sql for statement in statements], values, write=write)
-    source: sqltext.Statement | None
+    ran = db.run_cell(
+        [statement.sql or "" for statement in statements],
+        [statement.values for statement in statements],
+        write=write,
+    )
+    source: Prepared | None
     if ran is not None:
         frame, changed = ran.frame, ran.changed
         source = None if ran.source is None else statements[ran.source]
     elif len(statements) == 1 and not write and db.config.max_rows is None:
         # One read is a query: Database.query chooses its path (the columnar one when
-        # it can, decided before it runs) and records it in the history.
-        # (A polars or Arrow result comes straight from the columnar path's Arrow.)
-        frame = db.query(statements[0].sql, values[0], progress=False, output=output)
+        # it can, decided before it runs) and records it in the history; its statement
+        # as prepared here, read no more. (A polars or Arrow result comes straight
+        # from the columnar path's Arrow.)
+        frame = db.read(ReadRequest(statements[0], output=output, progress=False))
         source = statements[0]
         changed = 0
     else:
-        frame, source, changed = _run_all(db, statements, values, write=write)
+        # run_cell gave None: the facade runs cells on SQLAlchemy's connection (Facade).
+        assert isinstance(db, Database), f"{type(db).__name__}.run_cell must run the cell"
+        frame, source, changed = _run_all(db, statements, write=write)
     elapsed = time.perf_counter() - started
     if isinstance(frame, pd.DataFrame) and output != "pandas":
         frame = formats.from_frame(frame, output)
-    if isinstance(frame, pd.DataFrame) and source is not None:
+    if isinstance(frame, pd.DataFrame) and source is not None and source.statement is not None:
         frame.attrs.update(
             sql=source.sql,
             connection=db.name,
             elapsed=elapsed,
             rows=len(frame),
-            parameters=list(source.params),
+            parameters=list(source.statement.params),
         )
         if len(frame) > GUARDED_NOTED_ROWS and ran is None:
-            because = db.guarded_because(source.sql, values[statements.index(source)])
+            because = db.guarded_because(source)
             if because is not None:
                 frame.attrs["guarded"] = because
     return CellResult(
@@ -111,7 +115,23 @@ def run(
         rows=len(frame) if frame is not None else changed,
         elapsed=elapsed,
         write=write,
+        kinds=tuple(statement.kind for statement in statements),
     )
+
+
+def _prepared(db: Facade, sql: str, namespace: Mapping[str, Any]) -> list[Prepared]:
+    """The statements of a cell, each parsed (the cell's text scanned once) and bound from
+    ``namespace``: any refusal before anything runs."""
+    rules = db.sql_rules
+    statements = sqltext.split(sql, rules.lexical)
+    if not statements:
+        raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
+    for number, statement in enumerate(statements, 1):
+        _refuse_transaction_control(db, statement, number)
+    return [
+        prepare(statement, _values(statement, namespace), rules, db.name)
+        for statement in statements
+    ]
 
 
 # Statements that would end or start a transaction in the middle of a cell.
@@ -119,40 +139,29 @@ _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", 
 
 
 def _run_all(
-    db: Facade, statements: list[sqltext.Statement], values: list[Any], *, write: bool
-) -> tuple[Any, sqltext.Statement | None, int]:
+    db: Database, statements: list[Prepared], *, write: bool
+) -> tuple[Any, Prepared | None, int]:
     """Every statement in one transaction (committed only when ``write``): the last
     result's frame, the statement that made it, and the rows the others changed."""
     frame: Any = None
-    source: sqltext.Statement | None = None
+    source: Prepared | None = None
     changed = 0
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
-    close = functools.partial(limits.close_result, config=db.config)
+    close = functools.partial(limits.close_result, config=db.config, backend=db.backend)
     try:
         with db.connection(write=write) as connection:
-            if limit is not None:
-                # As in Database.query: stream, so a runaway result stops at the cap,
-                # and the transaction (begun next) caps it where the database can.
-                connection = connection.execution_options(
-                    stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
-                )
+            connection = guarded.capped(connection, limit)  # as in Database.query
             with connection.begin() as transaction:
-                for index, (statement, params) in enumerate(zip(statements, values, strict=True)):
+                for index, statement in enumerate(statements):
                     number = index + 1  # for the error message
-                    clause = statement.to_text(
-                        params, empty_as_array=binds.has_arrays(db.config.backend)
-                    )
-                    # The statement's history record stays open until its rows are fetched.
-                    result = connection.execute(
-                        clause,
-                        params,
-                        execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
-                    )
+                    clause = statement.executable()
+                    # Its history record stays open until its rows are fetched.
+                    result = guarded.execute(connection, clause, statement.values)
                     if result.returns_rows:
                         frame = frames.to_frame(
-                            result, clause, max_rows=limit, fetch=_FETCH, close=close
+                            result, db.backend, clause, max_rows=limit, fetch=_FETCH, close=close
                         )
                         source = statement
                     else:
@@ -166,7 +175,7 @@ def _run_all(
             where = f"statement {number}: "
         elif len(statements) > 1:
             where = f"statement {number} of {len(statements)}: "
-        bound = values[number - 1] if number else None
+        bound = statements[number - 1].values if number else None
         failure = failures.translate(
             error, db.name, limit=limit, result=result, where=where, values=bound
         )
@@ -215,7 +224,7 @@ def _short(sql: str, width: int = 60) -> str:
 def one_statement(db: Facade, sql: str, namespace: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The one statement of ``sql`` and its ``:name`` values from ``namespace``, for
     what takes a single query (``%%db plot``, ``%%db explain``)."""
-    statements = sqltext.split(sql, db.config.backend)
+    statements = sqltext.split(sql, db.sql_rules.lexical)
     if len(statements) != 1:
         raise DbnbError(
             f"{db.name}: write one statement here, not {len(statements)}"

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from dbnb.backends.registry import backend_for
 from dbnb.notebook.schema_cache import Schema as Schema
 from dbnb.notebook.schema_cache import SchemaCache as SchemaCache
 from dbnb.notebook.schema_cache import changes_schema as changes_schema
@@ -240,8 +241,7 @@ def _matching(fragment: str, items: Iterable[tuple[str, str]]) -> Completions:
 
 
 def _sql(sql: str, cursor: int, connection: str | None, sources: Sources) -> Completions:
-    dialect = sources.dialect(connection)
-    found = sqlscan.scan(sql, dialect)
+    found = sqlscan.scan(sql, backend_for(sources.dialect(connection)).lexical_rules)
     code = list(sql)
     for token in found:
         if token.kind not in _NOT_CODE:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import connect
 from dbnb.engine import readonly
-from dbnb.errors import DbnbError, ReadOnlyError
+from dbnb.errors import DbnbError
 
 
 def sql_engine(connection: Facade | str | None = None, *, write: bool = False) -> Engine:
@@ -24,9 +24,7 @@ def sql_engine(connection: Facade | str | None = None, *, write: bool = False) -
     db = connection if isinstance(connection, Facade) else connect(connection)
     if not write:
         return db.engine
-    if db.config.readonly:
-        where = f" ({db.config.source})" if db.config.source else ""
-        raise ReadOnlyError(f"connection {db.name!r} is readonly: true{where}; it never writes")
+    db.require_writable()
     if db.config.backend != "postgresql":
         raise DbnbError(
             f"connection {db.name!r}: a writing engine for other tools is offered on PostgreSQL "

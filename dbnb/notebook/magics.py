@@ -31,17 +31,17 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Integer
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import load_config
 from dbnb.connections import health, inspect
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import Registry
 from dbnb.engine import monitor
-from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.notebook import background, cells, complete
 from dbnb.notebook import display as cell_display
-from dbnb.read import formats, framesql
-from dbnb.see import exports
+from dbnb.read import formats
+from dbnb.see import exports, framesql
 
 _HISTORY_SHOWN = 20  # statements `%db history` shows without N
 _WRITE_MODES = ("append", "upsert", "replace")
@@ -69,7 +69,7 @@ def _interrupts(shell: InteractiveShell, running: Callable[[], Facade | None]) -
         if db is None:
             message = "%db: interrupted (Ctrl-C)"
         else:
-            stopped = backend_for(db.config.backend).interrupted
+            stopped = db.interrupted
             done = f"; a statement still running was {stopped}" if stopped else ""
             message = f"connection {db.name!r}: interrupted (Ctrl-C){done}"
         raise Interrupted(message, shell).with_traceback(error.__traceback__) from None
@@ -311,13 +311,10 @@ class DbMagics(Magics):
                 db, sql, self.user_shell.user_ns, write=write, output=formats.check(output)
             )
         except ReadOnlyError:
-            if db.config.readonly or write:
-                where = f" ({db.config.source})" if db.config.source else ""
-                raise ReadOnlyError(
-                    f"connection {db.name!r} is readonly: true{where}; it never writes"
-                ) from None
+            if db.config.readonly:  # --write would not help: the config says never
+                raise db.config.never_writes() from None
             raise  # worded for a cell already: "add --write to the %db or %%db line"
-        if write and complete.changes_schema(sql, db.config.backend):
+        if write and complete.changes_schema(result.kinds):
             self.schemas.invalidate(db.name)  # completion reads the new tables next time
         if not isinstance(result.frame, pd.DataFrame):  # a pandas result shows it (_banner)
             print(cell_display.summary(result))

@@ -16,7 +16,6 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine.reflection import ObjectKind
 
 from dbnb.errors import DbnbError
-from dbnb.sql import sqltext
 
 if TYPE_CHECKING:
     from dbnb.connections.facade import Catalog, Facade
@@ -194,10 +193,8 @@ class SchemaCache:
                 self._entries.pop(key, None)
 
 
-def changes_schema(sql: str, dialect: str) -> bool:
-    """Whether a cell's statements include DDL, after which its schema is read again."""
+def changes_schema(kinds: Iterable[str]) -> bool:
+    """Whether a cell whose statements are of ``kinds`` (their first keywords,
+    ``CellResult.kinds``) ran DDL, after which its schema is read again."""
     ddl = {"CREATE", "DROP", "ALTER", "RENAME", "TRUNCATE", "COMMENT", "ATTACH", "DETACH"}
-    return any(
-        statement.keywords and statement.keywords[0] in ddl
-        for statement in sqltext.split(sql, dialect)
-    )
+    return any(kind in ddl for kind in kinds)

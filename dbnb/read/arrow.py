@@ -17,8 +17,9 @@ after:
   the one ``ConnectionBudget`` of the name (``dbnb.engine.budget``); the describe
   is also the checkout's ping.
 - **Read-only, enforced by the database** on each backend's connections, and
-  only one statement that starts as a query (``params.to_positional``) is ever
-  sent, so transaction control and ``SET`` never reach them. Every transaction
+  only one statement that starts as a query (``params.to_positional``, read
+  from the statement ``dbnb.sql.prepared`` parsed) is ever sent, so
+  transaction control and ``SET`` never reach them. Every transaction
   is rolled back; a connection that saw an error is thrown away.
 - **Bound parameters**: ``:name`` binds become positional ones; values go in an
   Arrow batch typed as the guarded driver would type them.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +40,10 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from dbnb.config import ConnectionConfig, masking
 from dbnb.engine import limits, stopping
-from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
+from dbnb.read.backend import ReadBackend
 from dbnb.read.columnar import (
     Columnar,
     Failed,
@@ -52,23 +53,21 @@ from dbnb.read.columnar import (
     TimedOut,
     Unsupported,
 )
-from dbnb.sql import readable
-from dbnb.sql.params import Unbindable, bind_batch, to_positional
+from dbnb.sql.params import Unbindable, bind_batch
+from dbnb.sql.prepared import Prepared
 
 # --- connections ----------------------------------------------------------------------
-
-
-def columnar_for(config: ConnectionConfig) -> Columnar | None:
-    """The columnar reads of ``config``'s database, if its backend can serve them."""
-    return backend_for(config.backend).columnar(config)
 
 
 class ArrowReader:
     """The ADBC connections of one named connection, and reads through them."""
 
-    def __init__(self, config: ConnectionConfig, budget: ConnectionBudget) -> None:
+    def __init__(
+        self, config: ConnectionConfig, budget: ConnectionBudget, backend: ReadBackend
+    ) -> None:
         self.config = config
         self._budget = budget
+        self._backend = backend
         self._layouts = Layouts()  # statements described before, by text and bind types
         self._pool: BudgetPool | None = None
         self._lock = threading.Lock()
@@ -78,7 +77,7 @@ class ArrowReader:
     def columnar(self) -> Columnar | None:
         """The backend's columnar reads, found on first use: its driver's imports
         (ADBC's, polars') are left to the first read, not paid to open a connection."""
-        return columnar_for(self.config)
+        return self._backend.columnar(self.config)
 
     @property
     def streams(self) -> bool:
@@ -188,12 +187,12 @@ class ArrowReader:
 
         return rules
 
-    def guarded_because(self, sql: str, params: Mapping[str, Any]) -> str | None:
-        """The column that sent a read of ``sql`` to the guarded path (its type has no
-        rule here), as found when it was described; None if none did. Asks nothing of
+    def guarded_because(self, prepared: Prepared) -> str | None:
+        """The column that sent a read of ``prepared`` to the guarded path (its type has
+        no rule here), as found when it was described; None if none did. Asks nothing of
         the server: the description is the one kept for the next run."""
         columnar = self.columnar
-        plan = self.plan(sql, params)
+        plan = self.plan(prepared)
         if columnar is None or plan is None:
             return None
         known = self._layouts.get(plan.key())
@@ -205,19 +204,18 @@ class ArrowReader:
             return str(error)
         return None
 
-    def plan(self, sql: Any, params: Mapping[str, Any]) -> Plan | None:
-        """How to run ``sql`` here, or None when it must take the guarded path."""
-        if self.columnar is None or not isinstance(sql, str):
-            return None
-        dialect = self.columnar.dialect
-        rules = backend_for(dialect).read_rules
-        if rules is not None and readable.refusal(sql, rules) is not None:
+    def plan(self, prepared: Prepared) -> Plan | None:
+        """How to run ``prepared`` here, or None when it must take the guarded path."""
+        columnar = self.columnar
+        if columnar is None or prepared.statement is None:
+            return None  # a select() is SQLAlchemy's to compile
+        if prepared.refusal() is not None:
             return None  # the guarded path refuses it, with its message, before sending it
-        statement = to_positional(sql, dialect)
+        statement = prepared.positional(columnar.binds)
         if statement is None:
             return None
         try:
-            return Plan(statement, bind_batch(statement, params, dialect))
+            return Plan(statement, bind_batch(statement, prepared.values, columnar.binds))
         except (Unbindable, UnicodeEncodeError, pa.ArrowException):
             return None  # the guarded path names the value it cannot send
 

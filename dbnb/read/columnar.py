@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from dbnb.read.arrow_plan import Layout, Plan
-    from dbnb.sql.params import Dialect
+    from dbnb.sql.params import PositionalRules
 
 
 class Unsupported(Exception):
@@ -51,7 +51,7 @@ Rules = Callable[["pa.Schema"], "Layout"]
 class Columnar(Protocol):
     """One database's columnar reads, for one named connection."""
 
-    dialect: Dialect  # how ``:name`` binds become positional ones, typed for its driver
+    binds: PositionalRules  # how ``:name`` binds become positional ones, typed for its driver
     describes: bool  # statements are described on the connection before they run
     streams: bool  # results may be read in chunks as they arrive
     errors: tuple[type[BaseException], ...]  # what its driver raises

@@ -67,9 +67,27 @@ def from_arrow(table: pa.Table, output: Output) -> Any:
 
 
 def frames_as(frames: Iterable[pd.DataFrame], output: Output) -> Iterator[Any]:
-    """Chunks read as DataFrames, each in the ``output`` format."""
+    """Chunks read as DataFrames, each in the ``output`` format. A column of Python
+    values (JSON) takes its Arrow type from its values: a later chunk where it holds
+    only NULLs keeps the first chunk's type for it, not Arrow's null."""
+    if output == "pandas":
+        yield from frames
+        return
+    first: pa.Schema | None = None
     for frame in frames:
-        yield from_frame(frame, output)
+        table = parquet.frame_to_arrow(frame)
+        first = table.schema if first is None else first
+        yield from_arrow(_nulls_as(table, first), output)
+
+
+def _nulls_as(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    if table.schema == schema or table.num_columns != len(schema):
+        return table
+    columns = [
+        column.cast(schema.field(index).type) if pa.types.is_null(column.type) else column
+        for index, column in enumerate(table.columns)
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def tables_as(tables: Iterable[pa.Table], output: Output) -> Iterator[Any]:

@@ -30,15 +30,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
 from dbnb.engine import stopping
 from dbnb.errors import OptionError, one_line
 
-if TYPE_CHECKING:
-    from dbnb.connections.facade import Facade
+
+class Source(Protocol):
+    """What a job reads through: a connection (``dbnb.Facade``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def query(self) -> Callable[..., Any]: ...  # db.query, whatever options it takes
+
 
 State = Literal["running", "done", "failed", "cancelled"]
 COLUMNS = ["id", "connection", "state", "elapsed_s", "rows", "sql", "error"]
@@ -214,7 +222,7 @@ class _Listed:
 _LISTED = _Listed()
 
 
-def submit(db: Facade, sql: Any, params: Mapping[str, Any] | None, options: dict[str, Any]) -> Job:
+def submit(db: Source, sql: Any, params: Mapping[str, Any] | None, options: dict[str, Any]) -> Job:
     """``db.query(sql, params, **options)`` as a ``Job`` running in the background."""
     if options.get("chunksize") is not None:
         raise OptionError(

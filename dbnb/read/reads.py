@@ -6,114 +6,98 @@ recorded in the history, its error too, and runs once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Connection, CursorResult, Row
-from sqlalchemy.sql import Executable
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, limits, monitor
-from dbnb.errors import DbnbError, OptionError
-from dbnb.read import arrow, failures, formats, frames, parquet
+from dbnb.read import arrow, failures, formats, frames, guarded, parquet
 from dbnb.read import progress as progress_
-from dbnb.sql import binds
+from dbnb.read.backend import ReadBackend
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared
 
-Params = Mapping[str, Any]
 # A pooled connection in a read-only transaction (``Database.connection``).
 Connect = Callable[..., AbstractContextManager[Connection]]
 
 
 class Reads:
-    """The reads of one named connection."""
+    """The reads of one named connection, on its database's ``backend``."""
 
     def __init__(
-        self, config: ConnectionConfig, columnar: arrow.ArrowReader, connect: Connect
+        self,
+        config: ConnectionConfig,
+        columnar: arrow.ArrowReader,
+        connect: Connect,
+        backend: ReadBackend,
     ) -> None:
         self.config = config
         self.arrow = columnar
         self.connect = connect
+        self.backend = backend
+
+    def read(self, prepared: Prepared, request: ReadRequest) -> Any:
+        """``request`` (its options checked), of its statement ``prepared``: a frame,
+        chunks, or another ``output``."""
+        limit = request.limit(self.config)
+        if request.output != "pandas":
+            return self.output(request.output, prepared, request, limit)
+        if request.chunksize is not None:
+            return self.chunks(prepared, request.chunksize, request.timeout)
+        return self.frame(prepared, timeout=request.timeout, limit=limit, progress=request.progress)
 
     def frame(
         self,
-        sql: str | Executable,
-        values: Params,
+        prepared: Prepared,
         *,
         timeout: float | None,
         limit: int | None,
         progress: bool | None,
     ) -> pd.DataFrame:
-        """The whole result of one statement, its values already bound (``binds.prepare``)."""
+        """The whole result of one statement: the columnar path's, when it was chosen
+        before the statement ran, else the guarded path's (``guarded.read_frame``)."""
         if progress is not True and limit is None:
-            columnar = self.columnar_frame(sql, values, timeout)
+            columnar = self.columnar_frame(prepared, timeout)
             if columnar is not None:
                 return columnar
-        statement = binds.executable(sql, values, self.config.backend)
 
         def fetch(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any]]:
             return progress_.fetch_rows(result, progress, count=count, label=self.config.name)
 
-        failure: DbnbError | None = None
         with self.connect(timeout=timeout) as connection:
-            if limit is not None:
-                # Stream from the server, so a runaway result stops at the cap
-                # instead of filling the client's memory first; and tell the
-                # transaction about to begin, where the server can stop there itself.
-                connection = connection.execution_options(
-                    stream_results=True, **{limits.MAX_ROWS_OPTION: limit}
-                )
-            result: CursorResult[Any] | None = None
-            try:
-                result = connection.execute(
-                    statement,
-                    values,
-                    execution_options={monitor.REPORTS_FETCH: True, frames.AS_FRAME: True},
-                )
-                frame = frames.to_frame(
-                    result,
-                    statement,
-                    max_rows=limit,
-                    fetch=monitor.reported(fetch),
-                    close=self.close_result,
-                )
-            except failures.TRANSLATED as error:
-                failure = failures.translate(
-                    error, self.config.name, limit=limit, result=result, values=values
-                )
-            finally:
-                connection.rollback()
-        if failure is not None:
-            # Raised out here, so it keeps no __context__: the driver's error quotes
-            # the values back, and its frames hold them.
-            raise failure
-        return frame
+            return guarded.read_frame(
+                connection,
+                prepared.executable(),
+                prepared.values,
+                self.backend,
+                name=self.config.name,
+                limit=limit,
+                fetch=monitor.reported(fetch),
+                close=self.close_result,
+            )
 
     def output(
-        self,
-        output: formats.Output,
-        sql: str | Executable,
-        values: Params,
-        timeout: float | None,
-        limit: int | None,
-        progress: bool | None,
-        chunksize: int | None,
+        self, output: formats.Output, prepared: Prepared, request: ReadRequest, limit: int | None
     ) -> Any:
         """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
         when it streams this statement (decided before it runs); else the frame."""
-        rows = positive(chunksize) if chunksize is not None else _WHOLE
+        timeout, progress, chunksize = request.timeout, request.progress, request.chunksize
+        rows = _WHOLE if chunksize is None else chunksize
         stream = None
         if chunksize is not None or (progress is not True and limit is None):
-            stream = self.columnar_stream(sql, values, rows, timeout)
+            stream = self.columnar_stream(prepared, rows, timeout)
         if stream is not None and chunksize is not None:
             return formats.tables_as((chunk.table for chunk in stream), output)
         if stream is not None:
             return formats.from_arrow(pa.concat_tables([chunk.table for chunk in stream]), output)
         if chunksize is not None:
-            return formats.frames_as(self.guarded_chunks(sql, values, rows, timeout), output)
-        frame = self.frame(sql, values, timeout=timeout, limit=limit, progress=progress)
+            return formats.frames_as(self.guarded_chunks(prepared, rows, timeout), output)
+        frame = self.frame(prepared, timeout=timeout, limit=limit, progress=progress)
         return formats.from_frame(frame, output)
 
     def columnar_allowed(self, timeout: float | None, max_rows: int | None = None) -> bool:
@@ -122,17 +106,15 @@ class Reads:
         in_force = self.config.statement_timeout if timeout is None else timeout
         return max_rows is None and not in_force
 
-    def columnar_frame(
-        self, sql: str | Executable, values: Params, timeout: float | None
-    ) -> pd.DataFrame | None:
+    def columnar_frame(self, prepared: Prepared, timeout: float | None) -> pd.DataFrame | None:
         """The frame from the columnar path, recorded in the history as the guarded
         path's statements are (its error too); None to take the guarded path, which
         is decided before the statement runs."""
-        plan = self.arrow.plan(sql, values)
+        plan = self.arrow.plan(prepared)
         if plan is None:
             return None
         in_force = self.config.statement_timeout if timeout is None else timeout
-        recording = monitor.Recording(self.config, plan.statement.sql, values)
+        recording = monitor.Recording(self.config, plan.statement.sql, prepared.values)
         try:
             with connecting.within(timeout):  # the call's own timeout bounds connecting
                 frame = self.arrow.read_frame(plan, in_force or None)
@@ -144,7 +126,7 @@ class Reads:
         return frame
 
     def columnar_stream(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None
+        self, prepared: Prepared, rows: int, timeout: float | None
     ) -> Iterator[arrow.Chunk] | None:
         """Tables of ``rows`` rows from the columnar path, recorded in the history when
         the stream ends; None to take the guarded path (decided before it runs).
@@ -153,10 +135,10 @@ class Reads:
         does not stream: its chunks keep the guarded path's per-chunk rules."""
         if not self.arrow.streams or not self.columnar_allowed(timeout):
             return None
-        plan = self.arrow.plan(sql, values)
+        plan = self.arrow.plan(prepared)
         if plan is None:
             return None
-        recording = monitor.Recording(self.config, plan.statement.sql, values)
+        recording = monitor.Recording(self.config, plan.statement.sql, prepared.values)
         try:
             with connecting.within(timeout):  # the first chunk's checkout connects
                 stream = self.arrow.stream(plan, rows)
@@ -166,35 +148,37 @@ class Reads:
         return None if stream is None else recorded(stream, recording)
 
     def chunks(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+        self, prepared: Prepared, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        stream = self.columnar_stream(sql, values, rows, timeout)
+        stream = self.columnar_stream(prepared, rows, timeout)
         if stream is None:
-            yield from self.guarded_chunks(sql, values, rows, timeout)
+            yield from self.guarded_chunks(prepared, rows, timeout)
             return
         for chunk in stream:
             yield chunk.frame()
 
-    def tables(self, sql: str | Executable, values: Params, rows: int) -> Iterator[Any]:
-        stream = self.columnar_stream(sql, values, positive(rows), None)
+    def tables(self, prepared: Prepared, rows: int) -> Iterator[Any]:
+        stream = self.columnar_stream(prepared, rows, None)
         if stream is None:
-            for frame in self.guarded_chunks(sql, values, positive(rows)):
+            for frame in self.guarded_chunks(prepared, rows):
                 yield parquet.frame_to_arrow(frame)
             return
         for chunk in stream:
             yield chunk.table
 
     def close_result(self, result: CursorResult[Any]) -> None:
-        limits.close_result(result, self.config)
+        limits.close_result(result, self.config, self.backend)
 
     def guarded_chunks(
-        self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
+        self, prepared: Prepared, rows: int, timeout: float | None = None
     ) -> Iterator[pd.DataFrame]:
-        statement = binds.executable(sql, values, self.config.backend)
+        statement, values = prepared.executable(), prepared.values
         with self.connect(timeout=timeout) as connection:
             try:
                 streaming = connection.execution_options(
-                    stream_results=True, max_row_buffer=rows, **{frames.AS_FRAME: True}
+                    stream_results=True,
+                    max_row_buffer=rows,
+                    **{frames.AS_FRAME: True, frames.IN_CHUNKS: True},
                 )
                 result = streaming.execute(statement, values)
                 # A server-side cursor: if abandoned half-way, the rest is never sent.
@@ -203,7 +187,7 @@ class Reads:
                         yield pd.DataFrame()
                         return
                     names = list(result.keys())
-                    types = frames.column_types(result, statement, len(names))
+                    types = frames.column_types(result, statement, len(names), self.backend)
                     empty = True
                     for part in result.partitions(rows):
                         empty = False
@@ -216,7 +200,7 @@ class Reads:
                 return
             finally:
                 connection.rollback()
-        raise failure  # out here: no __context__ (see frame)
+        raise failure  # out here: no __context__ (see guarded.read_frame)
 
 
 @contextmanager
@@ -247,9 +231,3 @@ def recorded(stream: Generator[arrow.Chunk], recording: monitor.Recording) -> It
 
 
 _WHOLE = 1 << 62  # rows of a "chunk" that is the whole result
-
-
-def positive(chunksize: int) -> int:
-    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise OptionError(f"chunksize must be a positive number of rows, not {chunksize!r}")
-    return chunksize

@@ -28,13 +28,12 @@ import pandas as pd
 import sqlalchemy
 from sqlalchemy import exc, types
 
-from dbnb.engine.backend import backend_for
 from dbnb.errors import QueryError
 from dbnb.see import sources
 from dbnb.sql import identifiers
 
 if TYPE_CHECKING:
-    from dbnb.connections.database import Database
+    from dbnb.see.backend import Viewed
 
 COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean", "top"]
 # Kinds whose values have no order of their own here: counted by their text, no min/max.
@@ -57,7 +56,7 @@ class Column:
     grouped: bool = False
 
 
-def profile(db: Database, table: str) -> pd.DataFrame:
+def profile(db: Viewed, table: str) -> pd.DataFrame:
     """One row per column of ``table`` (``schema.table`` too); see the module's doc."""
     schema, name = _locate(db, table)
     where = sources.quote_table(db, f"{schema}.{name}" if schema else name)
@@ -102,7 +101,7 @@ def profile(db: Database, table: str) -> pd.DataFrame:
     )
 
 
-def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> pd.Series:
+def _aggregates(db: Viewed, table: str, where: str, columns: list[Column]) -> pd.Series:
     """The one aggregate statement's row. Refused (a type whose rule the catalog could
     not say: PostgreSQL's ``xid`` has no collation), each column is tried by the same
     statement over no rows (refused or answered at once, nothing read); a refused one
@@ -131,11 +130,11 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
     return _aggregate_row(db, where, columns)
 
 
-def _aggregate_row(db: Database, where: str, columns: list[Column]) -> pd.Series:
+def _aggregate_row(db: Viewed, where: str, columns: list[Column]) -> pd.Series:
     return db.query(profile_sql(db, where, columns), progress=False).iloc[0]
 
 
-def _refusal(db: Database, nothing: str, column: Column) -> str | None:
+def _refusal(db: Viewed, nothing: str, column: Column) -> str | None:
     """Why the database refuses ``column``'s aggregates (over no rows), or None."""
     try:
         db.query(profile_sql(db, nothing, [column]), progress=False)
@@ -144,7 +143,7 @@ def _refusal(db: Database, nothing: str, column: Column) -> str | None:
     return None
 
 
-def _sampled(db: Database, where: str, columns: list[Column]) -> list[Column]:
+def _sampled(db: Viewed, where: str, columns: list[Column]) -> list[Column]:
     """The columns, each marked to be grouped where the first ``SAMPLE_ROWS`` rows hold
     few distinct values: a statement reading those rows only. Grouping by a hash counts
     few distinct values three times as fast as sorting them, and many three to eight
@@ -152,7 +151,7 @@ def _sampled(db: Database, where: str, columns: list[Column]) -> list[Column]:
     so a sample that misleads costs time, never a wrong number."""
     if not columns:
         return columns
-    backend = backend_for(db.engine.dialect.name)
+    backend = db.backend
     dialect = db.engine.dialect
     counts = ", ".join(
         f"count({_value(dialect, column)}) AS n{index}, count(DISTINCT "
@@ -179,7 +178,7 @@ def _value(dialect: Any, column: Column) -> str:
     return identifiers.quote(dialect, column.name)
 
 
-def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
+def profile_sql(db: Viewed, where: str, columns: list[Column]) -> str:
     """The one aggregate statement: ``total`` and ``c{i}_{stat}`` for each column.
 
     A column of many distinct values counts them sorted (``count(DISTINCT)``), its
@@ -189,9 +188,10 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
     million distinct values took MariaDB 16 s, and count(DISTINCT) in the CASE itself
     would be counted twice (MariaDB does). The columns of few distinct values
     (``grouped``) are grouped, joined: their groups' count and the most frequent, all
-    in one scan where the database can (``grouped_counts``), else a subquery each.
+    in one scan where the database can (``grouped_counts``), else a subquery each; their
+    count, min and max come from those few groups too, not from every row again.
     """
-    backend = backend_for(db.engine.dialect.name)
+    backend = db.backend
     dialect = db.engine.dialect
     items = ["count(*) AS total"]
     tops = []
@@ -203,17 +203,16 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
         # (json) by its text.
         counted = backend.comparable(value, column.kind)
         prefix = f"c{index}_"
-        items.append(f"count({value}) AS {prefix}count")
-        if column.kind not in _BY_TEXT:
-            items.append(f"min({counted}) AS {prefix}min")
-            items.append(f"max({counted}) AS {prefix}max")
-        elif not column.grouped:  # the smallest text: the top when every value is distinct
-            items.append(f"min({counted}) AS {prefix}min")
         if column.kind == "number":
             items.append(f"{backend.mean(value)} AS {prefix}mean")
-        if column.grouped:
+        if column.grouped:  # its count, min and max from its few groups, not each row
             keys.append((index, counted, value))
             continue
+        items.append(f"count({value}) AS {prefix}count")
+        # The smallest (text, for json): the top when every value is distinct.
+        items.append(f"min({counted}) AS {prefix}min")
+        if column.kind not in _BY_TEXT:
+            items.append(f"max({counted}) AS {prefix}max")
         items.append(f"count(DISTINCT {counted}) AS {prefix}distinct")
         grouped = backend.most_frequent(counted, counted, where)
         tops.append(
@@ -224,14 +223,14 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
     together = backend.grouped_counts([counted for _, counted, _ in keys], where) if keys else None
     for number, (index, counted, value) in enumerate(keys):
         if together is not None:
-            group, distinct, top = "dbnb_groups", f"g{number}_d", f"g{number}_v"
+            group = f"dbnb_groups.g{number}_"
         else:
-            group, distinct, top = f"dbnb_g{index}", "d", "v"
-            joins.append(
-                f"LEFT JOIN ({_most_frequent_group(counted, value, where)}) AS {group} ON 1 = 1"
-            )
-        tops.append(f"COALESCE({group}.{distinct}, 0) AS c{index}_distinct")
-        tops.append(f"{group}.{top} AS c{index}_top")
+            group = f"dbnb_g{index}."
+            grouped = _most_frequent_group(counted, value, where)
+            joins.append(f"LEFT JOIN ({grouped}) AS dbnb_g{index} ON 1 = 1")
+        tops.append(f"COALESCE({group}d, 0) AS c{index}_distinct, {group}v AS c{index}_top")
+        tops.append(f"COALESCE({group}n, 0) AS c{index}_count")
+        tops.append(f"{group}lo AS c{index}_min, {group}hi AS c{index}_max")
     if together is not None:
         joins.append(f"CROSS JOIN ({together}) AS dbnb_groups")
     stats = f"SELECT {', '.join(items)} FROM {where}"
@@ -243,11 +242,16 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
 
 def _most_frequent_group(counted: str, value: str, where: str) -> str:
     """One row: ``v`` the most frequent non-NULL value (of equals the first in order),
-    ``d`` how many distinct values there are; no row when every value is NULL."""
+    ``d`` how many distinct values there are, ``n`` how many non-NULL values, ``lo``
+    and ``hi`` the smallest and largest; no row when every value is NULL."""
+    # first_value over the groups in order, not min() OVER (): MariaDB computes that
+    # again for each row of the frame (26 s for five thousand groups).
     return (
-        "SELECT v, d FROM (SELECT v, n, count(*) OVER () AS d FROM "
-        f"(SELECT {counted} AS v, count(*) AS n FROM {where} WHERE {value} IS NOT NULL "
-        f"GROUP BY {counted}) AS dbnb_groups) AS dbnb_counted ORDER BY n DESC, v LIMIT 1"
+        "SELECT v, d, n, lo, hi FROM (SELECT v, count(*) OVER () AS d, sum(m) OVER () AS n, "
+        "first_value(v) OVER (ORDER BY v) AS lo, first_value(v) OVER (ORDER BY v DESC) AS hi, "
+        "m FROM "
+        f"(SELECT {counted} AS v, count(*) AS m FROM {where} WHERE {value} IS NOT NULL "
+        f"GROUP BY {counted}) AS dbnb_groups) AS dbnb_counted ORDER BY m DESC, v LIMIT 1"
     )
 
 
@@ -310,7 +314,7 @@ def _missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _columns(db: Database, schema: str | None, table: str) -> list[Column]:
+def _columns(db: Viewed, schema: str | None, table: str) -> list[Column]:
     """The columns of ``table``: name, type as the database spells it, kind; none when
     the dialect cannot reflect them (duckdb-engine's reflection has gaps)."""
     with db.connection() as connection:
@@ -376,7 +380,7 @@ def _type_name(column_type: Any, dialect: Any) -> str:
         return ""
 
 
-def _locate(db: Database, table: str) -> tuple[str | None, str]:
+def _locate(db: Viewed, table: str) -> tuple[str | None, str]:
     """The schema and name of ``table``; ``schema.table`` split when no table has the dots."""
     with db.connection() as connection:
         inspector = sqlalchemy.inspect(connection)

@@ -1,8 +1,10 @@
 """Values bound as the user means them, the same on SQLite and PostgreSQL.
 
-``prepare`` turns the user's values into what the drivers must receive, once,
-at each entry point (``Database.query`` and its chunks, ``query_to_parquet``,
-``aquery``, ``%%db`` cells), before either read path sees them:
+``bind`` turns the user's values into what the drivers must receive, once per
+statement (``dbnb.sql.prepared.prepare``, at each entry point: ``Database.query``
+and its chunks, ``query_to_parquet``, ``aquery``, ``%%db`` cells), before either
+read path sees them. What a driver takes is its database's ``BindRules``, from
+its home (``dbnb/backends/NAME/binds.py``):
 
 - numpy scalars (``np.int64``, ``np.float64``, ``np.bool_``, ``np.str_``, ...):
   the Python value (sqlite3 would bind an ``np.int64`` as a BLOB, matching nothing).
@@ -35,25 +37,19 @@ numpy, pandas and pyarrow values are made plain.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence, Set
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api.extensions import ExtensionArray
-from sqlalchemy.sql import Executable
 
 from dbnb.errors import ParameterError
-from dbnb.sql import sqltext
+from dbnb.sql.sqltext import Statement
 
-_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
-# What psycopg adapts without a look at its adapters.
-_POSTGRESQL = _PLAIN | {Decimal, datetime, date, time, timedelta, UUID}
+PLAIN = frozenset({type(None), bool, int, float, str, bytes})
 _SEQUENCES = (
     Sequence,
     Set,
@@ -65,30 +61,48 @@ _SEQUENCES = (
     pa.ChunkedArray,
 )
 _NOT_SEQUENCES = (str, bytes, bytearray, memoryview)
-_EPOCH = datetime(1970, 1, 1)
-_INT64 = 2**63
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A value the database's driver cannot take; the message says why, for a user."""
 
 
-def prepare(
-    sql: str | Executable | sqltext.Statement,
+def as_it_is(value: Any) -> Any:
+    """A value the driver takes as it is (its own adapters decide)."""
+    return value
+
+
+# Compared by identity: each is one database's, made once in its home.
+@dataclass(frozen=True, eq=False)
+class BindRules:
+    """How one database's driver takes the guarded path's values."""
+
+    # A plain Python value (a list for a sequence) as the driver must receive it;
+    # ``Refused`` for one it cannot take.
+    for_driver: Callable[[Any], Any] = as_it_is
+    # A list binds as an array value (PostgreSQL: ``x = ANY(:ids)``), so an empty one
+    # after IN is an array the server types (``Statement.to_text``).
+    arrays: bool = False
+    # The database's name where a list binds only after IN (it has no arrays), for the
+    # refusal of one anywhere else; None: its driver decides.
+    lists_only_after_in: str | None = None
+
+
+def bind(
+    statement: Statement | None,
     params: Mapping[str, Any] | None,
-    dialect: str,
+    rules: BindRules,
     connection: str,
     *,
     how_to_bind: Callable[[Sequence[str]], str] | None = None,
 ) -> dict[str, Any]:
-    """``params`` as the driver of ``dialect`` must receive them (the module's table),
-    for ``sql``; ``connection`` names the connection in an error, ``how_to_bind`` the
-    way to give placeholders without a value theirs (``remedies.how_to_bind``: in the
-    words of the front end the user is in)."""
+    """``params`` as the driver must receive them (the module's table), for
+    ``statement`` (None: a ``select()``, whose typed binds are SQLAlchemy's to convert
+    and its IN to expand); ``connection`` names the connection in an error,
+    ``how_to_bind`` the way to give placeholders without a value theirs
+    (``remedies.how_to_bind``: in the words of the front end the user is in)."""
     values = dict(params or {})
-    statement = sqltext.parse(sql, dialect) if isinstance(sql, str) else sql
-    if not isinstance(statement, sqltext.Statement):
-        # A select(): its typed binds are SQLAlchemy's to convert, and its IN to expand.
+    if statement is None:
         return {name: _python(value) for name, value in values.items()}
     missing = [name for name in statement.params if name not in values]
     if missing:
@@ -103,32 +117,18 @@ def prepare(
             value = _python(values[name])
             if name in statement.in_bare and not isinstance(value, list):
                 value = [value]  # `IN :ids` with one value
-            if dialect in _NO_ARRAYS and isinstance(value, list) and name not in listed:
-                raise _Refused(
-                    f"a list value; {_NO_ARRAYS[dialect]} takes a list only after IN (x IN :ids)"
-                )
-            values[name] = _for_driver(value, dialect)
-        except _Refused as refused:
+            only = rules.lists_only_after_in
+            if only is not None and isinstance(value, list) and name not in listed:
+                raise Refused(f"a list value; {only} takes a list only after IN (x IN :ids)")
+            values[name] = rules.for_driver(value)
+        except Refused as refused:
             raise ParameterError(f"{connection}: cannot bind :{name}, {refused}") from None
     return values
 
 
-def executable(sql: str | Executable, values: Mapping[str, Any], dialect: str) -> Executable:
-    """What the guarded path executes: ``text()`` of ``sql`` (lists after IN expanding,
-    ``sqltext``), or the user's own ``select()``."""
-    if not isinstance(sql, str):
-        return sql
-    return sqltext.parse(sql, dialect).to_text(values, empty_as_array=has_arrays(dialect))
-
-
-def has_arrays(dialect: str) -> bool:
-    """Whether an empty list after IN is bound as an array the server types (PostgreSQL)."""
-    return dialect == "postgresql"
-
-
 def _python(value: Any) -> Any:
     """The plain Python value of a numpy, pandas or pyarrow value; a list for a sequence."""
-    if type(value) in _PLAIN:
+    if type(value) in PLAIN:
         return value
     if value is pd.NA or value is pd.NaT:
         return None
@@ -152,111 +152,16 @@ def _python(value: Any) -> Any:
     return value
 
 
-def _for_driver(value: Any, dialect: str) -> Any:
-    if dialect == "sqlite":
-        return _for_sqlite(value)
-    if dialect == "postgresql":
-        _check_postgresql(value)
-    if dialect in ("mysql", "mariadb"):
-        return _for_mysql(value)
-    return value
-
-
-def _for_mysql(value: Any) -> Any:
-    """The value as PyMySQL escapes it; an aware datetime at its UTC time, the time zone
-    of dbnb's sessions (PyMySQL would drop the offset). PyMySQL would send any other
-    object as its str(): refused instead."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    if isinstance(value, list):
-        return _each(_for_mysql, value)
-    if isinstance(value, UUID):
-        return str(value)
-    if value is None or isinstance(value, _MYSQL):
-        return value
-    raise _Refused(
-        f"{_a(value)} value; PyMySQL takes numbers, text, bytes, dates and times, Decimal, "
-        "UUID, None, and lists after IN"
-    )
-
-
-# Databases without array values: a list binds only after IN.
-_NO_ARRAYS = {"sqlite": "SQLite", "mysql": "MySQL", "mariadb": "MySQL"}
-
-# What PyMySQL escapes as itself (pymysql.converters.encoders).
-_MYSQL = (bool, int, float, str, bytes, bytearray, Decimal, datetime, date, time, timedelta)
-
-
-def _for_sqlite(value: Any) -> Any:
-    """The value as SQLAlchemy's SQLite types store it (sqlalchemy.dialects.sqlite)."""
-    kind = type(value)
-    if kind is int or isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise _Refused("an int value beyond 64 bits; SQLite's integers have 64 (bind a str)")
-        return value
-    if kind in _PLAIN or isinstance(value, float | str | bytes | bytearray | memoryview):
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:  # db.write stores aware datetimes in UTC
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return _sqlite_datetime(value)
-    if isinstance(value, date):
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-    if isinstance(value, time):
-        return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    if isinstance(value, timedelta):
-        try:
-            return _sqlite_datetime(_EPOCH + value)
-        except OverflowError:
-            raise _Refused("a timedelta value too large for SQLite's Interval form") from None
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, UUID):
-        return value.hex
-    if isinstance(value, list):
-        return _each(_for_sqlite, value)
-    if (kind, sqlite3.PrepareProtocol) in sqlite3.adapters or hasattr(value, "__conform__"):
-        return value  # an adapter registered with sqlite3
-    raise _Refused(
-        f"{_a(value)} value; SQLite takes numbers, text, bytes, dates and times, Decimal, "
-        "UUID, None, and lists after IN"
-    )
-
-
-def _each(check: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+def each(check: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """Each of a list's ``values`` through ``check``; a refusal names the list."""
     try:
         return [check(value) for value in values]
-    except _Refused as refused:
-        raise _Refused(f"a list holding {refused}") from None
+    except Refused as refused:
+        raise Refused(f"a list holding {refused}") from None
 
 
-def _sqlite_datetime(value: datetime) -> str:
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
-
-
-def _check_postgresql(value: Any) -> None:
-    """Refuse a value psycopg has no adapter for (psycopg.adapters)."""
-    if type(value) in _POSTGRESQL:
-        return
-    if isinstance(value, list):
-        _each(_check_postgresql, value)
-        return
-    import psycopg
-    from psycopg.adapt import PyFormat
-
-    try:
-        psycopg.adapters.get_dumper(type(value), PyFormat.AUTO)
-    except psycopg.ProgrammingError:
-        raise _Refused(
-            f"{_a(value)} value; psycopg has no adapter for it (a dict or list as JSON: "
-            "psycopg.types.json.Jsonb(value))"
-        ) from None
-
-
-def _a(value: Any) -> str:
+def a_value(value: Any) -> str:
+    """ "a str", "an int", "a decimal.Decimal": the type of ``value`` in a message."""
     kind = type(value)
     name = (
         kind.__qualname__

@@ -4,16 +4,17 @@ ADBC's drivers take positional parameters (``$1`` on PostgreSQL, ``?1`` on
 SQLite), and PyMySQL renders ``%s`` ones (MariaDB's columnar path), while dbnb's
 SQL text uses ``:name``. ``to_positional`` rewrites the
 binds and nothing else, and only when it can prove the text is what the
-guarded path would run. It reads the text with ``dbnb.sqlscan``, as the
-guarded path's ``dbnb.sqltext`` does, so both find the same binds in the same
-places (none inside a literal, a quoted identifier, a comment or a
-dollar-quoted body), and it asks for:
+guarded path would run. It reads the statement ``dbnb.sql.sqltext`` parsed for
+the guarded path (its tokens: the text is scanned once), so both find the same
+binds in the same places (none inside a literal, a quoted identifier, a
+comment or a dollar-quoted body), and it asks for:
 
 - one statement (``sqlscan.statements``: a trailing ``;`` and trailing comments
   are dropped, because ADBC's PostgreSQL driver wraps the query in
   ``COPY (...) TO STDOUT``);
-- that starts with a query keyword (``SELECT``, ``WITH``, ``VALUES``,
-  ``TABLE``), so transaction control and ``SET`` never reach an ADBC connection;
+- that starts with a query keyword (``PositionalRules.queries``: ``SELECT``,
+  ``WITH``, ``VALUES``, ``TABLE``), so transaction control and ``SET`` never
+  reach an ADBC connection;
 - no positional placeholder of its own (``$1``, ``?``) that would clash, no
   quote or comment left open, no ``\\:`` (SQLAlchemy's escaped colon);
 - no bind right after ``IN`` without parentheses (``x IN :ids``): only the
@@ -22,30 +23,39 @@ dollar-quoted body), and it asks for:
 Anything else returns ``None`` and the caller takes the guarded SQLAlchemy path.
 Values are never spliced: the result is text plus the order of the names, and
 ``bind_batch`` puts the values in an Arrow batch in that order, each typed as
-psycopg (PostgreSQL) or sqlite3 would bind it; a list (``IN (:ids)``, ``=
+the guarded path's driver would bind it (``PositionalRules``, from the
+database's home); a list (``IN (:ids)``, ``=
 ANY(:ids)``) is left to the guarded path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
 
 from dbnb.sql import sqlscan
+from dbnb.sql.sqltext import Statement
 
-Dialect = Literal["postgresql", "sqlite", "mysql"]
-
-_INT_RANGES = ((pa.int16(), 2**15), (pa.int32(), 2**31), (pa.int64(), 2**63))
-_QUERY_KEYWORDS = {
-    "postgresql": {"SELECT", "WITH", "VALUES", "TABLE"},
-    "sqlite": {"SELECT", "WITH", "VALUES"},
-    "mysql": {"SELECT", "WITH", "VALUES"},
-}
 _REFUSED = {"unterminated", "placeholder", "escape"}
+
+
+# Compared by identity: each is one database's, made once in its home.
+@dataclass(frozen=True, eq=False)
+class PositionalRules:
+    """How one database's columnar driver takes binds: its positional marks, what it
+    may be sent, and the Arrow type of each value (as the guarded driver binds it)."""
+
+    # ``$``: $1, $2 (PostgreSQL); ``?``: ?1, ?2 (SQLite); ``%s``: PyMySQL's, one per
+    # appearance of a name, every other % doubled.
+    mark: Literal["$", "?", "%s"]
+    # The first keywords of a statement that may be sent: queries alone.
+    queries: frozenset[str] = frozenset({"SELECT", "WITH", "VALUES"})
+    # An int's type: the first that holds it (psycopg binds the smallest).
+    ints: tuple[tuple[pa.DataType, int], ...] = field(default=((pa.int64(), 2**63),))
+    bools: pa.DataType = field(default=pa.int64())
 
 
 @dataclass(frozen=True)
@@ -60,17 +70,14 @@ class Unbindable(Exception):
     """A value the driver would bind differently from the guarded path, or none at all."""
 
 
-def to_positional(sql: str, dialect: Dialect) -> Positional | None:
-    """``sql`` with ``:name`` binds as ``$n``/``?n``/``%s``, or None if it is not one plain
-    query.
-    Recent texts are remembered, as ``sqlscan.scan`` does."""
-    if len(sql) > sqlscan.CACHED_LENGTH:
-        return _to_positional(sql, dialect)
-    return _cached(sql, dialect)
+def to_positional(statement: Statement, rules: PositionalRules) -> Positional | None:
+    """``statement`` with ``:name`` binds as ``$n``/``?n``/``%s``, or None if it is not one
+    plain query; read once per statement and rules (``Statement.derived``)."""
+    return statement.derived(rules, lambda parsed: _to_positional(parsed, rules))
 
 
-def _to_positional(sql: str, dialect: Dialect) -> Positional | None:
-    found = sqlscan.scan(sql, dialect)
+def _to_positional(statement: Statement, rules: PositionalRules) -> Positional | None:
+    sql, found = statement.sql, statement.tokens
     if any(token.kind in _REFUSED for token in found):
         return None
     spans = sqlscan.statements(sql, found)
@@ -79,22 +86,21 @@ def _to_positional(sql: str, dialect: Dialect) -> Positional | None:
     start, end = spans[0]
     inside = [token for token in found if start <= token.start < end]
     words = sqlscan.keywords(sql, inside, start, count=1)
-    if not words or words[0] not in _QUERY_KEYWORDS[dialect]:
+    if not words or words[0] not in rules.queries:
         return None
     stop = sqlscan.code_end(sql, inside, start, end)
     binds = [index for index, token in enumerate(inside) if token.kind == "bind"]
     if any(sqlscan.after_in(sql, inside, index) is True for index in binds):
         return None  # `x IN :ids`: the guarded path expands it
-    if dialect == "mysql":
+    if rules.mark == "%s":
         return _pyformat(sql, [inside[index] for index in binds], start, stop)
     names: dict[str, int] = {}
     pieces: list[str] = []
     cursor = start
-    mark = "$" if dialect == "postgresql" else "?"
     for index in binds:
         token = inside[index]
         number = names.setdefault(sql[token.start + 1 : token.end], len(names) + 1)
-        pieces += [sql[cursor : token.start], f"{mark}{number}"]
+        pieces += [sql[cursor : token.start], f"{rules.mark}{number}"]
         cursor = token.end
     pieces.append(sql[cursor:stop])
     return Positional("".join(pieces), tuple(names))
@@ -117,35 +123,30 @@ def _pyformat(sql: str, binds: list[sqlscan.Token], start: int, stop: int) -> Po
     return Positional("".join(pieces), tuple(names))
 
 
-_cached = lru_cache(maxsize=256)(_to_positional)
-
-
 # --- values -----------------------------------------------------------------------------
 
 
 def bind_batch(
-    statement: Positional, params: Mapping[str, Any], dialect: Dialect
+    statement: Positional, params: Mapping[str, Any], rules: PositionalRules
 ) -> pa.RecordBatch | None:
     """The values of ``params`` as one Arrow row in position order; None if a value
-    is missing or of a type the driver would bind differently from psycopg/sqlite3."""
+    is missing or of a type the driver would bind differently from the guarded path's."""
     if not statement.names:
         return None
     arrays = []
     for name in statement.names:
         if name not in params:
             raise Unbindable(f"no value for :{name}")  # the guarded path names it
-        arrays.append(_bind_array(params[name], dialect))
+        arrays.append(_bind_array(params[name], rules))
     return pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
 
 
-def _bind_array(value: Any, dialect: Dialect) -> pa.Array:
+def _bind_array(value: Any, rules: PositionalRules) -> pa.Array:
     kind = type(value)
     if kind is bool:
-        return pa.array([value], pa.bool_() if dialect == "postgresql" else pa.int64())
+        return pa.array([value], rules.bools)
     if kind is int:
-        # psycopg binds the smallest integer type that holds the value; so does this.
-        ranges = _INT_RANGES if dialect == "postgresql" else _INT_RANGES[2:]
-        for arrow_type, bound in ranges:
+        for arrow_type, bound in rules.ints:
             if -bound <= value < bound:
                 return pa.array([value], arrow_type)
         raise Unbindable("an integer beyond 64 bits")

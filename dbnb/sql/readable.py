@@ -53,7 +53,7 @@ _DATA_MODIFYING = re.compile(
 class ReadRules:
     """What one database reads with."""
 
-    dialect: str  # sqlscan's rules for its text
+    lexical: sqlscan.LexicalRules  # how its text reads (literals, comments)
     kinds: frozenset[str]  # the first keywords of statements that read
     # Calls with effects outside the read-only transaction (a regular expression on
     # the code, identifiers unquoted); None: none known.
@@ -65,7 +65,7 @@ class ReadRules:
     extra: Callable[[str, tuple[str, ...]], str | None] | None = None
     # Other readings of the same text to check too (MariaDB: with and without
     # backslash escapes, whichever sql_mode the session has).
-    alternatives: tuple[str, ...] = ()
+    alternatives: tuple[sqlscan.LexicalRules, ...] = ()
     # Every keyword that starts a statement of this database: a first word that is
     # none of them is a mistake (a typo), not a write, and is told as one.
     statements: frozenset[str] = frozenset()
@@ -87,10 +87,20 @@ class Refusal:
 
 
 def refusal(sql: str, rules: ReadRules) -> Refusal | None:
-    """Why a read may not send ``sql``; None if it may."""
-    if len(sql) > sqlscan.CACHED_LENGTH:
+    """Why a read may not send ``sql``; None if it may. Recent texts are remembered
+    (the engine checks each text a driver is about to send)."""
+    if len(sql) > CACHED_LENGTH:
         return _refusal(sql, rules)
     return _cached(sql, rules)
+
+
+def refusal_of(sql: str, found: tuple[sqlscan.Token, ...], rules: ReadRules) -> Refusal | None:
+    """``refusal`` of ``sql`` whose tokens by ``rules.lexical`` were ``found`` already (a
+    prepared statement's): only the other readings scan it."""
+    return _refusal(sql, rules, found)
+
+
+CACHED_LENGTH = 10_000  # a longer text is read each time, not kept
 
 
 @lru_cache(maxsize=256)
@@ -98,8 +108,10 @@ def _cached(sql: str, rules: ReadRules) -> Refusal | None:
     return _refusal(sql, rules)
 
 
-def _refusal(sql: str, rules: ReadRules) -> Refusal | None:
-    for reading, (text, named, statements) in enumerate(_readings(sql, rules)):
+def _refusal(
+    sql: str, rules: ReadRules, found: tuple[sqlscan.Token, ...] | None = None
+) -> Refusal | None:
+    for reading, (text, named, statements) in enumerate(_readings(sql, rules, found)):
         # Several statements in one call: refused as the session reads the text. (Under
         # another reading the driver, which sends one statement per call, keeps it one.)
         if statements > 1 and reading == 0:
@@ -117,13 +129,16 @@ def _refusal(sql: str, rules: ReadRules) -> Refusal | None:
     return None
 
 
-def _readings(sql: str, rules: ReadRules) -> Iterator[tuple[str, str, int]]:
-    """Each reading of ``sql`` (its database's, then ``rules.alternatives``): its code,
-    its code with names unquoted, and how many statements it holds."""
-    for dialect in (rules.dialect, *rules.alternatives):
-        found = tuple(sqlscan.tokens(sql, sqlscan.rules_for(dialect)))
-        statements = len(sqlscan.statements(sql, found))
-        yield code(sql, found), code(sql, found, names=True), statements
+def _readings(
+    sql: str, rules: ReadRules, found: tuple[sqlscan.Token, ...] | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """Each reading of ``sql`` (its database's, from ``found`` when given, then
+    ``rules.alternatives``): its code, its code with names unquoted, and how many
+    statements it holds."""
+    for reading, lexical in enumerate((rules.lexical, *rules.alternatives)):
+        tokens = found if reading == 0 and found is not None else sqlscan.scan(sql, lexical)
+        statements = len(sqlscan.statements(sql, tokens))
+        yield code(sql, tokens), code(sql, tokens, names=True), statements
 
 
 # What a write may run and leave nothing in its session: statements on data and
@@ -140,7 +155,7 @@ _TEMPORARY = re.compile(r"\bTEMP(?:ORARY)?\b", re.IGNORECASE)
 def changes_session(sql: str, rules: ReadRules) -> bool:
     """Whether a write's ``sql`` may leave state in its session, read as ``refusal``
     reads a statement: its first keyword, the functions it calls, its variables."""
-    if len(sql) > sqlscan.CACHED_LENGTH:
+    if len(sql) > CACHED_LENGTH:
         return _changes_session(sql, rules)
     return _cached_changes(sql, rules)
 

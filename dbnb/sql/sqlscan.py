@@ -7,38 +7,15 @@ readers can disagree about where a literal or a comment ends:
   and writes the text SQLAlchemy's ``text()`` must see;
 - ``params`` proves that a text is one plain query and rewrites its
   placeholders as ``$n``/``?n`` for the columnar path;
-- ``readonly`` reads the leading keywords of a statement.
+- ``readable`` reads the leading keywords of a statement and its code.
 
-The scanner does not tokenize every word: one regular expression per dialect
+The scanner does not tokenize every word: one regular expression per database
 skips plain code and stops only at what matters here (a quote, a comment, a
 ``:name``, a ``::`` cast, a ``;``, a placeholder of the text's own). What is a
-quote or a comment depends on the dialect, and the rules follow the databases'
-own lexers (PostgreSQL's ``src/backend/parser/scan.l``, SQLite's ``tokenize.c``):
-
-- PostgreSQL (and DuckDB, whose parser is PostgreSQL's): literals ``'...'``
-  (``''`` is a quote; ``standard_conforming_strings`` on, its default since
-  9.1, so a backslash is a plain character), ``E'...'`` (a backslash escapes)
-  and ``$tag$ ... $tag$``; quoted identifiers ``"..."``; ``--`` comments to the
-  end of the line and ``/* ... */`` comments, which nest; placeholders of its
-  own ``$1``.
-- SQLite: literals ``'...'``; quoted identifiers ``"..."``, ```...``` and
-  ``[...]``; ``--`` and ``/* ... */`` comments, which do not nest (the first
-  ``*/`` ends one); placeholders of its own ``?``, ``?1``, ``@x``, ``$x``, ``:1``.
-
-- MySQL and MariaDB: literals ``'...'`` and ``"..."`` (``''`` is a quote and a
-  backslash escapes); quoted identifiers ```...```; ``#`` and ``-- `` comments
-  to the end of the line and ``/* ... */`` comments, which do not nest; but
-  ``/*! ... */`` and ``/*M! ... */`` are code the server runs, and are read as
-  code; placeholders of its own ``?``.
-- Spark SQL (its lexer, ``SqlBaseLexer.g4``): literals ``'...'`` and ``"..."``
-  (``''`` and ``""`` are quotes and a backslash escapes) and raw ``R'...'``
-  (a backslash is a plain character); quoted identifiers ```...```; ``--``
-  comments to the end of the line, a backslash before the line break carrying
-  one on, and ``/* ... */`` comments, which nest; placeholders of its own ``?``.
-
-A quote or block comment left open runs to the end of the text (an
-``unterminated`` token). Another dialect (Spark's backquotes and nesting
-comments) is one more ``Rules`` value: its regular-expression fragments.
+quote or a comment depends on the database: its ``LexicalRules``, which live in
+its home (``dbnb/backends/NAME/lexical.py``, following the database's own
+lexer) and reach this layer as an object, never as a name. A quote or block
+comment left open runs to the end of the text (an ``unterminated`` token).
 
 Why a scanner of dbnb's own rather than sqlglot's tokenizer, which knows
 PostgreSQL, SQLite, MySQL and Spark quoting and reads the nested comment,
@@ -52,18 +29,16 @@ open (a cell must still split), reads SQLite's ``$x`` as a name, and splits
 ``:name`` into two tokens. PostgreSQL's own lexer (scan.l, through pglast's
 libpg_query) is exact for PostgreSQL alone: 7.8 us a call for the same
 statement, a 33 MB compiled dependency, and nothing for SQLite or the dialects
-to come; its rules are the ones ``POSTGRESQL`` below follows. sqlglot's
+to come; its rules are the ones PostgreSQL's home follows. sqlglot's
 tokenizer is kept as an independent reading in the tests
 (``tests/test_sqlscan.py``), where it is installed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal, NamedTuple
 
 Kind = Literal[
@@ -87,9 +62,11 @@ class Token(NamedTuple):
     end: int
 
 
-@dataclass(frozen=True)
-class Rules:
-    """How one dialect quotes, comments and marks its own placeholders: regular-expression
+# Compared by identity: each is one database's, made once in its home (and hashed on
+# every scan that a cache keeps).
+@dataclass(frozen=True, eq=False)
+class LexicalRules:
+    """How one database quotes, comments and marks its own placeholders: regular-expression
     fragments (each a complete, closed form), from which the scanner is compiled."""
 
     name: str
@@ -110,7 +87,7 @@ class Rules:
         object.__setattr__(self, "pattern", _compile(self))
 
 
-def _compile(rules: Rules) -> re.Pattern[str]:
+def _compile(rules: LexicalRules) -> re.Pattern[str]:
     block = r"(?P<nested>/\*)" if rules.nested_comments else f"(?P<block>{rules.block_comment})"
     alternatives = [
         f"(?P<line>{rules.line_comment})",
@@ -131,126 +108,6 @@ def _compile(rules: Rules) -> re.Pattern[str]:
     return re.compile(skip + "(?:" + "|".join(alternatives) + r"|\Z)", re.DOTALL)
 
 
-# A dollar-quote tag (scan.l: dolq_start, dolq_cont); bytes \200-\377 are any non-ASCII.
-_TAG = r"(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*+)?"
-# Not after a character that continues an identifier (scan.l's ident_cont has `$`).
-_FREE = r"(?<![\w$\x80-\U0010ffff])"
-# What continues an identifier in PostgreSQL (scan.l's ident_cont): every non-ASCII
-# character too, so `¡E'...'` is the name `¡E` and a standard string after it.
-_IDENT = r"[\w$\x80-\U0010ffff]"
-
-POSTGRESQL = Rules(
-    name="postgresql",
-    line_comment=r"--[^\n\r]*+",
-    nested_comments=True,
-    strings=(
-        # E'...' (after an E that does not end a longer word): a backslash escapes.
-        r"(?<=[Ee])(?<!" + _IDENT + r"[Ee])'(?:[^'\\]++|\\.|'')*+'",
-        r"(?:(?<![Ee])|(?<=" + _IDENT + r"[Ee]))'(?:[^']++|'')*+'",
-        _FREE + r"\$(?P<tag>" + _TAG + r")\$.*?\$(?P=tag)\$",
-    ),
-    identifiers=(r'"(?:[^"]++|"")*+"',),
-    openers=("'", '"', _FREE + r"\$" + _TAG + r"\$"),
-    placeholders=(_FREE + r"\$\d+",),
-    starts="'\"-/$:;\\",
-)
-
-SQLITE = Rules(
-    name="sqlite",
-    line_comment=r"--[^\n]*+",
-    nested_comments=False,
-    strings=(r"'(?:[^']++|'')*+'",),
-    identifiers=(r'"(?:[^"]++|"")*+"', r"`(?:[^`]++|``)*+`", r"\[[^\]]*+\]"),
-    openers=("'", '"', "`", r"\[", r"/\*"),
-    # Any ?, @ or $ in SQLite's code is a parameter, and so is a : that no :name is.
-    placeholders=(r"\?\d*+", r"[@$][\w$]*+", r":(?=[\w$])"),
-    starts="'\"`[-/$:;\\?@",
-)
-
-MYSQL = Rules(
-    name="mysql",
-    # `#` to the end of the line, and `--` followed by a space or a control character,
-    # DEL (0x7f) among them (MySQL's lexer, sql_lex.cc: my_isspace or my_iscntrl;
-    # MariaDB's is the same).
-    line_comment=r"(?:#|--(?=[\x00-\x20\x7f]|\Z))[^\n]*+",
-    nested_comments=False,
-    # '...' and "..." are literals (unless ANSI_QUOTES): '' and a backslash escape.
-    strings=(r"'(?:[^'\\]++|\\.|'')*+'", r'"(?:[^"\\]++|\\.|"")*+"'),
-    identifiers=(r"`(?:[^`]++|``)*+`",),
-    openers=("'", '"', "`", r"/\*(?!M?!)"),
-    placeholders=(r"\?",),
-    starts="'\"`-/#$:;\\?",
-    # /*! ... */ and /*M! ... */ are code that MySQL and MariaDB run: not comments.
-    block_comment=r"/\*(?!M?!).*?\*/",
-)
-
-SPARK = Rules(
-    name="spark",
-    line_comment=r"--(?:\\\r?\n|[^\n\r])*+",
-    nested_comments=True,
-    strings=(
-        # R'...' and R"..." (after an R that does not end a longer name): raw.
-        r"(?<![\w$])[Rr]'[^']*+'",
-        r'(?<![\w$])[Rr]"[^"]*+"',
-        r"'(?:[^'\\]++|\\.|'')*+'",
-        r'"(?:[^"\\]++|\\.|"")*+"',
-    ),
-    identifiers=(r"`(?:[^`]++|``)*+`",),
-    openers=("'", '"', "`"),
-    placeholders=(r"\?",),
-    starts="'\"`-/$:;\\?Rr",
-)
-
-# The same texts as a session set otherwise reads them. A read is checked by every
-# reading of its database (dbnb.sql.readable), so no session setting can make a
-# literal end where the check did not see it end.
-# PostgreSQL with standard_conforming_strings off: a backslash escapes in '...' too.
-POSTGRESQL_ESCAPING = dataclasses.replace(
-    POSTGRESQL,
-    name="postgresql_escaping",
-    strings=(r"'(?:[^'\\]++|\\.|'')*+'", POSTGRESQL.strings[2]),
-)
-_MYSQL_IDENTIFIER = r"`(?:[^`]++|``)*+`"
-_ANSI_IDENTIFIER = r'"(?:[^"]++|"")*+"'
-# MySQL and MariaDB with NO_BACKSLASH_ESCAPES: a backslash is a plain character.
-MYSQL_NO_BACKSLASH = dataclasses.replace(
-    MYSQL,
-    name="mysql_no_backslash",
-    strings=(r"'(?:[^']++|'')*+'", r'"(?:[^"]++|"")*+"'),
-)
-# With ANSI_QUOTES (also in ANSI and ORACLE modes): "..." is a name, not a literal.
-MYSQL_ANSI_QUOTES = dataclasses.replace(
-    MYSQL,
-    name="mysql_ansi_quotes",
-    strings=(MYSQL.strings[0],),
-    identifiers=(_MYSQL_IDENTIFIER, _ANSI_IDENTIFIER),
-)
-MYSQL_ANSI_NO_BACKSLASH = dataclasses.replace(
-    MYSQL,
-    name="mysql_ansi_no_backslash",
-    strings=(r"'(?:[^']++|'')*+'",),
-    identifiers=(_MYSQL_IDENTIFIER, _ANSI_IDENTIFIER),
-)
-
-_RULES = {
-    "postgresql": POSTGRESQL,
-    "sqlite": SQLITE,
-    "mysql": MYSQL,
-    "mariadb": MYSQL,
-    "spark": SPARK,
-    "postgresql_escaping": POSTGRESQL_ESCAPING,
-    "mysql_no_backslash": MYSQL_NO_BACKSLASH,
-    "mysql_ansi_quotes": MYSQL_ANSI_QUOTES,
-    "mysql_ansi_no_backslash": MYSQL_ANSI_NO_BACKSLASH,
-}
-
-
-def rules_for(dialect: str) -> Rules:
-    """The rules of a dialect (a SQLAlchemy backend name); PostgreSQL's for any other:
-    DuckDB parses as PostgreSQL does."""
-    return _RULES.get(dialect, POSTGRESQL)
-
-
 _KINDS: dict[str | None, Kind] = {
     "line": "comment",
     "block": "comment",
@@ -266,7 +123,7 @@ _KINDS: dict[str | None, Kind] = {
 }
 
 
-def tokens(sql: str, rules: Rules) -> Iterator[Token]:
+def tokens(sql: str, rules: LexicalRules) -> Iterator[Token]:
     """The tokens of ``sql`` in order, found as they are asked for."""
     match = rules.pattern.match
     position = 0
@@ -306,19 +163,10 @@ def _nested_comment_end(sql: str, position: int) -> int:
             return position
 
 
-def scan(sql: str, dialect: str) -> tuple[Token, ...]:
-    """Every token of ``sql``; recent texts are remembered (a notebook repeats its queries)."""
-    if len(sql) > CACHED_LENGTH:
-        return tuple(tokens(sql, rules_for(dialect)))
-    return _scan(sql, dialect)
-
-
-CACHED_LENGTH = 10_000
-
-
-@lru_cache(maxsize=256)
-def _scan(sql: str, dialect: str) -> tuple[Token, ...]:
-    return tuple(tokens(sql, rules_for(dialect)))
+def scan(sql: str, rules: LexicalRules) -> tuple[Token, ...]:
+    """Every token of ``sql``. Nothing is remembered here: a statement is scanned once, by
+    ``sqltext.parse`` (which remembers recent texts), and read from there."""
+    return tuple(tokens(sql, rules))
 
 
 # --- consumers every reader shares ----------------------------------------------------
@@ -403,9 +251,9 @@ def _gap_words(sql: str, position: int, end: int, words: list[str], count: int) 
     return len(words) < count
 
 
-def leading_keywords(sql: str, dialect: str, count: int = 2) -> tuple[str, ...]:
+def leading_keywords(sql: str, rules: LexicalRules, count: int = 2) -> tuple[str, ...]:
     """The first ``count`` words of ``sql`` (``keywords``), scanning no further than needed."""
-    return keywords(sql, tokens(sql, rules_for(dialect)), 0, count)
+    return keywords(sql, tokens(sql, rules), 0, count)
 
 
 def after_in(sql: str, found: Sequence[Token], index: int) -> bool | tuple[int, int]:

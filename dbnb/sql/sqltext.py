@@ -2,8 +2,8 @@
 
 A notebook cell may hold several statements, and its ``:name`` placeholders
 are bound from the notebook's variables. Both need to know where SQL text is
-code and where it is data, and ``dbnb.sqlscan`` tells them, by the rules of
-the connection's dialect: a ``;`` or a ``:name`` inside a literal, a quoted
+code and where it is data, and ``dbnb.sql.sqlscan`` tells them, by the lexical
+rules of the connection's database: a ``;`` or a ``:name`` inside a literal, a quoted
 identifier, a comment or a dollar-quoted body is neither, and a PostgreSQL
 cast (``x::int``) is no placeholder.
 
@@ -29,16 +29,18 @@ through ``db.session(write=True)`` instead of a multi-statement cell.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.sql.compiler import BIND_PARAMS_ESC
 
 from dbnb.sql import sqlscan
-from dbnb.sql.sqlscan import Token
+from dbnb.sql.sqlscan import LexicalRules, Token
+
+T = TypeVar("T")
 
 # What SQLAlchemy's text() takes for a placeholder, and the escaped colons its compiler
 # turns back into colons (sqlalchemy.sql.elements.TextClause, sqlalchemy.sql.compiler).
@@ -62,12 +64,24 @@ class Statement:
     tokens: tuple[Token, ...] = field(default=(), repr=False, compare=False)
     # (name, where its opening and closing parenthesis are) for each `IN (:name)`.
     parens: tuple[tuple[str, int, int], ...] = field(default=(), repr=False, compare=False)
+    # What was read from it by other rules (``derived``), kept as long as it is.
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, rules: Hashable, read: Callable[[Statement], T]) -> T:
+        """``read(self)``, read once per statement and ``rules`` (what it reads by): the
+        columnar path's positional text, a read's refusal. A statement ``parse``
+        remembers remembers these with it, so a repeated query reads nothing again."""
+        try:
+            found: T = self._derived[rules]
+        except KeyError:
+            found = self._derived[rules] = read(self)
+        return found
 
     def to_text(
         self, values: Mapping[str, Any] | None = None, *, empty_as_array: bool = False
     ) -> TextClause:
         """A SQLAlchemy ``text()`` construct whose parameters are exactly ``params``;
-        those after IN whose value is a list expand (values as ``binds.prepare`` gives
+        those after IN whose value is a list expand (values as ``binds.bind`` gives
         them: every sequence a list). ``empty_as_array`` (PostgreSQL): an empty list is
         ``= ANY(:ids)`` (``<> ALL`` after NOT IN) of an array the server types from the
         column, where SQLAlchemy's empty IN would be a set of integers (``text =
@@ -112,28 +126,27 @@ def _any_of(escaped: str, name: str) -> str:
     return found.sub(rewritten, escaped)
 
 
-def split(sql: str, dialect: str) -> list[Statement]:
+def split(sql: str, rules: LexicalRules) -> list[Statement]:
     """The statements of ``sql``, split at each ``;`` that is code; empty ones dropped."""
-    found = sqlscan.scan(sql, dialect)
+    found = sqlscan.scan(sql, rules)
     return [_statement(sql, start, end, found) for start, end in sqlscan.statements(sql, found)]
 
 
-def parse(sql: str, dialect: str) -> Statement:
+def parse(sql: str, rules: LexicalRules) -> Statement:
     """``sql`` as one statement (semicolons included): its placeholders and escaped text.
-    Recent texts are remembered, as ``sqlscan.scan`` does."""
-    if len(sql) > sqlscan.CACHED_LENGTH:
-        return _statement(sql, 0, len(sql), sqlscan.scan(sql, dialect))
-    return _parse(sql, dialect)
+    Recent texts are remembered (a notebook repeats its queries): the one cache of
+    statements read, and what was read from them (``Statement.derived``)."""
+    if len(sql) > CACHED_LENGTH:
+        return _statement(sql, 0, len(sql), sqlscan.scan(sql, rules))
+    return _parse(sql, rules)
+
+
+CACHED_LENGTH = 10_000  # a longer text is parsed each time, not kept
 
 
 @lru_cache(maxsize=256)
-def _parse(sql: str, dialect: str) -> Statement:
-    return _statement(sql, 0, len(sql), sqlscan.scan(sql, dialect))
-
-
-def to_text(sql: str, dialect: str = "postgresql") -> TextClause:
-    """``text()`` for one statement, with the placeholders this module finds."""
-    return parse(sql, dialect).to_text()
+def _parse(sql: str, rules: LexicalRules) -> Statement:
+    return _statement(sql, 0, len(sql), sqlscan.scan(sql, rules))
 
 
 def _statement(sql: str, start: int, end: int, found: Sequence[Token]) -> Statement:

@@ -18,7 +18,8 @@ fails after the statement ran. So dbnb keeps its rules around it:
   refused), TIMESTAMPs come in UTC as on the guarded path, and statement_timeout
   is the server's. ``SET STATEMENT`` is MariaDB's: on MySQL reads take the
   guarded path. Only a statement that starts as a query and that
-  ``statements.refused`` lets through (no ``INTO OUTFILE``) is sent.
+  ``statements.READ_RULES`` let through (no ``INTO OUTFILE``; checked when the
+  read was planned, ``ArrowReader.plan``) is sent.
 - **Values bound as on the guarded path**: PyMySQL has no server-side binds; it
   renders each value into the text with its escaping. This path renders them
   with the same escaping, on the describing connection, which knows whether the
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import re
-import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -49,8 +49,9 @@ from urllib.parse import quote
 import pandas as pd
 import pyarrow as pa
 
-from dbnb.backends.mysql import cancel, statements, types
+from dbnb.backends.mysql import binds, cancel, types
 from dbnb.backends.mysql.guards import SESSION_TIME_ZONE, refusal_reason
+from dbnb.backends.mysql.lexical import LEXICAL_RULES
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, readonly
 from dbnb.engine.interrupts import interruptible, repeat_until
@@ -59,7 +60,7 @@ from dbnb.read.arrow_plan import Plan
 from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
 from dbnb.read.dtypes import UTC_MICROS
 from dbnb.sql import sqlscan
-from dbnb.sql.params import Dialect
+from dbnb.sql.params import PositionalRules
 
 _DESCRIBE_TIMEOUT = 10  # seconds a describing connection waits for the server's reply
 _TLS = "the server offers TLS, which connectorx's connection would not use"
@@ -126,7 +127,7 @@ class MySQLColumnar(ReadWhole):
     """The columnar reads of one MariaDB connection (``dbnb.read.columnar.Columnar``).
     Each read describes its statement itself (``read_frame``), and is read whole."""
 
-    dialect: Dialect = "mysql"
+    binds: PositionalRules = binds.POSITIONAL_RULES
     errors: tuple[type[BaseException], ...] = (RuntimeError, OSError)
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -184,8 +185,6 @@ class MySQLColumnar(ReadWhole):
         not read them exactly, or the server will not prepare it."""
         import pymysql
 
-        if statements.refused(plan.statement.sql) is not None:
-            raise Unsupported("the guarded path refuses it, with its reason")
         try:
             describer = slot.describer()
         except pymysql.Error as error:
@@ -203,7 +202,7 @@ class MySQLColumnar(ReadWhole):
             settings += f", max_statement_time={timeout:g}"
         sent = f"SET STATEMENT {settings} FOR /* {mark} */ {text}"
         try:
-            fields = _prepared_fields(describer, sent)
+            fields = types.prepared_fields(describer, sent)
         except pymysql.Error:
             slot.release()  # its state after a refused prepare is not worth keeping
             raise Unsupported("the server will not prepare it: the guarded path says why") from None
@@ -268,34 +267,10 @@ def _read_as_sent(text: str) -> bool:
     named parameters (``:name``) outside quotes and comments, and takes a quote right
     after a backslash as escaped: a quoted span the server ends after a backslash
     (``'a\\\\'``, or any under ``NO_BACKSLASH_ESCAPES``) would end elsewhere for it."""
-    for token in sqlscan.scan(text, "mysql"):
+    for token in sqlscan.tokens(text, LEXICAL_RULES):
         if token.kind in ("string", "identifier") and text[token.end - 2 : token.end - 1] == "\\":
             return False
     return True
-
-
-def _prepared_fields(describer: Any, sql: str) -> list[Any]:
-    """The result columns of ``sql`` as the server describes them when it prepares it
-    (``COM_STMT_PREPARE``; nothing runs), in PyMySQL's own packets. PyMySQL has no
-    prepared statements of its own: this speaks the protocol through its reader."""
-    from pymysql.constants import COMMAND
-    from pymysql.protocol import FieldDescriptorPacket
-
-    # PyMySQL's own packet writer and reader: the one place dbnb reaches inside it.
-    send, read = describer._execute_command, describer._read_packet  # noqa: SLF001
-    send(COMMAND.COM_STMT_PREPARE, sql)
-    reply = read()  # an error packet raises the server's error
-    reply.read_uint8()  # status
-    statement_id = reply.read_uint32()
-    columns = reply.read_uint16()
-    parameters = reply.read_uint16()
-    for _ in range(parameters + 1 if parameters else 0):  # their packets, then EOF
-        read()
-    fields = [read(FieldDescriptorPacket) for _ in range(columns)]
-    if columns:
-        read()  # EOF
-    send(COMMAND.COM_STMT_CLOSE, struct.pack("<I", statement_id))
-    return fields
 
 
 def _exact(field: Any) -> bool:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dbnb.backends import generic
+from dbnb.backends import base
 
 # Text compared code point by code point, as Python compares str, and without
 # PAD SPACE ('a' and 'a ' differ): MariaDB's default collations are
@@ -83,7 +83,7 @@ def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
     def as_double(expression: str) -> str:
         return f"CAST({expression} AS DOUBLE)"
 
-    return generic.bin_by_floor(as_double(value), as_double(low), as_double(high), bins, _floor)
+    return base.bin_by_floor(as_double(value), as_double(low), as_double(high), bins, _floor)
 
 
 def _floor(expression: str) -> str:
@@ -93,11 +93,15 @@ def _floor(expression: str) -> str:
 def quartiles(value: str, source: str) -> str:
     """Exact quartiles by rank (MariaDB's percentile_cont is a window function only),
     the values as DOUBLE so the interpolation is numpy's."""
-    return generic.quartiles_by_rank(f"CAST({value} AS DOUBLE)", source, _floor)
+    return base.quartiles_by_rank(f"CAST({value} AS DOUBLE)", source, _floor)
 
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
-    return generic.most_frequent(value, ordered, source)
+    """Grouped by sorting (``SQL_BIG_RESULT``), not in a temporary table of groups: the
+    profile asks this of a column of many distinct values, where sorting them once
+    took MariaDB half the time (a hundred thousand values in two million rows)."""
+    grouped = base.most_frequent(value, ordered, source)
+    return grouped.replace("(SELECT ", "(SELECT SQL_BIG_RESULT ", 1)
 
 
 def epoch_seconds(value: str) -> str:
@@ -114,7 +118,11 @@ def mean(value: str) -> str:
 
 def comparable(value: str, kind: str) -> str:
     """Text (an ENUM's and a SET's too) in code point order, whatever the column's
-    character set and collation; JSON and other kinds as their text."""
+    character set and collation; JSON and other kinds as their text, compared alike:
+    as CHAR alone it takes the connection's case-insensitive collation, which counted
+    ``{"a": "X"}`` and ``{"a": "x"}`` as one document."""
     if kind in ("text", "enum"):
         return f"CONVERT({value} USING utf8mb4) COLLATE {BINARY_TEXT}"
-    return generic.as_text(value, kind, "CHAR")
+    if kind in ("json", "other"):
+        return f"CAST({value} AS CHAR CHARACTER SET utf8mb4) COLLATE {BINARY_TEXT}"
+    return value

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+from dbnb.backends.mysql import lexical
 from dbnb.sql import readable
 from dbnb.sql.readable import ReadRules, calls
 
@@ -69,7 +70,7 @@ def _extra(code: str, words: tuple[str, ...]) -> str | None:
 
 
 READ_RULES = ReadRules(
-    dialect="mysql",
+    lexical=lexical.LEXICAL_RULES,
     kinds=frozenset(
         {
             "SELECT",
@@ -90,7 +91,7 @@ READ_RULES = ReadRules(
     functions=SIDE_EFFECTS,
     runs_inner=_analyzed,
     extra=_extra,
-    alternatives=("mysql_no_backslash", "mysql_ansi_quotes", "mysql_ansi_no_backslash"),
+    alternatives=(lexical.NO_BACKSLASH, lexical.ANSI_QUOTES, lexical.ANSI_NO_BACKSLASH),
     session_state=re.compile(r":=|\bINTO\s+@", re.IGNORECASE),
     # MariaDB's statements (sql_yacc.yy's verb_clause), compound statements included.
     statements=frozenset(
@@ -171,9 +172,3 @@ READ_RULES = ReadRules(
         ]
     ),
 )
-
-
-def refused(statement: str) -> str | None:
-    """Why a read may not send ``statement``, on one line; None if it may."""
-    refusal = readable.refusal(statement, READ_RULES)
-    return None if refusal is None else refusal.reason

@@ -31,22 +31,31 @@ for plain SQL from the description as well (``declared_kinds``):
   packet names its table and column) is JSON when the catalog holds that check
   (``json_fields``: one look-up in ``information_schema.CHECK_CONSTRAINTS`` per
   read that has such a column). A read streamed from the server (under max_rows)
-  looks it up once the result is read, before its values are made; in chunks,
-  the first chunk made while the server still sends the rest cannot, and the
-  column stays text in every chunk (one decision for the whole read).
+  looks it up once the result is read, before its values are made. A read in
+  chunks makes its first chunk while the server still sends the rest, when its
+  connection can ask nothing: so it is described before it runs
+  (``install``: prepared, ``COM_STMT_PREPARE``, which runs nothing), and every
+  chunk parses the same columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
+from sqlalchemy import event
 from sqlalchemy.engine import CursorResult
 
 from dbnb.read.dtypes import OBJECT, UTC_MICROS, decimal
+from dbnb.read.frames import IN_CHUNKS
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine, ExecutionContext
 
 _BINARY_CHARSET = 63
 _UNSIGNED = 32
@@ -111,14 +120,77 @@ def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind | _MaybeJ
     connection = _pymysql_connection(result)
     if connection is None or not any(f is not None and _could_be_json(f) for f in fields):
         return [found for _, found in described]
-    if _is_free(connection):  # a buffered result: its rows are all read
-        json = json_fields(connection, fields)
+    json = _AHEAD.pop(result.cursor, None)  # a read in chunks, described before it ran
+    if json is not None or _is_free(connection):  # or a buffered one: its rows are read
+        json = json if json is not None else json_fields(connection, fields)
         return [JSON if index in json else found for index, (_, found) in enumerate(described)]
     lookup = _LaterLookup(connection, fields)  # streamed: once the rows are read
     return [
         _MaybeJson(lookup, index) if field is not None and _could_be_json(field) else found
         for index, (field, found) in enumerate(described)
     ]
+
+
+# The JSON columns of reads in chunks, found before they ran, by their driver cursor.
+_AHEAD: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
+
+
+def install(engine: Engine) -> None:
+    """Reads in chunks described before they run (``_described_first``)."""
+    event.listen(engine, "before_cursor_execute", _described_first)
+
+
+def _described_first(
+    _connection: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    """The JSON columns of a read in chunks (``IN_CHUNKS``), before it runs: the text
+    PyMySQL is about to send, prepared on the same connection (described, nothing run),
+    and the catalog asked only when a column could be JSON. A statement the server will
+    not prepare is left to say why when it runs (its columns stay text)."""
+    import pymysql
+
+    if context is None or not context.execution_options.get(IN_CHUNKS):
+        return
+    connection = getattr(cursor, "connection", None)
+    if not isinstance(connection, pymysql.connections.Connection):
+        return  # aiomysql's
+    if "mariadb" not in connection.get_server_info().lower():
+        return  # MySQL's JSON is a type of its own
+    try:
+        fields = prepared_fields(connection, cursor.mogrify(statement, parameters))
+    except (pymysql.Error, TypeError, ValueError, KeyError):
+        return
+    if any(_could_be_json(field) for field in fields):
+        _AHEAD[cursor] = json_fields(connection, fields)
+
+
+def prepared_fields(connection: Any, sql: str) -> list[Any]:
+    """The result columns of ``sql`` as the server describes them when it prepares it
+    (``COM_STMT_PREPARE``; nothing runs), in PyMySQL's own packets. PyMySQL has no
+    prepared statements of its own: this speaks the protocol through its reader."""
+    from pymysql.constants import COMMAND
+    from pymysql.protocol import FieldDescriptorPacket
+
+    # PyMySQL's own packet writer and reader: the one place dbnb reaches inside it.
+    send, read = connection._execute_command, connection._read_packet  # noqa: SLF001
+    send(COMMAND.COM_STMT_PREPARE, sql)
+    reply = read()  # an error packet raises the server's error
+    reply.read_uint8()  # status
+    statement_id = reply.read_uint32()
+    columns = reply.read_uint16()
+    parameters = reply.read_uint16()
+    for _ in range(parameters + 1 if parameters else 0):  # their packets, then EOF
+        read()
+    fields = [read(FieldDescriptorPacket) for _ in range(columns)]
+    if columns:
+        read()  # EOF
+    send(COMMAND.COM_STMT_CLOSE, struct.pack("<I", statement_id))
+    return fields
 
 
 def _pymysql_connection(result: CursorResult[Any]) -> Any:

@@ -31,18 +31,19 @@ import adbc_driver_postgresql.dbapi as adbc_postgresql
 import pandas as pd
 import pyarrow as pa
 
-from dbnb.backends.postgresql import libpq
+from dbnb.backends.postgresql import binds, libpq
 from dbnb.backends.postgresql.batches import normalise, read_converting, to_frame
 from dbnb.backends.postgresql.catalog import Catalog
 from dbnb.backends.postgresql.columns import Column, Stale, layout, needs
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, interrupts, privileges, readonly, stopping
+from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
 from dbnb.read.columnar import Lost, Rules, TimedOut, Unsupported
-from dbnb.sql.params import Dialect
+from dbnb.sql.params import PositionalRules
 
 # Batches of about 4 MB instead of the driver's 16: the Python values of a batch are
 # made while the next one is read, and the last batch (made after the read) is short.
@@ -60,7 +61,7 @@ def serves(config: ConnectionConfig) -> bool:
 class PostgreSQLColumnar:
     """The columnar reads of one PostgreSQL connection (``dbnb.read.columnar.Columnar``)."""
 
-    dialect: Dialect = "postgresql"
+    binds: PositionalRules = binds.POSITIONAL_RULES
     describes = True
     streams = True
     errors: tuple[type[BaseException], ...] = (
@@ -69,12 +70,15 @@ class PostgreSQLColumnar:
         OSError,
     )
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, backend: EngineBackend) -> None:
         self.config = config
+        self._backend = backend  # its engine arguments: both paths connect alike
         self._catalog = Catalog()  # the database's own types, as its reads met them
 
     def connect(self) -> Any:
-        uri = libpq.postgresql_uri(self.config)  # on this thread, which knows the call
+        uri = libpq.postgresql_uri(
+            self.config, self._backend
+        )  # on this thread, which knows the call
         try:
             # libpq's connect blocks in C, where Ctrl-C cannot reach it (and ADBC takes
             # SIGINT over for a call from the main thread): it runs on a worker thread,

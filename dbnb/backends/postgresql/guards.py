@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
+from dbnb.backends.postgresql.lexical import LEXICAL_RULES
 from dbnb.engine import drivers, remedies
 from dbnb.engine.limits import timeout_of
 from dbnb.engine.readonly import is_write, managed, refusal
@@ -110,7 +111,7 @@ def limit_reached(context: ExceptionContext) -> Limit | None:
 def leading_keywords(statement: str) -> tuple[str, str]:
     """The first two words of a statement, past whitespace and comments, upper-cased
     (``sqlscan.leading_keywords``: PostgreSQL's comments nest)."""
-    words = sqlscan.leading_keywords(statement, "postgresql")
+    words = sqlscan.leading_keywords(statement, LEXICAL_RULES)
     return (words[0] if words else "", words[1] if len(words) > 1 else "")
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from dbnb.backends import generic
+from dbnb.backends import base
 
 _COST = re.compile(r"\(cost=[\d.]+\.\.(?P<cost>[\d.]+) rows=(?P<rows>\d+)")
 _ACTUAL = re.compile(r"\(actual time=[\d.]+\.\.(?P<time>[\d.]+) rows=(?P<rows>[\d.]+)")
@@ -54,7 +54,7 @@ def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
 def quartiles(value: str, source: str) -> str:
     cont = ", ".join(
         f"percentile_cont({p}) WITHIN GROUP (ORDER BY x) AS {name}"
-        for name, p in generic.QUANTILES.items()
+        for name, p in base.QUANTILES.items()
     )
     return (
         f"SELECT count(x) AS n, min(x) AS low, {cont}, max(x) AS high "
@@ -66,7 +66,7 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     """A subquery grouping the values by a hash, run only when the profile needs it (an
     InitPlan runs when its value is first used): mode() sorted every column's values
     again, beside count(DISTINCT)'s sort."""
-    return generic.most_frequent(value, ordered, source)
+    return base.most_frequent(value, ordered, source)
 
 
 def grouped_counts(keys: Sequence[str], source: str) -> str | None:
@@ -78,6 +78,8 @@ def grouped_counts(keys: Sequence[str], source: str) -> str | None:
         mine = f"FILTER (WHERE s{index} = 0 AND k{index} IS NOT NULL)"
         picks.append(f"count(*) {mine} AS g{index}_d")
         picks.append(f"(array_agg(k{index} ORDER BY n DESC, k{index}) {mine})[1] AS g{index}_v")
+        picks.append(f"sum(n) {mine} AS g{index}_n")
+        picks.append(f"min(k{index}) {mine} AS g{index}_lo, max(k{index}) {mine} AS g{index}_hi")
     named = ", ".join(f"{key} AS k{index}" for index, key in enumerate(keys))
     columns = ", ".join(f"k{index}, GROUPING(k{index}) AS s{index}" for index in range(len(keys)))
     sets = ", ".join(f"(k{index})" for index in range(len(keys)))

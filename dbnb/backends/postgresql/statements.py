@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from dbnb.backends.postgresql.lexical import ESCAPING, LEXICAL_RULES
 from dbnb.sql.readable import ReadRules, calls
 
 SIDE_EFFECTS = calls(
@@ -95,14 +96,14 @@ def _explained(words: tuple[str, ...], code: str) -> int | None:
 
 
 READ_RULES = ReadRules(
-    dialect="postgresql",
+    lexical=LEXICAL_RULES,
     kinds=frozenset(
         {"SELECT", "WITH", "VALUES", "TABLE", "SHOW", "EXPLAIN", "SAVEPOINT", "RELEASE", "ROLLBACK"}
     ),
     functions=SIDE_EFFECTS,
     runs_inner=_explained,
     # standard_conforming_strings off (a database or role may set it): '\\' escapes.
-    alternatives=("postgresql_escaping",),
+    alternatives=(ESCAPING,),
     # PostgreSQL's statements (gram.y's stmt).
     statements=frozenset(
         [

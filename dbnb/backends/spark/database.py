@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -10,17 +11,22 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.spark import reads, types
+from dbnb.backends.spark import reads, statements, types
+from dbnb.backends.spark.dialect import SparkDialect
+from dbnb.backends.spark.lexical import LEXICAL_RULES
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
 from dbnb.connections.facade import Catalog, CellRun, Facade
 from dbnb.connections.health import CONNECT_TIMEOUT, Health
 from dbnb.engine import monitor, remedies
-from dbnb.errors import DbnbError, OptionError, QueryError, one_line
+from dbnb.errors import DbnbError, QueryError, one_line
 from dbnb.read import failures, formats, frames, parquet
-from dbnb.sql import binds
+from dbnb.read.request import ReadRequest
+from dbnb.sql.prepared import Prepared, SqlRules, prepare
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -45,19 +51,33 @@ class SparkDatabase(Facade):
     def close(self) -> None:
         self.session_.close()
 
+    @property
+    def sql_dialect(self) -> Dialect:
+        """Spark SQL, for the statements dbnb builds itself (``db.explore``)."""
+        return SparkDialect()
+
+    @property
+    def takes_select(self) -> bool:
+        return False  # SQL text only: dbnb compiles a select() it builds with sql_dialect
+
     # --- reads ------------------------------------------------------------------------
 
-    def _query(
-        self,
-        sql: Any,
-        params: Params | None = None,
-        *,
-        timeout: float | None = None,
-        max_rows: int | None = None,
-        progress: bool | None = None,
-        chunksize: int | None = None,
-        output: formats.Output = "pandas",
-    ) -> Any:
+    @functools.cached_property
+    def sql_rules(self) -> SqlRules:
+        """Spark SQL's lexical, bind and read rules (``statements.py``, ``lexical.py``)."""
+        return SqlRules(LEXICAL_RULES, statements.BIND_RULES, statements.READ_RULES)
+
+    def _bound(self, request: ReadRequest) -> tuple[str, Params]:
+        """The request's SQL text and its values, bound for Spark."""
+        if isinstance(request.sql, Prepared):  # a cell's, prepared by the cell
+            return request.sql.sql or "", request.sql.values
+        sql = self._text(request.sql)
+        rules, name = self.sql_rules, self.name
+        return sql, prepare(
+            sql, request.params, rules, name, how_to_bind=remedies.how_to_bind
+        ).values
+
+    def _read(self, request: ReadRequest) -> Any:
         """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows
         (``output``: or as polars or Arrow, straight from Spark's Arrow).
 
@@ -65,30 +85,20 @@ class SparkDatabase(Facade):
         ``:name`` placeholders are Spark's named parameters. ``progress`` is ignored:
         Spark sends the result in a few large Arrow batches.
         """
-        output = formats.check(output)
-        sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
-        in_force = self.config.statement_timeout if timeout is None else timeout
-        if chunksize is not None:
-            rows = _positive(chunksize)
-            return (_as(table, output) for table in self._tables(sql, values, rows, in_force))
-        limit = self.config.max_rows if max_rows is None else max_rows
-        return _as(self._table(sql, values, limit, in_force), output)
+        (sql, values), output = self._bound(request), request.output
+        in_force = self.config.statement_timeout if request.timeout is None else request.timeout
+        if request.chunksize is not None:
+            tables = self._tables(sql, values, request.chunksize, in_force)
+            return (_as(table, output) for table in tables)
+        return _as(self._table(sql, values, request.limit(self.config), in_force), output)
 
-    def query_to_parquet(
-        self,
-        sql: Any,
-        path: str | os.PathLike[str],
-        params: Params | None = None,
-        *,
-        chunksize: int = 100_000,
-    ) -> int:
-        """Write one query's result to a Parquet file, one row group per ``chunksize``
-        rows, whole or not at all; the rows written."""
-        sql = self._text(sql)
-        values = binds.prepare(sql, params, "spark", self.name, how_to_bind=remedies.how_to_bind)
-        rows = _positive(chunksize)
-        return parquet.write(self._tables(sql, values, rows, self.config.statement_timeout), path)
+    def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
+        """One query's result to a Parquet file, one row group per ``chunksize`` rows,
+        whole or not at all; the rows written."""
+        assert request.chunksize is not None  # query_to_parquet's own default
+        sql, values = self._bound(request)
+        timeout = self.config.statement_timeout
+        return parquet.write(self._tables(sql, values, request.chunksize, timeout), path)
 
     def _text(self, sql: Any) -> str:
         if not isinstance(sql, str):
@@ -263,9 +273,3 @@ def _rebatched(tables: Iterator[pa.Table], rows: int, schema: pa.Schema) -> Iter
             pending, held = [rest], rest.num_rows
     if held or not given:
         yield pa.concat_tables(pending) if pending else schema.empty_table()
-
-
-def _positive(chunksize: int) -> int:
-    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-        raise OptionError(f"chunksize must be a positive number of rows, not {chunksize!r}")
-    return chunksize

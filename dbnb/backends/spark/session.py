@@ -13,7 +13,7 @@ import re
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from dbnb.config import ConnectionConfig, spark_connect_url
 from dbnb.errors import DbnbError, one_line
@@ -93,6 +93,21 @@ def _discard(spark: Any) -> None:
             spark.stop()
 
 
+class Connected(Protocol):
+    """What Spark's reads, writes and catalog ask of the connection (``SparkDatabase``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def spark(self) -> Any: ...
+
+    def require_writable(self) -> None: ...
+
+
 class Session:
     """One connection's Spark Connect session, opened on first use, closed by ``close``."""
 
@@ -131,20 +146,15 @@ class Session:
             future.result(timeout=CHECK_WITHIN)
         except TimeoutError:
             _discard(spark)
-            raise self.unreachable_because(
+            raise self.config.cannot_connect(
                 f"no answer within {CHECK_WITHIN:g} s; check the host and port"
             ) from None
         except Exception as error:
             _discard(spark)
-            raise self.unreachable_because(why_unreachable(error)) from None
+            raise self.config.cannot_connect(why_unreachable(error)) from None
 
     def unreachable(self, error: BaseException) -> DbnbError:
-        return self.unreachable_because(one_line(error))
-
-    def unreachable_because(self, reason: str) -> DbnbError:
-        return DbnbError(
-            f"cannot connect to {self.config.name!r} ({self.config.safe_url}): {self.mask(reason)}"
-        )
+        return self.config.cannot_connect(one_line(error))
 
     def mask(self, text: str) -> str:
         """``text`` with the connection's token masked (``ConnectionConfig.mask``)."""

@@ -4,7 +4,7 @@
 ``SELECT``, ``WITH``, ``VALUES``, ``TABLE`` or ``FROM`` (a query), or with
 ``SHOW``, ``DESCRIBE``/``DESC`` or ``EXPLAIN`` (Spark's commands that only
 look). Anything else is refused before anything is sent. The text is read by
-Spark's own lexical rules (``sqlscan.SPARK``), so a keyword in a literal or a
+Spark's own lexical rules (``lexical.py``), so a keyword in a literal or a
 comment is none.
 
 **Commands** run only when Spark's own parse and analysis of them, which
@@ -24,14 +24,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dbnb.backends.spark.lexical import LEXICAL_RULES
 from dbnb.sql import sqlscan, sqltext
+from dbnb.sql.binds import BindRules
 from dbnb.sql.readable import ReadRules
 
 QUERIES = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "FROM"})
 COMMANDS = frozenset({"SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
 
 READ_RULES = ReadRules(
-    dialect="spark",
+    lexical=LEXICAL_RULES,
     kinds=QUERIES | COMMANDS,
     # The first keywords of Spark SQL's statements (SqlBaseParser.g4's statement).
     statements=frozenset(
@@ -117,13 +119,17 @@ READ_COMMANDS = frozenset(
     ]
 )
 
+# Spark binds values as named parameters (literals it types itself); a list after IN
+# becomes one per item (``expand``), elsewhere an array.
+BIND_RULES = BindRules()
+
 _SECTION = re.compile(r"== (Parsed|Analyzed) Logical Plan ==\n(.*?)(?=\n== |\Z)", re.DOTALL)
 _NODE = re.compile(r"'?([A-Z]\w*)(?=[\s\[,]|$)")
 
 
 def is_command(sql: str) -> bool:
     """Whether ``sql`` (allowed by ``READ_RULES``) is one of Spark's read commands."""
-    words = sqlscan.leading_keywords(sql, "spark", count=1)
+    words = sqlscan.leading_keywords(sql, LEXICAL_RULES, count=1)
     return bool(words) and words[0] in COMMANDS
 
 
@@ -145,7 +151,7 @@ def plan_roots(explained: str) -> list[str]:
 def expand(sql: str, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """``sql`` with each list after IN as one named parameter per item, and the values
     Spark binds to them."""
-    statement = sqltext.parse(sql, "spark")
+    statement = sqltext.parse(sql, LEXICAL_RULES)
     listed = statement.in_bare | statement.in_parens
     lists = {name for name in listed if isinstance(values.get(name), list)}
     if not lists:

@@ -53,6 +53,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dbnb.backends.sqlite import binds
 from dbnb.backends.sqlite import types as sqlite_types
 from dbnb.config import ConnectionConfig
 from dbnb.engine.interrupts import interruptible
@@ -60,7 +61,7 @@ from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Plan
 from dbnb.read.columnar import Failed, ReadWhole, Rules, TimedOut, Unsupported
-from dbnb.sql.params import Dialect, Positional
+from dbnb.sql.params import Positional, PositionalRules
 
 _EXTENSION_SPEC = importlib.util.find_spec("dbnb._sqlite_watch")
 _EXTENSION = _EXTENSION_SPEC.origin if _EXTENSION_SPEC is not None else None
@@ -79,7 +80,7 @@ _BUSY_TIMEOUT_MS = 5000
 _DESCRIBE = "SELECT dbnb_describe('{}'), (SELECT 1 FROM sqlite_schema LIMIT 1)"
 _KEPT = "SELECT dbnb_kept(0), dbnb_kept(1)"
 # A statement that calls the extension's functions itself could upset a read.
-_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|row|kept|connection_handle)\W*\(", re.I)
+_OWN_FUNCTIONS = re.compile(r"dbnb_(?:describe|value|number|row|kept|connection_handle)\W*\(", re.I)
 _STEP_FAILED = re.compile(r"^(?:\w+: )?(?:\[SQLite\] )?Failed to step query: ", re.DOTALL)
 # Kept integers and reals: row, column, storage class, the value's 64 bits.
 _FIXED = np.dtype([("row", "=i8"), ("column", "=i4"), ("type", "=i4"), ("value", "=i8")])
@@ -160,7 +161,7 @@ def read_frame(
     def read() -> _Read:
         with connection.cursor() as cursor:
             described = _describe(cursor, statement.sql)
-            sql = _wrapped(statement.sql, len(described.names))
+            sql = _wrapped(statement.sql, described.declared)
             try:
                 cursor.adbc_statement.set_options(**_ONE_BATCH)
                 cursor.adbc_prepare(sql)  # execute() below runs this very statement
@@ -216,13 +217,21 @@ def _describe(cursor: Any, sql: str) -> _Described:
     return _Described([str(name) for name in names], texts[1::2])
 
 
-def _wrapped(sql: str, count: int) -> str:
-    """``sql`` with each value through ``dbnb_value`` and each row's ``dbnb_row()`` last.
+def _wrapped(sql: str, declared: list[str | None]) -> str:
+    """``sql`` with each value through ``dbnb_value`` (``dbnb_number`` for a column whose
+    declared type reads integers and reals alike) and each row's ``dbnb_row()`` last.
     The columns are renamed by position, so repeated names read as they are."""
-    columns = ", ".join(f"c{index}" for index in range(count))
-    values = "".join(f"dbnb_value({index}, c{index}), " for index in range(count))
+    columns = ", ".join(f"c{index}" for index in range(len(declared)))
+    values = "".join(
+        f"{_guard(decltype)}({index}, c{index}), " for index, decltype in enumerate(declared)
+    )
     # On lines of their own: a comment at the end of `sql` cannot hide the parenthesis.
     return f"WITH dbnb_result({columns}) AS (\n{sql}\n)\nSELECT {values}dbnb_row() FROM dbnb_result"
+
+
+def _guard(decltype: str | None) -> str:
+    found = sqlite_types.declared(decltype)
+    return "dbnb_number" if found is not None and found.numbers_alike else "dbnb_value"
 
 
 # --- the frame -------------------------------------------------------------------------
@@ -421,11 +430,30 @@ def _text(raw: bytes) -> str | _NotUtf8:
 
 
 def _is_utf8(chunked: pa.ChunkedArray) -> bool:
+    """Whether each text of a column the driver read is UTF-8 (it copies SQLite's bytes as
+    they are; Arrow's string type promises UTF-8). Text that is all ASCII, as most is,
+    is UTF-8 however it is cut into values: one pass over the bytes; else Arrow checks
+    each value."""
+    if all(_ascii(chunk) for chunk in chunked.chunks):
+        return True
     try:
         chunked.validate(full=True)
     except pa.ArrowInvalid:
         return False
     return True
+
+
+def _ascii(array: pa.Array) -> bool:
+    """Whether the bytes of a string array's values are all ASCII."""
+    _, offsets, data = array.buffers()
+    if len(array) == 0 or data is None:
+        return True  # no bytes
+    assert offsets is not None
+    ends = np.frombuffer(offsets, dtype=np.int32, count=len(array) + 1, offset=4 * array.offset)
+    start, stop = int(ends[0]), int(ends[-1])
+    if stop == start:
+        return True
+    return bool(np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start).max() < 0x80)
 
 
 def _first_not_utf8(chunked: pa.ChunkedArray, index: int) -> tuple[int, int, bytes]:
@@ -454,7 +482,7 @@ class SQLiteColumnar(ReadWhole):
     statements are described as they run (``read_frame``), so none is described
     ahead, and a type can change from one row to the next: no streams."""
 
-    dialect: Dialect = "sqlite"
+    binds: PositionalRules = binds.POSITIONAL_RULES
     errors: tuple[type[BaseException], ...] = (
         adbc_driver_manager.Error,
         pa.ArrowException,

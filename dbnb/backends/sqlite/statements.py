@@ -8,10 +8,11 @@ databases decides first, so a read gets the same one-line refusal everywhere.
 
 from __future__ import annotations
 
+from dbnb.backends.sqlite.lexical import LEXICAL_RULES
 from dbnb.sql.readable import ReadRules
 
 READ_RULES = ReadRules(
-    dialect="sqlite",
+    lexical=LEXICAL_RULES,
     kinds=frozenset(
         {"SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK"}
     ),

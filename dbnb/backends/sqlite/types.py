@@ -40,6 +40,9 @@ class Declared:
     # All values converted at once, as ``convert`` converts each of them, or None when
     # it cannot vouch for that (``convert`` then goes value by value).
     batch: Callable[[Sequence[Any]], list[Any] | None] | None = None
+    # An integer within 2**53 and the real of the same value convert alike (NUMERIC(p, s):
+    # to the same Decimal), so the columnar path may hold both as doubles.
+    numbers_alike: bool = False
 
     def convert_all(self, values: Sequence[Any]) -> tuple[list[Any], bool]:
         """Each value converted (``frames.Converter``): see ``convert``."""
@@ -94,7 +97,8 @@ def declared(decltype: str | None) -> Declared | None:
     if pa.types.is_decimal(kind):
         whole = _decimals(kind)
     batch = _json_documents if isinstance(sql_type, sqltypes.JSON) else None
-    return Declared(kind, _converter(sql_type), whole, batch)
+    alike = isinstance(sql_type, sqltypes.Numeric)
+    return Declared(kind, _converter(sql_type), whole, batch, alike)
 
 
 def _converter(sql_type: sqltypes.TypeEngine[Any]) -> Callable[[Any], Any]:
@@ -227,6 +231,21 @@ def _within_years(parsed: pa.ChunkedArray) -> bool:
     return first <= low and high <= last
 
 
+# An offset is less than a day (Arrow refuses +24:00, as datetime does): a text of year 0
+# moved to UTC is before the second day of year 1.
+_YEAR_ONE_DAY_TWO = _MICROS[0] + 86_400_000_000
+
+
+def _from_year_zero(texts: pa.ChunkedArray, parsed: pa.ChunkedArray) -> bool:
+    """Whether a text of year 0 (which datetime refuses) is among ``texts``, parsed with
+    their offsets into ``parsed``: a pass over the texts only when the earliest value
+    is one year 0 could have become."""
+    earliest = pc.min(parsed).value
+    if earliest is None or earliest >= _YEAR_ONE_DAY_TWO:
+        return False
+    return bool(pc.any(pc.starts_with(texts, "0000")).as_py())
+
+
 def _usable(chunked: pa.ChunkedArray) -> bool:
     return bool(pa.types.is_string(chunked.type)) and chunked.null_count < len(chunked)
 
@@ -241,10 +260,10 @@ def _datetimes(chunked: pa.ChunkedArray) -> pa.ChunkedArray | None:
         parsed = _cast(chunked, pa.timestamp("us"))
         if parsed is not None:
             parsed = parsed.cast(UTC_MICROS)  # naive is UTC
-    elif pc.any(pc.starts_with(chunked, "0000")).as_py():
-        return None  # year 0, which an offset could move into year 1
     else:
         parsed = _cast(chunked, UTC_MICROS)
+        if parsed is not None and _from_year_zero(chunked, parsed):
+            return None
     if parsed is None:
         parsed = _naive_and_aware(chunked)
     return parsed if parsed is not None and _within_years(parsed) else None

@@ -35,14 +35,17 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import ConnectionConfig
 from dbnb.engine import monitor
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError, one_line
 from dbnb.read import formats
-from dbnb.sql import binds, params, sqltext
+from dbnb.sql import params, prepared, sqltext
 
 NAME = "frames"
-_QUERIES = ("SELECT", "WITH", "VALUES", "TABLE")
+_QUERIES = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+# DuckDB takes $n binds, and a query alone here.
+_POSITIONAL = params.PositionalRules(mark="$", queries=_QUERIES)
 # What the history records these statements under: an in-memory DuckDB.
 _CONFIG = ConnectionConfig(name=NAME, url=make_url("duckdb:///:memory:"))
 _SETTINGS = {
@@ -76,7 +79,7 @@ def query_frames(
     DuckDB, read-only, binding ``:name`` from ``params``; the last statement's rows as
     a DataFrame (``output="polars"``/``"arrow"``: as those)."""
     formats.check(output)
-    statements = sqltext.split(sql, "postgresql")  # DuckDB's parser is PostgreSQL's
+    statements = sqltext.split(sql, _rules().lexical)
     if not statements:
         raise DbnbError("there is no SQL to run (the cell is empty or only comments)")
     plans = [_plan(statement, params or {}) for statement in statements]
@@ -103,8 +106,14 @@ def query_frames(
     return formats.from_arrow(_documented(table), output)
 
 
+def _rules() -> prepared.SqlRules:
+    """DuckDB's parser is PostgreSQL's: its text is read, and its values checked, as
+    PostgreSQL's home reads and binds them."""
+    return backend_for("postgresql").sql_rules
+
+
 def _plan(statement: sqltext.Statement, given: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-    positional = params.to_positional(statement.sql, "postgresql")
+    positional = params.to_positional(statement, _POSITIONAL)
     first = statement.keywords[0] if statement.keywords else ""
     if positional is None and first not in _QUERIES:
         raise ReadOnlyError(
@@ -119,7 +128,8 @@ def _plan(statement: sqltext.Statement, given: Mapping[str, Any]) -> tuple[Any, 
     missing = [name for name in positional.names if name not in given]
     if missing:
         raise DbnbError(f"{NAME}: no value to bind to :{missing[0]} (assign it first)")
-    values = binds.prepare(statement, {n: given[n] for n in positional.names}, "postgresql", NAME)
+    bound = {name: given[name] for name in positional.names}
+    values = prepared.prepare(statement, bound, _rules(), NAME).values
     return positional, [values[name] for name in positional.names]
 
 
