@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from dbnb.connections.registry import Registry, close_all, connect
     from dbnb.engine.monitor import clear_history, history, set_history_size
     from dbnb.notebook.interop import sql_engine
+    from dbnb.read.jobs import Job, jobs
     from dbnb.see.framesql import query_frames
 
 __version__ = "0.1.0"
@@ -92,12 +93,14 @@ _LAZY = {
     "Database": "connections.database",
     "Facade": "connections.facade",
     "Health": "connections.health",
+    "Job": "read.jobs",
     "Registry": "connections.registry",
     "clear_history": "engine.monitor",
     "close_all": "connections.registry",
     "connect": "connections.registry",
     "describe": "connections.inspect",
     "history": "engine.monitor",
+    "jobs": "read.jobs",
     "load_config": "config",
     "parse_config": "config",
     "query_frames": "see.framesql",
@@ -152,6 +155,7 @@ __all__ = [
     "DbnbError",
     "Facade",
     "Health",
+    "Job",
     "MigrationError",
     "OptionError",
     "ParameterError",
@@ -171,6 +175,7 @@ __all__ = [
     "connect",
     "describe",
     "history",
+    "jobs",
     "load_config",
     "load_ipython_extension",
     "parse_config",

@@ -125,7 +125,8 @@ class Backend:
         return ExecutemanyWriter(connection, checked, sent)
 
     def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
-        """End a write's statement on Ctrl-C: no way to ask; it stops before its next batch."""
+        """End the statement another thread runs (Ctrl-C during a write, a background
+        job's cancel): no way to ask; a write stops before its next batch."""
 
     # --- health (dbnb.connections.health) ----------------------------------------------
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from dbnb.connections.health import Health
     from dbnb.read.explore import Explorer
     from dbnb.read.formats import Output
+    from dbnb.read.jobs import Job
     from dbnb.read.request import ReadRequest
     from dbnb.sql.prepared import Prepared, SqlRules
     from dbnb.write import Mode
@@ -392,6 +393,15 @@ class Facade(abc.ABC):
         from dbnb.read.explore import explore  # loads with the first exploration
 
         return explore(self, source, params, page_size)
+
+    def submit(self, sql: Statement, params: Params | None = None, **query_options: Any) -> Job:
+        """Run ``query(sql, params, **query_options)`` in the background: a ``dbnb.Job``,
+        the ``concurrent.futures.Future`` of its result (``.result()``, ``.done()``,
+        ``.cancel()``, which stops the statement on the server). It holds one slot of the
+        connection budget while it runs; ``dbnb.jobs()`` lists the jobs."""
+        from dbnb.read import jobs
+
+        return jobs.submit(self, sql, params, query_options)
 
     async def aclose(self) -> None:
         """``close()`` from async code."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, CursorResult, Engine, ExceptionContext
+    from sqlalchemy.engine import URL, Connection, CursorResult, Engine, ExceptionContext
 
     from dbnb.config import ConnectionConfig
     from dbnb.engine.budget import ConnectionBudget
@@ -63,6 +63,10 @@ class EngineBackend(Protocol):
     def close_result(self, result: CursorResult[Any], config: ConnectionConfig) -> None:
         """Close a result whose rows may not all have been read, without the server
         sending the rest."""
+
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """Ask the database to end the statement ``connection`` runs on another thread
+        (a background job's cancel, ``dbnb.engine.stopping``); nothing where it cannot."""
 
     def engine_arguments(
         self, arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None

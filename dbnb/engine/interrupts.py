@@ -27,6 +27,8 @@ from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from dbnb.engine import stopping
+
 T = TypeVar("T")
 
 
@@ -45,9 +47,15 @@ def interruptible(
 ) -> T:
     """``run()`` on a worker thread. Ctrl-C while it runs, or ``timeout`` seconds
     passing, calls ``stop()`` and waits for ``run`` to end; then raises
-    ``KeyboardInterrupt`` or ``TimeoutError`` here."""
+    ``KeyboardInterrupt`` or ``TimeoutError`` here. A background job's cancel calls
+    ``stop()`` too (``dbnb.engine.stopping``)."""
     wake_on_ctrl_c()
-    future = _WORKERS.submit(run)
+    with stopping.stoppable(stop):  # before the submit: a cancelled job sends nothing
+        future = _WORKERS.submit(run)
+        return _result(future, stop, timeout)
+
+
+def _result(future: futures.Future[T], stop: Callable[[], None], timeout: float | None) -> T:
     try:
         return future.result(timeout)
     except futures.TimeoutError:

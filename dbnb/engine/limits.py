@@ -19,13 +19,15 @@ unbuffered results) stops the statement on the server first.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import interrupts, remedies
+from dbnb.engine import interrupts, remedies, stopping
 from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryTimeoutError
 
@@ -68,9 +70,22 @@ def install(engine: Engine, config: ConnectionConfig, backend: EngineBackend) ->
             timeout = timeout_of(connection, config) if connection is not None else None
             raise timeout_error(config, timeout) from None
 
+    def before_cursor_execute(connection: Connection, *_: Any) -> None:
+        # Ctrl-C must wake a driver blocked in recv() (dbnb.engine.interrupts says why not).
+        interrupts.wake_on_ctrl_c()
+        # A background job's cancel stops it as Ctrl-C would (dbnb.engine.stopping).
+        entry_info = connection.connection.record_info
+        if stopping.current() is not None and entry_info is not None:
+            stop = functools.partial(backend.stop_statement, connection, config)
+            stopping.statement_on(entry_info, stop)
+
+    def checkin(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+        if entry.record_info is not None:
+            stopping.released(entry.record_info)
+
     event.listen(engine, "handle_error", translate)
-    # Ctrl-C must wake a driver blocked in recv() (dbnb.engine.interrupts says why not).
-    event.listen(engine, "before_cursor_execute", lambda *_: interrupts.wake_on_ctrl_c())
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(engine, "checkin", checkin)
 
 
 def _close_interrupted_cursor(context: ExceptionContext) -> None:

@@ -28,6 +28,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
 from traitlets import Integer
 
 from dbnb.backends.registry import backend_for
@@ -37,7 +38,7 @@ from dbnb.connections.facade import Facade
 from dbnb.connections.registry import Registry
 from dbnb.engine import monitor
 from dbnb.errors import DbnbError, ReadOnlyError
-from dbnb.notebook import cells, complete
+from dbnb.notebook import background, cells, complete
 from dbnb.notebook import display as cell_display
 from dbnb.read import formats
 from dbnb.see import exports, framesql
@@ -122,6 +123,8 @@ class DbMagics(Magics):
             "plot": self._plot,
             "profile": self._profile,
             "explore": self._explore,
+            "jobs": lambda words: background.listing(),
+            "cancel": lambda words: print(background.cancel(words)),
         }
         # Each connection's tables and columns for completion, read in the background.
         self.schemas = complete.SchemaCache()
@@ -154,6 +157,12 @@ class DbMagics(Magics):
         "--explore",
         action="store_true",
         help="%%%%db: a grid over the cell's query that the database pages, sorts and filters",
+    )
+    @argument(
+        "--bg",
+        action="store_true",
+        help="run the query in the background: the cell returns at once, a status line "
+        "follows it, and -o VAR is set when it ends",
     )
     @argument(
         "words",
@@ -190,6 +199,11 @@ class DbMagics(Magics):
 
         %%db [NAME] --explore [-o VAR]
         SELECT ...                a grid over the cell's query (-o VAR: the explorer)
+
+        %%db [NAME] --bg -o VAR   run the cell's query in the background; VAR is set
+        SELECT ...                when it ends (a status line shows elapsed and rows)
+        %db jobs                  the background queries: running, done, failed, cancelled
+        %db cancel N              cancel job N on the server
 
         %%db plot KIND - COLUMN [--bins N] [--top N]
         SELECT ...                the plot of COLUMN of the cell's query, aggregated there
@@ -287,6 +301,11 @@ class DbMagics(Magics):
 
     def _query(self, db: Facade, sql: str, args: Any) -> Any:
         out, write, output = args.out, args.write, args.output
+        if args.bg:
+            if write or args.csv or args.parquet or args.explore:
+                raise UsageError("--bg runs one read; it takes only -o VAR and --as beside it")
+            namespace = self.user_shell.user_ns
+            return background.background(db, sql, namespace, out=out, output=output, show=display)
         try:
             result = cells.run(
                 db, sql, self.user_shell.user_ns, write=write, output=formats.check(output)

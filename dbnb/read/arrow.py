@@ -39,7 +39,7 @@ import pyarrow as pa
 from sqlalchemy.pool import PoolProxiedConnection
 
 from dbnb.config import ConnectionConfig, masking
-from dbnb.engine import limits
+from dbnb.engine import limits, stopping
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
@@ -303,32 +303,35 @@ class ArrowReader:
                 return
             cursor = checkout.connection.cursor()
             try:
-                reader = columnar.execute(cursor, plan)
-                columns = self._same_layout(columnar, checkout)(reader.schema)
-                yield True
-                pending = pa.Table.from_batches([], schema=reader.schema)
-                finished = empty = True
-                failure: BaseException | None = None
-                try:
-                    finished = False
-                    for batch in reader:
-                        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
-                        while pending.num_rows >= rows:
-                            empty = False
-                            yield Chunk(columnar, columns, pending.slice(0, rows))
-                            pending = pending.slice(rows)
-                    finished = True
-                except columnar.errors as error:
-                    failure = self._with_facts(columnar.final_error(error, name), plan, error)
-                except OutOfRange as error:
-                    failure = self._with_facts(QueryError(f"{name}: {error}"), plan)
-                finally:
-                    if not finished:  # stop the server sending the rest
-                        cursor.adbc_cancel()
-                if failure is not None:
-                    raise self._masked(failure, plan)
-                if pending.num_rows or empty:  # an empty result still has its columns
-                    yield Chunk(columnar, columns, pending)
+                # A background job's cancel stops it as Ctrl-C would (dbnb.engine.stopping).
+                with stopping.stoppable(cursor.adbc_cancel):
+                    reader = columnar.execute(cursor, plan)
+                    columns = self._same_layout(columnar, checkout)(reader.schema)
+                    yield True
+                    pending = pa.Table.from_batches([], schema=reader.schema)
+                    finished = empty = True
+                    failure: BaseException | None = None
+                    try:
+                        finished = False
+                        for batch in reader:
+                            stopping.add_rows(batch.num_rows)
+                            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+                            while pending.num_rows >= rows:
+                                empty = False
+                                yield Chunk(columnar, columns, pending.slice(0, rows))
+                                pending = pending.slice(rows)
+                        finished = True
+                    except columnar.errors as error:
+                        failure = self._with_facts(columnar.final_error(error, name), plan, error)
+                    except OutOfRange as error:
+                        failure = self._with_facts(QueryError(f"{name}: {error}"), plan)
+                    finally:
+                        if not finished:  # stop the server sending the rest
+                            cursor.adbc_cancel()
+                    if failure is not None:
+                        raise self._masked(failure, plan)
+                    if pending.num_rows or empty:  # an empty result still has its columns
+                        yield Chunk(columnar, columns, pending)
             finally:
                 cursor.close()
 

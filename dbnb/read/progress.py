@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from sqlalchemy.engine import CursorResult, Row
 from tqdm import tqdm
+
+from dbnb.engine import stopping
 
 CHUNK_ROWS = 10_000
 DELAY_SECONDS = 1.0
@@ -51,14 +53,23 @@ def fetch_rows(
     if progress is None:
         progress = interactive()
     if not progress:
-        return result.fetchall() if count is None else result.fetchmany(count)
-    rows: list[Row[Any]] = []
+        if stopping.current() is None:
+            return result.fetchall() if count is None else result.fetchmany(count)
+        return _counted(result, count, stopping.add_rows)  # a background job's rows so far
     with _bar(label, delay, file) as bar:
-        for chunk in result.partitions(CHUNK_ROWS):
-            rows.extend(chunk)
-            bar.update(len(chunk))
-            if count is not None and len(rows) >= count:
-                break
+        return _counted(result, count, bar.update)
+
+
+def _counted(
+    result: CursorResult[Any], count: int | None, counted: Callable[[int], object]
+) -> Sequence[Row[Any]]:
+    """Every row of ``result`` (at most ``count``), fetched in chunks, each ``counted``."""
+    rows: list[Row[Any]] = []
+    for chunk in result.partitions(CHUNK_ROWS):
+        rows.extend(chunk)
+        counted(len(chunk))
+        if count is not None and len(rows) >= count:
+            break
     return rows if count is None else rows[:count]
 
 

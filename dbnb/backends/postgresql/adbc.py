@@ -37,7 +37,7 @@ from dbnb.backends.postgresql.catalog import Catalog
 from dbnb.backends.postgresql.columns import Column, Stale, layout, needs
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, interrupts, privileges, readonly
+from dbnb.engine import connecting, interrupts, privileges, readonly, stopping
 from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryError
 from dbnb.read import frames
@@ -154,11 +154,12 @@ class PostgreSQLColumnar:
         try:
             if deadline is not None:
                 deadline.start()
-            reader = _execute(cursor, plan)
-            columns = rules(reader.schema)
-            assert columns is not None
-            with frames.gc_paused():  # JSON and UUID columns make a value per row
-                frame = read_converting(reader, columns)
+            with stopping.stoppable(cursor.adbc_cancel):  # a background job's cancel
+                reader = _execute(cursor, plan)
+                columns = rules(reader.schema)
+                assert columns is not None
+                with frames.gc_paused():  # JSON and UUID columns make a value per row
+                    frame = read_converting(reader, columns)
         except self.errors:
             if fired.is_set():
                 raise TimedOut from None

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dbnb.backends.postgresql.columns import COPY_FROM_BYTES, Column
+from dbnb.engine import stopping
 
 
 def _fell_back(chunks: list[pa.Array], column: Column) -> bool:
@@ -89,6 +90,7 @@ def read_converting(reader: pa.RecordBatchReader, columns: list[Column]) -> pd.D
     finished: list[Future[_Finished] | _Finished] = []
     pending: pa.RecordBatch | None = None
     for batch in reader:
+        stopping.add_rows(batch.num_rows)  # a background job's rows so far
         if pending is not None:
             finished.append(_CONVERTER.submit(_finish_batch, pending, columns, objects))
         pending = batch

@@ -35,14 +35,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 
 from dbnb.backends.spark import statements
 from dbnb.config import ConnectionConfig
-from dbnb.engine import interrupts, limits, remedies
+from dbnb.engine import interrupts, limits, remedies, stopping
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError
 from dbnb.sql import readable
 
@@ -193,7 +193,20 @@ def run_tagged(
         with _tagged(spark, tag):
             return work()
 
-    future = _WORKERS.submit(tagged)
+    submitted: list[Future[Any]] = []
+
+    def stop() -> None:  # a background job's cancel, as Ctrl-C (dbnb.engine.stopping)
+        if submitted:
+            _interrupt(spark, tag, submitted[0].done)
+
+    with stopping.stoppable(stop):
+        submitted.append(_WORKERS.submit(tagged))
+        return _tagged_result(spark, tag, submitted[0], config, timeout)
+
+
+def _tagged_result(
+    spark: Any, tag: str, future: Future[Any], config: ConnectionConfig, timeout: float | None
+) -> Any:
     try:
         return future.result(timeout=timeout or None)
     except TimeoutError:
