@@ -368,3 +368,138 @@ def test_list_warns_of_a_plain_text_password_with_file_and_line(tmp_path: Path) 
     assert "hunter2-plain" not in done.stdout + done.stderr
     path.chmod(0o600)
     assert not any("others can read" in note for note in dbnb.load_config(path).nudges)
+
+
+# --- the secret scan: every source, every error path ------------------------------------------
+
+SOURCES = ("keyring", "file", "command", "option_files")
+
+
+def source_entry(source: str, folder: Path, user: str) -> str:
+    """The YAML lines that give ``user`` the password PASSWORD from ``source``."""
+    if source == "keyring":
+        return "password: ${keyring:scan/" + user + "}"
+    if source == "file":
+        (folder / "pw").write_text(PASSWORD + "\n")
+        return "password: ${file:pw}"
+    if source == "command":
+        (folder / "vault.py").write_text(f"print({PASSWORD!r})")
+        return f"password_command: {sys.executable} vault.py  # runs in the config's folder"
+    (folder / f"{user}.cnf").write_text(f"[client]\npassword = {PASSWORD}\n")
+    return f"option_files: {user}.cnf"
+
+
+@pytest.mark.mysql
+@pytest.mark.postgresql
+@pytest.mark.parametrize("source", SOURCES)
+def test_no_error_path_shows_a_secret_from_any_source(
+    source: str,
+    tmp_path: Path,
+    user: str,
+    mysql_database: str,
+    pg_database: str,
+    keyring_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    import keyring
+
+    from dbnb.config.masking import secret_forms
+    from tests.test_secrets import frame_leaks, shown_with_locals, shown_without_locals
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for name in (user, "postgres"):
+        keyring.set_password("scan", name, PASSWORD)
+    mine = source_entry(source, folder, user)
+    pg = source_entry(source, folder, "postgres")
+    if source == "option_files":  # MariaDB's files: PostgreSQL takes the password from a file
+        pg = source_entry("file", folder, "postgres")
+    pg_at = f"type: postgresql\nhost: 127.0.0.1\nuser: postgres\n{pg}\n"
+    path = write_config(
+        folder,
+        entry("my", user, mysql_database, mine + "\nslow_query_ms: 0")
+        + entry("my_ro", user, mysql_database, mine + "\nreadonly: true")
+        + entry("my_refused", user, mysql_database, mine + "\nport: 1")
+        + "pg:\n"
+        + textwrap.indent(f"{pg_at}database: {pg_database}\nlog_parameters: true", "  ")
+        + "\npg_refused:\n"
+        + textwrap.indent(f"{pg_at}port: 1\nconnect_args: {{connect_timeout: 2}}", "  ")
+        + "\npg_no_db:\n"
+        + textwrap.indent(f"{pg_at}database: nodb_{uuid.uuid4().hex[:8]}", "  ")
+        + "\n",
+    )
+    dbnb.clear_history()
+    registry = dbnb.Registry(path)
+    produced: list[object] = [registry.config, dict(registry.config.connections)]
+    attempts = {
+        "my ok": lambda: registry.connect("my").query("SELECT CURRENT_USER() AS u"),
+        "my ok, guarded": lambda: registry.connect("my").query("SELECT 1 AS x", max_rows=5),
+        "my bad sql": lambda: registry.connect("my").query("SELEC 1"),
+        "my columnar fails": lambda: registry.connect("my").query(
+            "SELECT (SELECT 1 UNION SELECT 2) AS x"
+        ),
+        "my read-only": lambda: registry.connect("my_ro").query("CREATE TABLE leak (x int)"),
+        "my timeout": lambda: registry.connect("my").query("SELECT SLEEP(2)", timeout=0.2),
+        "my refused": lambda: registry.connect("my_refused").query("SELECT 1"),
+        "my health": lambda: registry.connect("my_refused").health(),
+        "my async": lambda: asyncio.run(registry.connect("my_refused").aquery("SELECT 1")),
+        "pg ok": lambda: registry.connect("pg").query("SELECT current_user AS u"),
+        "pg bad sql": lambda: registry.connect("pg").query("SELEC 1"),
+        "pg refused": lambda: registry.connect("pg_refused").query("SELECT 1"),
+        "pg no db": lambda: registry.connect("pg_no_db").query("SELECT 1"),
+        "pg async": lambda: asyncio.run(registry.connect("pg_no_db").aquery("SELECT 1")),
+        "pg health": lambda: registry.connect("pg_no_db").health(),
+    }
+    errors = []
+    try:
+        for name, attempt in attempts.items():
+            try:
+                produced.append(attempt())
+            except Exception as error:
+                errors.append((name, error))
+        produced += [registry.connect(name) for name in registry.names]
+        produced.append(dbnb.history())
+    finally:
+        registry.close()
+    assert {name for name, _ in errors} >= {
+        "my bad sql",
+        "my refused",
+        "my read-only",
+        "pg refused",
+        "pg no db",
+    }
+    assert user in produced[2].to_string()  # type: ignore[attr-defined]  # the password worked
+    listed = subprocess.run(
+        [sys.executable, "-m", "dbnb", "--config", str(path), "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=60,
+        check=False,
+    )
+    output = capsys.readouterr()
+    texts = [repr(item) + str(item) for item in produced]
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [output.out, output.err, listed.stdout, listed.stderr]
+    for name, error in errors:
+        texts += [shown_without_locals(error), shown_with_locals(error)]
+        assert frame_leaks(error, secret_forms(PASSWORD)) == [], name
+    for needle in secret_forms(PASSWORD):
+        assert [text[:200] for text in texts if needle in text] == [], needle
+
+
+def test_a_failing_command_that_prints_its_secret_shows_it_masked(tmp_path: Path) -> None:
+    secret = "cmd-Ww3-secret-token"
+    script = (
+        f"import sys; print({secret!r}); sys.stderr.write('denied for ' + {secret!r}); sys.exit(2)"
+    )
+    command = secrets.PasswordCommand((sys.executable, "-c", script), "lake", tmp_path)
+    with pytest.raises(ConfigError) as raised:
+        command.run()
+    assert "exited with status 2: denied for ***" in str(raised.value)
+    assert secret not in str(raised.value)
