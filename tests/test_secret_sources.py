@@ -327,6 +327,22 @@ def test_a_service_reaches_the_database_only_the_service_file_names(
     assert service_file in cli.stdout, cli.stderr
 
 
+@pytest.mark.postgresql
+def test_dbnb_testing_takes_a_service_url(service_file: str) -> None:
+    """The pytest plugin's throwaway databases on a server only the service file names
+    (without it, libpq would try the local socket as the user running the tests)."""
+    from dbnb.config import url_connection
+    from dbnb.devtools import testing
+
+    admin = "postgresql://?service=dbnb_svc"
+    with testing.throwaway_pg_database(admin) as name:
+        db = dbnb.Database(url_connection("t", testing.database_url(admin, name)))
+        try:
+            assert db.query("SELECT current_database() AS d")["d"].tolist() == [name]
+        finally:
+            db.close()
+
+
 def test_an_entry_without_password_leaves_libpq_its_pgpass(tmp_path: Path) -> None:
     """No password, not even an empty one, goes to libpq: it reads ~/.pgpass (PGPASSFILE)."""
     from dbnb.backends.postgresql import libpq
@@ -503,3 +519,55 @@ def test_a_failing_command_that_prints_its_secret_shows_it_masked(tmp_path: Path
         command.run()
     assert "exited with status 2: denied for ***" in str(raised.value)
     assert secret not in str(raised.value)
+
+
+# --- %db secret and %db's nudge ------------------------------------------------------------------
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, user: str, mysql_database: str, keyring_file: Path) -> Path:
+    """The config of the `ip` shell: an entry whose password is in the keyring (once
+    `%db secret` put it there), and one with a password in plain text."""
+    return write_config(
+        tmp_path / "nb",
+        entry("shop", user, mysql_database, "password: ${keyring}")
+        + "plain:\n  type: mysql\n  host: 127.0.0.1\n  user: x\n  password: plain-Hx2-text\n",
+    )
+
+
+@pytest.mark.mysql
+def test_db_secret_stores_the_password_and_the_entry_then_connects(
+    ip: object,
+    config_path: Path,
+    user: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import getpass
+
+    from IPython.core.error import UsageError
+
+    from tests.magic_fixtures import db as run
+
+    with pytest.raises(UsageError, match="dbnb secret set shop"):
+        run(ip, "use shop")  # type: ignore[arg-type]
+    asked = []
+
+    def typed(prompt: str) -> str:  # the password field: what the user types
+        asked.append(prompt)
+        return PASSWORD
+
+    monkeypatch.setattr(getpass, "getpass", typed)
+    run(ip, "secret shop")  # type: ignore[arg-type]
+    assert asked == ["password of 'shop' (not shown): "]
+    run(ip, "use shop")  # type: ignore[arg-type]
+    frame = run(ip, "SELECT CURRENT_USER() AS u")  # type: ignore[arg-type]
+    assert str(frame["u"][0]).startswith(user + "@")
+    run(ip, "")  # type: ignore[arg-type]
+    run(ip, "")  # type: ignore[arg-type]
+    output = capsys.readouterr()
+    nudges = [line for line in output.err.splitlines() if "plain text" in line]
+    assert len(nudges) == 1  # once, however often %db lists
+    assert f"{config_path}:12: connection 'plain'" in nudges[0]
+    assert PASSWORD not in output.out + output.err
+    assert "plain-Hx2-text" not in output.out + output.err
