@@ -32,7 +32,7 @@ def quoted(backend: str, name: str) -> str:
 
 
 def expected_rows() -> pd.DataFrame:
-    names = [f"smith {i}" if i % 3 else f"O'Jones_{i}%" for i in range(1, COUNT + 1)]
+    names = [f"smith {i}" if i % 3 else f"O'Jones_{i}%!" for i in range(1, COUNT + 1)]
     return pd.DataFrame(
         {
             "id": range(1, COUNT + 1),
@@ -96,7 +96,7 @@ def test_sort_filter_search_are_done_by_the_database(
 def test_search_takes_its_text_literally(db: dbnb.Database, source: pd.DataFrame) -> None:
     """A search's % and _ are the characters, not LIKE's wildcards; a quote is bound."""
     explorer = db.explore(TABLE)
-    for needle in ("_1", "%", "o'jones_2"):
+    for needle in ("_1", "%", "o'jones_2", "!"):
         explorer.search(needle)
         found = source[NAME].str.lower().str.contains(needle.lower(), regex=False, na=False)
         assert explorer.count() == int(found.sum()), needle
@@ -134,14 +134,15 @@ def test_each_filter(
 
 
 def test_clear_and_the_views_sql_read_again(db: dbnb.Database, source: pd.DataFrame) -> None:
-    explorer = db.explore(TABLE).filter(NAME, "=", "O'Jones_3%").sort(AMOUNT)
+    explorer = db.explore(TABLE).filter(NAME, "=", "O'Jones_3%!").sort(AMOUNT)
+    explorer.filter(AMOUNT, "in", [0, 1, 2, 21])
     sql, params = explorer.sql()
     assert "O'Jones" not in sql  # bound, never spliced into the text
-    assert list(params.values()) == ["O'Jones_3%"]
+    assert list(params.values()) == ["O'Jones_3%!", 0, 1, 2, 21]
     assert plain(db.query(sql, params)) == plain(explorer.frame())
     assert len(explorer.frame()) == 1
     assert explorer.clear().count() == COUNT
-    assert "O'Jones_3%" not in " ".join(dbnb.history(limit=5)["sql"])
+    assert "O'Jones_3%!" not in " ".join(dbnb.history(limit=5)["sql"])
 
 
 def test_a_query_with_params_and_a_select_are_sources(

@@ -32,12 +32,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import load_config, secrets
 from dbnb.connections import health, inspect
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import Registry
 from dbnb.engine import monitor
-from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.notebook import cells, complete
 from dbnb.notebook import display as cell_display
@@ -70,7 +70,7 @@ def _interrupts(shell: InteractiveShell, running: Callable[[], Facade | None]) -
         if db is None:
             message = "%db: interrupted (Ctrl-C)"
         else:
-            stopped = backend_for(db.config.backend).interrupted
+            stopped = db.interrupted
             done = f"; a statement still running was {stopped}" if stopped else ""
             message = f"connection {db.name!r}: interrupted (Ctrl-C){done}"
         raise Interrupted(message, shell).with_traceback(error.__traceback__) from None

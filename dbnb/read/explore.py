@@ -5,7 +5,7 @@ Each step is one ``select()`` over the source as a subquery (values bound, names
 by SQLAlchemy for the database at hand), sent through ``db.query``: the read-only
 session, its allow-list, limits, history, Ctrl-C and connection budget, like any read.
 A database reached without SQLAlchemy (Spark) gets the same statement as text, compiled
-for a dialect that writes its SQL (backquoted names, ``LIMIT``/``OFFSET``).
+with the dialect its connection names (``sql_dialect``).
 
 Paging is ``LIMIT``/``OFFSET``, ordered by the sort's column and then by every column
 of the table's primary key (a table source), so a page holds the same rows each time.
@@ -22,12 +22,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
 
-from dbnb.errors import DbnbError, OptionError
+from dbnb.errors import OptionError
 
 
 class Source(Protocol):
@@ -37,7 +36,13 @@ class Source(Protocol):
     def name(self) -> str: ...
 
     @property
-    def engine(self) -> sa.Engine: ...  # a connection without SQLAlchemy raises DbnbError
+    def sql_dialect(self) -> Dialect: ...  # what the statements dbnb builds compile with
+
+    @property
+    def takes_select(self) -> bool: ...  # False: SQL text only
+
+    @property
+    def engine(self) -> sa.Engine: ...  # where it takes a select()
 
     def query(self, sql: Any, params: Any = None, *, progress: bool | None = None) -> Any: ...
 
@@ -164,7 +169,10 @@ class Explorer:
             )
             statement = statement.where(
                 sa.or_(
-                    *(self.source.c[name].ilike(pattern, escape="\\") for name in self.text_columns)
+                    *(
+                        self.source.c[name].ilike(pattern, escape=_ESCAPE)
+                        for name in self.text_columns
+                    )
                 )
             )
         elif self.view.search:
@@ -235,7 +243,7 @@ def explore(
 def _read(db: Source, statement: Select[Any]) -> pd.DataFrame:
     """``statement``'s rows, read through ``db.query`` (a select() where SQLAlchemy
     serves the connection, else its text for the connection's own SQL)."""
-    if _has_engine(db):
+    if db.takes_select:
         frame: pd.DataFrame = db.query(statement, progress=False)
     else:
         sql, params = _compiled(db, statement)
@@ -244,8 +252,10 @@ def _read(db: Source, statement: Select[Any]) -> pd.DataFrame:
 
 
 def _compiled(db: Source, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
-    dialect = db.engine.dialect if _has_engine(db) else _WITHOUT_SQLALCHEMY
-    compiled = statement.compile(dialect=_named(dialect))
+    compiled = statement.compile(
+        dialect=_named(db.sql_dialect),
+        compile_kwargs={"render_postcompile": True},  # an IN list: one placeholder per item
+    )
     return str(compiled), dict(compiled.params)
 
 
@@ -293,7 +303,7 @@ def _with_columns(
 def _primary_key(db: Source, table: str, schema: str | None) -> tuple[str, ...]:
     """The table's primary key (a stable order for pages); none where it has none or
     the connection cannot say."""
-    if not _has_engine(db):
+    if not db.takes_select:
         return ()
     try:
         with db.engine.connect() as connection:
@@ -303,14 +313,6 @@ def _primary_key(db: Source, table: str, schema: str | None) -> tuple[str, ...]:
     return tuple(found.get("constrained_columns") or ())
 
 
-def _has_engine(db: Source) -> bool:
-    try:
-        db.engine  # noqa: B018  (a facade without SQLAlchemy says so)
-    except DbnbError:
-        return False
-    return True
-
-
 def _python(value: Any) -> Any:
     """A numpy scalar (what a DataFrame's cell is) as the Python value drivers bind."""
     return value.item() if isinstance(value, np.generic) else value
@@ -318,7 +320,9 @@ def _python(value: Any) -> Any:
 
 def _escaped(text: str) -> str:
     """``text`` as a LIKE pattern matches it, its wildcards escaped."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    for special in (_ESCAPE, "%", "_"):
+        text = text.replace(special, _ESCAPE + special)
+    return text
 
 
 def _named(dialect: Dialect) -> Dialect:
@@ -328,8 +332,9 @@ def _named(dialect: Dialect) -> Dialect:
     return named
 
 
-# A database without SQLAlchemy (Spark SQL): backquoted names, LIMIT and OFFSET.
-_WITHOUT_SQLALCHEMY = mysql.dialect()
+# LIKE's escape character: not a backslash, which some SQL (Spark's, MySQL's) reads as an
+# escape inside the string literal itself.
+_ESCAPE = "!"
 
 _COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "=": operator.eq,
