@@ -346,14 +346,16 @@ def test_dbnb_testing_takes_a_service_url(service_file: str) -> None:
 def test_an_entry_without_password_leaves_libpq_its_pgpass(tmp_path: Path) -> None:
     """No password, not even an empty one, goes to libpq: it reads ~/.pgpass (PGPASSFILE)."""
     from dbnb.backends.postgresql import libpq
+    from dbnb.backends.registry import backend_for
     from dbnb.engine.engines import engine_arguments
 
     config = dbnb.parse_config(
         "databases:\n  a:\n    type: postgresql\n    host: h\n    user: u\n    database: d\n"
     ).get("a")
-    assert "password" not in engine_arguments(config).connect_args
+    backend = backend_for("postgresql")
+    assert "password" not in engine_arguments(config, backend).connect_args
     assert config.url.password is None
-    uri = libpq.postgresql_uri(config)
+    uri = libpq.postgresql_uri(config, backend)
     assert uri.startswith("postgresql://u@h/d?")
     assert "password" not in uri
 
