@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -204,7 +204,7 @@ def project_config(database: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str) -> Iterator[Path]:
     """A project folder, the current one, whose etc/infra.yaml is the README's config."""
     folder = tmp_path / "project"
     (folder / "etc").mkdir(parents=True)
@@ -214,7 +214,38 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str) -> 
     for variable in set(re.findall(r"\$\{(\w+)\}", every_yaml)):  # no default: must be set
         monkeypatch.setenv(variable, "set-by-test_readme")
     monkeypatch.chdir(folder)
-    return folder
+    with readme_secrets(folder / "etc", monkeypatch):
+        yield folder
+
+
+@contextmanager
+def readme_secrets(etc: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """What the README's secrets by reference read: its files beside the config, its
+    keyring entries in a keyring of the test's own (keyrings.alt's file, never the user's)."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(etc.parent / "keyring-data"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    try:
+        for block in YAML:
+            if block.text.startswith(" "):  # a fragment: no secrets there
+                continue
+            entries = (yaml.safe_load(block.text) or {}).get("databases") or {}
+            for name, entry in entries.items() if isinstance(entries, dict) else ():
+                for value in map(str, (entry or {}).values()):
+                    for service, user in re.findall(r"\$\{keyring(?::([^/}]+)/([^}]+))?\}", value):
+                        keyring.set_password(service or "dbnb", user or name, "set-by-test_readme")
+                    for relative in re.findall(r"\$\{file:([^}]+)\}", value):
+                        (etc / relative).parent.mkdir(parents=True, exist_ok=True)
+                        (etc / relative).write_text("set-by-test_readme\n")
+                for relative in (entry or {}).get("option_files", "").split():
+                    (etc / relative).parent.mkdir(parents=True, exist_ok=True)
+                    (etc / relative).write_text("[client]\nuser = shop\n")
+        yield
+    finally:
+        keyring.set_keyring(before)
 
 
 # --- python -------------------------------------------------------------------------

@@ -8,6 +8,7 @@
     dbnb demo [NAME]                        what `make demo` runs
     dbnb server start|stop|status           the local development PostgreSQL (pgserver:)
     dbnb migrate NAME ACTION [REVISION]     Alembic: revision, upgrade, downgrade, check, ...
+    dbnb secret set|delete NAME             a password in the system keyring, for ${keyring}
 
 Errors are one line on stderr: a ``DbnbError`` exits with 1, bad usage with 2
 (argparse's own convention); ``server status`` exits with 3 when the server is
@@ -17,6 +18,7 @@ stopped (as ``pg_ctl status`` does).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -73,6 +75,8 @@ def cmd_list(registry: Registry, args: argparse.Namespace) -> int:
                 "problem": config.problem(name),
             }
         )
+    for nudge in config.nudges:  # a password in plain text: once, on stderr
+        print(f"{PROG}: warning: {nudge}", file=sys.stderr)
     if not rows:
         where = config.path or "no config file found"
         print(f"no connections configured ({where})", file=sys.stderr)
@@ -134,6 +138,25 @@ def cmd_server(registry: Registry, args: argparse.Namespace) -> int:
     status = action[args.action](server)
     print(status)
     return EXIT_STOPPED if args.action == "status" and not status.running else 0
+
+
+def cmd_secret(registry: Registry, args: argparse.Namespace) -> int:
+    from dbnb.config import secrets
+
+    if args.action == "delete":
+        found = secrets.delete(args.name)
+        print(
+            f"{args.name}: "
+            + ("password deleted from the keyring" if found else "no password in the keyring")
+        )
+        return 0 if found else EXIT_ERROR
+    ask = getpass.getpass if sys.stdin.isatty() else _read_line  # a pipe: `... | dbnb secret set`
+    print(secrets.store_asked(args.name, ask))
+    return 0
+
+
+def _read_line(_prompt: str) -> str:
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
 
 
 def cmd_migrate(registry: Registry, args: argparse.Namespace) -> int:
@@ -303,6 +326,11 @@ def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _secret_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("set", "delete"), help="store or forget the password")
+    parser.add_argument("name", metavar="NAME", help="the connection")
+
+
 SUBCOMMANDS = {
     "list": Subcommand(
         cmd_list,
@@ -352,6 +380,14 @@ SUBCOMMANDS = {
         "status exits with 3 when the server is stopped.",
         "dbnb server start && dbnb query dev 'SELECT version()'",
         _server_arguments,
+        tabular=False,
+    ),
+    "secret": Subcommand(
+        cmd_secret,
+        "Store a connection's password in the system keyring (asked without echo, or read "
+        "from a pipe), where `password: ${keyring}` in its entry finds it; or delete it.",
+        "dbnb secret set warehouse",
+        _secret_arguments,
         tabular=False,
     ),
     "migrate": Subcommand(

@@ -24,7 +24,8 @@ from urllib.parse import quote
 
 import platformdirs
 
-from dbnb.config import masking
+from dbnb.config import masking, secrets
+from dbnb.config.secrets import PasswordCommand, as_command, as_paths
 from dbnb.config.values import (
     BadValue,
     as_bool,
@@ -90,6 +91,10 @@ class ConnectionConfig:
     log_parameters: bool = False  # parameter values in history and logs: only if asked
     read_role: str | None = None  # reads run as this role (PostgreSQL): least privilege
     source: str | None = None  # "etc/infra.yaml:12", where the entry was defined
+    # The program whose output is the password of each new server connection.
+    password_command: PasswordCommand | None = field(default=None, repr=False)
+    # What the entry read from the keyring, files and option files: masked like a password.
+    secret_values: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def backend(self) -> str:
@@ -107,7 +112,10 @@ class ConnectionConfig:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The password (or token) in each form a message may show it (``dbnb.config.masking``)."""
-        return masking.secret_forms(self.url.password)
+        forms = [
+            masking.secret_forms(secret) for secret in (self.url.password, *self.secret_values)
+        ]
+        return tuple(dict.fromkeys(form for found in forms for form in found))
 
     def mask(self, text: str) -> str:
         """``text`` with the password masked wherever it stands as a value."""
@@ -141,6 +149,8 @@ class Config:
     problems: Mapping[str, ConfigError] = field(default_factory=dict)
     # Every name, broken ones included, in the file's order; () means connections, then problems.
     order: tuple[str, ...] = ()
+    # What `dbnb list` and `%db` warn of once: passwords in plain text (dbnb.config.secrets).
+    nudges: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         everything = (*self.connections, *self.problems)
@@ -218,17 +228,29 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "slow_query_ms": as_milliseconds,
     "log_parameters": as_bool,
     "read_role": as_text,
+    # Secrets by reference (dbnb.config.secrets); `${keyring...}`/`${file:...}` go in any value.
+    "password_command": as_command,
+    "service": as_text,  # PostgreSQL: libpq's pg_service.conf entry
+    "option_files": as_paths,  # MariaDB/MySQL: ~/.my.cnf-style files
+}
+# The keys only some databases take.
+_ONLY_FOR = {
+    "service": ("postgresql",),
+    "option_files": ("mysql",),
+    "password_command": ("postgresql", "mysql", "spark"),
 }
 _PARTS = ("type", "host", "port", "database", "user", "password", "token")
 
 
-def _expand_all(value: Any, environ: Mapping[str, str]) -> Any:
+def _expand_all(
+    value: Any, environ: Mapping[str, str], references: secrets.References | None = None
+) -> Any:
     if isinstance(value, str):
-        return expand_env(value, environ)
+        return expand_env(value, environ, references)
     if isinstance(value, dict):
-        return {key: _expand_all(item, environ) for key, item in value.items()}
+        return {key: _expand_all(item, environ, references) for key, item in value.items()}
     if isinstance(value, list):
-        return [_expand_all(item, environ) for item in value]
+        return [_expand_all(item, environ, references) for item in value]
     return value
 
 
@@ -251,6 +273,7 @@ def _connection(
     if not isinstance(entry, dict):
         raise fail(f"expected a mapping of settings, got {type(entry).__name__}")
     values: dict[str, Any] = {}
+    references = secrets.References(name, base)
     for key, raw in entry.items():
         reader = ENTRY_KEYS.get(key)
         if reader is None:
@@ -260,7 +283,7 @@ def _connection(
             )
             raise fail(f"unknown key; {hint}", str(key))
         try:
-            value = _expand_all(raw, environ)
+            value = _expand_all(raw, environ, references)
         except BadValue as problem:
             raise fail(str(problem), key) from None
         # `password: ${PGPASSWORD:-}` with nothing set means "no password".
@@ -273,7 +296,9 @@ def _connection(
             message = str(problem).replace(repr(value), repr(raw)) if value != raw else str(problem)
             raise fail(message, key) from None
 
+    found = _by_reference(values, base, fail)
     url = _relative_to(_entry_url(values, fail), base)
+    _check_only_for(values, url, fail)
 
     return ConnectionConfig(
         name=name,
@@ -292,7 +317,43 @@ def _connection(
         log_parameters=values.get("log_parameters", False),
         read_role=values.get("read_role"),
         source=f"{path}:{line}" if path and line else None,
+        password_command=(
+            PasswordCommand(values["password_command"], name, base)
+            if "password_command" in values
+            else None
+        ),
+        secret_values=(*references.found, *found),
     )
+
+
+def _by_reference(
+    values: dict[str, Any], base: Path, fail: Callable[..., ConfigError]
+) -> tuple[str, ...]:
+    """The settings of the entry's option files, where it gives none of its own; the
+    secrets found there."""
+    if "password_command" in values:
+        clash = [key for key in ("password", "token") if key in values]
+        if clash:
+            raise fail(f"give either {clash[0]} or password_command, not both", clash[0])
+    if "option_files" not in values:
+        return ()
+    try:
+        options = secrets.read_option_files(values["option_files"], base)
+    except BadValue as problem:
+        raise fail(str(problem), "option_files") from None
+    if "url" in values:
+        raise fail("option_files fill host/user/password: give the parts, not url", "url")
+    for key, value in options.items():
+        if not ("password_command" in values and key == "password"):
+            values.setdefault(key, as_int(value) if key == "port" else value)
+    return (options["password"],) if options.get("password") else ()
+
+
+def _check_only_for(values: Mapping[str, Any], url: URL, fail: Callable[..., ConfigError]) -> None:
+    kind = "spark" if url.drivername == "spark" else url.get_backend_name()
+    for key, kinds in _ONLY_FOR.items():
+        if key in values and kind not in kinds:
+            raise fail(f"only {'/'.join(kinds)} connections take {key}", key)
 
 
 def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> URL:
@@ -309,6 +370,8 @@ def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> U
             url = make_url(values["url"])
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise fail("not a valid database URL", "url") from None
+        if "service" in values:
+            url = url.update_query_dict({"service": values["service"]})
         return _with_driver(url)
     if "type" in values:
         if "token" in values and "password" in values:
@@ -320,6 +383,8 @@ def _entry_url(values: Mapping[str, Any], fail: Callable[..., ConfigError]) -> U
             host=values.get("host"),
             port=values.get("port"),
             database=values.get("database"),
+            # libpq reads the service's settings from pg_service.conf (PGSERVICEFILE).
+            query={"service": values["service"]} if "service" in values else {},
         )
     raise fail("missing key 'type' (sqlite, postgresql, mysql, ...) or 'url'")
 
@@ -427,7 +492,14 @@ def parse_config(
     # One entry's problem fails that entry when it is used, not the whole file.
     connections: dict[str, ConnectionConfig] = {}
     problems: dict[str, ConfigError] = {}
+    nudges = []
     for name, entry in databases.items():
+        if isinstance(entry, dict):
+            nudge = secrets.plain_text(
+                str(name), entry, line_of(databases, str(name)), str(path or "the config")
+            )
+            if nudge:
+                nudges.append(nudge)
         try:
             connections[str(name)] = _connection(
                 str(name),
@@ -460,7 +532,12 @@ def parse_config(
     elif names:
         default = names[0]  # the first entry, even a broken one: never a different database
     return Config(
-        connections=connections, default=default, path=path, problems=problems, order=names
+        connections=connections,
+        default=default,
+        path=path,
+        problems=problems,
+        order=names,
+        nudges=tuple(nudges),
     )
 
 
@@ -505,4 +582,8 @@ def load_config(
     except OSError as error:
         via = f" (from ${CONFIG_ENV})" if path is None and environ.get(CONFIG_ENV) else ""
         raise ConfigError(f"cannot read config{via}: {error.strerror}", path=found) from None
-    return parse_config(text, environ=environ, path=found)
+    config = parse_config(text, environ=environ, path=found)
+    shared = secrets.readable_by_others(found) if config.nudges else None
+    if shared:
+        return dataclasses.replace(config, nudges=(*config.nudges, shared))
+    return config

@@ -18,11 +18,16 @@ bound value is also replaced only where it is quoted (``'abc'``, ``"abc"``,
 ```abc```, quotes and all) or, unquoted, when its text is at least
 ``_MIN_UNQUOTED`` characters long: a value ``1`` never turns "line 1" into
 "line :id".
+
+A secret dbnb read by reference (the keyring, a file, a password command, an
+option file: ``dbnb.config.secrets``) is ``remember``-ed: ``mask_secrets`` masks
+it in every text, whichever connection's message it is, for the life of the process.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -37,6 +42,27 @@ _QUOTES = "'\"`"
 _QUOTED_TYPES = (str, int, float, Decimal, date, datetime, time, UUID)
 
 
+# Every form of each secret read by reference; a command's passwords rotate, so only
+# its last ones are kept (an expired token is no secret any more).
+_REMEMBERED: set[str] = set()
+_ROTATING: deque[tuple[str, ...]] = deque(maxlen=32)
+
+
+def remember(secret: str, *, rotating: bool = False) -> None:
+    """Mask ``secret`` in every text from now on (``mask_secrets``)."""
+    forms = secret_forms(secret)
+    if rotating:
+        if forms not in _ROTATING:
+            _ROTATING.append(forms)
+    else:
+        _REMEMBERED.update(forms)
+
+
+def remembered() -> set[str]:
+    """The forms of every secret ``remember``-ed and still kept."""
+    return _REMEMBERED.union(*_ROTATING)
+
+
 def secret_forms(secret: str | None) -> tuple[str, ...]:
     """``secret`` as typed, URL-encoded and ``%``-doubled: each form it may show in."""
     if not secret:
@@ -47,8 +73,9 @@ def secret_forms(secret: str | None) -> tuple[str, ...]:
 
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each whole occurrence of each secret (``secret_forms``) as ``***``."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
+    """``text`` with each whole occurrence of each secret (``secret_forms``), and of
+    each one ``remember``-ed, as ``***``."""
+    for secret in sorted(remembered().union(secrets), key=len, reverse=True):
         if secret and secret in text:
             text = _whole(secret).sub(MASK, text)
     return text

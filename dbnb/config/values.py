@@ -6,7 +6,7 @@ references expanded, and each value read as the type its key takes. A bad value 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,11 @@ import yaml
 
 from dbnb.errors import ConfigError
 
-_ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*)\}")
+# `$$`, a secret by reference (`${keyring:SERVICE/USER}`, `${keyring}`, `${file:PATH}`,
+# dbnb.config.secrets), or an environment variable (`${VAR}`, `${VAR:-default}`).
+_ENV_REFERENCE = re.compile(
+    r"\$\$|\$\{(?:(keyring|file)(?::([^}]*))?|([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*))\}"
+)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -149,13 +153,26 @@ class BadValue(Exception):
     """A bad value; the caller adds file, line, connection and key."""
 
 
-def expand_env(value: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a literal ``$``)."""
+def expand_env(
+    value: str,
+    environ: Mapping[str, str],
+    secret: Callable[[str, str | None], str] | None = None,
+) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` (``$$`` is a literal ``$``); with
+    ``secret``, ``${keyring...}`` and ``${file:...}`` by what ``secret(kind, argument)``
+    returns (``dbnb.config.secrets``), else they are refused."""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
-        name, operator, fallback = match.group(1), match.group(2), match.group(3)
+        if match.group(1) is not None:
+            if secret is None:
+                raise BadValue(
+                    f"{match.group(0)} is read in a 'databases:' entry only; "
+                    "use an environment variable here"
+                )
+            return secret(match.group(1), match.group(2))
+        name, operator, fallback = match.group(3), match.group(4), match.group(5)
         if operator is None and fallback:
             raise BadValue(f"malformed reference {match.group(0)!r}; use ${{{name}:-default}}")
         found = environ.get(name)

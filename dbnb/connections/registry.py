@@ -72,6 +72,12 @@ class Registry:
             return url_connection(None, name_or_url)
         return self.config.get(name_or_url)
 
+    def reread(self) -> None:
+        """Read the config file again when next needed (a secret was just stored); the
+        pools already open stay as they are."""
+        if not isinstance(self._source, Config):
+            self._config = None
+
     def close(self) -> None:
         """Close every pool this registry opened. Idempotent."""
         with self._lock:

@@ -116,6 +116,8 @@ def timed_out(error: BaseException | None) -> bool:
 def address(config: ConnectionConfig) -> str:
     """The server's host:port, as the user would look for it."""
     url = config.url
+    if url.host is None and url.query.get("service"):  # libpq's pg_service.conf knows it
+        return f"service {url.query['service']!r}"
     host = url.host or "localhost"
     port = url.port or _DEFAULT_PORTS.get(config.backend)
     if ":" in host:

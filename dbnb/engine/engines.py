@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from dbnb.config import ConnectionConfig
-from dbnb.engine import connecting, limits, monitor, privileges, readonly
+from dbnb.engine import connecting, credentials, limits, monitor, privileges, readonly
 from dbnb.engine.backend import EngineArguments, EngineBackend
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConfigError
@@ -93,6 +93,7 @@ def install_guards(engine: Engine, config: ConnectionConfig, backend: EngineBack
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     connecting.install(engine)  # a call's timeout= bounds its connects too
+    credentials.install(engine, config)  # password_command: run for each new connection
     readonly.install(engine, backend, connection_name=config.name)
     privileges.install(engine, config, backend)
     limits.install(engine, config, backend)

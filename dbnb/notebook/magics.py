@@ -10,8 +10,10 @@ fix (every ``dbnb.DbnbError``) become one ``UsageError`` line in one place,
 from __future__ import annotations
 
 import functools
+import getpass
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +34,7 @@ from IPython.display import display
 from traitlets import Integer
 
 from dbnb.backends.registry import backend_for
-from dbnb.config import load_config
+from dbnb.config import load_config, secrets
 from dbnb.connections import health, inspect
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import Registry
@@ -125,6 +127,7 @@ class DbMagics(Magics):
             "explore": self._explore,
             "jobs": lambda words: background.listing(),
             "cancel": lambda words: print(background.cancel(words)),
+            "secret": self._secret,
         }
         # Each connection's tables and columns for completion, read in the background.
         self.schemas = complete.SchemaCache()
@@ -184,6 +187,8 @@ class DbMagics(Magics):
         %db health [NAME ...]     reachable, server version, latency, read-only verified
                                   (default: every connection)
         %db history [N]           the newest N statements dbnb ran (default 20)
+        %db secret NAME           ask for NAME's password (not shown), keep it in the
+                                  keyring, where `password: ${keyring}` reads it
         %db write DF TABLE [MODE] write the DataFrame variable DF into TABLE, validated,
                                   in one transaction; MODE: append (default), upsert, replace
 
@@ -284,6 +289,8 @@ class DbMagics(Magics):
 
     def _list(self) -> pd.DataFrame:
         config = self.registry.config
+        for nudge in secrets.unseen(config.nudges):  # a password in plain text: warned once
+            print(f"warning: {nudge}", file=sys.stderr)
         if not config.names:
             self._database()  # raises the error that says how to configure a connection
         # The current name, not its Database: a broken default is listed, not raised.
@@ -380,6 +387,14 @@ class DbMagics(Magics):
         self.current = words[0]
         mode = ", readonly" if db.config.readonly else ""
         print(f"using {db.name} ({db.config.safe_url}{mode})")
+
+    def _secret(self, words: list[str]) -> None:
+        if len(words) != 1:
+            raise UsageError(
+                "usage: %db secret NAME  (asks for the password, keeps it in the keyring)"
+            )
+        print(secrets.store_asked(words[0], getpass.getpass))  # a password field in Jupyter
+        self.registry.reread()  # an entry that lacked it works now
 
     def _tables(self, words: list[str]) -> pd.DataFrame:
         refresh = "--refresh" in words

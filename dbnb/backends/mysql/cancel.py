@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from dbnb.config import secrets
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult, ExceptionContext
 
@@ -143,7 +145,7 @@ def connect(
         host=url.host or "localhost",
         port=url.port or 3306,
         user=url.username or "",
-        password=url.password or "",
+        password=secrets.password(config) or "",  # a password_command's runs now
         connect_timeout=timeout,
         read_timeout=timeout,
         **shared,

@@ -52,7 +52,7 @@ import pyarrow as pa
 from dbnb.backends.mysql import binds, cancel, types
 from dbnb.backends.mysql.guards import SESSION_TIME_ZONE, refusal_reason
 from dbnb.backends.mysql.lexical import LEXICAL_RULES
-from dbnb.config import ConnectionConfig
+from dbnb.config import ConnectionConfig, secrets
 from dbnb.engine import connecting, readonly
 from dbnb.engine.interrupts import interruptible, repeat_until
 from dbnb.errors import QueryError, one_line
@@ -318,7 +318,7 @@ def _connectorx_url(config: ConnectionConfig) -> str:
     connects a second time, two server connections for one slot)."""
     url = config.url
     user = quote(url.username or "", safe="")
-    password = quote(url.password or "", safe="")
+    password = quote(secrets.password(config) or "", safe="")  # a password_command's runs now
     credentials = f"{user}:{password}" if password else user
     database = quote(url.database or "", safe="")
     return (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from dbnb.config import ConnectionConfig
+from dbnb.config import ConnectionConfig, secrets
 from dbnb.engine import connecting, engines
 from dbnb.engine.backend import EngineBackend
 
@@ -28,12 +28,17 @@ def postgresql_uri(config: ConnectionConfig, backend: EngineBackend) -> str:
         # in options with a backslash).
         role = config.read_role.replace("\\", "\\\\").replace(" ", "\\ ")
         query["options"] = f"{query['options']} -c role={role}"
+    # The password of a new connection (a password_command's runs now); none: libpq's
+    # own ~/.pgpass (PGPASSFILE) or the service file's, as psycopg's connections do.
+    password = secrets.password(config)
     auth = ""
     if url.username:
         auth = urllib.parse.quote(url.username, safe="")
-        if url.password:
-            auth += ":" + urllib.parse.quote(str(url.password), safe="")
+        if password:
+            auth += ":" + urllib.parse.quote(password, safe="")
         auth += "@"
+    elif password:  # the user comes from the service file or the environment
+        query["password"] = password
     host = url.host or ""
     if ":" in host:
         host = f"[{host}]"

@@ -15,13 +15,14 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from dbnb.config import ConnectionConfig, spark_connect_url
+from dbnb.config import ConnectionConfig, secrets, spark_connect_url
 from dbnb.errors import DbnbError, one_line
 
 
 def remote_url(config: ConnectionConfig) -> str:
     """Spark Connect's ``sc://host:port/;user_id=...;token=...`` for ``config``."""
-    return spark_connect_url(config.url, hide_token=False)
+    token = secrets.password(config)  # a password_command's runs now
+    return spark_connect_url(config.url.set(password=token), hide_token=False)
 
 
 def client_module() -> Any:
