@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy import text
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import url_connection
 from dbnb.engine import monitor, readonly
 
@@ -45,7 +46,7 @@ def compare(name: str, url: str, statements: int) -> None:
         engine = sqlalchemy.create_engine(config.url)
         if monitored:
             monitor.install(engine, config, into=monitor.History(1000))
-        readonly.install(engine, connection_name=name)
+        readonly.install(engine, backend_for(config.backend), connection_name=name)
         rates[monitored] = rate(engine, statements)
         engine.dispose()
     print(

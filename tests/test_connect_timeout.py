@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb.backends.postgresql import libpq
+from dbnb.backends.registry import backend_for
 from dbnb.engine import engines
-from dbnb.engine.backend import backend_for
 from dbnb.read import arrow
 from tests.fixtures import config_text
 from tests.test_cli import dbnb_cli, one_error_line
@@ -269,24 +269,25 @@ def entry(text_: str) -> dbnb.ConnectionConfig:
 def test_the_default_connect_timeout_reaches_the_driver(kind: str) -> None:
     config = entry(f"    type: {kind}\n    host: 127.0.0.1\n")
     assert config.connect_timeout == 10
-    assert engines.engine_arguments(config).connect_args["connect_timeout"] == 10
-    driver = backend_for(config.backend).async_driver
-    arguments = engines.engine_arguments(config, drivername=driver)
+    backend = backend_for(config.backend)
+    assert engines.engine_arguments(config, backend).connect_args["connect_timeout"] == 10
+    arguments = engines.engine_arguments(config, backend, drivername=backend.async_driver)
     assert arguments.connect_args["connect_timeout"] == 10
     if kind == "postgresql":
-        assert "connect_timeout=10" in libpq.postgresql_uri(config)
+        assert "connect_timeout=10" in libpq.postgresql_uri(config, backend)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_key_and_connect_args_reach_the_driver(kind: str) -> None:
     config = entry(f"    type: {kind}\n    connect_timeout: 4\n")
-    assert engines.engine_arguments(config).connect_args["connect_timeout"] == 4
+    backend = backend_for(config.backend)
+    assert engines.engine_arguments(config, backend).connect_args["connect_timeout"] == 4
     explicit = entry(
         f"    type: {kind}\n    connect_timeout: 4\n    connect_args: {{connect_timeout: 3}}\n"
     )
-    assert engines.engine_arguments(explicit).connect_args["connect_timeout"] == 3
+    assert engines.engine_arguments(explicit, backend).connect_args["connect_timeout"] == 3
     if kind == "postgresql":
-        assert "connect_timeout=3" in libpq.postgresql_uri(explicit)
+        assert "connect_timeout=3" in libpq.postgresql_uri(explicit, backend)
 
 
 def test_connect_args_wins_and_is_named(tmp_path: Path, pg_database: str, silent_port: int) -> None:

@@ -78,7 +78,7 @@ def test_the_probe_write_is_detected_when_not_refused(db: dbnb.Database) -> None
     # health reports as "read-only not enforced". It is rolled back.
     with db.connection(write=True) as connection:
         transaction = connection.begin()
-        enforced, problem = health._readonly_enforced(connection)
+        enforced, problem = health._readonly_enforced(connection, db.backend)
         transaction.rollback()
     assert enforced is False
     assert problem == "read-only is not enforced: a write in a read-only transaction was accepted"
@@ -166,8 +166,9 @@ def test_a_connection_without_an_engine_is_unhealthy(
 
 @pytest.mark.postgresql
 def test_the_check_connection_bounds_statements_too(registry: dbnb.Registry) -> None:
-    config = registry.connect("postgresql_ro").config
-    engine = engines.create_engine(config, pooled=False, connect_timeout=3)
+    db = registry.connect("postgresql_ro")
+    assert isinstance(db, dbnb.Database)
+    engine = engines.create_engine(db.config, db.backend, pooled=False, connect_timeout=3)
     try:
         with engine.connect() as connection:
             settings = connection.exec_driver_sql(

@@ -22,6 +22,10 @@ Each block is claimed by one kind of check, by its fence's language:
   the CLI's parser and their command has ``--help``, scripts exist and parse
   ``--help``. Nothing long runs.
 - ```ini: pytest settings of dbnb's plugin, run with the test file they serve.
+- ```toml: a package's registration of a backend (``[project.entry-points."dbnb.backends"]``):
+  installed in a temp folder with the package its section's python block writes
+  (that block's first line names its file), a fresh interpreter finds each backend
+  by its name.
 - ```text: not code. The error tree is checked against dbnb's classes, the
   ValidationError sample is reproduced, listed paths must exist.
 
@@ -42,6 +46,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, redirect_stdout
 from dataclasses import dataclass
@@ -62,6 +67,7 @@ from sqlmodel import SQLModel
 
 import dbnb
 from dbnb import cli
+from dbnb.backends import registry
 from dbnb.config import pgserver as pgserver_config
 from dbnb.devtools import demo, migrate, testing
 from tests.fixtures import PG_ADMIN, readme_config
@@ -129,6 +135,7 @@ YAML = blocks("yaml")
 SH = blocks("sh")
 INI = blocks("ini")
 TEXT = blocks("text")
+TOML = blocks("toml")
 
 
 def ids(found: list[Block]) -> list[str]:
@@ -136,12 +143,12 @@ def ids(found: list[Block]) -> list[str]:
 
 
 def test_every_block_is_run_or_checked() -> None:
-    claimed = PYTHON + TEST_FILES + NOTEBOOK + YAML + SH + INI + TEXT
+    claimed = PYTHON + TEST_FILES + NOTEBOOK + YAML + SH + INI + TEXT + TOML
     unclaimed = [f"{block.where} ```{block.language}" for block in BLOCKS if block not in claimed]
     assert not unclaimed, "fence each block as python, yaml, sh, ini or text (or none: notebook)"
     for block in NOTEBOOK:  # an unlabelled block is a notebook: it has magics
         assert re.search(r"^%", block.text, re.MULTILINE), f"{block.where}: label it ```text"
-    for kind in (PYTHON, NOTEBOOK, YAML, SH, TEST_FILES, INI, TEXT):
+    for kind in (PYTHON, NOTEBOOK, YAML, SH, TEST_FILES, INI, TEXT, TOML):
         assert kind  # the README has each kind
 
 
@@ -631,6 +638,47 @@ def test_text_block_is_true(block: Block, project: Path) -> None:
         check_layout(block)
     else:
         pytest.fail(f"{block.where}: a text block this test does not know how to check")
+
+
+# --- toml ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", TOML, ids=ids(TOML))
+def test_toml_block_registers_a_backend(block: Block, tmp_path: Path) -> None:
+    points = tomllib.loads(block.text)["project"]["entry-points"][registry.GROUP]
+    assert points, f"{block.where}: no backend registered"
+    for path, code in (
+        (match[1], other.text)
+        for other in PYTHON
+        if other.section == block.section and (match := re.match(r"# ([\w/]+\.py)\b", other.text))
+    ):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(code)
+    info = tmp_path / "readme_example-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: readme-example\nVersion: 1.0\n")
+    lines = "".join(f"{name} = {value}\n" for name, value in points.items())
+    (info / "entry_points.txt").write_text(f"[{registry.GROUP}]\n{lines}")
+    check = (
+        "from dbnb.backends.base import Backend\n"
+        "from dbnb.backends.registry import backend_for\n"
+        f"for name in {sorted(points)!r}:\n"
+        "    found = type(backend_for(name))\n"
+        "    assert issubclass(found, Backend), found\n"
+        "    print(name, f'{found.__module__}:{found.__qualname__}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
+    )
+    assert done.returncode == 0, f"{block.where}: {done.stderr}"
+    found = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert found == points, f"{block.where}: {found}"
 
 
 # --- the table of bad inputs --------------------------------------------------------

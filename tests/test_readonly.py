@@ -248,10 +248,12 @@ def test_mysql_readonly_true_opens_the_session_read_only(registry: dbnb.Registry
     # (another tool's, say) starts read-only on a readonly: true connection.
     import sqlalchemy
 
+    from dbnb.backends.registry import backend_for
     from dbnb.engine.engines import engine_arguments
 
     for name, read_only in (("mysql_ro", 1), ("mysql", 0)):
-        arguments = engine_arguments(registry.config.get(name), pooled=False)
+        config = registry.config.get(name)
+        arguments = engine_arguments(config, backend_for(config.backend), pooled=False)
         bare = sqlalchemy.create_engine(arguments.url, connect_args=arguments.connect_args)
         raw = bare.raw_connection()
         try:

@@ -223,6 +223,27 @@ def test_dtypes_are_the_documented_ones(lake: Any) -> None:
     assert frame["ts"].iloc[0] == pd.Timestamp("2024-05-01 08:30:00", tz="UTC")
 
 
+def test_explore_pages_sorts_filters_searches_and_counts_in_spark(lake: Any, table: str) -> None:
+    lake.spark.sql(f"CREATE TABLE {table} (id INT, `Cust Name` STRING, n INT) USING parquet")
+    lake.spark.sql(
+        f"INSERT INTO {table} SELECT id, IF(id % 3 = 0, CONCAT('O''J_', id, '%'), "
+        "CONCAT('smith ', id)), id % 7 FROM range(1, 41)"
+    )
+    rows = lake.query(f"SELECT * FROM {table}")
+    explorer = lake.explore(table, page_size=6).sort("id")
+    assert explorer.count() == 40
+    assert explorer.page(6)["id"].tolist() == [37, 38, 39, 40]
+    explorer.sort("n", descending=True).filter("n", "in", [5, 6]).search("J_")
+    view = rows[rows["n"].isin([5, 6]) & rows["Cust Name"].str.contains("J_", regex=False)]
+    assert explorer.count() == len(view)
+    assert sorted(explorer.frame()["id"]) == sorted(view["id"])
+    assert explorer.frame()["n"].is_monotonic_decreasing
+    sql, params = explorer.sql()
+    assert "`Cust Name`" in sql  # quoted as Spark quotes
+    assert "J_" not in sql  # bound
+    assert lake.query(sql, params)["id"].tolist() == explorer.frame()["id"].tolist()
+
+
 def test_values_are_bound_never_spliced(lake: Any, table: str) -> None:
     lake.spark.sql(f"CREATE TABLE {table} (id INT, name STRING) USING parquet")
     lake.spark.sql(f"INSERT INTO {table} VALUES (1, 'it''s'), (2, 'x'' OR ''1''=''1')")

@@ -17,7 +17,7 @@ from sqlalchemy import text
 import dbnb
 from dbnb import typetable
 from dbnb.backends import typetables
-from dbnb.engine.backend import backend_for
+from dbnb.backends.registry import backend_for
 from dbnb.see.profile import kind_of
 from dbnb.write.columns import spec_for
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uniqu
 from sqlmodel import Field, SQLModel, select
 
 import dbnb
-from dbnb.engine.backend import backend_for
+from dbnb.backends.registry import backend_for
 from dbnb.write import validate
 from tests.fixtures import PG_ADMIN, Item, rows
 

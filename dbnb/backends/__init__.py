@@ -1,1 +1,1 @@
-"""One home per database, found by the dialect's name: see dbnb.engine.backend."""
+"""Each database's backend: a ``base.Backend`` subclass, found by name (``registry``)."""

@@ -24,7 +24,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import event, exc
@@ -37,36 +37,60 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, drivers, limits, monitor, readonly, remedies
-from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
 from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
 from dbnb.errors import ConfigError
 from dbnb.read import failures, frames
+from dbnb.read.backend import ReadBackend
 from dbnb.sql import binds
-
-if TYPE_CHECKING:
-    from dbnb.connections.database import Database
 
 _closing: set[asyncio.Task[None]] = set()
 
 
+class AsyncBackend(ReadBackend, Protocol):
+    """What async sessions ask of a database's backend, beyond a read's."""
+
+    # SQLAlchemy's async driver for the database ("postgresql+psycopg_async"); None: none.
+    @property
+    def async_driver(self) -> str | None: ...
+
+
+class AsyncDatabase(Protocol):
+    """What async sessions and queries ask of their connection (``Database``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def backend(self) -> AsyncBackend: ...
+
+    @property
+    def async_engine(self) -> AsyncEngine: ...
+
+    def require_writable(self) -> None: ...
+
+
 def create_async_engine(
-    config: ConnectionConfig, budget: ConnectionBudget | None = None
+    config: ConnectionConfig, backend: AsyncBackend, budget: ConnectionBudget | None = None
 ) -> AsyncEngine:
-    """A pooled async engine for ``config``, with dbnb's read-only guards attached; with a
-    ``budget``, its server connections count against the connection's one budget."""
-    driver = backend_for(config.backend).async_driver
+    """A pooled async engine for ``config``, with its ``backend``'s read-only guards
+    attached; with a ``budget``, its server connections count against the connection's
+    one budget."""
+    driver = backend.async_driver
     if driver is None:
         raise ConfigError(
             f"async sessions are not available for {config.backend} connections",
             connection=config.name,
             key="type",
         )
-    arguments = engine_arguments(config, budget=budget, drivername=driver)
+    arguments = engine_arguments(config, backend, budget=budget, drivername=driver)
     engine = _create_async_engine(
         arguments.url, connect_args=arguments.connect_args, **arguments.options
     )
-    install_guards(engine.sync_engine, config)
+    install_guards(engine.sync_engine, config, backend)
     _budgeted(engine, config, arguments.budget)  # last: its do_connect listener connects
     return engine
 
@@ -114,7 +138,7 @@ def dispose(engine: AsyncEngine) -> None:
 
 @asynccontextmanager
 async def connection(
-    database: Database, *, write: bool = False, timeout: float | None = None
+    database: AsyncDatabase, *, write: bool = False, timeout: float | None = None
 ) -> AsyncIterator[AsyncConnection]:
     """A pooled async connection whose transactions read only unless ``write``.
 
@@ -150,7 +174,7 @@ async def _origin_async() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def session(database: Database, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+async def session(database: AsyncDatabase, *, write: bool = False) -> AsyncIterator[AsyncSession]:
     """An async SQLModel session: read-only, or with ``write`` one committed transaction."""
     async with (
         _origin_async(),
@@ -169,7 +193,7 @@ async def session(database: Database, *, write: bool = False) -> AsyncIterator[A
 
 
 async def query(
-    database: Database,
+    database: AsyncDatabase,
     sql: str | Executable,
     params: Mapping[str, Any] | None = None,
     *,
@@ -199,7 +223,11 @@ async def query(
         )
         results.append(result)  # for the history's refusal record of a capped result
         return frames.to_frame(
-            result, statement, max_rows=limit, fetch=monitor.reported(frames.fetch_rows)
+            result,
+            database.backend,
+            statement,
+            max_rows=limit,
+            fetch=monitor.reported(frames.fetch_rows),
         )
 
     with remedies.origin("async"):
@@ -207,7 +235,7 @@ async def query(
 
 
 async def _run_query(
-    database: Database,
+    database: AsyncDatabase,
     run: Any,
     *,
     timeout: float | None,

@@ -14,9 +14,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
 
+from dbnb.backends.base import Backend
+from dbnb.backends.registry import backend_for
 from dbnb.config import ConnectionConfig
 from dbnb.connections import health as health_
-from dbnb.connections.facade import Facade
+from dbnb.connections.facade import Facade, Plan
 from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -41,25 +42,29 @@ class Database(Facade):
     """A named connection: a lazily created pooled engine, read-only sessions, queries.
 
     Get one with ``dbnb.connect(name)``; every caller that asks for the same
-    name shares the same ``Database`` and so the same pool.
+    name shares the same ``Database`` and so the same pool. Its database's
+    ``backend`` is resolved once, here (``backend``: the registry's, already
+    resolved), and handed to every layer below.
     """
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, backend: Backend | None = None) -> None:
         super().__init__(config)
+        self.backend = backend_for(config.backend) if backend is None else backend
+        self.interrupted = self.backend.interrupted
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
         # One budget of server connections for every path of this name.
         self.budget = ConnectionBudget(config)
-        self._arrow = arrow.ArrowReader(config, self.budget)  # the columnar read path
-        self._reads = reads.Reads(config, self._arrow, self.connection)
+        self._arrow = arrow.ArrowReader(config, self.budget, self.backend)  # columnar path
+        self._reads = reads.Reads(config, self._arrow, self.connection, self.backend)
 
     @property
     def engine(self) -> Engine:
         """The pooled SQLAlchemy engine, created on first use."""
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine(self.config, budget=self.budget)
+                self._engine = create_engine(self.config, self.backend, budget=self.budget)
             return self._engine
 
     def load_client(self) -> None:
@@ -78,7 +83,7 @@ class Database(Facade):
 
         with self._lock:
             if self._async_engine is None:
-                self._async_engine = aio.create_async_engine(self.config, self.budget)
+                self._async_engine = aio.create_async_engine(self.config, self.backend, self.budget)
             return self._async_engine
 
     def close(self) -> None:
@@ -266,7 +271,7 @@ class Database(Facade):
 
         return profile.profile(self, table)
 
-    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> Plan:
         """The plan of ``sql`` as text (a ``str`` with a one-line ``.summary``):
         PostgreSQL's EXPLAIN, SQLite's EXPLAIN QUERY PLAN as a tree. ``analyze=True``
         runs the statement, inside the read-only transaction, so a write is refused."""

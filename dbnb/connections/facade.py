@@ -2,7 +2,7 @@
 
 Most databases are reached through SQLAlchemy (``dbnb.connections.database.Database``).
 A database that has no SQLAlchemy dialect (Apache Spark, through Spark
-Connect) brings its own facade from its backend (``dbnb.engine.backend.facade_for``),
+Connect) brings its own facade from its backend (``Backend.open``),
 which implements this same public API: ``query`` (with ``chunksize``),
 ``query_to_parquet``, ``write``, ``health``, ``close``, ``name``/``config``.
 What only SQLAlchemy can give (``engine``, ``session``, ``connection``, models)
@@ -30,13 +30,13 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from matplotlib.axes import Axes
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
     from sqlalchemy.sql import Executable
     from sqlmodel import Session
 
     from dbnb.connections.health import Health
+    from dbnb.read.explore import Explorer
     from dbnb.read.formats import Output
-    from dbnb.see import plans
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -58,6 +58,21 @@ class CellRun:
     changed: int  # rows changed, where the database counts them (else 0)
 
 
+class Plan(str):
+    """A plan's text (a ``str``), with ``summary``: its estimated cost and rows, and
+    with ``analyze`` what running it took. Shown in full, never cut to a column's width."""
+
+    summary: str
+
+    def __new__(cls, text: str, summary: str) -> Plan:
+        plan = super().__new__(cls, text)
+        plan.summary = summary
+        return plan
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"{self.summary}\n{self}")
+
+
 class Catalog(abc.ABC):
     """A database's own listing of tables and columns (``%db tables``, ``describe``)."""
 
@@ -72,6 +87,10 @@ class Catalog(abc.ABC):
 
 class Facade(abc.ABC):
     """One named connection: its queries, writes, health; shared by every caller of the name."""
+
+    # What Ctrl-C does to a statement still running, as the notebook says it ("cancelled
+    # on the server"); None: nothing dbnb can promise.
+    interrupted: str | None = None
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
@@ -266,6 +285,18 @@ class Facade(abc.ABC):
         it (``"column 'p': point"``); None when it did not, or the reason is not known."""
         return None
 
+    @property
+    def sql_dialect(self) -> Dialect:
+        """The SQLAlchemy dialect that writes this database's SQL: what dbnb compiles a
+        ``select()`` it builds itself with (``db.explore``), sent as text where the
+        connection takes no ``select()``."""
+        return self.engine.dialect
+
+    @property
+    def takes_select(self) -> bool:
+        """Whether ``query`` takes a SQLAlchemy ``select()`` (else SQL text only)."""
+        return True
+
     # --- what only SQLAlchemy gives ------------------------------------------------------
 
     def _no_sqlalchemy(self, what: str) -> NoReturn:
@@ -339,9 +370,18 @@ class Facade(abc.ABC):
         """Per-column statistics (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.profile()")
 
-    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> plans.Plan:
+    def explain(self, sql: str, params: Params | None = None, analyze: bool = False) -> Plan:
         """The plan of ``sql`` (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.explain()")
+
+    def explore(self, source: Any, params: Params | None = None, page_size: int = 50) -> Explorer:
+        """A view of ``source`` (a table's name, SQL text with ``:name`` placeholders, or
+        a ``select()``) that the database pages, sorts, filters, searches and counts:
+        ``.page(n)``, ``.sort(column)``, ``.filter(column, op, value)``, ``.search(text)``,
+        ``.count()``, ``.sql()``, ``.frame()``; in a notebook, its first page."""
+        from dbnb.read.explore import explore  # loads with the first exploration
+
+        return explore(self, source, params, page_size)
 
     async def aclose(self) -> None:
         """``close()`` from async code."""

@@ -18,23 +18,54 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from dbnb.engine.backend import EngineBackend
 from dbnb.errors import ConfigError, DbnbError, ReadOnlyError, UnknownConnectionError, one_line
 
 # pandas, SQLAlchemy and the engines load with the first check, not with the module:
 # the CLI's parser reads CONNECT_TIMEOUT (``dbnb --help``).
 if TYPE_CHECKING:
     import pandas as pd
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
 
     from dbnb.config import ConnectionConfig
-    from dbnb.connections.database import Database
-    from dbnb.connections.facade import Facade
 
 CONNECT_TIMEOUT = 5  # seconds; libpq counts anything under 2 as 2
-# Dialects whose read-only guard dbnb installs, and so can verify.
 _PROBE_TABLE = "dbnb_health_probe"
+
+
+class HealthBackend(EngineBackend, Protocol):
+    """What a health check asks of a database's backend, beyond the engine's."""
+
+    def server_name(self, dialect: Dialect) -> str | None:
+        """The server's name as health reports its version ("PostgreSQL"); None: the
+        dialect's."""
+
+    def write_probe(self, table: str) -> str | None:
+        """A write creating ``table`` that the read-only transaction must refuse, to
+        prove the guard works; None where there is no guard of dbnb's to prove."""
+
+
+class Checkable(Protocol):
+    """What ``check`` asks of a connection (``Database``)."""
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def backend(self) -> HealthBackend: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+class Checks(Protocol):
+    """A connection that checks itself (every ``Facade``)."""
+
+    def load_client(self) -> None: ...
+
+    def health(self, timeout: int = CONNECT_TIMEOUT) -> Health: ...
 
 
 class _PoolStatus(TypedDict):
@@ -94,7 +125,7 @@ def frame(healths: Iterable[Health]) -> pd.DataFrame:
     return table.astype(FRAME_DTYPES)
 
 
-def check_all(databases: Iterable[Facade], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
+def check_all(databases: Iterable[Checks], *, timeout: int = CONNECT_TIMEOUT) -> list[Health]:
     """Check several connections at once, so that all of them together take about
     as long as the slowest one (at most about ``timeout``), in the order given."""
     chosen = list(databases)
@@ -108,12 +139,12 @@ def check_all(databases: Iterable[Facade], *, timeout: int = CONNECT_TIMEOUT) ->
 
 
 def check_named(
-    connect: Callable[[str], Facade], names: Iterable[str], *, timeout: int = CONNECT_TIMEOUT
+    connect: Callable[[str], Checks], names: Iterable[str], *, timeout: int = CONNECT_TIMEOUT
 ) -> list[Health]:
     """``check_all`` by name (``connect``: the registry's): an entry of the config that
     is broken (a missing variable, a bad key) is a row with its problem, not a failure
     of the whole check."""
-    found: list[Facade | Health] = []
+    found: list[Checks | Health] = []
     for name in names:
         try:
             found.append(connect(name))
@@ -127,26 +158,28 @@ def check_named(
     return [item if isinstance(item, Health) else next(checked) for item in found]
 
 
-def check(db: Database, *, timeout: int = CONNECT_TIMEOUT) -> Health:
+def check(db: Checkable, *, timeout: int = CONNECT_TIMEOUT) -> Health:
     """Check ``db``; never raises for a connection problem, which goes into ``.error``."""
     from dbnb.engine import connecting, engines
 
-    config = db.config
+    config, backend = db.config, db.backend
     mask = config.mask
     try:
         pool = _pool_status(db)
-        engine = engines.create_engine(config, pooled=False, connect_timeout=timeout)
+        engine = engines.create_engine(config, backend, pooled=False, connect_timeout=timeout)
     except DbnbError as error:  # no engine at all: an unknown dialect, a missing driver
         return Health(config.name, reachable=False, error=mask(str(error)))
     try:
         # The check's timeout bounds connecting as a call's does (dbnb.engine.connecting).
         with connecting.within(timeout):
-            return _probe(engine, config, pool)
+            return _probe(engine, config, backend, pool)
     finally:
         engine.dispose()
 
 
-def _probe(engine: Engine, config: ConnectionConfig, pool: _PoolStatus) -> Health:
+def _probe(
+    engine: Engine, config: ConnectionConfig, backend: HealthBackend, pool: _PoolStatus
+) -> Health:
     from sqlalchemy import exc
 
     from dbnb.engine import connecting, monitor, readonly
@@ -169,8 +202,8 @@ def _probe(engine: Engine, config: ConnectionConfig, pool: _PoolStatus) -> Healt
             started = time.perf_counter()
             quiet.exec_driver_sql("SELECT 1").scalar()
             latency = (time.perf_counter() - started) * 1000.0
-            version = _server_version(engine)
-            enforced, problem = _readonly_enforced(quiet)
+            version = _server_version(engine, backend)
+            enforced, problem = _readonly_enforced(quiet, backend)
         except (exc.SQLAlchemyError, DbnbError) as error:
             return Health(name, reachable=True, error=mask(one_line(error)), **pool)
         finally:
@@ -187,12 +220,12 @@ def _probe(engine: Engine, config: ConnectionConfig, pool: _PoolStatus) -> Healt
     )
 
 
-def _readonly_enforced(connection: Connection) -> tuple[bool | None, str | None]:
+def _readonly_enforced(
+    connection: Connection, backend: HealthBackend
+) -> tuple[bool | None, str | None]:
     """Attempt a write the read-only transaction must refuse; the caller rolls back.
     None where the database's backend installs no guard to check."""
-    from dbnb.engine.backend import backend_for
-
-    probe = backend_for(connection.dialect.name).write_probe(_PROBE_TABLE)
+    probe = backend.write_probe(_PROBE_TABLE)
     if probe is None:
         return None, None
     try:
@@ -202,17 +235,15 @@ def _readonly_enforced(connection: Connection) -> tuple[bool | None, str | None]
     return False, "read-only is not enforced: a write in a read-only transaction was accepted"
 
 
-def _server_version(engine: Engine) -> str | None:
+def _server_version(engine: Engine, backend: HealthBackend) -> str | None:
     info = engine.dialect.server_version_info
     if not info:
         return None
-    from dbnb.engine.backend import backend_for
-
-    name = backend_for(engine.dialect.name).server_name(engine.dialect) or engine.dialect.name
+    name = backend.server_name(engine.dialect) or engine.dialect.name
     return f"{name} {'.'.join(str(part) for part in info)}"
 
 
-def _pool_status(db: Database) -> _PoolStatus:
+def _pool_status(db: Checkable) -> _PoolStatus:
     # The pool is created with the engine, which connects only when used.
     pool = db.engine.pool
     return {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import Config, ConnectionConfig, load_config, url_connection
 from dbnb.connections.database import Database
 from dbnb.connections.facade import Facade
-from dbnb.engine.backend import facade_for
 
 
 def _looks_like_url(name: str) -> bool:
@@ -59,8 +59,10 @@ class Registry:
             key = name_or_url  # its Database is named by the URL with the password masked
         with self._lock:
             if key not in self._databases:
-                # A database reached without SQLAlchemy (Spark) brings its own facade.
-                self._databases[key] = facade_for(connection) or Database(connection)
+                # Its backend, resolved once; a database reached without SQLAlchemy
+                # (Spark) opens a facade of its own.
+                backend = backend_for(connection.backend)
+                self._databases[key] = backend.open(connection) or Database(connection, backend)
             return self._databases[key]
 
     def connection(self, name_or_url: str | None = None) -> ConnectionConfig:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, limits, monitor, privileges, readonly
-from dbnb.engine.backend import backend_for
+from dbnb.engine.backend import EngineArguments, EngineBackend
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConfigError
 
@@ -24,26 +23,17 @@ log = logging.getLogger("dbnb")
 EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
 
 
-@dataclass(frozen=True)
-class EngineArguments:
-    """What ``sqlalchemy.create_engine`` (or its async twin) is given for a connection:
-    built once, here, for the sync and async engines alike."""
-
-    url: URL
-    connect_args: dict[str, Any]
-    options: dict[str, Any]
-    budget: ConnectionBudget | None  # None: an in-memory SQLite database, or unpooled
-
-
 def engine_arguments(
     config: ConnectionConfig,
+    backend: EngineBackend,
     *,
     budget: ConnectionBudget | None = None,
     pooled: bool = True,
     connect_timeout: int | None = None,
     drivername: str | None = None,
 ) -> EngineArguments:
-    """The URL, driver arguments and pool options of an engine for ``config``.
+    """The URL, driver arguments and pool options of an engine for ``config``, whose
+    database's ``backend`` adds what its driver is given.
 
     ``pooled=False`` and a ``connect_timeout`` (seconds) make a short-lived engine
     that opens one connection per use and gives up on an unanswering server, as
@@ -59,24 +49,26 @@ def engine_arguments(
         budget = None
     arguments = EngineArguments(url, dict(config.connect_args), options, budget)
     # What the database's own driver is given (read-only sessions, timeouts, files).
-    return backend_for(config.backend).engine_arguments(arguments, config, connect_timeout)
+    return backend.engine_arguments(arguments, config, connect_timeout)
 
 
 def create_engine(
     config: ConnectionConfig,
+    backend: EngineBackend,
     *,
     pooled: bool = True,
     connect_timeout: int | None = None,
     budget: ConnectionBudget | None = None,
 ) -> Engine:
-    """A new pooled engine for ``config``; callers share it through the registry.
+    """A new pooled engine for ``config``, with its database's ``backend``'s guards;
+    callers share it through the registry.
 
     With a ``budget``, the pool opens server connections only within it (the
     connection's one budget, shared with its columnar and async paths).
     ``pooled=False`` and a ``connect_timeout``: see ``engine_arguments``.
     """
     arguments = engine_arguments(
-        config, budget=budget, pooled=pooled, connect_timeout=connect_timeout
+        config, backend, budget=budget, pooled=pooled, connect_timeout=connect_timeout
     )
     try:
         engine = sqlalchemy.create_engine(
@@ -84,7 +76,7 @@ def create_engine(
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
         raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
-    install_guards(engine, config)
+    install_guards(engine, config, backend)
     if arguments.budget is not None:
         # Last: its do_connect listener opens the connection, so those of the guards
         # (which set the driver's arguments: dbnb.engine.connecting) must run before it.
@@ -93,16 +85,17 @@ def create_engine(
     return engine
 
 
-def install_guards(engine: Engine, config: ConnectionConfig) -> None:
-    """The history, the read-only guards and the limits, on a sync engine or the sync
-    engine inside an ``AsyncEngine`` (its guards call the driver through dbnb.drivers)."""
+def install_guards(engine: Engine, config: ConnectionConfig, backend: EngineBackend) -> None:
+    """The history, the read-only guards and the limits (``backend``'s), on a sync engine
+    or the sync engine inside an ``AsyncEngine`` (its guards call the driver through
+    dbnb.drivers)."""
     # Monitoring first: the error handlers of the read-only guards and the
     # limits may raise, which ends SQLAlchemy's chain of handle_error listeners.
     monitor.install(engine, config)
     connecting.install(engine)  # a call's timeout= bounds its connects too
-    readonly.install(engine, connection_name=config.name)
-    privileges.install(engine, config, backend_for(engine.dialect.name))
-    limits.install(engine, config)
+    readonly.install(engine, backend, connection_name=config.name)
+    privileges.install(engine, config, backend)
+    limits.install(engine, config, backend)
 
 
 def _no_engine(config: ConnectionConfig, error: Exception) -> str:

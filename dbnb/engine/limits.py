@@ -2,7 +2,7 @@
 
 statement_timeout is in seconds: per connection in the YAML, per call with
 ``query(..., timeout=)`` (the ``dbnb_timeout`` execution option). Each
-database's home (``dbnb/backends/NAME.py``) makes the database end a statement
+database's backend (``dbnb/backends/NAME/``) makes the database end a statement
 that runs too long, or that Ctrl-C interrupts (PostgreSQL: ``SET LOCAL
 statement_timeout``, psycopg's cancel; SQLite: a progress handler); the
 columnar path (``dbnb/read/arrow.py``) keeps the same deadline on the client.
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, ExceptionContext
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import interrupts, remedies
-from dbnb.engine.backend import backend_for
+from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryTimeoutError
 
 TIMEOUT_OPTION = "dbnb_timeout"
@@ -45,16 +45,17 @@ def max_rows_of(connection: Connection) -> int | None:
     return None if rows is None else int(rows)
 
 
-def close_result(result: CursorResult[Any], config: ConnectionConfig) -> None:
+def close_result(
+    result: CursorResult[Any], config: ConnectionConfig, backend: EngineBackend
+) -> None:
     """Close ``result``, perhaps before its last row: its database stops sending the rest
     rather than have its driver read it all to throw it away (``Backend.close_result``)."""
-    backend_for(result.dialect.name).close_result(result, config)
+    backend.close_result(result, config)
 
 
-def install(engine: Engine, config: ConnectionConfig) -> None:
+def install(engine: Engine, config: ConnectionConfig, backend: EngineBackend) -> None:
     """Attach the database's statement_timeout and interrupts to a new engine
-    (``dbnb/backends/NAME.py``), and turn what they end into dbnb's errors."""
-    backend = backend_for(engine.dialect.name)
+    (its ``backend``'s), and turn what they end into dbnb's errors."""
     backend.install_limits(engine, config)
 
     def translate(context: ExceptionContext) -> None:

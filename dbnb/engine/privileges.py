@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from dbnb.config import ConnectionConfig
-    from dbnb.engine.backend import Backend
+    from dbnb.engine.backend import EngineBackend
 
 # The entries whose privileges were looked at: once per entry, as a login's privileges
 # do not change between its connections (a new connection pays no second look).
@@ -30,7 +30,7 @@ _looked: set[tuple[str, str | None]] = set()
 _lock = threading.Lock()
 
 
-def install(engine: Engine, config: ConnectionConfig, backend: Backend) -> None:
+def install(engine: Engine, config: ConnectionConfig, backend: EngineBackend) -> None:
     """Look at the privileges of ``engine``'s first connection (of the entry's)."""
     if config.read_role:
         return

@@ -2,11 +2,12 @@
 
 Every transaction on a dbnb engine is either a read or a write. The mode is the
 execution option ``dbnb_write`` of the SQLAlchemy connection, and each
-database's guards (``dbnb/backends/NAME.py``: PostgreSQL's ``BEGIN READ ONLY``,
-SQLite's ``query_only`` and authorizer) set the database up for it afresh at the
-start of every transaction, so no state can leak through the pool from one mode
-into the other. Other SQLAlchemy dialects get no server-side guard: reads are
-rolled back, but only PostgreSQL and SQLite refuse writes on dbnb's behalf.
+database's guards (its backend's, ``dbnb/backends/NAME/``: PostgreSQL's ``BEGIN
+READ ONLY``, SQLite's ``query_only`` and authorizer, MariaDB's ``START TRANSACTION
+READ ONLY``) set the database up for it afresh at the start of every transaction,
+so no state can leak through the pool from one mode into the other. Other
+SQLAlchemy dialects get no server-side guard (the base ``Backend``): reads are
+rolled back, not refused.
 
 This module holds what every database shares: the mode, and the one refusal
 message, whose remedy fits where the user is (``dbnb.engine.remedies``).
@@ -20,7 +21,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from dbnb.engine import remedies
-from dbnb.engine.backend import backend_for
+from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryError, ReadOnlyError
 from dbnb.sql import readable
 
@@ -46,9 +47,9 @@ def refusal(
     return ReadOnlyError(f"connection {connection_name!r} is read-only here: {reason}; {how}")
 
 
-def install(engine: Engine, *, connection_name: str) -> None:
-    """Attach the database's read-only guards to a new engine, and word its refusals."""
-    backend = backend_for(engine.dialect.name)
+def install(engine: Engine, backend: EngineBackend, *, connection_name: str) -> None:
+    """Attach the database's read-only guards (its ``backend``'s) to a new engine, and
+    word its refusals."""
     backend.install_guards(engine, connection_name)
     rules = backend.read_rules
     if rules is not None:

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import pandas as pd
 from sqlalchemy.engine import CursorResult
 
+from dbnb.connections.database import Database
 from dbnb.connections.facade import Facade
 from dbnb.engine import limits, monitor, remedies
 from dbnb.errors import DbnbError, ParameterError, QueryError
@@ -88,6 +89,8 @@ def run(
         source = statements[0]
         changed = 0
     else:
+        # run_cell gave None: the facade runs cells on SQLAlchemy's connection (Facade).
+        assert isinstance(db, Database), f"{type(db).__name__}.run_cell must run the cell"
         frame, source, changed = _run_all(db, statements, values, write=write)
     elapsed = time.perf_counter() - started
     if isinstance(frame, pd.DataFrame) and output != "pandas":
@@ -119,7 +122,7 @@ _TRANSACTION_CONTROL = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", 
 
 
 def _run_all(
-    db: Facade, statements: list[sqltext.Statement], values: list[Any], *, write: bool
+    db: Database, statements: list[sqltext.Statement], values: list[Any], *, write: bool
 ) -> tuple[Any, sqltext.Statement | None, int]:
     """Every statement in one transaction (committed only when ``write``): the last
     result's frame, the statement that made it, and the rows the others changed."""
@@ -129,7 +132,7 @@ def _run_all(
     limit = db.config.max_rows
     number = 0
     result: CursorResult[Any] | None = None
-    close = functools.partial(limits.close_result, config=db.config)
+    close = functools.partial(limits.close_result, config=db.config, backend=db.backend)
     try:
         with db.connection(write=write) as connection:
             if limit is not None:
@@ -152,7 +155,7 @@ def _run_all(
                     )
                     if result.returns_rows:
                         frame = frames.to_frame(
-                            result, clause, max_rows=limit, fetch=_FETCH, close=close
+                            result, db.backend, clause, max_rows=limit, fetch=_FETCH, close=close
                         )
                         source = statement
                     else:

@@ -30,12 +30,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Integer
 
+from dbnb.backends.registry import backend_for
 from dbnb.config import load_config
 from dbnb.connections import health, inspect
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import Registry
 from dbnb.engine import monitor
-from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ReadOnlyError
 from dbnb.notebook import cells, complete
 from dbnb.notebook import display as cell_display
@@ -68,7 +68,7 @@ def _interrupts(shell: InteractiveShell, running: Callable[[], Facade | None]) -
         if db is None:
             message = "%db: interrupted (Ctrl-C)"
         else:
-            stopped = backend_for(db.config.backend).interrupted
+            stopped = db.interrupted
             done = f"; a statement still running was {stopped}" if stopped else ""
             message = f"connection {db.name!r}: interrupted (Ctrl-C){done}"
         raise Interrupted(message, shell).with_traceback(error.__traceback__) from None
@@ -121,6 +121,7 @@ class DbMagics(Magics):
             "write": self._write,
             "plot": self._plot,
             "profile": self._profile,
+            "explore": self._explore,
         }
         # Each connection's tables and columns for completion, read in the background.
         self.schemas = complete.SchemaCache()
@@ -150,6 +151,11 @@ class DbMagics(Magics):
         "committed together or not at all",
     )
     @argument(
+        "--explore",
+        action="store_true",
+        help="%%%%db: a grid over the cell's query that the database pages, sorts and filters",
+    )
+    @argument(
         "words",
         nargs="*",
         help="%%%%db: the connection to use for this cell (default: the current one); "
@@ -175,11 +181,15 @@ class DbMagics(Magics):
         %db plot KIND TABLE COLUMN [--bins N] [--top N]
                                   hist, bar or box of COLUMN, computed by the database
         %db profile TABLE         per-column statistics computed by the database
+        %db explore TABLE         a grid over TABLE: the database pages, sorts, filters
         %db explain [--analyze] SQL  the plan of SQL, full width, with a summary line
         %db frames SELECT ...     SQL over the notebook's DataFrames (DuckDB), read-only
 
         %%db [NAME] [-o VAR] [--write] [--as pandas|polars|arrow] [--csv|--parquet PATH]
         SELECT ... WHERE region = :region
+
+        %%db [NAME] --explore [-o VAR]
+        SELECT ...                a grid over the cell's query (-o VAR: the explorer)
 
         %%db plot KIND - COLUMN [--bins N] [--top N]
         SELECT ...                the plot of COLUMN of the cell's query, aggregated there
@@ -252,6 +262,8 @@ class DbMagics(Magics):
         if args.words and args.words[0] == framesql.NAME and self._builtin_frames():
             return self._frames(cell, out=args.out, write=args.write, output=args.output)
         db = self._database(args.words[0] if args.words else None)
+        if args.explore:
+            return self._explore_cell(db, cell, args)
         return self._query(db, cell, args)
 
     # --- queries --------------------------------------------------------------------
@@ -384,6 +396,20 @@ class DbMagics(Magics):
         if len(words) != 1:
             raise UsageError("usage: %db profile TABLE")
         return self._database().profile(words[0])
+
+    def _explore(self, words: list[str]) -> Any:
+        if not words:
+            raise UsageError("usage: %db explore TABLE  (or %%db --explore over a query)")
+        return self._database().explore(" ".join(words))  # a name may hold spaces
+
+    def _explore_cell(self, db: Facade, cell: str, args: Any) -> Any:
+        if args.write or args.csv or args.parquet or args.output != "pandas":
+            raise UsageError("--explore shows a grid; it takes only -o VAR beside it")
+        sql, params = cells.one_statement(db, cell, self.user_shell.user_ns)
+        explorer = db.explore(sql, params)
+        if args.out is not None:
+            self.user_shell.user_ns[args.out] = explorer
+        return explorer
 
     def _write(self, words: list[str]) -> None:
         # The subcommand is the explicit act, as db.write() is; a readonly

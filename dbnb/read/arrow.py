@@ -39,10 +39,10 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from dbnb.config import ConnectionConfig, masking
 from dbnb.engine import limits
-from dbnb.engine.backend import backend_for
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
 from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
+from dbnb.read.backend import ReadBackend
 from dbnb.read.columnar import (
     Columnar,
     Failed,
@@ -58,17 +58,15 @@ from dbnb.sql.params import Unbindable, bind_batch, to_positional
 # --- connections ----------------------------------------------------------------------
 
 
-def columnar_for(config: ConnectionConfig) -> Columnar | None:
-    """The columnar reads of ``config``'s database, if its backend can serve them."""
-    return backend_for(config.backend).columnar(config)
-
-
 class ArrowReader:
     """The ADBC connections of one named connection, and reads through them."""
 
-    def __init__(self, config: ConnectionConfig, budget: ConnectionBudget) -> None:
+    def __init__(
+        self, config: ConnectionConfig, budget: ConnectionBudget, backend: ReadBackend
+    ) -> None:
         self.config = config
         self._budget = budget
+        self._backend = backend
         self._layouts = Layouts()  # statements described before, by text and bind types
         self._pool: BudgetPool | None = None
         self._lock = threading.Lock()
@@ -78,7 +76,7 @@ class ArrowReader:
     def columnar(self) -> Columnar | None:
         """The backend's columnar reads, found on first use: its driver's imports
         (ADBC's, polars') are left to the first read, not paid to open a connection."""
-        return columnar_for(self.config)
+        return self._backend.columnar(self.config)
 
     @property
     def streams(self) -> bool:
@@ -210,7 +208,7 @@ class ArrowReader:
         if self.columnar is None or not isinstance(sql, str):
             return None
         dialect = self.columnar.dialect
-        rules = backend_for(dialect).read_rules
+        rules = self._backend.read_rules
         if rules is not None and readable.refusal(sql, rules) is not None:
             return None  # the guarded path refuses it, with its message, before sending it
         statement = to_positional(sql, dialect)

@@ -24,7 +24,6 @@ import pyarrow as pa
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable, Select
 
-from dbnb.engine.backend import backend_for
 from dbnb.read.dtypes import OBJECT, UTC_MICROS, arrow_type, fitted_decimal
 
 # Execution option: this statement's rows become a frame (a backend may load some types
@@ -84,6 +83,17 @@ class ByValues:
 Kind: TypeAlias = "pa.DataType | Converter | FittedDecimals | ByValues | None"
 
 
+class Kinds(Protocol):
+    """What a guarded result's frame asks of the database's backend: its column types."""
+
+    def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type as the database described a guarded result: exact, so it
+        wins over the statement's own types; None where it says nothing."""
+
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type where neither the database nor the statement said one."""
+
+
 class TooManyRows(Exception):
     """The result had more rows than the caller allows."""
 
@@ -98,6 +108,7 @@ def fetch_rows(result: CursorResult[Any], count: int | None) -> Sequence[Row[Any
 
 def to_frame(
     result: CursorResult[Any],
+    kinds: Kinds,
     statement: Executable | None = None,
     max_rows: int | None = None,
     *,
@@ -111,11 +122,12 @@ def to_frame(
     past it unread (``limits.close_result`` stops the server sending them).
     ``fetch(result, count)`` fetches the rows (``count`` None: all of them); the
     query layer passes one that shows progress and reports the rows to the history.
+    ``kinds``: the connection's backend, which says what the database said of the types.
     """
     if not result.returns_rows:
         return pd.DataFrame()
     names = list(result.keys())
-    types = column_types(result, statement, len(names))
+    types = column_types(result, statement, len(names), kinds)
     with gc_paused():
         if max_rows is None:
             rows = fetch(result, None)
@@ -158,15 +170,16 @@ def build_frame(names: list[str], columns: list[Sequence[Any]], types: list[Kind
     return frame
 
 
-def column_types(result: CursorResult[Any], statement: Executable | None, count: int) -> list[Kind]:
+def column_types(
+    result: CursorResult[Any], statement: Executable | None, count: int, kinds: Kinds
+) -> list[Kind]:
     # The database's own description is exact (PostgreSQL keeps int2/int4/int8
     # apart); the statement's SQLAlchemy types fill in where it says nothing (SQLite),
     # and SQLite's declared types where there are none (plain SQL).
-    backend = backend_for(result.dialect.name)
-    kinds = _either(backend.result_kinds(result, count), _types_from_statement(statement, count))
-    if any(kind is None for kind in kinds):
-        kinds = _either(kinds, backend.declared_kinds(result, count))
-    return kinds
+    found = _either(kinds.result_kinds(result, count), _types_from_statement(statement, count))
+    if any(kind is None for kind in found):
+        found = _either(found, kinds.declared_kinds(result, count))
+    return found
 
 
 def _either(first: Sequence[Kind], then: Sequence[Kind]) -> list[Kind]:

@@ -20,6 +20,7 @@ from dbnb.engine import connecting, limits, monitor
 from dbnb.errors import DbnbError, OptionError
 from dbnb.read import arrow, failures, formats, frames, parquet
 from dbnb.read import progress as progress_
+from dbnb.read.backend import ReadBackend
 from dbnb.sql import binds
 
 Params = Mapping[str, Any]
@@ -28,14 +29,19 @@ Connect = Callable[..., AbstractContextManager[Connection]]
 
 
 class Reads:
-    """The reads of one named connection."""
+    """The reads of one named connection, on its database's ``backend``."""
 
     def __init__(
-        self, config: ConnectionConfig, columnar: arrow.ArrowReader, connect: Connect
+        self,
+        config: ConnectionConfig,
+        columnar: arrow.ArrowReader,
+        connect: Connect,
+        backend: ReadBackend,
     ) -> None:
         self.config = config
         self.arrow = columnar
         self.connect = connect
+        self.backend = backend
 
     def frame(
         self,
@@ -74,6 +80,7 @@ class Reads:
                 )
                 frame = frames.to_frame(
                     result,
+                    self.backend,
                     statement,
                     max_rows=limit,
                     fetch=monitor.reported(fetch),
@@ -185,7 +192,7 @@ class Reads:
             yield chunk.table
 
     def close_result(self, result: CursorResult[Any]) -> None:
-        limits.close_result(result, self.config)
+        limits.close_result(result, self.config, self.backend)
 
     def guarded_chunks(
         self, sql: str | Executable, values: Params, rows: int, timeout: float | None = None
@@ -203,7 +210,7 @@ class Reads:
                         yield pd.DataFrame()
                         return
                     names = list(result.keys())
-                    types = frames.column_types(result, statement, len(names))
+                    types = frames.column_types(result, statement, len(names), self.backend)
                     empty = True
                     for part in result.partitions(rows):
                         empty = False

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
-from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, QueryError
 from dbnb.see import sources
 from dbnb.typetable import BOOL, NUMBER, TIME, category_of_dtype
@@ -26,7 +25,7 @@ from dbnb.typetable import BOOL, NUMBER, TIME, category_of_dtype
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from dbnb.connections.database import Database
+    from dbnb.see.backend import Viewed
 
 Kind = Literal["hist", "bar", "box"]
 KINDS = ("hist", "bar", "box")
@@ -35,7 +34,7 @@ DEFAULT_TOP = 10
 
 
 def plot(
-    db: Database,
+    db: Viewed,
     kind: str,
     source: str,
     column: str,
@@ -83,9 +82,9 @@ def plot(
 Draw = Callable[["Axes"], None]
 
 
-def histogram_sql(db: Database, where: str, value: str, bins: int) -> str:
+def histogram_sql(db: Viewed, where: str, value: str, bins: int) -> str:
     """One statement: the non-empty bins' numbers and counts, with the range binned."""
-    rule = backend_for(db.engine.dialect.name).histogram_bin("x", "low", "high", bins)
+    rule = db.backend.histogram_bin("x", "low", "high", bins)
     return (
         f"WITH dbnb_values AS (SELECT {value} AS x FROM {where}), "
         "dbnb_range AS (SELECT min(x) AS low, max(x) AS high FROM dbnb_values) "
@@ -95,7 +94,7 @@ def histogram_sql(db: Database, where: str, value: str, bins: int) -> str:
 
 
 def _hist(
-    db: Database,
+    db: Viewed,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,
@@ -104,7 +103,7 @@ def _hist(
 ) -> Draw:
     over_time = _binned_over_time(db, where, value, params, named)
     if over_time:
-        value = backend_for(db.engine.dialect.name).epoch_seconds(value)
+        value = db.backend.epoch_seconds(value)
     rows = db.query(histogram_sql(db, where, value, bins), params, progress=False)
     counts = [0] * bins
     low = high = 0.0
@@ -137,7 +136,7 @@ _EPOCH = 0.0
 
 
 def _binned_over_time(
-    db: Database, where: str, value: str, params: Mapping[str, Any] | None, named: str
+    db: Viewed, where: str, value: str, params: Mapping[str, Any] | None, named: str
 ) -> bool:
     """Whether ``value`` is binned over time (dates, timestamps) rather than as numbers,
     from the dtype a read of no rows gives it; a DbnbError for anything else."""
@@ -173,7 +172,7 @@ def bar_sql(where: str, value: str, top: int) -> str:
 
 
 def _bar(
-    db: Database,
+    db: Viewed,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,
@@ -199,12 +198,12 @@ def _bar(
     return draw
 
 
-def box_sql(db: Database, where: str, value: str) -> str:
-    return backend_for(db.engine.dialect.name).quartiles(value, where)
+def box_sql(db: Viewed, where: str, value: str) -> str:
+    return db.backend.quartiles(value, where)
 
 
 def quartiles(
-    db: Database, source: str, column: str, params: Mapping[str, Any] | None = None
+    db: Viewed, source: str, column: str, params: Mapping[str, Any] | None = None
 ) -> dict[str, float | int | None]:
     """``n, low, q1, median, q3, high`` of ``column`` over ``source``, from one statement."""
     statement = box_sql(db, sources.from_clause(db, source), sources.quote_column(db, column))
@@ -216,7 +215,7 @@ def quartiles(
 
 
 def _box(
-    db: Database,
+    db: Viewed,
     where: str,
     value: str,
     params: Mapping[str, Any] | None,

@@ -31,14 +31,13 @@ from sqlalchemy import exc
 
 from dbnb import typetable
 from dbnb.backends import typetables
-from dbnb.engine.backend import backend_for
 from dbnb.errors import QueryError
 from dbnb.see import sources
 from dbnb.sql import identifiers
 from dbnb.typetable import category_of_dtype, sql_rule
 
 if TYPE_CHECKING:
-    from dbnb.connections.database import Database
+    from dbnb.see.backend import Viewed
 
 COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean", "top"]
 # Kinds whose values have no order of their own here: counted by their text, no min/max.
@@ -61,7 +60,7 @@ class Column:
     grouped: bool = False
 
 
-def profile(db: Database, table: str) -> pd.DataFrame:
+def profile(db: Viewed, table: str) -> pd.DataFrame:
     """One row per column of ``table`` (``schema.table`` too); see the module's doc."""
     schema, name = _locate(db, table)
     where = sources.quote_table(db, f"{schema}.{name}" if schema else name)
@@ -106,7 +105,7 @@ def profile(db: Database, table: str) -> pd.DataFrame:
     )
 
 
-def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> pd.Series:
+def _aggregates(db: Viewed, table: str, where: str, columns: list[Column]) -> pd.Series:
     """The one aggregate statement's row. Refused (a type whose rule the catalog could
     not say: PostgreSQL's ``xid`` has no collation), each column is tried by the same
     statement over no rows (refused or answered at once, nothing read); a refused one
@@ -135,11 +134,11 @@ def _aggregates(db: Database, table: str, where: str, columns: list[Column]) -> 
     return _aggregate_row(db, where, columns)
 
 
-def _aggregate_row(db: Database, where: str, columns: list[Column]) -> pd.Series:
+def _aggregate_row(db: Viewed, where: str, columns: list[Column]) -> pd.Series:
     return db.query(profile_sql(db, where, columns), progress=False).iloc[0]
 
 
-def _refusal(db: Database, nothing: str, column: Column) -> str | None:
+def _refusal(db: Viewed, nothing: str, column: Column) -> str | None:
     """Why the database refuses ``column``'s aggregates (over no rows), or None."""
     try:
         db.query(profile_sql(db, nothing, [column]), progress=False)
@@ -148,7 +147,7 @@ def _refusal(db: Database, nothing: str, column: Column) -> str | None:
     return None
 
 
-def _sampled(db: Database, where: str, columns: list[Column]) -> list[Column]:
+def _sampled(db: Viewed, where: str, columns: list[Column]) -> list[Column]:
     """The columns, each marked to be grouped where the first ``SAMPLE_ROWS`` rows hold
     few distinct values: a statement reading those rows only. Grouping by a hash counts
     few distinct values three times as fast as sorting them, and many three to eight
@@ -156,7 +155,7 @@ def _sampled(db: Database, where: str, columns: list[Column]) -> list[Column]:
     so a sample that misleads costs time, never a wrong number."""
     if not columns:
         return columns
-    backend = backend_for(db.engine.dialect.name)
+    backend = db.backend
     dialect = db.engine.dialect
     counts = ", ".join(
         f"count({_value(dialect, column)}) AS n{index}, count(DISTINCT "
@@ -183,7 +182,7 @@ def _value(dialect: Any, column: Column) -> str:
     return identifiers.quote(dialect, column.name)
 
 
-def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
+def profile_sql(db: Viewed, where: str, columns: list[Column]) -> str:
     """The one aggregate statement: ``total`` and ``c{i}_{stat}`` for each column.
 
     A column of many distinct values counts them sorted (``count(DISTINCT)``), its
@@ -195,7 +194,7 @@ def profile_sql(db: Database, where: str, columns: list[Column]) -> str:
     (``grouped``) are grouped, joined: their groups' count and the most frequent, all
     in one scan where the database can (``grouped_counts``), else a subquery each.
     """
-    backend = backend_for(db.engine.dialect.name)
+    backend = db.backend
     dialect = db.engine.dialect
     items = ["count(*) AS total"]
     tops = []
@@ -304,7 +303,7 @@ def _missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _columns(db: Database, schema: str | None, table: str) -> list[Column]:
+def _columns(db: Viewed, schema: str | None, table: str) -> list[Column]:
     """The columns of ``table``: name, type as the database spells it, kind; none when
     the dialect cannot reflect them (duckdb-engine's reflection has gaps)."""
     with db.connection() as connection:
@@ -356,7 +355,7 @@ def _type_name(column_type: Any, dialect: Any) -> str:
         return ""
 
 
-def _locate(db: Database, table: str) -> tuple[str | None, str]:
+def _locate(db: Viewed, table: str) -> tuple[str | None, str]:
     """The schema and name of ``table``; ``schema.table`` split when no table has the dots."""
     with db.connection() as connection:
         inspector = sqlalchemy.inspect(connection)

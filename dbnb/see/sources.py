@@ -9,7 +9,7 @@ from dbnb.errors import DbnbError, QueryError
 from dbnb.sql import identifiers, sqlscan
 
 if TYPE_CHECKING:
-    from dbnb.connections.database import Database
+    from dbnb.see.backend import Viewed
 
 # Where a database's message points into the statement: dbnb wrote it, the user did not.
 _POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")
@@ -23,7 +23,7 @@ def is_query(source: str, dialect: str) -> bool:
     return bool(words) and words[0] in _QUERY_WORDS and len(source.split()) > 1
 
 
-def from_clause(db: Database, source: str) -> str:
+def from_clause(db: Viewed, source: str) -> str:
     """``source`` as the FROM of an aggregate: a query becomes a subquery (its rows are
     aggregated by the database, never fetched), a name is quoted (``schema.table`` too)."""
     source = source.strip()
@@ -35,7 +35,7 @@ def from_clause(db: Database, source: str) -> str:
     return quote_table(db, source)
 
 
-def quote_table(db: Database, table: str) -> str:
+def quote_table(db: Viewed, table: str) -> str:
     dialect = db.engine.dialect
     schema, dot, name = table.rpartition(".")
     if dot and schema:
@@ -43,7 +43,7 @@ def quote_table(db: Database, table: str) -> str:
     return identifiers.quote(dialect, table)
 
 
-def quote_column(db: Database, column: str) -> str:
+def quote_column(db: Viewed, column: str) -> str:
     if not column or not column.strip():
         raise DbnbError(f"{db.name}: name the column to plot")
     return identifiers.quote(db.engine.dialect, column)
@@ -55,7 +55,7 @@ def label(source: str, width: int = 40) -> str:
     return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
-def reason(db: Database, error: QueryError) -> str:
+def reason(db: Viewed, error: QueryError) -> str:
     """The database's message for a statement dbnb wrote, without the connection's name
     and without the place in that statement it points to."""
     message = str(error).removeprefix(f"{db.name}: ")

@@ -16,19 +16,19 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pandas as pd
 from sqlalchemy import MetaData, Table, UniqueConstraint, exc, inspect
 from sqlalchemy.engine import Connection, RootTransaction
 from sqlalchemy.orm import Mapper
 
-from dbnb.engine.backend import backend_for
 from dbnb.errors import DbnbError, ValidationError
 from dbnb.write import bulk, validate
 
 if TYPE_CHECKING:
-    from dbnb.connections.database import Database
+    from dbnb.config import ConnectionConfig
 
 log = logging.getLogger("dbnb")
 
@@ -36,8 +36,27 @@ Mode = Literal["append", "upsert", "replace"]
 MODES = ("append", "upsert", "replace")
 
 
+class Writable(Protocol):
+    """What a write asks of the connection it writes through (``Database``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def backend(self) -> bulk.WriteBackend: ...
+
+    def require_writable(self) -> None: ...
+
+    def connection(
+        self, *, write: bool = False, timeout: float | None = None
+    ) -> AbstractContextManager[Connection]: ...
+
+
 def write_rows(
-    database: Database,
+    database: Writable,
     data: Any,
     target: Any,
     mode: Mode = "append",
@@ -57,12 +76,12 @@ def write_rows(
         )
     checked = None
     if table is not None:  # a model: every row is checked before a connection is taken
-        checked = _check(data, table, aliases, database.engine.dialect.name, mode, key)
+        checked = _check(data, table, aliases, database.backend, mode, key)
     with database.connection(write=True) as connection:
         if table is None:
             table = reflect(connection, str(target), database.name)
         if checked is None:
-            checked = _check(data, table, aliases, connection.dialect.name, mode, key)
+            checked = _check(data, table, aliases, database.backend, mode, key)
         with connection.begin() as transaction:
             if create:
                 table.create(connection, checkfirst=True)
@@ -80,6 +99,7 @@ def write_rows(
                     mode,
                     checked.keys,
                     config=database.config,
+                    backend=database.backend,
                     progress=progress,
                 )
             except KeyboardInterrupt:
@@ -103,12 +123,12 @@ def _check(
     data: Any,
     table: Table,
     aliases: dict[str, str],
-    dialect: str,
+    backend: bulk.WriteBackend,
     mode: str,
     key: str | Sequence[str] | None,
 ) -> validate.Checked:
     frame = to_frame(data, table)
-    rules = backend_for(dialect).write_rules
+    rules = backend.write_rules
     checked = validate.check(frame, table, rules, aliases=aliases)
     if mode == "upsert":
         checked.keys = upsert_keys(table, key)

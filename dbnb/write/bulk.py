@@ -4,7 +4,7 @@ Each database sends rows its own way, through its backend's ``bulk_writer``
 (PostgreSQL: a binary ``COPY`` from Arrow, ``dbnb/backends/postgresql/bulk.py``;
 SQLite: ``executemany`` of SQLAlchemy's own stored forms,
 ``dbnb/backends/sqlite/bulk.py``; any other dialect: SQLAlchemy's executemany,
-``dbnb/backends/generic.py``). What they share is here: the progress bar, the
+``ExecutemanyWriter`` here, the base ``Backend``'s). What they share is here: the progress bar, the
 keys an upsert takes once, the ``ON CONFLICT`` clause, and naming the row a
 database refused in a ``WriteError``. The caller's transaction then rolls
 everything back.
@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import interrupts
-from dbnb.engine.backend import backend_for
 from dbnb.errors import ValidationError, WriteError, one_line
+from dbnb.write.columns import WriteRules
 from dbnb.write.validate import Checked
 
 BATCH_ROWS = 20_000
@@ -52,6 +52,22 @@ class BulkWriter(Protocol):
     def send(self, mode: str, keys: Sequence[str]) -> int:
         """Send every row (``replace`` empties the table first; ``upsert`` by ``keys``);
         the rows written. A refused row: ``WriteError`` naming it (see ``rejected``)."""
+
+
+class WriteBackend(Protocol):
+    """What the write layer asks of a database's backend (resolved once per connection,
+    ``dbnb.backends.base.Backend``)."""
+
+    @property
+    def write_rules(self) -> WriteRules:
+        """What its columns hold, checked before a write sends anything."""
+
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """How checked rows are sent in ``connection``'s open transaction."""
+
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """Ask the database to end the statement ``connection`` runs on another thread
+        (Ctrl-C during a write); nothing where the database cannot be asked."""
 
 
 # Show the bar only for writes that last longer than this (seconds).
@@ -73,9 +89,11 @@ def send(
     keys: Sequence[str],
     *,
     config: ConnectionConfig,
+    backend: WriteBackend,
     progress: bool | None,
 ) -> int:
-    """Send every checked row in the connection's open transaction; rows written.
+    """Send every checked row in the connection's open transaction, as its database's
+    ``backend`` sends them; rows written.
 
     ``progress``: True always shows a bar, False never, None (the default) only
     where someone watches (a terminal or a Jupyter kernel) and the write lasts.
@@ -90,7 +108,6 @@ def send(
         leave=False,
         file=sys.stderr,
     ) as bar:
-        backend = backend_for(connection.dialect.name)
         stopping, finished = threading.Event(), threading.Event()
 
         def sent(count: int) -> None:

@@ -1,5 +1,5 @@
-"""MariaDB's and MySQL's home: everything dbnb does differently there, behind the
-``Backend`` interface (``dbnb.engine.backend``).
+"""MariaDB's and MySQL's backend: everything dbnb does differently there, as the
+``Backend`` subclass ``MySQL`` (registered as ``mysql`` and ``mariadb``).
 
 ``guards.py``      read-only enforced by the server, statement_timeout and Ctrl-C;
                    the driver (PyMySQL, aiomysql) and why
@@ -24,28 +24,10 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.pool import NullPool
 
-from dbnb.backends.generic import grouped_counts
+from dbnb.backends.base import Backend
+from dbnb.backends.mysql import cancel, guards, reflection, see
 from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLAlchemy
-from dbnb.backends.mysql import guards, reflection
-from dbnb.backends.mysql.cancel import close_result
-from dbnb.backends.mysql.guards import (
-    excess_privilege,
-    install_limits,
-    limit_reached,
-    refusal_reason,
-)
-from dbnb.backends.mysql.see import (
-    comparable,
-    epoch_seconds,
-    explain_statement,
-    histogram_bin,
-    mean,
-    most_frequent,
-    plan_summary,
-    plan_text,
-    quartiles,
-)
-from dbnb.backends.mysql.statements import READ_RULES as read_rules
+from dbnb.backends.mysql.statements import READ_RULES
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
 from dbnb.errors import ConfigError
@@ -55,72 +37,134 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 
     from dbnb.config import ConnectionConfig
-    from dbnb.engine.engines import EngineArguments
+    from dbnb.engine.backend import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
-__all__ = [
-    "bulk_writer",
-    "close_result",
-    "columnar",
-    "comparable",
-    "declared_kinds",
-    "epoch_seconds",
-    "excess_privilege",
-    "explain_statement",
-    "grouped_counts",
-    "histogram_bin",
-    "install_guards",
-    "install_limits",
-    "limit_reached",
-    "mean",
-    "most_frequent",
-    "plan_summary",
-    "plan_text",
-    "quartiles",
-    "read_rules",
-    "refusal_reason",
-    "result_kinds",
-    "stop_statement",
-    "write_probe",
-]
-
-name = "mysql"
-interrupted: str | None = "killed on the server (KILL QUERY)"
-# The async driver of async sessions (dbnb.connections.aio): PyMySQL's protocol code under asyncio.
-async_driver: str | None = "mysql+aiomysql"
-# What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
-# bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it
-# takes aware timestamps, as it reads; a SET's value is its members joined by commas.
-write_rules = WriteRules(
-    "MariaDB/MySQL",
-    integer=pa.int32(),
-    small_integer=pa.int16(),
-    keeps_nan=False,
-    tinyint1_is_bool=True,
-    utc_timestamps=(sqltypes.TIMESTAMP,),
-    member_sets=(mysql_types.SET,),
-)
+# MySQL's protocol flag CLIENT_MULTI_STATEMENTS (pymysql.constants.CLIENT).
+_MULTI_STATEMENTS = 1 << 16
 
 
-def install_guards(engine: Engine, connection_name: str) -> None:
-    """The server's read-only guards (``guards.py``); and, as every dbnb engine is made
-    here, its tables reflected with their names as they are (``reflection.py``)."""
-    guards.install_guards(engine, connection_name)
-    reflection.install(engine)
+class MySQL(Backend):
+    """MariaDB and MySQL, through PyMySQL (and connectorx for MariaDB's columnar reads)."""
 
+    name = "mysql"
+    read_rules = READ_RULES
+    # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:
+    # bulk.py names them); a TIMESTAMP is an instant (dbnb's sessions are in UTC), so it
+    # takes aware timestamps, as it reads; a SET's value is its members joined by commas.
+    write_rules = WriteRules(
+        "MariaDB/MySQL",
+        integer=pa.int32(),
+        small_integer=pa.int16(),
+        keeps_nan=False,
+        tinyint1_is_bool=True,
+        utc_timestamps=(sqltypes.TIMESTAMP,),
+        member_sets=(mysql_types.SET,),
+    )
+    # PyMySQL's protocol code under asyncio.
+    async_driver = "mysql+aiomysql"
+    interrupted = "killed on the server (KILL QUERY)"
 
-# --- reads and their types ------------------------------------------------------------
+    # --- the engine -------------------------------------------------------------------
 
+    def engine_arguments(
+        self, arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+    ) -> EngineArguments:
+        """PyMySQL's: never several statements in one call; a connect timeout that also
+        caps each read (health checks); ``readonly: true`` sessions read-only."""
+        _no_read_role(config)
+        connect_args = arguments.connect_args
+        # Never several statements in one call (dbnb/backends/mysql/statements.py).
+        connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
+        # An explicit connect_args: {connect_timeout: N} wins over the config's key. PyMySQL's
+        # covers the TCP connect only: guards.install_limits bounds the server's greeting.
+        connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
+        is_async = arguments.url.drivername == self.async_driver
+        if connect_timeout is not None:
+            seconds = min(connect_timeout, whole_seconds(connecting.configured(config)))
+            connect_args["connect_timeout"] = seconds
+            if not is_async:  # aiomysql has no read_timeout
+                connect_args["read_timeout"] = seconds
+        if config.readonly:
+            # Belt and braces: even a transaction dbnb did not begin reads only.
+            connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
+        if is_async:
+            # aiomysql's connections belong to the event loop that opened them: a pooled one
+            # is unusable, and cannot even be closed, once asyncio.run() has ended its loop.
+            # So an async session opens its connection and closes it in its own loop.
+            arguments.options.clear()
+            arguments.options["poolclass"] = NullPool
+        return arguments
 
-def columnar(config: ConnectionConfig) -> Columnar | None:
-    """connectorx's reads into Arrow, described first (``reads.py``; MariaDB)."""
-    from dbnb.backends.mysql import reads
+    def install_guards(self, engine: Engine, connection_name: str) -> None:
+        """The server's read-only guards (``guards.py``); and, as every dbnb engine is made
+        here, its tables reflected with their names as they are (``reflection.py``)."""
+        guards.install_guards(engine, connection_name)
+        reflection.install(engine)
 
-    _no_read_role(config)
-    return reads.MySQLColumnar(config) if reads.serves(config) else None
+    install_limits = staticmethod(guards.install_limits)
+    excess_privilege = staticmethod(guards.excess_privilege)
+    refusal_reason = staticmethod(guards.refusal_reason)
+    limit_reached = staticmethod(guards.limit_reached)
+    close_result = staticmethod(cancel.close_result)
+
+    # --- reads and their types ------------------------------------------------------------
+
+    def columnar(self, config: ConnectionConfig) -> Columnar | None:
+        """connectorx's reads into Arrow, described first (``reads.py``; MariaDB)."""
+        from dbnb.backends.mysql import reads
+
+        _no_read_role(config)
+        return reads.MySQLColumnar(config) if reads.serves(config) else None
+
+    def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """The server's description of each column (``types.py``), where it is exact."""
+        from dbnb.backends.mysql import types
+
+        return list(types.result_kinds(result, count))
+
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """The described type of a text or DATETIME column no ``select()`` typed."""
+        from dbnb.backends.mysql import types
+
+        return list(types.declared_kinds(result, count))
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """Multi-row INSERTs, upserts by ON DUPLICATE KEY UPDATE (``bulk.py``)."""
+        from dbnb.backends.mysql import bulk
+
+        return bulk.MySQLWriter(connection, checked, sent)
+
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """``KILL QUERY`` of the connection's server thread, from a second connection."""
+        cancel.kill_statement(connection.connection.driver_connection, config)
+
+    # --- health ---------------------------------------------------------------------------
+
+    def server_name(self, dialect: Dialect) -> str | None:
+        """MariaDB or MySQL, as health reports its version: SQLAlchemy's dialect tells."""
+        return "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+
+    def write_probe(self, table: str) -> str | None:
+        """A write the read-only transaction must refuse: health's proof of the guard."""
+        return f"CREATE TEMPORARY TABLE {table} (x INTEGER)"
+
+    # --- the SQL of plots, profiles and plans (``see.py``) -----------------------------
+
+    explain_statement = staticmethod(see.explain_statement)
+    plan_text = staticmethod(see.plan_text)
+    plan_summary = staticmethod(see.plan_summary)
+    histogram_bin = staticmethod(see.histogram_bin)
+    quartiles = staticmethod(see.quartiles)
+    most_frequent = staticmethod(see.most_frequent)
+    epoch_seconds = staticmethod(see.epoch_seconds)
+    mean = staticmethod(see.mean)
+    comparable = staticmethod(see.comparable)
 
 
 def _no_read_role(config: ConnectionConfig) -> None:
@@ -131,82 +175,3 @@ def _no_read_role(config: ConnectionConfig) -> None:
             connection=config.name,
             key="read_role",
         )
-
-
-def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    """The server's description of each column (``types.py``), where it is exact."""
-    from dbnb.backends.mysql import types
-
-    return list(types.result_kinds(result, count))
-
-
-def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    """The described type of a text or DATETIME column no ``select()`` typed."""
-    from dbnb.backends.mysql import types
-
-    return list(types.declared_kinds(result, count))
-
-
-# --- writes ---------------------------------------------------------------------------
-
-
-def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
-    """Multi-row INSERTs, upserts by ON DUPLICATE KEY UPDATE (``bulk.py``)."""
-    from dbnb.backends.mysql import bulk
-
-    return bulk.MySQLWriter(connection, checked, sent)
-
-
-def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
-    """``KILL QUERY`` of the connection's server thread, from a second connection."""
-    from dbnb.backends.mysql import cancel
-
-    cancel.kill_statement(connection.connection.driver_connection, config)
-
-
-# --- health ---------------------------------------------------------------------------
-
-
-def server_name(dialect: Dialect) -> str | None:
-    """MariaDB or MySQL, as health reports its version: SQLAlchemy's dialect tells."""
-    return "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
-
-
-def write_probe(table: str) -> str | None:
-    """A write the read-only transaction must refuse: health's proof of the guard."""
-    return f"CREATE TEMPORARY TABLE {table} (x INTEGER)"
-
-
-# --- the engine ---------------------------------------------------------------------------
-
-# MySQL's protocol flag CLIENT_MULTI_STATEMENTS (pymysql.constants.CLIENT).
-_MULTI_STATEMENTS = 1 << 16
-
-
-def engine_arguments(
-    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
-) -> EngineArguments:
-    """PyMySQL's: never several statements in one call; a connect timeout that also
-    caps each read (health checks); ``readonly: true`` sessions read-only."""
-    _no_read_role(config)
-    connect_args = arguments.connect_args
-    # Never several statements in one call (dbnb/backends/mysql/statements.py).
-    connect_args["client_flag"] = int(connect_args.get("client_flag", 0)) & ~_MULTI_STATEMENTS
-    # An explicit connect_args: {connect_timeout: N} wins over the config's key. PyMySQL's
-    # covers the TCP connect only: guards.install_limits bounds the server's greeting.
-    connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
-    if connect_timeout is not None:
-        seconds = min(connect_timeout, whole_seconds(connecting.configured(config)))
-        connect_args["connect_timeout"] = seconds
-        if arguments.url.drivername != async_driver:  # aiomysql has no read_timeout
-            connect_args["read_timeout"] = seconds
-    if config.readonly:
-        # Belt and braces: even a transaction dbnb did not begin reads only.
-        connect_args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
-    if arguments.url.drivername == async_driver:
-        # aiomysql's connections belong to the event loop that opened them: a pooled one
-        # is unusable, and cannot even be closed, once asyncio.run() has ended its loop.
-        # So an async session opens its connection and closes it in its own loop.
-        arguments.options.clear()
-        arguments.options["poolclass"] = NullPool
-    return arguments

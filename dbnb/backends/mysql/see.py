@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dbnb.backends import generic
+from dbnb.backends import base
 
 # Text compared code point by code point, as Python compares str, and without
 # PAD SPACE ('a' and 'a ' differ): MariaDB's default collations are
@@ -83,7 +83,7 @@ def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
     def as_double(expression: str) -> str:
         return f"CAST({expression} AS DOUBLE)"
 
-    return generic.bin_by_floor(as_double(value), as_double(low), as_double(high), bins, _floor)
+    return base.bin_by_floor(as_double(value), as_double(low), as_double(high), bins, _floor)
 
 
 def _floor(expression: str) -> str:
@@ -93,11 +93,11 @@ def _floor(expression: str) -> str:
 def quartiles(value: str, source: str) -> str:
     """Exact quartiles by rank (MariaDB's percentile_cont is a window function only),
     the values as DOUBLE so the interpolation is numpy's."""
-    return generic.quartiles_by_rank(f"CAST({value} AS DOUBLE)", source, _floor)
+    return base.quartiles_by_rank(f"CAST({value} AS DOUBLE)", source, _floor)
 
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
-    return generic.most_frequent(value, ordered, source)
+    return base.most_frequent(value, ordered, source)
 
 
 def epoch_seconds(value: str) -> str:
@@ -117,4 +117,4 @@ def comparable(value: str, kind: str) -> str:
     character set and collation; JSON and other kinds as their text."""
     if kind in ("text", "enum"):
         return f"CONVERT({value} USING utf8mb4) COLLATE {BINARY_TEXT}"
-    return generic.as_text(value, kind, "CHAR")
+    return base.as_text(value, kind, "CHAR")

@@ -1,5 +1,5 @@
-"""PostgreSQL's home: everything dbnb does differently on PostgreSQL, behind the
-``Backend`` interface (``dbnb.engine.backend``).
+"""PostgreSQL's backend: everything dbnb does differently on PostgreSQL, as the
+``Backend`` subclass ``PostgreSQL``.
 
 ``guards.py``  read-only enforced by the database, statement_timeout and Ctrl-C
 ``adbc.py``    columnar reads through ADBC; ``types.py`` the guarded path's types
@@ -13,27 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dbnb.backends.generic import close_result, epoch_seconds, mean
-from dbnb.backends.postgresql import guards
-from dbnb.backends.postgresql.guards import (
-    READ_ROLE_OPTION,
-    excess_privilege,
-    install_limits,
-    leading_keywords,
-    limit_reached,
-    refusal_reason,
-)
-from dbnb.backends.postgresql.see import (
-    comparable,
-    explain_statement,
-    grouped_counts,
-    histogram_bin,
-    most_frequent,
-    plan_summary,
-    plan_text,
-    quartiles,
-)
-from dbnb.backends.postgresql.statements import READ_RULES as read_rules
+from dbnb.backends.base import Backend
+from dbnb.backends.postgresql import guards, see
+from dbnb.backends.postgresql.statements import READ_RULES
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
 from dbnb.write.columns import WriteRules
@@ -42,146 +24,127 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 
     from dbnb.config import ConnectionConfig
-    from dbnb.engine.engines import EngineArguments
+    from dbnb.engine.backend import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
-__all__ = [
-    "bulk_writer",
-    "close_result",
-    "columnar",
-    "comparable",
-    "declared_kinds",
-    "epoch_seconds",
-    "excess_privilege",
-    "explain_statement",
-    "grouped_counts",
-    "histogram_bin",
-    "install_guards",
-    "install_limits",
-    "leading_keywords",
-    "limit_reached",
-    "mean",
-    "most_frequent",
-    "plan_summary",
-    "plan_text",
-    "quartiles",
-    "read_rules",
-    "refusal_reason",
-    "result_kinds",
-    "stop_statement",
-    "write_probe",
-]
-
-name = "postgresql"
-interrupted: str | None = "cancelled on the server"  # psycopg's and ADBC's cancel request
-# The async driver of async sessions (dbnb.connections.aio), beside the sync one.
-async_driver: str | None = "postgresql+psycopg_async"
-# What its columns hold: integer is 4 bytes, real 4, and text no NUL character.
-write_rules = WriteRules(
-    "PostgreSQL",
-    integer=pa.int32(),
-    small_integer=pa.int16(),
-    single_float=True,
-    text_holds_nul=False,
-)
-
-
-# --- reads and their types ------------------------------------------------------------
-
-
-def install_guards(engine: Engine, connection_name: str) -> None:
-    """The guards (``guards.py``), and the loaders of reads that become frames
-    (``types.py``: inet as text, as the columnar path reads it)."""
-    from dbnb.backends.postgresql import types
-
-    guards.install_guards(engine, connection_name)
-    types.install_loaders(engine)
-
-
-def columnar(config: ConnectionConfig) -> Columnar | None:
-    """ADBC's PostgreSQL driver, described first (``adbc.py``), for psycopg URLs."""
-    from dbnb.backends.postgresql import adbc
-
-    return adbc.PostgreSQLColumnar(config) if adbc.serves(config) else None
-
-
-def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    """Each column's type as the server described it (``types.py``): exact."""
-    from dbnb.backends.postgresql import types
-
-    return list(types.result_kinds(result, count))
-
-
-def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    """The types of the database's own (enums, composites: text), where a
-    ``select()``'s types said nothing of them."""
-    from dbnb.backends.postgresql import types
-
-    return list(types.declared_kinds(result, count))
-
-
-# --- writes ---------------------------------------------------------------------------
-
-
-def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
-    """A binary COPY from Arrow, upserts through MERGE (``bulk.py``)."""
-    from dbnb.backends.postgresql import bulk
-
-    return bulk.PostgreSQLWriter(connection, checked, sent)
-
-
-def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
-    """psycopg's cancel request, from a connection of its own (thread-safe)."""
-    from dbnb.backends.postgresql import bulk
-
-    bulk.cancel(connection)
-
-
-# --- health ---------------------------------------------------------------------------
-
-
-def server_name(dialect: Dialect) -> str | None:
-    return "PostgreSQL"  # as health reports its version
-
-
-def write_probe(table: str) -> str | None:
-    """A write the read-only transaction must refuse: health's proof of the guard."""
-    return f"CREATE TEMP TABLE {table} (x INTEGER)"
-
-
-# --- the engine ---------------------------------------------------------------------------
-
 # PostgreSQL reports this in pg_stat_activity, so a DBA can tell dbnb's sessions apart.
 APPLICATION_NAME = "dbnb"
 
 
-def engine_arguments(
-    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
-) -> EngineArguments:
-    """psycopg's: dbnb's application_name; the connect timeout (``connecting``), a
-    shorter one that also caps each statement (health checks); ``readonly: true``
-    sessions read-only by default."""
-    connect_args = arguments.connect_args
-    connect_args.setdefault("application_name", APPLICATION_NAME)
-    # An explicit connect_args: {connect_timeout: N} wins over the config's key.
-    connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
-    settings = []
-    if connect_timeout is not None:
-        connect_args["connect_timeout"] = min(
-            connect_timeout, whole_seconds(connecting.configured(config))
-        )
-        # ...and no statement on such a connection waits longer than that either.
-        settings.append(f"-c statement_timeout={connect_timeout * 1000}")
-    if config.readonly:
-        # Belt and braces: even a transaction dbnb did not begin reads only.
-        settings.append("-c default_transaction_read_only=on")
-    if settings:
-        existing = connect_args.get("options", "")
-        connect_args["options"] = " ".join([existing, *settings]).strip()
-    if config.read_role:
-        # Each read transaction takes this role (guards._begin); writes keep the user's.
-        arguments.options["execution_options"] = {READ_ROLE_OPTION: config.read_role}
-    return arguments
+class PostgreSQL(Backend):
+    """PostgreSQL, through psycopg (and ADBC for columnar reads)."""
+
+    name = "postgresql"
+    read_rules = READ_RULES
+    # What its columns hold: integer is 4 bytes, real 4, and text no NUL character.
+    write_rules = WriteRules(
+        "PostgreSQL",
+        integer=pa.int32(),
+        small_integer=pa.int16(),
+        single_float=True,
+        text_holds_nul=False,
+    )
+    async_driver = "postgresql+psycopg_async"
+    interrupted = "cancelled on the server"  # psycopg's and ADBC's cancel request
+
+    # --- the engine -------------------------------------------------------------------
+
+    def engine_arguments(
+        self, arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+    ) -> EngineArguments:
+        """psycopg's: dbnb's application_name; the connect timeout (``connecting``), a
+        shorter one that also caps each statement (health checks); ``readonly: true``
+        sessions read-only by default."""
+        connect_args = arguments.connect_args
+        connect_args.setdefault("application_name", APPLICATION_NAME)
+        # An explicit connect_args: {connect_timeout: N} wins over the config's key.
+        connect_args.setdefault("connect_timeout", whole_seconds(config.connect_timeout))
+        settings = []
+        if connect_timeout is not None:
+            connect_args["connect_timeout"] = min(
+                connect_timeout, whole_seconds(connecting.configured(config))
+            )
+            # ...and no statement on such a connection waits longer than that either.
+            settings.append(f"-c statement_timeout={connect_timeout * 1000}")
+        if config.readonly:
+            # Belt and braces: even a transaction dbnb did not begin reads only.
+            settings.append("-c default_transaction_read_only=on")
+        if settings:
+            existing = connect_args.get("options", "")
+            connect_args["options"] = " ".join([existing, *settings]).strip()
+        if config.read_role:
+            # Each read transaction takes this role (guards._begin); writes keep the user's.
+            arguments.options["execution_options"] = {guards.READ_ROLE_OPTION: config.read_role}
+        return arguments
+
+    def install_guards(self, engine: Engine, connection_name: str) -> None:
+        """The guards (``guards.py``), and the loaders of reads that become frames
+        (``types.py``: inet as text, as the columnar path reads it)."""
+        from dbnb.backends.postgresql import types
+
+        guards.install_guards(engine, connection_name)
+        types.install_loaders(engine)
+
+    install_limits = staticmethod(guards.install_limits)
+    excess_privilege = staticmethod(guards.excess_privilege)
+    refusal_reason = staticmethod(guards.refusal_reason)
+    limit_reached = staticmethod(guards.limit_reached)
+
+    # --- reads and their types ------------------------------------------------------------
+
+    def columnar(self, config: ConnectionConfig) -> Columnar | None:
+        """ADBC's PostgreSQL driver, described first (``adbc.py``), for psycopg URLs."""
+        from dbnb.backends.postgresql import adbc
+
+        return adbc.PostgreSQLColumnar(config, self) if adbc.serves(config) else None
+
+    def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's type as the server described it (``types.py``): exact."""
+        from dbnb.backends.postgresql import types
+
+        return list(types.result_kinds(result, count))
+
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """The types of the database's own (enums, composites: text), where a
+        ``select()``'s types said nothing of them."""
+        from dbnb.backends.postgresql import types
+
+        return list(types.declared_kinds(result, count))
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """A binary COPY from Arrow, upserts through MERGE (``bulk.py``)."""
+        from dbnb.backends.postgresql import bulk
+
+        return bulk.PostgreSQLWriter(connection, checked, sent)
+
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """psycopg's cancel request, from a connection of its own (thread-safe)."""
+        from dbnb.backends.postgresql import bulk
+
+        bulk.cancel(connection)
+
+    # --- health ---------------------------------------------------------------------------
+
+    def server_name(self, dialect: Dialect) -> str | None:
+        """Its name as health reports its version."""
+        return "PostgreSQL"
+
+    def write_probe(self, table: str) -> str | None:
+        """A write the read-only transaction must refuse: health's proof of the guard."""
+        return f"CREATE TEMP TABLE {table} (x INTEGER)"
+
+    # --- the SQL of plots, profiles and plans (``see.py``) -----------------------------
+
+    explain_statement = staticmethod(see.explain_statement)
+    plan_text = staticmethod(see.plan_text)
+    plan_summary = staticmethod(see.plan_summary)
+    histogram_bin = staticmethod(see.histogram_bin)
+    quartiles = staticmethod(see.quartiles)
+    most_frequent = staticmethod(see.most_frequent)
+    grouped_counts = staticmethod(see.grouped_counts)
+    comparable = staticmethod(see.comparable)

@@ -38,6 +38,7 @@ from dbnb.backends.postgresql.columns import Column, Stale, layout, needs
 from dbnb.backends.postgresql.guards import refusal_reason
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, interrupts, privileges, readonly
+from dbnb.engine.backend import EngineBackend
 from dbnb.errors import QueryError
 from dbnb.read import frames
 from dbnb.read.arrow_plan import Layout, Plan
@@ -69,12 +70,15 @@ class PostgreSQLColumnar:
         OSError,
     )
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, backend: EngineBackend) -> None:
         self.config = config
+        self._backend = backend  # its engine arguments: both paths connect alike
         self._catalog = Catalog()  # the database's own types, as its reads met them
 
     def connect(self) -> Any:
-        uri = libpq.postgresql_uri(self.config)  # on this thread, which knows the call
+        uri = libpq.postgresql_uri(
+            self.config, self._backend
+        )  # on this thread, which knows the call
         try:
             # libpq's connect blocks in C, where Ctrl-C cannot reach it (and ADBC takes
             # SIGINT over for a call from the main thread): it runs on a worker thread,

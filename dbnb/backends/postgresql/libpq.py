@@ -9,14 +9,15 @@ import urllib.parse
 
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, engines
+from dbnb.engine.backend import EngineBackend
 
 
-def postgresql_uri(config: ConnectionConfig) -> str:
+def postgresql_uri(config: ConnectionConfig, backend: EngineBackend) -> str:
     # The driver arguments of the guarded engine (application_name, options, ...), so
     # both paths connect alike; then every transaction is read-only on the server.
     url = config.url
     query: dict[str, str] = {key: str(value) for key, value in url.query.items()}
-    arguments = engines.engine_arguments(config)
+    arguments = engines.engine_arguments(config, backend)
     query.update({key: str(value) for key, value in arguments.connect_args.items()})
     # The connect timeout in force, at most the call's own timeout (``connecting``).
     query["connect_timeout"] = str(connecting.whole_seconds(connecting.in_force(config)))

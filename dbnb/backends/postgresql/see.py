@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from dbnb.backends import generic
+from dbnb.backends import base
 
 _COST = re.compile(r"\(cost=[\d.]+\.\.(?P<cost>[\d.]+) rows=(?P<rows>\d+)")
 _ACTUAL = re.compile(r"\(actual time=[\d.]+\.\.(?P<time>[\d.]+) rows=(?P<rows>[\d.]+)")
@@ -54,7 +54,7 @@ def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
 def quartiles(value: str, source: str) -> str:
     cont = ", ".join(
         f"percentile_cont({p}) WITHIN GROUP (ORDER BY x) AS {name}"
-        for name, p in generic.QUANTILES.items()
+        for name, p in base.QUANTILES.items()
     )
     return (
         f"SELECT count(x) AS n, min(x) AS low, {cont}, max(x) AS high "
@@ -66,7 +66,7 @@ def most_frequent(value: str, ordered: str, source: str) -> str:
     """A subquery grouping the values by a hash, run only when the profile needs it (an
     InitPlan runs when its value is first used): mode() sorted every column's values
     again, beside count(DISTINCT)'s sort."""
-    return generic.most_frequent(value, ordered, source)
+    return base.most_frequent(value, ordered, source)
 
 
 def grouped_counts(keys: Sequence[str], source: str) -> str | None:

@@ -1,9 +1,10 @@
 """Apache Spark, reached through Spark Connect: dbnb's one database without SQLAlchemy.
 
-Its home opens a ``SparkDatabase`` (``dbnb.connections.facade.Facade``) per named connection
-(``url: sc://HOST:PORT`` or ``type: spark``); the registry asks for it through
-``dbnb.engine.backend.facade_for``. The Spark Connect client (``pip install
-'dbnb[spark]'``) loads with the first statement, not with this module.
+Its backend, ``Spark``, opens a ``SparkDatabase`` (``dbnb.connections.facade.Facade``)
+per named connection (``url: sc://HOST:PORT`` or ``type: spark``): the registry of
+connections asks every backend to ``open`` one, and only this one does. The Spark
+Connect client (``pip install 'dbnb[spark]'``) loads with the first statement, not
+with this module.
 
 - ``session``: the Spark Connect session of a connection, and its URL.
 - ``reads``: the read-only guard, bound parameters, max_rows, chunks; interrupts.
@@ -17,13 +18,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dbnb.backends.base import Backend
+
 if TYPE_CHECKING:
     from dbnb.config import ConnectionConfig
     from dbnb.connections.facade import Facade
 
 
-def open(config: ConnectionConfig) -> Facade:
-    """The facade of a Spark connection; it connects on first use."""
-    from dbnb.backends.spark.database import SparkDatabase
+class Spark(Backend):
+    """Apache Spark through Spark Connect: a facade of its own, no SQLAlchemy engine (so
+    nothing else of ``Backend`` is asked of it)."""
 
-    return SparkDatabase(config)
+    name = "spark"
+
+    def open(self, config: ConnectionConfig) -> Facade:
+        """The facade of a Spark connection; it connects on first use."""
+        from dbnb.backends.spark.database import SparkDatabase
+
+        return SparkDatabase(config)

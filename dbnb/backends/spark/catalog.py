@@ -12,13 +12,13 @@ from dbnb.connections.facade import DESCRIBE_COLUMNS, TABLE_COLUMNS, Catalog
 from dbnb.errors import QueryError
 
 if TYPE_CHECKING:
-    from dbnb.backends.spark.database import SparkDatabase
+    from dbnb.backends.spark.session import Connected
 
 
 class SparkCatalog(Catalog):
     """A Spark connection's tables and columns (``spark.catalog``: read only)."""
 
-    def __init__(self, db: SparkDatabase) -> None:
+    def __init__(self, db: Connected) -> None:
         self.db = db
 
     def tables(self, schema: str | None) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from dbnb.backends.spark import reads, types
+from dbnb.backends.spark.dialect import SparkDialect
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
 from dbnb.connections.facade import Catalog, CellRun, Facade
@@ -21,6 +22,8 @@ from dbnb.read import failures, formats, frames, parquet
 from dbnb.sql import binds
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+
     from dbnb.write import Mode
 
 Params = Mapping[str, Any]
@@ -44,6 +47,15 @@ class SparkDatabase(Facade):
 
     def close(self) -> None:
         self.session_.close()
+
+    @property
+    def sql_dialect(self) -> Dialect:
+        """Spark SQL, for the statements dbnb builds itself (``db.explore``)."""
+        return SparkDialect()
+
+    @property
+    def takes_select(self) -> bool:
+        return False  # SQL text only: dbnb compiles a select() it builds with sql_dialect
 
     # --- reads ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import re
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from dbnb.config import ConnectionConfig, spark_connect_url
 from dbnb.errors import DbnbError, one_line
@@ -91,6 +91,21 @@ def _discard(spark: Any) -> None:
         warnings.simplefilter("ignore")  # the client's RETRIES_EXCEEDED: said already
         with contextlib.suppress(Exception):
             spark.stop()
+
+
+class Connected(Protocol):
+    """What Spark's reads, writes and catalog ask of the connection (``SparkDatabase``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> ConnectionConfig: ...
+
+    @property
+    def spark(self) -> Any: ...
+
+    def require_writable(self) -> None: ...
 
 
 class Session:

@@ -23,13 +23,13 @@ from dbnb.engine import monitor
 from dbnb.errors import DbnbError, QueryError, ValidationError, WriteError
 
 if TYPE_CHECKING:
-    from dbnb.backends.spark.database import SparkDatabase
+    from dbnb.backends.spark.session import Connected
 
 _MODES = ("append", "replace")
 
 
 def write(
-    db: SparkDatabase,
+    db: Connected,
     data: Any,
     target: Any,
     mode: str,
@@ -102,7 +102,7 @@ def _arrow(data: Any, name: str) -> pa.Table:
         raise ValidationError(f"table {name!r}: {error}; nothing was written") from None
 
 
-def _schema(db: SparkDatabase, name: str) -> pa.Schema | None:
+def _schema(db: Connected, name: str) -> pa.Schema | None:
     """The Arrow schema of table ``name`` in Spark (analysed, nothing run), or None."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -155,7 +155,7 @@ def _frame(spark: Any, table: pa.Table) -> Any:
 
 
 def run_commands(
-    db: SparkDatabase, statements: Sequence[str], values: Sequence[Mapping[str, Any]]
+    db: Connected, statements: Sequence[str], values: Sequence[Mapping[str, Any]]
 ) -> CellRun:
     """A ``%%db --write`` cell: each statement as Spark runs SQL, in order (Spark has
     no transactions: those before a failing one stay done; the error says which)."""

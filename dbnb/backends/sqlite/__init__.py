@@ -1,5 +1,5 @@
-"""SQLite's home: everything dbnb does differently on SQLite, behind the
-``Backend`` interface (``dbnb.engine.backend``).
+"""SQLite's backend: everything dbnb does differently on SQLite, as the ``Backend``
+subclass ``SQLite``.
 
 ``guards.py``  read-only enforced by the database, statement_timeout and Ctrl-C
 ``adbc.py``    columnar reads through ADBC; ``types.py`` the guarded path's types
@@ -14,142 +14,108 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import types as sqltypes
 
-from dbnb.backends.generic import close_result, excess_privilege, grouped_counts, mean
-from dbnb.backends.sqlite.guards import (
-    install_guards,
-    install_limits,
-    limit_reached,
-    refusal_reason,
-)
-from dbnb.backends.sqlite.see import (
-    comparable,
-    epoch_seconds,
-    explain_statement,
-    histogram_bin,
-    most_frequent,
-    plan_summary,
-    plan_text,
-    quartiles,
-)
-from dbnb.backends.sqlite.statements import READ_RULES as read_rules
+from dbnb.backends.base import Backend
+from dbnb.backends.sqlite import guards, see
+from dbnb.backends.sqlite.statements import READ_RULES
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Dialect
 
     from dbnb.config import ConnectionConfig
-    from dbnb.engine.engines import EngineArguments
+    from dbnb.engine.backend import EngineArguments
     from dbnb.read.columnar import Columnar
     from dbnb.read.frames import Kind
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
-__all__ = [
-    "bulk_writer",
-    "close_result",
-    "columnar",
-    "comparable",
-    "declared_kinds",
-    "epoch_seconds",
-    "excess_privilege",
-    "explain_statement",
-    "grouped_counts",
-    "histogram_bin",
-    "install_guards",
-    "install_limits",
-    "limit_reached",
-    "mean",
-    "most_frequent",
-    "plan_summary",
-    "plan_text",
-    "quartiles",
-    "read_rules",
-    "refusal_reason",
-    "result_kinds",
-    "stop_statement",
-    "write_probe",
-]
 
-name = "sqlite"
-interrupted: str | None = "aborted by SQLite"  # its progress handler, in this process
-# The async driver of async sessions (dbnb.connections.aio), beside the sync one.
-async_driver: str | None = "sqlite+aiosqlite"
-# What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
-# declares DateTime with and without time zone alike, and reads a DATETIME as UTC: an
-# aware timestamp is stored as its UTC time in either.
-write_rules = WriteRules("SQLite", keeps_nan=False, utc_timestamps=(sqltypes.DateTime,))
+class SQLite(Backend):
+    """SQLite, through Python's sqlite3 (and ADBC for columnar reads of files)."""
 
+    name = "sqlite"
+    read_rules = READ_RULES
+    # What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
+    # declares DateTime with and without time zone alike, and reads a DATETIME as UTC: an
+    # aware timestamp is stored as its UTC time in either.
+    write_rules = WriteRules("SQLite", keeps_nan=False, utc_timestamps=(sqltypes.DateTime,))
+    async_driver = "sqlite+aiosqlite"
+    interrupted = "aborted by SQLite"  # its progress handler, in this process
 
-# --- reads and their types ------------------------------------------------------------
+    # --- the engine -------------------------------------------------------------------
 
+    def engine_arguments(
+        self, arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
+    ) -> EngineArguments:
+        """sqlite3's: the file's folder created (read-only files opened read-only by the
+        OS); connections used by whichever thread the pool hands them to; an in-memory
+        database unpooled and outside the budget (another connection, another database)."""
+        from dbnb.backends.sqlite import files
 
-def columnar(config: ConnectionConfig) -> Columnar | None:
-    """ADBC's SQLite driver with dbnb's extension (``adbc.py``), for SQLite files."""
-    from dbnb.backends.sqlite import adbc
+        url = files.sqlite_url(arguments.url, readonly=config.readonly)
+        # The pool hands connections to whichever thread asks; sessions never
+        # share one between threads at the same time.
+        arguments.connect_args.setdefault("check_same_thread", False)
+        options, budget = arguments.options, arguments.budget
+        if files.is_memory(url):
+            # One in-memory database per connection would lose data between
+            # sessions; the default pool for it keeps one per thread, sized by nobody.
+            for option in ("pool_size", "max_overflow", "pool_timeout"):
+                options.pop(option, None)
+            budget = None
+        return dataclasses.replace(arguments, url=url, options=options, budget=budget)
 
-    return adbc.SQLiteColumnar(config) if adbc.serves(config) else None
+    install_guards = staticmethod(guards.install_guards)
+    install_limits = staticmethod(guards.install_limits)
+    refusal_reason = staticmethod(guards.refusal_reason)
+    limit_reached = staticmethod(guards.limit_reached)
 
+    # --- reads and their types ------------------------------------------------------------
 
-def result_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    return [None] * count  # sqlite3 describes no types: the statement's, then declared
+    def columnar(self, config: ConnectionConfig) -> Columnar | None:
+        """ADBC's SQLite driver with dbnb's extension (``adbc.py``), for SQLite files."""
+        from dbnb.backends.sqlite import adbc
 
+        return adbc.SQLiteColumnar(config) if adbc.serves(config) else None
 
-def declared_kinds(result: CursorResult[Any], count: int) -> list[Kind]:
-    """Each column's declared type, read as a ``select()`` reads it (``types.py``)."""
-    from dbnb.backends.sqlite import types
+    def declared_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
+        """Each column's declared type, read as a ``select()`` reads it (``types.py``);
+        sqlite3 describes no types of a result (``result_kinds``: none)."""
+        from dbnb.backends.sqlite import types
 
-    return list(types.declared_kinds(result, count))
+        return list(types.declared_kinds(result, count))
 
+    # --- writes ---------------------------------------------------------------------------
 
-# --- writes ---------------------------------------------------------------------------
+    def bulk_writer(self, connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
+        """``executemany`` of SQLAlchemy's stored forms, upserts by ON CONFLICT (``bulk.py``)."""
+        from dbnb.backends.sqlite import bulk
 
+        return bulk.SQLiteWriter(connection, checked, sent)
 
-def bulk_writer(connection: Connection, checked: Checked, sent: Sent) -> BulkWriter:
-    """``executemany`` of SQLAlchemy's stored forms, upserts by ON CONFLICT (``bulk.py``)."""
-    from dbnb.backends.sqlite import bulk
+    def stop_statement(self, connection: Connection, config: ConnectionConfig) -> None:
+        """``sqlite3_interrupt``: the statement ends at its engine's next step (thread-safe)."""
+        from dbnb.backends.sqlite import bulk
 
-    return bulk.SQLiteWriter(connection, checked, sent)
+        bulk.interrupt(connection)
 
+    # --- health ---------------------------------------------------------------------------
 
-def stop_statement(connection: Connection, config: ConnectionConfig) -> None:
-    """``sqlite3_interrupt``: the statement ends at its engine's next step (thread-safe)."""
-    from dbnb.backends.sqlite import bulk
+    def server_name(self, dialect: Dialect) -> str | None:
+        """Its name as health reports its version."""
+        return "SQLite"
 
-    bulk.interrupt(connection)
+    def write_probe(self, table: str) -> str | None:
+        """A write the read-only transaction must refuse: health's proof of the guard."""
+        return f"CREATE TEMP TABLE {table} (x INTEGER)"
 
+    # --- the SQL of plots, profiles and plans (``see.py``) -----------------------------
 
-# --- health ---------------------------------------------------------------------------
-
-
-def server_name(dialect: Dialect) -> str | None:
-    return "SQLite"  # as health reports its version
-
-
-def write_probe(table: str) -> str | None:
-    """A write the read-only transaction must refuse: health's proof of the guard."""
-    return f"CREATE TEMP TABLE {table} (x INTEGER)"
-
-
-# --- the engine ---------------------------------------------------------------------------
-
-
-def engine_arguments(
-    arguments: EngineArguments, config: ConnectionConfig, connect_timeout: int | None
-) -> EngineArguments:
-    """sqlite3's: the file's folder created (read-only files opened read-only by the
-    OS); connections used by whichever thread the pool hands them to; an in-memory
-    database unpooled and outside the budget (another connection, another database)."""
-    from dbnb.backends.sqlite import files
-
-    url = files.sqlite_url(arguments.url, readonly=config.readonly)
-    # The pool hands connections to whichever thread asks; sessions never
-    # share one between threads at the same time.
-    arguments.connect_args.setdefault("check_same_thread", False)
-    options, budget = arguments.options, arguments.budget
-    if files.is_memory(url):
-        # One in-memory database per connection would lose data between
-        # sessions; the default pool for it keeps one per thread, sized by nobody.
-        for option in ("pool_size", "max_overflow", "pool_timeout"):
-            options.pop(option, None)
-        budget = None
-    return dataclasses.replace(arguments, url=url, options=options, budget=budget)
+    explain_statement = staticmethod(see.explain_statement)
+    plan_text = staticmethod(see.plan_text)
+    plan_summary = staticmethod(see.plan_summary)
+    histogram_bin = staticmethod(see.histogram_bin)
+    quartiles = staticmethod(see.quartiles)
+    most_frequent = staticmethod(see.most_frequent)
+    epoch_seconds = staticmethod(see.epoch_seconds)
+    comparable = staticmethod(see.comparable)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from dbnb.backends import generic
+from dbnb.backends import base
 
 
 def explain_statement(sql: str, analyze: bool) -> str | None:
@@ -59,15 +59,15 @@ def _floor(expression: str) -> str:
 
 
 def histogram_bin(value: str, low: str, high: str, bins: int) -> str:
-    return generic.bin_by_floor(value, low, high, bins, _floor)
+    return base.bin_by_floor(value, low, high, bins, _floor)
 
 
 def quartiles(value: str, source: str) -> str:
-    return generic.quartiles_by_rank(value, source, _floor)
+    return base.quartiles_by_rank(value, source, _floor)
 
 
 def most_frequent(value: str, ordered: str, source: str) -> str:
-    return generic.most_frequent(value, ordered, source)
+    return base.most_frequent(value, ordered, source)
 
 
 def epoch_seconds(value: str) -> str:
@@ -78,4 +78,4 @@ def epoch_seconds(value: str) -> str:
 def comparable(value: str, kind: str) -> str:
     """Values as they are: SQLite's BINARY collation orders text as Python does; JSON
     and other kinds as their text."""
-    return generic.as_text(value, kind, "TEXT")
+    return base.as_text(value, kind, "TEXT")
