@@ -190,7 +190,11 @@ def test_a_type_the_catalog_cannot_name_is_counted_by_its_text(db: dbnb.Database
         session.execute(
             text("INSERT INTO see_odd VALUES (1, '5', point(1, 2)), (2, '5', NULL), (3, '7', NULL)")
         )
-    profile = db.profile("see_odd").set_index("column")
+    try:
+        profile = db.profile("see_odd").set_index("column")
+    finally:  # an xid column left behind makes every later schema read warn (completion's)
+        with db.session(write=True) as session:
+            session.execute(text("DROP TABLE see_odd"))
     assert profile.loc["x", ["count", "distinct", "top"]].tolist() == [3, 2, "5"]
     assert profile.loc["p", ["count", "nulls", "distinct", "top"]].tolist() == [1, 2, 1, "(1,2)"]
     assert pd.isna(profile.loc["x", "min"])  # no order of its own here

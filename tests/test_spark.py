@@ -520,7 +520,14 @@ def test_magics_on_a_spark_connection(shell: InteractiveShell, lake: Any, table:
     assert health[["ok", "readonly_enforced"]].values.tolist() == [[True, True]]
     assert health["server_version"].iloc[0].startswith("Spark 4.")
     # Completion knows Spark's tables and columns, from its catalog.
-    assert complete.read_schema(lake).columns_of(table) == ("id", "name")
+    schema = complete.read_schema(lake)
+    assert schema.columns_of(table) == ("id", "name")
+    # Each with the dtype it reads as: Spark's type table, by its catalog's names.
+    assert schema.typed_columns_of(table) == [("id", "int32[pyarrow]"), ("name", "string[pyarrow]")]
+    assert [str(dtype) for dtype in lake.query(f"SELECT * FROM {table}").dtypes] == [
+        "int32[pyarrow]",
+        "string[pyarrow]",
+    ]
     history = run_magic(shell, "history 5")
     assert history["connection"].eq("lake").any()
     assert history["sql"].str.contains("WHERE name = :who").any()

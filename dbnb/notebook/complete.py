@@ -203,8 +203,7 @@ def _subcommand(first: str, typed: list[str], fragment: str, sources: Sources) -
         return _tables(fragment, sources.schema(sources.current))
     if first == "plot" and position == 3:
         schema = sources.schema(sources.current)
-        columns = schema.columns_of(typed[2]) if schema is not None else None
-        return _matching(fragment, [(name, "column") for name in columns or ()])
+        return _matching(fragment, _columns(schema, typed[2]) if schema is not None else [])
     return Completions(fragment, [])
 
 
@@ -272,16 +271,24 @@ def _sql(sql: str, cursor: int, connection: str | None, sources: Sources) -> Com
     aliases = _aliases(statement)
     if qualifier is not None:
         table = aliases.get(qualifier.lower(), qualifier)
-        columns = schema.columns_of(table)
-        if columns is not None:
-            return _matching(fragment, [(name, "column") for name in columns])
+        if schema.columns_of(table) is not None:
+            return _matching(fragment, _columns(schema, table))
         return _tables(fragment, schema, qualifier)
     if last in TABLE_KEYWORDS or (last == "," and _clause_of(words) == "FROM"):
         return _tables(fragment, schema)
     items: list[tuple[str, str]] = []
     for table in dict.fromkeys(aliases.values()):
-        items += [(name, "column") for name in schema.columns_of(table) or ()]
+        items += _columns(schema, table)
     return _matching(fragment, items)
+
+
+def _columns(schema: Schema, table: str) -> list[tuple[str, str]]:
+    """The columns of ``table`` to offer, each's kind naming the dtype it reads as
+    (``column int32[pyarrow]``: its database's type table says) where that is known."""
+    return [
+        (name, "column" if dtype is None else f"column {dtype}")
+        for name, dtype in schema.typed_columns_of(table) or ()
+    ]
 
 
 def _statement_around(text: str, found: Sequence[sqlscan.Token], cursor: int) -> tuple[int, int]:

@@ -9,12 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine.reflection import ObjectKind
 
+from dbnb.backends import typetables
 from dbnb.errors import DbnbError
 
 if TYPE_CHECKING:
@@ -28,10 +29,13 @@ _PG_SYSTEM = ("pg_", "information_schema")
 
 @dataclass(frozen=True)
 class Schema:
-    """A connection's tables and views, each with its column names."""
+    """A connection's tables and views, each with its column names and, where known,
+    the pandas dtype each column reads as (its database's type table says)."""
 
     default: str | None
     tables: Mapping[tuple[str | None, str], tuple[str, ...]]
+    # By the same keys: each column's dtype, None where its values decide.
+    types: Mapping[tuple[str | None, str], tuple[str | None, ...]] = field(default_factory=dict)
 
     def table_names(self) -> list[str]:
         """Names as a user types them: bare in the default schema, ``schema.table`` elsewhere."""
@@ -51,15 +55,28 @@ class Schema:
 
     def columns_of(self, table: str) -> tuple[str, ...] | None:
         """The columns of ``table`` (``schema.table`` works), matched without case."""
+        key = self._key_of(table)
+        return None if key is None else self.tables[key]
+
+    def typed_columns_of(self, table: str) -> list[tuple[str, str | None]] | None:
+        """The columns of ``table`` with the dtype each reads as (None: not known)."""
+        key = self._key_of(table)
+        if key is None:
+            return None
+        columns = self.tables[key]
+        types = self.types.get(key) or (None,) * len(columns)
+        return list(zip(columns, types, strict=True))
+
+    def _key_of(self, table: str) -> tuple[str | None, str] | None:
         owner, _, name = table.rpartition(".")
         wanted = name.lower()
-        for (schema, known), columns in self.tables.items():
+        for schema, known in self.tables:
             if known.lower() != wanted:
                 continue
             if (owner and (schema or "").lower() == owner.lower()) or (
                 not owner and schema in (None, self.default)
             ):
-                return columns
+                return schema, known
         return None
 
 
@@ -78,10 +95,11 @@ def read_schemas(db: Facade) -> Iterator[Schema]:
     """
     catalog = db.catalog()  # a database's own listing (Spark's), else SQLAlchemy's inspector
     if catalog is not None:
-        yield _catalog_schema(catalog)
+        yield _catalog_schema(catalog, db.config.backend)
         return
     with db.connection() as connection:
         inspector = sa_inspect(connection)
+        dialect = connection.dialect
         default = inspector.default_schema_name
         names = [
             name
@@ -90,25 +108,52 @@ def read_schemas(db: Facade) -> Iterator[Schema]:
         ]
         names = sorted(names, key=lambda name: name != default)[:MAX_SCHEMAS]
         tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        types: dict[tuple[str | None, str], tuple[str | None, ...]] = {}
+        dtypes: dict[Any, str | None] = {}  # a schema's columns share few types
         for schema in names:
             found = inspector.get_multi_columns(schema=schema, kind=ObjectKind.ANY)
             for (_, table), columns in found.items():
                 tables[(schema, table)] = tuple(column["name"] for column in columns)
+                types[(schema, table)] = tuple(
+                    _dtype(dtypes, column["type"], dialect) for column in columns
+                )
             if schema == default and len(names) > 1:
-                yield Schema(default=default, tables=dict(tables))
+                yield Schema(default=default, tables=dict(tables), types=dict(types))
         connection.rollback()
-    yield Schema(default=default, tables=tables)
+    yield Schema(default=default, tables=tables, types=types)
 
 
-def _catalog_schema(catalog: Catalog) -> Schema:
+def _dtype(known: dict[Any, str | None], sql_type: Any, dialect: Any) -> str | None:
+    """The dtype a column of ``sql_type`` reads as (``known``: those found already, by
+    the type's class and plain arguments: its length, precision, scale, time zone, an
+    enum's name; a repr costs ten times the time, and an array's item type, which this
+    leaves out, never changes its dtype)."""
+    plain = (str, int, bool, type(None))
+    arguments = tuple(
+        sorted((key, value) for key, value in vars(sql_type).items() if isinstance(value, plain))
+    )
+    key = (type(sql_type), arguments)
+    if key not in known:
+        known[key] = typetables.column_dtype(dialect.name, sql_type, dialect)
+    return known[key]
+
+
+def _catalog_schema(catalog: Catalog, backend: str) -> Schema:
     """The tables of the default schema and their columns, from a database's catalog."""
     listed = catalog.tables(None)
     default = str(listed["schema"].iloc[0]) if len(listed) else None
-    tables: dict[tuple[str | None, str], tuple[str, ...]] = {
-        (str(schema), str(table)): tuple(str(c) for c in catalog.describe(table, schema)["column"])
-        for schema, table in zip(listed["schema"], listed["table"], strict=True)
-    }
-    return Schema(default=default, tables=tables)
+    table_types = typetables.for_backend(backend)
+    tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
+    types: dict[tuple[str | None, str], tuple[str | None, ...]] = {}
+    for schema, table in zip(listed["schema"], listed["table"], strict=True):
+        described = catalog.describe(table, schema)
+        key = (str(schema), str(table))
+        tables[key] = tuple(str(column) for column in described["column"])
+        types[key] = tuple(
+            None if table_types is None else table_types.dtype(str(name))
+            for name in described["type"]
+        )
+    return Schema(default=default, tables=tables, types=types)
 
 
 @dataclass

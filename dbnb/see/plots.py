@@ -20,6 +20,7 @@ import pandas as pd
 
 from dbnb.errors import DbnbError, QueryError
 from dbnb.see import sources
+from dbnb.typetable import BOOL, NUMBER, TIME, category_of_dtype
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -144,14 +145,15 @@ def _binned_over_time(
     text = str(found)
     if found is None or text == "object":
         return False  # typed by its values (SQLite's expressions): as numbers, if they are
-    if pd.api.types.is_bool_dtype(found):
+    category = category_of_dtype(found)  # the type table's categories (dbnb.typetable)
+    if category == BOOL:
         raise DbnbError(
             f"{named}: hist needs numbers, dates or timestamps, not booleans; bar counts them"
         )
-    if pd.api.types.is_numeric_dtype(found) or text.startswith("decimal"):
+    if category == NUMBER:
         return False
-    if text.startswith(("timestamp", "date")):
-        return True
+    if category == TIME and text.startswith(("timestamp", "date")):
+        return True  # a time of day or a duration has no place on a calendar
     raise DbnbError(
         f"{named}: hist needs numbers, dates or timestamps; it reads as {text} "
         "(bar counts any values)"

@@ -9,11 +9,12 @@ one read of no rows for their dtypes, and one aggregate statement (``top`` is
 PostgreSQL's ``mode()`` in the same scan; elsewhere the smallest value when every
 value is distinct, else a subquery scanning again); no row of the table is fetched.
 
-Every type has a rule (``kind_of``): numbers, booleans, text, enums (as their
-labels' text), dates and times, and bytes are compared and counted as ``db.query``
-reads them; a value with no order or equality of its own (JSON, arrays, inet,
-uuid, ranges, geometry, any type of an extension) is counted by its text, its
-``top`` that text (JSON's parsed), with no ``min`` or ``max``. A statement the
+Every type has a rule (``kind_of``: its category in its database's type table,
+``dbnb.typetable``): numbers, booleans, text, enums (as their labels' text), dates
+and times, and bytes are compared and counted as ``db.query`` reads them; a value
+with no order or equality of its own (JSON, arrays, inet, uuid, ranges, geometry,
+any type of an extension) is counted by its text, its ``top`` that text (JSON's
+parsed), with no ``min`` or ``max``. A statement the
 database still refuses is named by its column, never by a position in dbnb's SQL.
 """
 
@@ -26,18 +27,21 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy
-from sqlalchemy import exc, types
+from sqlalchemy import exc
 
+from dbnb import typetable
+from dbnb.backends import typetables
 from dbnb.errors import QueryError
 from dbnb.see import sources
 from dbnb.sql import identifiers
+from dbnb.typetable import category_of_dtype, sql_rule
 
 if TYPE_CHECKING:
     from dbnb.see.backend import Viewed
 
 COLUMNS = ["column", "type", "count", "nulls", "distinct", "min", "max", "mean", "top"]
 # Kinds whose values have no order of their own here: counted by their text, no min/max.
-_BY_TEXT = ("json", "other")
+_BY_TEXT = (typetable.JSON, typetable.OTHER)
 
 
 # The rows a sample reads to choose how each column's distinct values are counted.
@@ -255,28 +259,18 @@ def _most_frequent_group(counted: str, value: str, where: str) -> str:
     )
 
 
-def kind_of(column_type: Any) -> str:
+def kind_of(column_type: Any, type_name: str | None = None, backend: str | None = None) -> str:
     """How a column is summarized: number, bool, text, enum, time, bytes, json or other
-    (counted by its text)."""
-    if isinstance(column_type, types.TypeDecorator):
-        column_type = column_type.impl_instance
-    if isinstance(column_type, types.Boolean):
-        return "bool"
-    if isinstance(column_type, types.Integer | types.Numeric | types.Float):
-        return "number"
-    if isinstance(column_type, types.Enum):  # PostgreSQL's has no collation: its labels
-        return "enum"
-    if isinstance(column_type, types.String):  # Text, VARCHAR, CHAR, MariaDB's SET
-        return "text"
-    if isinstance(column_type, types.Date | types.DateTime | types.Time | types.Interval):
-        return "time"
-    if isinstance(column_type, types.LargeBinary | types.BINARY | types.VARBINARY):
-        return "bytes"
-    if isinstance(column_type, types.JSON):
-        return "json"
-    if isinstance(column_type, types.NullType):  # SQLite: declared without a type
-        return "text"
-    return "other"  # arrays, inet, uuid, ranges, geometry, an extension's types
+    (counted by its text). Its database's type table says, by the type as spelled
+    (MariaDB's TINYINT(1) is a boolean, YEAR a number, PostgreSQL's money a number);
+    else its SQLAlchemy type's rule (``dbnb.typetable``); an enum is always an enum
+    (its name is the user's own, whatever type it shares it with)."""
+    rule = sql_rule(column_type)
+    if backend is not None and (rule is None or rule.category != typetable.ENUM):
+        found = typetables.column_rule(backend, type_name)
+        if found is not None:
+            return found.category
+    return typetable.OTHER if rule is None else rule.category
 
 
 def _typed(values: list[Any], dtype: Any, kind: str) -> list[Any]:
@@ -324,24 +318,25 @@ def _columns(db: Viewed, schema: str | None, table: str) -> list[Column]:
             connection.rollback()
             return []
         dialect = connection.dialect
-        return [
-            Column(column["name"], _type_name(column["type"], dialect), kind_of(column["type"]))
-            for column in reflected
-        ]
+        found = []
+        for column in reflected:
+            name = _type_name(column["type"], dialect)
+            kind = kind_of(column["type"], name, dialect.name)
+            found.append(Column(column["name"], name, kind))
+        return found
 
 
 def _as_read(columns: list[Column], shapes: pd.DataFrame) -> list[Column]:
-    """Each column's kind as ``db.query`` reads it, where that says more than its
-    declared type: booleans whatever the type (MariaDB's BOOLEAN is a TINYINT(1),
-    reflected as an integer); a type the catalog does not know by the dtype it reads as
-    (MariaDB's YEAR as a number); text read as Python values is JSON
-    (MariaDB's JSON is a LONGTEXT)."""
+    """Each column's kind as ``db.query`` reads it (``typetable.category_of_dtype``),
+    where that says more than its type's rule: booleans whatever the type; a type no
+    table knows (an extension's) by the dtype it reads as, a number or a time; text
+    read as Python values is JSON (MariaDB's JSON, a LONGTEXT its table checks)."""
     found = []
     for column in columns:
         kind = column.kind
         dtype = shapes[column.name].dtype if column.name in shapes else None
         if dtype is not None and kind != "bool":
-            read_as = _kind_of_dtype(dtype)
+            read_as = category_of_dtype(dtype)
             if read_as == "bool" or (kind == "other" and read_as in ("number", "time")):
                 kind = read_as
             elif kind in ("text", "enum") and str(dtype) == "object":
@@ -353,24 +348,9 @@ def _as_read(columns: list[Column], shapes: pd.DataFrame) -> list[Column]:
 def _columns_of(shapes: pd.DataFrame) -> list[Column]:
     """The columns as a read of no rows types them, where the catalog says nothing."""
     return [
-        Column(str(column), str(shapes[column].dtype), _kind_of_dtype(shapes[column].dtype))
+        Column(str(column), str(shapes[column].dtype), category_of_dtype(shapes[column].dtype))
         for column in shapes.columns
     ]
-
-
-def _kind_of_dtype(dtype: Any) -> str:
-    text = str(dtype)
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(dtype) or text.startswith("decimal"):
-        return "number"
-    if pd.api.types.is_string_dtype(dtype) and text != "object":
-        return "text"
-    if any(word in text for word in ("date", "time", "duration")):
-        return "time"
-    if text.startswith("binary"):
-        return "bytes"
-    return "other"
 
 
 def _type_name(column_type: Any, dialect: Any) -> str:

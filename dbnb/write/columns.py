@@ -1,4 +1,5 @@
-"""How each column type travels: its kind, and the Arrow type its values are sent as.
+"""How each column type travels: its kind (its rule in ``dbnb.typetable``), and the
+Arrow type its values are sent as.
 
 Shared by ``dbnb.validate`` (which checks values against the kind) and
 ``dbnb.bulk`` (which sends them).
@@ -17,6 +18,9 @@ import pyarrow as pa
 from sqlalchemy import Column, Table
 from sqlalchemy import types as sqltypes
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
+
+from dbnb.typetable import sql_rule
+from dbnb.typetable import unwrap as unwrap  # the backends' bulk writers use it from here
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -56,29 +60,26 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def unwrap(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
-    """The type a TypeDecorator stores as (its ``process_bind_param`` is not run)."""
-    while isinstance(sql_type, sqltypes.TypeDecorator):
-        sql_type = sql_type.impl_instance
-    return sql_type
-
-
 def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
-    """The kind and wire type of a column type on a database with these ``rules``."""
+    """The kind and wire type of a column type on a database with these ``rules``: the
+    kind is the type's rule in ``dbnb.typetable.SQLALCHEMY`` (what it reads as, too),
+    but where the database's ``rules`` say more (MySQL's TINYINT(1) and SET)."""
     t = unwrap(sql_type)
-
-    def make(kind: str, arrow: pa.DataType | None) -> Spec:
-        return Spec(kind, arrow, t)
-
-    if isinstance(t, sqltypes.Boolean) or (
-        rules.tinyint1_is_bool and getattr(t, "display_width", None) == 1
-    ):
-        return make("bool", pa.bool_())
-    if isinstance(t, sqltypes.Enum):
-        return make("enum", pa.string())
+    if rules.tinyint1_is_bool and getattr(t, "display_width", None) == 1:
+        return Spec("bool", pa.bool_(), t)
     if isinstance(t, rules.member_sets):
-        return make("set", pa.string())
-    if isinstance(t, sqltypes.Integer):
+        return Spec("set", pa.string(), t)
+    rule = sql_rule(sql_type)
+    kind = "other" if rule is None else rule.write
+    wire = _wire(kind, t, rules)
+    if kind == "array" and wire is None:
+        kind = "other"  # an array of JSON, UUIDs, enums or arrays: sent as it is
+    return Spec(kind, wire, t)
+
+
+def _wire(kind: str, t: sqltypes.TypeEngine[Any], rules: WriteRules) -> pa.DataType | None:
+    """The Arrow type a column of ``kind`` is sent as on a database with ``rules``."""
+    if kind == "int":
         if isinstance(t, sqltypes.SmallInteger):
             width = rules.small_integer
         elif isinstance(t, sqltypes.BigInteger):
@@ -87,40 +88,42 @@ def spec_for(sql_type: sqltypes.TypeEngine[Any], rules: WriteRules) -> Spec:
             width = rules.integer
         if getattr(t, "unsigned", False):  # MySQL's INT UNSIGNED: 0 to 2**32 - 1
             width = pa.from_numpy_dtype(np.dtype(f"uint{width.bit_width}"))
-        return make("int", width)
-    if isinstance(t, sqltypes.Float) or (isinstance(t, sqltypes.Numeric) and not t.asdecimal):
+        return width
+    if kind == "float":
         single = isinstance(t, sqltypes.REAL) or (
             isinstance(t, sqltypes.Float) and t.precision is not None and t.precision <= 24
         )
-        return make("float", pa.float32() if rules.single_float and single else pa.float64())
-    if isinstance(t, sqltypes.Numeric):
-        if t.precision is not None and t.precision <= 38:
-            return make("decimal", pa.decimal128(t.precision, t.scale or 0))
-        if t.precision is not None and t.precision <= 76:  # MySQL's DECIMAL(65, 30)
-            return make("decimal", pa.decimal256(t.precision, t.scale or 0))
-        return make("decimal", None)  # unconstrained: the values decide
-    if isinstance(t, sqltypes.DateTime):
-        return make("datetime", _UTC_MICROS if t.timezone else pa.timestamp("us"))
-    if isinstance(t, sqltypes.Date):
-        return make("date", pa.date32())
-    if isinstance(t, sqltypes.Time):
-        return make("time", pa.time64("us"))
-    if isinstance(t, sqltypes.Interval):
-        return make("interval", pa.duration("us"))
-    if isinstance(t, sqltypes.JSON):
-        return make("json", pa.string())
-    if isinstance(t, sqltypes.Uuid):
-        return make("uuid", pa.binary(16))
-    if isinstance(t, sqltypes.ARRAY):
+        return pa.float32() if rules.single_float and single else pa.float64()
+    if kind == "decimal":
+        precision, scale = getattr(t, "precision", None), getattr(t, "scale", None)
+        if precision is not None and precision <= 38:
+            return pa.decimal128(precision, scale or 0)
+        if precision is not None and precision <= 76:  # MySQL's DECIMAL(65, 30)
+            return pa.decimal256(precision, scale or 0)
+        return None  # unconstrained: the values decide
+    if kind == "datetime":
+        return _UTC_MICROS if getattr(t, "timezone", False) else pa.timestamp("us")
+    if kind == "array" and isinstance(t, sqltypes.ARRAY):
         item = spec_for(t.item_type, rules)
         if item.arrow is None or item.kind in ("json", "uuid", "enum", "array"):
-            return make("other", None)
-        return make("array", pa.list_(item.arrow))
-    if isinstance(t, sqltypes.String):
-        return make("string", pa.string())
-    if isinstance(t, sqltypes.LargeBinary | sqltypes.BINARY | sqltypes.VARBINARY):
-        return make("binary", pa.binary())
-    return make("other", None)
+            return None
+        return pa.list_(item.arrow)
+    return _WIRE.get(kind)
+
+
+# The Arrow type of each kind that does not depend on the column's own arguments.
+_WIRE: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "enum": pa.string(),
+    "set": pa.string(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "interval": pa.duration("us"),
+    "json": pa.string(),
+    "uuid": pa.binary(16),
+    "string": pa.string(),
+    "binary": pa.binary(),
+}
 
 
 def has_default(column: Column[Any]) -> bool:

@@ -51,7 +51,8 @@ import pyarrow as pa
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult
 
-from dbnb.read.dtypes import OBJECT, UTC_MICROS, decimal
+from dbnb.backends.mysql.typetable import TABLE
+from dbnb.read.dtypes import OBJECT
 from dbnb.read.frames import IN_CHUNKS
 
 if TYPE_CHECKING:
@@ -61,24 +62,32 @@ _BINARY_CHARSET = 63
 _UNSIGNED = 32
 _DAY = dt.timedelta(days=1)
 
-# type code (pymysql.constants.FIELD_TYPE) -> (signed, unsigned) integer types
+# The type each wire code (pymysql.constants.FIELD_TYPE) stands for, by its name in
+# the type table, which gives its Arrow type.
+CODES = {
+    1: "tinyint",  # TINY
+    2: "smallint",  # SHORT
+    9: "mediumint",  # INT24
+    3: "int",  # LONG
+    8: "bigint",  # LONGLONG
+    13: "year",  # YEAR
+    4: "float",  # FLOAT
+    5: "double",  # DOUBLE
+    10: "date",  # DATE
+    14: "date",  # NEWDATE
+    12: "datetime",  # DATETIME
+    7: "timestamp",  # TIMESTAMP
+    16: "bit",  # BIT
+}
+_ARROW = TABLE.arrow_types()
+# type code -> (signed, unsigned) integer types
 _INTEGERS = {
-    1: (pa.int8(), pa.int16()),  # TINY
-    2: (pa.int16(), pa.int32()),  # SHORT
-    9: (pa.int32(), pa.int32()),  # INT24
-    3: (pa.int32(), pa.int64()),  # LONG
-    8: (pa.int64(), pa.uint64()),  # LONGLONG
-    13: (pa.int16(), pa.int16()),  # YEAR
+    code: (_ARROW[name], _ARROW.get(f"{name} unsigned", _ARROW[name]))
+    for code, name in CODES.items()
+    if name in TABLE.names("integers")
 }
-_FIXED = {
-    4: pa.float32(),  # FLOAT
-    5: pa.float64(),  # DOUBLE
-    10: pa.date32(),  # DATE
-    14: pa.date32(),  # NEWDATE
-    12: pa.timestamp("us"),  # DATETIME
-    7: UTC_MICROS,  # TIMESTAMP
-    16: pa.binary(),  # BIT
-}
+_FIXED = {code: _ARROW[name] for code, name in CODES.items() if code not in _INTEGERS}
+_DECIMAL = TABLE["decimal(p, s)"]
 _DECIMALS = {0, 246}  # DECIMAL, NEWDECIMAL
 _TIME = 11
 _JSON = 245
@@ -264,7 +273,7 @@ def kind(field: Any) -> Kind:
     code: int = field.type_code
     flags: int = field.flags
     if code == 1 and field.length == 1:  # TINYINT(1): BOOLEAN
-        return Converted(pa.bool_(), _booleans)
+        return Converted(_ARROW["tinyint(1)"], _booleans)
     if code in _INTEGERS:
         signed, unsigned = _INTEGERS[code]
         return unsigned if flags & _UNSIGNED else signed
@@ -273,13 +282,13 @@ def kind(field: Any) -> Kind:
     if code in _DECIMALS:
         point = 1 if field.scale else 0
         sign = 0 if flags & _UNSIGNED else 1
-        return decimal(field.length - point - sign, field.scale)
+        return _DECIMAL.arrow_for(field.length - point - sign, field.scale)
     if code == _TIME:
-        return Converted(pa.time64("us"), _times)
+        return Converted(_ARROW["time"], _times)
     if code == _JSON:
         return Converted(OBJECT, _documents)
     if code in _TEXTS:
-        return pa.binary() if field.charsetnr == _BINARY_CHARSET else pa.string()
+        return _ARROW["blob" if field.charsetnr == _BINARY_CHARSET else "text"]
     return None
 
 

@@ -2,7 +2,7 @@
 
 ADBC's PostgreSQL driver names each column's PostgreSQL type in the field
 metadata. ``layout`` gives each column its rule: passed through when ADBC
-already gives the documented Arrow type (``dtypes.PG_TYPES``; an enum, as text),
+already gives the documented Arrow type (``typetable.PG_TYPES``; an enum, as text),
 cast (``numeric(p, s)`` to ``decimal128``, ``interval`` to ``duration``,
 ``money`` to ``decimal128(19, s)``), decoded from its binary form into the
 server's text (``inet``, ``macaddr``, ``bit``: ``binary.py``; ranges and
@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from dbnb.backends.postgresql import binary, ranges, texts
 from dbnb.backends.postgresql.catalog import Catalog
+from dbnb.backends.postgresql.typetable import MONEY_DIGITS, PG_TYPES, TEXT_NAMES
 from dbnb.read import dtypes
 from dbnb.read.columnar import OutOfRange, Unsupported
 
@@ -91,19 +92,17 @@ def _type_names(field: pa.Field) -> list[str]:
 
 
 _UNNAMED = "unnamed<oid:"
-# The names ADBC's driver gives text for, besides an enum's own name (kEnum).
-_TEXT_NAMES = {"text", "varchar", "bpchar", "name", "char"}
 
 
 def _pg_column(field: pa.Field, catalog: Catalog) -> Column:
     metadata = field.metadata or {}
     name = metadata.get(_PG_TYPE, b"").decode()
-    if name in _INFINITIES and dtypes.PG_TYPES.get(name) == field.type:
+    if name in _INFINITIES and PG_TYPES.get(name) == field.type:
         kind = "date" if name == "date" else "timestamp"
         return Column(to_arrow=lambda array: _finite(array, kind, _INFINITIES[name]))
-    if dtypes.PG_TYPES.get(name) == field.type:  # already the documented type
+    if PG_TYPES.get(name) == field.type:  # already the documented type
         return Column()
-    if pa.types.is_string(field.type) and name not in _TEXT_NAMES:
+    if pa.types.is_string(field.type) and name not in TEXT_NAMES:
         return Column()  # an enum: ADBC's driver reads it as its label
     if name == "numeric":
         typmod = int(metadata.get(_PG_TYPMOD, b"-1"))
@@ -121,7 +120,7 @@ def _pg_column(field: pa.Field, catalog: Catalog) -> Column:
         decode = binary.TEXT_DECODERS[name]
         return Column(to_arrow=lambda array: decode(_storage(array)))
     if name == "money" and catalog.money_scale is not None:
-        money = pa.decimal128(dtypes.MONEY_DIGITS, catalog.money_scale)
+        money = pa.decimal128(MONEY_DIGITS, catalog.money_scale)
         return Column(to_arrow=lambda array: _rescaled(array, money))
     if pa.types.is_list(field.type) and name.startswith("_"):
         return _array_column(field, catalog)

@@ -24,13 +24,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine
 
 from dbnb.backends.postgresql import catalog as catalogs
-from dbnb.read.dtypes import MONEY_DIGITS, OBJECT, PG_TYPES, PG_USER_TYPE
+from dbnb.backends.postgresql.typetable import MONEY_DIGITS, PG_TYPES, PG_USER_TYPE, RANGES
+from dbnb.read.dtypes import OBJECT
 from dbnb.read.dtypes import decimal as decimal_type
 from dbnb.read.frames import AS_FRAME, FITTED_DECIMALS, Kind
 
 # psycopg reads these as Python objects; a frame takes the server's text of them (a
 # range of the database's own is text already: psycopg does not know it).
-_AS_TEXT = ("inet", "cidr", *(name for name in PG_TYPES if name.endswith("range")))
+_AS_TEXT = ("inet", "cidr", *RANGES)
 _TEXT = pq.Format.TEXT  # the format of the guarded path's results
 # Arrays whose items are lists themselves (JSON), which flattening would merge.
 _NOT_FLATTENED = {"json", "jsonb"}

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite import pysqlite
 
+from dbnb.backends.sqlite.typetable import TABLE
 from dbnb.read import frames
 from dbnb.read.dtypes import UTC_MICROS, arrow_type
 
@@ -51,19 +52,17 @@ class Declared:
 
 # The declared types (sqlite3_column_decltype) that give a plain query's column the
 # dtype a select() of it has: what SQLAlchemy (and so SQLModel and dbnb.write) declare
-# on SQLite. DATETIME is UTC, as dbnb stores aware datetimes and as SQLModel's
-# datetime fields are. A declared INTEGER, REAL, TEXT or BLOB column's storage class
+# on SQLite, the rules of SQLite's type table that say what they read as
+# (``typetable.py``). A declared INTEGER, REAL, TEXT or BLOB column's storage class
 # already gives a select()'s dtype.
 # Also NUMERIC(p, s) and DECIMAL(p, s) (with a precision: a bare NUMERIC follows its
-# storage classes), and CHAR(32), SQLAlchemy's Uuid on SQLite (32 hex digits).
+# storage classes), and CHAR(32), SQLAlchemy's Uuid on SQLite (32 hex digits):
+# their parameters make their type (``declared``).
 DECLARED: dict[str, sqltypes.TypeEngine[Any]] = {
-    "DATETIME": sqltypes.DateTime(timezone=True),
-    "TIMESTAMP": sqltypes.DateTime(timezone=True),
-    "DATE": sqltypes.Date(),
-    "TIME": sqltypes.Time(),
-    "BOOLEAN": sqltypes.Boolean(),
-    "SMALLINT": sqltypes.SmallInteger(),
-    "JSON": sqltypes.JSON(),
+    name.upper(): rule.reads_as
+    for rule in TABLE.rules
+    if rule.reads_as is not None
+    for name in rule.names
 }
 _DECLTYPE = re.compile(r"\s*([A-Za-z][A-Za-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*")
 _SQLITE = pysqlite.dialect()

@@ -1,0 +1,122 @@
+"""Each database's type table (``dbnb/backends/NAME/typetable.py``), found by its
+backend's name, and the README's dtype table generated from them.
+
+    python -m dbnb.backends.typetables            # the README's dtype table, as markdown
+    python -m dbnb.backends.typetables README.md  # that table rewritten in README.md
+
+``tests/test_typetable.py`` checks the README's table is this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc
+
+from dbnb.typetable import TypeRule, TypeTable, dtype_text, markdown, sql_rule
+
+# Each database's table, by its backend's (or SQLAlchemy dialect's) name; in the
+# README's order. A backend object may expose its table as ``TABLE`` of its module.
+_TABLES = {
+    "postgresql": "dbnb.backends.postgresql.typetable",
+    "sqlite": "dbnb.backends.sqlite.typetable",
+    "mysql": "dbnb.backends.mysql.typetable",
+    "spark": "dbnb.backends.spark.typetable",
+}
+_ALIASES = {"mariadb": "mysql"}  # SQLAlchemy's name for a mariadb:// URL's dialect
+
+
+def for_backend(name: str) -> TypeTable | None:
+    """The type table of the database ``name`` (a backend's or dialect's), or None."""
+    module = _TABLES.get(_ALIASES.get(name, name))
+    if module is None:
+        return None
+    table: TypeTable = importlib.import_module(module).TABLE
+    return table
+
+
+def readme_table() -> str:
+    """The README's dtype table, from every database's table."""
+    tables = [for_backend(name) for name in _TABLES]
+    return markdown([table for table in tables if table is not None])
+
+
+def spelled(sql_type: Any, dialect: Any) -> str | None:
+    """A column type as ``dialect`` spells it in DDL (``NUMERIC(12, 2)``), or None."""
+    try:
+        return str(sql_type.compile(dialect=dialect))
+    except (exc.SQLAlchemyError, TypeError, AttributeError, NotImplementedError):
+        return None  # a type SQLAlchemy reflected but cannot spell (NullType)
+
+
+def column_rule(backend: str, type_name: str | None) -> TypeRule | None:
+    """The rule of a column of a table, by its type as the database spells it."""
+    table = for_backend(backend)
+    if table is None or not type_name:
+        return None
+    return table.rule(type_name)
+
+
+def column_dtype(backend: str, sql_type: Any, dialect: Any) -> str | None:
+    """The pandas dtype a table's column reads as: its database's rule for the type as
+    spelled, else SQLAlchemy's type's rule; None when its values decide."""
+    table = for_backend(backend)
+    name = spelled(sql_type, dialect)
+    if table is not None and name:
+        found = table.dtype(name)
+        if found is not None:
+            return found
+    rule = sql_rule(sql_type)
+    arrow = rule.arrow_type(sql_type) if rule is not None else None
+    return None if arrow is None else dtype_text(arrow)
+
+
+# The README's dtype table starts with this header's first cell.
+_HEADER = "| PostgreSQL | SQLite"
+
+
+def replaced(readme: str, table: str) -> str:
+    """``readme`` with its dtype table as ``table``."""
+    lines = readme.splitlines(keepends=True)
+    start, end = _span(lines)
+    return "".join([*lines[:start], table, *lines[end:]])
+
+
+def current(readme: str) -> str:
+    """The dtype table ``readme`` holds."""
+    lines = readme.splitlines(keepends=True)
+    start, end = _span(lines)
+    return "".join(lines[start:end])
+
+
+def _span(lines: list[str]) -> tuple[int, int]:
+    """Where the dtype table is: from its header to the first blank line."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(_HEADER))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return start, end
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dbnb.backends.typetables",
+        description="The README's dtype table, generated from each database's type table.",
+        epilog="example: python -m dbnb.backends.typetables README.md",
+    )
+    parser.add_argument("readme", nargs="?", help="rewrite the table in this file")
+    args = parser.parse_args(argv)
+    table = readme_table()
+    if args.readme is None:
+        sys.stdout.write(table)
+        return 0
+    path = Path(args.readme)
+    path.write_text(replaced(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
