@@ -135,8 +135,7 @@ TABLE = TypeTable(
             OBJECT,
             "json",
             JSON,
-            "`JSON` (MariaDB's: a `LONGTEXT` whose table checks `json_valid`; plain SQL read in"
-            " chunks: its text)",
+            "`JSON` (MariaDB's: a `LONGTEXT` whose table checks `json_valid`)",
         ),
         # A select()'s Uuid: stored as CHAR(32), or MariaDB's UUID (text by plain SQL).
         TypeRule("uuid", (), OBJECT, "uuid", OTHER, "`Uuid` in a `select()` (plain SQL: its text)"),
