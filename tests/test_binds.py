@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 import dbnb
-from dbnb.engine.backend import sql_rules_for
+from dbnb.backends.registry import sql_rules_for
 from dbnb.sql.prepared import prepare
 from tests.magic_fixtures import db as run
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dbnb.backends.postgresql import binds as postgresql
+from dbnb.backends.registry import backend_for
 from dbnb.backends.sqlite import binds as sqlite
-from dbnb.engine.backend import backend_for
 from dbnb.sql import params, sqltext
 from dbnb.sql.params import Positional
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbnb.backends import postgresql
-from dbnb.engine.backend import backend_for
+from dbnb.backends.registry import backend_for
 from dbnb.sql import sqlscan, sqltext
 from dbnb.sql.sqlscan import LexicalRules
 from tests.test_params import to_positional

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dbnb
-from dbnb.engine.backend import backend_for
+from dbnb.backends.registry import backend_for
 from dbnb.sql import sqltext
 from dbnb.sql.sqlscan import LexicalRules
 

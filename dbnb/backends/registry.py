@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
     from dbnb.backends.base import Backend
+    from dbnb.sql.prepared import SqlRules
 
 GROUP = "dbnb.backends"
 # The distribution whose registrations dbnb's read-only guards depend on.
@@ -84,3 +85,9 @@ def _instance(kind: type[Backend]) -> Backend:
     if kind not in _instances:
         _instances[kind] = kind()
     return _instances[kind]
+
+
+def sql_rules_for(name: str) -> SqlRules:
+    """What the SQL layer takes of database ``name``: its backend's lexical, bind and read
+    rules, as one object (``dbnb.sql.prepared.prepare``)."""
+    return backend_for(name).sql_rules
