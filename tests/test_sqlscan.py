@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbnb.backends import postgresql
+from dbnb.backends.postgresql import guards
 from dbnb.backends.registry import backend_for
 from dbnb.sql import sqlscan, sqltext
 from dbnb.sql.sqlscan import LexicalRules
@@ -85,7 +85,7 @@ def test_leading_keywords() -> None:
     }
     for sql, words in cases.items():
         assert sqlscan.leading_keywords(sql, rules("postgresql")) == words, sql
-        assert postgresql.leading_keywords(sql) == (*words, "", "")[:2]
+        assert guards.leading_keywords(sql) == (*words, "", "")[:2]
     # Past a comment SQLite has closed, COMMIT is code there.
     assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", rules("sqlite")) == ("COMMIT",)
     assert sqlscan.leading_keywords("/* a /* b */ COMMIT */", rules("postgresql")) == ()
@@ -186,7 +186,7 @@ def test_the_readers_agree(dialect: str, data: st.DataObject) -> None:
         assert statement.keywords[0] == "SELECT"
         assert sqlscan.leading_keywords(written, rules(dialect)) == statement.keywords
         if dialect == "postgresql":
-            assert postgresql.leading_keywords(written)[0] == "SELECT"
+            assert guards.leading_keywords(written)[0] == "SELECT"
     if positional is not None:
         assert positional.names == statements[0].params
 
