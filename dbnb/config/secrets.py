@@ -24,14 +24,14 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbnb.config import masking
 from dbnb.config.values import BadValue
 from dbnb.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dbnb.config import ConnectionConfig
+    from sqlalchemy.engine import URL
 
 KEYRING_SERVICE = "dbnb"  # ``${keyring}`` and ``dbnb secret set``: (dbnb, connection name)
 COMMAND_TIMEOUT = 10.0  # seconds a password_command may take
@@ -232,7 +232,17 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def password(config: ConnectionConfig) -> str | None:
+class _Entry(Protocol):
+    """What ``password`` reads of a connection's entry (``dbnb.config.ConnectionConfig``)."""
+
+    @property
+    def password_command(self) -> PasswordCommand | None: ...
+
+    @property
+    def url(self) -> URL: ...
+
+
+def password(config: _Entry) -> str | None:
     """The password of a new server connection of ``config``: its command's output, run
     now, or the one in its URL."""
     if config.password_command is not None:
