@@ -163,6 +163,20 @@ def test_a_query_with_params_and_a_select_are_sources(
     assert plain(picked.page(0)) == plain(source[source[AMOUNT] >= 20][["id", AMOUNT]].iloc[:3])
 
 
+def test_a_source_without_a_key_orders_a_sorts_ties_by_its_other_columns(
+    db: dbnb.Database, source: pd.DataFrame, backend: str
+) -> None:
+    # SQL text has no primary key: rows equal in the sort's column (REGION: two values
+    # for 57 rows) come in the order of the other columns, the same on every page.
+    q = lambda name: quoted(backend, name)  # noqa: E731
+    explorer = db.explore(f"SELECT {q(REGION)}, id FROM {q(TABLE)}", page_size=10)
+    explorer.sort(REGION, descending=True)
+    pages = pd.concat([explorer.page(n) for n in range(6)], ignore_index=True)
+    expected = source.sort_values([REGION, "id"], ascending=False)[[REGION, "id"]]
+    assert plain(pages) == plain(expected)
+    assert explorer.sql()[0].endswith("ORDER BY dbnb_view.region DESC, dbnb_view.id DESC")
+
+
 def test_mistakes_are_one_line_naming_what_to_use(db: dbnb.Database, source: pd.DataFrame) -> None:
     explorer = db.explore(TABLE)
     with pytest.raises(dbnb.OptionError, match=r"has no column 'nope'; its columns: id, Cust"):

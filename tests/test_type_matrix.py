@@ -353,7 +353,7 @@ connect_args: {{options: "{options}"}}
         frame, ran = read(database, instant, "columnar")
         assert (frame["v"].tolist(), ran) == (['["2024-01-01 01:00:00+01",)'], "guarded")
         database.query(instant)  # described: why it took the guarded path is kept
-        assert database._arrow.guarded_because(instant, {}) == (
+        assert database.guarded_because(database.prepared(instant, None)) == (
             "column 'v': a range of timestamptz, whose text depends on the session's"
             " DateStyle and TimeZone"
         )

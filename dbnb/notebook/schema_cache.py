@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,11 @@ def read_schemas(db: Facade) -> Iterator[Schema]:
         types: dict[tuple[str | None, str], tuple[str | None, ...]] = {}
         dtypes: dict[Any, str | None] = {}  # a schema's columns share few types
         for schema in names:
-            found = inspector.get_multi_columns(schema=schema, kind=ObjectKind.ANY)
+            with warnings.catch_warnings():
+                # A type SQLAlchemy does not know (point, xid) completes with no dtype;
+                # its warning would print under the user's cell at each completion.
+                warnings.filterwarnings("ignore", "Did not recognize type", exc.SAWarning)
+                found = inspector.get_multi_columns(schema=schema, kind=ObjectKind.ANY)
             for (_, table), columns in found.items():
                 tables[(schema, table)] = tuple(column["name"] for column in columns)
                 types[(schema, table)] = tuple(

@@ -9,6 +9,9 @@ with the dialect its connection names (``sql_dialect``).
 
 Paging is ``LIMIT``/``OFFSET``, ordered by the sort's column and then by every column
 of the table's primary key (a table source), so a page holds the same rows each time.
+A source without a key breaks a sort's ties by its other scalar columns (numbers, text,
+times, booleans): rows equal in the sort's column come in one order on every page and
+every run (Spark, for one, otherwise orders ties differently each time).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Explorer:
     page_size: int
     text_columns: tuple[str, ...]  # what ``search`` looks in
     label: str
+    ties: tuple[str, ...] = ()  # without a key: what orders a sort's ties
     view: View = field(default_factory=View)
 
     # --- the view: each step returns the explorer, so they chain ------------------------
@@ -153,7 +157,10 @@ class Explorer:
             name, descending = self.view.sort
             column = self.source.c[name]
             order.append(column.desc() if descending else column.asc())
-        for name in self.key:  # ties in a stable order: the same rows on each page
+        # Ties in a stable order: the same rows on each page. Without a key, only a
+        # sorted view is ordered by the other columns (an unsorted page stays cheap).
+        ties = self.key or (self.ties if self.view.sort is not None else ())
+        for name in ties:
             if self.view.sort is None or name != self.view.sort[0]:
                 column = self.source.c[name]
                 order.append(column.desc() if descending else column.asc())
@@ -236,8 +243,21 @@ def explore(
     text_columns = tuple(
         str(name) for name in shapes.columns if pd.api.types.is_string_dtype(shapes[name].dtype)
     )
+    ties = () if key else tuple(str(name) for name in shapes.columns if _orders(shapes[name]))
     source_ = _with_columns(selectable, columns)
-    return Explorer(db, source_, key, page_size, text_columns, label)
+    return Explorer(db, source_, key, page_size, text_columns, label, ties=ties)
+
+
+def _orders(column: pd.Series) -> bool:
+    """Whether every database orders a column of this dtype (not JSON, arrays or other
+    objects, which some cannot compare)."""
+    kind = column.dtype
+    return bool(
+        pd.api.types.is_numeric_dtype(kind)
+        or (pd.api.types.is_string_dtype(kind) and not pd.api.types.is_object_dtype(kind))
+        or pd.api.types.is_datetime64_any_dtype(kind)
+        or pd.api.types.is_timedelta64_dtype(kind)
+    )
 
 
 def _read(db: Source, statement: Select[Any]) -> pd.DataFrame:
