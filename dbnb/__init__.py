@@ -124,6 +124,26 @@ def unload_ipython_extension(shell: Any) -> None:
     unload(shell)
 
 
+def _explorers_show_as_grids() -> None:
+    """In a Jupyter kernel, an explorer (``db.explore``) displays as the grid
+    (``dbnb.notebook.grid``, imported with the first one shown); elsewhere, and beside
+    the grid for a notebook with no widget front end, as its first page and count."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it; dbnb does not
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return
+    formatter = shell.display_formatter.mimebundle_formatter
+    formatter.for_type_by_name("dbnb.read.explore", "Explorer", _grid)
+
+
+def _grid(explorer: Any) -> dict[str, Any]:
+    from dbnb.notebook.grid import bundle
+
+    return bundle(explorer)
+
+
+_explorers_show_as_grids()
+
 if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
 
     def __getattr__(name: str) -> Any:

@@ -7,8 +7,11 @@ session, its allow-list, limits, history, Ctrl-C and connection budget, like any
 A database reached without SQLAlchemy (Spark) gets the same statement as text, compiled
 with the dialect its connection names (``sql_dialect``).
 
-Paging is ``LIMIT``/``OFFSET``, ordered by the sort's column and then by every column
-of the table's primary key (a table source), so a page holds the same rows each time.
+Pages are ordered by the sort's column and then by every column of the table's primary
+key (a table source), so a page holds the same rows each time. Where that order is a
+numeric key's alone (no sort, or a sort on a one-column key), the page after (or before) one
+already read starts from that page's last (first) key (keyset paging: page 10,000 of a
+big table costs what page 1 does); any other page is ``LIMIT``/``OFFSET``.
 A source without a key breaks a sort's ties by its other scalar columns (numbers, text,
 times, booleans): rows equal in the sort's column come in one order on every page and
 every run (Spark, for one, otherwise orders ties differently each time).
@@ -20,7 +23,7 @@ import html
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
 
 from dbnb.errors import OptionError
+from dbnb.read import jobs
 
 
 class Source(Protocol):
@@ -49,11 +53,16 @@ class Source(Protocol):
 
     def query(self, sql: Any, params: Any = None, *, progress: bool | None = None) -> Any: ...
 
+    def query_to_parquet(self, sql: Any, path: Any, params: Any = None) -> int: ...
+
 
 # The filters ``Explorer.filter`` takes, and how each becomes SQL.
-OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "ilike", "in", "is null", "is not null")
+OPERATORS = (
+    "=", "!=", "<", "<=", ">", ">=", "like", "ilike", "contains", "in", "is null", "is not null"
+)  # fmt: skip
 _NO_VALUE = {"is null", "is not null"}
 _SQL_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
+Kind = Literal["number", "bool", "text", "time", "other"]
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,18 @@ class Explorer:
     page_size: int
     text_columns: tuple[str, ...]  # what ``search`` looks in
     label: str
-    ties: tuple[str, ...] = ()  # without a key: what orders a sort's ties
+    kinds: Mapping[str, Kind] = field(default_factory=dict)  # each column's, by its dtype
     view: View = field(default_factory=View)
+    # The first and last key of each page read in ``_bounds_of`` (keyset paging).
+    _bounds: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
+        default_factory=dict, repr=False
+    )
+    _bounds_of: tuple[View, int] | None = field(default=None, repr=False)  # (view, size)
+
+    @property
+    def ties(self) -> tuple[str, ...]:
+        """Without a key: the columns that order a sort's ties (those every database orders)."""
+        return tuple(name for name, kind in self.kinds.items() if kind != "other")
 
     # --- the view: each step returns the explorer, so they chain ------------------------
 
@@ -110,18 +129,94 @@ class Explorer:
 
     def page(self, number: int = 0) -> pd.DataFrame:
         """Page ``number`` (from 0) of the current view, ``page_size`` rows at most."""
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise OptionError(f"{self.db.name}: a page is a number from 0, not {number!r}")
-        statement = self._ordered().limit(self.page_size).offset(number * self.page_size)
-        return self._read(statement)
+        return self._page(number)()
 
     def count(self) -> int:
         """How many rows the current view has, counted by the database."""
+        return self._count()()
+
+    def submit_page(self, number: int = 0) -> jobs.Job:
+        """``page(number)`` in the background: a job whose ``cancel()`` stops the read
+        on the server (a grid's answer to a click that came after)."""
+        return jobs.background(self.db.name, self.label, self._page(number))
+
+    def submit_count(self) -> jobs.Job:
+        """``count()`` in the background."""
+        return jobs.background(self.db.name, self.label, self._count())
+
+    def _page(self, number: int) -> Callable[[], pd.DataFrame]:
+        """Page ``number``'s read: its statement built now, for the view as it is now
+        (a grid changes the view while an earlier page is still being read)."""
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise OptionError(f"{self.db.name}: a page is a number from 0, not {number!r}")
+        view = self.view
+        if not _same(self._bounds_of, (view, self.page_size)):  # another view or page size
+            self._bounds, self._bounds_of = {}, (view, self.page_size)
+        bounds = self._bounds
+        statement, backwards = self._page_statement(number)
+        keyed = self._keyset() is not None
+
+        def read() -> pd.DataFrame:
+            page = self._read(statement)
+            if backwards:
+                page = page.iloc[::-1].reset_index(drop=True)
+            if keyed and len(page):
+                key = page[list(self.key)]
+                bounds[number] = (_row(key.iloc[0]), _row(key.iloc[-1]))
+            return page
+
+        return read
+
+    def _count(self) -> Callable[[], int]:
         statement = sa.select(sa.func.count().label("n")).select_from(
             self._where(sa.select(*self.source.columns)).subquery("dbnb_counted")
         )
-        counted: Any = self._read(statement).iloc[0, 0]
-        return int(counted)
+
+        def read() -> int:
+            counted: Any = self._read(statement).iloc[0, 0]
+            return int(counted)
+
+        return read
+
+    def summary(self, column: str) -> dict[str, Any]:
+        """What ``db.profile`` gives for ``column`` of the current view: ``rows``,
+        ``nulls``, ``distinct``, ``min``, ``max``, ``mean`` (numbers), ``top`` and
+        ``top_count``; computed by the database, in two statements."""
+        target = self._column(column)
+        kind = self.kinds.get(target.name, "other")
+        view = self._where(sa.select(*self.source.columns)).subquery("dbnb_summarised")
+        value = view.c[target.name]
+        figures: list[ColumnElement[Any]] = [
+            sa.func.count().label("rows"),
+            sa.func.count(value).label("values"),
+        ]
+        if kind != "other":
+            figures.append(sa.func.count(sa.distinct(value)).label("distinct"))
+        if kind in ("number", "text", "time"):  # PostgreSQL has no min(boolean)
+            figures += [sa.func.min(value).label("min"), sa.func.max(value).label("max")]
+        if kind == "number":
+            figures.append(sa.func.avg(value).label("mean"))
+        row = self._read(sa.select(*figures)).iloc[0]
+        found: dict[str, Any] = {"column": target.name, "rows": int(row["rows"])}
+        found["nulls"] = found["rows"] - int(row["values"])
+        for name in ("distinct", "min", "max", "mean"):
+            found[name] = _python(row[name]) if name in row.index else None
+        if found["distinct"] is not None:
+            found["distinct"] = int(found["distinct"])
+        if found["mean"] is not None:  # PostgreSQL's avg is numeric: a summary's is a float
+            found["mean"] = float(found["mean"])
+        found["top"] = found["top_count"] = None
+        if kind != "other" and int(row["values"]):
+            counted = sa.func.count().label("n")
+            top = self._read(
+                sa.select(value, counted)
+                .where(value.is_not(None))
+                .group_by(value)
+                .order_by(counted.desc(), value)
+                .limit(1)
+            ).iloc[0]
+            found["top"], found["top_count"] = _python(top.iloc[0]), int(top.iloc[1])
+        return found
 
     def frame(self) -> pd.DataFrame:
         """The whole current view as a DataFrame (the connection's ``max_rows`` applies)."""
@@ -139,15 +234,56 @@ class Explorer:
 
     def _repr_html_(self) -> str:
         """Where no grid can show (nbconvert, nbval): the first page and the count."""
-        first = self.page(0)
-        total = self.count()
-        shown = f"{len(first):,} of {total:,} rows" if total > len(first) else f"{total:,} rows"
+        return self.static_html(self.page(0), self.count())
+
+    def static_html(self, first: pd.DataFrame, total: int | None) -> str:
+        """The first page as a table under a line with the count (``None``: not known yet)."""
+        if total is None:
+            shown = f"the first {len(first):,} rows (still counting)"
+        elif total > len(first):
+            shown = f"{len(first):,} of {total:,} rows"
+        else:
+            shown = f"{total:,} rows"
         caption = f"{html.escape(self.db.name)}: {html.escape(self.label)}: {shown}"
         return f'<p class="dbnb-banner"><small>{caption}</small></p>\n' + first.to_html(
             index=False, na_rep="<NA>", max_rows=self.page_size
         )
 
     # --- the statements -----------------------------------------------------------------
+
+    def _keyset(self) -> tuple[list[ColumnElement[Any]], bool] | None:
+        """The key's columns and whether they run descending, where the view's order is
+        the key's alone (keyset paging works); None where it is not."""
+        # Numbers only: a key read as text may be a uuid, which a text value does not
+        # compare with on every path.
+        if not self.key or any(self.kinds.get(name) != "number" for name in self.key):
+            return None
+        if self.view.sort is None:
+            return [self.source.c[name] for name in self.key], False
+        name, descending = self.view.sort
+        if self.key == (name,):
+            return [self.source.c[name]], descending
+        return None
+
+    def _page_statement(self, number: int) -> tuple[Select[Any], bool]:
+        """Page ``number``'s statement, and whether it reads the page backwards (from the
+        page after it, read already): keyset where it can, else ``OFFSET``."""
+        keyset = self._keyset()
+        if keyset is not None and number > 0:
+            columns, descending = keyset
+            key = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
+            after, before = self._bounds.get(number - 1), self._bounds.get(number + 1)
+            if after is not None:
+                last = _bound(after[1], "k")
+                onward = key < last if descending else key > last
+                return self._ordered().where(onward).limit(self.page_size), False
+            if before is not None:
+                first = _bound(before[0], "k")
+                back = key > first if descending else key < first
+                order = [column.asc() if descending else column.desc() for column in columns]
+                statement = self._where(sa.select(*self.source.columns)).where(back)
+                return statement.order_by(*order).limit(self.page_size), True
+        return self._ordered().limit(self.page_size).offset(number * self.page_size), False
 
     def _ordered(self) -> Select[Any]:
         statement = self._where(sa.select(*self.source.columns))
@@ -210,6 +346,9 @@ class Explorer:
             return column.like(bound)
         if op == "ilike":
             return column.ilike(bound)
+        if op == "contains":  # the text itself, any case: its % and _ are not wildcards
+            literal: sa.BindParameter[str] = sa.bindparam(bind, "%" + _escaped(str(value)) + "%")
+            return column.ilike(literal, escape=_ESCAPE)
         return _COMPARISONS[op](column, bound)
 
     def _column(self, name: str) -> ColumnElement[Any]:
@@ -243,21 +382,43 @@ def explore(
     text_columns = tuple(
         str(name) for name in shapes.columns if pd.api.types.is_string_dtype(shapes[name].dtype)
     )
-    ties = () if key else tuple(str(name) for name in shapes.columns if _orders(shapes[name]))
+    kinds = {str(name): _kind(shapes[name].dtype) for name in shapes.columns}
     source_ = _with_columns(selectable, columns)
-    return Explorer(db, source_, key, page_size, text_columns, label, ties=ties)
+    return Explorer(db, source_, key, page_size, text_columns, label, kinds=kinds)
 
 
-def _orders(column: pd.Series) -> bool:
-    """Whether every database orders a column of this dtype (not JSON, arrays or other
-    objects, which some cannot compare)."""
-    kind = column.dtype
-    return bool(
-        pd.api.types.is_numeric_dtype(kind)
-        or (pd.api.types.is_string_dtype(kind) and not pd.api.types.is_object_dtype(kind))
-        or pd.api.types.is_datetime64_any_dtype(kind)
-        or pd.api.types.is_timedelta64_dtype(kind)
-    )
+def _kind(dtype: Any) -> Kind:
+    """A column's kind by its dtype: "other" for what some database cannot compare or
+    order (JSON, arrays and other objects)."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return "text"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "time"
+    return "other"
+
+
+def _same(one: Any, other: Any) -> bool:
+    """``one == other``, False where the values cannot say (an array among them)."""
+    try:
+        return bool(one == other)
+    except ValueError:
+        return False
+
+
+def _row(values: pd.Series) -> tuple[Any, ...]:
+    return tuple(_python(value) for value in values)
+
+
+def _bound(values: tuple[Any, ...], name: str) -> ColumnElement[Any]:
+    """A page's key as bound values (one, or a row of them)."""
+    bound: list[sa.BindParameter[Any]] = [
+        sa.bindparam(f"{name}{index}", value) for index, value in enumerate(values)
+    ]
+    return sa.tuple_(*bound) if len(bound) > 1 else bound[0]
 
 
 def _read(db: Source, statement: Select[Any]) -> pd.DataFrame:

@@ -65,9 +65,10 @@ class Job(Future[Any]):
     runs, ``elapsed`` (seconds) and ``rows`` (read so far) for a status line.
     """
 
-    def __init__(self, job_id: int, connection: str, sql: str) -> None:
+    def __init__(self, job_id: int, connection: str, sql: str, *, listed: bool = True) -> None:
         super().__init__()
         self.id = job_id
+        self.listed = listed  # in dbnb.jobs(); an explorer's page reads are not
         self.connection = connection  # the connection's name
         self.sql = sql
         self._watch = stopping.Watch()
@@ -163,7 +164,8 @@ class Job(Future[Any]):
             self.set_exception(failure)
         else:
             self.set_result(value)
-        _LISTED.ended(self)
+        if self.listed:
+            _LISTED.ended(self)
 
     def _mark_cancelled(self) -> None:
         with self._lock:
@@ -236,6 +238,14 @@ def submit(db: Source, sql: Any, params: Mapping[str, Any] | None, options: dict
         raise OptionError(f"{db.name}: db.submit takes db.query's options: {error}") from None
     job = _LISTED.new(db.name, sql if isinstance(sql, str) else str(sql))
     job.start(functools.partial(db.query, sql, params, **options))
+    return job
+
+
+def background(connection: str, sql: str, read: Callable[[], Any]) -> Job:
+    """``read()`` (reads through ``connection``) as a job that ``dbnb.jobs()`` does not
+    list: an explorer's page or count, which its grid cancels when the user clicks on."""
+    job = Job(0, connection, sql, listed=False)
+    job.start(read)
     return job
 
 
