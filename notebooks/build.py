@@ -693,6 +693,86 @@ def build(name: str, cells: Cells) -> Path:
 
 # --- --check ------------------------------------------------------------------------
 
+NOTEBOOKS["08_explore_and_background"] = [
+    (
+        "md",
+        """# Explore a result the database pages; run long queries in the background
+
+`db.explore(source)` is a view of a table or of any read query that the database
+pages, sorts, filters, searches and counts: the kernel holds one page, never the
+result. In JupyterLab, Notebook 7 and VS Code it shows as an interactive grid (click
+a header to sort, type a filter under it, page with the arrows, Σ for a column's
+summary, copy the view's SQL, export it to CSV or Parquet). Where no widget can show,
+as here in a saved notebook, it shows its first page and the count.""",
+    ),
+    (
+        "code",
+        """%load_ext dbnb
+import dbnb
+
+db = dbnb.connect("local")""",
+    ),
+    (
+        "code",
+        """%%db local --write
+DROP TABLE IF EXISTS nb_sales;
+CREATE TABLE nb_sales (id INTEGER PRIMARY KEY, region TEXT NOT NULL, amount INTEGER NOT NULL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+INSERT INTO nb_sales SELECT i, CASE i % 3 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' ELSE 'APAC' END,
+    (i * 37) % 101 FROM n;""",
+    ),
+    ("code", """sales = db.explore("nb_sales", page_size=5)
+sales"""),
+    (
+        "md",
+        """The same steps the grid takes, from Python: each returns the explorer, so they
+chain, and each is one statement with its values bound.""",
+    ),
+    (
+        "code",
+        """sales.sort("amount", descending=True).filter("region", "=", "EU")
+print(sales.count(), "rows in the view")
+sales.page(0)""",
+    ),
+    ("code", """sales.summary("amount")"""),
+    ("code", """sql, params = sales.sql()
+print(sql)
+print(params)"""),
+    (
+        "md",
+        """`%db explore TABLE` and `%%db NAME --explore` over a cell's query do the same
+in a notebook.""",
+    ),
+    (
+        "code",
+        """%%db local --explore -o big
+SELECT region, count(*) AS orders, sum(amount) AS total FROM nb_sales GROUP BY region""",
+    ),
+    (
+        "md",
+        """**A long query in the background.** `db.submit(...)` returns a `dbnb.Job` at
+once (a `concurrent.futures.Future`); the notebook goes on, and `job.cancel()` stops
+the statement on the server. `%%db NAME --bg -o VAR` does it from a cell and sets
+`VAR` when the query ends; `%db jobs` lists the jobs and `%db cancel N` stops one.""",
+    ),
+    (
+        "code",
+        """job = db.submit("SELECT region, avg(amount) AS mean FROM nb_sales GROUP BY region ORDER BY region")
+print(db.query("SELECT count(*) AS n FROM nb_sales"))  # meanwhile
+job.result()""",
+    ),
+    (
+        "code",
+        """forever = db.submit(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000000) "
+    "SELECT count(*) AS n FROM n"
+)
+forever.cancel()
+print(forever.state)""",
+    ),
+]
+
+
 # What nbval leaves out of a comparison (nbval/plugin.py, IPyNbFile.skip_compare).
 NOT_COMPARED = {
     "metadata",

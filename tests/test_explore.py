@@ -235,5 +235,6 @@ def test_the_magics_explore_a_table_and_a_cells_query(
     )
     assert ip.user_ns["view"] is explorer
     assert explorer.count() == int((source[AMOUNT] >= 20).sum())
-    with pytest.raises(UsageError, match="--explore shows a grid"):
-        run(ip, f"{db.name} --explore --csv out.csv", "SELECT 1")
+    for other in ("--csv out.csv", "--bg"):  # --bg: the grid's reads are background ones
+        with pytest.raises(UsageError, match="--explore shows a grid"):
+            run(ip, f"{db.name} --explore {other}", "SELECT 1")

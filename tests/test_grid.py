@@ -139,6 +139,8 @@ def test_the_column_summary_is_the_views(grid: Grid, source: pd.DataFrame) -> No
         "top": int(top[top == top.max()].index.min()),
         "top_count": int(top.max()),
     }
+    # Numbers of an integer column stay ints (a row of figures would have made floats).
+    assert [type(grid.summary[name]) for name in ("distinct", "min", "max")] == [int] * 3
 
 
 def test_export_writes_the_view_through_dbnbs_writers(

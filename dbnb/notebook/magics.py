@@ -434,7 +434,8 @@ class DbMagics(Magics):
         return self._database().explore(" ".join(words))  # a name may hold spaces
 
     def _explore_cell(self, db: Facade, cell: str, args: Any) -> Any:
-        if args.write or args.csv or args.parquet or args.output != "pandas":
+        if args.write or args.csv or args.parquet or args.bg or args.output != "pandas":
+            # --bg too: the grid reads each page in the background already.
             raise UsageError("--explore shows a grid; it takes only -o VAR beside it")
         sql, params = cells.one_statement(db, cell, self.user_shell.user_ns)
         explorer = db.explore(sql, params)

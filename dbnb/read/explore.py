@@ -196,13 +196,13 @@ class Explorer:
             figures += [sa.func.min(value).label("min"), sa.func.max(value).label("max")]
         if kind == "number":
             figures.append(sa.func.avg(value).label("mean"))
-        row = self._read(sa.select(*figures)).iloc[0]
+        figured = self._read(sa.select(*figures))
+        # Each figure from its own column: a row of them would be one common dtype.
+        row = {name: _python(figured[name].iloc[0]) for name in figured.columns}
         found: dict[str, Any] = {"column": target.name, "rows": int(row["rows"])}
         found["nulls"] = found["rows"] - int(row["values"])
         for name in ("distinct", "min", "max", "mean"):
-            found[name] = _python(row[name]) if name in row.index else None
-        if found["distinct"] is not None:
-            found["distinct"] = int(found["distinct"])
+            found[name] = None if pd.isna(row.get(name)) else row.get(name)
         if found["mean"] is not None:  # PostgreSQL's avg is numeric: a summary's is a float
             found["mean"] = float(found["mean"])
         found["top"] = found["top_count"] = None
