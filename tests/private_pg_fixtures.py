@@ -46,12 +46,20 @@ class ScramServer:
     user: str
     password: str = field(repr=False)
     database: str
+    log: Path  # the server's log
     host: str = pgserver.HOST
 
     @property
     def url(self) -> str:
         """The database's URL with the user and no password (libpq's to find)."""
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def refused_logins(self) -> int:
+        """How many logins the server refused for a wrong password so far. The server
+        logs its refusal before the client hears it: a count taken after a failed
+        connect includes that connect's."""
+        text = self.log.read_text(encoding="utf-8", errors="replace")
+        return text.count("password authentication failed for user")
 
     def pgpass(self, path: Path, password: str | None = None) -> Path:
         """A libpq password file at ``path`` (mode 0600, as libpq insists) holding the
@@ -139,6 +147,7 @@ def scram_pg() -> Iterator[ScramServer]:
         user="dbnb_pgpass",
         password="pgpass-Kv7:known\\pw",  # ':' and '\\' as a .pgpass file must escape them
         database=f"only_here_{tag}",
+        log=home / "data" / "server.log",
     )
     local = pgserver.LocalServer(admin, bindir)
     try:

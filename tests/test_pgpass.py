@@ -205,3 +205,21 @@ def test_without_the_pgpass_file_the_server_refuses(
     for path, message in failures(config).items():
         assert "no password supplied" in message, path
         assert "vault" in message, path
+
+
+def test_a_refused_login_is_tried_once_per_read(
+    scram_pg: ScramServer, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columnar read does not hand a login the server refused on to the guarded path,
+    to be refused again: one failed login per read, as a server that locks an account
+    after a few of them counts."""
+    monkeypatch.setenv("PGPASSFILE", str(scram_pg.pgpass(tmp_path / "pgpass", WRONG)))
+    registry = dbnb.Registry(config)
+    try:
+        for options in ({}, {"max_rows": 5}):  # columnar first, then guarded alone
+            before = scram_pg.refused_logins()
+            with pytest.raises(DbnbError, match=r"^cannot connect to 'vault' .*password auth"):
+                registry.connect("vault").query(WHO, **options)
+            assert scram_pg.refused_logins() - before == 1, options
+    finally:
+        registry.close()
