@@ -6,7 +6,8 @@ trusts 127.0.0.1 and would let such an entry in anyway: these tests run against
 connection for its password, so a connection that gets in was given the file's.
 Each path is checked: the columnar read (ADBC), the guarded read (SQLAlchemy and
 psycopg), async sessions, the ``dbnb`` command, and dbnb's pytest plugin; and a wrong
-password, or no file, fails in one line naming the connection.
+password, or no file, fails in one line naming the connection, after one failed
+login per read. A ``password_command`` is checked on the same server.
 """
 
 from __future__ import annotations
@@ -221,5 +222,56 @@ def test_a_refused_login_is_tried_once_per_read(
             with pytest.raises(DbnbError, match=r"^cannot connect to 'vault' .*password auth"):
                 registry.connect("vault").query(WHO, **options)
             assert scram_pg.refused_logins() - before == 1, options
+    finally:
+        registry.close()
+
+
+VAULT = """\
+import sys
+runs, secret = sys.argv[1], sys.argv[2]
+with open(runs, "a") as f:
+    f.write("run\\n")
+if secret == "sealed":
+    sys.exit("vault: sealed")
+with open(secret) as f:
+    print(f.read())
+"""
+
+
+def test_a_password_command_runs_once_per_new_connection_and_once_when_it_fails(
+    scram_pg: ScramServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same server, the password from a program instead: each path's new connection
+    runs it once, and a run that fails is not run again by the guarded path."""
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "vault.py").write_text(VAULT)
+    (folder / "secret").write_text(scram_pg.password)
+    command = f"password_command: [{sys.executable}, vault.py, runs, secret]"
+    sealed = f"password_command: [{sys.executable}, vault.py, sealed_runs, sealed]"
+    entry = (
+        f"  type: postgresql\n  host: {scram_pg.host}\n  port: {scram_pg.port}\n"
+        f"  user: {scram_pg.user}\n  database: {scram_pg.database}\n"
+    )
+    path = folder / "infra.yaml"
+    path.write_text(
+        "databases:\n"
+        + textwrap.indent(f"vault:\n{entry}  {command}\nsealed:\n{entry}  {sealed}\n", "  ")
+    )
+
+    def runs(name: str) -> int:
+        return len((folder / name).read_text().splitlines()) if (folder / name).exists() else 0
+
+    registry = dbnb.Registry(path)
+    try:
+        db = registry.connect("vault")
+        assert db.query(WHO)["d"].tolist() == [scram_pg.database]
+        assert (db._arrow.served, runs("runs")) == (1, 1)  # one ADBC connection
+        assert db.query(WHO, max_rows=5)["u"].tolist() == [scram_pg.user]
+        assert runs("runs") == 2  # and one for the pool
+        with pytest.raises(DbnbError, match="exited with status 1: vault: sealed"):
+            registry.connect("sealed").query(WHO)
+        assert runs("sealed_runs") == 1
     finally:
         registry.close()
