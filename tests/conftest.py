@@ -3,7 +3,8 @@
 The tests come in tiers, marked here from the fixtures and parameters each test uses:
 
     postgresql  a PostgreSQL server: ``pg_database``, ``pg_admin`` (a fixture that makes
-                its own databases takes it), dbnb's ``dbnb_pg_url``, or ``backend``
+                its own databases takes it), dbnb's ``dbnb_pg_url``, ``scram_pg`` (a
+                private one that checks passwords, started once per run), or ``backend``
                 (or a parameter beside ``config_path``) set to a PostgreSQL connection
     mysql       the same for MariaDB/MySQL
     spark       a Spark Connect server (``spark_url``)
@@ -28,6 +29,7 @@ pytest_plugins = [
     "pytester",  # tests/test_tiers.py
     "tests.fixtures",
     "tests.magic_fixtures",
+    "tests.private_pg_fixtures",
     "tests.spark_fixtures",
 ]
 
@@ -37,6 +39,7 @@ SERVER_FIXTURES = {
     "pg_admin": "postgresql",
     "pg_database": "postgresql",
     "dbnb_pg_url": "postgresql",
+    "scram_pg": "postgresql",  # tests/private_pg_fixtures.py
     "mysql_admin": "mysql",
     "mysql_database": "mysql",
     "dbnb_mysql_url": "mysql",

@@ -41,7 +41,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from dbnb.config import ConnectionConfig, masking
 from dbnb.engine import limits, stopping
 from dbnb.engine.budget import BudgetPool, ConnectionBudget
-from dbnb.errors import ConnectError, PoolTimeoutError, QueryError
+from dbnb.errors import DbnbError, QueryError
 from dbnb.read.arrow_plan import Key, Layout, Layouts, Plan
 from dbnb.read.backend import ReadBackend
 from dbnb.read.columnar import (
@@ -117,8 +117,10 @@ class ArrowReader:
         pool = self._get_pool(columnar)
         try:
             connection = pool.connect()
-        except (PoolTimeoutError, ConnectError):
-            raise  # no server to read from: the guarded path would wait again
+        except DbnbError:
+            # No server to read from, one that refused the login, or a password that
+            # could not be had (a password_command): the guarded path would meet it again.
+            raise
         except Exception:
             raise Unsupported("cannot connect through ADBC") from None
         try:

@@ -89,6 +89,10 @@ class PostgreSQLColumnar:
         except adbc_driver_manager.Error as error:
             if connecting.timed_out(error):
                 raise connecting.no_answer(self.config) from None
+            if libpq.refused_login(error):
+                # The guarded path would be refused too: said now, not after a second
+                # failed login (which a server may count towards locking the account).
+                raise self.config.cannot_connect(libpq.connect_failure(error)) from None
             raise
         try:
             self._check_privileges(connection)

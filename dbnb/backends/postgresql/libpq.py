@@ -76,6 +76,25 @@ def cancelled(error: BaseException) -> bool:
     return "canceling statement due to user request" in " ".join(str(error).split())
 
 
+# libpq's words for a login the server refused for its password, or with no password to
+# send (none in the entry, none in ~/.pgpass): psycopg, on the same libpq, the same
+# ~/.pgpass and the same URI's settings, is refused alike.
+_REFUSED_LOGIN = ("password authentication failed", "fe_sendauth: no password supplied")
+_ADBC_CONNECT = "Failed to connect: "  # ADBC's words before libpq's own
+
+
+def refused_login(error: BaseException) -> bool:
+    """A connect the server (or libpq, with no password to give) refused for the password."""
+    text = " ".join(str(error).split())
+    return any(sign in text for sign in _REFUSED_LOGIN)
+
+
+def connect_failure(error: BaseException) -> str:
+    """libpq's own message of a failed connect, without what ADBC put before it."""
+    text = " ".join(str(error).split())
+    return text.split(_ADBC_CONNECT, 1)[-1]
+
+
 _LIBPQ_PREFIX = re.compile(r"^.*?(?:FATAL|ERROR):\s+")
 
 
