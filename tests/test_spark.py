@@ -548,3 +548,23 @@ def test_dbnb_query_on_a_spark_connection(
     assert code != 0
     assert "read-only here" in captured.err
     assert "\n" not in captured.err.strip()
+
+
+def test_a_background_job_gives_the_result_and_cancel_interrupts_spark(lake: Any) -> None:
+    from concurrent.futures import CancelledError
+
+    from tests.test_jobs import thread_alive, within
+
+    done = lake.submit("SELECT id FROM range(5)")
+    assert done.result(timeout=120)["id"].tolist() == [0, 1, 2, 3, 4]
+    assert done.state == "done"
+    # Minutes of work on two executors: the job's read ends only if Spark interrupts it.
+    slow = lake.submit("SELECT count(*) AS n FROM range(1000000000000)")
+    assert within(lambda: slow.elapsed > 1.0)
+    assert slow.running()
+    assert slow.cancel()
+    assert slow.state == "cancelled"
+    with pytest.raises(CancelledError):
+        slow.result()
+    assert within(lambda: not thread_alive(slow))  # the read returned: interrupted
+    assert lake.query("SELECT 1 AS x")["x"].tolist() == [1]  # the session goes on
