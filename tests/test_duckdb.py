@@ -169,3 +169,15 @@ def test_relative_database_path_is_relative_to_the_config_file(
     assert (path.parent / "lake.duckdb").is_file()
     assert (path.parent / "pond.duckdb").is_file()
     assert list(elsewhere.iterdir()) == []
+
+
+def test_explore_pages_sorts_filters_and_counts_on_the_generic_path(duck: dbnb.Database) -> None:
+    explorer = duck.explore("orders", page_size=2).sort("total", descending=True)
+    assert explorer.count() == 3
+    assert explorer.page(0)["id"].tolist() == [2, 1]  # NULLs last when descending in DuckDB
+    assert explorer.page(1)["id"].tolist() == [3]
+    explorer.filter("region", "contains", "e").search("u")  # any case
+    assert explorer.frame()["id"].tolist() == [1, 3]
+    assert explorer.summary("total")["max"] == Decimal("10.50")
+    sql, params = explorer.sql()
+    assert duck.query(sql, params)["id"].tolist() == [1, 3]

@@ -238,3 +238,24 @@ def test_the_magics_explore_a_table_and_a_cells_query(
     for other in ("--csv out.csv", "--bg"):  # --bg: the grid's reads are background ones
         with pytest.raises(UsageError, match="--explore shows a grid"):
             run(ip, f"{db.name} --explore {other}", "SELECT 1")
+
+
+@pytest.mark.postgresql
+def test_search_skips_columns_that_are_not_text(registry: dbnb.Registry, pg_database: str) -> None:
+    # A jsonb column reads as objects, as an empty read's text column might: the SQL
+    # type tells them apart, and the search looks in the text only (ILIKE on jsonb fails).
+    db = registry.connect("postgresql")
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS explore_docs"))
+        session.execute(text("CREATE TABLE explore_docs (id int PRIMARY KEY, t text, d jsonb)"))
+        session.execute(
+            text("INSERT INTO explore_docs VALUES (1, 'alpha', '{\"x\": 1}'), (2, 'beta', NULL)")
+        )
+    explorer = db.explore("explore_docs")
+    assert explorer.text_columns == ("t",)
+    assert explorer.kinds["d"] == "other"
+    assert explorer.search("ALPH").frame()["id"].tolist() == [1]
+    assert explorer.summary("d") == {
+        "column": "d", "rows": 1, "nulls": 0, "distinct": None, "min": None, "max": None,
+        "mean": None, "top": None, "top_count": None,
+    }  # fmt: skip

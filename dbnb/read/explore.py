@@ -19,8 +19,12 @@ every run (Spark, for one, otherwise orders ties differently each time).
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import decimal
 import html
 import operator
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
@@ -63,6 +67,7 @@ OPERATORS = (
 _NO_VALUE = {"is null", "is not null"}
 _SQL_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
 Kind = Literal["number", "bool", "text", "time", "other"]
+SqlTypes = Mapping[str, Any]  # a column's name -> its SQLAlchemy type
 
 
 @dataclass(frozen=True)
@@ -370,7 +375,7 @@ def explore(
     ``:name`` placeholders bound from ``params``, or a ``select()``."""
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise OptionError(f"{db.name}: page_size is a number of rows above 0, not {page_size!r}")
-    label, selectable, key = _source(db, source, params)
+    label, selectable, key, sql_types = _source(db, source, params)
     readable = (
         selectable.columns().subquery("dbnb_view")
         if isinstance(selectable, sa.TextClause)
@@ -379,10 +384,18 @@ def explore(
     probe: Select[Any] = sa.select(sa.literal_column("*")).select_from(readable).where(sa.false())
     shapes = _read(db, probe)  # the columns and their dtypes, no rows read
     columns: list[sa.ColumnClause[Any]] = [sa.column(str(name)) for name in shapes.columns]
-    text_columns = tuple(
-        str(name) for name in shapes.columns if pd.api.types.is_string_dtype(shapes[name].dtype)
-    )
     kinds = {str(name): _kind(shapes[name].dtype) for name in shapes.columns}
+    for name, kind in kinds.items():  # an empty read's object column: its SQL type says
+        if kind == "other" and name in sql_types:
+            kinds[name] = _sql_kind(sql_types[name])
+    if any(kind == "other" and shapes[name].dtype == object for name, kind in kinds.items()):
+        # A dialect whose empty reads are objects and whose catalog SQLAlchemy cannot read
+        # (the generic path): one row's values say.
+        sample = _read(db, sa.select(sa.literal_column("*")).select_from(readable).limit(1))
+        for name, kind in kinds.items():
+            if kind == "other" and len(sample):
+                kinds[name] = _value_kind(sample[name].iloc[0])
+    text_columns = tuple(name for name, kind in kinds.items() if kind == "text")
     source_ = _with_columns(selectable, columns)
     return Explorer(db, source_, key, page_size, text_columns, label, kinds=kinds)
 
@@ -442,12 +455,14 @@ def _compiled(db: Source, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
 
 def _source(
     db: Source, source: Any, params: Mapping[str, Any] | None
-) -> tuple[str, Subquery | sa.TextClause | sa.TableClause, tuple[str, ...]]:
-    """The source's label, itself as something a select() can read from, and its key."""
+) -> tuple[str, Subquery | sa.TextClause | sa.TableClause, tuple[str, ...], SqlTypes]:
+    """The source's label, itself as something a select() can read from, its key, and
+    the SQL types of its columns where SQLAlchemy knows them (a table's, a select()'s)."""
     if isinstance(source, Select):
         if params:
             source = source.params(**params)
-        return "a select()", source.subquery("dbnb_view"), ()
+        subquery = source.subquery("dbnb_view")
+        return "a select()", subquery, (), {column.name: column.type for column in subquery.c}
     if not isinstance(source, str) or not source.strip():
         raise OptionError(f"{db.name}: explore a table's name, SQL text or a select()")
     text = source.strip().rstrip(";").strip()
@@ -461,11 +476,12 @@ def _source(
                 )
             )
         label = " ".join(text.split())
-        return (label if len(label) <= 60 else label[:57] + "..."), clause, ()
+        return (label if len(label) <= 60 else label[:57] + "..."), clause, (), {}
     if params:
         raise OptionError(f"{db.name}: params are for SQL text; {text!r} is a table's name")
     schema, _, name = text.rpartition(".")
-    return text, sa.table(name, schema=schema or None), _primary_key(db, name, schema or None)
+    key, sql_types = _reflected(db, name, schema or None)
+    return text, sa.table(name, schema=schema or None), key, sql_types
 
 
 def _with_columns(
@@ -481,17 +497,52 @@ def _with_columns(
     return selectable  # a select()'s subquery knows its columns
 
 
-def _primary_key(db: Source, table: str, schema: str | None) -> tuple[str, ...]:
-    """The table's primary key (a stable order for pages); none where it has none or
-    the connection cannot say."""
+def _reflected(db: Source, table: str, schema: str | None) -> tuple[tuple[str, ...], SqlTypes]:
+    """The table's primary key (a stable order for pages) and its columns' SQL types;
+    none where the connection cannot say."""
     if not db.takes_select:
-        return ()
-    try:
-        with db.engine.connect() as connection:
-            found = sa.inspect(connection).get_pk_constraint(table, schema=schema)
-    except sa.exc.SQLAlchemyError:
-        return ()
-    return tuple(found.get("constrained_columns") or ())
+        return (), {}
+    key: tuple[str, ...] = ()
+    sql_types: dict[str, Any] = {}
+    with db.engine.connect() as connection, warnings.catch_warnings():
+        # A type SQLAlchemy does not know is NullType here: the dtype decides.
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        inspector = sa.inspect(connection)
+        # Each on its own: a dialect may read one and not the other (DuckDB's keys).
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            columns = inspector.get_columns(table, schema=schema)
+            sql_types = {column["name"]: column["type"] for column in columns}
+        connection.rollback()
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            found = inspector.get_pk_constraint(table, schema=schema)
+            key = tuple(found.get("constrained_columns") or ())
+    return key, sql_types
+
+
+def _value_kind(value: Any) -> Kind:
+    """A column's kind by a value of it."""
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | decimal.Decimal | np.number):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
+        return "time"
+    return "other"
+
+
+def _sql_kind(sql_type: Any) -> Kind:
+    """A column's kind by its SQL type (where its dtype, an empty read's object, cannot say)."""
+    if isinstance(sql_type, sa.Boolean):
+        return "bool"
+    if isinstance(sql_type, sa.Integer | sa.Numeric):
+        return "number"
+    if isinstance(sql_type, sa.String):
+        return "text"
+    if isinstance(sql_type, sa.DateTime | sa.Date | sa.Time | sa.Interval):
+        return "time"
+    return "other"
 
 
 def _python(value: Any) -> Any:
