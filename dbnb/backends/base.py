@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from dbnb.write.validate import Checked
 
 
+# Databases dbnb has no backend of its own for, whose SQLAlchemy dialect an extra of dbnb
+# installs (pyproject.toml's optional-dependencies): (the package, the extra).
+DIALECT_EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
+
+
 class Backend:
     """Any SQLAlchemy dialect: no guard of dbnb's, executemany, standard SQL."""
 
@@ -79,6 +84,12 @@ class Backend:
     ) -> EngineArguments:
         """What the driver is given beyond the config's own: the dialect's defaults."""
         return arguments
+
+    def driver_extra(self, name: str) -> tuple[str, str] | None:
+        """The package that brings database ``name``'s SQLAlchemy dialect and the extra of
+        dbnb that installs it, for the error when it is missing; None: nothing to name.
+        Any database's, by ``DIALECT_EXTRAS``; a backend whose driver is an extra says so."""
+        return DIALECT_EXTRAS.get(name)
 
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """Make the database refuse writes in read transactions: nothing, reads roll back."""

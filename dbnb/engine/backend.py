@@ -44,6 +44,10 @@ class EngineBackend(Protocol):
     @property
     def read_rules(self) -> ReadRules | None: ...
 
+    def driver_extra(self, name: str) -> tuple[str, str] | None:
+        """The package that brings database ``name``'s SQLAlchemy dialect and dbnb's extra
+        that installs it (``pip install 'dbnb[EXTRA]'``); None: nothing to name."""
+
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """Make the database itself refuse writes in every read transaction."""
 

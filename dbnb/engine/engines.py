@@ -19,9 +19,6 @@ from dbnb.errors import ConfigError
 
 log = logging.getLogger("dbnb")
 
-# Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
-EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
-
 
 def engine_arguments(
     config: ConnectionConfig,
@@ -75,7 +72,9 @@ def create_engine(
             arguments.url, connect_args=arguments.connect_args, **arguments.options
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
-        raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
+        raise ConfigError(
+            _no_engine(config, backend, error), connection=config.name, key="type"
+        ) from None
     install_guards(engine, config, backend)
     if arguments.budget is not None:
         # Last: its do_connect listener opens the connection, so those of the guards
@@ -99,11 +98,13 @@ def install_guards(engine: Engine, config: ConnectionConfig, backend: EngineBack
     limits.install(engine, config, backend)
 
 
-def _no_engine(config: ConnectionConfig, error: Exception) -> str:
-    """Why there is no engine: a missing extra named as ``pip install`` takes it."""
-    if config.backend in EXTRAS and isinstance(error, NoSuchModuleError | ImportError):
-        package, extra = EXTRAS[config.backend]
-        return f"{config.backend} needs {package}: pip install 'dbnb[{extra}]'"
+def _no_engine(config: ConnectionConfig, backend: EngineBackend, error: Exception) -> str:
+    """Why there is no engine: a missing extra (the backend's to name) as ``pip install``
+    takes it."""
+    extra = backend.driver_extra(config.backend)
+    if extra is not None and isinstance(error, NoSuchModuleError | ImportError):
+        package, name = extra
+        return f"{config.backend} needs {package}: pip install 'dbnb[{name}]'"
     return f"cannot create an engine for {config.safe_url}: {error}"
 
 
