@@ -88,6 +88,23 @@ def test_mysql_and_mariadb_share_one_backend() -> None:
     assert registry.backend_for("mariadb") is registry.backend_for("mysql")
 
 
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("postgresql://db.example/x", "db.example:5432"),
+        ("mysql://db.example/x", "db.example:3306"),
+        ("mariadb://db.example/x", "db.example:3306"),
+        ("postgresql://db.example:6543/x", "db.example:6543"),  # the URL's own wins
+        ("oracle://db.example/x", "db.example"),  # no home: no port dbnb could name
+    ],
+)
+def test_a_message_names_the_server_by_its_backend_s_default_port(url: str, address: str) -> None:
+    from dbnb.engine import connecting
+
+    config = dbnb.config.url_connection("x", url)
+    assert connecting.address(config, registry.backend_for(config.backend).default_port) == address
+
+
 def test_a_connection_resolves_its_backend_once(tmp_path: Path) -> None:
     db = dbnb.Database(dbnb.config.url_connection("local", f"sqlite:///{tmp_path}/a.db"))
     assert db.backend is registry.backend_for("sqlite")

@@ -59,6 +59,9 @@ class Backend:
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
     bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+    # The server's port where a URL names none, for messages ("no answer from host:5432");
+    # None: a URL without one names its host alone.
+    default_port: int | None = None
 
     @property
     def lexical_rules(self) -> LexicalRules:

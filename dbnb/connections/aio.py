@@ -155,13 +155,14 @@ async def connection(
     engine = database.async_engine
     async_connection = engine.connect()
     failure = None
+    port = database.backend.default_port  # where the URL names none, for the message
     with connecting.within(timeout):  # the call's timeout bounds connecting too
         try:
             await async_connection.start()
         except exc.DBAPIError as error:
-            failure = connecting.failure(database.config, error.orig)
+            failure = connecting.failure(database.config, port, error.orig)
         except TimeoutError:  # _budgeted's bound on the whole connect
-            failure = connecting.no_answer(database.config)
+            failure = connecting.no_answer(database.config, port)
     if failure is not None:
         raise failure  # out here, so it keeps no __context__ (as Database.connection)
     options: dict[str, Any] = {readonly.WRITE_OPTION: write}

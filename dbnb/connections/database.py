@@ -129,7 +129,7 @@ class Database(Facade):
                 connection = self.engine.connect()
         except exc.DBAPIError as error:
             with connecting.within(timeout):
-                failure = connecting.failure(self.config, error.orig)
+                failure = connecting.failure(self.config, self.backend.default_port, error.orig)
         else:
             failure = None
         if failure is not None:

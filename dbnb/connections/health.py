@@ -189,7 +189,7 @@ def _probe(
         connection = engine.connect()
     except exc.DBAPIError as error:
         if connecting.timed_out(error.orig):  # one wording with every other connect's
-            reason = str(connecting.no_answer(config))
+            reason = str(connecting.no_answer(config, backend.default_port))
         else:
             reason = f"cannot connect: {one_line(error)}"
         return Health(name, reachable=False, error=mask(reason), **pool)

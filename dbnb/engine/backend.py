@@ -44,6 +44,10 @@ class EngineBackend(Protocol):
     @property
     def read_rules(self) -> ReadRules | None: ...
 
+    # The server's port where a URL names none, for messages; None: not known.
+    @property
+    def default_port(self) -> int | None: ...
+
     def driver_extra(self, name: str) -> tuple[str, str] | None:
         """The package that brings database ``name``'s SQLAlchemy dialect and dbnb's extra
         that installs it (``pip install 'dbnb[EXTRA]'``); None: nothing to name."""

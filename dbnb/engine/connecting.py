@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 # The bound a call's own timeout= puts on the connects it makes; None: the config's.
 _CALL_TIMEOUT: ContextVar[float | None] = ContextVar("dbnb_connect_bound", default=None)
 
-# Each server's port when the URL has none, for the message.
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
-
 
 @contextmanager
 def within(timeout: float | None) -> Iterator[None]:
@@ -113,23 +110,25 @@ def timed_out(error: BaseException | None) -> bool:
     return "timeout expired" in text or "timed out" in text
 
 
-def address(config: ConnectionConfig) -> str:
-    """The server's host:port, as the user would look for it."""
+def address(config: ConnectionConfig, default_port: int | None) -> str:
+    """The server's host:port, as the user would look for it (``default_port``: its
+    backend's, where the URL names none)."""
     url = config.url
     if url.host is None and url.query.get("service"):  # libpq's pg_service.conf knows it
         return f"service {url.query['service']!r}"
     host = url.host or "localhost"
-    port = url.port or _DEFAULT_PORTS.get(config.backend)
+    port = url.port or default_port
     if ":" in host:
         host = f"[{host}]"
     return f"{host}:{port}" if port else host
 
 
-def no_answer(config: ConnectionConfig) -> ConnectError:
-    """The error of a connect of ``config`` that ran out of time (the one in force now)."""
+def no_answer(config: ConnectionConfig, default_port: int | None) -> ConnectError:
+    """The error of a connect of ``config`` that ran out of time (the one in force now);
+    ``default_port``: its backend's, where the URL names none."""
     seconds = in_force(config)
     call = _CALL_TIMEOUT.get()
-    where = address(config)
+    where = address(config, default_port)
     said = f"connection {config.name!r}: no answer from {where} within {seconds:g} s"
     if call is not None and call < configured(config):
         remedy = "(this call's timeout, which bounds connecting too); is the server up?"
@@ -144,8 +143,10 @@ def no_answer(config: ConnectionConfig) -> ConnectError:
     return ConnectError(f"{said} {remedy}", connection=config.name, address=where, seconds=seconds)
 
 
-def failure(config: ConnectionConfig, error: BaseException | None) -> DbnbError:
+def failure(
+    config: ConnectionConfig, default_port: int | None, error: BaseException | None
+) -> DbnbError:
     """The error of a connect of ``config`` that failed with the driver's ``error``."""
     if timed_out(error):
-        return no_answer(config)
+        return no_answer(config, default_port)
     return config.cannot_connect(one_line(error))

@@ -70,6 +70,7 @@ class MySQL(Backend):
     )
     # PyMySQL's protocol code under asyncio.
     async_driver = "mysql+aiomysql"
+    default_port = 3306
     interrupted = "killed on the server (KILL QUERY)"
 
     # --- the engine -------------------------------------------------------------------
@@ -125,7 +126,7 @@ class MySQL(Backend):
         from dbnb.backends.mysql import reads
 
         _no_read_role(config)
-        return reads.MySQLColumnar(config) if reads.serves(config) else None
+        return reads.MySQLColumnar(config, self.default_port) if reads.serves(config) else None
 
     def result_kinds(self, result: CursorResult[Any], count: int) -> list[Kind]:
         """The server's description of each column (``types.py``), where it is exact."""

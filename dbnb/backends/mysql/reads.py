@@ -130,8 +130,9 @@ class MySQLColumnar(ReadWhole):
     binds: PositionalRules = binds.POSITIONAL_RULES
     errors: tuple[type[BaseException], ...] = (RuntimeError, OSError)
 
-    def __init__(self, config: ConnectionConfig) -> None:
+    def __init__(self, config: ConnectionConfig, default_port: int | None) -> None:
         self.config = config
+        self._default_port = default_port  # its backend's, for a message naming the server
         # Whether the server offers TLS, learnt by the first describing connection.
         # PyMySQL uses TLS where the server offers it; connectorx's connection would
         # not, so such a server's reads take the guarded path. Where it offers none,
@@ -189,7 +190,7 @@ class MySQLColumnar(ReadWhole):
             describer = slot.describer()
         except pymysql.Error as error:
             if connecting.timed_out(error):
-                raise connecting.no_answer(self.config) from None
+                raise connecting.no_answer(self.config, self._default_port) from None
             raise Unsupported("cannot connect to describe") from None
         if "mariadb" not in describer.get_server_info().lower():
             raise Unsupported("SET STATEMENT is MariaDB's")

@@ -52,6 +52,7 @@ class PostgreSQL(Backend):
         text_holds_nul=False,
     )
     async_driver = "postgresql+psycopg_async"
+    default_port = 5432
     interrupted = "cancelled on the server"  # psycopg's and ADBC's cancel request
 
     # --- the engine -------------------------------------------------------------------

@@ -88,7 +88,7 @@ class PostgreSQLColumnar:
             )
         except adbc_driver_manager.Error as error:
             if connecting.timed_out(error):
-                raise connecting.no_answer(self.config) from None
+                raise connecting.no_answer(self.config, self._backend.default_port) from None
             if libpq.refused_login(error):
                 # The guarded path would be refused too: said now, not after a second
                 # failed login (which a server may count towards locking the account).
