@@ -59,6 +59,10 @@ class Backend:
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
     bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+    # Whether another SQL tool (jupysql) may be lent an engine whose transactions write
+    # (``dbnb.sql_engine(write=True)``): only where that tool's autocommit commits each
+    # statement dbnb's write transaction runs.
+    lends_writing_engine: bool = False
     # The server's port where a URL names none, for messages ("no answer from host:5432");
     # None: a URL without one names its host alone.
     default_port: int | None = None

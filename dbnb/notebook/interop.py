@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from dbnb.backends.registry import backend_for
 from dbnb.connections.facade import Facade
 from dbnb.connections.registry import connect
 from dbnb.engine import readonly
@@ -25,7 +26,7 @@ def sql_engine(connection: Facade | str | None = None, *, write: bool = False) -
     if not write:
         return db.engine
     db.require_writable()
-    if db.config.backend != "postgresql":
+    if not backend_for(db.config.backend).lends_writing_engine:
         raise DbnbError(
             f"connection {db.name!r}: a writing engine for other tools is offered on PostgreSQL "
             f"only, not {db.config.backend}; write with %%db --write or db.session(write=True)"

@@ -53,6 +53,7 @@ class PostgreSQL(Backend):
     )
     async_driver = "postgresql+psycopg_async"
     default_port = 5432
+    lends_writing_engine = True  # jupysql's autocommit commits each statement
     interrupted = "cancelled on the server"  # psycopg's and ADBC's cancel request
 
     # --- the engine -------------------------------------------------------------------
