@@ -144,6 +144,24 @@ def test_round_trip_add_a_model_autogenerate_upgrade_check_downgrade(
     assert "authors" not in tables(database)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_new_column_alters_the_table_by_copying_it_where_its_backend_must(
+    project: tuple[dbnb.Registry, str, str], backend: str, tmp_path: Path
+) -> None:
+    registry, _, _ = project
+    wider = f"models_{uuid.uuid4().hex[:8]}_wider"
+    (tmp_path / f"{wider}.py").write_text(MODELS_V1 + "    email: Mapped[str | None]\n")
+    migrate.revision(backend, "authors", registry=registry)
+    migrate.upgrade(backend, registry=registry)
+    added = migrate.revision(backend, "email", models=f"{wider}:Base", registry=registry)
+    # SQLite's ALTER TABLE changes little: its migrations copy the table (batch mode).
+    batched = "with op.batch_alter_table('authors'" in added.read_text()
+    assert batched == (backend == "sqlite")
+    migrate.upgrade(backend, registry=registry)
+    migrate.check(backend, models=f"{wider}:Base", registry=registry)
+    migrate.downgrade(backend, "base", registry=registry)
+
+
 def test_upgrade_refuses_a_readonly_connection(project: tuple[dbnb.Registry, str, str]) -> None:
     registry, _, _ = project
     migrate.revision("postgresql_ro", "authors", registry=registry)  # reads only: allowed

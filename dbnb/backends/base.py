@@ -59,6 +59,9 @@ class Backend:
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
     bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+    # Whether a migration alters a table by copying it (Alembic's batch mode), as a
+    # database whose ALTER TABLE changes little must.
+    alters_by_copying: bool = False
     # Whether another SQL tool (jupysql) may be lent an engine whose transactions write
     # (``dbnb.sql_engine(write=True)``): only where that tool's autocommit commits each
     # statement dbnb's write transaction runs.

@@ -45,6 +45,7 @@ class SQLite(Backend):
     write_rules = WriteRules("SQLite", keeps_nan=False, utc_timestamps=(sqltypes.DateTime,))
     async_driver = "sqlite+aiosqlite"
     interrupted = "aborted by SQLite"  # its progress handler, in this process
+    alters_by_copying = True  # its ALTER TABLE cannot change a column's type or constraints
 
     # --- the engine -------------------------------------------------------------------
 
