@@ -33,6 +33,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Integer
 
+from dbnb.backends.base import Backend
 from dbnb.backends.registry import backend_for
 from dbnb.config import load_config, secrets
 from dbnb.connections import health, inspect
@@ -505,8 +506,8 @@ class DbMagics(Magics):
     def _dialect(self, name: str | None) -> str:
         try:
             return self.registry.connection(self._named(name)).backend
-        except DbnbError:
-            return "postgresql"
+        except DbnbError:  # no such connection (yet): its SQL read as any dialect's
+            return Backend.name
 
     def _quiet_builtin_frames(self) -> bool:
         try:
