@@ -189,3 +189,32 @@ def test_sqlite_and_duckdb_paths_are_relative_to_the_config_file() -> None:
     assert config.get("duck_url").url.database == "/proj/b.duckdb"
     assert config.get("duck_memory").url.database == ":memory:"
     assert config.get("mother").url.database == "md:warehouse"
+
+
+def test_a_file_database_is_listed_by_its_path_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbnb.notebook.display import short_url
+
+    monkeypatch.chdir(tmp_path)
+    config = dbnb.parse_config(
+        "databases:\n"
+        "  lite: {type: sqlite, database: data/a.db}\n"
+        "  duck: {url: 'duckdb:///b.duckdb'}\n"
+        "  memory: {url: 'sqlite://'}\n"
+        "  mother: {url: 'duckdb:///md:warehouse'}\n"
+        "  server: {url: 'postgresql://u:secret@db.example/data'}\n",
+        environ={},
+        path=tmp_path / "infra.yaml",
+    )
+    files = {name: config.get(name).database_file for name in config.names}
+    assert files == {
+        "lite": str(tmp_path.resolve() / "data" / "a.db"),
+        "duck": str(tmp_path.resolve() / "b.duckdb"),
+        "memory": None,
+        "mother": None,  # MotherDuck's, not a path on this machine
+        "server": None,
+    }
+    assert short_url(config.get("lite")) == "sqlite+pysqlite:///data/a.db"
+    assert short_url(config.get("duck")) == "duckdb:///b.duckdb"
+    assert short_url(config.get("server")) == "postgresql+psycopg://u:***@db.example/data"

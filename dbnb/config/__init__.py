@@ -102,6 +102,12 @@ class ConnectionConfig:
         return self.url.get_backend_name()
 
     @property
+    def database_file(self) -> str | None:
+        """The path of a file database (SQLite's, DuckDB's) on this machine; None for a
+        server's database, an in-memory one, or one a path does not name."""
+        return _file_of(self.url)
+
+    @property
     def safe_url(self) -> str:
         """The URL with its password masked, fit for messages and logs; a Spark Connect
         URL as its users write it (``sc://host:port/;user_id=...;token=***``)."""
@@ -430,13 +436,21 @@ SPARK_CONNECT_PORT = 15002  # Spark Connect's own default
 _FILE_DATABASES = {"sqlite": ("file:",), "duckdb": ("md:", "motherduck:")}
 
 
-def _relative_to(url: URL, base: Path) -> URL:
-    """``url`` with a file database's relative path made absolute from ``base``."""
+def _file_of(url: URL) -> str | None:
+    """The path a file database's ``url`` names on this machine (relative or not), if any."""
     not_paths = _FILE_DATABASES.get(url.get_backend_name())
     database = url.database or ""
     if not_paths is None or database == "" or database.startswith((":memory:", *not_paths)):
-        return url
+        return None
     if "://" in database:  # DuckDB reads s3:// or https:// databases through httpfs
+        return None
+    return database
+
+
+def _relative_to(url: URL, base: Path) -> URL:
+    """``url`` with a file database's relative path made absolute from ``base``."""
+    database = _file_of(url)
+    if database is None:
         return url
     return url.set(database=str((base / Path(database).expanduser()).resolve()))
 

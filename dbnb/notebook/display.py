@@ -107,9 +107,9 @@ def connections(config: Config, current: str | None) -> pd.DataFrame:
 
 
 def short_url(entry: ConnectionConfig) -> str:
-    """The masked URL; a SQLite file relative to the current folder when that is shorter."""
-    database = entry.url.database or ""
-    if entry.backend != "sqlite" or not os.path.isabs(database):
+    """The masked URL; a database's file relative to the current folder when that is shorter."""
+    database = entry.database_file
+    if database is None or not os.path.isabs(database):
         return entry.safe_url
     relative = os.path.relpath(database)
     if len(relative) >= len(database):
