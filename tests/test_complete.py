@@ -192,6 +192,9 @@ def test_schema_qualified_tables_on_postgresql(ip: InteractiveShell) -> None:
         cell, cursor = at("%db SELECT l.| FROM cmp_sales.ledger l")
         assert completions(ip, cell, cursor) == ["entry", "amount"]
         assert completions(ip, "%db describe cmp_sales.le") == ["cmp_sales.ledger"]
+        # The schemas of the database's own catalog are not the user's: not offered.
+        assert completions(ip, "%db SELECT * FROM pg_") == []
+        assert completions(ip, "%db SELECT * FROM information_") == []
     finally:
         run(ip, "--write", "DROP SCHEMA cmp_sales CASCADE")
 

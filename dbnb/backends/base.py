@@ -59,6 +59,9 @@ class Backend:
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
     bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+    # How the names of the schemas a database keeps its own catalog in begin, left out of
+    # completion: the SQL standard's and PostgreSQL's (whose catalog DuckDB copies).
+    system_schemas: tuple[str, ...] = ("pg_", "information_schema")
     # Whether a migration alters a table by copying it (Alembic's batch mode), as a
     # database whose ALTER TABLE changes little must.
     alters_by_copying: bool = False

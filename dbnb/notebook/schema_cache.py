@@ -17,6 +17,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine.reflection import ObjectKind
 
 from dbnb.backends import typetables
+from dbnb.backends.registry import backend_for
 from dbnb.errors import DbnbError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 # Most schemas whose tables one read takes (a server with thousands reads the first ones).
 MAX_SCHEMAS = 50
-_PG_SYSTEM = ("pg_", "information_schema")
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,11 @@ def read_schemas(db: Facade) -> Iterator[Schema]:
         inspector = sa_inspect(connection)
         dialect = connection.dialect
         default = inspector.default_schema_name
+        system = backend_for(db.config.backend).system_schemas  # the database's catalog
         names = [
             name
             for name in inspector.get_schema_names()
-            if name == default or not name.startswith(_PG_SYSTEM)
+            if name == default or not name.startswith(system)
         ]
         names = sorted(names, key=lambda name: name != default)[:MAX_SCHEMAS]
         tables: dict[tuple[str | None, str], tuple[str, ...]] = {}
