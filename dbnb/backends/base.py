@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from dbnb.read.frames import Kind
     from dbnb.sql.readable import ReadRules
     from dbnb.sql.sqlscan import LexicalRules
+    from dbnb.typetable import TypeTable
     from dbnb.write.bulk import BulkWriter, Sent
     from dbnb.write.validate import Checked
 
@@ -59,6 +60,9 @@ class Backend:
     # on the server"); None: nothing dbnb can promise (the driver decides).
     interrupted: str | None = None
     bind_rules: BindRules = BindRules()  # values as they are: the dialect's driver adapts them
+    # Its types as it spells them: the dtype each reads as, how a profile summarizes it
+    # (``dbnb.typetable``, the README's dtype table); None: SQLAlchemy's types' rules alone.
+    type_table: TypeTable | None = None
     # How the names of the schemas a database keeps its own catalog in begin, left out of
     # completion: the SQL standard's and PostgreSQL's (whose catalog DuckDB copies).
     system_schemas: tuple[str, ...] = ("pg_", "information_schema")

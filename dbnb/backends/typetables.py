@@ -1,5 +1,6 @@
-"""Each database's type table (``dbnb/backends/NAME/typetable.py``), found by its
-backend's name, and the README's dtype table generated from them.
+"""Each database's type table (``dbnb/backends/NAME/typetable.py``, its backend's
+``type_table``), found by the backend's name, and the README's dtype table generated
+from dbnb's own.
 
     python -m dbnb.backends.typetables            # the README's dtype table, as markdown
     python -m dbnb.backends.typetables README.md  # that table rewritten in README.md
@@ -10,7 +11,6 @@ backend's name, and the README's dtype table generated from them.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,31 +18,21 @@ from typing import Any
 
 from sqlalchemy import exc
 
+from dbnb.backends.registry import backend_for
 from dbnb.typetable import TypeRule, TypeTable, dtype_text, markdown, sql_rule
 
-# Each database's table, by its backend's (or SQLAlchemy dialect's) name; in the
-# README's order. A backend object may expose its table as ``TABLE`` of its module.
-_TABLES = {
-    "postgresql": "dbnb.backends.postgresql.typetable",
-    "sqlite": "dbnb.backends.sqlite.typetable",
-    "mysql": "dbnb.backends.mysql.typetable",
-    "spark": "dbnb.backends.spark.typetable",
-}
-_ALIASES = {"mariadb": "mysql"}  # SQLAlchemy's name for a mariadb:// URL's dialect
+# dbnb's own databases, in the README's order.
+_README = ("postgresql", "sqlite", "mysql", "spark")
 
 
 def for_backend(name: str) -> TypeTable | None:
     """The type table of the database ``name`` (a backend's or dialect's), or None."""
-    module = _TABLES.get(_ALIASES.get(name, name))
-    if module is None:
-        return None
-    table: TypeTable = importlib.import_module(module).TABLE
-    return table
+    return backend_for(name).type_table
 
 
 def readme_table() -> str:
-    """The README's dtype table, from every database's table."""
-    tables = [for_backend(name) for name in _TABLES]
+    """The README's dtype table, from each of dbnb's own databases' tables."""
+    tables = [for_backend(name) for name in _README]
     return markdown([table for table in tables if table is not None])
 
 

@@ -30,6 +30,7 @@ from dbnb.backends.mysql import ddl as ddl  # its rules are registered with SQLA
 from dbnb.backends.mysql.binds import BIND_RULES
 from dbnb.backends.mysql.lexical import LEXICAL_RULES
 from dbnb.backends.mysql.statements import READ_RULES
+from dbnb.backends.mysql.typetable import TABLE
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
 from dbnb.errors import ConfigError
@@ -54,6 +55,7 @@ class MySQL(Backend):
 
     name = "mysql"
     read_rules = READ_RULES
+    type_table = TABLE  # its types as it spells them (typetable.py)
     lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
     bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: INT 4 bytes, SMALLINT 2; DOUBLE has no NaN (nor infinities:

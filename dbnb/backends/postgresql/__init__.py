@@ -18,6 +18,7 @@ from dbnb.backends.postgresql import guards, see
 from dbnb.backends.postgresql.binds import BIND_RULES
 from dbnb.backends.postgresql.lexical import LEXICAL_RULES
 from dbnb.backends.postgresql.statements import READ_RULES
+from dbnb.backends.postgresql.typetable import TABLE
 from dbnb.engine import connecting
 from dbnb.engine.connecting import whole_seconds
 from dbnb.write.columns import WriteRules
@@ -41,6 +42,7 @@ class PostgreSQL(Backend):
 
     name = "postgresql"
     read_rules = READ_RULES
+    type_table = TABLE  # its types as it spells them (typetable.py)
     lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
     bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: integer is 4 bytes, real 4, and text no NUL character.

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dbnb.backends.base import Backend
+from dbnb.backends.spark.typetable import TABLE
 
 if TYPE_CHECKING:
     from dbnb.config import ConnectionConfig
@@ -30,6 +31,7 @@ class Spark(Backend):
     nothing else of ``Backend`` is asked of it)."""
 
     name = "spark"
+    type_table = TABLE  # its types as it spells them (typetable.py)
 
     def open(self, config: ConnectionConfig) -> Facade:
         """The facade of a Spark connection; it connects on first use."""

@@ -19,6 +19,7 @@ from dbnb.backends.sqlite import guards, see
 from dbnb.backends.sqlite.binds import BIND_RULES
 from dbnb.backends.sqlite.lexical import LEXICAL_RULES
 from dbnb.backends.sqlite.statements import READ_RULES
+from dbnb.backends.sqlite.typetable import TABLE
 from dbnb.write.columns import WriteRules
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class SQLite(Backend):
 
     name = "sqlite"
     read_rules = READ_RULES
+    type_table = TABLE  # its types as it spells them (typetable.py)
     lexical_rules = LEXICAL_RULES  # how its SQL text reads: literals, comments, placeholders
     bind_rules = BIND_RULES  # how its driver takes the guarded path's values
     # What its columns hold: INTEGER 8 bytes, REAL 8, and no NaN (stored as NULL). SQLite
