@@ -163,7 +163,7 @@ def test_each_type_reads_writes_and_completes_as_its_rule_says(
         assert rule is not None, (ddl, spelled)
         what = (ddl, spelled, rule)
         assert spec_for(column["type"], rules).kind == rule.write, what
-        assert kind_of(column["type"], spelled, dialect.name) == rule.category, what
+        assert kind_of(column["type"], spelled, table) == rule.category, what
         dtype = table.dtype(spelled)
         assert typetables.column_dtype(dialect.name, column["type"], dialect) == dtype, what
         if isinstance(rule.arrow, typetable.Param) and rule.arrow_for(None, None) is None:
@@ -206,9 +206,10 @@ def test_completion_offers_a_column_with_its_dtype(db: dbnb.Database, backend: s
 def test_profile_s_category_is_the_table_s_by_the_type_as_spelled() -> None:
     # Reflection types MariaDB's YEAR and BOOLEAN (TINYINT(1)) as integers, and
     # PostgreSQL's money as no type it knows: the table knows them by name.
-    assert kind_of(sa.Integer(), "YEAR", "mysql") == typetable.NUMBER
-    assert kind_of(sa.Integer(), "TINYINT(1)", "mysql") == typetable.BOOL
-    assert kind_of(sa.types.NullType(), "MONEY", "postgresql") == typetable.NUMBER
+    mysql, postgresql = typetables.for_backend("mysql"), typetables.for_backend("postgresql")
+    assert kind_of(sa.Integer(), "YEAR", mysql) == typetable.NUMBER
+    assert kind_of(sa.Integer(), "TINYINT(1)", mysql) == typetable.BOOL
+    assert kind_of(sa.types.NullType(), "MONEY", postgresql) == typetable.NUMBER
     # An enum's name is its own, whatever built-in type it shares it with.
-    assert kind_of(sa.Enum("a", name="money"), "money", "postgresql") == typetable.ENUM
+    assert kind_of(sa.Enum("a", name="money"), "money", postgresql) == typetable.ENUM
     assert kind_of(sa.Integer()) == typetable.NUMBER  # no database: SQLAlchemy's rule

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import exc
 
 from dbnb.backends.registry import backend_for
-from dbnb.typetable import TypeRule, TypeTable, dtype_text, markdown, sql_rule
+from dbnb.typetable import TypeTable, dtype_text, markdown, sql_rule
 
 # dbnb's own databases, in the README's order.
 _README = ("postgresql", "sqlite", "mysql", "spark")
@@ -42,14 +42,6 @@ def spelled(sql_type: Any, dialect: Any) -> str | None:
         return str(sql_type.compile(dialect=dialect))
     except (exc.SQLAlchemyError, TypeError, AttributeError, NotImplementedError):
         return None  # a type SQLAlchemy reflected but cannot spell (NullType)
-
-
-def column_rule(backend: str, type_name: str | None) -> TypeRule | None:
-    """The rule of a column of a table, by its type as the database spells it."""
-    table = for_backend(backend)
-    if table is None or not type_name:
-        return None
-    return table.rule(type_name)
 
 
 def column_dtype(backend: str, sql_type: Any, dialect: Any) -> str | None:

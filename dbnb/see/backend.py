@@ -16,9 +16,16 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection, Engine
 
+    from dbnb.typetable import TypeTable
+
 
 class SeeBackend(Protocol):
     """The SQL of plots, profiles and plans, as one database spells it."""
+
+    # Its types as it spells them, by which a profile summarizes each column; None:
+    # SQLAlchemy's types' rules alone.
+    @property
+    def type_table(self) -> TypeTable | None: ...
 
     def explain_statement(self, sql: str, analyze: bool) -> str | None:
         """The statement showing ``sql``'s plan; None: ``analyze`` runs ``sql`` itself."""

@@ -30,11 +30,10 @@ import sqlalchemy
 from sqlalchemy import exc
 
 from dbnb import typetable
-from dbnb.backends import typetables
 from dbnb.errors import QueryError
 from dbnb.see import sources
 from dbnb.sql import identifiers
-from dbnb.typetable import category_of_dtype, sql_rule
+from dbnb.typetable import TypeTable, category_of_dtype, sql_rule
 
 if TYPE_CHECKING:
     from dbnb.see.backend import Viewed
@@ -259,15 +258,15 @@ def _most_frequent_group(counted: str, value: str, where: str) -> str:
     )
 
 
-def kind_of(column_type: Any, type_name: str | None = None, backend: str | None = None) -> str:
+def kind_of(column_type: Any, type_name: str | None = None, table: TypeTable | None = None) -> str:
     """How a column is summarized: number, bool, text, enum, time, bytes, json or other
-    (counted by its text). Its database's type table says, by the type as spelled
-    (MariaDB's TINYINT(1) is a boolean, YEAR a number, PostgreSQL's money a number);
-    else its SQLAlchemy type's rule (``dbnb.typetable``); an enum is always an enum
-    (its name is the user's own, whatever type it shares it with)."""
+    (counted by its text). Its database's type ``table`` (its backend's) says, by the
+    type as spelled (MariaDB's TINYINT(1) is a boolean, YEAR a number, PostgreSQL's money
+    a number); else its SQLAlchemy type's rule (``dbnb.typetable``); an enum is always an
+    enum (its name is the user's own, whatever type it shares it with)."""
     rule = sql_rule(column_type)
-    if backend is not None and (rule is None or rule.category != typetable.ENUM):
-        found = typetables.column_rule(backend, type_name)
+    if table is not None and type_name and (rule is None or rule.category != typetable.ENUM):
+        found = table.rule(type_name)
         if found is not None:
             return found.category
     return typetable.OTHER if rule is None else rule.category
@@ -311,6 +310,7 @@ def _missing(value: Any) -> bool:
 def _columns(db: Viewed, schema: str | None, table: str) -> list[Column]:
     """The columns of ``table``: name, type as the database spells it, kind; none when
     the dialect cannot reflect them (duckdb-engine's reflection has gaps)."""
+    types = db.backend.type_table
     with db.connection() as connection:
         try:
             reflected = sqlalchemy.inspect(connection).get_columns(table, schema=schema)
@@ -321,7 +321,7 @@ def _columns(db: Viewed, schema: str | None, table: str) -> list[Column]:
         found = []
         for column in reflected:
             name = _type_name(column["type"], dialect)
-            kind = kind_of(column["type"], name, dialect.name)
+            kind = kind_of(column["type"], name, types)
             found.append(Column(column["name"], name, kind))
         return found
 
