@@ -144,6 +144,8 @@ def test_missing_variable_fails_only_its_entry_naming_file_line_connection_key()
         ("    url: '::'\n", 4, "url", "not a valid database URL"),
         ("    url: postgresql://a@b:port/c\n", 4, "url", "not a valid database URL"),
         ("", 3, None, "expected a mapping of settings, got NoneType"),
+        ("    type: sqlite\n    service: s\n", 5, "service", "only postgresql connections take"),
+        ("    type: sqlite\n    password_command: [x]\n", 5, "password_command", "only post"),
     ],
 )
 def test_bad_entries(body: str, line: int, key: str | None, words: str) -> None:
@@ -242,6 +244,11 @@ def test_password_never_shows() -> None:
         bad_port.get("warehouse")
     assert SECRET not in str(caught.value)
     assert SECRET not in repr(bad_port)
+
+
+def test_a_spark_connect_entry_takes_a_password_command() -> None:
+    config = parse("databases:\n  lake:\n    url: sc://h:15002\n    password_command: [x]\n")
+    assert config.get("lake").password_command is not None
 
 
 def test_sqlite_memory_and_url_paths(tmp_path: Path) -> None:
