@@ -356,7 +356,7 @@ def _by_reference(
 
 
 def _check_only_for(values: Mapping[str, Any], url: URL, fail: Callable[..., ConfigError]) -> None:
-    kind = url.get_backend_name()  # a Spark Connect URL's too: "spark", its driver's name
+    kind = url.get_backend_name()  # a Spark Connect URL's too (its driver is its name)
     for key, kinds in _ONLY_FOR.items():
         if key in values and kind not in kinds:
             raise fail(f"only {'/'.join(kinds)} connections take {key}", key)
