@@ -48,12 +48,15 @@ def test_connect_is_typed_as_the_exported_facade() -> None:
 
 USER_CODE = """
 import dbnb
+from sqlalchemy import literal, select
 
 db = dbnb.connect("warehouse")
 reveal_type(db)
 reveal_type(db.query("SELECT 1 AS x"))
 reveal_type(db.query("SELECT 1 AS x", chunksize=10))
 db.query(42)  # not a statement: the checker says so
+db.submit("SELECT 1", timout=3)  # not one of query's options: the checker says so
+db.explore(select(literal(1)), page_size=10)  # a select() is a source, as a name is
 """
 
 
@@ -76,8 +79,9 @@ def test_a_users_type_checker_reads_dbnb_as_installed(tmp_path: Path) -> None:
         check=False,
     )
     errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 1, checked.stdout + checked.stderr
+    assert len(errors) == 2, checked.stdout + checked.stderr
     assert 'No overload variant of "query" of "Facade" matches argument type "int"' in errors[0]
+    assert 'Unexpected keyword argument "timout" for "submit" of "Facade"' in errors[1]
     assert 'Revealed type is "dbnb.connections.facade.Facade"' in checked.stdout
     assert 'Revealed type is "pandas.core.frame.DataFrame"' in checked.stdout
     assert (

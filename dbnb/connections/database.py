@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import exc, select
+from sqlalchemy import Table, exc, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.ddl import sort_tables
@@ -24,7 +24,7 @@ from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
 from dbnb.errors import DbnbError
-from dbnb.read import arrow, parquet, reads
+from dbnb.read import arrow, formats, parquet, reads
 from dbnb.read.request import ReadRequest
 from dbnb.sql.prepared import Prepared, SqlRules, prepare
 
@@ -185,7 +185,7 @@ class Database(Facade):
             return sql  # a cell's, prepared by the cell
         return prepare(sql, params, self.sql_rules, self.name, how_to_bind=remedies.how_to_bind)
 
-    def _read(self, request: ReadRequest) -> Any:
+    def _read(self, request: ReadRequest) -> formats.Result:
         """``query`` on the SQLAlchemy engine: the columnar path when it was chosen
         before the statement ran, else the guarded one."""
         return self._reads.read(self.prepared(request.sql, request.params), request)
@@ -276,7 +276,7 @@ class Database(Facade):
 
         return write_rows(self, data, target, mode, key=key, create=create, progress=progress)
 
-    def create_tables(self, *models: Any) -> None:
+    def create_tables(self, *models: type[Any] | Table) -> None:
         """Create the tables of these model classes (or ``Table``s) that do not exist yet."""
         from dbnb.write import resolve
 

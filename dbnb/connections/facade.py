@@ -19,9 +19,19 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeAlias, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    NoReturn,
+    TypeAlias,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from dbnb.config import ConnectionConfig
 from dbnb.errors import DbnbError
@@ -30,13 +40,15 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from matplotlib.axes import Axes
+    from sqlalchemy import Select, Table
     from sqlalchemy.engine import Connection, Dialect, Engine
     from sqlalchemy.sql import Executable
     from sqlmodel import Session
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
     from dbnb.connections.health import Health
     from dbnb.read.explore import Explorer
-    from dbnb.read.formats import Output
+    from dbnb.read.formats import Output, Result
     from dbnb.read.jobs import Job
     from dbnb.read.request import ReadRequest
     from dbnb.sql.prepared import Prepared, SqlRules
@@ -46,6 +58,17 @@ Params = Mapping[str, Any]
 # What a read runs: SQL text with :name placeholders, or a SQLAlchemy/SQLModel select().
 Statement: TypeAlias = "str | Executable"
 M = TypeVar("M")
+
+
+class QueryOptions(TypedDict, total=False):
+    """``query``'s options that ``submit`` passes on (not ``chunksize``: a job's result
+    is whole)."""
+
+    timeout: float | None
+    max_rows: int | None
+    progress: bool | None
+    output: Output
+
 
 # The columns of ``dbnb.tables()`` and ``dbnb.describe()``, on every database.
 TABLE_COLUMNS = ["schema", "table", "kind"]
@@ -216,13 +239,13 @@ class Facade(abc.ABC):
         )
         return self._read(request)
 
-    def read(self, request: ReadRequest) -> Any:
+    def read(self, request: ReadRequest) -> Result:
         """``query`` of a request already checked (``ReadRequest.checked``), or made by
         dbnb itself: a cell's statement, prepared (``sql_rules``) and bound."""
         return self._read(request)
 
     @abc.abstractmethod
-    def _read(self, request: ReadRequest) -> Any:
+    def _read(self, request: ReadRequest) -> Result:
         """``query``, this database's way; the request's options are checked."""
 
     def query_to_parquet(
@@ -331,7 +354,7 @@ class Facade(abc.ABC):
         """A SQLModel/SQLAlchemy session (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.session()")
 
-    def create_tables(self, *models: Any) -> None:
+    def create_tables(self, *models: type[Any] | Table) -> None:
         """Create model tables (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.create_tables()")
 
@@ -346,7 +369,7 @@ class Facade(abc.ABC):
         """A model's rows as instances (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.read_models()")
 
-    def async_session(self, write: bool = False) -> Any:
+    def async_session(self, write: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
         """An async session (SQLAlchemy connections only)."""
         self._no_sqlalchemy("db.async_session()")
 
@@ -385,7 +408,9 @@ class Facade(abc.ABC):
         """The plan of ``sql`` (SQLAlchemy connections only, for now)."""
         self._no_sqlalchemy("db.explain()")
 
-    def explore(self, source: Any, params: Params | None = None, page_size: int = 50) -> Explorer:
+    def explore(
+        self, source: str | Select[Any], params: Params | None = None, page_size: int = 50
+    ) -> Explorer:
         """A view of ``source`` (a table's name, SQL text with ``:name`` placeholders, or
         a ``select()``) that the database pages, sorts, filters, searches and counts:
         ``.page(n)``, ``.sort(column)``, ``.filter(column, op, value)``, ``.search(text)``,
@@ -394,7 +419,9 @@ class Facade(abc.ABC):
 
         return explore(self, source, params, page_size)
 
-    def submit(self, sql: Statement, params: Params | None = None, **query_options: Any) -> Job:
+    def submit(
+        self, sql: Statement, params: Params | None = None, **query_options: Unpack[QueryOptions]
+    ) -> Job:
         """Run ``query(sql, params, **query_options)`` in the background: a ``dbnb.Job``,
         the ``concurrent.futures.Future`` of its result (``.result()``, ``.done()``,
         ``.cancel()``, which stops the statement on the server). It holds one slot of the

@@ -15,7 +15,7 @@ import functools
 import keyword
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -36,7 +36,7 @@ from dbnb.sql.prepared import Prepared, prepare
 class CellResult:
     """What a cell did: the rows of its last statement that returned rows, if any."""
 
-    frame: Any  # a pandas DataFrame, or the `output` format's frame; None: no rows
+    frame: formats.Frame | None  # a pandas DataFrame, or the `output` format's; None: no rows
     connection: str
     statements: int
     # Rows in `frame`; with no frame, the rows the statements changed (as the driver counts).
@@ -78,6 +78,7 @@ def run(
         write=write,
     )
     source: Prepared | None
+    frame: formats.Frame | None
     if ran is not None:
         frame, changed = ran.frame, ran.changed
         source = None if ran.source is None else statements[ran.source]
@@ -86,7 +87,9 @@ def run(
         # it can, decided before it runs) and records it in the history; its statement
         # as prepared here, read no more. (A polars or Arrow result comes straight
         # from the columnar path's Arrow.)
-        frame = db.read(ReadRequest(statements[0], output=output, progress=False))
+        read = db.read(ReadRequest(statements[0], output=output, progress=False))
+        assert not isinstance(read, Iterator)  # no chunksize: the whole result
+        frame = read
         source = statements[0]
         changed = 0
     else:

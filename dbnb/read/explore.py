@@ -369,7 +369,10 @@ class Explorer:
 
 
 def explore(
-    db: Source, source: Any, params: Mapping[str, Any] | None = None, page_size: int = 50
+    db: Source,
+    source: str | Select[Any],
+    params: Mapping[str, Any] | None = None,
+    page_size: int = 50,
 ) -> Explorer:
     """An explorer over ``source``: a table's name (``schema.table`` too), SQL text with
     ``:name`` placeholders bound from ``params``, or a ``select()``."""
@@ -454,7 +457,7 @@ def _compiled(db: Source, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _source(
-    db: Source, source: Any, params: Mapping[str, Any] | None
+    db: Source, source: str | Select[Any], params: Mapping[str, Any] | None
 ) -> tuple[str, Subquery | sa.TextClause | sa.TableClause, tuple[str, ...], SqlTypes]:
     """The source's label, itself as something a select() can read from, its key, and
     the SQL types of its columns where SQLAlchemy knows them (a table's, a select()'s)."""

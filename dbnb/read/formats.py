@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -30,8 +30,14 @@ import pyarrow as pa
 from dbnb.errors import DbnbError, OptionError
 from dbnb.read import parquet
 
+if TYPE_CHECKING:
+    import polars as pl
+
 Output = Literal["pandas", "polars", "arrow"]
 OUTPUTS: tuple[Output, ...] = ("pandas", "polars", "arrow")
+# A result in one of them; a read's: one, or chunks of one (``chunksize``).
+Frame: TypeAlias = "pd.DataFrame | pl.DataFrame | pa.Table"
+Result: TypeAlias = "Frame | Iterator[Frame]"
 
 
 def check(output: str) -> Output:
@@ -42,21 +48,22 @@ def check(output: str) -> Output:
     raise OptionError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
 
 
-def from_frame(frame: pd.DataFrame, output: Output) -> Any:
+def from_frame(frame: pd.DataFrame, output: Output) -> Frame:
     """A DataFrame of dbnb's dtypes in the ``output`` format."""
     if output == "pandas":
         return frame
     return from_arrow(parquet.frame_to_arrow(frame), output)
 
 
-def from_arrow(table: pa.Table, output: Output) -> Any:
+def from_arrow(table: pa.Table, output: Output) -> Frame:
     """An Arrow table of dbnb's Arrow types in the ``output`` format (pandas: the
     documented dtypes, every column Arrow-backed)."""
     if output == "arrow":
         return table
     if output == "polars":
         polars = _polars()
-        return polars.from_arrow(_for_polars(table))
+        polars_frame: pl.DataFrame = polars.from_arrow(_for_polars(table))  # not a Series
+        return polars_frame
     columns = {
         index: pd.arrays.ArrowExtensionArray(table.column(index))
         for index in range(table.num_columns)
@@ -66,7 +73,7 @@ def from_arrow(table: pa.Table, output: Output) -> Any:
     return frame
 
 
-def frames_as(frames: Iterable[pd.DataFrame], output: Output) -> Iterator[Any]:
+def frames_as(frames: Iterable[pd.DataFrame], output: Output) -> Iterator[Frame]:
     """Chunks read as DataFrames, each in the ``output`` format. A column of Python
     values (JSON) takes its Arrow type from its values: a later chunk where it holds
     only NULLs keeps the first chunk's type for it, not Arrow's null."""
@@ -90,7 +97,7 @@ def _nulls_as(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def tables_as(tables: Iterable[pa.Table], output: Output) -> Iterator[Any]:
+def tables_as(tables: Iterable[pa.Table], output: Output) -> Iterator[Frame]:
     """Chunks read as Arrow tables, each in the ``output`` format."""
     for table in tables:
         yield from_arrow(table, output)

@@ -224,7 +224,9 @@ class _Listed:
 _LISTED = _Listed()
 
 
-def submit(db: Source, sql: Any, params: Mapping[str, Any] | None, options: dict[str, Any]) -> Job:
+def submit(
+    db: Source, sql: Any, params: Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> Job:
     """``db.query(sql, params, **options)`` as a ``Job`` running in the background."""
     if options.get("chunksize") is not None:
         raise OptionError(

@@ -41,7 +41,7 @@ class Reads:
         self.connect = connect
         self.backend = backend
 
-    def read(self, prepared: Prepared, request: ReadRequest) -> Any:
+    def read(self, prepared: Prepared, request: ReadRequest) -> formats.Result:
         """``request`` (its options checked), of its statement ``prepared``: a frame,
         chunks, or another ``output``."""
         limit = request.limit(self.config)
@@ -83,7 +83,7 @@ class Reads:
 
     def output(
         self, output: formats.Output, prepared: Prepared, request: ReadRequest, limit: int | None
-    ) -> Any:
+    ) -> formats.Result:
         """``query`` as polars or Arrow: the columnar path's Arrow tables as they are
         when it streams this statement (decided before it runs); else the frame."""
         timeout, progress, chunksize = request.timeout, request.progress, request.chunksize

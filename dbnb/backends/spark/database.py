@@ -77,7 +77,7 @@ class SparkDatabase(Facade):
             sql, request.params, rules, name, how_to_bind=remedies.how_to_bind
         ).values
 
-    def _read(self, request: ReadRequest) -> Any:
+    def _read(self, request: ReadRequest) -> formats.Result:
         """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows
         (``output``: or as polars or Arrow, straight from Spark's Arrow).
 
@@ -252,7 +252,7 @@ class SparkDatabase(Facade):
         return SparkCatalog(self)
 
 
-def _as(table: pa.Table, output: formats.Output) -> Any:
+def _as(table: pa.Table, output: formats.Output) -> formats.Frame:
     """A normalised result in the ``output`` format (pandas: the documented dtypes)."""
     return types.to_frame(table) if output == "pandas" else formats.from_arrow(table, output)
 
