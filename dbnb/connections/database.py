@@ -19,7 +19,7 @@ from dbnb.backends.base import Backend
 from dbnb.backends.registry import backend_for
 from dbnb.config import ConnectionConfig
 from dbnb.connections import health as health_
-from dbnb.connections.facade import Facade, Plan
+from dbnb.connections.facade import Facade, Plan, Target
 from dbnb.engine import connecting, limits, readonly, remedies
 from dbnb.engine.budget import ConnectionBudget
 from dbnb.engine.engines import create_engine
@@ -255,7 +255,7 @@ class Database(Facade):
     def write(
         self,
         data: Any,
-        target: Any,
+        target: Target,
         mode: Mode = "append",
         *,
         key: str | Sequence[str] | None = None,

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 Params = Mapping[str, Any]
 # What a read runs: SQL text with :name placeholders, or a SQLAlchemy/SQLModel select().
 Statement: TypeAlias = "str | Executable"
+# Where a write goes: an existing table's name, a SQLModel or SQLAlchemy table class, a Table.
+Target: TypeAlias = "str | type[Any] | Table"
 M = TypeVar("M")
 
 
@@ -275,8 +277,8 @@ class Facade(abc.ABC):
     @abc.abstractmethod
     def write(
         self,
-        data: Any,
-        target: Any,
+        data: Any,  # a DataFrame, model instances or dicts (models share no type)
+        target: Target,
         mode: Mode = "append",
         *,
         key: str | Sequence[str] | None = None,

@@ -16,7 +16,7 @@ from dbnb.backends.spark.dialect import SparkDialect
 from dbnb.backends.spark.lexical import LEXICAL_RULES
 from dbnb.backends.spark.session import Session, client_module
 from dbnb.config import ConnectionConfig
-from dbnb.connections.facade import Catalog, CellRun, Facade
+from dbnb.connections.facade import Catalog, CellRun, Facade, Target
 from dbnb.connections.health import CONNECT_TIMEOUT, Health
 from dbnb.engine import monitor, remedies
 from dbnb.errors import DbnbError, QueryError, one_line
@@ -178,7 +178,7 @@ class SparkDatabase(Facade):
     def write(
         self,
         data: Any,
-        target: Any,
+        target: Target,
         mode: Mode = "append",
         *,
         key: str | Sequence[str] | None = None,
