@@ -152,6 +152,7 @@ else:
     refused = None
 print(json.dumps({
     "backend": type(db.backend).__module__ + "." + type(db.backend).__name__,
+    "rows": db.query("SELECT 42 AS x")["x"].tolist(),
     "plan": db.explain("SELECT 42"),
     "version": db.health().server_version,
     "refused": refused,
@@ -200,6 +201,7 @@ def test_a_package_and_one_registration_add_a_database(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.splitlines()[-1])
     assert found["backend"] == "dbnb_duckdb_example.DuckDB"
+    assert found["rows"] == [42]  # a read through its rules
     assert found["plan"].startswith("╭─ Projection")  # its plan_text, not the base's rows
     assert found["version"].startswith("DuckDB ")  # its server_name in health
     # Its read rules reach the engine's guards: a write in a read is refused, not run.
