@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -142,8 +143,10 @@ def test_profile_of_every_type_equals_pandas(typed: dbnb.Database, backend: str)
     profile = typed.profile(TABLE).set_index("column")
     sent = dbnb.history()
     scans = sent[sent["sql"].str.contains(f"FROM {TABLE}")]
-    # The dtypes (no rows), a sample of the first rows, one aggregate statement.
-    assert scans["rows"].tolist() == [0, 1, 1]
+    # The dtypes (no rows), a sample of the first rows, one aggregate statement; on
+    # MariaDB first its TEXT and JSON columns' longest widths (one scan of lengths).
+    widths = [1] if backend == "mysql" else []
+    assert scans["rows"].tolist() == [0, *widths, 1, 1]
     assert scans["error"].isna().all()
     frame = typed.query(f"SELECT * FROM {TABLE}")
     assert list(profile.index) == list(frame.columns)
@@ -226,6 +229,42 @@ def test_mariadb_json_and_bit_are_counted_by_their_exact_text(
     profile = db.profile("see_case").set_index("column")
     assert profile.loc["doc", ["distinct", "top"]].tolist() == [2, {"a": "x"}]
     assert profile.loc["b", ["distinct", "top"]].tolist() == [2, "a"]
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "sorted"])
+def test_mariadb_text_is_counted_cut_to_its_longest_values_width_exactly(
+    db: dbnb.Database, grouped: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TEXT and JSON are counted as VARCHARs of their longest value's width (MariaDB
+    # counts and groups a BLOB on disk): no value is cut, trailing spaces and case count.
+    from dbnb.see import profile as profile_module
+
+    texts = ["a", "a ", "A", "é", "e", "x" * 300, "x" * 299 + "y", None, "a"]
+    docs = ['{"k": 1}', '{"k": "A"}', '{"k": "a"}', None, '{"k": "a"}', "[]", "[]", "[]", "{}"]
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS see_long"))
+        session.execute(text("CREATE TABLE see_long (id INTEGER, t TEXT, d JSON)"))
+        session.execute(
+            text("INSERT INTO see_long VALUES (:i, :t, :d)"),
+            [{"i": i, "t": t, "d": d} for i, (t, d) in enumerate(zip(texts, docs, strict=True))],
+        )
+    measured = profile_module._sampled
+    monkeypatch.setattr(
+        profile_module,
+        "_sampled",
+        lambda db, where, columns: [
+            replace(c, grouped=grouped) for c in measured(db, where, columns)
+        ],
+    )
+    profile = db.profile("see_long").set_index("column")
+    values = pd.Series([t for t in texts if t is not None])
+    assert profile.loc["t", ["count", "distinct", "min", "max", "top"]].tolist() == [
+        len(values), values.nunique(), min(values), max(values), "a",
+    ]  # fmt: skip
+    assert profile.loc["d", ["count", "distinct", "top"]].tolist() == [8, 5, []]
+    sql = " ".join(dbnb.history(limit=5)["sql"])
+    assert "CAST(t AS CHAR(300) CHARACTER SET utf8mb4)" in sql
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -202,6 +202,14 @@ class Backend:
         """None: no GROUPING SETS assumed; the profile groups each column on its own."""
         return None
 
+    def long_text(self, type_name: str) -> bool:
+        """False: counting and grouping text costs the same whatever its declared type."""
+        return False
+
+    def within_width(self, value: str, width: int) -> str:
+        """``value`` as it is (``long_text`` is False)."""
+        return value
+
     def epoch_seconds(self, value: str) -> str:
         """SQL: a date or timestamp as seconds since 1970 (a naive one as if in UTC)."""
         return f"EXTRACT(EPOCH FROM {value})"

@@ -49,6 +49,13 @@ class SeeBackend(Protocol):
         """SQL: the most frequent non-NULL ``value`` of ``source``; of equals, the first
         in ``ordered``'s order."""
 
+    def long_text(self, type_name: str) -> bool:
+        """Whether the profile should cut a column of this type to its longest value's
+        width before it counts and groups it (``within_width``)."""
+
+    def within_width(self, value: str, width: int) -> str:
+        """SQL: the text ``value`` as a string of at most ``width`` characters."""
+
     def grouped_counts(self, keys: Sequence[str], source: str) -> str | None:
         """SQL: the distinct values and the most frequent of each of ``keys`` over
         ``source`` from one scan; None: a subquery each."""

@@ -175,6 +175,8 @@ class MySQL(Backend):
     epoch_seconds = staticmethod(see.epoch_seconds)
     mean = staticmethod(see.mean)
     comparable = staticmethod(see.comparable)
+    long_text = staticmethod(see.long_text)
+    within_width = staticmethod(see.within_width)
 
 
 def _no_read_role(config: ConnectionConfig) -> None:

@@ -126,3 +126,24 @@ def comparable(value: str, kind: str) -> str:
     if kind in ("json", "other"):
         return f"CAST({value} AS CHAR CHARACTER SET utf8mb4) COLLATE {BINARY_TEXT}"
     return value
+
+
+# A TEXT or JSON value is a BLOB to MariaDB's count(DISTINCT) and GROUP BY, which then
+# work in a temporary table on disk: two million short names took 9.5 s, and 1.6 s cut
+# to a VARCHAR of their longest one's width (``within_width``). Wider than this, the
+# cut saves nothing (an in-memory row holds the whole width).
+_WIDEST = 512
+
+
+def long_text(type_name: str) -> bool:
+    """TEXT of any size and JSON (a LONGTEXT): counted faster cut to a width."""
+    name = type_name.split("(", 1)[0].strip().upper()
+    return name in ("TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "JSON")
+
+
+def within_width(value: str, width: int) -> str:
+    """``value`` as a VARCHAR of ``width`` characters: no value is cut when ``width`` is
+    the longest value's (the profile measures it first); past ``_WIDEST``, as it is."""
+    if not 0 < width <= _WIDEST:
+        return value
+    return f"CAST({value} AS CHAR({int(width)}) CHARACTER SET utf8mb4)"
