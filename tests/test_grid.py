@@ -283,3 +283,57 @@ def test_in_a_kernel_an_explorer_displays_as_the_grid(config_path: Path) -> None
         data = results[0]["content"]["data"]
         assert WIDGET in data
         assert "2 rows" in data["text/html"]
+
+
+@pytest.mark.postgresql
+def test_filters_and_search_work_on_the_types_real_schemas_use(
+    registry: dbnb.Registry, pg_database: str
+) -> None:
+    # An enum and inet read as text but do not compare with text as they are, an
+    # interval is a duration: each filter typed as a user would type it.
+    db = registry.connect("postgresql")
+    with db.session(write=True) as session:
+        session.execute(text("DROP TABLE IF EXISTS grid_real"))
+        session.execute(text("DROP TYPE IF EXISTS grid_status"))
+        session.execute(text("CREATE TYPE grid_status AS ENUM ('new', 'paid', 'shipped')"))
+        session.execute(
+            text(
+                "CREATE TABLE grid_real (id int PRIMARY KEY, status grid_status, ip inet, "
+                "span interval, tags text[], doc jsonb)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO grid_real SELECT g, (ARRAY['new', 'paid', 'shipped'])[1 + g % 3]"
+                "::grid_status, ('10.0.0.' || g)::inet, g * interval '1 minute', "
+                "ARRAY['t' || g % 2], jsonb_build_object('k', g % 5) FROM generate_series(1, 90) g"
+            )
+        )
+    frame = db.query("SELECT * FROM grid_real")
+    grid = Grid(db.explore("grid_real", page_size=10))
+    try:
+        assert grid.kinds == ["number", "text", "text", "duration", "other", "other"]
+        cases = {
+            ("status", "= paid"): (frame["status"] == "paid").sum(),
+            ("status", "PAI"): (frame["status"] == "paid").sum(),
+            ("status", "in new, shipped"): (frame["status"] != "paid").sum(),
+            ("ip", "10.0.0.7"): frame["ip"].str.contains("10.0.0.7", regex=False).sum(),
+            ("span", "> 1 hour"): (frame["span"] > pd.Timedelta(hours=1)).sum(),
+            ("tags", "is not null"): len(frame),
+        }
+        for (column, typed), expected in cases.items():
+            grid.filters = {column: typed}
+            assert within(lambda: grid.count is not None and not grid.loading), grid.error
+            assert (grid.error, grid.count) == ("", expected), (column, typed)
+        grid.filters = {}
+        grid.search = "shipp"  # an enum is searched as its text
+        assert within(lambda: grid.count == (frame["status"] == "shipped").sum()), grid.error
+        summary = grid.explorer.summary("status")  # of the view: the search holds
+        assert (summary["distinct"], summary["top"], summary["top_count"]) == (1, "shipped", 30)
+        shipped = frame[frame["status"] == "shipped"]["span"]
+        assert grid.explorer.summary("span")["max"] == shipped.max()
+    finally:
+        grid.close()
+        with db.session(write=True) as session:
+            session.execute(text("DROP TABLE grid_real"))
+            session.execute(text("DROP TYPE grid_status"))

@@ -260,12 +260,19 @@ def _typed(text: str, kind: Kind, column: str) -> Any:
             return int(number) if number == number.to_integral_value() else float(number)
         if kind == "time":
             return pd.Timestamp(value).to_pydatetime()
+        if kind == "duration":
+            return pd.Timedelta(value).to_pytimedelta()
         if kind == "bool":
             return {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}[
                 value.lower()
             ]
     except (decimal.InvalidOperation, ValueError, KeyError):
-        expected = {"number": "a number", "time": "a date or time", "bool": "true or false"}
+        expected = {
+            "number": "a number",
+            "time": "a date or time",
+            "duration": "a duration (1 hour, 00:30:00)",
+            "bool": "true or false",
+        }
         raise OptionError(f"column {column!r}: {value!r} is not {expected[kind]}") from None
     return value
 

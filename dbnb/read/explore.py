@@ -66,7 +66,7 @@ OPERATORS = (
 )  # fmt: skip
 _NO_VALUE = {"is null", "is not null"}
 _SQL_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
-Kind = Literal["number", "bool", "text", "time", "other"]
+Kind = Literal["number", "bool", "text", "time", "duration", "other"]
 SqlTypes = Mapping[str, Any]  # a column's name -> its SQLAlchemy type
 
 
@@ -90,6 +90,9 @@ class Explorer:
     text_columns: tuple[str, ...]  # what ``search`` looks in
     label: str
     kinds: Mapping[str, Kind] = field(default_factory=dict)  # each column's, by its dtype
+    # Text columns of a type that text is not compared with as it is (an enum, inet; or
+    # not known): compared as their text.
+    as_text: frozenset[str] = frozenset()
     view: View = field(default_factory=View)
     # The first and last key of each page read in ``_bounds_of`` (keyset paging).
     _bounds: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]] = field(
@@ -197,7 +200,7 @@ class Explorer:
         ]
         if kind != "other":
             figures.append(sa.func.count(sa.distinct(value)).label("distinct"))
-        if kind in ("number", "text", "time"):  # PostgreSQL has no min(boolean)
+        if kind in ("number", "text", "time", "duration"):  # PostgreSQL has no min(boolean)
             figures += [sa.func.min(value).label("min"), sa.func.max(value).label("max")]
         if kind == "number":
             figures.append(sa.func.avg(value).label("mean"))
@@ -318,7 +321,7 @@ class Explorer:
             statement = statement.where(
                 sa.or_(
                     *(
-                        self.source.c[name].ilike(pattern, escape=_ESCAPE)
+                        self._operand(name, "ilike").ilike(pattern, escape=_ESCAPE)
                         for name in self.text_columns
                     )
                 )
@@ -328,12 +331,13 @@ class Explorer:
         return statement
 
     def _condition(self, name: str, op: str, value: Any, bind: str) -> ColumnElement[bool]:
-        column = self._column(name)
+        self._column(name)
         op = op.strip().lower() if isinstance(op, str) else op
         if op not in OPERATORS:
             raise OptionError(
                 f"{self.db.name}: no filter {op!r}; use one of {', '.join(OPERATORS)}"
             )
+        column = self._operand(name, op)
         if op in _NO_VALUE:
             return column.is_(None) if op == "is null" else column.is_not(None)
         if value is None:
@@ -355,6 +359,15 @@ class Explorer:
             literal: sa.BindParameter[str] = sa.bindparam(bind, "%" + _escaped(str(value)) + "%")
             return column.ilike(literal, escape=_ESCAPE)
         return _COMPARISONS[op](column, bound)
+
+    def _operand(self, name: str, op: str) -> ColumnElement[Any]:
+        """The column as a filter compares it: as its text where the database would not
+        compare its type with text (an enum or inet with a text value; LIKE on a number)."""
+        column = self.source.c[name]
+        textual = op in ("like", "ilike", "contains")
+        if name in self.as_text or (textual and self.kinds.get(name) != "text"):
+            return sa.cast(column, sa.Text)
+        return column
 
     def _column(self, name: str) -> ColumnElement[Any]:
         if not isinstance(name, str) or name not in self.source.c:
@@ -399,8 +412,9 @@ def explore(
             if kind == "other" and len(sample):
                 kinds[name] = _value_kind(sample[name].iloc[0])
     text_columns = tuple(name for name, kind in kinds.items() if kind == "text")
+    as_text = frozenset(name for name in text_columns if not _plain_text(sql_types.get(name)))
     source_ = _with_columns(selectable, columns)
-    return Explorer(db, source_, key, page_size, text_columns, label, kinds=kinds)
+    return Explorer(db, source_, key, page_size, text_columns, label, kinds, as_text=as_text)
 
 
 def _kind(dtype: Any) -> Kind:
@@ -412,9 +426,17 @@ def _kind(dtype: Any) -> Kind:
         return "number"
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return "text"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
         return "time"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "duration"
     return "other"
+
+
+def _plain_text(sql_type: Any) -> bool:
+    """Whether a column of ``sql_type`` is compared with text as it is: a string type,
+    not an enum (PostgreSQL's has no ``=`` with text) nor an unknown type."""
+    return isinstance(sql_type, sa.String) and not isinstance(sql_type, sa.Enum)
 
 
 def _same(one: Any, other: Any) -> bool:
@@ -530,7 +552,9 @@ def _value_kind(value: Any) -> Kind:
         return "number"
     if isinstance(value, str):
         return "text"
-    if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
+    if isinstance(value, datetime.timedelta):
+        return "duration"
+    if isinstance(value, datetime.date | datetime.time):
         return "time"
     return "other"
 
@@ -543,7 +567,9 @@ def _sql_kind(sql_type: Any) -> Kind:
         return "number"
     if isinstance(sql_type, sa.String):
         return "text"
-    if isinstance(sql_type, sa.DateTime | sa.Date | sa.Time | sa.Interval):
+    if isinstance(sql_type, sa.Interval):
+        return "duration"
+    if isinstance(sql_type, sa.DateTime | sa.Date | sa.Time):
         return "time"
     return "other"
 
