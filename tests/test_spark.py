@@ -568,3 +568,23 @@ def test_a_background_job_gives_the_result_and_cancel_interrupts_spark(lake: Any
         slow.result()
     assert within(lambda: not thread_alive(slow))  # the read returned: interrupted
     assert lake.query("SELECT 1 AS x")["x"].tolist() == [1]  # the session goes on
+
+
+def test_a_read_scans_its_text_once(lake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsed once (dbnb.sql.prepared): the read check and the lists after IN are read
+    # from those tokens, not from the text again (Spark's readings other than its own
+    # are the read check's alternatives, as on every database).
+    from dbnb.sql import sqlscan
+
+    seen: list[str] = []
+    scan = sqlscan.tokens
+
+    def counted(sql: str, rules: Any) -> Any:
+        seen.append(sql)
+        return scan(sql, rules)
+
+    monkeypatch.setattr(sqlscan, "tokens", counted)
+    sql = f"SELECT id FROM range(10) WHERE id IN :ids /* {uuid.uuid4().hex} */"
+    assert lake.query(sql, {"ids": [2, 3]})["id"].tolist() == [2, 3]
+    rules = lake.sql_rules.reads
+    assert seen.count(sql) == 1 + len(rules.alternatives if rules is not None else ())

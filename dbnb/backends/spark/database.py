@@ -67,15 +67,15 @@ class SparkDatabase(Facade):
         """Spark SQL's lexical, bind and read rules (``statements.py``, ``lexical.py``)."""
         return SqlRules(LEXICAL_RULES, statements.BIND_RULES, statements.READ_RULES)
 
-    def _bound(self, request: ReadRequest) -> tuple[str, Params]:
-        """The request's SQL text and its values, bound for Spark."""
+    def _bound(self, request: ReadRequest) -> Prepared:
+        """The request's SQL text, parsed once, and its values, bound for Spark."""
         if isinstance(request.sql, Prepared):  # a cell's, prepared by the cell
-            return request.sql.sql or "", request.sql.values
-        sql = self._text(request.sql)
+            return request.sql
+        return self._prepared(self._text(request.sql), request.params)
+
+    def _prepared(self, sql: str, params: Params | None) -> Prepared:
         rules, name = self.sql_rules, self.name
-        return sql, prepare(
-            sql, request.params, rules, name, how_to_bind=remedies.how_to_bind
-        ).values
+        return prepare(sql, params, rules, name, how_to_bind=remedies.how_to_bind)
 
     def _read(self, request: ReadRequest) -> formats.Result:
         """Run one query on Spark; its rows as a DataFrame, or chunks of ``chunksize`` rows
@@ -85,20 +85,19 @@ class SparkDatabase(Facade):
         ``:name`` placeholders are Spark's named parameters. ``progress`` is ignored:
         Spark sends the result in a few large Arrow batches.
         """
-        (sql, values), output = self._bound(request), request.output
+        prepared, output = self._bound(request), request.output
         in_force = self.config.statement_timeout if request.timeout is None else request.timeout
         if request.chunksize is not None:
-            tables = self._tables(sql, values, request.chunksize, in_force)
+            tables = self._tables(prepared, request.chunksize, in_force)
             return (_as(table, output) for table in tables)
-        return _as(self._table(sql, values, request.limit(self.config), in_force), output)
+        return _as(self._table(prepared, request.limit(self.config), in_force), output)
 
     def _to_parquet(self, request: ReadRequest, path: str | os.PathLike[str]) -> int:
         """One query's result to a Parquet file, one row group per ``chunksize`` rows,
         whole or not at all; the rows written."""
         assert request.chunksize is not None  # query_to_parquet's own default
-        sql, values = self._bound(request)
         timeout = self.config.statement_timeout
-        return parquet.write(self._tables(sql, values, request.chunksize, timeout), path)
+        return parquet.write(self._tables(self._bound(request), request.chunksize, timeout), path)
 
     def _text(self, sql: Any) -> str:
         if not isinstance(sql, str):
@@ -110,8 +109,7 @@ class SparkDatabase(Facade):
 
     def _table(
         self,
-        sql: str,
-        values: Params,
+        prepared: Prepared,
         limit: int | None,
         timeout: float | None,
         *,
@@ -119,11 +117,12 @@ class SparkDatabase(Facade):
     ) -> pa.Table:
         """The whole result, cut at ``limit`` rows by Spark (RowLimitError past it);
         in the history unless it is housekeeping (``recorded=False``: health)."""
+        sql, values = prepared.sql or "", prepared.values
         recording = monitor.Recording(self.config, sql, values) if recorded else None
         try:
             spark = self.spark
             proto, schema = reads.prepared(
-                spark, sql, values, self.name, self.config, None if limit is None else limit + 1
+                spark, prepared, self.name, self.config, None if limit is None else limit + 1
             )
             try:
                 table = reads.run_tagged(
@@ -144,16 +143,14 @@ class SparkDatabase(Facade):
             recording.finish(table.num_rows)
         return table
 
-    def _tables(
-        self, sql: str, values: Params, rows: int, timeout: float | None
-    ) -> Iterator[pa.Table]:
+    def _tables(self, prepared: Prepared, rows: int, timeout: float | None) -> Iterator[pa.Table]:
         """The result in tables of ``rows`` rows (the last may be shorter), read as they
         are consumed; one empty table with the columns for an empty result."""
-        recording = monitor.Recording(self.config, sql, values)
+        recording = monitor.Recording(self.config, prepared.sql or "", prepared.values)
         count = 0
         try:
             spark = self.spark
-            proto, schema = reads.prepared(spark, sql, values, self.name, self.config)
+            proto, schema = reads.prepared(spark, prepared, self.name, self.config)
             sent = self._translated(reads.stream(spark, proto, self.config, timeout))
             for table in _rebatched(sent, rows, schema):
                 count += table.num_rows
@@ -203,8 +200,9 @@ class SparkDatabase(Facade):
         if not write:
             frame = None
             for sql, params in zip(statements, values, strict=True):
+                read = self._prepared(sql, params)
                 frame = types.to_frame(
-                    self._table(sql, params, self.config.max_rows, self.config.statement_timeout)
+                    self._table(read, self.config.max_rows, self.config.statement_timeout)
                 )
             return CellRun(frame=frame, source=len(statements) - 1, changed=0)
         return writes.run_commands(self, statements, values)
@@ -225,13 +223,15 @@ class SparkDatabase(Facade):
         try:
             spark = self.spark
             started = time.perf_counter()
-            self._table("SELECT 1", {}, None, float(max(timeout, 1)), recorded=False)
+            one = self._prepared("SELECT 1", None)
+            self._table(one, None, float(max(timeout, 1)), recorded=False)
             latency = (time.perf_counter() - started) * 1000.0
             version = f"Spark {spark.version}"
         except unreachable as error:
             return Health(self.name, reachable=False, error=self.session_.mask(one_line(error)))
         try:
-            self._table("CREATE TABLE dbnb_health_probe (id INT)", {}, None, None, recorded=False)
+            probe = self._prepared("CREATE TABLE dbnb_health_probe (id INT)", None)
+            self._table(probe, None, None, recorded=False)
         except DbnbError as error:
             enforced = "read-only here" in str(error)
             problem = None if enforced else self.session_.mask(one_line(error))

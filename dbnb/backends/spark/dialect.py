@@ -30,6 +30,15 @@ class _Compiler(compiler.SQLCompiler):
         return text
 
 
+class _Types(compiler.GenericTypeCompiler):
+    # Spark's text type is STRING: it knows no TEXT, and VARCHAR only with a length
+    # (a cast to text is how the explorer compares a column as its text).
+    def visit_string(self, type_: Any, **kw: Any) -> str:
+        return "STRING"
+
+    visit_text = visit_unicode = visit_unicode_text = visit_VARCHAR = visit_string
+
+
 class SparkDialect(default.DefaultDialect):
     """Compiles statements into Spark SQL text."""
 
@@ -37,5 +46,6 @@ class SparkDialect(default.DefaultDialect):
     paramstyle = "named"
     preparer: type[compiler.IdentifierPreparer] = _Names
     statement_compiler = _Compiler
+    type_compiler_cls = _Types
     supports_native_boolean = True
     requires_name_normalize = False

@@ -44,7 +44,7 @@ from dbnb.backends.spark import statements
 from dbnb.config import ConnectionConfig
 from dbnb.engine import interrupts, limits, remedies, stopping
 from dbnb.errors import DbnbError, QueryError, ReadOnlyError
-from dbnb.sql import readable
+from dbnb.sql.prepared import Prepared
 
 # The user's statement on lines of its own: a trailing `-- comment` cannot eat the `)`.
 _WRAPPED = "SELECT * FROM (\n{sql}\n)"
@@ -91,22 +91,24 @@ def statement(sql: str) -> str:
 
 def prepared(
     spark: Any,
-    sql: str,
-    values: Mapping[str, Any],
+    read: Prepared,
     name: str,
     config: ConnectionConfig,
     limit: int | None = None,
 ) -> tuple[Any, pa.Schema]:
-    """The protobuf plan of the guarded read of ``sql``, cut at ``limit`` rows when given,
-    and its Arrow schema, decided before anything runs (the module's three steps):
-    ``ReadOnlyError`` for a statement that does not read, ``QueryError`` for any other
-    failure (Spark's message)."""
-    refused = readable.refusal(sql, statements.READ_RULES)
+    """The protobuf plan of the guarded read of ``read`` (its text parsed once, by
+    ``dbnb.sql.prepared``), cut at ``limit`` rows when given, and its Arrow schema,
+    decided before anything runs (the module's three steps): ``ReadOnlyError`` for a
+    statement that does not read, ``QueryError`` for any other failure (Spark's message)."""
+    assert read.statement is not None  # Spark takes SQL text only
+    sql, values = read.statement.sql, read.values
+    refused = read.refusal()
     if refused is not None and refused.syntax:
         raise _not_a_query(spark, sql, values, name)
     if refused is not None:
         raise refusal(name, refused.reason)
-    sql, values = statements.expand(statement(sql), values)
+    sql, values = statements.expand(read.statement, values)
+    sql = statement(sql)
     if statements.is_command(sql):
         return _command(spark, sql, values, name, config, limit)
     return _query(spark, sql, values, name, limit)

@@ -25,9 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from dbnb.backends.spark.lexical import LEXICAL_RULES
-from dbnb.sql import sqlscan, sqltext
+from dbnb.sql import sqlscan
 from dbnb.sql.binds import BindRules
 from dbnb.sql.readable import ReadRules
+from dbnb.sql.sqltext import Statement
 
 QUERIES = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "FROM"})
 COMMANDS = frozenset({"SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
@@ -148,10 +149,10 @@ def plan_roots(explained: str) -> list[str]:
     return roots
 
 
-def expand(sql: str, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """``sql`` with each list after IN as one named parameter per item, and the values
-    Spark binds to them."""
-    statement = sqltext.parse(sql, LEXICAL_RULES)
+def expand(statement: Statement, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The statement's text with each list after IN as one named parameter per item,
+    and the values Spark binds to them (from its tokens: the text is not read again)."""
+    sql = statement.sql
     listed = statement.in_bare | statement.in_parens
     lists = {name for name in listed if isinstance(values.get(name), list)}
     if not lists:
