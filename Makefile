@@ -1,12 +1,12 @@
 # Two commands on a fresh machine:
 #   make demo   installs dbnb (no dev tools) into .venv and runs the demo on the embedded SQLite default
-#   make test   installs dbnb with its dev tools and runs ruff, mypy, the whole test suite and the notebooks
+#   make test   installs dbnb with its dev tools and runs ruff, mypy, the manual's build, the whole test suite and the notebooks
 # and, while editing, make test-fast: the SQLite and pure tests alone, no server needed.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint install
+.PHONY: demo test test-fast lint install docs
 
 # Two stamps: the runtime (what `make demo` needs: dbnb and its dependencies, no dev
 # tools) and the dev tools on top (what `make test` needs). A venv made by `make demo`
@@ -31,6 +31,7 @@ lint: install
 	$(VENV)/bin/ruff format --check dbnb tests bench
 	$(VENV)/bin/mypy dbnb
 	$(VENV)/bin/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # The notebooks run too: build.py --check fails when a saved notebook is not what
 # notebooks/build.py writes, and nbval executes each and compares its outputs with the saved ones.
@@ -42,3 +43,7 @@ test: lint
 # kernel or other slow process): no lint, no notebooks.
 test-fast: install
 	$(PY) -m pytest -m "not postgresql and not mysql and not spark and not slow"
+
+# The manual (docs/, mkdocs.yml), served at http://127.0.0.1:8000 and rebuilt as it is edited.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve

@@ -38,7 +38,7 @@ from dbnb.errors import (
     WriteError,
 )
 
-# Module paths the README documents from before the front ends had folders of their
+# Module paths the manual documents from before the front ends had folders of their
 # own: ``import dbnb.health``, ``from dbnb.migrate import upgrade`` and ``pytest -p
 # dbnb.testing`` give the module that moved, itself (not a copy), imported on first use.
 _MOVED = {

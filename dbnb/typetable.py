@@ -8,7 +8,7 @@ Two kinds of table, built from the dataclasses here:
   an unconstrained ``numeric``), the pandas dtype users see, the write kind a value of
   it is checked and sent as (``dbnb.write.columns.Spec.kind``), and its ``category``
   (how ``db.profile`` and ``db.plot`` treat it). The readers take their Arrow types
-  from it, profile, plot and completion their categories and dtypes; the README's
+  from it, profile, plot and completion their categories and dtypes; the manual's
   dtype table is generated from these tables (``dbnb.backends.typetables``).
 - ``SQLALCHEMY``: the same for SQLAlchemy's types, as a ``select()`` or a model
   declares them on any database: the statement's types on the guarded path
@@ -82,7 +82,7 @@ class Param:
     (``numeric(p, s)``), a server setting (``money``'s scale) or its values (an
     unconstrained ``numeric``, fitted when read)."""
 
-    dtype: str  # the pandas dtype as the README writes it
+    dtype: str  # the pandas dtype as the manual writes it
     # The Arrow type from the column's declared (precision, scale); None when they do
     # not tell (a setting or the values do).
     resolve: Callable[[int | None, int | None], pa.DataType | None]
@@ -102,7 +102,7 @@ def dtype_text(arrow: pa.DataType) -> str:
 class TypeRule:
     """One row of a database's type table."""
 
-    row: str  # the README's row (``ROWS``) this rule belongs to
+    row: str  # the manual's row (``ROWS``) this rule belongs to
     # Its names: as the catalog and drivers name it (PostgreSQL's typname), and as DDL
     # spells it, lower case, parameters as ``(p, s)``. None: a case of another rule
     # documented on a row of its own (a numeric wider than 38 digits), or a type a
@@ -111,7 +111,7 @@ class TypeRule:
     arrow: pa.DataType | Param
     write: str  # how a value of it writes back: dbnb.write.columns' kind
     category: str  # how profile and plot treat it
-    # This database's cell in the README's row (the cells of a row's rules are joined
+    # This database's cell in the manual's row (the cells of a row's rules are joined
     # with " / "; most rows have one rule that carries it).
     readme: str = ""
     # SQLite: the SQLAlchemy type plain SQL reads a column declared so as (its
@@ -146,9 +146,9 @@ class TypeTable:
     def __init__(
         self, database: str, rules: Iterable[TypeRule], absent: Mapping[str, str] | None = None
     ) -> None:
-        self.database = database  # the README's column header
+        self.database = database  # the manual's column header
         self.rules = tuple(rules)
-        # This database's README cell in a row it has no rule of (else "—").
+        # This database's table cell in a row it has no rule of (else "—").
         self.absent = dict(absent or {})
         self._by_name: dict[str, TypeRule] = {}
         for rule in self.rules:
@@ -196,7 +196,7 @@ class TypeTable:
         return rule.dtype if found is None else dtype_text(found)
 
     def cell(self, row: str) -> str:
-        """This database's README cell in ``row``."""
+        """This database's table cell in ``row``."""
         texts = [rule.readme for rule in self.rules if rule.row == row and rule.readme]
         return " / ".join(texts) or self.absent.get(row, "—")
 
@@ -331,17 +331,17 @@ def category_of_dtype(dtype: Any) -> str:
     return OTHER
 
 
-# --- the README's dtype table ------------------------------------------------------
+# --- the manual's dtype table ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Row:
-    """One row of the README's dtype table: its last cell, the pandas dtype."""
+    """One row of the manual's dtype table: its last cell, the pandas dtype."""
 
     dtype: str
 
 
-# The README's rows, in order, each with its pandas dtype cell.
+# The manual's rows, in order, each with its pandas dtype cell.
 ROWS: dict[str, Row] = {
     "integers": Row("`int16` / `int32` / `int64[pyarrow]` (SQLite: `int16`, `int64`)"),
     "boolean": Row("`bool[pyarrow]`"),
@@ -379,7 +379,7 @@ ROWS: dict[str, Row] = {
 
 
 def markdown(tables: Sequence[TypeTable]) -> str:
-    """The README's dtype table: a column per database's table, then the pandas dtype."""
+    """The manual's dtype table: a column per database's table, then the pandas dtype."""
     header = [*(table.database for table in tables), "pandas dtype"]
     lines = [_line(header), "|" + "|".join(["---"] * len(header)) + "|"]
     for key, row in ROWS.items():

@@ -30,6 +30,7 @@ from sqlmodel import Field, SQLModel
 import dbnb
 from dbnb.devtools import testing
 from dbnb.read import arrow
+from tests import manual
 
 PG_ADMIN = os.environ.get("DBNB_TEST_PG", testing.DEFAULT_PG_ADMIN_URL)
 MYSQL_ADMIN = os.environ.get("DBNB_TEST_MYSQL", testing.DEFAULT_MYSQL_ADMIN_URL)
@@ -155,10 +156,8 @@ def config_text(
 
 
 def readme_config() -> str:
-    """The YAML of the README's "Connections" section, as a user would copy it."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Connections\n", 1)[1]
-    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    """The YAML of the manual's Connections page (docs/connections.md), as a user would copy it."""
+    return manual.config_yaml()
 
 
 @pytest.fixture

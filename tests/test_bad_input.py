@@ -1,7 +1,7 @@
-"""The README's table of bad inputs: each gets one clear line, and loses nothing.
+"""The manual's table of bad inputs: each gets one clear line, and loses nothing.
 
 Every row names the input, the error class the user gets, and words the
-message must contain. The table in README.md is checked against this one.
+message must contain. The table in docs/reference/errors.md is checked against this one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import dbnb
+from tests import manual
 from tests.fixtures import rows
 from tests.test_connect_timeout import silent_server
 
@@ -170,8 +171,7 @@ BAD_INPUTS: dict[str, tuple[Case, type[dbnb.DbnbError], list[str]]] = {
 
 
 def readme_rows() -> list[str]:
-    text = (Path(__file__).parent.parent / "README.md").read_text()
-    section = text.split("### Bad input", 1)[1].split("\n## ", 1)[0]
+    section = manual.section(manual.ERRORS_PAGE, "Bad input")
     return [
         line.split("|")[1].strip()
         for line in section.splitlines()

@@ -1,23 +1,27 @@
-"""The README runs as written: every fenced block of README.md is executed or checked.
+"""The README and the manual run as written: every fenced block of README.md and of
+every page of docs/ is executed or checked.
 
 Each block is claimed by one kind of check, by its fence's language:
 
-- ```python: executed in a fresh namespace, in a temp project folder whose
-  ``etc/infra.yaml`` is the README's own config (the "Connections" block) plus
-  the entries of the project's ``etc/infra.yaml`` it lacks (``postgres``,
-  ``replica``). Its PostgreSQL connections point at a throwaway database on the
-  test server, seeded with the ``orders`` and ``events`` tables that the
-  snippets read as a warehouse's; the variables the YAML needs (``${VAR}``) are
-  set. Top-level ``await`` runs, as in a notebook cell. A block that starts
-  with ``# tests/NAME.py`` is a test file of the user's: it runs under pytest,
-  with the README's ```ini settings.
-- ``` with no language: a notebook, run cell by cell (a blank line ends a
-  cell) in a real IPython shell. A line commented ``# SomeError: ...`` must
-  raise that error, and ends its cell.
+- ```python and ``` with no language (a notebook): run in order, page by page, as a
+  reader pasting a page's blocks into one notebook would. Each page has a project
+  folder of its own, the current folder while its blocks run, whose
+  ``etc/infra.yaml`` is the manual's config (the first yaml block of
+  docs/connections.md) plus the entries of the project's ``etc/infra.yaml`` it lacks
+  (``postgres``, ``replica``); its PostgreSQL connections point at a throwaway
+  database of the page's own on the test server, seeded with the ``orders`` and
+  ``events`` tables that the blocks read as a warehouse's; the variables the YAML
+  needs (``${VAR}``) are set. So a block may read a table an earlier block of its
+  page made. A python block runs in a fresh namespace, top-level ``await`` as in a
+  notebook cell. A notebook block runs cell by cell (a blank line ends a cell) in a
+  real IPython shell that keeps the page's variables and loaded extensions until the
+  next page starts; a line commented ``# SomeError: ...`` must raise that error, and
+  ends its cell. A python block that starts with ``# tests/NAME.py`` is a test file
+  of the user's: it runs under pytest, with the ```ini settings of its section.
 - ```yaml: read by dbnb's own loaders (connections, ``pgserver:``,
-  ``migrations:``); a fragment of ``databases:`` entries (indented; ``...``
-  stands for the entry's keys in the "Connections" block) is loaded with them
-  and each of its connections runs a query.
+  ``migrations:``), in a folder of its own; a fragment of ``databases:`` entries
+  (indented; ``...`` stands for the entry's keys in the manual's config) is loaded
+  with them and each of its connections runs a query.
 - ```sh: make targets exist (``make -n``), ``dbnb`` command lines parse with
   the CLI's parser and their command has ``--help``, scripts exist and parse
   ``--help``. Nothing long runs.
@@ -27,10 +31,11 @@ Each block is claimed by one kind of check, by its fence's language:
   (that block's first line names its file), a fresh interpreter finds each backend
   by its name.
 - ```text: not code. The error tree is checked against dbnb's classes, the
-  ValidationError sample is reproduced, listed paths must exist.
+  ValidationError sample is reproduced, listed paths must exist, the Layout lists
+  every module, the ``%db?`` help is the magic's docstring.
 
-A failure names the README line of its block (``README.md:LINE``), and a python
-block's traceback shows README.md and its lines.
+A failure names the page and line of its block (``docs/python.md:LINE``), and a
+python block's traceback shows that page and its lines.
 """
 
 from __future__ import annotations
@@ -70,54 +75,13 @@ from dbnb import cli
 from dbnb.backends import registry
 from dbnb.config import pgserver as pgserver_config
 from dbnb.devtools import demo, migrate, testing
-from tests.fixtures import PG_ADMIN, readme_config
+from tests import manual
+from tests.fixtures import PG_ADMIN
+from tests.manual import ROOT, Block
 from tests.test_bad_input import BAD_INPUTS
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-
-
-@dataclass(frozen=True)
-class Block:
-    """A fenced block of the README."""
-
-    line: int  # of its opening fence, counted from 1
-    language: str
-    text: str  # without the fence's own indentation
-    section: str  # the heading above it
-
-    @property
-    def where(self) -> str:
-        return f"README.md:{self.line}"
-
-
-FENCE = re.compile(r"^(?P<indent> *)```(?P<language>[\w-]*)\s*$")
-
-
-def readme_blocks() -> list[Block]:
-    found: list[Block] = []
-    lines = README.read_text(encoding="utf-8").splitlines()
-    section, index = "", 0
-    while index < len(lines):
-        line = lines[index]
-        if line.startswith("#"):
-            section = line.lstrip("#").strip()
-        opening = FENCE.match(line)
-        if opening is None:
-            index += 1
-            continue
-        indent, start = opening["indent"], index
-        index += 1
-        body = []
-        while lines[index].strip() != "```":
-            body.append(lines[index].removeprefix(indent))
-            index += 1
-        found.append(Block(start + 1, opening["language"], "\n".join(body) + "\n", section))
-        index += 1
-    return found
-
-
-BLOCKS = readme_blocks()
+BLOCKS = list(manual.all_blocks())
+PAGES = [manual.name_of(path) for path in manual.pages()]
 
 
 def blocks(language: str, claim: Callable[[Block], bool] = lambda block: True) -> list[Block]:
@@ -136,48 +100,97 @@ SH = blocks("sh")
 INI = blocks("ini")
 TEXT = blocks("text")
 TOML = blocks("toml")
+# What runs, page by page, in the order a reader meets it.
+CODE = [block for block in BLOCKS if block in PYTHON or block in NOTEBOOK]
 
 
 def ids(found: list[Block]) -> list[str]:
     return [block.where for block in found]
 
 
-def test_every_block_is_run_or_checked() -> None:
+def same_page(block: Block, found: list[Block]) -> list[Block]:
+    return [other for other in found if other.path == block.path]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_block_is_run_or_checked(page: str) -> None:
     claimed = PYTHON + TEST_FILES + NOTEBOOK + YAML + SH + INI + TEXT + TOML
-    unclaimed = [f"{block.where} ```{block.language}" for block in BLOCKS if block not in claimed]
+    here = [block for block in BLOCKS if block.path == page]
+    unclaimed = [f"{block.where} ```{block.language}" for block in here if block not in claimed]
     assert not unclaimed, "fence each block as python, yaml, sh, ini or text (or none: notebook)"
-    for block in NOTEBOOK:  # an unlabelled block is a notebook: it has magics
-        assert re.search(r"^%", block.text, re.MULTILINE), f"{block.where}: label it ```text"
+    for block in here:  # an unlabelled block is a notebook: it has magics
+        if block in NOTEBOOK:
+            assert re.search(r"^%", block.text, re.MULTILINE), f"{block.where}: label it ```text"
+
+
+def test_the_manual_has_each_kind_of_block() -> None:
     for kind in (PYTHON, NOTEBOOK, YAML, SH, TEST_FILES, INI, TEXT, TOML):
-        assert kind  # the README has each kind
+        assert kind
+    # The blocks other checks stand on are there, once each: moving one keeps its check.
+    for starts in ("DbnbError\n", "dbnb/__init__.py", "table '", "Query a named dbnb connection"):
+        found = [block.where for block in TEXT if block.text.startswith(starts)]
+        assert len(found) == 1, (starts, found)
 
 
-# --- the project the blocks run in --------------------------------------------------
+# --- the projects the blocks run in -------------------------------------------------
+
+
+def seed_warehouse(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE orders (id serial PRIMARY KEY, region text NOT NULL,"
+            " total double precision NOT NULL);"
+            "INSERT INTO orders (region, total)"
+            " VALUES ('EU', 120.5), ('US', 80), ('EU', 42.25);"
+            "CREATE TABLE events (id serial PRIMARY KEY, day date NOT NULL,"
+            " kind text NOT NULL);"
+            "INSERT INTO events (day, kind) SELECT date '2024-05-01' + n % 3, 'click'"
+            " FROM generate_series(1, 10) AS n"
+        )
+
+
+class Pages:
+    """Each page's warehouse (a throwaway PostgreSQL database with the tables the blocks
+    read as a warehouse's) and project folder, made when the page first needs them."""
+
+    def __init__(self, pg_admin: str, folders: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self.pg_admin, self.folders, self.stack = pg_admin, folders, stack
+        self.warehouses: dict[str, str] = {}
+        self.projects: dict[str, Path] = {}
+
+    def warehouse(self, page: str) -> str:
+        if page not in self.warehouses:
+            try:
+                made = testing.throwaway_pg_database(self.pg_admin, "dbnb_readme")
+                name = self.stack.enter_context(made)
+            except dbnb.DbnbError as error:
+                if os.environ.get("CI"):
+                    pytest.fail(str(error))
+                pytest.skip(str(error))
+            url = testing.database_url(self.pg_admin, name)
+            seed_warehouse(url.replace("postgresql+psycopg", "postgresql"))
+            self.warehouses[page] = name
+        return self.warehouses[page]
+
+    def fresh(self, page: str) -> Path:
+        """A new project folder whose etc/infra.yaml is the manual's config."""
+        folder = self.folders.mktemp("project")
+        (folder / "etc").mkdir()
+        config = project_config(self.warehouse(page))
+        (folder / "etc" / "infra.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        return folder
+
+    def project(self, page: str) -> Path:
+        """The page's own project folder, kept while its blocks run."""
+        if page not in self.projects:
+            self.projects[page] = self.fresh(page)
+        return self.projects[page]
 
 
 @pytest.fixture(scope="module")
-def warehouse(pg_admin: str) -> Iterator[str]:
-    """A throwaway PostgreSQL database with the tables the README reads as a warehouse's."""
+def pages(pg_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
     with ExitStack() as stack:
-        try:
-            name = stack.enter_context(testing.throwaway_pg_database(pg_admin, "dbnb_readme"))
-        except dbnb.DbnbError as error:
-            if os.environ.get("CI"):
-                pytest.fail(str(error))
-            pytest.skip(str(error))
-        url = testing.database_url(pg_admin, name).replace("postgresql+psycopg", "postgresql")
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                "CREATE TABLE orders (id serial PRIMARY KEY, region text NOT NULL,"
-                " total double precision NOT NULL);"
-                "INSERT INTO orders (region, total)"
-                " VALUES ('EU', 120.5), ('US', 80), ('EU', 42.25);"
-                "CREATE TABLE events (id serial PRIMARY KEY, day date NOT NULL,"
-                " kind text NOT NULL);"
-                "INSERT INTO events (day, kind) SELECT date '2024-05-01' + n % 3, 'click'"
-                " FROM generate_series(1, 10) AS n"
-            )
-        yield name
+        yield Pages(pg_admin, tmp_path_factory, stack)
 
 
 def point_at(entry: dict[str, Any], database: str) -> None:
@@ -193,8 +206,8 @@ def point_at(entry: dict[str, Any], database: str) -> None:
 
 
 def project_config(database: str) -> dict[str, Any]:
-    """The README's config, with the project's own entries it lacks, on the test server."""
-    config: dict[str, Any] = yaml.safe_load(readme_config())
+    """The manual's config, with the project's own entries it lacks, on the test server."""
+    config: dict[str, Any] = yaml.safe_load(manual.config_yaml())
     own = yaml.safe_load((ROOT / "etc" / "infra.yaml").read_text(encoding="utf-8"))
     for name, entry in own["databases"].items():
         config["databases"].setdefault(name, entry)
@@ -203,24 +216,47 @@ def project_config(database: str) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str) -> Iterator[Path]:
-    """A project folder, the current one, whose etc/infra.yaml is the README's config."""
-    folder = tmp_path / "project"
-    (folder / "etc").mkdir(parents=True)
-    config = project_config(warehouse)
-    (folder / "etc" / "infra.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+def page_of(request: pytest.FixtureRequest) -> str:
+    """The page of the block a test runs, else the README."""
+    callspec = getattr(request.node, "callspec", None)
+    block = callspec.params.get("block") if callspec is not None else None
+    return block.path if isinstance(block, Block) else "README.md"
+
+
+@contextmanager
+def entered(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``folder`` as the current project: its folder, the variables and secrets its
+    config reads."""
     every_yaml = "".join(block.text for block in YAML)
     for variable in set(re.findall(r"\$\{(\w+)\}", every_yaml)):  # no default: must be set
         monkeypatch.setenv(variable, "set-by-test_readme")
+    monkeypatch.setenv("PLOOMBER_STATS_ENABLED", "false")  # jupysql's usage statistics: off
     monkeypatch.chdir(folder)
     with readme_secrets(folder / "etc", monkeypatch):
         yield folder
 
 
+@pytest.fixture
+def project(
+    request: pytest.FixtureRequest, pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A project folder of the test's own, the current one, on its page's warehouse."""
+    with entered(pages.fresh(page_of(request)), monkeypatch) as folder:
+        yield folder
+
+
+@pytest.fixture
+def page_project(
+    request: pytest.FixtureRequest, pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The project folder of the block's page, shared by the page's blocks, the current one."""
+    with entered(pages.project(page_of(request)), monkeypatch) as folder:
+        yield folder
+
+
 @contextmanager
 def readme_secrets(etc: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """What the README's secrets by reference read: its files beside the config, its
+    """What the manual's secrets by reference read: its files beside the config, its
     keyring entries in a keyring of the test's own (keyrings.alt's file, never the user's)."""
     import keyring
     from keyrings.alt.file import PlaintextKeyring
@@ -248,7 +284,7 @@ def readme_secrets(etc: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         keyring.set_keyring(before)
 
 
-# --- python -------------------------------------------------------------------------
+# --- python and notebooks, page by page ----------------------------------------
 
 
 RUNS = itertools.count()
@@ -258,8 +294,8 @@ def run_python(block: Block, then: Callable[[dict[str, Any]], None] | None = Non
     """Run a python block as a new module; ``then`` sees its namespace."""
     # A module of its own, each time: SQLAlchemy warns when a module declares a class twice.
     namespace: dict[str, Any] = {"__name__": f"readme_{block.line}_{next(RUNS)}"}
-    source = "\n" * block.line + block.text  # tracebacks show README.md's own line numbers
-    code = compile(source, str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    source = "\n" * block.line + block.text  # tracebacks show the page's own line numbers
+    code = compile(source, str(ROOT / block.path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     tables = set(SQLModel.metadata.tables)
     try:
         if code.co_flags & inspect.CO_COROUTINE:  # top-level await, as in a notebook cell
@@ -274,114 +310,6 @@ def run_python(block: Block, then: Callable[[dict[str, Any]], None] | None = Non
         # Each block declares its models afresh, as a new notebook would.
         for name in set(SQLModel.metadata.tables) - tables:
             SQLModel.metadata.remove(SQLModel.metadata.tables[name])
-
-
-@pytest.mark.parametrize("block", PYTHON, ids=ids(PYTHON))
-def test_python_block_runs(block: Block, project: Path) -> None:
-    run_python(block)
-
-
-def writing_block() -> Block:
-    (found,) = [block for block in PYTHON if block.section.startswith("Writing")]
-    return found
-
-
-def check_validation_sample(sample: Block) -> None:
-    """The ValidationError the README shows is the one the Writing block's model raises."""
-
-    def write_a_long_name(namespace: dict[str, Any]) -> None:
-        names = ["Buckler"] * 13 + ["x" * 41]  # row 13 breaks the model's max_length=40
-        frame = pd.DataFrame({"name": names, "defense_rating": range(14)})
-        with pytest.raises(dbnb.ValidationError) as caught:
-            namespace["db"].write(frame, namespace["Shield"])
-        assert str(caught.value) == sample.text.strip(), sample.where
-
-    run_python(writing_block(), then=write_a_long_name)
-
-
-def test_the_demo_runs_after_the_readme_and_again(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run_python(writing_block())  # the README's own `shield` table, with the user's rows
-    local = dbnb.connect("local")
-    shields = "SELECT name, defense_rating FROM shield ORDER BY name"
-    before = local.query(shields)
-    capsys.readouterr()
-    for _ in range(2):
-        assert demo.main("local") == 0
-        shown = capsys.readouterr()
-        assert "shields still there: 3" in shown.out, shown
-        assert shown.err == ""
-    pd.testing.assert_frame_equal(local.query(shields), before)  # the user's rows, untouched
-    with local.session(write=True) as session:  # a row of the user's in the demo's table
-        session.execute(text(f"INSERT INTO {demo.TABLE} (name, defense_rating) VALUES ('Mine', 1)"))
-    assert demo.main("local") == 0
-    assert "shields still there: 4" in capsys.readouterr().out
-    # The demo's close_all closed ``local`` (its registry's); its use after reopened
-    # pools of its own, which only its owner closes (else the garbage collector would,
-    # in whatever test runs then, with ADBC's "not explicitly close()d" warning).
-    local.close()
-
-
-# --- a test file of the user's, with the README's pytest settings -------------------
-
-APP = {
-    "myapp/__init__.py": "",
-    "myapp/models.py": """
-from sqlmodel import Field, SQLModel
-
-
-class Note(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    body: str
-""",
-    "myapp/notes.py": """
-from myapp.models import Note
-
-
-def save_note(session, body):
-    session.add(Note(body=body))
-    session.commit()
-""",
-}
-
-
-@pytest.mark.parametrize("block", TEST_FILES, ids=ids(TEST_FILES))
-def test_test_file_passes_with_the_plugin_settings(block: Block, project: Path) -> None:
-    (settings,) = [ini for ini in INI if ini.section == block.section]
-    path = re.match(r"# (tests/\S+\.py)\n", block.text)
-    assert path is not None
-    files = {"pytest.ini": settings.text, path[1]: block.text, **APP}
-    for name, content in files.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(content)
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path[1]],
-        cwd=project,
-        env={**environ, "PYTHONPATH": str(project)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    passed = len(re.findall(r"^def test_", block.text, re.MULTILINE))
-    shown = f"{block.where} with {settings.where}:\n{done.stdout}\n{done.stderr}"
-    assert done.returncode == 0, shown
-    assert f"{passed} passed" in done.stdout, shown
-
-
-@pytest.mark.parametrize("block", INI, ids=ids(INI))
-def test_ini_block_sets_the_plugin(block: Block) -> None:
-    parser = configparser.ConfigParser()
-    parser.read_string(block.text)
-    assert set(parser["pytest"]) <= set(testing._SETTINGS), block.where
-    assert any(ini.section == block.section for ini in TEST_FILES), (
-        f"{block.where}: no test file in its section runs with it"
-    )
-
-
-# --- notebooks ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -416,44 +344,80 @@ def notebook_cells(block: Block) -> list[Cell]:
     return cells
 
 
-@pytest.fixture
-def shell(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    """The real test shell, with no dbnb loaded yet: the block loads it; all undone after."""
-    monkeypatch.setenv("PLOOMBER_STATS_ENABLED", "false")  # jupysql's usage statistics: off
-    start_ipython()
-    ip = TerminalInteractiveShell.instance()
-    loaded = ip.extension_manager.loaded
-    if "dbnb" in loaded:  # the block loads it itself, as a new notebook would
-        ip.run_line_magic("unload_ext", "dbnb")
-    before = set(ip.user_ns)
-    yield ip
-    if "sql" in loaded:
-        from sql.connection import ConnectionManager
+class Notebook:
+    """The real test shell the notebook blocks run in: one notebook per page. It starts
+    with no dbnb loaded (a page's first block loads it, as a new notebook would) and keeps
+    the page's variables and extensions until another page starts; then all is undone."""
 
-        ConnectionManager.close_all()
-        ip.run_line_magic("config", "SqlMagic.autocommit = True")
-    if "dbnb" in loaded:
-        ip.run_line_magic("unload_ext", "dbnb")
-    ip.config.pop("DbMagics", None)
-    for name in set(ip.user_ns) - before:
-        del ip.user_ns[name]
+    def __init__(self) -> None:
+        self.page: str | None = None
+        self.before: set[str] = set()
+
+    def shell(self, page: str) -> InteractiveShell:
+        self.turn_to(page)
+        if self.page is None:
+            start_ipython()
+            ip = TerminalInteractiveShell.instance()
+            if "dbnb" in ip.extension_manager.loaded:
+                ip.run_line_magic("unload_ext", "dbnb")
+            self.page, self.before = page, set(ip.user_ns)
+        return TerminalInteractiveShell.instance()
+
+    def turn_to(self, page: str) -> None:
+        """Another page's block runs: this page's notebook ends."""
+        if self.page is None or self.page == page:
+            return
+        ip = TerminalInteractiveShell.instance()
+        loaded = ip.extension_manager.loaded
+        if "sql" in loaded:
+            from sql.connection import ConnectionManager
+
+            ConnectionManager.close_all()
+            ip.run_line_magic("config", "SqlMagic.autocommit = True")
+        if "dbnb" in loaded:
+            ip.run_line_magic("unload_ext", "dbnb")  # closes the magic's pools
+        ip.config.pop("DbMagics", None)
+        for name in set(ip.user_ns) - self.before:
+            del ip.user_ns[name]
+        self.page = None
 
 
-@pytest.mark.parametrize("block", NOTEBOOK, ids=ids(NOTEBOOK))
-def test_notebook_block_runs_in_ipython(block: Block, shell: InteractiveShell) -> None:
+@pytest.fixture(scope="module")
+def notebook(pages: Pages) -> Iterator[Notebook]:
+    """Ended before the pages' databases are dropped: it holds connections to them."""
+    shell = Notebook()
+    yield shell
+    shell.turn_to("")
+
+
+def run_notebook(block: Block, shell: InteractiveShell) -> None:
     for cell in notebook_cells(block):
         result = shell.run_cell(cell.source)
         error = result.error_before_exec or result.error_in_exec
+        where = f"{block.path}:{cell.line}"
         if cell.raises is None:
-            assert error is None, f"README.md:{cell.line}: {type(error).__name__}: {error}"
+            assert error is None, f"{where}: {type(error).__name__}: {error}"
         else:
             kinds = {kind.__name__ for kind in type(error).__mro__} if error else set()
-            assert cell.raises in kinds, f"README.md:{cell.line}: {cell.raises} expected: {error!r}"
+            assert cell.raises in kinds, f"{where}: {cell.raises} expected: {error!r}"
+
+
+@pytest.mark.parametrize("block", CODE, ids=ids(CODE))
+def test_code_block_runs(block: Block, page_project: Path, notebook: Notebook) -> None:
+    if block.language == "python":
+        notebook.turn_to(block.path)
+        run_python(block)
+    else:
+        run_notebook(block, notebook.shell(block.path))
 
 
 def test_a_notebook_cell_ends_at_a_blank_line_or_an_error() -> None:
     block = Block(
-        10, "", "%db\nx = 1\n\n%%db a\nSELECT 1  # QueryError: no\n\n%db x  # E2Error: y\nz\n", ""
+        "page.md",
+        10,
+        "",
+        "%db\nx = 1\n\n%%db a\nSELECT 1  # QueryError: no\n\n%db x  # E2Error: y\nz\n",
+        "",
     )
     assert notebook_cells(block) == [
         Cell(11, "%db\nx = 1", None),
@@ -463,11 +427,114 @@ def test_a_notebook_cell_ends_at_a_blank_line_or_an_error() -> None:
     ]
 
 
+def writing_block(page: str) -> Block:
+    """The page's python block that declares the Shield model and writes with it."""
+    found = [block for block in PYTHON if block.path == page and "class Shield" in block.text]
+    assert found, f"{page}: no python block declares Shield"
+    return found[0]
+
+
+def check_validation_sample(sample: Block) -> None:
+    """The ValidationError a page shows is the one its Shield model raises."""
+
+    def write_a_long_name(namespace: dict[str, Any]) -> None:
+        names = ["Buckler"] * 13 + ["x" * 41]  # row 13 breaks the model's max_length=40
+        frame = pd.DataFrame({"name": names, "defense_rating": range(14)})
+        with pytest.raises(dbnb.ValidationError) as caught:
+            namespace["db"].write(frame, namespace["Shield"])
+        assert str(caught.value) == sample.text.strip(), sample.where
+
+    run_python(writing_block(sample.path), then=write_a_long_name)
+
+
+def test_the_demo_runs_after_the_manual_and_again(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_python(writing_block(manual.name_of(manual.WRITE_PAGE)))  # `shield`, the user's rows
+    local = dbnb.connect("local")
+    shields = "SELECT name, defense_rating FROM shield ORDER BY name"
+    before = local.query(shields)
+    capsys.readouterr()
+    for _ in range(2):
+        assert demo.main("local") == 0
+        shown = capsys.readouterr()
+        assert "shields still there: 3" in shown.out, shown
+        assert shown.err == ""
+    pd.testing.assert_frame_equal(local.query(shields), before)  # the user's rows, untouched
+    with local.session(write=True) as session:  # a row of the user's in the demo's table
+        session.execute(text(f"INSERT INTO {demo.TABLE} (name, defense_rating) VALUES ('Mine', 1)"))
+    assert demo.main("local") == 0
+    assert "shields still there: 4" in capsys.readouterr().out
+    # The demo's close_all closed ``local`` (its registry's); its use after reopened
+    # pools of its own, which only its owner closes (else the garbage collector would,
+    # in whatever test runs then, with ADBC's "not explicitly close()d" warning).
+    local.close()
+
+
+# --- a test file of the user's, with its page's pytest settings -------------------
+
+APP = {
+    "myapp/__init__.py": "",
+    "myapp/models.py": """
+from sqlmodel import Field, SQLModel
+
+
+class Note(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    body: str
+""",
+    "myapp/notes.py": """
+from myapp.models import Note
+
+
+def save_note(session, body):
+    session.add(Note(body=body))
+    session.commit()
+""",
+}
+
+
+@pytest.mark.parametrize("block", TEST_FILES, ids=ids(TEST_FILES))
+def test_test_file_passes_with_the_plugin_settings(block: Block, project: Path) -> None:
+    (settings,) = [ini for ini in same_page(block, INI) if ini.section == block.section]
+    path = re.match(r"# (tests/\S+\.py)\n", block.text)
+    assert path is not None
+    files = {"pytest.ini": settings.text, path[1]: block.text, **APP}
+    for name, content in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(content)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path[1]],
+        cwd=project,
+        env={**environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    passed = len(re.findall(r"^def test_", block.text, re.MULTILINE))
+    shown = f"{block.where} with {settings.where}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, shown
+    assert f"{passed} passed" in done.stdout, shown
+
+
+@pytest.mark.parametrize("block", INI, ids=ids(INI))
+def test_ini_block_sets_the_plugin(block: Block) -> None:
+    parser = configparser.ConfigParser()
+    parser.read_string(block.text)
+    assert set(parser["pytest"]) <= set(testing._SETTINGS), block.where
+    assert any(test.section == block.section for test in same_page(block, TEST_FILES)), (
+        f"{block.where}: no test file in its section runs with it"
+    )
+
+
 # --- yaml ---------------------------------------------------------------------------
 
 
 def fragment_config(block: Block, database: str) -> dict[str, Any]:
-    """A fragment of `databases:` entries as a whole config; `...` is the entry's README keys."""
+    """A fragment of `databases:` entries as a whole config; `...` is the entry's keys in
+    the manual's config."""
     elided = re.search(r"^\s*\.\.\.\s*$", block.text, re.MULTILINE) is not None
     entries = yaml.safe_load(
         "databases:\n" + re.sub(r"^\s*\.\.\.\s*\n", "", block.text, flags=re.MULTILINE)
@@ -482,7 +549,8 @@ def fragment_config(block: Block, database: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("block", YAML, ids=ids(YAML))
-def test_yaml_block_is_a_config_dbnb_reads(block: Block, project: Path, warehouse: str) -> None:
+def test_yaml_block_is_a_config_dbnb_reads(block: Block, project: Path, pages: Pages) -> None:
+    warehouse = pages.warehouse(block.path)
     path = project / "etc" / "infra.yaml"
     fragment = block.text.startswith(" ")
     if fragment:
@@ -592,7 +660,7 @@ SH_PARAMS = [
 @pytest.mark.parametrize("block", SH_PARAMS, ids=ids(SH))
 def test_sh_block_commands_exist(block: Block) -> None:
     for line, words in command_lines(block):
-        where = f"README.md:{line}"
+        where = f"{block.path}:{line}"
         if words[0] == "make":
             check_make(where, words[1:])
         elif words[0] == "dbnb":
@@ -657,6 +725,19 @@ def check_layout(block: Block) -> None:
     assert not missing, f"{block.where}: the Layout does not list {', '.join(missing)}"
 
 
+def check_magic_help(block: Block) -> None:
+    """The magics' reference shows ``%db?``'s text: the magic's docstring, as it is."""
+    from dbnb.notebook import magics
+
+    source = Path(magics.__file__).read_text(encoding="utf-8")
+    (docstring,) = [
+        ast.get_docstring(node)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "db"
+    ]
+    assert block.text.strip() == docstring, f"{block.where}: not the %db docstring"
+
+
 @pytest.mark.parametrize("block", TEXT, ids=ids(TEXT))
 def test_text_block_is_true(block: Block, project: Path) -> None:
     if block.text.startswith("DbnbError\n"):
@@ -667,6 +748,8 @@ def test_text_block_is_true(block: Block, project: Path) -> None:
         check_paths(block)
     elif block.text.startswith("dbnb/__init__.py"):
         check_layout(block)
+    elif block.text.startswith("Query a named dbnb connection"):
+        check_magic_help(block)
     else:
         pytest.fail(f"{block.where}: a text block this test does not know how to check")
 
@@ -680,7 +763,7 @@ def test_toml_block_registers_a_backend(block: Block, tmp_path: Path) -> None:
     assert points, f"{block.where}: no backend registered"
     for path, code in (
         (match[1], other.text)
-        for other in PYTHON
+        for other in same_page(block, PYTHON)
         if other.section == block.section and (match := re.match(r"# ([\w/]+\.py)\b", other.text))
     ):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -716,8 +799,8 @@ def test_toml_block_registers_a_backend(block: Block, tmp_path: Path) -> None:
 
 
 def bad_input_rows() -> list[tuple[str, str, str]]:
-    """(bad input, error, message) of each row of the README's "Bad input" table."""
-    section = README.read_text(encoding="utf-8").split("### Bad input", 1)[1].split("\n#", 1)[0]
+    """(bad input, error, message) of each row of the manual's "Bad input" table."""
+    section = manual.section(manual.ERRORS_PAGE, "Bad input")
     found = []
     for line in section.splitlines():
         cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
@@ -729,7 +812,7 @@ def bad_input_rows() -> list[tuple[str, str, str]]:
 def named_backend(message: str) -> list[str]:
     """The kind of database a row's message names (by connection), else both kinds."""
     named = re.match(r"(\w+): ", message) or re.search(r"connection '(\w+)'", message)
-    entries = yaml.safe_load(readme_config())["databases"]
+    entries = yaml.safe_load(manual.config_yaml())["databases"]
     if named is None or named[1] not in entries:  # a config case's own connection `a`
         return ["sqlite", "postgresql"]
     entry = entries[named[1]]
@@ -739,7 +822,8 @@ def named_backend(message: str) -> list[str]:
 ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"  # as test_bad_input's
 
 
-def test_bad_input_table_shows_what_dbnb_prints(tmp_path: Path, warehouse: str) -> None:
+def test_bad_input_table_shows_what_dbnb_prints(tmp_path: Path, pages: Pages) -> None:
+    warehouse = pages.warehouse(manual.name_of(manual.ERRORS_PAGE))
     config = tmp_path / "etc" / "infra.yaml"
     config.parent.mkdir()
     connections = project_config(warehouse)["databases"]
@@ -766,7 +850,7 @@ def test_bad_input_table_shows_what_dbnb_prints(tmp_path: Path, warehouse: str) 
                 case = BAD_INPUTS[name][0]
                 with pytest.raises(dbnb.DbnbError) as caught:
                     case(db, cases)
-                # The cases' names stand for the README's: their config file for the
+                # The cases' names stand for the manual's: their config file for the
                 # user's etc/infra.yaml, their unset variable for X.
                 shown = str(caught.value).replace(f"{cases}/bad.yaml", "etc/infra.yaml")
                 shown = shown.replace(f"{cases}/", "").replace("NOT_SET_ANYWHERE", "X")

@@ -1,5 +1,5 @@
 """Each database's type table (``dbnb.typetable``) is the one rule of its types: the
-README's dtype table is generated from the tables, and each table's rule for a type
+manual's dtype table is generated from the tables, and each table's rule for a type
 is what a read of a column of it gives, what the writer checks it as, and what
 completion says of it, on PostgreSQL, MariaDB and SQLite, on both read paths."""
 
@@ -20,13 +20,14 @@ from dbnb.backends import typetables
 from dbnb.backends.registry import backend_for
 from dbnb.see.profile import kind_of
 from dbnb.write.columns import spec_for
+from tests import manual
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+TYPES_PAGE = manual.TYPES_PAGE  # the manual's dtype table
 
 
 def test_the_readme_dtype_table_is_generated_from_the_type_tables() -> None:
-    # If this fails, `python -m dbnb.backends.typetables README.md` writes the table.
-    assert typetables.current(README.read_text(encoding="utf-8")) == typetables.readme_table()
+    # If this fails, `python -m dbnb.backends.typetables docs/reference/types.md` writes it.
+    assert typetables.current(TYPES_PAGE.read_text(encoding="utf-8")) == typetables.readme_table()
 
 
 def test_each_rule_s_dtype_is_what_its_readme_row_says() -> None:
@@ -42,8 +43,8 @@ def test_each_rule_s_dtype_is_what_its_readme_row_says() -> None:
 
 
 def test_rewriting_the_readme_keeps_everything_around_the_table(tmp_path: Path) -> None:
-    copy = tmp_path / "README.md"
-    before = README.read_text(encoding="utf-8")
+    copy = tmp_path / "types.md"
+    before = TYPES_PAGE.read_text(encoding="utf-8")
     stale = typetables.replaced(before, "| PostgreSQL | SQLite |\n|---|---|\n")
     copy.write_text(stale, encoding="utf-8")
     assert typetables.main([str(copy)]) == 0

@@ -7,7 +7,7 @@ SQLAlchemy's ``executemany`` for writes, standard SQL for plots, profiles and
 plans. Each database dbnb knows subclasses it and overrides what differs
 (``postgresql.PostgreSQL``, ``sqlite.SQLite``, ``mysql.MySQL``); another package
 adds one the same way and registers it by entry point (``dbnb.backends.registry``,
-"Adding a database" in the README). One instance serves every connection of its
+"Adding a database" in the manual). One instance serves every connection of its
 database: it holds no state of a connection's.
 
 The layers below ask for parts of it, each by a protocol of its own

@@ -1,11 +1,11 @@
 """Each database's type table (``dbnb/backends/NAME/typetable.py``, its backend's
-``type_table``), found by the backend's name, and the README's dtype table generated
+``type_table``), found by the backend's name, and the manual's dtype table generated
 from dbnb's own.
 
-    python -m dbnb.backends.typetables            # the README's dtype table, as markdown
-    python -m dbnb.backends.typetables README.md  # that table rewritten in README.md
+    python -m dbnb.backends.typetables                           # the dtype table, as markdown
+    python -m dbnb.backends.typetables docs/reference/types.md   # that table rewritten there
 
-``tests/test_typetable.py`` checks the README's table is this one.
+``tests/test_typetable.py`` checks the manual's table (docs/reference/types.md) is this one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from dbnb.backends.registry import backend_for
 from dbnb.typetable import TypeTable, dtype_text, markdown, sql_rule
 
-# dbnb's own databases, in the README's order.
+# dbnb's own databases, in the manual's order.
 _README = ("postgresql", "sqlite", "mysql", "spark")
 
 
@@ -31,7 +31,7 @@ def for_backend(name: str) -> TypeTable | None:
 
 
 def readme_table() -> str:
-    """The README's dtype table, from each of dbnb's own databases' tables."""
+    """The manual's dtype table, from each of dbnb's own databases' tables."""
     tables = [for_backend(name) for name in _README]
     return markdown([table for table in tables if table is not None])
 
@@ -58,7 +58,7 @@ def column_dtype(backend: str, sql_type: Any, dialect: Any) -> str | None:
     return None if arrow is None else dtype_text(arrow)
 
 
-# The README's dtype table starts with this header's first cell.
+# The manual's dtype table starts with this header's first cell.
 _HEADER = "| PostgreSQL | SQLite"
 
 
@@ -86,8 +86,8 @@ def _span(lines: list[str]) -> tuple[int, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dbnb.backends.typetables",
-        description="The README's dtype table, generated from each database's type table.",
-        epilog="example: python -m dbnb.backends.typetables README.md",
+        description="The manual's dtype table, generated from each database's type table.",
+        epilog="example: python -m dbnb.backends.typetables docs/reference/types.md",
     )
     parser.add_argument("readme", nargs="?", help="rewrite the table in this file")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ parameter, and shows that a write through the read-only path is refused by
 SQLite itself.
 
 The demo keeps to a table of its own, so it never meets the user's tables (the
-README's `Shield` example makes a `shield` table in the same file), and it
+manual's `Shield` example makes a `shield` table in the same file), and it
 only adds the sample rows that are missing: rows the user added or changed stay
 as they are, and running it again changes nothing. A `demo_shield` table of
 another shape is refused with one line, before anything is written.

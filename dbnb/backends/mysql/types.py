@@ -2,7 +2,7 @@
 server describes them.
 
 PyMySQL keeps each column's description packet (type, flags, character set,
-length, scale); dbnb reads it to type the column as the README's dtype table
+length, scale); dbnb reads it to type the column as the manual's dtype table
 says. It is exact (``result_kinds``), and wins over a ``select()``'s own types,
 but for two kinds of column where the statement knows more: text (MariaDB's
 ``JSON`` is text on the wire) and ``DATETIME`` (where dbnb stores a

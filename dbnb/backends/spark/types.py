@@ -1,4 +1,4 @@
-"""Spark's Arrow results in dbnb's documented dtypes (the README's dtype table).
+"""Spark's Arrow results in dbnb's documented dtypes (the manual's dtype table).
 
 Spark Connect sends results as Arrow batches, so a column needs no Python object per
 value unless the table says so: integers, floats, booleans, decimals, text, binary,

@@ -5,7 +5,7 @@ and category (``dbnb.typetable``).
 Spark Connect sends results as Arrow, so the reader (``types.normalise``) works on
 the Arrow types Spark sends (a large string is a string, a timestamp with a zone is
 UTC), not on these names; completion types Spark's columns from here, and the
-README's Spark column is this table's. A write goes through Spark's own DataFrame
+manual's Spark column is this table's. A write goes through Spark's own DataFrame
 writer (``writes.py``): the kinds say what a value of each becomes there.
 """
 
