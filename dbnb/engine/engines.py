@@ -19,8 +19,10 @@ from dbnb.errors import ConfigError
 
 log = logging.getLogger("dbnb")
 
-# Databases whose SQLAlchemy dialect comes with an extra of dbnb: (the package, the extra).
-EXTRAS = {"duckdb": ("duckdb-engine", "duckdb")}
+# Databases whose SQLAlchemy dialect or driver comes with an extra of dbnb: (the package,
+# the extra). MariaDB/MySQL's drivers are an extra (issue 28): a SQLite or PostgreSQL
+# install does without PyMySQL, aiomysql and connectorx's 200 MB.
+EXTRAS = {"duckdb": ("duckdb-engine", "duckdb"), "mysql": ("pymysql", "mysql")}
 
 
 def engine_arguments(
@@ -75,7 +77,7 @@ def create_engine(
             arguments.url, connect_args=arguments.connect_args, **arguments.options
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
-        raise ConfigError(_no_engine(config, error), connection=config.name, key="type") from None
+        raise ConfigError(no_engine(config, error), connection=config.name, key="type") from None
     install_guards(engine, config, backend)
     if arguments.budget is not None:
         # Last: its do_connect listener opens the connection, so those of the guards
@@ -99,10 +101,13 @@ def install_guards(engine: Engine, config: ConnectionConfig, backend: EngineBack
     limits.install(engine, config, backend)
 
 
-def _no_engine(config: ConnectionConfig, error: Exception) -> str:
-    """Why there is no engine: a missing extra named as ``pip install`` takes it."""
+def no_engine(config: ConnectionConfig, error: Exception) -> str:
+    """Why there is no engine (sync or async): a missing extra named as ``pip install``
+    takes it."""
     if config.backend in EXTRAS and isinstance(error, NoSuchModuleError | ImportError):
         package, extra = EXTRAS[config.backend]
+        # The module that was missing, where the error knows it (aiomysql for async).
+        package = getattr(error, "name", None) or package
         return f"{config.backend} needs {package}: pip install 'dbnb[{extra}]'"
     return f"cannot create an engine for {config.safe_url}: {error}"
 
