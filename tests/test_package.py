@@ -12,6 +12,7 @@ import sys
 import tarfile
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from email.parser import Parser
 from pathlib import Path
 
@@ -97,14 +98,16 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh venv (no site packages of the system or of the tests) with the wheel
-    installed by pip, dependencies and all: its bin folder."""
+    installed by pip, dependencies and all: its bin folder. Removed after the module:
+    half a gigabyte, which pytest would otherwise keep for three runs."""
     home = tmp_path_factory.mktemp("venv")
     run([sys.executable, "-m", "venv", str(home)], cwd=home)
     (wheel,) = dist.glob("*.whl")
     run([str(home / "bin" / "pip"), "install", "--quiet", str(wheel)], cwd=home)
-    return home / "bin"
+    yield home / "bin"
+    shutil.rmtree(home)
 
 
 @pytest.fixture
