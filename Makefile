@@ -1,12 +1,13 @@
 # Two commands on a fresh machine:
 #   make demo   installs dbnb (no dev tools) into .venv and runs the demo on the embedded SQLite default
 #   make test   installs dbnb with its dev tools and runs ruff, mypy, the manual's build, the whole test suite and the notebooks
-# and, while editing, make test-fast: the SQLite and pure tests alone, no server needed.
+# and, while editing, make test-fast: the SQLite and pure tests alone, no server needed;
+# make lab opens the example notebooks in JupyterLab, from the same venv; make docs serves the manual.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint install docs
+.PHONY: demo test test-fast lint install docs lab
 
 # Two stamps: the runtime (what `make demo` needs: dbnb and its dependencies, no dev
 # tools) and the dev tools on top (what `make test` needs). A venv made by `make demo`
@@ -17,6 +18,11 @@ $(VENV)/.runtime: pyproject.toml dbnb/_sqlite_watch.c
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# What the example notebooks use (JupyterLab, jupysql, plots, polars, DuckDB); dev has it.
+$(VENV)/.examples: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[examples]'
+	touch $@
+
 $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
@@ -25,6 +31,12 @@ install: $(VENV)/.dev
 
 demo: $(VENV)/.runtime
 	$(PY) -m dbnb.devtools.demo
+
+# The notebooks' connections are the project's etc/infra.yaml: SQLite needs nothing, the
+# PostgreSQL cells the server of `make test` (127.0.0.1:5432, database $${PGDATABASE:-test}).
+# Jupyter refuses to start as root unless told (containers and CI machines run as root).
+lab: $(VENV)/.examples
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 lint: install
 	$(VENV)/bin/ruff check dbnb tests bench

@@ -39,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from dbnb.config import ConnectionConfig
 from dbnb.engine import connecting, drivers, limits, monitor, readonly, remedies
 from dbnb.engine.budget import AsyncBudgetPool, ConnectionBudget
-from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards
+from dbnb.engine.engines import ConnectArguments, engine_arguments, install_guards, no_engine
 from dbnb.errors import ConfigError
 from dbnb.read import frames, guarded
 from dbnb.read.backend import ReadBackend
@@ -93,9 +93,14 @@ def create_async_engine(
             key="type",
         )
     arguments = engine_arguments(config, backend, budget=budget, drivername=driver)
-    engine = _create_async_engine(
-        arguments.url, connect_args=arguments.connect_args, **arguments.options
-    )
+    try:
+        engine = _create_async_engine(
+            arguments.url, connect_args=arguments.connect_args, **arguments.options
+        )
+    except ImportError as error:  # the async driver of an extra (aiomysql: dbnb[mysql])
+        raise ConfigError(
+            no_engine(config, backend, error), connection=config.name, key="type"
+        ) from None
     install_guards(engine.sync_engine, config, backend)
     _budgeted(engine, config, arguments.budget)  # last: its do_connect listener connects
     return engine

@@ -143,7 +143,10 @@ def throwaway_mysql_database(admin_url: str, prefix: str = "dbnb_test") -> Itera
 
     Raises ``DbnbError`` saying how to start the server when it is not reachable.
     """
-    import pymysql
+    try:
+        import pymysql
+    except ImportError:
+        raise DbnbError("the mysql test backend needs pymysql: pip install 'dbnb[mysql]'") from None
     from sqlalchemy.engine import make_url
 
     url = make_url(admin_url)

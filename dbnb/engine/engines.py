@@ -73,7 +73,7 @@ def create_engine(
         )
     except (NoSuchModuleError, ArgumentError, TypeError, ImportError) as error:
         raise ConfigError(
-            _no_engine(config, backend, error), connection=config.name, key="type"
+            no_engine(config, backend, error), connection=config.name, key="type"
         ) from None
     install_guards(engine, config, backend)
     if arguments.budget is not None:
@@ -98,12 +98,17 @@ def install_guards(engine: Engine, config: ConnectionConfig, backend: EngineBack
     limits.install(engine, config, backend)
 
 
-def _no_engine(config: ConnectionConfig, backend: EngineBackend, error: Exception) -> str:
-    """Why there is no engine: a missing extra (the backend's to name) as ``pip install``
-    takes it."""
+def no_engine(config: ConnectionConfig, backend: EngineBackend, error: Exception) -> str:
+    """Why there is no engine (sync or async): a missing extra (the backend's to name)
+    as ``pip install`` takes it."""
     extra = backend.driver_extra(config.backend)
     if extra is not None and isinstance(error, NoSuchModuleError | ImportError):
         package, name = extra
+        # The module that was missing where it is another package (aiomysql for async);
+        # the package's own name as pip takes it (duckdb-engine, not duckdb_engine).
+        missing = getattr(error, "name", None)
+        if missing and missing.replace("_", "-") != package:
+            package = missing
         return f"{config.backend} needs {package}: pip install 'dbnb[{name}]'"
     return f"cannot create an engine for {config.safe_url}: {error}"
 

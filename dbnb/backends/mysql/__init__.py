@@ -106,6 +106,11 @@ class MySQL(Backend):
             arguments.options["poolclass"] = NullPool
         return arguments
 
+    def driver_extra(self, name: str) -> tuple[str, str] | None:
+        """PyMySQL (aiomysql for async sessions, connectorx for columnar reads) come
+        with ``dbnb[mysql]``: a SQLite or PostgreSQL install does without their 200 MB."""
+        return ("pymysql", "mysql")
+
     def install_guards(self, engine: Engine, connection_name: str) -> None:
         """The server's read-only guards (``guards.py``); and, as every dbnb engine is made
         here, its tables reflected with their names as they are (``reflection.py``)."""
