@@ -770,6 +770,8 @@ job.result()""",
 forever.cancel()
 print(forever.state)""",
     ),
+    ("md", "The table goes, so the other notebooks find the file as they left it."),
+    ("code", "%%db local --write\nDROP TABLE nb_sales"),
 ]
 
 

@@ -8,7 +8,6 @@ here); and the history of a chunked read recorded PyMySQL's "unknown" row count
 from __future__ import annotations
 
 import gc
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,6 @@ CAP = 1000
 # The server's socket buffers, at most, may be on their way when the statement is killed
 # (about 4 MB here); all ten million rows are about 120 MB.
 BOUND_BYTES = 20_000_000
-BOUND_SECONDS = 5.0  # reading them all out took about 10 s
 
 
 @pytest.fixture
@@ -74,17 +72,15 @@ def running(mark: str) -> list[tuple[int, str]]:
 @pytest.fixture
 def bounded() -> Callable[[dbnb.Database, Callable[[str], object]], None]:
     """Runs ``read(sql)`` on a 10M-row result and checks what it cost the server's
-    side: a bounded time and bytes sent, nothing left running, the same connection
-    back in the pool and usable."""
+    side: bounded bytes sent (all of it is about 100 MB: a count, not a clock, which a
+    busy machine would stretch), nothing left running, the same connection back in the
+    pool and usable."""
 
     def check(database: dbnb.Database, read: Callable[[str], object]) -> None:
         mark = f"cap-{uuid.uuid4().hex}"
         thread, before = session_state(database)
-        started = time.perf_counter()
         read(f"SELECT /* {mark} */ seq FROM {TEN_MILLION}")
-        elapsed = time.perf_counter() - started
         after_thread, after = session_state(database)
-        assert elapsed < BOUND_SECONDS
         assert after - before < BOUND_BYTES, f"{(after - before) / 1e6:.1f} MB sent"
         assert after_thread == thread, "the connection went back to the pool"
         assert running(mark) == []
