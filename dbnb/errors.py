@@ -25,6 +25,7 @@ carries a password.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any, Self
@@ -128,6 +129,24 @@ class QueryError(DbnbError):
         return {
             fact: getattr(self, fact) for fact in ("connection", "statement", "path", "sqlstate")
         }
+
+    def unplaced(self) -> QueryError:
+        """This error without the place in its statement that the message points to
+        (``at character 373``): for a statement dbnb wrote, whose text the user never
+        saw. Its facts stay; the statement is among them."""
+        error = QueryError(without_place(str(self)))
+        for fact, value in self.facts().items():
+            setattr(error, fact, value)
+        return error
+
+
+# Where a database's message points into the statement it ran.
+_POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")
+
+
+def without_place(message: str) -> str:
+    """``message`` without the place in the statement it points to."""
+    return _POSITION.sub("", message).strip()
 
 
 def sqlstate_of(error: BaseException | None) -> str | None:

@@ -255,6 +255,12 @@ def test_search_skips_columns_that_are_not_text(registry: dbnb.Registry, pg_data
     assert explorer.text_columns == ("t",)
     assert explorer.kinds["d"] == "other"
     assert explorer.search("ALPH").frame()["id"].tolist() == [1]
+    # What the database refuses is said without a place in the SQL dbnb wrote.
+    with pytest.raises(dbnb.QueryError, match="operator does not exist: jsonb = integer") as no:
+        explorer.clear().filter("d", "=", 5).count()
+    assert "at character" not in str(no.value)
+    assert no.value.statement is not None  # the statement stays among its facts
+    explorer.clear().search("ALPH")
     assert explorer.summary("d") == {
         "column": "d", "rows": 1, "nulls": 0, "distinct": None, "min": None, "max": None,
         "mean": None, "top": None, "top_count": None,

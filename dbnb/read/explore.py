@@ -36,7 +36,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
 
-from dbnb.errors import OptionError
+from dbnb.errors import OptionError, QueryError
 from dbnb.read import jobs
 
 
@@ -461,12 +461,16 @@ def _bound(values: tuple[Any, ...], name: str) -> ColumnElement[Any]:
 
 def _read(db: Source, statement: Select[Any]) -> pd.DataFrame:
     """``statement``'s rows, read through ``db.query`` (a select() where SQLAlchemy
-    serves the connection, else its text for the connection's own SQL)."""
-    if db.takes_select:
-        frame: pd.DataFrame = db.query(statement, progress=False)
-    else:
-        sql, params = _compiled(db, statement)
-        frame = db.query(sql, params, progress=False)
+    serves the connection, else its text for the connection's own SQL). A refusal does
+    not point into the statement, which dbnb wrote (``ex.sql()`` shows it)."""
+    try:
+        if db.takes_select:
+            frame: pd.DataFrame = db.query(statement, progress=False)
+        else:
+            sql, params = _compiled(db, statement)
+            frame = db.query(sql, params, progress=False)
+    except QueryError as error:
+        raise error.unplaced() from None
     return frame
 
 

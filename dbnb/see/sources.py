@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from dbnb.backends.registry import backend_for
-from dbnb.errors import DbnbError, QueryError
+from dbnb.errors import DbnbError, QueryError, without_place
 from dbnb.sql import identifiers, sqlscan
 
 if TYPE_CHECKING:
     from dbnb.see.backend import Viewed
-
-# Where a database's message points into the statement: dbnb wrote it, the user did not.
-_POSITION = re.compile(r"\s*\(at character \d+\)|\s*near '.*' at line \d+|\s*LINE \d+:.*$")
 
 # The first words of a source that is a query rather than a table's name.
 _QUERY_WORDS = {"SELECT", "WITH", "VALUES", "TABLE"}
@@ -60,4 +56,4 @@ def reason(db: Viewed, error: QueryError) -> str:
     """The database's message for a statement dbnb wrote, without the connection's name
     and without the place in that statement it points to."""
     message = str(error).removeprefix(f"{db.name}: ")
-    return _POSITION.sub("", message).strip()
+    return without_place(message)
