@@ -45,10 +45,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-# The notebooks run too: build.py --check fails when a saved notebook is not what
-# notebooks/build.py writes, and nbval executes each and compares its outputs with the saved ones.
+# The notebooks run too: build.py --check --cells fails when a saved notebook's cells are
+# not what notebooks/build.py writes, and nbval executes each and compares its outputs with
+# the saved ones (so the notebooks run once, not twice).
 test: lint
-	$(PY) notebooks/build.py --check
+	$(PY) notebooks/build.py --check --cells
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 # The tests outside every tier of tests/conftest.py (no PostgreSQL, MariaDB or Spark, no

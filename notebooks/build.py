@@ -3,6 +3,7 @@
     .venv/bin/python notebooks/build.py            # every notebook
     .venv/bin/python notebooks/build.py 03         # the ones whose name starts with 03
     .venv/bin/python notebooks/build.py --check    # exit 1 if a saved notebook differs
+    .venv/bin/python notebooks/build.py --check --cells   # its cells only, not run (make test)
 
 `make test` runs `--check`, and executes the saved notebooks with nbval, which
 compares their outputs; so run this after changing a notebook (or dbnb's output)
@@ -657,42 +658,6 @@ GROUP BY manager ORDER BY manager""",
 ]
 
 
-def run(name: str, cells: Cells) -> nbformat.NotebookNode:
-    """The notebook ``name``, run top to bottom, with its outputs."""
-    notebook = new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    notebook.metadata["language_info"] = {"name": "python"}
-    for kind, source, *tags in cells:
-        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        notebook.cells.append(cell)
-    for variable in ("DBNB_CONFIG", "DATABASE_URL", "PGPASSWORD"):
-        os.environ.pop(variable, None)
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
-    ).execute()
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids: diffs show only real changes
-    return notebook
-
-
-def build(name: str, cells: Cells) -> Path:
-    path = HERE / f"{name}.ipynb"
-    text = nbformat.writes(run(name, cells))
-    run_database = os.environ.get("PGDATABASE", "")
-    if run_database.startswith("dbnb_nb_"):  # the run's own: saved as the config's default
-        text = text.replace(f":5432/{run_database}", ":5432/test")
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
-
-
-# --- --check ------------------------------------------------------------------------
-
 NOTEBOOKS["08_explore_and_background"] = [
     (
         "md",
@@ -721,8 +686,11 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
 INSERT INTO nb_sales SELECT i, CASE i % 3 WHEN 0 THEN 'EU' WHEN 1 THEN 'US' ELSE 'APAC' END,
     (i * 37) % 101 FROM n;""",
     ),
-    ("code", """sales = db.explore("nb_sales", page_size=5)
-sales"""),
+    (
+        "code",
+        """sales = db.explore("nb_sales", page_size=5)
+sales""",
+    ),
     (
         "md",
         """The same steps the grid takes, from Python: each returns the explorer, so they
@@ -735,9 +703,12 @@ print(sales.count(), "rows in the view")
 sales.page(0)""",
     ),
     ("code", """sales.summary("amount")"""),
-    ("code", """sql, params = sales.sql()
+    (
+        "code",
+        """sql, params = sales.sql()
 print(sql)
-print(params)"""),
+print(params)""",
+    ),
     (
         "md",
         """`%db explore TABLE` and `%%db NAME --explore` over a cell's query do the same
@@ -774,6 +745,47 @@ print(forever.state)""",
     ("code", "%%db local --write\nDROP TABLE nb_sales"),
 ]
 
+
+def run(name: str, cells: Cells, *, execute: bool = True) -> nbformat.NotebookNode:
+    """The notebook ``name``, run top to bottom, with its outputs (``execute=False``:
+    its cells alone, not run)."""
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for kind, source, *tags in cells:
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        notebook.cells.append(cell)
+    for variable in ("DBNB_CONFIG", "DATABASE_URL", "PGPASSWORD"):
+        os.environ.pop(variable, None)
+    if execute:
+        NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(HERE)}},
+        ).execute()
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids: diffs show only real changes
+    return notebook
+
+
+def build(name: str, cells: Cells) -> Path:
+    path = HERE / f"{name}.ipynb"
+    text = nbformat.writes(run(name, cells))
+    run_database = os.environ.get("PGDATABASE", "")
+    if run_database.startswith("dbnb_nb_"):  # the run's own: saved as the config's default
+        text = text.replace(f":5432/{run_database}", ":5432/test")
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+# --- --check ------------------------------------------------------------------------
 
 # What nbval leaves out of a comparison (nbval/plugin.py, IPyNbFile.skip_compare).
 NOT_COMPARED = {
@@ -824,7 +836,11 @@ def comparable(outputs: list[Any], patterns: list[tuple[str, str]]) -> dict[str,
 
 
 def differences(
-    built: nbformat.NotebookNode, saved: nbformat.NotebookNode, patterns: list[tuple[str, str]]
+    built: nbformat.NotebookNode,
+    saved: nbformat.NotebookNode,
+    patterns: list[tuple[str, str]],
+    *,
+    outputs: bool = True,
 ) -> list[str]:
     """How ``saved`` differs from ``built``, one line each; none when they agree."""
     found = []
@@ -839,14 +855,15 @@ def differences(
                 found.append(f"{where}: its {key} differs")
         if new.metadata.get("tags") != old.metadata.get("tags"):
             found.append(f"{where}: its tags differ")
-        outputs = [comparable(cell.get("outputs", []), patterns) for cell in (new, old)]
-        if outputs[0] != outputs[1]:
+        shown = [comparable(cell.get("outputs", []), patterns) for cell in (new, old)]
+        if outputs and shown[0] != shown[1]:
             found.append(f"{where}: its outputs differ")
     return found
 
 
-def check(names: list[str]) -> int:
-    """Run the notebooks and compare them with the files; 1 when one differs or is missing."""
+def check(names: list[str], *, cells_only: bool = False) -> int:
+    """Run the notebooks and compare them with the files; 1 when one differs or is missing.
+    ``cells_only``: their cells, not run, and not their outputs (nbval compares those)."""
     patterns = sanitizers()
     failed = False
     for name in names:
@@ -855,7 +872,9 @@ def check(names: list[str]) -> int:
             print(f"{path.name}: missing; build.py writes it", file=sys.stderr)
             failed = True
             continue
-        found = differences(run(name, NOTEBOOKS[name]), nbformat.read(path, as_version=4), patterns)
+        built = run(name, NOTEBOOKS[name], execute=not cells_only)
+        saved = nbformat.read(path, as_version=4)
+        found = differences(built, saved, patterns, outputs=not cells_only)
         for line in found:
             print(f"{path.name}: {line}", file=sys.stderr)
         failed = failed or bool(found)
@@ -875,6 +894,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write nothing; exit 1 if a saved notebook differs from what build.py writes",
     )
+    parser.add_argument(
+        "--cells",
+        action="store_true",
+        help="with --check: compare the cells only, without running them (make test: nbval "
+        "runs the notebooks and compares their outputs)",
+    )
     args = parser.parse_args(argv)
     with own_databases():
         return _main(args)
@@ -891,7 +916,7 @@ def _main(args: argparse.Namespace) -> int:
         strays = [] if args.prefixes else sorted(set(HERE.glob("*.ipynb")) - written)
         for stray in strays:  # a notebook build.py does not write is drift too
             print(f"{stray.name}: not written by build.py", file=sys.stderr)
-        return max(check(names), 1 if strays else 0)
+        return max(check(names, cells_only=args.cells), 1 if strays else 0)
     for name in names:
         print("wrote", build(name, NOTEBOOKS[name]))
     return 0
