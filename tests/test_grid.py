@@ -17,7 +17,8 @@ from sqlalchemy import text
 
 import dbnb
 from dbnb.notebook.grid import WIDGET, Grid, bundle, parse_filter
-from tests.test_explore import AMOUNT, NAME, REGION, TABLE, expected_rows, quoted
+from tests.test_explore import AMOUNT, NAME, REGION, TABLE
+from tests.test_explore import source as source  # the same table, made the same way
 
 GUARD = 20.0  # seconds a wait allows: generous, never a measure
 
@@ -29,23 +30,6 @@ def within(condition: Callable[[], bool], seconds: float = GUARD) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-@pytest.fixture
-def source(db: dbnb.Database, backend: str) -> Iterator[pd.DataFrame]:
-    """test_explore's table: names that need quoting, ties, NULLs, LIKE's wildcards."""
-    q = lambda name: quoted(backend, name)  # noqa: E731
-    with db.session(write=True) as session:
-        session.execute(text(f"DROP TABLE IF EXISTS {q(TABLE)}"))
-        session.execute(
-            text(
-                f"CREATE TABLE {q(TABLE)} (id INTEGER PRIMARY KEY, {q(NAME)} VARCHAR(40), "
-                f"{q(AMOUNT)} INTEGER NOT NULL, {q(REGION)} VARCHAR(2) NOT NULL)"
-            )
-        )
-    expected = expected_rows()
-    db.write(expected, TABLE)
-    return expected
 
 
 @pytest.fixture

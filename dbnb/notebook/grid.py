@@ -30,7 +30,8 @@ import pandas as pd
 import traitlets
 
 from dbnb.errors import DbnbError, OptionError, one_line
-from dbnb.read.explore import Explorer, Kind
+from dbnb.read.explore import Explorer
+from dbnb.read.explore_source import Kind
 from dbnb.see import exports
 
 _HERE = Path(__file__).parent
