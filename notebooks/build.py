@@ -665,7 +665,7 @@ NOTEBOOKS["08_explore_and_background"] = [
 
 `db.explore(source)` is a view of a table or of any read query that the database
 pages, sorts, filters, searches and counts: the kernel holds one page, never the
-result. In JupyterLab, Notebook 7 and VS Code it shows as an interactive grid (click
+result. In JupyterLab it shows as an interactive grid (click
 a header to sort, type a filter under it, page with the arrows, Σ for a column's
 summary, copy the view's SQL, export it to CSV or Parquet). Where no widget can show,
 as here in a saved notebook, it shows its first page and the count.""",
