@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import Subquery
 
+from dbnb import typetable
 from dbnb.errors import OptionError, QueryError
 
 Kind = Literal["number", "bool", "text", "time", "duration", "other"]
@@ -214,19 +215,19 @@ def _sql_kind(sql_type: Any) -> Kind:
 
 
 def _kind(dtype: Any) -> Kind:
-    """A column's kind by its dtype: "other" for what some database cannot compare or
-    order (JSON, arrays and other objects)."""
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return "text"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "time"
-    if pd.api.types.is_timedelta64_dtype(dtype):
+    """A column's kind by its dtype: its category in dbnb's type table, a duration apart
+    from other times (it is typed as one); "other" for what some database cannot compare
+    or order (JSON, arrays, bytes and other objects)."""
+    category = typetable.category_of_dtype(dtype)
+    if category == typetable.TIME and any(word in str(dtype) for word in ("duration", "delta")):
         return "duration"
-    return "other"
+    kinds: dict[str, Kind] = {
+        typetable.BOOL: "bool",
+        typetable.NUMBER: "number",
+        typetable.TEXT: "text",
+        typetable.TIME: "time",
+    }
+    return kinds.get(category, "other")
 
 
 def _plain_text(sql_type: Any) -> bool:
